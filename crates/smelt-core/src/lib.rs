@@ -1,0 +1,13 @@
+//! Core types shared by every smelt crate: element types ([`DType`]), host tensors
+//! ([`Tensor`]), symbolic shapes ([`Dim`], [`ValueInfo`]) and the error type ([`Error`]).
+
+pub mod dtype;
+pub mod error;
+pub mod shape;
+pub mod tensor;
+
+pub use dtype::{DType, Elem};
+pub use error::{Error, Result};
+pub use half::{bf16, f16};
+pub use shape::{broadcast_shapes, Dim, ValueInfo};
+pub use tensor::{Data, Tensor};

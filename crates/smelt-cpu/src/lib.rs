@@ -1,0 +1,173 @@
+//! The CPU backend: evaluates a [`Graph`] node by node with each op's CPU kernel.
+//!
+//! Buffers are released as soon as their last reader has run (lifetimes computed once per
+//! [`Plan`]), so peak memory follows the graph's live set, not its total size.
+
+use smelt_core::{Error, Result, Tensor, ValueInfo};
+use smelt_ir::{EvalCtx, Graph, SubgraphRunner};
+
+/// A graph prepared for repeated runs: value lifetimes and input checks.
+pub struct Plan<'g> {
+    graph: &'g Graph,
+    /// For each value, the index of the last node reading it (usize::MAX: a graph output;
+    /// None: never read, dropped as soon as produced).
+    last_use: Vec<Option<usize>>,
+}
+
+impl<'g> Plan<'g> {
+    pub fn new(graph: &'g Graph) -> Plan<'g> {
+        let mut last_use: Vec<Option<usize>> = vec![None; graph.values.len()];
+        for (n, node) in graph.nodes.iter().enumerate() {
+            for i in node.inputs.iter().flatten() {
+                last_use[*i] = Some(n);
+            }
+            // values captured by subgraphs stay alive while the node runs
+            for a in node.attrs.0.values() {
+                let subs: Vec<&Graph> = match a {
+                    smelt_ir::Attr::Graph(g) => vec![&**g],
+                    smelt_ir::Attr::Graphs(gs) => gs.iter().map(|g| &**g).collect(),
+                    _ => vec![],
+                };
+                for s in subs {
+                    for name in captured_names(s) {
+                        if let Some(id) = graph.value_id(&name) {
+                            last_use[id] = Some(last_use[id].map_or(n, |l| l.max(n)));
+                        }
+                    }
+                }
+            }
+        }
+        for &o in &graph.outputs {
+            last_use[o] = Some(usize::MAX);
+        }
+        Plan { graph, last_use }
+    }
+
+    /// Runs the graph on named inputs; returns the outputs in graph order, with their names.
+    pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
+        self.run_scoped(inputs, &|_| None, true)
+    }
+
+    /// `check`: enforce declared input types (off for subgraph bodies, whose loop-carried
+    /// types may legitimately differ from the declared ones).
+    fn run_scoped(&self, inputs: Vec<(String, Tensor)>, outer: &(dyn Fn(&str) -> Option<Tensor> + Sync), check: bool) -> Result<Vec<(String, Tensor)>> {
+        let g = self.graph;
+        let mut env: Vec<Option<Tensor>> = vec![None; g.values.len()];
+        for (id, t) in &g.initializers {
+            env[*id] = Some(t.clone());
+        }
+        for (name, t) in inputs {
+            let id = g.value_id(&name).filter(|id| g.inputs.contains(id)).ok_or_else(|| Error::Input {
+                name: name.clone(),
+                msg: format!("not an input of graph '{}' (inputs: {})", g.name, g.input_names().join(", ")),
+            })?;
+            if check {
+                check_input(&name, &g.values[id].info, &t)?;
+            }
+            env[id] = Some(t);
+        }
+        for &id in &g.inputs {
+            if env[id].is_none() {
+                return Err(Error::Input { name: g.values[id].name.clone(), msg: "missing".into() });
+            }
+        }
+        for &id in &g.captures {
+            let name = &g.values[id].name;
+            env[id] = Some(outer(name).ok_or_else(|| Error::invalid(format!("graph '{}': captured value '{name}' not found in enclosing scope", g.name)))?);
+        }
+        for (n, node) in g.nodes.iter().enumerate() {
+            let ins: Vec<Option<Tensor>> = node
+                .inputs
+                .iter()
+                .map(|i| i.map(|i| env[i].clone().ok_or_else(|| Error::invalid(format!("value '{}' not computed", g.values[i].name)))).transpose())
+                .collect::<Result<_>>()
+                .map_err(|e| e.in_node(&node.name, &node.op_type))?;
+            // Inputs read for the last time are dropped before the op runs, so an op that
+            // owns the only reference may reuse the buffer in place.
+            for i in node.inputs.iter().flatten() {
+                if self.last_use[*i] == Some(n) {
+                    env[*i] = None;
+                }
+            }
+            let scope = Scope { env: &env, graph: g, outer };
+            let ctx = EvalCtx { n_outputs: node.outputs.len(), subgraphs: &scope };
+            let outs = node.op.eval(&ctx, ins).map_err(|e| e.in_node(&node.name, &node.op_type))?;
+            if outs.len() < node.outputs.iter().rposition(|o| o.is_some()).map_or(0, |p| p + 1) {
+                return Err(Error::invalid(format!("produced {} outputs, node declares {}", outs.len(), node.outputs.len())).in_node(&node.name, &node.op_type));
+            }
+            for (o, t) in node.outputs.iter().zip(outs) {
+                if let Some(o) = o {
+                    if self.last_use[*o].is_some() {
+                        env[*o] = Some(t);
+                    }
+                }
+            }
+        }
+        g.outputs
+            .iter()
+            .map(|&o| {
+                let t = env[o].clone().ok_or_else(|| Error::invalid(format!("graph output '{}' not computed", g.values[o].name)))?;
+                Ok((g.values[o].name.clone(), t))
+            })
+            .collect()
+    }
+}
+
+/// Names a subgraph reads from enclosing scopes (its own captures and those of nested bodies).
+fn captured_names(g: &Graph) -> Vec<String> {
+    let mut v: Vec<String> = g.captures.iter().map(|&c| g.values[c].name.clone()).collect();
+    for n in &g.nodes {
+        for a in n.attrs.0.values() {
+            match a {
+                smelt_ir::Attr::Graph(s) => v.extend(captured_names(s)),
+                smelt_ir::Attr::Graphs(ss) => ss.iter().for_each(|s| v.extend(captured_names(s))),
+                _ => {}
+            }
+        }
+    }
+    v
+}
+
+/// Checks a caller's tensor against the declared type of a graph input.
+fn check_input(name: &str, info: &ValueInfo, t: &Tensor) -> Result<()> {
+    if let Some(d) = info.dtype {
+        if d != t.dtype() {
+            return Err(Error::Input { name: name.into(), msg: format!("expected dtype {d}, got {}", t.dtype()) });
+        }
+    }
+    if let Some(shape) = &info.shape {
+        let bad = shape.len() != t.rank() || shape.iter().zip(t.shape()).any(|(d, &n)| d.fixed().is_some_and(|f| f != n));
+        if bad {
+            return Err(Error::Input { name: name.into(), msg: format!("expected shape {}, got {:?}", info, t.shape()) });
+        }
+    }
+    Ok(())
+}
+
+struct Scope<'a> {
+    env: &'a [Option<Tensor>],
+    graph: &'a Graph,
+    outer: &'a (dyn Fn(&str) -> Option<Tensor> + Sync),
+}
+
+impl SubgraphRunner for Scope<'_> {
+    fn run(&self, sub: &Graph, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        if inputs.len() != sub.inputs.len() {
+            return Err(Error::invalid(format!("subgraph '{}' takes {} inputs, given {}", sub.name, sub.inputs.len(), inputs.len())));
+        }
+        let named = sub.inputs.iter().zip(inputs).map(|(&i, t)| (sub.values[i].name.clone(), t)).collect();
+        let lookup = |name: &str| -> Option<Tensor> {
+            match self.graph.value_id(name).and_then(|id| self.env[id].clone()) {
+                Some(t) => Some(t),
+                None => (self.outer)(name),
+            }
+        };
+        let plan = Plan::new(sub);
+        Ok(plan.run_scoped(named, &lookup, false)?.into_iter().map(|(_, t)| t).collect())
+    }
+}
+
+/// Runs `graph` once on named inputs.
+pub fn run(graph: &Graph, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
+    Plan::new(graph).run(inputs)
+}

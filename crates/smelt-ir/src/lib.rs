@@ -1,0 +1,16 @@
+//! The portable graph IR: what importers build, passes rewrite and packages save.
+//!
+//! A [`Graph`] holds [`Value`]s (named, typed edges) and [`Node`]s in topological order. Each
+//! node keeps its op both as data (`op_type`, `domain`, [`Attributes`], so it can be saved by
+//! name) and as a constructed [`Op`] (the attributes parsed and checked once). Ops are made by
+//! factories in a [`Registry`], keyed by domain and op type.
+
+pub mod attr;
+pub mod graph;
+pub mod op;
+pub mod verify;
+
+pub use attr::{Attr, Attributes};
+pub use graph::{Graph, Node, Value, ValueId};
+pub use op::{EvalCtx, InferCtx, Op, OpCtx, OpFactory, Registry, SubgraphRunner};
+pub use verify::verify;
