@@ -5,6 +5,7 @@ use smelt_ir::Registry;
 pub mod bitcast;
 pub mod causal_conv_with_state;
 pub mod cumprod;
+pub mod linear_attention;
 pub mod swish;
 pub mod tensor_scatter;
 
@@ -12,6 +13,7 @@ pub fn register_all(r: &mut Registry) {
     bitcast::register(r);
     causal_conv_with_state::register(r);
     cumprod::register(r);
+    linear_attention::register(r);
     swish::register(r);
     tensor_scatter::register(r);
 }
