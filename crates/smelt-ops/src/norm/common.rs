@@ -95,3 +95,9 @@ pub fn mean_var<F: Float>(x: &[F]) -> (F, F) {
     let var = sum_map(x, |v| (v - m) * (v - m)) / n;
     (m, var)
 }
+
+/// A constant in compute type `C`.
+#[inline(always)]
+pub fn cst<C: Float>(v: f64) -> C {
+    C::from(v).unwrap_or_else(C::nan)
+}
