@@ -9,6 +9,8 @@ pub mod label_encoder;
 pub mod normalizer;
 pub mod one_hot_encoder;
 pub mod scaler;
+pub mod tree_ensemble;
+mod tree_common;
 
 pub fn register_all(r: &mut Registry) {
     array_feature_extractor::register(r);
@@ -19,4 +21,5 @@ pub fn register_all(r: &mut Registry) {
     normalizer::register(r);
     one_hot_encoder::register(r);
     scaler::register(r);
+    tree_ensemble::register(r);
 }
