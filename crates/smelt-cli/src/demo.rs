@@ -22,6 +22,9 @@ pub struct DemoArgs {
     /// A text line as a .npy image: u8 [H, W, 3] (RGB) or [H, W] (grey).
     #[arg(long)]
     pub image: Option<PathBuf>,
+    /// Also save the preprocessed model input f32[1, 3, 48, W] here (to feed other runtimes).
+    #[arg(long, value_name = "FILE.npy")]
+    pub save_input: Option<PathBuf>,
 }
 
 /// The repository (for scripts/fetch.py and the demo image): the first folder holding
@@ -113,9 +116,13 @@ pub fn ctc_greedy(probs: &[f32], classes: usize, chars: &[String]) -> (String, f
 
 pub fn main(a: DemoArgs) -> Result<()> {
     let root = repo_root()?;
-    let model_path = rec_model(&root)?;
     let image = a.image.unwrap_or_else(|| root.join(DEFAULT_IMAGE));
     let (rgb, h, w) = load_image(&image)?;
+    let x = preprocess(&rgb, h, w)?;
+    if let Some(p) = &a.save_input {
+        npy::write(p, &x)?;
+    }
+    let model_path = rec_model(&root)?;
     let model = smelt_onnx::load_path(&model_path).with_context(|| format!("importing {}", model_path.display()))?;
     let dict = model
         .metadata
@@ -125,7 +132,6 @@ pub fn main(a: DemoArgs) -> Result<()> {
         .ok_or_else(|| anyhow!("{}: no 'character' dictionary in the model's metadata", model_path.display()))?;
     let mut chars: Vec<String> = dict.split('\n').map(|s| s.to_string()).collect();
     chars.push(" ".to_string());
-    let x = preprocess(&rgb, h, w)?;
     let input = model.graph.input_names().first().map(|s| s.to_string()).ok_or_else(|| anyhow!("the model has no input"))?;
     let t0 = std::time::Instant::now();
     let out = smelt_cpu::run(&model.graph, vec![(input, x)]).context("running the recogniser")?;
