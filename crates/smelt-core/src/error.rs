@@ -16,6 +16,9 @@ pub enum Error {
     /// An op (or a domain) is not implemented.
     #[error("unsupported op {domain}::{op_type}{}", if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) })]
     UnsupportedOp { domain: String, op_type: String, detail: String },
+    /// A feature (value type, dtype in a file, attribute form) that is not implemented.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// Shapes that cannot be combined.
     #[error("shape mismatch: {0}")]
     Shape(String),
@@ -61,7 +64,7 @@ impl Error {
     /// True when the root cause is a missing op or dtype implementation.
     pub fn is_unsupported(&self) -> bool {
         match self {
-            Error::UnsupportedOp { .. } | Error::UnsupportedDType { .. } => true,
+            Error::UnsupportedOp { .. } | Error::UnsupportedDType { .. } | Error::Unsupported(_) => true,
             Error::Node { source, .. } => source.is_unsupported(),
             _ => false,
         }

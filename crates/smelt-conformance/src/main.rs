@@ -1,0 +1,50 @@
+//! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--write FILE] [-q]`
+//!
+//! Runs the ONNX backend tests on the CPU backend, prints one line per case and the totals,
+//! and with `--write` saves the Markdown report.
+
+use smelt_conformance::*;
+use std::path::PathBuf;
+
+fn main() {
+    let mut filter = String::new();
+    let mut suites: Vec<String> = vec![];
+    let mut write: Option<PathBuf> = None;
+    let mut quiet = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--filter" => filter = args.next().unwrap_or_default(),
+            "--suite" => suites.push(args.next().unwrap_or_default()),
+            "--write" => write = args.next().map(PathBuf::from),
+            "-q" | "--quiet" => quiet = true,
+            other => {
+                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--write FILE] [-q]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = data_root(&repo);
+    if !root.exists() {
+        eprintln!("ONNX test data not found at {}; run `python3 scripts/fetch.py onnx-tests`", root.display());
+        std::process::exit(2);
+    }
+    let suite_refs: Vec<&str> = if suites.is_empty() { SUITES.to_vec() } else { suites.iter().map(|s| s.as_str()).collect() };
+    let results = run_all(&root, &suite_refs, &filter, |r| {
+        if !quiet || r.outcome != Outcome::Pass {
+            let d = r.outcome.detail();
+            let d: String = d.chars().take(300).collect();
+            println!("{:<11} {}/{} {}", r.outcome.label().to_uppercase(), r.suite, r.name, d);
+        }
+    });
+    let (np, nt, ap, at) = counts(&results);
+    println!("node: passed {np} / {nt}; all suites: passed {ap} / {at}");
+    if let Some(p) = write {
+        std::fs::write(&p, report(&results)).unwrap_or_else(|e| {
+            eprintln!("writing {}: {e}", p.display());
+            std::process::exit(1)
+        });
+        println!("wrote {}", p.display());
+    }
+}
