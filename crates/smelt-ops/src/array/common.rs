@@ -279,6 +279,18 @@ macro_rules! dispatch_arith {
 }
 pub(crate) use dispatch_arith;
 
+/// Test helper: evaluates an op with no subgraph support.
+#[cfg(test)]
+pub fn eval_op(op: &dyn Op, inputs: Vec<Tensor>, n_outputs: usize) -> Result<Vec<Tensor>> {
+    struct NoSub;
+    impl smelt_ir::SubgraphRunner for NoSub {
+        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
+            Err(Error::invalid("no subgraphs in tests"))
+        }
+    }
+    op.eval(&EvalCtx { n_outputs, subgraphs: &NoSub }, inputs.into_iter().map(Some).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ impl Split {
     fn sizes(&self, dim: usize, split: Option<&Tensor>, n_out: usize) -> Result<Vec<usize>> {
         let given = match (&self.attr_split, split) {
             (Some(s), _) => Some(s.clone()),
-            (None, Some(t)) => Some(t.to_i64_vec()?),
+            (None, Some(t)) if !t.is_empty() => Some(t.to_i64_vec()?),
             _ => None,
         };
         if let Some(s) = given {

@@ -95,3 +95,23 @@ impl Op for Unique {
         Ok(vec![y, Tensor::from_vec(vec![g], first)?, Tensor::from_vec(vec![n], inv)?, Tensor::from_vec(vec![g], counts)?])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn nan_and_unsorted() {
+        let x = Tensor::from_vec(vec![6], vec![2f32, f32::NAN, 1., 2., f32::NAN, -1.]).unwrap();
+        let y = eval_op(&Unique { sorted: true, axis: None }, vec![x.clone()], 4).unwrap();
+        let v = y[0].as_slice::<f32>().unwrap();
+        assert_eq!(&v[..3], &[-1., 1., 2.]);
+        assert!(v[3].is_nan() && v.len() == 4);
+        assert_eq!(y[1].as_slice::<i64>().unwrap(), &[5, 2, 0, 1]);
+        assert_eq!(y[2].as_slice::<i64>().unwrap(), &[2, 3, 1, 2, 3, 0]);
+        assert_eq!(y[3].as_slice::<i64>().unwrap(), &[1, 1, 2, 2]);
+        let s = Tensor::from_vec(vec![3], vec!["b".to_string(), "a".into(), "b".into()]).unwrap();
+        let y = eval_op(&Unique { sorted: false, axis: None }, vec![s], 4).unwrap();
+        assert_eq!(y[0].as_slice::<String>().unwrap(), &["b".to_string(), "a".into()]);
+        assert_eq!(y[2].as_slice::<i64>().unwrap(), &[0, 1, 0]);
+    }
+}
