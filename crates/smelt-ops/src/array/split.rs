@@ -59,6 +59,24 @@ impl Op for Split {
     fn op_type(&self) -> &str {
         "Split"
     }
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        let x = in_info(ctx, 0).cloned().unwrap_or_default();
+        let n = ctx.n_outputs;
+        let Some(xs) = x.shape.clone() else { return Ok(vec![ValueInfo { dtype: x.dtype, shape: None }; n]) };
+        let a = norm_axis(self.axis, xs.len())?;
+        let split_unknown = self.attr_split.is_none() && in_info(ctx, 1).is_some() && in_const(ctx, 1).is_none();
+        let sizes = match xs[a].fixed() {
+            Some(d) if !split_unknown => Some(self.sizes(d, in_const(ctx, 1), n)?),
+            _ => None,
+        };
+        Ok((0..n)
+            .map(|i| {
+                let mut s = xs.clone();
+                s[a] = sizes.as_ref().and_then(|v| v.get(i)).map_or(Dim::Unknown, |&d| Dim::Fixed(d));
+                ValueInfo { dtype: x.dtype, shape: Some(s) }
+            })
+            .collect())
+    }
     fn eval(&self, ctx: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let a = norm_axis(self.axis, x.rank())?;
