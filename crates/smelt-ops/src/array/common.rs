@@ -279,6 +279,18 @@ macro_rules! dispatch_arith {
 }
 pub(crate) use dispatch_arith;
 
+/// Test helper: evaluates an op with no subgraph support.
+#[cfg(test)]
+pub fn eval_op(op: &dyn Op, inputs: Vec<Tensor>, n_outputs: usize) -> Result<Vec<Tensor>> {
+    struct NoSub;
+    impl smelt_ir::SubgraphRunner for NoSub {
+        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
+            Err(Error::invalid("no subgraphs in tests"))
+        }
+    }
+    op.eval(&EvalCtx { n_outputs, subgraphs: &NoSub }, inputs.into_iter().map(Some).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +333,45 @@ mod tests {
         let src = [1f32, 2., 3.];
         assert!(strided_copy(&src, 0, &[4], &[1]).is_err());
         assert!(strided_copy(&src, 0, &[2], &[-1]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod infer_tests {
+    use super::*;
+
+    fn infer(op: &str, opset: i64, attrs: Attributes, ins: Vec<Option<ValueInfo>>, consts: Vec<Option<Tensor>>, n_out: usize) -> Vec<ValueInfo> {
+        let ctx = OpCtx { attrs: &attrs, opset, n_inputs: ins.len(), n_outputs: n_out, node_name: "t" };
+        let o = crate::registry().build("", op, &ctx).unwrap();
+        o.infer(&InferCtx { inputs: &ins, consts: &consts, n_outputs: n_out }).unwrap()
+    }
+    fn sym(v: &[&str]) -> Vec<Dim> {
+        v.iter().map(|s| s.parse().map(Dim::Fixed).unwrap_or_else(|_| Dim::Sym(s.to_string()))).collect()
+    }
+    fn i64s(v: &[i64]) -> Option<Tensor> {
+        Some(Tensor::from_vec(vec![v.len()], v.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn shapes() {
+        let x = Some(ValueInfo::new(DType::F32, sym(&["N", "3", "4"])));
+        let r = infer("Reshape", 14, Attributes::new(), vec![x.clone(), None], vec![None, i64s(&[0, -1])], 1);
+        assert_eq!(r[0].shape, Some(vec![Dim::Sym("N".into()), Dim::Unknown]));
+        let r = infer("Transpose", 13, Attributes::new().with("perm", Attr::Ints(vec![2, 0, 1])), vec![x.clone()], vec![None], 1);
+        assert_eq!(r[0].shape, Some(sym(&["4", "N", "3"])));
+        let r = infer("Unsqueeze", 13, Attributes::new(), vec![x.clone(), None], vec![None, i64s(&[-1, 0])], 1);
+        assert_eq!(r[0].shape, Some(sym(&["1", "N", "3", "4", "1"])));
+        let r = infer("Squeeze", 11, Attributes::new().with("axes", Attr::Ints(vec![0])), vec![Some(ValueInfo::fixed(DType::F32, &[1, 3]))], vec![None], 1);
+        assert_eq!(r[0].shape, Some(sym(&["3"])));
+        let r = infer("Concat", 13, Attributes::new().with("axis", Attr::Int(-1)), vec![x.clone(), x.clone()], vec![None, None], 1);
+        assert_eq!(r[0].shape, Some(sym(&["N", "3", "8"])));
+        let r = infer("Shape", 15, Attributes::new().with("start", Attr::Int(1)), vec![x.clone()], vec![None], 1);
+        assert_eq!(r[0], ValueInfo::fixed(DType::I64, &[2]));
+        let r = infer("Slice", 13, Attributes::new(), vec![x.clone(), None, None, None, None], vec![None, i64s(&[-1]), i64s(&[i64::MIN]), i64s(&[2]), i64s(&[-2])], 1);
+        assert_eq!(r[0].shape, Some(sym(&["N", "3", "2"])));
+        let r = infer("Split", 18, Attributes::new().with("axis", Attr::Int(1)).with("num_outputs", Attr::Int(2)), vec![x.clone()], vec![None], 2);
+        assert_eq!(r[1].shape, Some(sym(&["N", "1", "4"])));
+        let r = infer("Expand", 13, Attributes::new(), vec![x, None], vec![None, i64s(&[2, 1, 1, 1])], 1);
+        assert_eq!(r[0].shape, Some(sym(&["2", "N", "3", "4"])));
     }
 }

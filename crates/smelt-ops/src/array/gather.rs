@@ -61,20 +61,13 @@ impl Op for Gather {
 #[cfg(test)]
 mod tests {
     use super::*;
-    struct NoSub;
-    impl smelt_ir::SubgraphRunner for NoSub {
-        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
-            unreachable!()
-        }
-    }
     #[test]
     fn gather_matches_naive_and_rejects_bad_index() {
-        let ctx = EvalCtx { n_outputs: 1, subgraphs: &NoSub };
-        for &(a, b) in &[(31usize, 33usize), (32, 1), (33, 32)] {
+                for &(a, b) in &[(31usize, 33usize), (32, 1), (33, 32)] {
             let x = Tensor::from_vec(vec![a, b], (0..a * b).map(|i| (i as f32).cos()).collect::<Vec<_>>()).unwrap();
             let ids: Vec<i64> = (0..7).map(|k| (k * 13 % b) as i64 - (k % 2) as i64 * b as i64).collect();
             let it = Tensor::from_vec(vec![7], ids.clone()).unwrap();
-            let y = Gather { axis: 1 }.eval(&ctx, vec![Some(x.clone()), Some(it)]).unwrap().remove(0);
+            let y = eval_op(&Gather { axis: 1 }, vec![x.clone(), it], 1).unwrap().remove(0);
             assert_eq!(y.shape(), &[a, 7]);
             let xs = x.as_slice::<f32>().unwrap();
             let ys = y.as_slice::<f32>().unwrap();
@@ -85,7 +78,7 @@ mod tests {
                 }
             }
             let bad = Tensor::from_vec(vec![1], vec![b as i64]).unwrap();
-            let e = Gather { axis: 1 }.eval(&ctx, vec![Some(x), Some(bad)]).unwrap_err();
+            let e = eval_op(&Gather { axis: 1 }, vec![x, bad], 1).unwrap_err();
             assert!(e.to_string().contains(&b.to_string()), "{e}");
         }
     }

@@ -59,3 +59,20 @@ impl Op for GatherND {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn batch_dims_and_errors() {
+        let x = Tensor::from_vec(vec![2, 2, 2], (1..=8).map(|v| v as f32).collect::<Vec<_>>()).unwrap();
+        let it = Tensor::from_vec(vec![2, 1], vec![1i64, -2]).unwrap();
+        let y = eval_op(&GatherND { batch_dims: 1 }, vec![x.clone(), it], 1).unwrap();
+        assert_eq!(y[0].shape(), &[2, 2]);
+        assert_eq!(y[0].as_slice::<f32>().unwrap(), &[3., 4., 5., 6.]);
+        let bad = Tensor::from_vec(vec![1, 2], vec![0i64, 2]).unwrap();
+        assert!(eval_op(&GatherND { batch_dims: 0 }, vec![x.clone(), bad], 1).unwrap_err().to_string().contains("index 2"));
+        let long = Tensor::from_vec(vec![1, 4], vec![0i64; 4]).unwrap();
+        assert!(eval_op(&GatherND { batch_dims: 0 }, vec![x, long], 1).is_err());
+    }
+}

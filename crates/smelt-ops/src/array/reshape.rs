@@ -82,3 +82,21 @@ impl Op for Reshape {
         Ok(vec![x.reshape(shape)?])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn resolve() {
+        let k = |v: &[usize]| v.iter().map(|&d| Some(d)).collect::<Vec<_>>();
+        let r = |v: Vec<Option<usize>>| v.into_iter().map(|d| d.unwrap()).collect::<Vec<_>>();
+        assert_eq!(r(resolve_shape(&k(&[2, 3, 4]), &[0, -1], false).unwrap()), vec![2, 12]);
+        assert_eq!(r(resolve_shape(&k(&[0, 3]), &[3, 0], true).unwrap()), vec![3, 0]);
+        assert!(resolve_shape(&k(&[2, 3]), &[-1, -1], false).is_err());
+        assert!(resolve_shape(&k(&[2, 3]), &[4, -1], false).is_err());
+        assert!(resolve_shape(&k(&[2, 3]), &[-2, 3], false).is_err());
+        assert!(resolve_shape(&k(&[6]), &[0, 0], false).is_err());
+        let x = Tensor::from_vec(vec![2, 3], vec![1u8; 6]).unwrap();
+        assert!(eval_op(&Reshape { allowzero: false }, vec![x, Tensor::from_vec(vec![1], vec![5i64]).unwrap()], 1).is_err());
+    }
+}

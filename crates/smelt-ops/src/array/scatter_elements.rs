@@ -61,3 +61,30 @@ impl Op for ScatterElements {
         Ok(vec![y])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn reductions_wrap_and_errors() {
+        let x = Tensor::from_vec(vec![2, 3], vec![1i32, 2, 3, 4, 5, 6]).unwrap();
+        let it = Tensor::from_vec(vec![2, 2], vec![0i64, -1, 2, 2]).unwrap();
+        let up = Tensor::from_vec(vec![2, 2], vec![10i32, 20, 30, 40]).unwrap();
+        let op = |r| ScatterElements { axis: 1, reduction: r, name: "ScatterElements" };
+        let y = eval_op(&op(Reduction::Add), vec![x.clone(), it.clone(), up.clone()], 1).unwrap();
+        assert_eq!(y[0].as_slice::<i32>().unwrap(), &[11, 2, 23, 4, 5, 76]);
+        let y = eval_op(&op(Reduction::None), vec![x.clone(), it.clone(), up.clone()], 1).unwrap();
+        assert_eq!(y[0].as_slice::<i32>().unwrap(), &[10, 2, 20, 4, 5, 40]);
+        let y = eval_op(&op(Reduction::Min), vec![x.clone(), it, up.clone()], 1).unwrap();
+        assert_eq!(y[0].as_slice::<i32>().unwrap(), &[1, 2, 3, 4, 5, 6]);
+        let bad = Tensor::from_vec(vec![2, 2], vec![0i64, 3, 0, 0]).unwrap();
+        let e = eval_op(&op(Reduction::None), vec![x.clone(), bad, up.clone()], 1).unwrap_err();
+        assert!(e.to_string().contains("index 3"), "{e}");
+        let s = Tensor::from_vec(vec![2], vec!["a".to_string(), "b".into()]).unwrap();
+        let i1 = Tensor::from_vec(vec![1], vec![1i64]).unwrap();
+        let u1 = Tensor::from_vec(vec![1], vec!["z".to_string()]).unwrap();
+        let y = eval_op(&ScatterElements { axis: 0, reduction: Reduction::None, name: "Scatter" }, vec![s.clone(), i1.clone(), u1.clone()], 1).unwrap();
+        assert_eq!(y[0].as_slice::<String>().unwrap(), &["a".to_string(), "z".into()]);
+        assert!(eval_op(&op(Reduction::Add), vec![s, i1, u1], 1).is_err());
+    }
+}

@@ -63,3 +63,19 @@ impl Op for ScatterND {
         Ok(vec![y])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn slices_and_bad_index() {
+        let x = Tensor::from_vec(vec![3, 2], vec![1f32, 2., 3., 4., 5., 6.]).unwrap();
+        let it = Tensor::from_vec(vec![2, 1], vec![-1i64, 0]).unwrap();
+        let up = Tensor::from_vec(vec![2, 2], vec![7f32, 8., 9., 10.]).unwrap();
+        let y = eval_op(&ScatterND { reduction: Reduction::Mul }, vec![x.clone(), it, up.clone()], 1).unwrap();
+        assert_eq!(y[0].as_slice::<f32>().unwrap(), &[9., 20., 3., 4., 35., 48.]);
+        let bad = Tensor::from_vec(vec![2, 1], vec![0i64, -4]).unwrap();
+        let e = eval_op(&ScatterND { reduction: Reduction::None }, vec![x, bad, up], 1).unwrap_err();
+        assert!(e.to_string().contains("-4"), "{e}");
+    }
+}

@@ -73,6 +73,37 @@ impl Op for Slice {
     fn op_type(&self) -> &str {
         "Slice"
     }
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        let x = in_info(ctx, 0).cloned().unwrap_or_default();
+        let Some(xs) = x.shape.clone() else { return Ok(vec![ValueInfo { dtype: x.dtype, shape: None }]) };
+        let ints = |i: usize| in_const(ctx, i).map(|t| t.to_i64_vec()).transpose();
+        let (starts, ends, axes, steps) = match &self.attrs {
+            Some((s, e, a)) => (Some(s.clone()), Some(e.clone()), a.clone(), None),
+            None => {
+                // an axes input that is not constant leaves every dim unknown
+                if in_info(ctx, 3).is_some() && in_const(ctx, 3).is_none() {
+                    return Ok(vec![ValueInfo { dtype: x.dtype, shape: Some(vec![Dim::Unknown; xs.len()]) }]);
+                }
+                (ints(1)?, ints(2)?, ints(3)?, ints(4)?)
+            }
+        };
+        let n = starts.as_ref().or(ends.as_ref()).map(|v| v.len());
+        let axes: Vec<usize> = match (axes, n) {
+            (Some(a), _) => norm_axes(&a, xs.len())?,
+            (None, Some(n)) => (0..n.min(xs.len())).collect(),
+            (None, None) => (0..xs.len()).collect(),
+        };
+        let mut out = xs.clone();
+        for (k, &a) in axes.iter().enumerate() {
+            let known = (|| Some((starts.as_ref()?.get(k)?, ends.as_ref()?.get(k)?, xs[a].fixed()?)))();
+            let step = steps.as_ref().map_or(Some(1), |s| s.get(k).copied());
+            out[a] = match (known, step) {
+                (Some((&s, &e, d)), Some(st)) => Dim::Fixed(clamp_range(s, e, st, d)?.2),
+                _ => Dim::Unknown,
+            };
+        }
+        Ok(vec![ValueInfo { dtype: x.dtype, shape: Some(out) }])
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let y = match &self.attrs {

@@ -28,7 +28,7 @@ impl Split {
     fn sizes(&self, dim: usize, split: Option<&Tensor>, n_out: usize) -> Result<Vec<usize>> {
         let given = match (&self.attr_split, split) {
             (Some(s), _) => Some(s.clone()),
-            (None, Some(t)) => Some(t.to_i64_vec()?),
+            (None, Some(t)) if !t.is_empty() => Some(t.to_i64_vec()?),
             _ => None,
         };
         if let Some(s) = given {
@@ -58,6 +58,24 @@ impl Split {
 impl Op for Split {
     fn op_type(&self) -> &str {
         "Split"
+    }
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        let x = in_info(ctx, 0).cloned().unwrap_or_default();
+        let n = ctx.n_outputs;
+        let Some(xs) = x.shape.clone() else { return Ok(vec![ValueInfo { dtype: x.dtype, shape: None }; n]) };
+        let a = norm_axis(self.axis, xs.len())?;
+        let split_unknown = self.attr_split.is_none() && in_info(ctx, 1).is_some() && in_const(ctx, 1).is_none();
+        let sizes = match xs[a].fixed() {
+            Some(d) if !split_unknown => Some(self.sizes(d, in_const(ctx, 1), n)?),
+            _ => None,
+        };
+        Ok((0..n)
+            .map(|i| {
+                let mut s = xs.clone();
+                s[a] = sizes.as_ref().and_then(|v| v.get(i)).map_or(Dim::Unknown, |&d| Dim::Fixed(d));
+                ValueInfo { dtype: x.dtype, shape: Some(s) }
+            })
+            .collect())
     }
     fn eval(&self, ctx: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
