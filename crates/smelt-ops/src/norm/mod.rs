@@ -5,7 +5,11 @@ use smelt_ir::Registry;
 pub mod common;
 pub mod batchnorm;
 pub mod groupnorm;
+pub mod dropout;
 pub mod layernorm;
+pub mod lpnorm;
+pub mod lrn;
+pub mod mvn;
 pub mod softmax;
 
 pub fn register_all(r: &mut Registry) {
@@ -13,4 +17,8 @@ pub fn register_all(r: &mut Registry) {
     layernorm::register(r);
     batchnorm::register(r);
     groupnorm::register(r);
+    lpnorm::register(r);
+    mvn::register(r);
+    lrn::register(r);
+    dropout::register(r);
 }
