@@ -4,6 +4,9 @@
 
 use crate::prelude::*;
 
+/// Input elements above which row reductions split across threads.
+const PAR_MIN: usize = 1 << 15;
+
 /// How an input of shape `shape` maps onto the outputs of a reduction over `mask`.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -74,7 +77,7 @@ impl Plan {
     /// For every output element `o`: `acc[o] = f(..f(f(init, x0, o), x1, o).., o)` over its
     /// reduction set, in no particular order (`f` must be associative up to rounding, and
     /// `comb` must merge two partial accumulators). `x.len()` must be the input's numel.
-    pub fn fold<A: Copy, B: Copy>(&self, x: &[A], init: B, f: impl Fn(B, A, usize) -> B, comb: impl Fn(B, B) -> B) -> Vec<B> {
+    pub fn fold<A: Copy + Sync, B: Copy + Send + Sync>(&self, x: &[A], init: B, f: impl Fn(B, A, usize) -> B + Sync, comb: impl Fn(B, B) -> B + Sync) -> Vec<B> {
         let mut acc = vec![init; self.out_len];
         if self.out_len == 0 || self.r == 0 {
             return acc;
@@ -83,7 +86,7 @@ impl Plan {
             Some((outer, inner)) if inner == 1 => {
                 // rows of r contiguous elements: 8 independent lanes so the loop vectorizes
                 let r = self.r;
-                for (o, a) in acc.iter_mut().enumerate().take(outer) {
+                let row_fold = |o: usize| {
                     let row = &x[o * r..(o + 1) * r];
                     let mut lanes = [init; 8];
                     let mut chunks = row.chunks_exact(8);
@@ -99,7 +102,15 @@ impl Plan {
                     for l in lanes {
                         t = comb(t, l);
                     }
-                    *a = t;
+                    t
+                };
+                if x.len() >= PAR_MIN && outer > 1 && rayon::current_num_threads() > 1 {
+                    use rayon::prelude::*;
+                    acc.par_iter_mut().enumerate().for_each(|(o, a)| *a = row_fold(o));
+                } else {
+                    for (o, a) in acc.iter_mut().enumerate().take(outer) {
+                        *a = row_fold(o);
+                    }
                 }
             }
             Some((outer, inner)) => {
@@ -243,6 +254,7 @@ mod tests {
             (&[2, 3, 4], &[0, 1, 2]),
             (&[5, 1, 32], &[1, 2]),
             (&[3, 4], &[]),
+            (&[1200, 33], &[1]),
         ];
         for &(shape, axes) in cases {
             let n = numel(shape);

@@ -105,7 +105,7 @@ fn fmin<F: Float>(a: F, v: F) -> F {
 }
 
 /// The reduction of float values `x` (in compute type) under `plan`.
-pub fn reduce_float<F: Float>(x: &[F], plan: &Plan, kind: Kind) -> Vec<F> {
+pub fn reduce_float<F: Float + Send + Sync>(x: &[F], plan: &Plan, kind: Kind) -> Vec<F> {
     let z = F::zero();
     let sum = |p: &Plan| p.fold(x, z, |a, v, _| a + v, |a, b| a + b);
     let sumsq = |p: &Plan| p.fold(x, z, |a, v, _| a + v * v, |a, b| a + b);
@@ -133,7 +133,7 @@ pub fn reduce_float<F: Float>(x: &[F], plan: &Plan, kind: Kind) -> Vec<F> {
 
 /// Integer element types: exact accumulation in `A` (i64 or u64).
 trait IntIo: Elem + Copy {
-    type A: Copy + Ord + Elem;
+    type A: Copy + Ord + Elem + Send + Sync;
     fn to_a(self) -> Self::A;
     fn from_a(a: Self::A) -> Self;
     fn to_f64(self) -> f64;
