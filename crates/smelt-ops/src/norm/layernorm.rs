@@ -91,7 +91,7 @@ impl LayerNorm {
         let mut out = vec![float_output::<T>(x.shape().to_vec(), y)?];
         if !self.rms && n_out > 1 {
             let mut sshape = x.shape()[..a].to_vec();
-            sshape.extend(std::iter::repeat(1).take(x.rank() - a));
+            sshape.extend(std::iter::repeat_n(1, x.rank() - a));
             let rows_n = numel(&sshape);
             let mut mean: Vec<f32> = stats.iter().map(|s| s.0.to_f32().unwrap_or(f32::NAN)).collect();
             let mut inv: Vec<f32> = stats.iter().map(|s| s.1.to_f32().unwrap_or(f32::NAN)).collect();

@@ -61,7 +61,7 @@ impl SoftExp for f32 {
 /// Branch-free `exp(x)` for f32: 0 below -87.3, clamped at 88.3 above, NaN stays NaN.
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
-    let xc = x.max(-87.3).min(88.3);
+    let xc = x.clamp(-87.3, 88.3);
     // n = round(x / ln 2) via the 1.5 * 2^23 trick (no libm call)
     let t = xc * std::f32::consts::LOG2_E;
     let n = (t + 12582912.0) - 12582912.0;
@@ -71,7 +71,7 @@ pub fn fast_exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
     let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
     let y = e * scale;

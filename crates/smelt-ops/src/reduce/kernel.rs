@@ -83,7 +83,7 @@ impl Plan {
             return acc;
         }
         match self.contig {
-            Some((outer, inner)) if inner == 1 => {
+            Some((outer, 1)) => {
                 // rows of r contiguous elements: 8 independent lanes so the loop vectorizes
                 let r = self.r;
                 let row_fold = |o: usize| {

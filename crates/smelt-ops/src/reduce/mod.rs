@@ -4,11 +4,11 @@ use smelt_ir::Registry;
 pub mod argminmax;
 pub mod cumsum;
 pub mod kernel;
-pub mod reduce;
+pub mod reduce_ops;
 pub mod topk;
 
 pub fn register_all(r: &mut Registry) {
-    reduce::register(r);
+    reduce_ops::register(r);
     argminmax::register(r);
     topk::register(r);
     cumsum::register(r);

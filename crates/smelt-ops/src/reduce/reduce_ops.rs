@@ -197,6 +197,9 @@ int_io!(u16, u64, |a: u64| a);
 int_io!(u32, u64, |a: u64| a);
 int_io!(u64, u64, |a: u64| a);
 
+/// Merges two partial accumulators.
+type Comb<A> = fn(A, A) -> A;
+
 fn reduce_int<T: IntIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) -> Result<Tensor> {
     let s = t.as_slice::<T>()?;
     let v: Vec<T> = match kind {
@@ -207,7 +210,7 @@ fn reduce_int<T: IntIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) 
         Kind::Max => plan.fold(s, T::MIN, |a, v, _| if v.to_a() > a.to_a() { v } else { a }, |a, b| if b.to_a() > a.to_a() { b } else { a }),
         Kind::Min => plan.fold(s, T::MAX, |a, v, _| if v.to_a() < a.to_a() { v } else { a }, |a, b| if b.to_a() < a.to_a() { b } else { a }),
         _ => {
-            let (init, comb): (T::A, fn(T::A, T::A) -> T::A) = match kind {
+            let (init, comb): (T::A, Comb<T::A>) = match kind {
                 Kind::Prod => (T::one(), T::mul),
                 _ => (T::zero(), T::add),
             };
