@@ -47,7 +47,7 @@ impl GroupNorm {
         let sp: usize = sh[2..].iter().product();
         let g = self.groups.map(|g| g as usize).unwrap_or(c);
         ensure!(c % g.max(1) == 0 || c == 0, "{name}: {c} channels do not split into {g} groups");
-        let cpg = if g == 0 { 0 } else { c / g };
+        let cpg = c.checked_div(g).unwrap_or(0);
         let scale: Vec<T::C> = param(req(inputs, 1)?, "scale")?;
         let bias: Vec<T::C> = param(req(inputs, 2)?, "bias")?;
         // per channel when the length says so (opset 21 requires it)

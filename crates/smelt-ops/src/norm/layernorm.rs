@@ -30,35 +30,45 @@ fn factory(ctx: &OpCtx, rms: bool) -> Result<Box<dyn Op>> {
     Ok(Box::new(LayerNorm { rms, axis: ctx.attrs.int_or("axis", -1)?, eps: ctx.attrs.float_or("epsilon", 1e-5)? }))
 }
 
-/// Normalizes rows of `n` elements of `x` into `y`; returns per-row (mean, inv_std_dev).
-pub fn rows<F: Float>(x: &[F], y: &mut [F], n: usize, scale: &[F], bias: Option<&[F]>, eps: F, rms: bool) -> Vec<(F, F)> {
-    let mut stats = Vec::with_capacity(if n == 0 { 0 } else { x.len() / n });
-    if n == 0 {
-        return stats;
-    }
-    let nf = F::from(n).unwrap_or_else(F::one);
-    for (xr, yr) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
-        let (m, inv) = if rms {
-            (F::zero(), F::one() / (sum_map(xr, |v| v * v) / nf + eps).sqrt())
-        } else {
-            let (m, var) = mean_var(xr);
-            (m, F::one() / (var + eps).sqrt())
-        };
-        match bias {
-            Some(b) => {
-                for (((o, &v), &s), &b) in yr.iter_mut().zip(xr).zip(scale).zip(b) {
-                    *o = (v - m) * inv * s + b;
-                }
-            }
-            None => {
-                for ((o, &v), &s) in yr.iter_mut().zip(xr).zip(scale) {
-                    *o = (v - m) * inv * s;
-                }
+/// Elements above which rows are split across threads.
+const PAR_MIN: usize = 1 << 15;
+
+/// Normalizes one row `xr` into `yr`; returns (mean, inv_std_dev).
+#[inline]
+fn one_row<F: Float>(xr: &[F], yr: &mut [F], scale: &[F], bias: Option<&[F]>, eps: F, rms: bool) -> (F, F) {
+    let nf = F::from(xr.len()).unwrap_or_else(F::one);
+    let (m, inv) = if rms {
+        (F::zero(), F::one() / (sum_map(xr, |v| v * v) / nf + eps).sqrt())
+    } else {
+        let (m, var) = mean_var(xr);
+        (m, F::one() / (var + eps).sqrt())
+    };
+    match bias {
+        Some(b) => {
+            for (((o, &v), &s), &b) in yr.iter_mut().zip(xr).zip(scale).zip(b) {
+                *o = (v - m) * inv * s + b;
             }
         }
-        stats.push((m, inv));
+        None => {
+            for ((o, &v), &s) in yr.iter_mut().zip(xr).zip(scale) {
+                *o = (v - m) * inv * s;
+            }
+        }
     }
-    stats
+    (m, inv)
+}
+
+/// Normalizes rows of `n` elements of `x` into `y` (`scale`/`bias` have `n` elements);
+/// returns per-row (mean, inv_std_dev). Large inputs split rows across threads.
+pub fn rows<F: Float + Send + Sync>(x: &[F], y: &mut [F], n: usize, scale: &[F], bias: Option<&[F]>, eps: F, rms: bool) -> Vec<(F, F)> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if x.len() >= PAR_MIN && x.len() > n && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        return x.par_chunks_exact(n).zip(y.par_chunks_exact_mut(n)).map(|(xr, yr)| one_row(xr, yr, scale, bias, eps, rms)).collect();
+    }
+    x.chunks_exact(n).zip(y.chunks_exact_mut(n)).map(|(xr, yr)| one_row(xr, yr, scale, bias, eps, rms)).collect()
 }
 
 impl LayerNorm {
@@ -81,7 +91,7 @@ impl LayerNorm {
         let mut out = vec![float_output::<T>(x.shape().to_vec(), y)?];
         if !self.rms && n_out > 1 {
             let mut sshape = x.shape()[..a].to_vec();
-            sshape.extend(std::iter::repeat(1).take(x.rank() - a));
+            sshape.extend(std::iter::repeat_n(1, x.rank() - a));
             let rows_n = numel(&sshape);
             let mut mean: Vec<f32> = stats.iter().map(|s| s.0.to_f32().unwrap_or(f32::NAN)).collect();
             let mut inv: Vec<f32> = stats.iter().map(|s| s.1.to_f32().unwrap_or(f32::NAN)).collect();
@@ -132,14 +142,14 @@ mod tests {
     use super::*;
     #[test]
     fn rows_match_naive() {
-        for &n in &[31usize, 32, 33] {
-            let x: Vec<f32> = (0..3 * n).map(|i| ((i * 29 % 53) as f32) * 0.31 - 4.0).collect();
+        for &(n, nrows) in &[(31usize, 3usize), (32, 3), (33, 3), (33, 1100)] {
+            let x: Vec<f32> = (0..nrows * n).map(|i| ((i * 29 % 53) as f32) * 0.31 - 4.0).collect();
             let s: Vec<f32> = (0..n).map(|i| 0.5 + i as f32 * 0.01).collect();
             let b: Vec<f32> = (0..n).map(|i| i as f32 * -0.02).collect();
             for rms in [false, true] {
                 let mut y = vec![0f32; x.len()];
                 rows(&x, &mut y, n, &s, if rms { None } else { Some(&b) }, 1e-5, rms);
-                for r in 0..3 {
+                for r in 0..nrows {
                     let xr: Vec<f64> = x[r * n..(r + 1) * n].iter().map(|&v| v as f64).collect();
                     let m = if rms { 0.0 } else { xr.iter().sum::<f64>() / n as f64 };
                     let var = xr.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;

@@ -10,6 +10,9 @@ use super::common::*;
 use crate::prelude::*;
 use num_traits::Float;
 
+/// Elements above which rows are split across threads.
+const PAR_MIN: usize = 1 << 15;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Soft,
@@ -37,31 +40,96 @@ pub fn register(r: &mut Registry) {
     r.register("", "Hardmax", |c| factory(c, Kind::Hard));
 }
 
-/// One contiguous row, in place.
+/// `exp` as used by the softmax kernels: f32 uses a branch-free polynomial (Cephes expf,
+/// about 1 ulp on the arguments softmax sees, `x <= 0`) that vectorizes; f64 uses `exp`.
+pub trait SoftExp: Float + Send + Sync {
+    fn fexp(self) -> Self;
+}
+impl SoftExp for f64 {
+    #[inline(always)]
+    fn fexp(self) -> f64 {
+        self.exp()
+    }
+}
+impl SoftExp for f32 {
+    #[inline(always)]
+    fn fexp(self) -> f32 {
+        fast_exp(self)
+    }
+}
+
+/// Branch-free `exp(x)` for f32: 0 below -87.3, clamped at 88.3 above, NaN stays NaN.
+#[inline(always)]
+pub fn fast_exp(x: f32) -> f32 {
+    let xc = x.clamp(-87.3, 88.3);
+    // n = round(x / ln 2) via the 1.5 * 2^23 trick (no libm call)
+    let t = xc * std::f32::consts::LOG2_E;
+    let n = (t + 12582912.0) - 12582912.0;
+    let r = xc - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let y = e * scale;
+    if x < -87.3 {
+        0.0
+    } else if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// Maximum of a slice (NaN-ignoring; -inf when empty) with 8 independent lanes.
 #[inline]
-fn row<F: Float>(v: &mut [F], kind: Kind) {
+fn max8<F: Float>(v: &[F]) -> F {
+    let mut lanes = [F::neg_infinity(); 8];
+    let mut ch = v.chunks_exact(8);
+    for c in &mut ch {
+        for j in 0..8 {
+            lanes[j] = if c[j] > lanes[j] { c[j] } else { lanes[j] };
+        }
+    }
     let mut m = F::neg_infinity();
-    for &x in v.iter() {
+    for &x in ch.remainder().iter().chain(lanes.iter()) {
         m = if x > m { x } else { m };
     }
+    m
+}
+
+/// One contiguous row, in place.
+#[inline]
+fn row<F: SoftExp>(v: &mut [F], kind: Kind) {
+    let m = max8(v);
     match kind {
         Kind::Soft => {
+            let mut lanes = [F::zero(); 8];
+            let mut ch = v.chunks_exact_mut(8);
+            for c in &mut ch {
+                for j in 0..8 {
+                    let e = (c[j] - m).fexp();
+                    c[j] = e;
+                    lanes[j] = lanes[j] + e;
+                }
+            }
             let mut s = F::zero();
-            for x in v.iter_mut() {
-                let e = (*x - m).exp();
+            for x in ch.into_remainder() {
+                let e = (*x - m).fexp();
                 *x = e;
                 s = s + e;
             }
+            let s = lanes.iter().fold(s, |a, &b| a + b);
             let inv = F::one() / s;
             for x in v.iter_mut() {
                 *x = *x * inv;
             }
         }
         Kind::LogSoft => {
-            let mut s = F::zero();
-            for &x in v.iter() {
-                s = s + (x - m).exp();
-            }
+            let s = sum_map(v, |x| (x - m).fexp());
             let l = m + s.ln();
             for x in v.iter_mut() {
                 *x = *x - l;
@@ -77,7 +145,7 @@ fn row<F: Float>(v: &mut [F], kind: Kind) {
 }
 
 /// `outer x n x inner` along the middle dim (inner > 1), vectorized across `inner`.
-fn strided<F: Float>(x: &mut [F], outer: usize, n: usize, inner: usize, kind: Kind) {
+fn strided<F: SoftExp>(x: &mut [F], outer: usize, n: usize, inner: usize, kind: Kind) {
     let mut m = vec![F::zero(); inner];
     let mut s = vec![F::zero(); inner];
     let mut arg = vec![0usize; inner];
@@ -105,7 +173,7 @@ fn strided<F: Float>(x: &mut [F], outer: usize, n: usize, inner: usize, kind: Ki
         s.iter_mut().for_each(|v| *v = F::zero());
         for k in 0..n {
             for i in 0..inner {
-                let e = (blk[k * inner + i] - m[i]).exp();
+                let e = (blk[k * inner + i] - m[i]).fexp();
                 if kind == Kind::Soft {
                     blk[k * inner + i] = e;
                 }
@@ -133,7 +201,7 @@ fn strided<F: Float>(x: &mut [F], outer: usize, n: usize, inner: usize, kind: Ki
 }
 
 /// Normalizes `x` (compute type) viewed as `outer x n x inner` along the middle dim.
-pub fn apply<F: Float>(x: &mut [F], outer: usize, n: usize, inner: usize, kind_soft: u8) {
+pub fn apply<F: SoftExp>(x: &mut [F], outer: usize, n: usize, inner: usize, kind_soft: u8) {
     let kind = match kind_soft {
         0 => Kind::Soft,
         1 => Kind::LogSoft,
@@ -143,15 +211,24 @@ pub fn apply<F: Float>(x: &mut [F], outer: usize, n: usize, inner: usize, kind_s
         return;
     }
     if inner == 1 {
-        for r in x.chunks_exact_mut(n) {
-            row(r, kind);
+        if x.len() >= PAR_MIN && outer > 1 && rayon::current_num_threads() > 1 {
+            use rayon::prelude::*;
+            let rows_per = (PAR_MIN / n).max(1);
+            x.par_chunks_mut(rows_per * n).for_each(|blk| blk.chunks_exact_mut(n).for_each(|r| row(r, kind)));
+        } else {
+            for r in x.chunks_exact_mut(n) {
+                row(r, kind);
+            }
         }
     } else {
         strided(x, outer, n, inner, kind);
     }
 }
 
-fn run<T: FloatIo>(x: Tensor, dims: (usize, usize, usize), kind: Kind) -> Result<Tensor> {
+fn run<T: FloatIo>(x: Tensor, dims: (usize, usize, usize), kind: Kind) -> Result<Tensor>
+where
+    T::C: SoftExp,
+{
     let shape = x.shape().to_vec();
     let mut v: Vec<T::C> = if T::DTYPE == <T::C as Elem>::DTYPE { x.into_vec::<T::C>()? } else { float_input::<T>(&x)?.into_owned() };
     let k = match kind {
@@ -223,6 +300,32 @@ mod tests {
                     assert!((*a as f64 - b).abs() < 1e-5, "{a} vs {b}");
                 }
             }
+        }
+    }
+    #[test]
+    fn fast_exp_accuracy() {
+        let mut x = -90.0f32;
+        while x < 88.0 {
+            let (a, b) = (fast_exp(x), (x as f64).exp());
+            if b > 1e-37 {
+                assert!(((a as f64 - b) / b).abs() < 4e-7, "exp({x}) = {a}, want {b}");
+            }
+            x += 0.0137;
+        }
+        assert_eq!(fast_exp(f32::NEG_INFINITY), 0.0);
+        assert!(fast_exp(f32::NAN).is_nan());
+        assert_eq!(fast_exp(0.0), 1.0);
+    }
+    #[test]
+    fn parallel_rows_match() {
+        let (outer, n) = (1100, 33);
+        let x: Vec<f32> = (0..outer * n).map(|i| ((i * 31 % 89) as f32) * 0.11 - 3.0).collect();
+        let mut a = x.clone();
+        apply(&mut a, outer, n, 1, 0);
+        for (o, r) in x.chunks(n).enumerate() {
+            let mut b = r.to_vec();
+            row(&mut b, Kind::Soft);
+            assert_eq!(&a[o * n..(o + 1) * n], &b[..]);
         }
     }
     #[test]

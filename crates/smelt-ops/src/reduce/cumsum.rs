@@ -20,6 +20,7 @@ pub fn register(r: &mut Registry) {
 }
 
 /// Scans `outer x n x inner` along the middle dim with accumulator `A`.
+#[allow(clippy::too_many_arguments)]
 fn scan<T: Copy, A: Copy>(x: &[T], outer: usize, n: usize, inner: usize, ex: bool, rev: bool, zero: A, to: impl Fn(T) -> A, add: impl Fn(A, A) -> A, from: impl Fn(A) -> T) -> Vec<T> {
     let mut out: Vec<T> = x.to_vec();
     let mut acc = vec![zero; inner];

@@ -4,6 +4,9 @@
 
 use crate::prelude::*;
 
+/// Input elements above which row reductions split across threads.
+const PAR_MIN: usize = 1 << 15;
+
 /// How an input of shape `shape` maps onto the outputs of a reduction over `mask`.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -74,16 +77,16 @@ impl Plan {
     /// For every output element `o`: `acc[o] = f(..f(f(init, x0, o), x1, o).., o)` over its
     /// reduction set, in no particular order (`f` must be associative up to rounding, and
     /// `comb` must merge two partial accumulators). `x.len()` must be the input's numel.
-    pub fn fold<A: Copy, B: Copy>(&self, x: &[A], init: B, f: impl Fn(B, A, usize) -> B, comb: impl Fn(B, B) -> B) -> Vec<B> {
+    pub fn fold<A: Copy + Sync, B: Copy + Send + Sync>(&self, x: &[A], init: B, f: impl Fn(B, A, usize) -> B + Sync, comb: impl Fn(B, B) -> B + Sync) -> Vec<B> {
         let mut acc = vec![init; self.out_len];
         if self.out_len == 0 || self.r == 0 {
             return acc;
         }
         match self.contig {
-            Some((outer, inner)) if inner == 1 => {
+            Some((outer, 1)) => {
                 // rows of r contiguous elements: 8 independent lanes so the loop vectorizes
                 let r = self.r;
-                for (o, a) in acc.iter_mut().enumerate().take(outer) {
+                let row_fold = |o: usize| {
                     let row = &x[o * r..(o + 1) * r];
                     let mut lanes = [init; 8];
                     let mut chunks = row.chunks_exact(8);
@@ -99,7 +102,15 @@ impl Plan {
                     for l in lanes {
                         t = comb(t, l);
                     }
-                    *a = t;
+                    t
+                };
+                if x.len() >= PAR_MIN && outer > 1 && rayon::current_num_threads() > 1 {
+                    use rayon::prelude::*;
+                    acc.par_iter_mut().enumerate().for_each(|(o, a)| *a = row_fold(o));
+                } else {
+                    for (o, a) in acc.iter_mut().enumerate().take(outer) {
+                        *a = row_fold(o);
+                    }
                 }
             }
             Some((outer, inner)) => {
@@ -206,4 +217,69 @@ pub fn float_output<T: FloatIo>(shape: Vec<usize>, v: Vec<T::C>) -> Result<Tenso
         return Tensor::from_vec(shape, v);
     }
     Tensor::from_vec(shape, v.into_iter().map(T::from_c).collect::<Vec<T>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sum over `axes` by walking every input index (the reference).
+    fn naive_sum(x: &[f64], shape: &[usize], axes: &[usize]) -> Vec<f64> {
+        let out_dims: Vec<usize> = shape.iter().enumerate().map(|(d, &n)| if axes.contains(&d) { 1 } else { n }).collect();
+        let ost = strides(&out_dims);
+        let mut out = vec![0.0; numel(&out_dims)];
+        let ist = strides(shape);
+        for (i, &v) in x.iter().enumerate() {
+            let mut o = 0;
+            for d in 0..shape.len() {
+                let idx = (i / ist[d]) % shape[d];
+                if !axes.contains(&d) {
+                    o += idx * ost[d];
+                }
+            }
+            out[o] += v;
+        }
+        out
+    }
+
+    #[test]
+    fn fold_matches_naive() {
+        let cases: &[(&[usize], &[usize])] = &[
+            (&[3, 31], &[1]),
+            (&[2, 32], &[1]),
+            (&[33], &[0]),
+            (&[4, 33, 3], &[1]),
+            (&[2, 3, 5], &[0, 2]),
+            (&[2, 1, 5, 3], &[0, 2]),
+            (&[2, 3, 4], &[0, 1, 2]),
+            (&[5, 1, 32], &[1, 2]),
+            (&[3, 4], &[]),
+            (&[1200, 33], &[1]),
+        ];
+        for &(shape, axes) in cases {
+            let n = numel(shape);
+            let x: Vec<f64> = (0..n).map(|i| ((i * 7919 % 97) as f64) - 40.5).collect();
+            let p = Plan::new(shape, axes);
+            let got = p.fold(&x, 0.0, |a, v, _| a + v, |a, b| a + b);
+            let want = naive_sum(&x, shape, axes);
+            assert_eq!(got.len(), want.len(), "{shape:?} {axes:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-9, "{shape:?} {axes:?}: {g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_sets_and_shapes() {
+        let p = Plan::new(&[2, 0, 4], &[1]);
+        assert_eq!(p.out_shape(true), vec![2, 1, 4]);
+        assert_eq!(p.fold::<f32, f32>(&[], 1.0, |a, v, _| a * v, |a, b| a * b), vec![1.0; 8]);
+        let p = Plan::new(&[2, 0, 4], &[0]);
+        assert_eq!(p.out_shape(false), vec![0, 4]);
+        assert!(p.fold::<f32, f32>(&[], 0.0, |a, v, _| a + v, |a, b| a + b).is_empty());
+        assert!(plan_for(&[2, 3], Some(&[2]), false).is_err());
+        assert!(plan_for(&[2, 3], Some(&[1, -1]), false).is_err());
+        assert_eq!(plan_for(&[2, 3], Some(&[]), true).unwrap().out_shape(true), vec![2, 3]);
+        assert_eq!(plan_for(&[2, 3], None, false).unwrap().out_shape(false), Vec::<usize>::new());
+    }
 }

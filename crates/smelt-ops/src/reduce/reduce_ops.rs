@@ -105,7 +105,7 @@ fn fmin<F: Float>(a: F, v: F) -> F {
 }
 
 /// The reduction of float values `x` (in compute type) under `plan`.
-pub fn reduce_float<F: Float>(x: &[F], plan: &Plan, kind: Kind) -> Vec<F> {
+pub fn reduce_float<F: Float + Send + Sync>(x: &[F], plan: &Plan, kind: Kind) -> Vec<F> {
     let z = F::zero();
     let sum = |p: &Plan| p.fold(x, z, |a, v, _| a + v, |a, b| a + b);
     let sumsq = |p: &Plan| p.fold(x, z, |a, v, _| a + v * v, |a, b| a + b);
@@ -133,7 +133,7 @@ pub fn reduce_float<F: Float>(x: &[F], plan: &Plan, kind: Kind) -> Vec<F> {
 
 /// Integer element types: exact accumulation in `A` (i64 or u64).
 trait IntIo: Elem + Copy {
-    type A: Copy + Ord + Elem;
+    type A: Copy + Ord + Elem + Send + Sync;
     fn to_a(self) -> Self::A;
     fn from_a(a: Self::A) -> Self;
     fn to_f64(self) -> f64;
@@ -197,6 +197,9 @@ int_io!(u16, u64, |a: u64| a);
 int_io!(u32, u64, |a: u64| a);
 int_io!(u64, u64, |a: u64| a);
 
+/// Merges two partial accumulators.
+type Comb<A> = fn(A, A) -> A;
+
 fn reduce_int<T: IntIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) -> Result<Tensor> {
     let s = t.as_slice::<T>()?;
     let v: Vec<T> = match kind {
@@ -207,7 +210,7 @@ fn reduce_int<T: IntIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) 
         Kind::Max => plan.fold(s, T::MIN, |a, v, _| if v.to_a() > a.to_a() { v } else { a }, |a, b| if b.to_a() > a.to_a() { b } else { a }),
         Kind::Min => plan.fold(s, T::MAX, |a, v, _| if v.to_a() < a.to_a() { v } else { a }, |a, b| if b.to_a() < a.to_a() { b } else { a }),
         _ => {
-            let (init, comb): (T::A, fn(T::A, T::A) -> T::A) = match kind {
+            let (init, comb): (T::A, Comb<T::A>) = match kind {
                 Kind::Prod => (T::one(), T::mul),
                 _ => (T::zero(), T::add),
             };
@@ -315,5 +318,42 @@ impl Op for Reduce {
         let plan = plan_for(x.shape(), axes.as_deref(), self.noop)?;
         let shape = plan.out_shape(self.keepdims);
         Ok(vec![reduce_tensor(x, &plan, self.kind, shape, self.name)?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn run(kind: Kind, t: &Tensor, axes: &[usize]) -> Tensor {
+        let p = Plan::new(t.shape(), axes);
+        reduce_tensor(t, &p, kind, p.out_shape(false), "test").unwrap()
+    }
+    #[test]
+    fn kinds_on_f32_and_ints() {
+        let x = Tensor::from_vec(vec![2, 3], vec![1f32, -2., 3., 4., 5., -6.]).unwrap();
+        assert_eq!(run(Kind::Sum, &x, &[1]).as_slice::<f32>().unwrap(), &[2., 3.]);
+        assert_eq!(run(Kind::Max, &x, &[0]).as_slice::<f32>().unwrap(), &[4., 5., 3.]);
+        assert_eq!(run(Kind::Min, &x, &[1]).as_slice::<f32>().unwrap(), &[-2., -6.]);
+        assert_eq!(run(Kind::L1, &x, &[1]).as_slice::<f32>().unwrap(), &[6., 15.]);
+        assert_eq!(run(Kind::SumSquare, &x, &[1]).as_slice::<f32>().unwrap(), &[14., 77.]);
+        assert_eq!(run(Kind::Prod, &x, &[1]).as_slice::<f32>().unwrap(), &[-6., -120.]);
+        let lse = run(Kind::LogSumExp, &x, &[1]);
+        let want = (1f64.exp() + (-2f64).exp() + 3f64.exp()).ln();
+        assert!((lse.as_slice::<f32>().unwrap()[0] as f64 - want).abs() < 1e-5);
+        let big = Tensor::from_vec(vec![2], vec![1000f32, 1000.]).unwrap();
+        let l = run(Kind::LogSumExp, &big, &[0]).as_slice::<f32>().unwrap()[0];
+        assert!((l - (1000.0 + 2f32.ln())).abs() < 1e-3);
+        let xi = Tensor::from_vec(vec![2, 2], vec![-3i32, 7, 2, -9]).unwrap();
+        assert_eq!(run(Kind::Sum, &xi, &[1]).as_slice::<i32>().unwrap(), &[4, -7]);
+        assert_eq!(run(Kind::Max, &xi, &[0]).as_slice::<i32>().unwrap(), &[2, 7]);
+        assert_eq!(run(Kind::L1, &xi, &[1]).as_slice::<i32>().unwrap(), &[10, 11]);
+        let e = Tensor::from_vec(vec![0, 2], Vec::<u8>::new()).unwrap();
+        assert_eq!(run(Kind::Max, &e, &[0]).as_slice::<u8>().unwrap(), &[0, 0]);
+        assert_eq!(run(Kind::Min, &e, &[0]).as_slice::<u8>().unwrap(), &[255, 255]);
+        let h = Tensor::from_vec(vec![3], vec![f16::from_f32(1.5), f16::from_f32(2.0), f16::from_f32(-0.5)]).unwrap();
+        assert_eq!(run(Kind::Mean, &h, &[0]).as_slice::<f16>().unwrap(), &[f16::from_f32(1.0)]);
+        let s = Tensor::from_vec(vec![1], vec!["a".to_string()]).unwrap();
+        let p = Plan::new(s.shape(), &[0]);
+        assert!(reduce_tensor(&s, &p, Kind::Sum, vec![], "t").is_err());
     }
 }
