@@ -1,7 +1,9 @@
 //! MaxUnpool: scatters pooled values back to the positions MaxPool's `Indices` recorded.
 //! `X: [N, C, D1..Dn]`, `I: int64 [N, C, D1..Dn]` (flat indices into the output), optional
-//! `output_shape: int64 [rank]` -> `Y` of `output_shape`, or of spatial size
-//! `(D - 1) * stride + kernel - pad_begin - pad_end`. Positions not written are zero.
+//! `output_shape: int64 [rank]` -> `Y`. Values are scattered into the default shape, of
+//! spatial size `(D - 1) * stride + kernel - pad_begin - pad_end` (the indices address it),
+//! which is then zero-extended at the end of each dim to `output_shape` when given (as the
+//! ONNX reference does). Positions not written are zero.
 
 use super::spatial::{split_nc, WindowAttrs};
 use crate::prelude::*;
@@ -20,14 +22,9 @@ pub fn register(r: &mut Registry) {
 }
 
 impl MaxUnpool {
-    fn out_shape(&self, x: &[usize], output_shape: Option<&Tensor>) -> Result<Vec<usize>> {
+    /// The default (inferred) output shape.
+    fn out_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         let (n, c, sp) = split_nc(x, "MaxUnpool")?;
-        if let Some(s) = output_shape {
-            let s = s.to_i64_vec()?;
-            ensure!(s.len() == x.len(), "MaxUnpool: output_shape {s:?} must have rank {}", x.len());
-            ensure!(s.iter().all(|&d| d >= 0), "MaxUnpool: output_shape {s:?} has a negative dim");
-            return Ok(s.iter().map(|&d| d as usize).collect());
-        }
         let nd = sp.len();
         let k = self.window.kernel(nd, None)?;
         let st = self.window.strides(nd)?;
@@ -41,15 +38,25 @@ impl MaxUnpool {
         Ok(out)
     }
 
-    fn run<T: Elem + Copy>(&self, x: &Tensor, idx: &[i64], shape: Vec<usize>) -> Result<Tensor> {
+    fn run<T: Elem + Copy>(&self, x: &Tensor, idx: &[i64], shape: Vec<usize>, output_shape: Option<Vec<usize>>) -> Result<Tensor> {
         let xs = x.as_slice::<T>()?;
         let total = numel(&shape);
         let mut y = vec![T::default(); total];
         for (&v, &i) in xs.iter().zip(idx) {
-            ensure!(i >= 0 && (i as usize) < total, "MaxUnpool: index {i} out of range for output shape {shape:?}");
+            ensure!(i >= 0 && (i as usize) < total, "MaxUnpool: index {i} out of range for unpooled shape {shape:?}");
             y[i as usize] = v;
         }
-        Tensor::from_vec(shape, y)
+        let Some(os) = output_shape.filter(|os| os != &shape) else { return Tensor::from_vec(shape, y) };
+        ensure!(os.len() == shape.len(), "MaxUnpool: output_shape {os:?} must have rank {}", shape.len());
+        ensure!(os.iter().zip(&shape).all(|(a, b)| a >= b), "MaxUnpool: output_shape {os:?} is smaller than the unpooled shape {shape:?}");
+        let mut out = vec![T::default(); numel(&os)];
+        let dst = broadcast_strides(&os, &os);
+        let mut k = 0;
+        for_each_broadcast(&shape, &[dst], |_, o| {
+            out[o[0]] = y[k];
+            k += 1;
+        });
+        Tensor::from_vec(os, out)
     }
 }
 
@@ -62,7 +69,15 @@ impl Op for MaxUnpool {
         let i = req(&inputs, 1)?;
         ensure!(i.shape() == x.shape(), "MaxUnpool: indices shape {:?} differs from X shape {:?}", i.shape(), x.shape());
         let idx = i.to_i64_vec()?;
-        let shape = self.out_shape(x.shape(), opt(&inputs, 2))?;
-        Ok(vec![dispatch_numeric!(x.dtype(), T => self.run::<T>(x, &idx, shape)?, other => return Err(Error::dtype(other, "MaxUnpool")))])
+        let shape = self.out_shape(x.shape())?;
+        let os = match opt(&inputs, 2) {
+            Some(t) => {
+                let s = t.to_i64_vec()?;
+                ensure!(s.iter().all(|&d| d >= 0), "MaxUnpool: output_shape {s:?} has a negative dim");
+                Some(s.iter().map(|&d| d as usize).collect())
+            }
+            None => None,
+        };
+        Ok(vec![dispatch_numeric!(x.dtype(), T => self.run::<T>(x, &idx, shape, os)?, other => return Err(Error::dtype(other, "MaxUnpool")))])
     }
 }
