@@ -254,4 +254,51 @@ mod tests {
         assert!(conv_geometry(&wa, 1, &[1, 3, 2, 2], &[2, 3, 3, 3]).is_err());
         assert!(conv_geometry(&wa, 1, &[1, 3, 5], &[2, 3, 3, 3]).is_err());
     }
+
+    /// The convolutions of ResNet-50 at 224x224, batch 1: `cargo test -p smelt-ops --lib
+    /// resnet50_convs -- --ignored --nocapture` prints the time.
+    #[test]
+    #[ignore]
+    fn resnet50_convs() {
+        // (in channels, out channels, kernel, stride, input size, repeats)
+        let mut layers = vec![(3usize, 64usize, 7usize, 2usize, 224usize, 1usize)];
+        for (i, (mid, out, size, blocks)) in [(64usize, 256usize, 56usize, 3usize), (128, 512, 28, 4), (256, 1024, 14, 6), (512, 2048, 7, 3)].into_iter().enumerate() {
+            let inc = if i == 0 { 64 } else { out / 2 };
+            let s = if i == 0 { 1 } else { 2 };
+            let in_size = size * s;
+            layers.push((inc, mid, 1, 1, in_size, 1));
+            layers.push((mid, mid, 3, s, in_size, 1));
+            layers.push((mid, out, 1, 1, size, blocks));
+            layers.push((inc, out, 1, s, in_size, 1));
+            layers.push((out, mid, 1, 1, size, blocks - 1));
+            layers.push((mid, mid, 3, 1, size, blocks - 1));
+        }
+        let start = std::time::Instant::now();
+        let mut flops = 0.0;
+        let mut im2col_t = 0.0;
+        for (c, m, k, s, size, reps) in layers {
+            let p = (k / 2) as i64;
+            let wa = WindowAttrs { kernel: None, strides: Some(vec![s as i64; 2]), pads: Some(vec![p; 4]), dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+            let (_, _, _, g) = conv_geometry(&wa, 1, &[1, c, size, size], &[m, c, k, k]).unwrap();
+            let x: Vec<f32> = rand_vec(c * size * size, 1).into_iter().map(|v| v as f32).collect();
+            let w: Vec<f32> = rand_vec(m * c * k * k, 2).into_iter().map(|v| v as f32).collect();
+            let b = vec![0.5f32; m];
+            if k > 1 || s > 1 {
+                let t0 = std::time::Instant::now();
+                let mut col = vec![0f32; c * k * k * g.output.iter().product::<usize>()];
+                for _ in 0..reps {
+                    super::im2col(&x, c, &g, 0.0, &mut col);
+                }
+                im2col_t += t0.elapsed().as_secs_f64();
+            }
+            for _ in 0..reps {
+                let y = conv_raw(&x, 1, c, m, &g, &w, Some(&b), 1);
+                assert_eq!(y.len(), m * g.output.iter().product::<usize>());
+                flops += 2.0 * (m * c * k * k * g.output.iter().product::<usize>()) as f64;
+            }
+        }
+        let t = start.elapsed().as_secs_f64();
+        println!("im2col part: {:.3}s", im2col_t);
+        println!("resnet50 convs: {:.2} GFLOP in {t:.3}s ({:.1} GFLOP/s)", flops / 1e9, flops / 1e9 / t);
+    }
 }
