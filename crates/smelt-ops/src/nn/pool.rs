@@ -218,3 +218,54 @@ pub fn global_reduce<T: Elem + Copy>(x: &Tensor, what: &str, f: impl Fn(&[T]) ->
     }
     Tensor::from_vec(shape, y)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::spatial::{AutoPad, WindowAttrs};
+
+    fn geom(input: &[usize], kernel: &[usize], strides: Vec<i64>, pads: Vec<i64>, dil: Vec<i64>, ceil: bool) -> Geometry {
+        let w = WindowAttrs { kernel: None, strides: Some(strides), pads: Some(pads), dilations: Some(dil), auto_pad: AutoPad::NotSet, ceil_mode: ceil };
+        w.resolve(input, kernel).unwrap()
+    }
+
+    #[test]
+    fn windows_match_brute_force() {
+        let g = geom(&[7, 6], &[3, 2], vec![2, 3], vec![1, 0, 2, 1], vec![1, 2], true);
+        let w = Windows::new(&g);
+        let mut o = 0;
+        for oy in 0..g.output[0] {
+            for ox in 0..g.output[1] {
+                let mut want = vec![];
+                for ky in 0..3 {
+                    for kx in 0..2 {
+                        let (y, x) = ((oy * 2 + ky) as i64 - 1, (ox * 3 + kx * 2) as i64);
+                        if (0..7).contains(&y) && (0..6).contains(&x) {
+                            want.push(y as usize * 6 + x as usize);
+                        }
+                    }
+                }
+                assert_eq!(w.window(o), want.as_slice(), "output ({oy}, {ox})");
+                o += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn max_indices_both_orders() {
+        // one 3x4 plane, 2x2 windows with stride 2
+        let x: Vec<f32> = vec![1., 9., 2., 3., 4., 5., 8., 6., 0., 1., 7., 2.];
+        let g = geom(&[3, 4], &[2, 2], vec![2, 2], vec![0; 4], vec![1, 1], false);
+        let (y, i) = max_pool(&x, 1, &g, true, 0);
+        assert_eq!((y, i.clone()), (vec![9., 8.], vec![1, 6]));
+        let (_, i) = max_pool(&x, 1, &g, true, 1);
+        // (0, 1) -> 0 + 1 * 3; (1, 2) -> 1 + 2 * 3
+        assert_eq!(i, vec![3, 7]);
+    }
+
+    #[test]
+    fn global_shape_needs_nc() {
+        assert!(global_shape(&[3], "GlobalAveragePool").is_err());
+        assert_eq!(global_shape(&[2, 3, 4, 5], "x").unwrap(), (vec![2, 3, 1, 1], 6, 20));
+    }
+}
