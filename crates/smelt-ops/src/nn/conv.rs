@@ -301,4 +301,20 @@ mod tests {
         println!("im2col part: {:.3}s", im2col_t);
         println!("resnet50 convs: {:.2} GFLOP in {t:.3}s ({:.1} GFLOP/s)", flops / 1e9, flops / 1e9 / t);
     }
+
+    /// Depthwise 3x3 convolutions at OCR-detector sizes (ignored; prints the time).
+    #[test]
+    #[ignore]
+    fn depthwise_timing() {
+        for (c, size) in [(32usize, 320usize), (96, 80), (240, 40)] {
+            let wa = WindowAttrs { kernel: None, strides: None, pads: Some(vec![1; 4]), dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+            let (_, _, _, g) = conv_geometry(&wa, c, &[1, c, size, size], &[c, 1, 3, 3]).unwrap();
+            let x: Vec<f32> = rand_vec(c * size * size, 1).into_iter().map(|v| v as f32).collect();
+            let w: Vec<f32> = rand_vec(c * 9, 2).into_iter().map(|v| v as f32).collect();
+            let start = std::time::Instant::now();
+            let y = conv_raw(&x, 1, c, c, &g, &w, None, c);
+            println!("depthwise c={c} {size}x{size}: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(y.len(), c * size * size);
+        }
+    }
 }
