@@ -38,9 +38,42 @@ pub fn conv_geometry(window: &WindowAttrs, group: usize, x: &[usize], w: &[usize
     Ok((n, c, m, g))
 }
 
+/// Depthwise 2-D convolution of one plane (`x`: `[H, W]`, `w`: `[kh, kw]`) into `y`
+/// (`[OH, OW]`, pre-filled with the bias): one scaled row add per kernel tap and output row.
+fn depthwise_2d<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(x: &[T], w: &[T], g: &Geometry, y: &mut [T]) {
+    let (iw, ow) = (g.input[1], g.output[1]);
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let (sy, sx) = (g.strides[0], g.strides[1]);
+    for ky in 0..kh {
+        let rows = g.valid_outputs(0, ky);
+        for kx in 0..kw {
+            let wv = w[ky * kw + kx];
+            let cols = g.valid_outputs(1, kx);
+            if cols.is_empty() {
+                continue;
+            }
+            for oy in rows.clone() {
+                let iy = oy * sy + ky * g.dilations[0] - g.pads_begin[0];
+                let ix0 = cols.start * sx + kx * g.dilations[1] - g.pads_begin[1];
+                let xrow = &x[iy * iw..(iy + 1) * iw];
+                let yrow = &mut y[oy * ow + cols.start..oy * ow + cols.end];
+                if sx == 1 {
+                    for (yv, &xv) in yrow.iter_mut().zip(&xrow[ix0..ix0 + cols.len()]) {
+                        *yv += wv * xv;
+                    }
+                } else {
+                    for (j, yv) in yrow.iter_mut().enumerate() {
+                        *yv += wv * xrow[ix0 + j * sx];
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The convolution on raw slices; returns Y's elements (`[N, M, output...]`).
 #[allow(clippy::too_many_arguments)]
-pub fn conv_raw<T: GemmScalar>(x: &[T], n: usize, c: usize, m: usize, g: &Geometry, w: &[T], bias: Option<&[T]>, group: usize) -> Vec<T> {
+pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(x: &[T], n: usize, c: usize, m: usize, g: &Geometry, w: &[T], bias: Option<&[T]>, group: usize) -> Vec<T> {
     let iprod: usize = g.input.iter().product();
     let oprod: usize = g.output.iter().product();
     let kprod: usize = g.kernel.iter().product();
@@ -52,6 +85,7 @@ pub fn conv_raw<T: GemmScalar>(x: &[T], n: usize, c: usize, m: usize, g: &Geomet
     }
     let pointwise = kprod == 1 && g.strides.iter().all(|&s| s == 1) && g.pads_begin.iter().all(|&p| p == 0) && g.input == g.output;
     let beta = if bias.is_some() { T::one() } else { T::zero() };
+    let depthwise = cg == 1 && mg == 1 && g.input.len() == 2 && kprod > 1;
     // one group of one image: y_g [mg, oprod] = w_g [mg, kk] x cols [kk, oprod]
     let run_group = |img: usize, gi: usize, yg: &mut [T], col: &mut Vec<T>, par: bool| {
         if let Some(b) = bias {
@@ -61,6 +95,13 @@ pub fn conv_raw<T: GemmScalar>(x: &[T], n: usize, c: usize, m: usize, g: &Geomet
         }
         let xg = &x[(img * c + gi * cg) * iprod..(img * c + (gi + 1) * cg) * iprod];
         let wg = &w[gi * mg * kk..(gi + 1) * mg * kk];
+        if depthwise {
+            if bias.is_none() {
+                yg.fill(T::zero());
+            }
+            depthwise_2d(xg, wg, g, yg);
+            return;
+        }
         let cols: &[T] = if pointwise {
             xg
         } else {
