@@ -12,7 +12,8 @@ pub fn register(r: &mut Registry) {
     r.register("", "MatMul", |_| Ok(Box::new(MatMul)));
 }
 
-/// The geometry of a numpy matmul: batch shape, `m`, `n`, `k`, per-batch offsets into `A`
+/// The geometry of a numpy matmul: `m`, `n`, `k` (A's batch dims are folded into `m` when B
+/// has none), per-batch element offsets into `A`
 /// and `B`, and the output shape.
 pub struct MatMulPlan {
     pub m: usize,
@@ -36,6 +37,17 @@ pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
     let ba = &a2[..a2.len() - 2];
     let bb = &b2[..b2.len() - 2];
     let batch = broadcast_shapes(&[ba, bb]).map_err(|_| Error::shape(format!("MatMul: batch dims of {a:?} and {b:?} do not broadcast")))?;
+    let mut out_shape = batch.clone();
+    if a.len() > 1 {
+        out_shape.push(m);
+    }
+    if b.len() > 1 {
+        out_shape.push(n);
+    }
+    if numel(bb) == 1 && a.len() > 2 && numel(&batch) == numel(ba) {
+        // B is shared by every batch: fold A's batch dims into M (one large product)
+        return Ok(MatMulPlan { m: numel(ba) * m, n, k, a_off: vec![0], b_off: vec![0], out_shape });
+    }
     let sa = broadcast_strides(ba, &batch);
     let sb = broadcast_strides(bb, &batch);
     let mut a_off = Vec::with_capacity(numel(&batch));
@@ -44,13 +56,6 @@ pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
         a_off.push(o[0] * m * k);
         b_off.push(o[1] * k * n);
     });
-    let mut out_shape = batch;
-    if a.len() > 1 {
-        out_shape.push(m);
-    }
-    if b.len() > 1 {
-        out_shape.push(n);
-    }
     Ok(MatMulPlan { m, n, k, a_off, b_off, out_shape })
 }
 
@@ -103,5 +108,12 @@ mod tests {
         let b = Tensor::from_vec(vec![3], vec![1i64, -1, 2]).unwrap();
         let c = matmul(&a, &b).unwrap();
         assert_eq!(c.as_slice::<i64>().unwrap(), &[5, 11]);
+        // folded batch ([2, 2, 3] x [3, 1]) agrees with per-batch products
+        let a3 = Tensor::from_vec(vec![2, 2, 3], (0..12).map(|v| v as f32 - 5.0).collect()).unwrap();
+        let b2 = Tensor::from_vec(vec![1, 3, 1], vec![1f32, 2., -1.]).unwrap();
+        let p = plan_matmul(a3.shape(), b2.shape()).unwrap();
+        assert_eq!((p.m, p.a_off.len(), p.out_shape.clone()), (4, 1, vec![2, 2, 1]));
+        let c = matmul(&a3, &b2).unwrap();
+        assert_eq!(c.as_slice::<f32>().unwrap(), &[-10., -4., 2., 8.]);
     }
 }

@@ -38,9 +38,42 @@ pub fn conv_geometry(window: &WindowAttrs, group: usize, x: &[usize], w: &[usize
     Ok((n, c, m, g))
 }
 
+/// Depthwise 2-D convolution of one plane (`x`: `[H, W]`, `w`: `[kh, kw]`) into `y`
+/// (`[OH, OW]`, pre-filled with the bias): one scaled row add per kernel tap and output row.
+fn depthwise_2d<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(x: &[T], w: &[T], g: &Geometry, y: &mut [T]) {
+    let (iw, ow) = (g.input[1], g.output[1]);
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let (sy, sx) = (g.strides[0], g.strides[1]);
+    for ky in 0..kh {
+        let rows = g.valid_outputs(0, ky);
+        for kx in 0..kw {
+            let wv = w[ky * kw + kx];
+            let cols = g.valid_outputs(1, kx);
+            if cols.is_empty() {
+                continue;
+            }
+            for oy in rows.clone() {
+                let iy = oy * sy + ky * g.dilations[0] - g.pads_begin[0];
+                let ix0 = cols.start * sx + kx * g.dilations[1] - g.pads_begin[1];
+                let xrow = &x[iy * iw..(iy + 1) * iw];
+                let yrow = &mut y[oy * ow + cols.start..oy * ow + cols.end];
+                if sx == 1 {
+                    for (yv, &xv) in yrow.iter_mut().zip(&xrow[ix0..ix0 + cols.len()]) {
+                        *yv += wv * xv;
+                    }
+                } else {
+                    for (j, yv) in yrow.iter_mut().enumerate() {
+                        *yv += wv * xrow[ix0 + j * sx];
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The convolution on raw slices; returns Y's elements (`[N, M, output...]`).
 #[allow(clippy::too_many_arguments)]
-pub fn conv_raw<T: GemmScalar>(x: &[T], n: usize, c: usize, m: usize, g: &Geometry, w: &[T], bias: Option<&[T]>, group: usize) -> Vec<T> {
+pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(x: &[T], n: usize, c: usize, m: usize, g: &Geometry, w: &[T], bias: Option<&[T]>, group: usize) -> Vec<T> {
     let iprod: usize = g.input.iter().product();
     let oprod: usize = g.output.iter().product();
     let kprod: usize = g.kernel.iter().product();
@@ -52,6 +85,7 @@ pub fn conv_raw<T: GemmScalar>(x: &[T], n: usize, c: usize, m: usize, g: &Geomet
     }
     let pointwise = kprod == 1 && g.strides.iter().all(|&s| s == 1) && g.pads_begin.iter().all(|&p| p == 0) && g.input == g.output;
     let beta = if bias.is_some() { T::one() } else { T::zero() };
+    let depthwise = cg == 1 && mg == 1 && g.input.len() == 2 && kprod > 1;
     // one group of one image: y_g [mg, oprod] = w_g [mg, kk] x cols [kk, oprod]
     let run_group = |img: usize, gi: usize, yg: &mut [T], col: &mut Vec<T>, par: bool| {
         if let Some(b) = bias {
@@ -61,6 +95,13 @@ pub fn conv_raw<T: GemmScalar>(x: &[T], n: usize, c: usize, m: usize, g: &Geomet
         }
         let xg = &x[(img * c + gi * cg) * iprod..(img * c + (gi + 1) * cg) * iprod];
         let wg = &w[gi * mg * kk..(gi + 1) * mg * kk];
+        if depthwise {
+            if bias.is_none() {
+                yg.fill(T::zero());
+            }
+            depthwise_2d(xg, wg, g, yg);
+            return;
+        }
         let cols: &[T] = if pointwise {
             xg
         } else {
@@ -253,5 +294,68 @@ mod tests {
         assert!(conv_geometry(&wa, 2, &[1, 4, 5, 5], &[3, 2, 3, 3]).is_err());
         assert!(conv_geometry(&wa, 1, &[1, 3, 2, 2], &[2, 3, 3, 3]).is_err());
         assert!(conv_geometry(&wa, 1, &[1, 3, 5], &[2, 3, 3, 3]).is_err());
+    }
+
+    /// The convolutions of ResNet-50 at 224x224, batch 1: `cargo test -p smelt-ops --lib
+    /// resnet50_convs -- --ignored --nocapture` prints the time.
+    #[test]
+    #[ignore]
+    fn resnet50_convs() {
+        // (in channels, out channels, kernel, stride, input size, repeats)
+        let mut layers = vec![(3usize, 64usize, 7usize, 2usize, 224usize, 1usize)];
+        for (i, (mid, out, size, blocks)) in [(64usize, 256usize, 56usize, 3usize), (128, 512, 28, 4), (256, 1024, 14, 6), (512, 2048, 7, 3)].into_iter().enumerate() {
+            let inc = if i == 0 { 64 } else { out / 2 };
+            let s = if i == 0 { 1 } else { 2 };
+            let in_size = size * s;
+            layers.push((inc, mid, 1, 1, in_size, 1));
+            layers.push((mid, mid, 3, s, in_size, 1));
+            layers.push((mid, out, 1, 1, size, blocks));
+            layers.push((inc, out, 1, s, in_size, 1));
+            layers.push((out, mid, 1, 1, size, blocks - 1));
+            layers.push((mid, mid, 3, 1, size, blocks - 1));
+        }
+        let start = std::time::Instant::now();
+        let mut flops = 0.0;
+        let mut im2col_t = 0.0;
+        for (c, m, k, s, size, reps) in layers {
+            let p = (k / 2) as i64;
+            let wa = WindowAttrs { kernel: None, strides: Some(vec![s as i64; 2]), pads: Some(vec![p; 4]), dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+            let (_, _, _, g) = conv_geometry(&wa, 1, &[1, c, size, size], &[m, c, k, k]).unwrap();
+            let x: Vec<f32> = rand_vec(c * size * size, 1).into_iter().map(|v| v as f32).collect();
+            let w: Vec<f32> = rand_vec(m * c * k * k, 2).into_iter().map(|v| v as f32).collect();
+            let b = vec![0.5f32; m];
+            if k > 1 || s > 1 {
+                let t0 = std::time::Instant::now();
+                let mut col = vec![0f32; c * k * k * g.output.iter().product::<usize>()];
+                for _ in 0..reps {
+                    super::im2col(&x, c, &g, 0.0, &mut col);
+                }
+                im2col_t += t0.elapsed().as_secs_f64();
+            }
+            for _ in 0..reps {
+                let y = conv_raw(&x, 1, c, m, &g, &w, Some(&b), 1);
+                assert_eq!(y.len(), m * g.output.iter().product::<usize>());
+                flops += 2.0 * (m * c * k * k * g.output.iter().product::<usize>()) as f64;
+            }
+        }
+        let t = start.elapsed().as_secs_f64();
+        println!("im2col part: {:.3}s", im2col_t);
+        println!("resnet50 convs: {:.2} GFLOP in {t:.3}s ({:.1} GFLOP/s)", flops / 1e9, flops / 1e9 / t);
+    }
+
+    /// Depthwise 3x3 convolutions at OCR-detector sizes (ignored; prints the time).
+    #[test]
+    #[ignore]
+    fn depthwise_timing() {
+        for (c, size) in [(32usize, 320usize), (96, 80), (240, 40)] {
+            let wa = WindowAttrs { kernel: None, strides: None, pads: Some(vec![1; 4]), dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+            let (_, _, _, g) = conv_geometry(&wa, c, &[1, c, size, size], &[c, 1, 3, 3]).unwrap();
+            let x: Vec<f32> = rand_vec(c * size * size, 1).into_iter().map(|v| v as f32).collect();
+            let w: Vec<f32> = rand_vec(c * 9, 2).into_iter().map(|v| v as f32).collect();
+            let start = std::time::Instant::now();
+            let y = conv_raw(&x, 1, c, c, &g, &w, None, c);
+            println!("depthwise c={c} {size}x{size}: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(y.len(), c * size * size);
+        }
     }
 }

@@ -43,7 +43,7 @@ impl WindowAttrs {
         };
         for (name, v, min) in [("kernel_shape", &w.kernel, 1), ("strides", &w.strides, 1), ("dilations", &w.dilations, 1), ("pads", &w.pads, 0)] {
             if let Some(v) = v {
-                ensure!(v.iter().all(|&x| x >= min), "attribute '{name}' must be >= {min}, got {v:?}");
+                ensure!(v.iter().all(|&x| x >= min && x <= i32::MAX as i64), "attribute '{name}' must be in {min}..=2^31-1, got {v:?}");
             }
         }
         Ok(w)
