@@ -127,6 +127,7 @@ impl Op for GridSample {
         let dims: Vec<usize> = x.shape()[2..].to_vec();
         let osp: Vec<usize> = grid.shape()[1..=k].to_vec();
         let on = numel(&osp);
+        ensure!(dims.iter().all(|&d| d > 0) || n * c * on == 0, "cannot sample an empty X {:?}", x.shape());
         let in_sp = numel(&dims);
         let xs = x.to_f64_vec()?;
         let gs = grid.to_f64_vec()?;

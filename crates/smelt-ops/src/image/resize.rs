@@ -91,7 +91,9 @@ impl Op for Resize {
                 for (i, &a) in axes.iter().enumerate() {
                     ensure!(v[i] > 0.0 && v[i].is_finite(), "scales must be positive, got {}", v[i]);
                     scales[a] = v[i];
-                    out[a] = (v[i] * x.shape()[a] as f64).floor() as usize;
+                    let o = (v[i] * x.shape()[a] as f64).floor();
+                    ensure!(o < (1u64 << 40) as f64, "scale {} gives an output dim that is too large", v[i]);
+                    out[a] = o as usize;
                 }
             }
             (None, Some(s)) => {

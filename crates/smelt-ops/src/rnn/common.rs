@@ -344,3 +344,46 @@ where
     }
     (y, hn)
 }
+
+/// Test support: builds an op from the registry and evaluates it once.
+#[cfg(test)]
+pub mod testing {
+    use crate::prelude::*;
+    use smelt_ir::SubgraphRunner;
+
+    struct NoSubgraphs;
+    impl SubgraphRunner for NoSubgraphs {
+        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
+            bail!("no subgraphs here")
+        }
+    }
+
+    pub fn eval(op_type: &str, opset: i64, attrs: Attributes, inputs: Vec<Option<Tensor>>, n_outputs: usize) -> Result<Vec<Tensor>> {
+        let ctx = OpCtx { attrs: &attrs, opset, n_inputs: inputs.len(), n_outputs, node_name: "t" };
+        let op = crate::registry().build("", op_type, &ctx)?;
+        op.eval(&EvalCtx { n_outputs, subgraphs: &NoSubgraphs }, inputs)
+    }
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    pub fn rand(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    pub fn t(shape: &[usize], seed: u64) -> Tensor {
+        Tensor::from_vec(shape.to_vec(), rand(numel(shape), seed)).unwrap()
+    }
+
+    pub fn close(a: &Tensor, b: &Tensor) {
+        assert_eq!(a.shape(), b.shape());
+        let (x, y) = (a.to_f64_vec().unwrap(), b.to_f64_vec().unwrap());
+        for (i, (p, q)) in x.iter().zip(&y).enumerate() {
+            assert!((p - q).abs() < 1e-5, "element {i}: {p} vs {q}");
+        }
+    }
+}
