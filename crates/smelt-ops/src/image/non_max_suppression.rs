@@ -111,3 +111,45 @@ impl Op for NonMaxSuppression {
         Ok(vec![Tensor::from_vec(vec![k, 3], out)?])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use crate::rnn::common::testing::eval;
+
+    #[test]
+    fn ties_limits_and_errors() {
+        // three identical boxes with equal scores: the lowest index wins, the rest are suppressed
+        let boxes = Tensor::from_vec(vec![1, 4, 4], vec![0f32, 0., 1., 1., 0., 0., 1., 1., 0., 0., 1., 1., 5., 5., 6., 6.]).unwrap();
+        let scores = Tensor::from_vec(vec![1, 1, 4], vec![0.5f32, 0.5, 0.5, 0.4]).unwrap();
+        let mx = Tensor::from_vec(vec![1], vec![10i64]).unwrap();
+        let iou = Tensor::from_vec(vec![1], vec![0.5f32]).unwrap();
+        let y = eval("NonMaxSuppression", 11, Attributes::new(), vec![Some(boxes.clone()), Some(scores.clone()), Some(mx), Some(iou.clone())], 1).unwrap();
+        assert_eq!(y[0].as_slice::<i64>().unwrap(), &[0, 0, 0, 0, 0, 3]);
+        // no max_output_boxes_per_class: nothing selected
+        let y = eval("NonMaxSuppression", 11, Attributes::new(), vec![Some(boxes.clone()), Some(scores.clone())], 1).unwrap();
+        assert_eq!(y[0].shape(), &[0, 3]);
+        let bad = Tensor::from_vec(vec![1, 1, 3], vec![0.5f32, 0.5, 0.5]).unwrap();
+        assert!(eval("NonMaxSuppression", 11, Attributes::new(), vec![Some(boxes), Some(bad)], 1).is_err());
+    }
+
+    #[test]
+    fn roi_align_and_grid_sample_errors() {
+        let x = Tensor::from_vec(vec![1, 1, 2, 2], vec![1f32, 2., 3., 4.]).unwrap();
+        let rois = Tensor::from_vec(vec![1, 4], vec![0f32, 0., 1., 1.]).unwrap();
+        let bi = Tensor::from_vec(vec![1], vec![3i64]).unwrap();
+        assert!(eval("RoiAlign", 16, Attributes::new(), vec![Some(x.clone()), Some(rois.clone()), Some(bi)], 1).is_err());
+        let bi = Tensor::from_vec(vec![1], vec![0i64]).unwrap();
+        let y = eval("RoiAlign", 16, Attributes::new(), vec![Some(x.clone()), Some(rois), Some(bi)], 1).unwrap();
+        assert_eq!(y[0].shape(), &[1, 1, 1, 1]);
+        // half_pixel roi (0,0)-(1,1) covers pixel centres -0.5..0.5, sampled at 0 -> 1.0
+        assert!((y[0].as_slice::<f32>().unwrap()[0] - 1.0).abs() < 1e-6);
+        let grid = Tensor::from_vec(vec![1, 1, 1, 3], vec![0f32, 0., 0.]).unwrap();
+        assert!(eval("GridSample", 16, Attributes::new(), vec![Some(x.clone()), Some(grid)], 1).is_err());
+        let x5 = Tensor::from_vec(vec![1, 1, 1, 2, 2], vec![1f32, 2., 3., 4.]).unwrap();
+        let g5 = Tensor::from_vec(vec![1, 1, 1, 1, 3], vec![0f32, 0., 0.]).unwrap();
+        assert!(eval("GridSample", 16, Attributes::new(), vec![Some(x5.clone()), Some(g5.clone())], 1).is_err());
+        let y = eval("GridSample", 20, Attributes::new().with("align_corners", Attr::Int(1)), vec![Some(x5), Some(g5)], 1).unwrap();
+        assert!((y[0].as_slice::<f32>().unwrap()[0] - 2.5).abs() < 1e-6);
+    }
+}
