@@ -175,6 +175,25 @@ impl RnnAttrs {
     }
 }
 
+/// Output types from X's: Y, Y_h (and Y_c when `n_states` is 2), dtype of X, shapes where
+/// X's dims and hidden_size are known.
+pub fn infer(at: &RnnAttrs, ctx: &InferCtx, n_states: usize) -> Vec<ValueInfo> {
+    let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
+    let dirs = Dim::Fixed(at.dirs());
+    let dims = x.shape.as_ref().filter(|s| s.len() == 3).map(|s| if at.layout == 0 { (s[0].clone(), s[1].clone()) } else { (s[1].clone(), s[0].clone()) });
+    let shaped = |f: &dyn Fn(Dim, Dim, Dim) -> Vec<Dim>| match (&dims, at.hidden_size) {
+        (Some((seq, batch)), Some(h)) => Some(f(seq.clone(), batch.clone(), Dim::Fixed(h))),
+        _ => None,
+    };
+    let y = shaped(&|seq, batch, h| if at.layout == 0 { vec![seq, dirs.clone(), batch, h] } else { vec![batch, seq, dirs.clone(), h] });
+    let st = shaped(&|_, batch, h| if at.layout == 0 { vec![dirs.clone(), batch, h] } else { vec![batch, dirs.clone(), h] });
+    let mut v = vec![ValueInfo { dtype: x.dtype, shape: y }];
+    for _ in 0..n_states {
+        v.push(ValueInfo { dtype: x.dtype, shape: st.clone() });
+    }
+    v
+}
+
 /// Unpacked inputs, in layout-0 order, as f64.
 pub struct Prepared {
     pub dtype: DType,

@@ -26,6 +26,9 @@ impl Op for Lstm {
     fn op_type(&self) -> &str {
         "LSTM"
     }
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        Ok(infer(&self.at, ctx, 2))
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let at = &self.at;
         let p = prepare(at, &inputs, 4)?;
@@ -155,6 +158,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn infer_shapes() {
+        let at = super::super::common::RnnAttrs::parse(&attrs("bidirectional", 1), &["Sigmoid", "Tanh", "Tanh"]).unwrap();
+        let x = ValueInfo::new(DType::F32, vec![Dim::Sym("N".into()), Dim::Fixed(7), Dim::Fixed(I)]);
+        let inputs = [Some(x)];
+        let ctx = InferCtx { inputs: &inputs, consts: &[], n_outputs: 3 };
+        let v = super::super::common::infer(&at, &ctx, 2);
+        assert_eq!(v[0].shape, Some(vec![Dim::Sym("N".into()), Dim::Fixed(7), Dim::Fixed(2), Dim::Fixed(H)]));
+        assert_eq!(v[2].shape, Some(vec![Dim::Sym("N".into()), Dim::Fixed(2), Dim::Fixed(H)]));
+        assert_eq!(v[1].dtype, Some(DType::F32));
     }
 
     #[test]
