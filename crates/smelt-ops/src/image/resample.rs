@@ -21,6 +21,8 @@ pub enum Coord {
     AlignCorners,
     Asymmetric,
     TfCropAndResize,
+    /// Opset 11 only: (y + 0.5) / scale.
+    TfHalfPixelForNn,
 }
 
 impl Coord {
@@ -32,7 +34,7 @@ impl Coord {
             "align_corners" => Coord::AlignCorners,
             "asymmetric" => Coord::Asymmetric,
             "tf_crop_and_resize" => Coord::TfCropAndResize,
-            // tf_half_pixel_for_nn (opset 11 only) is half_pixel without the -0.5 shift
+            "tf_half_pixel_for_nn" => Coord::TfHalfPixelForNn,
             _ => bail!("unknown coordinate_transformation_mode '{s}'"),
         })
     }
@@ -180,6 +182,7 @@ pub fn plan(p: &Params, input: usize, out: usize, scale: f64, roi: (f64, f64)) -
                 }
             }
             Coord::HalfPixel => (yf + 0.5) / scale - 0.5,
+            Coord::TfHalfPixelForNn => (yf + 0.5) / scale,
             Coord::HalfPixelSymmetric => {
                 let adj = out as f64 / out_f;
                 let offset = in_f / 2.0 * (1.0 - adj);
@@ -290,6 +293,8 @@ pub fn from_f64(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Result<Tensor> 
 /// `roi` holds (start, end) per axis of x.
 pub fn resize(x: &Tensor, p: &Params, out_shape: &[usize], scales: &[f64], roi: &[(f64, f64)], axes: &[usize]) -> Result<Tensor> {
     ensure!(x.dtype().is_numeric(), "resize of {} is not supported", x.dtype());
+    let total = out_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&n| n <= 1 << 40);
+    ensure!(total.is_some(), "resize output shape {out_shape:?} is too large");
     let mut data = x.to_f64_vec()?;
     let mut shape = x.shape().to_vec();
     for &a in axes {

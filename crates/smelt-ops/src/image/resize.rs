@@ -91,7 +91,9 @@ impl Op for Resize {
                 for (i, &a) in axes.iter().enumerate() {
                     ensure!(v[i] > 0.0 && v[i].is_finite(), "scales must be positive, got {}", v[i]);
                     scales[a] = v[i];
-                    out[a] = (v[i] * x.shape()[a] as f64).floor() as usize;
+                    let o = (v[i] * x.shape()[a] as f64).floor();
+                    ensure!(o < (1u64 << 40) as f64, "scale {} gives an output dim that is too large", v[i]);
+                    out[a] = o as usize;
                 }
             }
             (None, Some(s)) => {
@@ -116,5 +118,57 @@ impl Op for Resize {
             (None, None) => bail!("one of scales and sizes must be given"),
         }
         Ok(vec![resize(x, &self.p, &out, &scales, &roi, &axes)?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use crate::rnn::common::testing::eval;
+
+    fn scales(v: &[f32]) -> Tensor {
+        Tensor::from_vec(vec![v.len()], v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn opset10_nearest_and_u8_linear() {
+        let x = Tensor::from_vec(vec![1, 4], vec![10u8, 20, 30, 40]).unwrap();
+        let a = Attributes::new();
+        // upsample x2: floor(y / 2)
+        let y = eval("Resize", 10, a.clone(), vec![Some(x.clone()), Some(scales(&[1.0, 2.0]))], 1).unwrap();
+        assert_eq!(y[0].as_slice::<u8>().unwrap(), &[10, 10, 20, 20, 30, 30, 40, 40]);
+        // downsample x0.5: ceil(y / 0.5) = 2y -> 0, 2
+        let y = eval("Resize", 10, a, vec![Some(x.clone()), Some(scales(&[1.0, 0.5]))], 1).unwrap();
+        assert_eq!(y[0].as_slice::<u8>().unwrap(), &[10, 30]);
+        // linear half_pixel on u8 rounds half to even: 10, 12.5, 17.5, 22.5, ...
+        let lin = Attributes::new().with("mode", Attr::String("linear".into()));
+        let y = eval("Resize", 13, lin, vec![Some(x), None, Some(scales(&[1.0, 2.0]))], 1).unwrap();
+        assert_eq!(y[0].as_slice::<u8>().unwrap(), &[10, 12, 18, 22, 28, 32, 38, 40]);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let x = Tensor::from_vec(vec![1, 2], vec![1f32, 2.]).unwrap();
+        let sizes = Tensor::from_vec(vec![2], vec![1i64, 4]).unwrap();
+        let a = Attributes::new();
+        assert!(eval("Resize", 13, a.clone(), vec![Some(x.clone()), None, Some(scales(&[1.0, 2.0])), Some(sizes.clone())], 1).is_err());
+        assert!(eval("Resize", 13, a.clone(), vec![Some(x.clone()), None, Some(scales(&[2.0]))], 1).is_err());
+        assert!(eval("Resize", 13, a.clone(), vec![Some(x.clone()), None, Some(scales(&[1.0, -2.0]))], 1).is_err());
+        assert!(eval("Resize", 13, a.clone(), vec![Some(x.clone()), None, Some(scales(&[1.0, 1e30]))], 1).is_err());
+        assert!(eval("Resize", 13, a, vec![Some(x.clone()), None, None], 1).is_err());
+        let bad = Attributes::new().with("mode", Attr::String("nearest".into())).with("antialias", Attr::Int(1));
+        assert!(eval("Resize", 18, bad, vec![Some(x.clone()), None, None, Some(sizes.clone())], 1).is_err());
+        let axes = Attributes::new().with("axes", Attr::Ints(vec![1, -1]));
+        assert!(eval("Resize", 18, axes, vec![Some(x), None, None, Some(sizes)], 1).is_err());
+    }
+
+    #[test]
+    fn upsample_attribute_and_input_forms() {
+        let x = Tensor::from_vec(vec![2, 2], vec![1f32, 2., 3., 4.]).unwrap();
+        let a7 = Attributes::new().with("scales", Attr::Floats(vec![1.0, 2.0]));
+        let y7 = eval("Upsample", 7, a7, vec![Some(x.clone())], 1).unwrap();
+        let y9 = eval("Upsample", 9, Attributes::new(), vec![Some(x), Some(scales(&[1.0, 2.0]))], 1).unwrap();
+        assert_eq!(y7[0].as_slice::<f32>().unwrap(), &[1., 1., 2., 2., 3., 3., 4., 4.]);
+        assert_eq!(y7[0].as_slice::<f32>().unwrap(), y9[0].as_slice::<f32>().unwrap());
     }
 }

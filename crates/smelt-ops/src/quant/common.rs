@@ -189,6 +189,7 @@ pub fn int_conv(x: &[i32], xs: &[usize], w: &[i32], ws: &[usize], c: &ConvAttrs)
     ensure!(ci == cg * g, "x channels {ci} != w channels {cg} * group {g}");
     ensure!(m % g == 0, "output channels {m} not divisible by group {g}");
     let kshape: Vec<usize> = ws[2..].to_vec();
+    ensure!(kshape.iter().all(|&k| k >= 1), "kernel dims must be >= 1, got {kshape:?}");
     if !c.kernel_shape.is_empty() {
         ensure!(c.kernel_shape.iter().map(|&k| k as usize).collect::<Vec<_>>() == kshape, "kernel_shape {:?} != w spatial {kshape:?}", c.kernel_shape);
     }

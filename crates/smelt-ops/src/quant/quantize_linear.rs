@@ -99,3 +99,58 @@ impl Op for QuantizeLinear {
         Err(Error::dtype(out_dt, "QuantizeLinear output"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use crate::rnn::common::testing::eval;
+
+    #[test]
+    fn blocked_with_remainder_block() {
+        // x [2, 5], blocks of 2 along axis 1 -> 3 blocks, the last holding one element
+        let x = Tensor::from_vec(vec![2, 5], vec![1f32, 2., 3., 4., 5., -1., -2., -3., -4., -5.]).unwrap();
+        let s = Tensor::from_vec(vec![2, 3], vec![1f32, 2., 0.5, 1., 2., 0.5]).unwrap();
+        let z = Tensor::from_vec(vec![2, 3], vec![0i8, 1, 2, 0, 1, 2]).unwrap();
+        let a = Attributes::new().with("axis", Attr::Int(1)).with("block_size", Attr::Int(2));
+        let y = eval("QuantizeLinear", 21, a.clone(), vec![Some(x.clone()), Some(s.clone()), Some(z.clone())], 1).unwrap();
+        // 1/1, 2/1, 3/2=1.5->2 +1, 4/2=2 +1, 5/0.5=10 +2; -3/2=-1.5->-2 +1
+        assert_eq!(y[0].as_slice::<i8>().unwrap(), &[1, 2, 3, 3, 12, -1, -2, -1, -1, -8]);
+        let d = eval("DequantizeLinear", 21, a, vec![Some(y[0].clone()), Some(s), Some(z)], 1).unwrap();
+        assert_eq!(d[0].as_slice::<f32>().unwrap(), &[1., 2., 4., 4., 5., -1., -2., -4., -4., -5.]);
+    }
+
+    #[test]
+    fn int4_and_f16_and_errors() {
+        let x = Tensor::from_vec(vec![4], vec![f16::from_f32(-20.), f16::from_f32(3.), f16::from_f32(2.5), f16::from_f32(100.)]).unwrap();
+        let s = Tensor::scalar(f16::from_f32(1.0));
+        let z = Tensor::new(DType::I4, vec![], Data::I8(vec![1])).unwrap();
+        let y = eval("QuantizeLinear", 21, Attributes::new(), vec![Some(x.clone()), Some(s.clone()), Some(z)], 1).unwrap();
+        assert_eq!(y[0].dtype(), DType::I4);
+        assert_eq!(y[0].as_slice::<i8>().unwrap(), &[-8, 4, 3, 7]);
+        let u = Tensor::new(DType::U4, vec![], Data::U8(vec![1])).unwrap();
+        let y = eval("QuantizeLinear", 21, Attributes::new(), vec![Some(x.clone()), Some(s.clone()), Some(u)], 1).unwrap();
+        assert_eq!(y[0].as_slice::<u8>().unwrap(), &[0, 4, 3, 15]);
+        // per-axis scale of the wrong length
+        let bad = Tensor::from_vec(vec![3], vec![1f32, 2., 3.]).unwrap();
+        let x2 = Tensor::from_vec(vec![2, 2], vec![1f32, 2., 3., 4.]).unwrap();
+        assert!(eval("QuantizeLinear", 13, Attributes::new(), vec![Some(x2), Some(bad), None], 1).is_err());
+        // output_dtype disagreeing with the zero point
+        let a = Attributes::new().with("output_dtype", Attr::Int(3));
+        let z = Tensor::scalar(0u8);
+        assert!(eval("QuantizeLinear", 21, a, vec![Some(x), Some(s), Some(z)], 1).is_err());
+    }
+
+    #[test]
+    fn dequantize_int32_and_f8() {
+        let x = Tensor::from_vec(vec![3], vec![i32::MAX, -5, 0]).unwrap();
+        let s = Tensor::scalar(0.5f32);
+        let d = eval("DequantizeLinear", 13, Attributes::new(), vec![Some(x), Some(s.clone())], 1).unwrap();
+        assert_eq!(d[0].as_slice::<f32>().unwrap(), &[i32::MAX as f32 * 0.5, -2.5, 0.]);
+        let y = eval("QuantizeLinear", 19, Attributes::new().with("output_dtype", Attr::Int(17)), vec![Some(Tensor::from_vec(vec![2], vec![1000f32, -3.]).unwrap()), Some(s.clone())], 1);
+        // opset 19 has no output_dtype, but the value is accepted; saturate clamps 2000 to 448
+        let y = y.unwrap();
+        assert_eq!(y[0].dtype(), DType::F8E4M3FN);
+        let d = eval("DequantizeLinear", 19, Attributes::new(), vec![Some(y[0].clone()), Some(s)], 1).unwrap();
+        assert_eq!(d[0].as_slice::<f32>().unwrap(), &[224., -3.]);
+    }
+}

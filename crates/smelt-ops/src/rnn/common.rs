@@ -175,6 +175,25 @@ impl RnnAttrs {
     }
 }
 
+/// Output types from X's: Y, Y_h (and Y_c when `n_states` is 2), dtype of X, shapes where
+/// X's dims and hidden_size are known.
+pub fn infer(at: &RnnAttrs, ctx: &InferCtx, n_states: usize) -> Vec<ValueInfo> {
+    let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
+    let dirs = Dim::Fixed(at.dirs());
+    let dims = x.shape.as_ref().filter(|s| s.len() == 3).map(|s| if at.layout == 0 { (s[0].clone(), s[1].clone()) } else { (s[1].clone(), s[0].clone()) });
+    let shaped = |f: &dyn Fn(Dim, Dim, Dim) -> Vec<Dim>| match (&dims, at.hidden_size) {
+        (Some((seq, batch)), Some(h)) => Some(f(seq.clone(), batch.clone(), Dim::Fixed(h))),
+        _ => None,
+    };
+    let y = shaped(&|seq, batch, h| if at.layout == 0 { vec![seq, dirs.clone(), batch, h] } else { vec![batch, seq, dirs.clone(), h] });
+    let st = shaped(&|_, batch, h| if at.layout == 0 { vec![dirs.clone(), batch, h] } else { vec![batch, dirs.clone(), h] });
+    let mut v = vec![ValueInfo { dtype: x.dtype, shape: y }];
+    for _ in 0..n_states {
+        v.push(ValueInfo { dtype: x.dtype, shape: st.clone() });
+    }
+    v
+}
+
 /// Unpacked inputs, in layout-0 order, as f64.
 pub struct Prepared {
     pub dtype: DType,
@@ -343,4 +362,47 @@ where
         }
     }
     (y, hn)
+}
+
+/// Test support: builds an op from the registry and evaluates it once.
+#[cfg(test)]
+pub mod testing {
+    use crate::prelude::*;
+    use smelt_ir::SubgraphRunner;
+
+    struct NoSubgraphs;
+    impl SubgraphRunner for NoSubgraphs {
+        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
+            bail!("no subgraphs here")
+        }
+    }
+
+    pub fn eval(op_type: &str, opset: i64, attrs: Attributes, inputs: Vec<Option<Tensor>>, n_outputs: usize) -> Result<Vec<Tensor>> {
+        let ctx = OpCtx { attrs: &attrs, opset, n_inputs: inputs.len(), n_outputs, node_name: "t" };
+        let op = crate::registry().build("", op_type, &ctx)?;
+        op.eval(&EvalCtx { n_outputs, subgraphs: &NoSubgraphs }, inputs)
+    }
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    pub fn rand(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    pub fn t(shape: &[usize], seed: u64) -> Tensor {
+        Tensor::from_vec(shape.to_vec(), rand(numel(shape), seed)).unwrap()
+    }
+
+    pub fn close(a: &Tensor, b: &Tensor) {
+        assert_eq!(a.shape(), b.shape());
+        let (x, y) = (a.to_f64_vec().unwrap(), b.to_f64_vec().unwrap());
+        for (i, (p, q)) in x.iter().zip(&y).enumerate() {
+            assert!((p - q).abs() < 1e-5, "element {i}: {p} vs {q}");
+        }
+    }
 }

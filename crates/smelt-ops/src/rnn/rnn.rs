@@ -17,6 +17,9 @@ impl Op for Rnn {
     fn op_type(&self) -> &str {
         "RNN"
     }
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        Ok(infer(&self.at, ctx, 1))
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let at = &self.at;
         let p = prepare(at, &inputs, 1)?;
