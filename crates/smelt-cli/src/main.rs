@@ -1,1 +1,64 @@
-fn main() {}
+//! The `smelt` command line.
+//!
+//! - `smelt run MODEL.onnx [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...] [--output-dir DIR]`
+//! - `smelt info MODEL.onnx`
+//! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
+//!
+//! Every failure prints `error: ...` and exits with status 1 (2 for bad arguments); a bug that
+//! panics inside smelt is caught and reported the same way.
+
+mod demo;
+mod image;
+mod info;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "smelt", version, about = "Convert, inspect and run ML models on the CPU and GPUs")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run an ONNX model on the CPU and print (and save) its outputs.
+    Run(run::RunArgs),
+    /// Print a model's inputs, outputs, opsets, op histogram and parameter count.
+    Info {
+        /// The .onnx file.
+        model: PathBuf,
+    },
+    /// Read a line of printed text with the PP-OCRv4 recogniser (fetched on first use).
+    Demo(demo::DemoArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (a bug in smelt, please report it): {info}");
+    }));
+    let result = std::panic::catch_unwind(|| match cli.cmd {
+        Cmd::Run(a) => run::main(a),
+        Cmd::Info { model } => info::main(&model),
+        Cmd::Demo(a) => demo::main(a),
+    });
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            // The context chain, without causes that an outer message already quotes.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg = format!("{msg}: {c}");
+                }
+            }
+            eprintln!("error: {msg}");
+            std::process::exit(1);
+        }
+        Err(_) => std::process::exit(1),
+    }
+}

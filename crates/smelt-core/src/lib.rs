@@ -3,6 +3,7 @@
 
 pub mod dtype;
 pub mod error;
+pub mod npy;
 pub mod shape;
 pub mod tensor;
 
