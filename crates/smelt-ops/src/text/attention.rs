@@ -132,6 +132,7 @@ impl Op for Attention {
         let past_len = opt(&inputs, 4).map_or(0, |p| p.shape().get(2).copied().unwrap_or(0));
         let k = concat_past(opt(&inputs, 4), k, "past_key")?;
         let v = concat_past(opt(&inputs, 5), v, "past_value")?;
+        ensure!(k.s == v.s, "Attention: present key length {} != present value length {} (past_key / past_value lengths differ)", k.s, v.s);
         let (b, hq, s, d, hkv, t, dv) = (q.b, q.h, q.s, q.d, k.h, k.s, v.d);
         let group = hq / hkv;
         let scale = self.scale.unwrap_or(1.0 / (d as f64).sqrt());
