@@ -34,3 +34,37 @@ impl Op for If {
         Ok(outs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::GraphBuilder;
+    use smelt_core::{DType, Tensor};
+    use smelt_ir::{Attr, Attributes, Graph};
+    use std::sync::Arc;
+
+    fn branch(name: &str, suffix: &str) -> Arc<Graph> {
+        let mut b = GraphBuilder::new(name);
+        let x = b.capture("x").unwrap();
+        let k = b.constant("k", Tensor::scalar(suffix.to_string()));
+        let y = b.op("StringConcat", &[x, k], Attributes::new()).unwrap();
+        b.output(y, "y");
+        Arc::new(b.build().unwrap())
+    }
+    #[test]
+    fn if_picks_branch_and_reads_outer_values() {
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("", 16);
+        let c = g.placeholder("c", DType::Bool, &[]);
+        let _x = g.placeholder("x", DType::String, &[]);
+        let a = Attributes::new().with("then_branch", Attr::Graph(branch("t", "+then"))).with("else_branch", Attr::Graph(branch("e", "+else")));
+        let y = g.op("If", &[c], a).unwrap();
+        g.output(y, "y");
+        let g = g.build().unwrap();
+        for (cv, want) in [(true, "a+then"), (false, "a+else")] {
+            let r = smelt_cpu::run(&g, vec![("c".into(), Tensor::scalar(cv)), ("x".into(), Tensor::scalar("a".to_string()))]).unwrap();
+            assert_eq!(r[0].1, Tensor::scalar(want.to_string()));
+        }
+        let bad = smelt_cpu::run(&g, vec![("c".into(), Tensor::from_vec(vec![2], vec![true, false]).unwrap()), ("x".into(), Tensor::scalar("a".to_string()))]);
+        assert!(bad.is_err());
+    }
+}

@@ -71,3 +71,63 @@ impl Op for Loop {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::GraphBuilder;
+    use smelt_core::{DType, Tensor};
+    use smelt_ir::{Attr, Attributes};
+    use std::sync::Arc;
+
+    fn s(v: &str) -> Tensor {
+        Tensor::scalar(v.to_string())
+    }
+
+    /// Loop whose body appends the outer value `suffix` to the carried string and emits it.
+    fn run_loop(m: Option<i64>, cond: Option<bool>) -> smelt_core::Result<Vec<Tensor>> {
+        let mut b = GraphBuilder::new("body");
+        let _i = b.placeholder("i", DType::I64, &[]);
+        let c = b.placeholder("c", DType::Bool, &[]);
+        let v = b.placeholder("v", DType::String, &[]);
+        let suffix = b.capture("suffix").unwrap();
+        let v2 = b.op("StringConcat", &[v, suffix], Attributes::new()).unwrap();
+        let c2 = b.op("Identity", &[c], Attributes::new()).unwrap();
+        let y = b.op("Identity", &[v2], Attributes::new()).unwrap();
+        b.output(c2, "c_out");
+        b.output(v2, "v_out");
+        b.output(y, "y");
+        let body = Arc::new(b.build().unwrap());
+
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("", 16);
+        let v0 = g.placeholder("v0", DType::String, &[]);
+        let _suffix = g.placeholder("suffix", DType::String, &[]);
+        let mv = m.map(|m| g.constant("M", Tensor::scalar(m)));
+        let cv = cond.map(|c| g.constant("cond", Tensor::scalar(c)));
+        let outs = g.add_node("", "", "Loop", &[mv, cv, Some(v0)], &["vf".into(), "ys".into()], Attributes::new().with("body", Attr::Graph(body)))?;
+        g.output(outs[0].unwrap(), "vf");
+        g.output(outs[1].unwrap(), "ys");
+        let g = g.build()?;
+        Ok(smelt_cpu::run(&g, vec![("v0".into(), s("x")), ("suffix".into(), s("s"))])?.into_iter().map(|(_, t)| t).collect())
+    }
+
+    #[test]
+    fn loop_trip_count_and_scan_outputs() {
+        let r = run_loop(Some(3), Some(true)).unwrap();
+        assert_eq!(r[0], s("xsss"));
+        let want: Vec<String> = ["xs", "xss", "xsss"].iter().map(|x| x.to_string()).collect();
+        assert_eq!(r[1], Tensor::from_vec(vec![3], want).unwrap());
+        let r = run_loop(Some(2), None).unwrap();
+        assert_eq!(r[0], s("xss"));
+    }
+
+    #[test]
+    fn loop_zero_iterations() {
+        let r = run_loop(Some(0), Some(true)).unwrap();
+        assert_eq!(r[0], s("x"));
+        assert_eq!(r[1].shape()[0], 0);
+        let r = run_loop(Some(5), Some(false)).unwrap();
+        assert_eq!(r[0], s("x"));
+        assert_eq!(r[1].shape()[0], 0);
+    }
+}

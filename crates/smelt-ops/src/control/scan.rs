@@ -131,3 +131,100 @@ impl Op for Scan {
         (0..n_out).map(|o| stack(&per_batch.iter().map(|v| v[o].clone()).collect::<Vec<_>>(), 0)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::GraphBuilder;
+    use smelt_core::{DType, Dim, Tensor};
+    use smelt_ir::{Attr, Attributes};
+    use std::sync::Arc;
+
+    fn strs(shape: &[usize], v: &[&str]) -> Tensor {
+        Tensor::from_vec(shape.to_vec(), v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+    /// body(s, x) = (s ++ x, s ++ x)
+    fn body(slice_shape: &[Dim]) -> Arc<smelt_ir::Graph> {
+        let mut b = GraphBuilder::new("body");
+        let s = b.placeholder("s", DType::String, slice_shape);
+        let x = b.placeholder("x", DType::String, slice_shape);
+        let c = b.op("StringConcat", &[s, x], Attributes::new()).unwrap();
+        let y = b.op("Identity", &[c], Attributes::new()).unwrap();
+        b.output(c, "s_out");
+        b.output(y, "y");
+        Arc::new(b.build().unwrap())
+    }
+    fn run_scan(opset: i64, attrs: Attributes, state: Tensor, x: Tensor) -> Vec<Tensor> {
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("", opset);
+        let s = g.placeholder("s0", DType::String, &state.shape().iter().map(|&d| Dim::Fixed(d)).collect::<Vec<_>>());
+        let xv = g.placeholder("xs", DType::String, &x.shape().iter().map(|&d| Dim::Fixed(d)).collect::<Vec<_>>());
+        let outs = g.op_n("Scan", &[s, xv], attrs, 2).unwrap();
+        g.output(outs[0], "final");
+        g.output(outs[1], "scanned");
+        let g = g.build().unwrap();
+        smelt_cpu::run(&g, vec![("s0".into(), state), ("xs".into(), x)]).unwrap().into_iter().map(|(_, t)| t).collect()
+    }
+    fn base(slice: &[Dim]) -> Attributes {
+        Attributes::new().with("body", Attr::Graph(body(slice))).with("num_scan_inputs", Attr::Int(1))
+    }
+
+    #[test]
+    fn scan_forward_and_reverse() {
+        let r = run_scan(11, base(&[]), strs(&[], &[""]), strs(&[3], &["a", "b", "c"]));
+        assert_eq!(r[0], strs(&[], &["abc"]));
+        assert_eq!(r[1], strs(&[3], &["a", "ab", "abc"]));
+        let a = base(&[]).with("scan_input_directions", Attr::Ints(vec![1])).with("scan_output_directions", Attr::Ints(vec![1]));
+        let r = run_scan(11, a, strs(&[], &[""]), strs(&[3], &["a", "b", "c"]));
+        assert_eq!(r[0], strs(&[], &["cba"]));
+        assert_eq!(r[1], strs(&[3], &["cba", "cb", "c"]));
+    }
+
+    #[test]
+    fn scan_axes() {
+        let x = strs(&[2, 3], &["a", "b", "c", "d", "e", "f"]);
+        let a = base(&[Dim::Fixed(2)]).with("scan_input_axes", Attr::Ints(vec![-1]));
+        let r = run_scan(11, a.clone(), strs(&[2], &["", ""]), x.clone());
+        assert_eq!(r[0], strs(&[2], &["abc", "def"]));
+        assert_eq!(r[1], strs(&[3, 2], &["a", "d", "ab", "de", "abc", "def"]));
+        let r = run_scan(11, a.with("scan_output_axes", Attr::Ints(vec![1])), strs(&[2], &["", ""]), x);
+        assert_eq!(r[1], strs(&[2, 3], &["a", "ab", "abc", "d", "de", "def"]));
+    }
+
+    #[test]
+    fn scan_opset8_batch() {
+        // opset 8: (sequence_lens?, states..., scans...) with batch dim 0, scan axis 1
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("", 8);
+        let s = g.placeholder("s0", DType::String, &[Dim::Fixed(2)]);
+        let xv = g.placeholder("xs", DType::String, &[Dim::Fixed(2), Dim::Fixed(3)]);
+        let outs = g.add_node("", "", "Scan", &[None, Some(s), Some(xv)], &["f".into(), "y".into()], base(&[])).unwrap();
+        g.output(outs[0].unwrap(), "f");
+        g.output(outs[1].unwrap(), "y");
+        let g = g.build().unwrap();
+        let r = smelt_cpu::run(&g, vec![("s0".into(), strs(&[2], &["", "-"])), ("xs".into(), strs(&[2, 3], &["a", "b", "c", "d", "e", "f"]))]).unwrap();
+        assert_eq!(r[0].1, strs(&[2], &["abc", "-def"]));
+        assert_eq!(r[1].1, strs(&[2, 3], &["a", "ab", "abc", "-d", "-de", "-def"]));
+    }
+
+    #[test]
+    fn scan_length_mismatch_is_error() {
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("", 11);
+        let mut b = GraphBuilder::new("body");
+        let s = b.placeholder("s", DType::String, &[]);
+        let x1 = b.placeholder("x1", DType::String, &[]);
+        let x2 = b.placeholder("x2", DType::String, &[]);
+        let c = b.op("StringConcat", &[s, x1], Attributes::new()).unwrap();
+        let c = b.op("StringConcat", &[c, x2], Attributes::new()).unwrap();
+        b.output(c, "o");
+        let body = Arc::new(b.build().unwrap());
+        let s0 = g.placeholder("s0", DType::String, &[]);
+        let a = g.placeholder("a", DType::String, &[Dim::Fixed(2)]);
+        let bb = g.placeholder("b", DType::String, &[Dim::Fixed(3)]);
+        let o = g.op("Scan", &[s0, a, bb], Attributes::new().with("body", Attr::Graph(body)).with("num_scan_inputs", Attr::Int(2))).unwrap();
+        g.output(o, "o");
+        let g = g.build().unwrap();
+        let r = smelt_cpu::run(&g, vec![("s0".into(), strs(&[], &[""])), ("a".into(), strs(&[2], &["x", "y"])), ("b".into(), strs(&[3], &["1", "2", "3"]))]);
+        assert!(r.is_err());
+    }
+}

@@ -143,3 +143,40 @@ impl Op for LabelEncoder {
         }])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::GraphBuilder;
+    use smelt_core::{Dim, Tensor};
+    use smelt_ir::{Attr, Attributes};
+
+    fn run(opset: i64, a: Attributes, x: Tensor) -> smelt_core::Result<Tensor> {
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("ai.onnx.ml", opset);
+        let dims: Vec<Dim> = x.shape().iter().map(|&d| Dim::Fixed(d)).collect();
+        let v = g.placeholder("x", x.dtype(), &dims);
+        let y = g.add_node("", "ai.onnx.ml", "LabelEncoder", &[Some(v)], &["y".into()], a)?[0].unwrap();
+        g.output(y, "y");
+        Ok(smelt_cpu::run(&g.build()?, vec![("x".into(), x)])?.remove(0).1)
+    }
+    fn strs(v: &[&str]) -> Tensor {
+        Tensor::from_vec(vec![v.len()], v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn opset1_both_directions() {
+        let a = Attributes::new().with("classes_strings", Attr::Strings(vec!["a".into(), "b".into()])).with("default_string", Attr::String("?".into()));
+        let y = run(1, a.clone(), strs(&["b", "z", "a"])).unwrap();
+        assert_eq!(y.as_slice::<i64>().unwrap(), &[1, -1, 0]);
+        let y = run(1, a, Tensor::from_vec(vec![3], vec![0i64, 5, 1]).unwrap()).unwrap();
+        assert_eq!(y, strs(&["a", "?", "b"]));
+    }
+
+    #[test]
+    fn float_keys_match_nan_and_dtype_mismatch_errors() {
+        let a = Attributes::new().with("keys_floats", Attr::Floats(vec![f32::NAN, 1.5])).with("values_strings", Attr::Strings(vec!["nan".into(), "one".into()]));
+        let y = run(2, a.clone(), Tensor::from_vec(vec![3], vec![1.5f32, f32::NAN, 2.0]).unwrap()).unwrap();
+        assert_eq!(y, strs(&["one", "nan", "_Unused"]));
+        assert!(run(2, a, strs(&["x"])).is_err());
+    }
+}

@@ -10,6 +10,8 @@ pub mod normalizer;
 pub mod one_hot_encoder;
 pub mod scaler;
 pub mod tree_ensemble;
+pub mod tree_ensemble_classifier;
+pub mod tree_ensemble_regressor;
 mod tree_common;
 
 pub fn register_all(r: &mut Registry) {
@@ -22,4 +24,6 @@ pub fn register_all(r: &mut Registry) {
     one_hot_encoder::register(r);
     scaler::register(r);
     tree_ensemble::register(r);
+    tree_ensemble_classifier::register(r);
+    tree_ensemble_regressor::register(r);
 }

@@ -240,3 +240,104 @@ pub(crate) fn feature_rows(x: &Tensor, what: &str) -> Result<(Vec<f64>, usize, u
     };
     Ok((x.to_f64_vec()?, n, f))
 }
+
+/// Floats from `name` or its `name_as_tensor` form (empty when neither is present).
+fn floats_or_tensor(c: &OpCtx, name: &str) -> Result<Vec<f64>> {
+    if let Some(t) = c.attrs.tensor(&format!("{name}_as_tensor"))? {
+        return t.to_f64_vec();
+    }
+    Ok(c.attrs.floats_or(name, vec![])?.into_iter().map(|x| x as f64).collect())
+}
+
+/// The forest of a legacy TreeEnsembleRegressor / TreeEnsembleClassifier (ai.onnx.ml 1, 3).
+///
+/// Nodes are identified by (`nodes_treeids`, `nodes_nodeids`); successors are node ids in the
+/// same tree; `nodes_modes` holds BRANCH_LEQ / BRANCH_LT / BRANCH_GTE / BRANCH_GT / BRANCH_EQ /
+/// BRANCH_NEQ / LEAF. Leaf contributions come from `{prefix}_treeids`, `{prefix}_nodeids`,
+/// `{prefix}_ids`, `{prefix}_weights` (prefix "target" or "class"). A tree's root is its
+/// node that no other node points to. Returns the forest and `base_values`.
+pub(crate) fn legacy_forest(c: &OpCtx, prefix: &str, n_targets: usize, agg: Agg) -> Result<(Forest, Vec<f64>)> {
+    let a = c.attrs;
+    let tree = a.req_ints("nodes_treeids")?;
+    let node = a.req_ints("nodes_nodeids")?;
+    let feats = a.req_ints("nodes_featureids")?;
+    let modes = a.strings("nodes_modes")?.ok_or_else(|| Error::invalid("tree ensemble: missing nodes_modes"))?;
+    let values = floats_or_tensor(c, "nodes_values")?;
+    let tids = a.ints_or("nodes_truenodeids", vec![])?;
+    let fids = a.ints_or("nodes_falsenodeids", vec![])?;
+    let missing = a.ints_or("nodes_missing_value_tracks_true", vec![])?;
+    let n = tree.len();
+    for (nm, len) in [("nodes_nodeids", node.len()), ("nodes_featureids", feats.len()), ("nodes_modes", modes.len())] {
+        ensure!(len == n, "tree ensemble: {nm} has {len} entries, nodes_treeids has {n}");
+    }
+    let mut index = std::collections::HashMap::new();
+    for i in 0..n {
+        ensure!(index.insert((tree[i], node[i]), i).is_none(), "tree ensemble: node ({}, {}) defined twice", tree[i], node[i]);
+    }
+    // node i -> Ref: branches and leaves are numbered separately
+    let mut refs = Vec::with_capacity(n);
+    let (mut nb, mut nl) = (0, 0);
+    for m in &modes {
+        if m == "LEAF" {
+            refs.push(Ref::Leaf(nl));
+            nl += 1;
+        } else {
+            refs.push(Ref::Node(nb));
+            nb += 1;
+        }
+    }
+    let succ = |i: usize, ids: &[i64], what: &str| -> Result<(usize, Ref)> {
+        let id = *ids.get(i).ok_or_else(|| Error::invalid(format!("tree ensemble: {what} missing for node {i}")))?;
+        let j = *index.get(&(tree[i], id)).ok_or_else(|| Error::invalid(format!("tree ensemble: node ({}, {id}) does not exist", tree[i])))?;
+        Ok((j, refs[j]))
+    };
+    let mut branches = Vec::with_capacity(nb);
+    let mut is_child = vec![false; n];
+    for i in 0..n {
+        let mode = match modes[i].as_str() {
+            "LEAF" => continue,
+            "BRANCH_LEQ" => Mode::Leq,
+            "BRANCH_LT" => Mode::Lt,
+            "BRANCH_GTE" => Mode::Gte,
+            "BRANCH_GT" => Mode::Gt,
+            "BRANCH_EQ" => Mode::Eq,
+            "BRANCH_NEQ" => Mode::Neq,
+            o => bail!("tree ensemble: unknown node mode '{o}'"),
+        };
+        let (tj, t) = succ(i, &tids, "nodes_truenodeids")?;
+        let (fj, f) = succ(i, &fids, "nodes_falsenodeids")?;
+        is_child[tj] = true;
+        is_child[fj] = true;
+        branches.push(Branch {
+            feature: usize::try_from(feats[i]).map_err(|_| Error::invalid(format!("tree ensemble: negative feature id at node {i}")))?,
+            mode,
+            split: *values.get(i).ok_or_else(|| Error::invalid(format!("tree ensemble: nodes_values missing for node {i}")))?,
+            members: vec![],
+            missing_true: missing.get(i).is_some_and(|&m| m != 0),
+            t,
+            f,
+        });
+    }
+    let mut leaves = vec![vec![]; nl];
+    let ttree = a.ints_or(&format!("{prefix}_treeids"), vec![])?;
+    let tnode = a.ints_or(&format!("{prefix}_nodeids"), vec![])?;
+    let tid = a.ints_or(&format!("{prefix}_ids"), vec![])?;
+    let tw = floats_or_tensor(c, &format!("{prefix}_weights"))?;
+    ensure!(ttree.len() == tnode.len() && tnode.len() == tid.len() && tid.len() == tw.len(), "tree ensemble: {prefix}_treeids/nodeids/ids/weights differ in length");
+    for k in 0..ttree.len() {
+        let j = *index.get(&(ttree[k], tnode[k])).ok_or_else(|| Error::invalid(format!("tree ensemble: {prefix} entry {k} names missing node ({}, {})", ttree[k], tnode[k])))?;
+        let Ref::Leaf(l) = refs[j] else { bail!("tree ensemble: {prefix} entry {k} names a branch node") };
+        let t = usize::try_from(tid[k]).map_err(|_| Error::invalid(format!("tree ensemble: negative {prefix} id {}", tid[k])))?;
+        leaves[l].push((t, tw[k]));
+    }
+    let mut roots = vec![];
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..n {
+        if !is_child[i] && seen.insert(tree[i]) {
+            roots.push(refs[i]);
+        }
+    }
+    let forest = Forest { branches, leaves, roots, n_targets, agg, unhit: 0.0 };
+    forest.validate()?;
+    Ok((forest, floats_or_tensor(c, "base_values")?))
+}

@@ -132,6 +132,7 @@ impl Op for Attention {
         let past_len = opt(&inputs, 4).map_or(0, |p| p.shape().get(2).copied().unwrap_or(0));
         let k = concat_past(opt(&inputs, 4), k, "past_key")?;
         let v = concat_past(opt(&inputs, 5), v, "past_value")?;
+        ensure!(k.s == v.s, "Attention: present key length {} != present value length {} (past_key / past_value lengths differ)", k.s, v.s);
         let (b, hq, s, d, hkv, t, dv) = (q.b, q.h, q.s, q.d, k.h, k.s, v.d);
         let group = hq / hkv;
         let scale = self.scale.unwrap_or(1.0 / (d as f64).sqrt());
@@ -253,5 +254,69 @@ impl Op for Attention {
             from_f64(vt.dtype(), vec![b, hkv, t, dv], v.v)?,
             from_f64(dtype, vec![b, hq, s, t], qk_out)?,
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::GraphBuilder;
+    use smelt_core::{Dim, Tensor};
+    use smelt_ir::Attributes;
+
+    fn run(ins: Vec<Option<Tensor>>) -> smelt_core::Result<Vec<Tensor>> {
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("", 24);
+        let mut feeds = vec![];
+        let mut vs = vec![];
+        for (i, t) in ins.into_iter().enumerate() {
+            vs.push(t.map(|t| {
+                let dims: Vec<Dim> = t.shape().iter().map(|&d| Dim::Fixed(d)).collect();
+                let v = g.placeholder(&format!("i{i}"), t.dtype(), &dims);
+                feeds.push((format!("i{i}"), t));
+                v
+            }));
+        }
+        let o = g.add_node("", "", "Attention", &vs, &["y".into()], Attributes::new())?;
+        g.output(o[0].unwrap(), "y");
+        Ok(smelt_cpu::run(&g.build()?, feeds)?.into_iter().map(|(_, t)| t).collect())
+    }
+    fn t(shape: &[usize], f: impl Fn(usize) -> f32) -> Tensor {
+        let n = shape.iter().product();
+        Tensor::from_vec(shape.to_vec(), (0..n).map(f).collect::<Vec<_>>()).unwrap()
+    }
+
+    /// Padding keys with nonpad_kv_seqlen equals cutting K/V to the valid length.
+    #[test]
+    fn nonpad_kv_seqlen_matches_truncated_kv() {
+        let q = t(&[1, 2, 3, 4], |i| ((i * 7 % 5) as f32) * 0.3 - 0.5);
+        let k = t(&[1, 2, 5, 4], |i| ((i * 3 % 7) as f32) * 0.2 - 0.4);
+        let v = t(&[1, 2, 5, 4], |i| (i % 9) as f32 * 0.1 + 0.05);
+        let lens = Tensor::from_vec(vec![1], vec![3i64]).unwrap();
+        let y = run(vec![Some(q.clone()), Some(k.clone()), Some(v.clone()), None, None, None, Some(lens)]).unwrap();
+        let cut = |x: &Tensor| {
+            let s = x.as_slice::<f32>().unwrap();
+            let mut o = vec![];
+            for h in 0..2 {
+                o.extend_from_slice(&s[h * 20..h * 20 + 12]);
+            }
+            Tensor::from_vec(vec![1, 2, 3, 4], o).unwrap()
+        };
+        let want = run(vec![Some(q), Some(cut(&k)), Some(cut(&v))]).unwrap();
+        for (a, b) in y[0].as_slice::<f32>().unwrap().iter().zip(want[0].as_slice::<f32>().unwrap()) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let q = t(&[1, 3, 2, 4], |i| i as f32 * 0.1 + 0.1);
+        let k = t(&[1, 2, 2, 4], |i| i as f32 * 0.1 + 0.2);
+        // 3 query heads over 2 KV heads
+        assert!(run(vec![Some(q.clone()), Some(k.clone()), Some(k.clone())]).is_err());
+        let q2 = t(&[1, 2, 2, 3], |i| i as f32 * 0.1 + 0.1);
+        assert!(run(vec![Some(q2), Some(k.clone()), Some(k.clone())]).is_err());
+        let m = Tensor::from_vec(vec![3, 2], vec![true; 6]).unwrap();
+        let q3 = t(&[1, 2, 2, 4], |i| i as f32 * 0.1 + 0.1);
+        assert!(run(vec![Some(q3), Some(k.clone()), Some(k), Some(m)]).is_err());
     }
 }

@@ -102,3 +102,60 @@ impl Op for Random {
         Ok(vec![from_f64(dtype, shape, v)?])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::GraphBuilder;
+    use smelt_core::{DType, Dim, Tensor};
+    use smelt_ir::{Attr, Attributes};
+
+    fn run(op: &str, a: Attributes, input: Option<Tensor>) -> Tensor {
+        let mut g = GraphBuilder::new("g");
+        g.set_opset("", 15);
+        let mut feeds = vec![];
+        let ins = match input {
+            Some(t) => {
+                let dims: Vec<Dim> = t.shape().iter().map(|&d| Dim::Fixed(d)).collect();
+                let v = g.placeholder("x", t.dtype(), &dims);
+                feeds.push(("x".to_string(), t));
+                vec![v]
+            }
+            None => vec![],
+        };
+        let y = g.op(op, &ins, a).unwrap();
+        g.output(y, "y");
+        smelt_cpu::run(&g.build().unwrap(), feeds).unwrap().remove(0).1
+    }
+
+    #[test]
+    fn uniform_range_shape_and_seed() {
+        let a = Attributes::new().with("shape", Attr::Ints(vec![3, 33])).with("low", Attr::Float(-2.0)).with("high", Attr::Float(5.0)).with("seed", Attr::Float(3.0));
+        let t1 = run("RandomUniform", a.clone(), None);
+        let t2 = run("RandomUniform", a, None);
+        assert_eq!(t1.shape(), &[3, 33]);
+        assert_eq!(t1, t2);
+        assert!(t1.as_slice::<f32>().unwrap().iter().all(|&v| (-2.0..5.0).contains(&v)));
+    }
+
+    #[test]
+    fn normal_like_keeps_input_shape_and_dtype() {
+        let x = Tensor::from_vec(vec![32, 32], vec![1.5f64; 1024]).unwrap();
+        let t = run("RandomNormalLike", Attributes::new().with("mean", Attr::Float(10.0)).with("seed", Attr::Float(1.0)), Some(x));
+        assert_eq!(t.dtype(), DType::F64);
+        let v = t.as_slice::<f64>().unwrap();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((mean - 10.0).abs() < 0.2, "mean {mean}");
+    }
+
+    #[test]
+    fn bernoulli_and_multinomial() {
+        let p = Tensor::from_vec(vec![31], (0..31).map(|i| if i % 2 == 0 { 1.0f32 } else { 0.0 }).collect::<Vec<_>>()).unwrap();
+        let b = run("Bernoulli", Attributes::new().with("dtype", Attr::Int(9)), Some(p));
+        assert_eq!(b.as_slice::<bool>().unwrap(), &(0..31).map(|i| i % 2 == 0).collect::<Vec<_>>()[..]);
+        // class 2 has all the mass
+        let lp = Tensor::from_vec(vec![2, 3], vec![-1e9f32, -1e9, 0.0, -1e9, -1e9, 0.0]).unwrap();
+        let m = run("Multinomial", Attributes::new().with("sample_size", Attr::Int(4)).with("dtype", Attr::Int(7)), Some(lp));
+        assert_eq!(m.shape(), &[2, 4]);
+        assert!(m.as_slice::<i64>().unwrap().iter().all(|&k| k == 2));
+    }
+}

@@ -259,18 +259,31 @@ impl Parser<'_> {
 
 /// Upper bound on matcher steps per string.
 const MAX_STEPS: usize = 10_000_000;
+/// Upper bound on nested matcher calls (the recursion runs on a thread with [`STACK`] bytes).
+const MAX_DEPTH: usize = 100_000;
+const STACK: usize = 1 << 30;
 
 struct Matcher<'a> {
     s: &'a [char],
     steps: Cell<usize>,
+    depth: Cell<usize>,
+    /// Set when a limit stopped the search.
+    gave_up: Cell<bool>,
 }
 
 impl Matcher<'_> {
     fn m(&self, n: &Node, i: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
         self.steps.set(self.steps.get() + 1);
-        if self.steps.get() > MAX_STEPS {
+        if self.steps.get() > MAX_STEPS || self.depth.get() > MAX_DEPTH {
+            self.gave_up.set(true);
             return false;
         }
+        self.depth.set(self.depth.get() + 1);
+        let r = self.m_inner(n, i, k);
+        self.depth.set(self.depth.get() - 1);
+        r
+    }
+    fn m_inner(&self, n: &Node, i: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
         let s = self.s;
         match n {
             Node::Char(c) => s.get(i) == Some(c) && k(i + 1),
@@ -329,10 +342,10 @@ pub fn register(r: &mut Registry) {
 impl RegexFullMatch {
     fn full_match(&self, s: &str) -> Result<bool> {
         let chars: Vec<char> = s.chars().collect();
-        let m = Matcher { s: &chars, steps: Cell::new(0) };
+        let m = Matcher { s: &chars, steps: Cell::new(0), depth: Cell::new(0), gave_up: Cell::new(false) };
         let n = chars.len();
         let r = m.m(&self.re, 0, &mut |j| j == n);
-        ensure!(m.steps.get() <= MAX_STEPS, "RegexFullMatch: pattern too expensive on input '{s}'");
+        ensure!(r || !m.gave_up.get(), "RegexFullMatch: pattern too expensive on an input of {n} chars");
         Ok(r)
     }
 }
@@ -344,7 +357,15 @@ impl Op for RegexFullMatch {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let xs = x.as_slice::<String>().map_err(|_| Error::dtype(x.dtype(), "RegexFullMatch: input must be strings"))?;
-        let v: Vec<bool> = xs.iter().map(|s| self.full_match(s)).collect::<Result<_>>()?;
+        // the backtracking recursion gets a large dedicated stack
+        let v: Vec<bool> = std::thread::scope(|sc| {
+            std::thread::Builder::new()
+                .stack_size(STACK)
+                .spawn_scoped(sc, || xs.iter().map(|s| self.full_match(s)).collect::<Result<Vec<bool>>>())
+                .map_err(|e| Error::invalid(format!("RegexFullMatch: cannot start matcher thread: {e}")))?
+                .join()
+                .map_err(|_| Error::invalid("RegexFullMatch: matcher thread panicked"))?
+        })?;
         Ok(vec![Tensor::from_vec(x.shape().to_vec(), v)?])
     }
 }
@@ -372,6 +393,22 @@ mod tests {
         assert!(re("[^0-9]+x?").full_match("abc").unwrap());
         assert!(re("(a*)*b").full_match("aaab").unwrap());
         assert!(!re("(a|aa)*c").full_match(&"a".repeat(20)).unwrap_or(false));
+    }
+    #[test]
+    fn long_input_through_op() {
+        // 200k chars: deep recursion stays within the dedicated stack or reports an error
+        let op = re(".*x");
+        let x = Tensor::from_vec(vec![2], vec!["ab".repeat(100_000), "abx".to_string()]).unwrap();
+        let r = op.eval(&EvalCtx { n_outputs: 1, subgraphs: &NoSub }, vec![Some(x)]);
+        if let Ok(r) = r {
+            assert_eq!(r[0].as_slice::<bool>().unwrap(), &[false, true]);
+        }
+    }
+    struct NoSub;
+    impl smelt_ir::op::SubgraphRunner for NoSub {
+        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
+            bail!("no subgraphs")
+        }
     }
     #[test]
     fn bad_patterns() {
