@@ -135,8 +135,8 @@ def case_defs():
     ocr = "rapidocr_onnxruntime/models/"
 
     def det():
-        # DBNet: f32[1,3,H,W], H and W multiples of 32, RGB order as rapidocr feeds it after
-        # its BGR decode, (x/255 - 0.5)/0.5. The scanned page, resized to 320x160.
+        # DBNet: f32[1,3,H,W], H and W multiples of 32, BGR order as rapidocr feeds it (its
+        # images come from OpenCV), (x/255 - 0.5)/0.5. The scanned page, resized to 320x160.
         im = np.asarray(image("page.png").resize((320, 160), Image.Resampling.BILINEAR), np.float32)
         im = (im[:, :, ::-1] / 255.0 - 0.5) / 0.5
         return {"x": im.transpose(2, 0, 1)[None].copy()}
