@@ -72,6 +72,40 @@ impl DType {
         DType::ALL.iter().copied().find(|d| d.name() == s)
     }
 
+    /// The dtype of an ONNX `TensorProto.DataType` code. Op attributes that name a dtype
+    /// (Cast's `to`, ...) use this numbering, as the IR keeps ONNX attribute conventions.
+    pub fn from_onnx(code: i64) -> Option<DType> {
+        Some(match code {
+            1 => DType::F32,
+            2 => DType::U8,
+            3 => DType::I8,
+            4 => DType::U16,
+            5 => DType::I16,
+            6 => DType::I32,
+            7 => DType::I64,
+            8 => DType::String,
+            9 => DType::Bool,
+            10 => DType::F16,
+            11 => DType::F64,
+            12 => DType::U32,
+            13 => DType::U64,
+            16 => DType::BF16,
+            17 => DType::F8E4M3FN,
+            18 => DType::F8E4M3FNUZ,
+            19 => DType::F8E5M2,
+            20 => DType::F8E5M2FNUZ,
+            21 => DType::U4,
+            22 => DType::I4,
+            23 => DType::F4E2M1,
+            _ => return None,
+        })
+    }
+
+    /// The ONNX `TensorProto.DataType` code of this dtype.
+    pub fn to_onnx(self) -> i64 {
+        (1..=23).find(|&c| DType::from_onnx(c) == Some(self)).unwrap_or(0)
+    }
+
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F16 | DType::BF16 | DType::F64)
     }

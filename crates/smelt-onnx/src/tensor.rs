@@ -8,32 +8,14 @@ use std::path::Path;
 
 /// ONNX `TensorProto.DataType` code to [`DType`].
 pub fn dtype_from_onnx(code: i32) -> Result<DType> {
-    Ok(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        8 => DType::String,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        16 => DType::BF16,
-        17 => DType::F8E4M3FN,
-        18 => DType::F8E4M3FNUZ,
-        19 => DType::F8E5M2,
-        20 => DType::F8E5M2FNUZ,
-        21 => DType::U4,
-        22 => DType::I4,
-        23 => DType::F4E2M1,
-        24 => return Err(Error::Unsupported("float8e8m0 tensor".into())),
-        25 | 26 => return Err(Error::Unsupported("2-bit integer tensor".into())),
-        14 | 15 => return Err(Error::Unsupported(format!("complex tensor (ONNX data type {code})"))),
-        c => return Err(Error::format(format!("unknown ONNX data type {c}"))),
+    if let Some(d) = DType::from_onnx(code as i64) {
+        return Ok(d);
+    }
+    Err(match code {
+        24 => Error::Unsupported("float8e8m0 tensor".into()),
+        25 | 26 => Error::Unsupported("2-bit integer tensor".into()),
+        14 | 15 => Error::Unsupported(format!("complex tensor (ONNX data type {code})")),
+        c => Error::format(format!("unknown ONNX data type {c}")),
     })
 }
 

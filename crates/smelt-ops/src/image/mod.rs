@@ -1,6 +1,12 @@
-//! Op family: see each file.
+//! Image ops: Resize / Upsample (separable resampling), GridSample, AffineGrid, RoiAlign,
+//! NonMaxSuppression.
 use smelt_ir::Registry;
 
+pub mod resample;
+pub mod resize;
+pub mod upsample;
+
 pub fn register_all(r: &mut Registry) {
-    let _ = r;
+    resize::register(r);
+    upsample::register(r);
 }

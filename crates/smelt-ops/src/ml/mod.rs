@@ -1,6 +1,25 @@
-//! Op family: see each file.
+//! Classical ML ops of the "ai.onnx.ml" domain.
 use smelt_ir::Registry;
 
+pub mod array_feature_extractor;
+pub mod binarizer;
+pub mod feature_vectorizer;
+pub mod imputer;
+pub mod label_encoder;
+pub mod normalizer;
+pub mod one_hot_encoder;
+pub mod scaler;
+pub mod tree_ensemble;
+mod tree_common;
+
 pub fn register_all(r: &mut Registry) {
-    let _ = r;
+    array_feature_extractor::register(r);
+    binarizer::register(r);
+    feature_vectorizer::register(r);
+    imputer::register(r);
+    label_encoder::register(r);
+    normalizer::register(r);
+    one_hot_encoder::register(r);
+    scaler::register(r);
+    tree_ensemble::register(r);
 }

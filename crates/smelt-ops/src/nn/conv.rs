@@ -1,0 +1,257 @@
+//! Conv: N-d convolution (1-D, 2-D, 3-D, ...) with groups, strides, dilations, pads and
+//! auto_pad. `X: [N, C, D1..Dn]`, `W: [M, C/group, k1..kn]`, optional `B: [M]` ->
+//! `Y: [N, M, O1..On]`. kernel_shape defaults to W's spatial dims.
+//!
+//! Per image and group, `Y_g = W_g · im2col(X_g)` with the shared GEMM kernel; 1x1 kernels
+//! with unit strides and no padding multiply `X_g` directly. Groups run in parallel when each
+//! group's product is small (depthwise convs). f16/bf16 compute in f32.
+
+use super::im2col::im2col;
+use super::spatial::{split_nc, Geometry, WindowAttrs};
+use crate::linalg::blas::{row_major, GemmScalar};
+use crate::prelude::*;
+use rayon::prelude::*;
+
+#[derive(Debug)]
+pub struct Conv {
+    window: WindowAttrs,
+    group: usize,
+}
+
+pub fn register(r: &mut Registry) {
+    r.register("", "Conv", |ctx| {
+        let group = ctx.attrs.int_or("group", 1)?;
+        ensure!(group >= 1, "Conv: group must be >= 1, got {group}");
+        Ok(Box::new(Conv { window: WindowAttrs::parse(ctx.attrs)?, group: group as usize }))
+    });
+}
+
+/// Checks shapes and resolves the geometry: returns (N, C, M, geometry).
+pub fn conv_geometry(window: &WindowAttrs, group: usize, x: &[usize], w: &[usize]) -> Result<(usize, usize, usize, Geometry)> {
+    let (n, c, sp) = split_nc(x, "Conv")?;
+    ensure!(w.len() == x.len(), "Conv: weights {w:?} must have the rank of the input {x:?}");
+    let m = w[0];
+    ensure!(c == w[1] * group, "Conv: input has {c} channels but weights {w:?} with group {group} expect {}", w[1] * group);
+    ensure!(m % group == 0, "Conv: {m} output channels are not divisible by group {group}");
+    let kernel = window.kernel(sp.len(), Some(&w[2..]))?;
+    let g = window.resolve(&sp, &kernel)?;
+    Ok((n, c, m, g))
+}
+
+/// The convolution on raw slices; returns Y's elements (`[N, M, output...]`).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_raw<T: GemmScalar>(x: &[T], n: usize, c: usize, m: usize, g: &Geometry, w: &[T], bias: Option<&[T]>, group: usize) -> Vec<T> {
+    let iprod: usize = g.input.iter().product();
+    let oprod: usize = g.output.iter().product();
+    let kprod: usize = g.kernel.iter().product();
+    let (cg, mg) = (c / group, m / group);
+    let kk = cg * kprod; // GEMM inner dim
+    let mut y = vec![T::zero(); n * m * oprod];
+    if y.is_empty() {
+        return y;
+    }
+    let pointwise = kprod == 1 && g.strides.iter().all(|&s| s == 1) && g.pads_begin.iter().all(|&p| p == 0) && g.input == g.output;
+    let beta = if bias.is_some() { T::one() } else { T::zero() };
+    // one group of one image: y_g [mg, oprod] = w_g [mg, kk] x cols [kk, oprod]
+    let run_group = |img: usize, gi: usize, yg: &mut [T], col: &mut Vec<T>, par: bool| {
+        if let Some(b) = bias {
+            for (r, row) in yg.chunks_mut(oprod).enumerate() {
+                row.fill(b[gi * mg + r]);
+            }
+        }
+        let xg = &x[(img * c + gi * cg) * iprod..(img * c + (gi + 1) * cg) * iprod];
+        let wg = &w[gi * mg * kk..(gi + 1) * mg * kk];
+        let cols: &[T] = if pointwise {
+            xg
+        } else {
+            col.resize(kk * oprod, T::zero());
+            im2col(xg, cg, g, T::zero(), col);
+            col
+        };
+        T::gemm(mg, oprod, kk, wg, row_major(kk), cols, row_major(oprod), yg, oprod, T::one(), beta, par);
+    };
+    let group_work = mg * oprod * kk;
+    for (img, yi) in y.chunks_mut(m * oprod).enumerate() {
+        if group > 1 && group_work < (1 << 18) {
+            yi.par_chunks_mut(mg * oprod).enumerate().for_each_init(Vec::new, |col, (gi, yg)| run_group(img, gi, yg, col, false));
+        } else {
+            let mut col = Vec::new();
+            for (gi, yg) in yi.chunks_mut(mg * oprod).enumerate() {
+                run_group(img, gi, yg, &mut col, true);
+            }
+        }
+    }
+    y
+}
+
+fn to_f32<T: Copy>(v: &[T], f: impl Fn(T) -> f32) -> Vec<f32> {
+    v.iter().map(|&x| f(x)).collect()
+}
+
+impl Conv {
+    fn run(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        ensure!(w.dtype() == x.dtype(), "Conv: X is {} but W is {}", x.dtype(), w.dtype());
+        let (n, c, m, g) = conv_geometry(&self.window, self.group, x.shape(), w.shape())?;
+        if let Some(b) = b {
+            ensure!(b.dtype() == x.dtype(), "Conv: X is {} but B is {}", x.dtype(), b.dtype());
+            ensure!(b.shape() == [m], "Conv: bias must have shape [{m}], got {:?}", b.shape());
+        }
+        let mut shape = vec![n, m];
+        shape.extend(&g.output);
+        macro_rules! via_f32 {
+            ($t:ty) => {{
+                let f = |v: &[$t]| to_f32(v, |a: $t| a.to_f32());
+                let bias = match b { Some(b) => Some(f(b.as_slice::<$t>()?)), None => None };
+                let y = conv_raw::<f32>(&f(x.as_slice::<$t>()?), n, c, m, &g, &f(w.as_slice::<$t>()?), bias.as_deref(), self.group);
+                Tensor::from_vec(shape, y.into_iter().map(<$t>::from_f32).collect::<Vec<$t>>())
+            }};
+        }
+        match x.dtype() {
+            DType::F32 => Tensor::from_vec(shape, conv_raw(x.as_slice::<f32>()?, n, c, m, &g, w.as_slice::<f32>()?, b.map(|b| b.as_slice::<f32>()).transpose()?, self.group)),
+            DType::F64 => Tensor::from_vec(shape, conv_raw(x.as_slice::<f64>()?, n, c, m, &g, w.as_slice::<f64>()?, b.map(|b| b.as_slice::<f64>()).transpose()?, self.group)),
+            DType::F16 => via_f32!(f16),
+            DType::BF16 => via_f32!(bf16),
+            other => Err(Error::dtype(other, "Conv")),
+        }
+    }
+}
+
+impl Op for Conv {
+    fn op_type(&self) -> &str {
+        "Conv"
+    }
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
+        let w = ctx.inputs.get(1).cloned().flatten().unwrap_or_default();
+        let shape = match (x.concrete_shape(), w.concrete_shape()) {
+            (Some(xs), Some(ws)) => conv_geometry(&self.window, self.group, &xs, &ws).ok().map(|(n, _, m, g)| {
+                [n, m].into_iter().chain(g.output).map(Dim::Fixed).collect()
+            }),
+            _ => None,
+        };
+        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+    }
+    fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
+        Ok(vec![self.run(req(&inputs, 0)?, req(&inputs, 1)?, opt(&inputs, 2))?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::spatial::AutoPad;
+
+    fn rand_vec(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(7);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 33) as f64 / (1u64 << 31) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Direct convolution, one output element at a time.
+    fn naive(x: &[f64], n: usize, c: usize, m: usize, g: &Geometry, w: &[f64], b: Option<&[f64]>, group: usize) -> Vec<f64> {
+        let (cg, mg) = (c / group, m / group);
+        let nd = g.input.len();
+        let iprod: usize = g.input.iter().product();
+        let oprod: usize = g.output.iter().product();
+        let kprod: usize = g.kernel.iter().product();
+        let ist = strides(&g.input);
+        let mut y = vec![0.0; n * m * oprod];
+        for img in 0..n {
+            for oc in 0..m {
+                let gi = oc / mg;
+                for of in 0..oprod {
+                    let mut o = vec![0; nd];
+                    let mut t = of;
+                    for d in (0..nd).rev() {
+                        o[d] = t % g.output[d];
+                        t /= g.output[d];
+                    }
+                    let mut s = b.map_or(0.0, |b| b[oc]);
+                    for ic in 0..cg {
+                        for kf in 0..kprod {
+                            let mut k = vec![0; nd];
+                            let mut t = kf;
+                            for d in (0..nd).rev() {
+                                k[d] = t % g.kernel[d];
+                                t /= g.kernel[d];
+                            }
+                            let mut off = Some(0);
+                            for d in 0..nd {
+                                let i = (o[d] * g.strides[d] + k[d] * g.dilations[d]) as i64 - g.pads_begin[d] as i64;
+                                if i < 0 || i >= g.input[d] as i64 {
+                                    off = None;
+                                    break;
+                                }
+                                off = off.map(|v| v + i as usize * ist[d]);
+                            }
+                            if let Some(off) = off {
+                                s += x[(img * c + gi * cg + ic) * iprod + off] * w[(oc * cg + ic) * kprod + kf];
+                            }
+                        }
+                    }
+                    y[(img * m + oc) * oprod + of] = s;
+                }
+            }
+        }
+        y
+    }
+
+    /// f32 sums of up to ~300 products of values in [-1, 1].
+    const CONV_F32_TOL: f64 = 1e-4;
+    const CONV_F64_TOL: f64 = 1e-11;
+
+    #[test]
+    fn conv_matches_direct() {
+        // (input spatial, kernel, strides, dilations, pads, auto_pad, n, c, m, group)
+        type Case = (Vec<usize>, Vec<usize>, Vec<i64>, Vec<i64>, Vec<i64>, AutoPad, usize, usize, usize, usize);
+        let cases: Vec<Case> = vec![
+            (vec![33], vec![3], vec![1], vec![1], vec![1, 1], AutoPad::NotSet, 2, 3, 4, 1),
+            (vec![32], vec![5], vec![2], vec![2], vec![0, 3], AutoPad::NotSet, 1, 4, 4, 2),
+            (vec![7, 31], vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1, 1, 1], AutoPad::NotSet, 1, 3, 5, 1),
+            (vec![9, 8], vec![3, 2], vec![2, 3], vec![2, 1], vec![2, 0, 1, 1], AutoPad::NotSet, 2, 4, 6, 2),
+            (vec![12, 11], vec![3, 3], vec![2, 2], vec![1, 1], vec![0; 4], AutoPad::SameUpper, 1, 6, 6, 6),
+            (vec![10, 10], vec![3, 3], vec![1, 1], vec![1, 1], vec![0; 4], AutoPad::SameLower, 1, 4, 8, 4),
+            (vec![16, 17], vec![1, 1], vec![1, 1], vec![1, 1], vec![0; 4], AutoPad::NotSet, 2, 33, 31, 1),
+            (vec![16, 17], vec![1, 1], vec![2, 2], vec![1, 1], vec![0; 4], AutoPad::NotSet, 1, 8, 4, 2),
+            (vec![5, 6, 7], vec![3, 2, 3], vec![1, 2, 1], vec![1, 1, 2], vec![1, 0, 1, 1, 1, 0], AutoPad::NotSet, 1, 2, 3, 1),
+            (vec![4, 4, 4], vec![2, 2, 2], vec![1, 1, 1], vec![1, 1, 1], vec![0; 6], AutoPad::Valid, 2, 4, 2, 2),
+            (vec![64, 64], vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1, 1, 1], AutoPad::NotSet, 1, 32, 32, 32),
+            (vec![40, 40], vec![3, 3], vec![2, 2], vec![1, 1], vec![1, 1, 1, 1], AutoPad::NotSet, 1, 16, 32, 1),
+        ];
+        for (i, (sp, k, s, d, p, ap, n, c, m, group)) in cases.into_iter().enumerate() {
+            let wa = WindowAttrs { kernel: None, strides: Some(s), pads: Some(p), dilations: Some(d), auto_pad: ap, ceil_mode: false };
+            let xs: Vec<usize> = [n, c].into_iter().chain(sp.iter().copied()).collect();
+            let ws: Vec<usize> = [m, c / group].into_iter().chain(k.iter().copied()).collect();
+            let (_, _, _, g) = conv_geometry(&wa, group, &xs, &ws).unwrap();
+            let x = rand_vec(numel(&xs), i as u64 * 3 + 1);
+            let w = rand_vec(numel(&ws), i as u64 * 3 + 2);
+            let b = rand_vec(m, i as u64 * 3 + 3);
+            let bias = (i % 2 == 0).then_some(b.as_slice());
+            let want = naive(&x, n, c, m, &g, &w, bias, group);
+            let got = conv_raw(&x, n, c, m, &g, &w, bias, group);
+            assert_eq!(got.len(), want.len());
+            for (j, (a, e)) in got.iter().zip(&want).enumerate() {
+                assert!((a - e).abs() < CONV_F64_TOL, "case {i} f64 at {j}: {a} vs {e}");
+            }
+            let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+            let b32 = bias.map(f);
+            let got = conv_raw(&f(&x), n, c, m, &g, &f(&w), b32.as_deref(), group);
+            for (j, (a, e)) in got.iter().zip(&want).enumerate() {
+                assert!((*a as f64 - e).abs() < CONV_F32_TOL, "case {i} f32 at {j}: {a} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let wa = WindowAttrs { kernel: None, strides: None, pads: None, dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+        assert!(conv_geometry(&wa, 1, &[1, 3, 5, 5], &[2, 2, 3, 3]).is_err());
+        assert!(conv_geometry(&wa, 2, &[1, 4, 5, 5], &[3, 2, 3, 3]).is_err());
+        assert!(conv_geometry(&wa, 1, &[1, 3, 2, 2], &[2, 3, 3, 3]).is_err());
+        assert!(conv_geometry(&wa, 1, &[1, 3, 5], &[2, 3, 3, 3]).is_err());
+    }
+}
