@@ -6,6 +6,7 @@ pub mod bitcast;
 pub mod causal_conv_with_state;
 pub mod cumprod;
 pub mod linear_attention;
+pub mod optimizers;
 pub mod swish;
 pub mod tensor_scatter;
 
@@ -14,6 +15,7 @@ pub fn register_all(r: &mut Registry) {
     causal_conv_with_state::register(r);
     cumprod::register(r);
     linear_attention::register(r);
+    optimizers::register(r);
     swish::register(r);
     tensor_scatter::register(r);
 }
