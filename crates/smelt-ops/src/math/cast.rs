@@ -10,34 +10,16 @@
 use super::lowbit::{decode_all, format_of, wrap_i4, wrap_u4};
 use crate::prelude::*;
 
-/// The dtype of an ONNX `TensorProto.DataType` code.
+/// The dtype of an ONNX `TensorProto.DataType` code (Cast's `to` attribute).
 pub fn dtype_from_onnx(code: i64) -> Result<DType> {
-    Ok(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        8 => DType::String,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        16 => DType::BF16,
-        17 => DType::F8E4M3FN,
-        18 => DType::F8E4M3FNUZ,
-        19 => DType::F8E5M2,
-        20 => DType::F8E5M2FNUZ,
-        21 => DType::U4,
-        22 => DType::I4,
-        23 => DType::F4E2M1,
-        14 | 15 => return Err(Error::unsupported("Cast", format!("complex data type {code}"))),
-        24 => return Err(Error::unsupported("Cast", "data type FLOAT8E8M0 (24)")),
-        25 | 26 => return Err(Error::unsupported("Cast", format!("2-bit data type {code}"))),
-        _ => bail!("unknown ONNX data type {code}"),
+    if let Some(d) = DType::from_onnx(code) {
+        return Ok(d);
+    }
+    Err(match code {
+        14 | 15 => Error::unsupported("Cast", format!("complex data type {code}")),
+        24 => Error::unsupported("Cast", "data type FLOAT8E8M0 (24)"),
+        25 | 26 => Error::unsupported("Cast", format!("2-bit data type {code}")),
+        _ => Error::invalid(format!("unknown ONNX data type {code}")),
     })
 }
 
