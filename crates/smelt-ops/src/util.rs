@@ -1,7 +1,7 @@
 //! Helpers shared by op implementations: input access, axis handling, broadcasting maps.
 
 use smelt_core::tensor::{numel, strides};
-use smelt_core::{broadcast_shapes, Elem, Error, Result, Tensor};
+use smelt_core::{broadcast_shapes, DType, Elem, Error, Result, Tensor};
 
 /// The required input `i`, or an error naming it.
 pub fn req(inputs: &[Option<Tensor>], i: usize) -> Result<&Tensor> {
@@ -16,6 +16,20 @@ pub fn take(inputs: &mut [Option<Tensor>], i: usize) -> Result<Tensor> {
 /// Optional input `i` (absent or empty-named).
 pub fn opt(inputs: &[Option<Tensor>], i: usize) -> Option<&Tensor> {
     inputs.get(i).and_then(|t| t.as_ref())
+}
+
+/// The dtype named by an attribute in ONNX `TensorProto.DataType` numbering (Cast's `to`,
+/// EyeLike's `dtype`, ...). Types smelt does not have are an unsupported error.
+pub fn dtype_from_onnx(code: i64) -> Result<DType> {
+    if let Some(d) = DType::from_onnx(code) {
+        return Ok(d);
+    }
+    Err(match code {
+        14 | 15 => Error::Unsupported(format!("complex data type {code}")),
+        24 => Error::Unsupported("data type FLOAT8E8M0 (24)".into()),
+        25 | 26 => Error::Unsupported(format!("2-bit data type {code}")),
+        _ => Error::invalid(format!("unknown ONNX data type {code}")),
+    })
 }
 
 /// Maps a possibly negative axis into `0..rank`.

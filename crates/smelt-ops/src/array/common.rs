@@ -159,33 +159,6 @@ pub fn shape_input(t: &Tensor, what: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// The DType of an ONNX TensorProto data type code.
-pub fn onnx_dtype(code: i64) -> Result<DType> {
-    Ok(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        8 => DType::String,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        16 => DType::BF16,
-        17 => DType::F8E4M3FN,
-        18 => DType::F8E4M3FNUZ,
-        19 => DType::F8E5M2,
-        20 => DType::F8E5M2FNUZ,
-        21 => DType::U4,
-        22 => DType::I4,
-        23 => DType::F4E2M1,
-        c => bail!("unsupported ONNX data type code {c}"),
-    })
-}
 
 /// Input `i`'s known info during inference.
 pub fn in_info<'a>(ctx: &'a InferCtx, i: usize) -> Option<&'a ValueInfo> {

@@ -1,7 +1,6 @@
 //! EyeLike: a 2-D tensor shaped like the input with ones on the k-th diagonal (j = i + k) and
 //! zeros elsewhere; dtype from the `dtype` attribute (ONNX code) or the input's.
 
-use super::common::*;
 use crate::prelude::*;
 use num_traits::One;
 
@@ -13,7 +12,7 @@ pub struct EyeLike {
 
 pub fn register(r: &mut Registry) {
     r.register("", "EyeLike", |ctx| {
-        let dtype = ctx.attrs.int("dtype")?.map(onnx_dtype).transpose()?;
+        let dtype = ctx.attrs.int("dtype")?.map(dtype_from_onnx).transpose()?;
         Ok(Box::new(EyeLike { dtype, k: ctx.attrs.int_or("k", 0)? }))
     });
 }

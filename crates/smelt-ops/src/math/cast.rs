@@ -10,18 +10,6 @@
 use super::lowbit::{decode_all, format_of, wrap_i4, wrap_u4};
 use crate::prelude::*;
 
-/// The dtype of an ONNX `TensorProto.DataType` code (Cast's `to` attribute).
-pub fn dtype_from_onnx(code: i64) -> Result<DType> {
-    if let Some(d) = DType::from_onnx(code) {
-        return Ok(d);
-    }
-    Err(match code {
-        14 | 15 => Error::unsupported("Cast", format!("complex data type {code}")),
-        24 => Error::unsupported("Cast", "data type FLOAT8E8M0 (24)"),
-        25 | 26 => Error::unsupported("Cast", format!("2-bit data type {code}")),
-        _ => Error::invalid(format!("unknown ONNX data type {code}")),
-    })
-}
 
 /// A primitive element (numeric or bool) with lossless-enough views as f64 and i128.
 trait Prim: Elem + Copy {

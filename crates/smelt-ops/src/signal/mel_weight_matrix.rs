@@ -5,7 +5,7 @@
 //! the mel scale (2595·log10(1 + f/700)) mapped to FFT bins ⌊(dft_length+1)·f / sample_rate⌋.
 
 use crate::prelude::*;
-use crate::signal::{dft::scalar_i64, from_f64_any, onnx_dtype};
+use crate::signal::{dft::scalar_i64, from_f64_any};
 
 #[derive(Debug)]
 pub struct MelWeightMatrix {
@@ -14,7 +14,7 @@ pub struct MelWeightMatrix {
 
 pub fn register(r: &mut Registry) {
     r.register("", "MelWeightMatrix", |c| {
-        let dtype = onnx_dtype(c.attrs.int_or("output_datatype", 1)?)?;
+        let dtype = dtype_from_onnx(c.attrs.int_or("output_datatype", 1)?)?;
         ensure!(dtype.is_numeric(), "MelWeightMatrix: output_datatype must be numeric, got {dtype}");
         Ok(Box::new(MelWeightMatrix { dtype }))
     });

@@ -52,23 +52,3 @@ pub(crate) fn ensure_float(t: &Tensor, what: &str) -> Result<()> {
     }
 }
 
-/// The dtype of an ONNX TensorProto data type code (as used by `output_datatype`, `dtype`).
-pub(crate) fn onnx_dtype(code: i64) -> Result<DType> {
-    Ok(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        8 => DType::String,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        16 => DType::BF16,
-        c => return Err(Error::invalid(format!("unsupported ONNX data type code {c}"))),
-    })
-}

@@ -5,7 +5,7 @@
 //! Blackman: 0.42 − 0.5·cos(2πn/D) + 0.08·cos(4πn/D).
 
 use crate::prelude::*;
-use crate::signal::{dft::scalar_i64, from_f64_any, onnx_dtype};
+use crate::signal::{dft::scalar_i64, from_f64_any};
 use std::f64::consts::PI;
 
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +23,7 @@ pub struct Window {
 }
 
 fn factory(kind: Kind, c: &OpCtx) -> Result<Box<dyn Op>> {
-    let dtype = onnx_dtype(c.attrs.int_or("output_datatype", 1)?)?;
+    let dtype = dtype_from_onnx(c.attrs.int_or("output_datatype", 1)?)?;
     ensure!(dtype.is_numeric(), "window: output_datatype must be numeric, got {dtype}");
     Ok(Box::new(Window { kind, periodic: c.attrs.int_or("periodic", 1)? != 0, dtype }))
 }

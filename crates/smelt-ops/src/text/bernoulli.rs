@@ -4,7 +4,7 @@
 
 use super::random::Rng;
 use crate::prelude::*;
-use crate::signal::{ensure_float, from_f64_any, onnx_dtype};
+use crate::signal::{ensure_float, from_f64_any};
 
 #[derive(Debug)]
 pub struct Bernoulli {
@@ -14,7 +14,7 @@ pub struct Bernoulli {
 
 pub fn register(r: &mut Registry) {
     r.register("", "Bernoulli", |c| {
-        let dtype = c.attrs.int("dtype")?.map(onnx_dtype).transpose()?;
+        let dtype = c.attrs.int("dtype")?.map(dtype_from_onnx).transpose()?;
         if let Some(d) = dtype {
             ensure!((d.is_numeric() && !d.is_low_float()) || d == DType::Bool, "Bernoulli: dtype must be numeric or bool, got {d}");
         }

@@ -4,7 +4,7 @@
 
 use super::random::Rng;
 use crate::prelude::*;
-use crate::signal::{ensure_float, from_f64_any, onnx_dtype};
+use crate::signal::{ensure_float, from_f64_any};
 
 #[derive(Debug)]
 pub struct Multinomial {
@@ -15,7 +15,7 @@ pub struct Multinomial {
 
 pub fn register(r: &mut Registry) {
     r.register("", "Multinomial", |c| {
-        let dtype = onnx_dtype(c.attrs.int_or("dtype", 6)?)?;
+        let dtype = dtype_from_onnx(c.attrs.int_or("dtype", 6)?)?;
         ensure!(matches!(dtype, DType::I32 | DType::I64), "Multinomial: dtype must be int32 or int64, got {dtype}");
         let n = c.attrs.int_or("sample_size", 1)?;
         ensure!(n >= 1, "Multinomial: sample_size must be positive, got {n}");

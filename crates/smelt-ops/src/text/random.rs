@@ -6,7 +6,7 @@
 //! smelt's own, not numpy's); without one each evaluation draws fresh values.
 
 use crate::prelude::*;
-use crate::signal::{from_f64, onnx_dtype};
+use crate::signal::from_f64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A small deterministic generator (splitmix64).
@@ -60,7 +60,7 @@ pub struct Random {
 fn factory(name: &'static str, normal: bool, like: bool, c: &OpCtx) -> Result<Box<dyn Op>> {
     let at = c.attrs;
     let dtype = match at.int("dtype")? {
-        Some(d) => Some(onnx_dtype(d)?),
+        Some(d) => Some(dtype_from_onnx(d)?),
         None if like => None,
         None => Some(DType::F32),
     };
