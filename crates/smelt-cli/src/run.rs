@@ -30,6 +30,18 @@ pub struct RunArgs {
     /// Do not save the outputs.
     #[arg(long)]
     pub no_save: bool,
+    /// After the first run, time this many more runs and print median / min / max latency
+    /// and the process's peak resident memory.
+    #[arg(long, default_value_t = 0)]
+    pub repeat: usize,
+}
+
+/// Peak resident set size of this process in bytes (Linux `VmHWM`), if known.
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// splitmix64: a small, seeded generator (random inputs must be reproducible).
@@ -197,9 +209,28 @@ pub fn main(a: RunArgs) -> Result<()> {
     if !missing.is_empty() {
         bail!("missing input(s): {}; give them with --input NAME=FILE.npy or use --random", missing.join(", "));
     }
+    let plan = smelt_cpu::Plan::new(g);
+    let timed = if a.repeat > 0 { Some(inputs.clone()) } else { None };
     let t0 = std::time::Instant::now();
-    let outputs = smelt_cpu::run(g, inputs).context("running the model")?;
+    let outputs = plan.run(inputs).context("running the model")?;
     let dt = t0.elapsed();
+    if let Some(inputs) = timed {
+        let mut ms = Vec::with_capacity(a.repeat);
+        for _ in 0..a.repeat {
+            let t = std::time::Instant::now();
+            plan.run(inputs.clone()).context("running the model")?;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        ms.sort_by(|x, y| x.total_cmp(y));
+        let peak = peak_rss().map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64));
+        println!(
+            "latency over {} runs: median {:.3} ms, min {:.3} ms, max {:.3} ms; peak RSS {peak}",
+            ms.len(),
+            ms[ms.len() / 2],
+            ms[0],
+            ms[ms.len() - 1]
+        );
+    }
     if !a.no_save {
         std::fs::create_dir_all(&a.output_dir).with_context(|| format!("creating {}", a.output_dir.display()))?;
     }
