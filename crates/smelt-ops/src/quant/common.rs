@@ -82,6 +82,9 @@ pub fn to_i32(t: &Tensor) -> Result<Vec<i32>> {
     })
 }
 
+/// Products of at least this many multiply-adds go through the f64 GEMM.
+const GEMM_THRESHOLD: usize = 1 << 15;
+
 /// Batched integer matmul with numpy broadcasting of batch dims: a [..., M, K] (1-D a is
 /// [K]), b [..., K, N] (1-D b is [K]); `a_zp` is scalar or per row of a (M entries),
 /// `b_zp` scalar or per column of b (N entries). Returns the output shape and i32 values.
@@ -117,26 +120,50 @@ pub fn int_matmul(a: &Tensor, b: &Tensor, a_zp: Option<&Tensor>, b_zp: Option<&T
     let sa = broadcast_strides(ab, &batch);
     let sb = broadcast_strides(bb, &batch);
     let mut out = vec![0i32; nbatch * m * n];
-    let mut bcol = vec![0i32; k];
-    for_each_broadcast(&batch, &[sa, sb], |o, offs| {
-        let ap = &av[offs[0] * m * k..][..m * k];
-        let bp = &bv[offs[1] * k * n..][..k * n];
-        let op = &mut out[o * m * n..][..m * n];
-        for j in 0..n {
-            for (p, c) in bcol.iter_mut().enumerate() {
-                *c = bp[p * n + j] - bzp[j];
-            }
+    if m * n * k >= GEMM_THRESHOLD {
+        // Zero-point-shifted 8-bit operands are exact in f64, and so is every partial sum
+        // (|term| <= 2^18, k < 2^35), so the f64 GEMM gives the exact integer result.
+        let (mut af, mut bf, mut cf) = (vec![0f64; m * k], vec![0f64; k * n], vec![0f64; m * n]);
+        for_each_broadcast(&batch, &[sa, sb], |o, offs| {
+            let ap = &av[offs[0] * m * k..][..m * k];
+            let bp = &bv[offs[1] * k * n..][..k * n];
             for i in 0..m {
-                let row = &ap[i * k..][..k];
-                let z = azp[i];
-                let mut acc = 0i32;
-                for (x, y) in row.iter().zip(&bcol) {
-                    acc = acc.wrapping_add((x - z).wrapping_mul(*y));
+                for p in 0..k {
+                    af[i * k + p] = (ap[i * k + p] - azp[i]) as f64;
                 }
-                op[i * n + j] = acc;
             }
-        }
-    });
+            for p in 0..k {
+                for j in 0..n {
+                    bf[p * n + j] = (bp[p * n + j] - bzp[j]) as f64;
+                }
+            }
+            crate::linalg::blas::dgemm(m, n, k, &af, crate::linalg::blas::row_major(k), &bf, crate::linalg::blas::row_major(n), &mut cf, n, 1.0, 0.0);
+            for (o, c) in out[o * m * n..][..m * n].iter_mut().zip(&cf) {
+                *o = *c as i64 as i32;
+            }
+        });
+    } else {
+        let mut bcol = vec![0i32; k];
+        for_each_broadcast(&batch, &[sa, sb], |o, offs| {
+            let ap = &av[offs[0] * m * k..][..m * k];
+            let bp = &bv[offs[1] * k * n..][..k * n];
+            let op = &mut out[o * m * n..][..m * n];
+            for j in 0..n {
+                for (p, c) in bcol.iter_mut().enumerate() {
+                    *c = bp[p * n + j] - bzp[j];
+                }
+                for i in 0..m {
+                    let row = &ap[i * k..][..k];
+                    let z = azp[i];
+                    let mut acc = 0i32;
+                    for (x, y) in row.iter().zip(&bcol) {
+                        acc = acc.wrapping_add((x - z).wrapping_mul(*y));
+                    }
+                    op[i * n + j] = acc;
+                }
+            }
+        });
+    }
     if nbatch == 0 {
         out.clear();
     }
@@ -278,4 +305,41 @@ pub fn int_conv(x: &[i32], xs: &[usize], w: &[i32], ws: &[usize], c: &ConvAttrs)
 
 fn strides_of(s: &[usize]) -> Vec<usize> {
     strides(s)
+}
+
+#[cfg(test)]
+mod gemm_path_tests {
+    use super::*;
+
+    /// The f64-GEMM path of `int_matmul` against a direct integer loop, on random u8 x i8
+    /// operands with per-row / per-column zero points, sizes straddling 31/32/33.
+    #[test]
+    fn gemm_path_matches_integer_loop() {
+        let mut state = 0x9E3779B97F4A7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for &(m, k, n) in &[(31, 34, 32), (33, 64, 31), (32, 384, 33), (2, 1024, 17)] {
+            assert!(m * n * k >= GEMM_THRESHOLD);
+            let a: Vec<u8> = (0..m * k).map(|_| next() as u8).collect();
+            let b: Vec<i8> = (0..k * n).map(|_| next() as i8).collect();
+            let azp: Vec<u8> = (0..m).map(|_| next() as u8).collect();
+            let bzp: Vec<i8> = (0..n).map(|_| next() as i8).collect();
+            let ta = Tensor::from_vec(vec![m, k], a.clone()).unwrap();
+            let tb = Tensor::from_vec(vec![k, n], b.clone()).unwrap();
+            let tazp = Tensor::from_vec(vec![m], azp.clone()).unwrap();
+            let tbzp = Tensor::from_vec(vec![n], bzp.clone()).unwrap();
+            let (shape, got) = int_matmul(&ta, &tb, Some(&tazp), Some(&tbzp)).unwrap();
+            assert_eq!(shape, vec![m, n]);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: i32 = (0..k).map(|p| (a[i * k + p] as i32 - azp[i] as i32) * (b[p * n + j] as i32 - bzp[j] as i32)).sum();
+                    assert_eq!(got[i * n + j], want, "({m},{k},{n}) at [{i},{j}]");
+                }
+            }
+        }
+    }
 }
