@@ -44,7 +44,9 @@ fn repo_root() -> Result<PathBuf> {
 
 /// Fetches the recogniser if it is not in the cache yet.
 fn rec_model(root: &Path) -> Result<PathBuf> {
-    let cache = std::env::var_os("SMELT_CACHE").map(PathBuf::from).unwrap_or_else(|| root.join(".cache"));
+    let cache = std::env::var_os("SMELT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".cache"));
     let p = cache.join(REC_MODEL);
     if !p.exists() {
         eprintln!("fetching the PP-OCRv4 recogniser (rapidocr-onnxruntime 1.4.4, 15 MB) ...");
@@ -54,7 +56,10 @@ fn rec_model(root: &Path) -> Result<PathBuf> {
             .status()
             .context("running python3 scripts/fetch.py rapidocr")?;
         if !status.success() || !p.exists() {
-            bail!("scripts/fetch.py rapidocr failed; {} is missing", p.display());
+            bail!(
+                "scripts/fetch.py rapidocr failed; {} is missing",
+                p.display()
+            );
         }
     }
     Ok(p)
@@ -64,13 +69,20 @@ fn rec_model(root: &Path) -> Result<PathBuf> {
 fn load_image(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
     let t = npy::read(path)?;
     if t.dtype() != DType::U8 {
-        bail!("{}: the image must be u8, not {}", path.display(), t.dtype());
+        bail!(
+            "{}: the image must be u8, not {}",
+            path.display(),
+            t.dtype()
+        );
     }
     let px = t.as_slice::<u8>()?;
     match *t.shape() {
         [h, w, 3] if h > 0 && w > 0 => Ok((px.iter().map(|&x| x as f32).collect(), h, w)),
         [h, w] if h > 0 && w > 0 => Ok((px.iter().flat_map(|&x| [x as f32; 3]).collect(), h, w)),
-        ref s => bail!("{}: expected an image of shape [H, W, 3] or [H, W], got {s:?}", path.display()),
+        ref s => bail!(
+            "{}: expected an image of shape [H, W, 3] or [H, W], got {s:?}",
+            path.display()
+        ),
     }
 }
 
@@ -101,7 +113,11 @@ pub fn ctc_greedy(probs: &[f32], classes: usize, chars: &[String]) -> (String, f
     let mut text = String::new();
     let (mut prev, mut conf, mut kept) = (0usize, 0f32, 0usize);
     for step in probs.chunks_exact(classes) {
-        let (best, p) = step.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &p)| if p > b.1 { (i, p) } else { b });
+        let (best, p) =
+            step.iter().enumerate().fold(
+                (0, f32::NEG_INFINITY),
+                |b, (i, &p)| if p > b.1 { (i, p) } else { b },
+            );
         if best != 0 && best != prev {
             if let Some(ch) = chars.get(best - 1) {
                 text.push_str(ch);
@@ -123,27 +139,48 @@ pub fn main(a: DemoArgs) -> Result<()> {
         npy::write(p, &x)?;
     }
     let model_path = rec_model(&root)?;
-    let model = smelt_onnx::load_path(&model_path).with_context(|| format!("importing {}", model_path.display()))?;
+    let model = smelt_onnx::load_path(&model_path)
+        .with_context(|| format!("importing {}", model_path.display()))?;
     let dict = model
         .metadata
         .iter()
         .find(|(k, _)| k == "character")
         .map(|(_, v)| v)
-        .ok_or_else(|| anyhow!("{}: no 'character' dictionary in the model's metadata", model_path.display()))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: no 'character' dictionary in the model's metadata",
+                model_path.display()
+            )
+        })?;
     let mut chars: Vec<String> = dict.split('\n').map(|s| s.to_string()).collect();
     chars.push(" ".to_string());
-    let input = model.graph.input_names().first().map(|s| s.to_string()).ok_or_else(|| anyhow!("the model has no input"))?;
+    let input = model
+        .graph
+        .input_names()
+        .first()
+        .map(|s| s.to_string())
+        .ok_or_else(|| anyhow!("the model has no input"))?;
     let t0 = std::time::Instant::now();
     let out = smelt_cpu::run(&model.graph, vec![(input, x)]).context("running the recogniser")?;
     let dt = t0.elapsed().as_secs_f64();
-    let (_, probs) = out.first().ok_or_else(|| anyhow!("the model gave no output"))?;
-    let [1, _, classes] = *probs.shape() else { bail!("unexpected output shape {:?}", probs.shape()) };
+    let (_, probs) = out
+        .first()
+        .ok_or_else(|| anyhow!("the model gave no output"))?;
+    let [1, _, classes] = *probs.shape() else {
+        bail!("unexpected output shape {:?}", probs.shape())
+    };
     if classes != chars.len() + 1 {
-        bail!("the output has {classes} classes, the dictionary {} symbols + blank", chars.len());
+        bail!(
+            "the output has {classes} classes, the dictionary {} symbols + blank",
+            chars.len()
+        );
     }
     let (text, conf) = ctc_greedy(probs.as_slice::<f32>()?, classes, &chars);
     println!("image:  {} ({w}x{h})", image.display());
-    println!("model:  PP-OCRv4 text recognition, {} nodes, run on the CPU in {dt:.2} s", model.graph.nodes.len());
+    println!(
+        "model:  PP-OCRv4 text recognition, {} nodes, run on the CPU in {dt:.2} s",
+        model.graph.nodes.len()
+    );
     println!("text:   {text}");
     println!("confidence {conf:.3}");
     Ok(())
@@ -158,7 +195,10 @@ mod tests {
         let chars: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
         // steps: a a blank a b b  ->  "aab"
         let best = [1usize, 1, 0, 1, 2, 2];
-        let probs: Vec<f32> = best.iter().flat_map(|&b| (0..3).map(move |i| if i == b { 0.9 } else { 0.05 })).collect();
+        let probs: Vec<f32> = best
+            .iter()
+            .flat_map(|&b| (0..3).map(move |i| if i == b { 0.9 } else { 0.05 }))
+            .collect();
         let (t, c) = ctc_greedy(&probs, 3, &chars);
         assert_eq!(t, "aab");
         assert!((c - 0.9).abs() < 1e-6);
@@ -170,7 +210,11 @@ mod tests {
         let rgb: Vec<f32> = (0..h * w * 3).map(|i| (i % 256) as f32).collect();
         let x = preprocess(&rgb, h, w).unwrap();
         assert_eq!(x.shape(), &[1, 3, 48, 379]);
-        assert!(x.as_slice::<f32>().unwrap().iter().all(|&v| (-1.0..=1.0).contains(&v)));
+        assert!(x
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&v| (-1.0..=1.0).contains(&v)));
         let small = preprocess(&rgb[..10 * 10 * 3], 10, 10).unwrap();
         assert_eq!(small.shape(), &[1, 3, 48, 320]);
     }

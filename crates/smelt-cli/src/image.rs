@@ -15,7 +15,11 @@ fn weights(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f32>)> {
             let mut w: Vec<f32> = (lo..hi)
                 .map(|i| {
                     let x = ((i as f64 - center + 0.5) / fscale).abs();
-                    if x < 1.0 { (1.0 - x) as f32 } else { 0.0 }
+                    if x < 1.0 {
+                        (1.0 - x) as f32
+                    } else {
+                        0.0
+                    }
                 })
                 .collect();
             let sum: f32 = w.iter().sum();
@@ -28,7 +32,14 @@ fn weights(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f32>)> {
 }
 
 /// Resizes an interleaved `[h, w, c]` image to `[oh, ow, c]`. Sizes must be non-zero.
-pub fn resize_bilinear(src: &[f32], h: usize, w: usize, c: usize, oh: usize, ow: usize) -> Vec<f32> {
+pub fn resize_bilinear(
+    src: &[f32],
+    h: usize,
+    w: usize,
+    c: usize,
+    oh: usize,
+    ow: usize,
+) -> Vec<f32> {
     debug_assert_eq!(src.len(), h * w * c);
     let wx = weights(w, ow);
     let wy = weights(h, oh);
@@ -69,7 +80,9 @@ mod tests {
         assert_eq!(resize_bilinear(&src, 33, 31, 3, 33, 31), src);
         let flat = vec![7.0f32; 20 * 32];
         for (oh, ow) in [(48, 77), (5, 3), (1, 1)] {
-            assert!(resize_bilinear(&flat, 20, 32, 1, oh, ow).iter().all(|&x| (x - 7.0).abs() < 1e-4));
+            assert!(resize_bilinear(&flat, 20, 32, 1, oh, ow)
+                .iter()
+                .all(|&x| (x - 7.0).abs() < 1e-4));
         }
     }
 
@@ -77,10 +90,15 @@ mod tests {
     fn matches_pil() {
         // PIL: Image.fromarray(a, 'F').resize((w, h), BILINEAR).
         let out = resize_bilinear(&[0.0, 2.0, 4.0, 6.0], 1, 4, 1, 1, 2);
-        assert!((out[0] - 1.4285715).abs() < 1e-5 && (out[1] - 4.571429).abs() < 1e-5, "{out:?}");
+        assert!(
+            (out[0] - 1.4285715).abs() < 1e-5 && (out[1] - 4.571429).abs() < 1e-5,
+            "{out:?}"
+        );
         let src: Vec<f32> = (0..35).map(|i| (i as f32).powf(1.5)).collect();
         let out = resize_bilinear(&src, 5, 7, 1, 11, 3);
-        let pil = [1.034663, 5.403948, 11.754766, 4.86428, 10.191332, 17.321754, 14.438323, 22.159794];
+        let pil = [
+            1.034663, 5.403948, 11.754766, 4.86428, 10.191332, 17.321754, 14.438323, 22.159794,
+        ];
         for (a, b) in out.iter().zip(pil) {
             assert!((a - b).abs() < 1e-4, "{out:?}");
         }

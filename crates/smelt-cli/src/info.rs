@@ -33,7 +33,8 @@ fn elem_bytes(code: i32) -> f64 {
 fn add_tensor(s: &mut Stats, t: &TensorProto) {
     let n: u64 = t.dims.iter().map(|&d| d.max(0) as u64).product();
     s.params += n;
-    s.param_bytes += n as f64 * elem_bytes(t.data_type) + t.string_data.iter().map(|x| x.len() as f64).sum::<f64>();
+    s.param_bytes += n as f64 * elem_bytes(t.data_type)
+        + t.string_data.iter().map(|x| x.len() as f64).sum::<f64>();
 }
 
 fn walk(g: &GraphProto, s: &mut Stats, depth: usize) {
@@ -47,7 +48,9 @@ fn walk(g: &GraphProto, s: &mut Stats, depth: usize) {
         } else {
             s.sub_nodes += 1;
         }
-        *s.ops.entry((n.domain.clone(), n.op_type.clone())).or_default() += 1;
+        *s.ops
+            .entry((n.domain.clone(), n.op_type.clone()))
+            .or_default() += 1;
         for a in &n.attribute {
             if n.op_type == "Constant" && n.domain.is_empty() {
                 if let Some(t) = &a.t {
@@ -89,9 +92,16 @@ pub fn grouped(n: u64) -> String {
 }
 
 fn one_line(s: &str, max: usize) -> String {
-    let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if flat.chars().count() > max {
-        format!("{}... ({} chars)", flat.chars().take(max).collect::<String>(), s.chars().count())
+        format!(
+            "{}... ({} chars)",
+            flat.chars().take(max).collect::<String>(),
+            s.chars().count()
+        )
     } else {
         flat
     }
@@ -99,26 +109,60 @@ fn one_line(s: &str, max: usize) -> String {
 
 pub fn main(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let m = ModelProto::decode(bytes.as_slice()).map_err(|e| anyhow::anyhow!("{}: not a valid ONNX model: {e}", path.display()))?;
-    let g = m.graph.as_ref().ok_or_else(|| anyhow::anyhow!("{}: the model has no graph", path.display()))?;
-    println!("model     {} ({})", path.display(), human_bytes(bytes.len() as f64));
+    let m = ModelProto::decode(bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("{}: not a valid ONNX model: {e}", path.display()))?;
+    let g = m
+        .graph
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("{}: the model has no graph", path.display()))?;
+    println!(
+        "model     {} ({})",
+        path.display(),
+        human_bytes(bytes.len() as f64)
+    );
     let producer = format!("{} {}", m.producer_name, m.producer_version);
-    println!("producer  {}   ir_version {}", if producer.trim().is_empty() { "?" } else { producer.trim() }, m.ir_version);
-    let opsets: Vec<String> =
-        m.opset_import.iter().map(|o| format!("{} {}", if o.domain.is_empty() { "ai.onnx" } else { &o.domain }, o.version)).collect();
+    println!(
+        "producer  {}   ir_version {}",
+        if producer.trim().is_empty() {
+            "?"
+        } else {
+            producer.trim()
+        },
+        m.ir_version
+    );
+    let opsets: Vec<String> = m
+        .opset_import
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                if o.domain.is_empty() {
+                    "ai.onnx"
+                } else {
+                    &o.domain
+                },
+                o.version
+            )
+        })
+        .collect();
     println!("opsets    {}", opsets.join(", "));
     if !m.doc_string.is_empty() {
         println!("doc       {}", one_line(&m.doc_string, 100));
     }
-    let inits: std::collections::HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inits: std::collections::HashSet<&str> =
+        g.initializer.iter().map(|t| t.name.as_str()).collect();
     println!("inputs");
     for i in g.input.iter().filter(|i| !inits.contains(i.name.as_str())) {
-        let info = smelt_onnx::value_info(i).map(|v| v.to_string()).unwrap_or_else(|e| format!("({e})"));
+        let info = smelt_onnx::value_info(i)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|e| format!("({e})"));
         println!("  {:<24} {info}", i.name);
     }
     println!("outputs");
     for o in &g.output {
-        let info = smelt_onnx::value_info(o).map(|v| v.to_string()).unwrap_or_else(|e| format!("({e})"));
+        let info = smelt_onnx::value_info(o)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|e| format!("({e})"));
         println!("  {:<24} {info}", o.name);
     }
     if !m.metadata_props.is_empty() {
@@ -136,24 +180,39 @@ pub fn main(path: &Path) -> Result<()> {
         s.initializers,
         s.constants
     );
-    let sub = if s.sub_nodes > 0 { format!(", {} more in subgraphs", s.sub_nodes) } else { String::new() };
+    let sub = if s.sub_nodes > 0 {
+        format!(", {} more in subgraphs", s.sub_nodes)
+    } else {
+        String::new()
+    };
     println!("ops       {} nodes{sub}, {} op types", s.nodes, s.ops.len());
     let mut hist: Vec<_> = s.ops.iter().collect();
     hist.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let reg = smelt_ops::registry();
     let mut missing = Vec::new();
     for ((domain, op), n) in hist {
-        let name = if domain.is_empty() { op.clone() } else { format!("{domain}::{op}") };
+        let name = if domain.is_empty() {
+            op.clone()
+        } else {
+            format!("{domain}::{op}")
+        };
         let known = reg.get(domain, op).is_some();
         if !known {
             missing.push(name.clone());
         }
-        println!("  {n:>6}  {name}{}", if known { "" } else { "   (not implemented)" });
+        println!(
+            "  {n:>6}  {name}{}",
+            if known { "" } else { "   (not implemented)" }
+        );
     }
     if missing.is_empty() {
         println!("smelt     every op is implemented");
     } else {
-        println!("smelt     {} op type(s) not implemented: {}", missing.len(), missing.join(", "));
+        println!(
+            "smelt     {} op type(s) not implemented: {}",
+            missing.len(),
+            missing.join(", ")
+        );
     }
     Ok(())
 }

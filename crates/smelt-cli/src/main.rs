@@ -16,7 +16,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "smelt", version, about = "Convert, inspect and run ML models on the CPU and GPUs")]
+#[command(
+    name = "smelt",
+    version,
+    about = "Convert, inspect and run ML models on the CPU and GPUs"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -66,9 +66,18 @@ impl Rng {
 
 /// A random tensor of a declared type: floats uniform in [-1, 1), integers in [0, 10), bools
 /// fair coins. Symbolic dims take their size from `dims` (default 1), unknown dims are 1.
-pub fn random_tensor(name: &str, info: &ValueInfo, dims: &HashMap<String, usize>, rng: &mut Rng) -> Result<Tensor> {
-    let dtype = info.dtype.ok_or_else(|| anyhow!("input '{name}' has no declared dtype: give it with --input {name}=FILE.npy"))?;
-    let shape_decl = info.shape.as_ref().ok_or_else(|| anyhow!("input '{name}' has no declared shape: give it with --input {name}=FILE.npy"))?;
+pub fn random_tensor(
+    name: &str,
+    info: &ValueInfo,
+    dims: &HashMap<String, usize>,
+    rng: &mut Rng,
+) -> Result<Tensor> {
+    let dtype = info.dtype.ok_or_else(|| {
+        anyhow!("input '{name}' has no declared dtype: give it with --input {name}=FILE.npy")
+    })?;
+    let shape_decl = info.shape.as_ref().ok_or_else(|| {
+        anyhow!("input '{name}' has no declared shape: give it with --input {name}=FILE.npy")
+    })?;
     let shape: Vec<usize> = shape_decl
         .iter()
         .map(|d| match d {
@@ -77,9 +86,11 @@ pub fn random_tensor(name: &str, info: &ValueInfo, dims: &HashMap<String, usize>
             Dim::Unknown => 1,
         })
         .collect();
-    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&n| n <= 1 << 31).ok_or_else(|| {
-        anyhow!("input '{name}': random shape {shape:?} is too large")
-    })?;
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= 1 << 31)
+        .ok_or_else(|| anyhow!("input '{name}': random shape {shape:?} is too large"))?;
     let f = |rng: &mut Rng| rng.unit() * 2.0 - 1.0;
     let int = |rng: &mut Rng| (rng.next_u64() % 10) as i64;
     let data = match dtype {
@@ -96,7 +107,9 @@ pub fn random_tensor(name: &str, info: &ValueInfo, dims: &HashMap<String, usize>
         DType::I64 => Data::I64((0..n).map(|_| int(rng)).collect()),
         DType::U64 => Data::U64((0..n).map(|_| int(rng) as u64).collect()),
         DType::Bool => Data::Bool((0..n).map(|_| rng.next_u64() & 1 == 1).collect()),
-        d => bail!("input '{name}': cannot make random {d} values; give it with --input {name}=FILE.npy"),
+        d => bail!(
+            "input '{name}': cannot make random {d} values; give it with --input {name}=FILE.npy"
+        ),
     };
     Ok(Tensor::new(dtype, shape, data)?)
 }
@@ -104,8 +117,13 @@ pub fn random_tensor(name: &str, info: &ValueInfo, dims: &HashMap<String, usize>
 fn parse_dims(list: &[String]) -> Result<HashMap<String, usize>> {
     let mut m = HashMap::new();
     for d in list {
-        let (k, v) = d.rsplit_once('=').ok_or_else(|| anyhow!("--dim '{d}': expected NAME=N"))?;
-        let n: usize = v.trim().parse().map_err(|_| anyhow!("--dim '{d}': '{v}' is not a size"))?;
+        let (k, v) = d
+            .rsplit_once('=')
+            .ok_or_else(|| anyhow!("--dim '{d}': expected NAME=N"))?;
+        let n: usize = v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("--dim '{d}': '{v}' is not a size"))?;
         m.insert(k.trim().to_string(), n);
     }
     Ok(m)
@@ -113,7 +131,16 @@ fn parse_dims(list: &[String]) -> Result<HashMap<String, usize>> {
 
 /// A file name for an output name (ONNX names may hold '/', ':' ...).
 pub fn file_name(name: &str) -> String {
-    let s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if s.is_empty() || s.starts_with('.') {
         format!("out{s}")
     } else {
@@ -125,7 +152,11 @@ fn fmt_num(x: f64) -> String {
     if x == 0.0 || (x.abs() >= 1e-3 && x.abs() < 1e5) || !x.is_finite() {
         let s = format!("{x:.4}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s.is_empty() || s == "-" { "0".into() } else { s.to_string() }
+        if s.is_empty() || s == "-" {
+            "0".into()
+        } else {
+            s.to_string()
+        }
     } else {
         format!("{x:.3e}")
     }
@@ -143,16 +174,30 @@ pub fn summary(t: &Tensor) -> String {
         _ => match t.to_f64_vec() {
             Ok(v) if !v.is_empty() => {
                 let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-                let (mn, mx) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+                let (mn, mx) = finite
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                        (a.min(x), b.max(x))
+                    });
                 let mean = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
                 let nonfinite = v.len() - finite.len();
                 let firsts: Vec<String> = v.iter().take(first).map(|&x| fmt_num(x)).collect();
                 let more = if v.len() > first { ", ..." } else { "" };
-                let nf = if nonfinite > 0 { format!("  ({nonfinite} NaN/inf)") } else { String::new() };
+                let nf = if nonfinite > 0 {
+                    format!("  ({nonfinite} NaN/inf)")
+                } else {
+                    String::new()
+                };
                 if finite.is_empty() {
                     format!("{head}  [{}{more}]{nf}", firsts.join(", "))
                 } else {
-                    format!("{head}  min {} max {} mean {}  [{}{more}]{nf}", fmt_num(mn), fmt_num(mx), fmt_num(mean), firsts.join(", "))
+                    format!(
+                        "{head}  min {} max {} mean {}  [{}{more}]{nf}",
+                        fmt_num(mn),
+                        fmt_num(mx),
+                        fmt_num(mean),
+                        firsts.join(", ")
+                    )
                 }
             }
             Ok(_) => format!("{head}  (empty)"),
@@ -167,11 +212,20 @@ fn read_inputs(args: &[String], model_inputs: &[String]) -> Result<Vec<(String, 
     for a in args {
         let (name, file) = match a.split_once('=') {
             Some((n, f)) if model_inputs.iter().any(|m| m == n) => (n.to_string(), f.to_string()),
-            _ if model_inputs.len() == 1 && !model_inputs.iter().any(|m| a.starts_with(&format!("{m}="))) && Path::new(a).exists() => {
+            _ if model_inputs.len() == 1
+                && !model_inputs.iter().any(|m| a.starts_with(&format!("{m}=")))
+                && Path::new(a).exists() =>
+            {
                 (model_inputs[0].clone(), a.clone())
             }
-            Some((n, _)) => bail!("--input '{a}': the model has no input '{n}' (its inputs: {})", model_inputs.join(", ")),
-            None => bail!("--input '{a}': expected NAME=FILE.npy (the model's inputs: {})", model_inputs.join(", ")),
+            Some((n, _)) => bail!(
+                "--input '{a}': the model has no input '{n}' (its inputs: {})",
+                model_inputs.join(", ")
+            ),
+            None => bail!(
+                "--input '{a}': expected NAME=FILE.npy (the model's inputs: {})",
+                model_inputs.join(", ")
+            ),
         };
         if out.iter().any(|(n, _)| *n == name) {
             bail!("input '{name}' is given twice");
@@ -183,7 +237,8 @@ fn read_inputs(args: &[String], model_inputs: &[String]) -> Result<Vec<(String, 
 }
 
 pub fn main(a: RunArgs) -> Result<()> {
-    let model = smelt_onnx::load_path(&a.model).with_context(|| format!("importing {}", a.model.display()))?;
+    let model = smelt_onnx::load_path(&a.model)
+        .with_context(|| format!("importing {}", a.model.display()))?;
     let g = &model.graph;
     let names: Vec<String> = g.input_names().iter().map(|s| s.to_string()).collect();
     let dims = parse_dims(&a.dims)?;
@@ -200,17 +255,29 @@ pub fn main(a: RunArgs) -> Result<()> {
         }
         if a.random {
             let t = random_tensor(&v.name, &v.info, &dims, &mut rng)?;
-            println!("input  {:<24} {} (random, seed {})", v.name, summary(&t), a.seed);
+            println!(
+                "input  {:<24} {} (random, seed {})",
+                v.name,
+                summary(&t),
+                a.seed
+            );
             inputs.push((v.name.clone(), t));
         } else {
             missing.push(format!("{} {}", v.name, v.info));
         }
     }
     if !missing.is_empty() {
-        bail!("missing input(s): {}; give them with --input NAME=FILE.npy or use --random", missing.join(", "));
+        bail!(
+            "missing input(s): {}; give them with --input NAME=FILE.npy or use --random",
+            missing.join(", ")
+        );
     }
     let plan = smelt_cpu::Plan::new(g);
-    let timed = if a.repeat > 0 { Some(inputs.clone()) } else { None };
+    let timed = if a.repeat > 0 {
+        Some(inputs.clone())
+    } else {
+        None
+    };
     let t0 = std::time::Instant::now();
     let outputs = plan.run(inputs).context("running the model")?;
     let dt = t0.elapsed();
@@ -222,7 +289,9 @@ pub fn main(a: RunArgs) -> Result<()> {
             ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
         ms.sort_by(|x, y| x.total_cmp(y));
-        let peak = peak_rss().map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64));
+        let peak = peak_rss().map_or("unknown".to_string(), |b| {
+            format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+        });
         println!(
             "latency over {} runs: median {:.3} ms, min {:.3} ms, max {:.3} ms; peak RSS {peak}",
             ms.len(),
@@ -232,7 +301,8 @@ pub fn main(a: RunArgs) -> Result<()> {
         );
     }
     if !a.no_save {
-        std::fs::create_dir_all(&a.output_dir).with_context(|| format!("creating {}", a.output_dir.display()))?;
+        std::fs::create_dir_all(&a.output_dir)
+            .with_context(|| format!("creating {}", a.output_dir.display()))?;
     }
     for (name, t) in &outputs {
         println!("output {name:<24} {}", summary(t));
@@ -244,7 +314,11 @@ pub fn main(a: RunArgs) -> Result<()> {
             }
         }
     }
-    println!("ran {} nodes on the CPU in {:.3} s", g.nodes.len(), dt.as_secs_f64());
+    println!(
+        "ran {} nodes on the CPU in {:.3} s",
+        g.nodes.len(),
+        dt.as_secs_f64()
+    );
     Ok(())
 }
 
@@ -254,13 +328,32 @@ mod tests {
 
     #[test]
     fn random_inputs_follow_the_declared_type() {
-        let info = ValueInfo::new(DType::I64, vec![Dim::Sym("batch".into()), Dim::Fixed(3), Dim::Unknown]);
+        let info = ValueInfo::new(
+            DType::I64,
+            vec![Dim::Sym("batch".into()), Dim::Fixed(3), Dim::Unknown],
+        );
         let dims: HashMap<String, usize> = [("batch".to_string(), 4)].into();
         let t = random_tensor("x", &info, &dims, &mut Rng::new(1)).unwrap();
         assert_eq!(t.shape(), &[4, 3, 1]);
-        assert!(t.as_slice::<i64>().unwrap().iter().all(|&x| (0..10).contains(&x)));
-        let a = random_tensor("x", &ValueInfo::fixed(DType::F32, &[33]), &dims, &mut Rng::new(7)).unwrap();
-        let b = random_tensor("x", &ValueInfo::fixed(DType::F32, &[33]), &dims, &mut Rng::new(7)).unwrap();
+        assert!(t
+            .as_slice::<i64>()
+            .unwrap()
+            .iter()
+            .all(|&x| (0..10).contains(&x)));
+        let a = random_tensor(
+            "x",
+            &ValueInfo::fixed(DType::F32, &[33]),
+            &dims,
+            &mut Rng::new(7),
+        )
+        .unwrap();
+        let b = random_tensor(
+            "x",
+            &ValueInfo::fixed(DType::F32, &[33]),
+            &dims,
+            &mut Rng::new(7),
+        )
+        .unwrap();
         assert_eq!(a, b);
         let v = a.as_slice::<f32>().unwrap();
         assert!(v.iter().all(|&x| (-1.0..1.0).contains(&x)) && v.iter().any(|&x| x != v[0]));
@@ -273,7 +366,10 @@ mod tests {
         let s = summary(&t);
         assert!(s.starts_with("f32[2,2]  min -2.5 max 3 mean 0.5"), "{s}");
         assert!(s.contains("1 NaN/inf"), "{s}");
-        assert_eq!(file_name("save_infer_model/scale_0.tmp_1"), "save_infer_model_scale_0.tmp_1");
+        assert_eq!(
+            file_name("save_infer_model/scale_0.tmp_1"),
+            "save_infer_model_scale_0.tmp_1"
+        );
         assert_eq!(file_name("input:0"), "input_0");
         assert!(parse_dims(&["n=x".into()]).is_err());
         assert_eq!(parse_dims(&["n=3".into()]).unwrap()["n"], 3);

@@ -13,7 +13,9 @@ pub const SUITES: [&str; 4] = ["node", "pytorch-converted", "pytorch-operator", 
 
 /// The data root inside the fetched onnx wheel.
 pub fn data_root(repo: &Path) -> PathBuf {
-    let cache = std::env::var_os("SMELT_CACHE").map(PathBuf::from).unwrap_or_else(|| repo.join(".cache"));
+    let cache = std::env::var_os("SMELT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join(".cache"));
     cache.join("onnx-tests/onnx/backend/test/data")
 }
 
@@ -25,11 +27,20 @@ pub struct Tolerance {
 }
 
 /// ONNX's backend-test defaults.
-pub const ONNX_DEFAULT: Tolerance = Tolerance { rtol: 1e-3, atol: 1e-7 };
+pub const ONNX_DEFAULT: Tolerance = Tolerance {
+    rtol: 1e-3,
+    atol: 1e-7,
+};
 /// For cases whose reference was computed in higher precision or with another algorithm.
-pub const APPROX: Tolerance = Tolerance { rtol: 1e-3, atol: 1e-5 };
+pub const APPROX: Tolerance = Tolerance {
+    rtol: 1e-3,
+    atol: 1e-5,
+};
 /// Low-precision outputs (f16 / bf16).
-pub const LOW_PRECISION: Tolerance = Tolerance { rtol: 1e-2, atol: 1e-3 };
+pub const LOW_PRECISION: Tolerance = Tolerance {
+    rtol: 1e-2,
+    atol: 1e-3,
+};
 
 /// The tolerance a case is compared with, by name: ONNX's defaults unless listed here.
 pub fn tolerance_for(case: &str, dtype: DType) -> Tolerance {
@@ -48,7 +59,10 @@ pub fn tolerance_for(case: &str, dtype: DType) -> Tolerance {
 pub enum Outcome {
     Pass,
     /// Output `index` differs; `detail` says how (max error, shape or dtype).
-    Mismatch { index: usize, detail: String },
+    Mismatch {
+        index: usize,
+        detail: String,
+    },
     /// An op, dtype or value type the backend does not implement.
     Unsupported(String),
     Error(String),
@@ -89,7 +103,12 @@ pub struct CaseResult {
 /// The cases of a suite folder, sorted by name.
 pub fn list_cases(suite_dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(suite_dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("model.onnx").exists()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.join("model.onnx").exists())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -114,14 +133,25 @@ fn read_pb_dir(dir: &Path, prefix: &str) -> Result<Vec<Tensor>, Error> {
 /// Compares one output; Err describes the first difference.
 pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(), String> {
     if got.dtype() != want.dtype() {
-        return Err(format!("dtype {} != expected {}", got.dtype(), want.dtype()));
+        return Err(format!(
+            "dtype {} != expected {}",
+            got.dtype(),
+            want.dtype()
+        ));
     }
     if got.shape() != want.shape() {
-        return Err(format!("shape {:?} != expected {:?}", got.shape(), want.shape()));
+        return Err(format!(
+            "shape {:?} != expected {:?}",
+            got.shape(),
+            want.shape()
+        ));
     }
     let d = want.dtype();
     if d == DType::String {
-        let (g, w) = (got.as_slice::<String>().unwrap(), want.as_slice::<String>().unwrap());
+        let (g, w) = (
+            got.as_slice::<String>().unwrap(),
+            want.as_slice::<String>().unwrap(),
+        );
         return match g.iter().zip(w).position(|(a, b)| a != b) {
             None => Ok(()),
             Some(i) => Err(format!("element {i}: '{}' != expected '{}'", g[i], w[i])),
@@ -130,9 +160,16 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(), String
     if !d.is_float() {
         // integers, bools and low-bit types (raw bits) compare exactly
         let eq = got == want || got.data() == want.data();
-        return if eq { Ok(()) } else { Err(first_diff_exact(got, want)) };
+        return if eq {
+            Ok(())
+        } else {
+            Err(first_diff_exact(got, want))
+        };
     }
-    let (g, w) = (got.to_f64_vec().map_err(|e| e.to_string())?, want.to_f64_vec().map_err(|e| e.to_string())?);
+    let (g, w) = (
+        got.to_f64_vec().map_err(|e| e.to_string())?,
+        want.to_f64_vec().map_err(|e| e.to_string())?,
+    );
     let mut worst: Option<(usize, f64)> = None;
     let mut max_abs = 0f64;
     for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
@@ -157,7 +194,10 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(), String
     }
     match worst {
         None => Ok(()),
-        Some((i, _)) => Err(format!("max abs error {max_abs:.3e}; element {i}: {} vs expected {} (rtol {}, atol {})", g[i], w[i], tol.rtol, tol.atol)),
+        Some((i, _)) => Err(format!(
+            "max abs error {max_abs:.3e}; element {i}: {} vs expected {} (rtol {}, atol {})",
+            g[i], w[i], tol.rtol, tol.atol
+        )),
     }
 }
 
@@ -173,15 +213,29 @@ fn first_diff_exact(got: &Tensor, want: &Tensor) -> String {
 
 /// Runs one case with the CPU backend.
 pub fn run_case(dir: &Path) -> (Vec<String>, Outcome) {
-    let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let name = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     let model = match smelt_onnx::load_path(&dir.join("model.onnx")) {
         Ok(m) => m,
         Err(e) => return (vec![], classify(e)),
     };
-    let mut ops: Vec<String> = model.graph.nodes.iter().map(|n| n.op_type.clone()).collect();
+    let mut ops: Vec<String> = model
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.op_type.clone())
+        .collect();
     ops.dedup();
     let mut sets: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     sets.sort();
     if sets.is_empty() {
@@ -195,16 +249,31 @@ pub fn run_case(dir: &Path) -> (Vec<String>, Outcome) {
         };
         let g = &model.graph;
         if inputs.len() > g.inputs.len() {
-            return (ops, Outcome::Error(format!("{} inputs given, graph has {}", inputs.len(), g.inputs.len())));
+            return (
+                ops,
+                Outcome::Error(format!(
+                    "{} inputs given, graph has {}",
+                    inputs.len(),
+                    g.inputs.len()
+                )),
+            );
         }
         // inputs are positional; trailing optional graph inputs may be left out
-        let named: Vec<(String, Tensor)> = g.inputs.iter().zip(inputs).map(|(&id, t)| (g.values[id].name.clone(), t)).collect();
+        let named: Vec<(String, Tensor)> = g
+            .inputs
+            .iter()
+            .zip(inputs)
+            .map(|(&id, t)| (g.values[id].name.clone(), t))
+            .collect();
         let got = match plan.run(named) {
             Ok(o) => o,
             Err(e) => return (ops, classify(e)),
         };
         if got.len() != outputs.len() {
-            return (ops, Outcome::Error(format!("{} outputs, expected {}", got.len(), outputs.len())));
+            return (
+                ops,
+                Outcome::Error(format!("{} outputs, expected {}", got.len(), outputs.len())),
+            );
         }
         for (i, ((_, g), w)) in got.iter().zip(&outputs).enumerate() {
             if let Err(detail) = compare(g, w, tolerance_for(&name, w.dtype())) {
@@ -225,7 +294,11 @@ fn classify(e: Error) -> Outcome {
 
 /// Runs a case on its own thread, catching panics and giving up after `timeout`.
 pub fn run_case_guarded(suite: &str, dir: &Path, timeout: Duration) -> CaseResult {
-    let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let name = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     let (tx, rx) = mpsc::channel();
     let d = dir.to_path_buf();
     let start = Instant::now();
@@ -239,20 +312,39 @@ pub fn run_case_guarded(suite: &str, dir: &Path, timeout: Duration) -> CaseResul
     let (ops, outcome) = match rx.recv_timeout(timeout) {
         Ok(Ok(r)) => r,
         Ok(Err(p)) => {
-            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
             (vec![], Outcome::Panic(msg))
         }
         Err(_) => (vec![], Outcome::Timeout),
     };
-    CaseResult { suite: suite.to_string(), name, ops, outcome, millis: start.elapsed().as_millis() }
+    CaseResult {
+        suite: suite.to_string(),
+        name,
+        ops,
+        outcome,
+        millis: start.elapsed().as_millis(),
+    }
 }
 
 /// Runs every case of the listed suites whose name contains `filter`.
-pub fn run_all(root: &Path, suites: &[&str], filter: &str, mut progress: impl FnMut(&CaseResult)) -> Vec<CaseResult> {
+pub fn run_all(
+    root: &Path,
+    suites: &[&str],
+    filter: &str,
+    mut progress: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
     let mut out = Vec::new();
     for s in suites {
         for dir in list_cases(&root.join(s)) {
-            let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let name = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             if !name.contains(filter) {
                 continue;
             }
@@ -267,7 +359,8 @@ pub fn run_all(root: &Path, suites: &[&str], filter: &str, mut progress: impl Fn
 /// Counts of passing cases: (node suite passed, node suite total, all passed, all total).
 pub fn counts(results: &[CaseResult]) -> (usize, usize, usize, usize) {
     let node: Vec<_> = results.iter().filter(|r| r.suite == "node").collect();
-    let pass = |v: &mut dyn Iterator<Item = &CaseResult>| v.filter(|r| r.outcome == Outcome::Pass).count();
+    let pass =
+        |v: &mut dyn Iterator<Item = &CaseResult>| v.filter(|r| r.outcome == Outcome::Pass).count();
     (
         pass(&mut node.iter().copied()),
         node.len(),
@@ -282,8 +375,14 @@ pub fn report(results: &[CaseResult]) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "# ONNX conformance: CPU backend\n");
-    let _ = writeln!(s, "Generated by `cargo run -p smelt-conformance -- --write docs/conformance.md` over the");
-    let _ = writeln!(s, "backend test data of the `onnx==1.22.0` wheel (fetched by `scripts/fetch.py`).");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo run -p smelt-conformance -- --write docs/conformance.md` over the"
+    );
+    let _ = writeln!(
+        s,
+        "backend test data of the `onnx==1.22.0` wheel (fetched by `scripts/fetch.py`)."
+    );
     let _ = writeln!(s, "Tolerances: ONNX defaults (rtol 1e-3, atol 1e-7); f16/bf16 outputs rtol 1e-2, atol 1e-3; RNN cases atol 1e-5.\n");
     for suite in SUITES {
         let v: Vec<_> = results.iter().filter(|r| r.suite == suite).collect();
@@ -297,8 +396,19 @@ pub fn report(results: &[CaseResult]) -> String {
     for r in results.iter().filter(|r| r.suite == "node") {
         *by_label.entry(r.outcome.label()).or_default() += 1;
     }
-    let _ = writeln!(s, "\nNode tests by outcome: {}\n", by_label.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(s, "## Per op (node suite)\n\n| op | passed | total |\n|---|---|---|");
+    let _ = writeln!(
+        s,
+        "\nNode tests by outcome: {}\n",
+        by_label
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "## Per op (node suite)\n\n| op | passed | total |\n|---|---|---|"
+    );
     let mut per_op: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for r in results.iter().filter(|r| r.suite == "node") {
         let key = op_key(r);

@@ -27,15 +27,28 @@ fn main() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let root = data_root(&repo);
     if !root.exists() {
-        eprintln!("ONNX test data not found at {}; run `python3 scripts/fetch.py onnx-tests`", root.display());
+        eprintln!(
+            "ONNX test data not found at {}; run `python3 scripts/fetch.py onnx-tests`",
+            root.display()
+        );
         std::process::exit(2);
     }
-    let suite_refs: Vec<&str> = if suites.is_empty() { SUITES.to_vec() } else { suites.iter().map(|s| s.as_str()).collect() };
+    let suite_refs: Vec<&str> = if suites.is_empty() {
+        SUITES.to_vec()
+    } else {
+        suites.iter().map(|s| s.as_str()).collect()
+    };
     let results = run_all(&root, &suite_refs, &filter, |r| {
         if !quiet || r.outcome != Outcome::Pass {
             let d = r.outcome.detail();
             let d: String = d.chars().take(300).collect();
-            println!("{:<11} {}/{} {}", r.outcome.label().to_uppercase(), r.suite, r.name, d);
+            println!(
+                "{:<11} {}/{} {}",
+                r.outcome.label().to_uppercase(),
+                r.suite,
+                r.name,
+                d
+            );
         }
     });
     let (np, nt, ap, at) = counts(&results);

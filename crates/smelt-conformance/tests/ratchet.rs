@@ -10,7 +10,10 @@ fn recorded() -> (usize, usize) {
     let text = std::fs::read_to_string(&path).expect("RATCHET file");
     let get = |key: &str| -> usize {
         text.lines()
-            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().parse().expect("RATCHET number")))
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .map(|v| v.trim().parse().expect("RATCHET number"))
+            })
             .unwrap_or_else(|| panic!("RATCHET has no '{key}' line"))
     };
     (get("node "), get("all "))
@@ -21,18 +24,36 @@ fn conformance_does_not_regress() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let root = data_root(&repo);
     if !root.exists() {
-        let st = std::process::Command::new("python3").arg(repo.join("scripts/fetch.py")).arg("onnx-tests").status().expect("run scripts/fetch.py");
+        let st = std::process::Command::new("python3")
+            .arg(repo.join("scripts/fetch.py"))
+            .arg("onnx-tests")
+            .status()
+            .expect("run scripts/fetch.py");
         assert!(st.success(), "fetching the ONNX test data failed");
     }
     let results = run_all(&root, &SUITES, "", |_| {});
-    let panics: Vec<_> = results.iter().filter(|r| matches!(r.outcome, Outcome::Panic(_))).map(|r| format!("{}: {}", r.name, r.outcome.detail())).collect();
+    let panics: Vec<_> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Panic(_)))
+        .map(|r| format!("{}: {}", r.name, r.outcome.detail()))
+        .collect();
     let (np, nt, ap, at) = counts(&results);
     println!("conformance: node passed {np} / {nt}; all suites passed {ap} / {at}");
     let (rn, ra) = recorded();
-    assert!(panics.is_empty(), "{} cases panicked:\n{}", panics.len(), panics.join("\n"));
+    assert!(
+        panics.is_empty(),
+        "{} cases panicked:\n{}",
+        panics.len(),
+        panics.join("\n")
+    );
     assert!(np >= rn, "node tests passing fell to {np}, recorded {rn}");
-    assert!(ap >= ra, "all-suite tests passing fell to {ap}, recorded {ra}");
+    assert!(
+        ap >= ra,
+        "all-suite tests passing fell to {ap}, recorded {ra}"
+    );
     if np > rn || ap > ra {
-        println!("conformance improved: raise crates/smelt-conformance/RATCHET to node {np}, all {ap}");
+        println!(
+            "conformance improved: raise crates/smelt-conformance/RATCHET to node {np}, all {ap}"
+        );
     }
 }

@@ -35,10 +35,27 @@ pub enum DType {
 
 impl DType {
     pub const ALL: [DType; 21] = [
-        DType::F32, DType::F16, DType::BF16, DType::F64, DType::I8, DType::U8, DType::I16,
-        DType::U16, DType::I32, DType::U32, DType::I64, DType::U64, DType::Bool, DType::String,
-        DType::F8E4M3FN, DType::F8E4M3FNUZ, DType::F8E5M2, DType::F8E5M2FNUZ, DType::F4E2M1,
-        DType::I4, DType::U4,
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F64,
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::U32,
+        DType::I64,
+        DType::U64,
+        DType::Bool,
+        DType::String,
+        DType::F8E4M3FN,
+        DType::F8E4M3FNUZ,
+        DType::F8E5M2,
+        DType::F8E5M2FNUZ,
+        DType::F4E2M1,
+        DType::I4,
+        DType::U4,
     ];
 
     /// Stable lowercase name, used in packages and messages.
@@ -103,7 +120,9 @@ impl DType {
 
     /// The ONNX `TensorProto.DataType` code of this dtype.
     pub fn to_onnx(self) -> i64 {
-        (1..=23).find(|&c| DType::from_onnx(c) == Some(self)).unwrap_or(0)
+        (1..=23)
+            .find(|&c| DType::from_onnx(c) == Some(self))
+            .unwrap_or(0)
     }
 
     pub fn is_float(self) -> bool {
@@ -111,20 +130,46 @@ impl DType {
     }
     /// Float8 / float4 types, stored as raw bits.
     pub fn is_low_float(self) -> bool {
-        matches!(self, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ | DType::F4E2M1)
+        matches!(
+            self,
+            DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ | DType::F4E2M1
+        )
     }
     pub fn is_int(self) -> bool {
         matches!(
             self,
-            DType::I8 | DType::U8 | DType::I16 | DType::U16 | DType::I32 | DType::U32 | DType::I64 | DType::U64 | DType::I4 | DType::U4
+            DType::I8
+                | DType::U8
+                | DType::I16
+                | DType::U16
+                | DType::I32
+                | DType::U32
+                | DType::I64
+                | DType::U64
+                | DType::I4
+                | DType::U4
         )
     }
     pub fn is_signed(self) -> bool {
-        matches!(self, DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::I4) || self.is_float()
+        matches!(
+            self,
+            DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::I4
+        ) || self.is_float()
     }
     /// Numeric types with a native Rust element (everything but bool, string and low-bit).
     pub fn is_numeric(self) -> bool {
-        self.is_float() || matches!(self, DType::I8 | DType::U8 | DType::I16 | DType::U16 | DType::I32 | DType::U32 | DType::I64 | DType::U64)
+        self.is_float()
+            || matches!(
+                self,
+                DType::I8
+                    | DType::U8
+                    | DType::I16
+                    | DType::U16
+                    | DType::I32
+                    | DType::U32
+                    | DType::I64
+                    | DType::U64
+            )
     }
     /// Size of one element as stored in memory (low-bit types take one byte each).
     pub fn size_of(self) -> usize {
@@ -206,18 +251,54 @@ elem!(String, String, String);
 macro_rules! dispatch_numeric {
     ($dt:expr, $T:ident => $body:expr, $o:ident => $fallback:expr) => {
         match $dt {
-            $crate::DType::F32 => { type $T = f32; $body }
-            $crate::DType::F64 => { type $T = f64; $body }
-            $crate::DType::F16 => { type $T = $crate::f16; $body }
-            $crate::DType::BF16 => { type $T = $crate::bf16; $body }
-            $crate::DType::I8 => { type $T = i8; $body }
-            $crate::DType::U8 => { type $T = u8; $body }
-            $crate::DType::I16 => { type $T = i16; $body }
-            $crate::DType::U16 => { type $T = u16; $body }
-            $crate::DType::I32 => { type $T = i32; $body }
-            $crate::DType::U32 => { type $T = u32; $body }
-            $crate::DType::I64 => { type $T = i64; $body }
-            $crate::DType::U64 => { type $T = u64; $body }
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = $crate::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::bf16;
+                $body
+            }
+            $crate::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            $crate::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::DType::U64 => {
+                type $T = u64;
+                $body
+            }
             $o => $fallback,
         }
     };
@@ -228,10 +309,22 @@ macro_rules! dispatch_numeric {
 macro_rules! dispatch_float {
     ($dt:expr, $T:ident => $body:expr, $o:ident => $fallback:expr) => {
         match $dt {
-            $crate::DType::F32 => { type $T = f32; $body }
-            $crate::DType::F64 => { type $T = f64; $body }
-            $crate::DType::F16 => { type $T = $crate::f16; $body }
-            $crate::DType::BF16 => { type $T = $crate::bf16; $body }
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = $crate::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::bf16;
+                $body
+            }
             $o => $fallback,
         }
     };
@@ -243,21 +336,68 @@ macro_rules! dispatch_float {
 macro_rules! dispatch_any {
     ($dt:expr, $T:ident => $body:expr) => {
         match $dt {
-            $crate::DType::F32 => { type $T = f32; $body }
-            $crate::DType::F64 => { type $T = f64; $body }
-            $crate::DType::F16 => { type $T = $crate::f16; $body }
-            $crate::DType::BF16 => { type $T = $crate::bf16; $body }
-            $crate::DType::I8 | $crate::DType::I4 => { type $T = i8; $body }
-            $crate::DType::U8 | $crate::DType::U4 | $crate::DType::F8E4M3FN | $crate::DType::F8E4M3FNUZ
-            | $crate::DType::F8E5M2 | $crate::DType::F8E5M2FNUZ | $crate::DType::F4E2M1 => { type $T = u8; $body }
-            $crate::DType::I16 => { type $T = i16; $body }
-            $crate::DType::U16 => { type $T = u16; $body }
-            $crate::DType::I32 => { type $T = i32; $body }
-            $crate::DType::U32 => { type $T = u32; $body }
-            $crate::DType::I64 => { type $T = i64; $body }
-            $crate::DType::U64 => { type $T = u64; $body }
-            $crate::DType::Bool => { type $T = bool; $body }
-            $crate::DType::String => { type $T = String; $body }
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = $crate::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::bf16;
+                $body
+            }
+            $crate::DType::I8 | $crate::DType::I4 => {
+                type $T = i8;
+                $body
+            }
+            $crate::DType::U8
+            | $crate::DType::U4
+            | $crate::DType::F8E4M3FN
+            | $crate::DType::F8E4M3FNUZ
+            | $crate::DType::F8E5M2
+            | $crate::DType::F8E5M2FNUZ
+            | $crate::DType::F4E2M1 => {
+                type $T = u8;
+                $body
+            }
+            $crate::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            $crate::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            $crate::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            $crate::DType::String => {
+                type $T = String;
+                $body
+            }
         }
     };
 }

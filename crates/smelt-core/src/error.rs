@@ -15,7 +15,11 @@ pub enum Error {
     UnsupportedDType { dtype: DType, what: String },
     /// An op (or a domain) is not implemented.
     #[error("unsupported op {domain}::{op_type}{}", if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) })]
-    UnsupportedOp { domain: String, op_type: String, detail: String },
+    UnsupportedOp {
+        domain: String,
+        op_type: String,
+        detail: String,
+    },
     /// A feature (value type, dtype in a file, attribute form) that is not implemented.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -24,7 +28,12 @@ pub enum Error {
     Shape(String),
     /// A failure inside a node, with the node's name and op.
     #[error("node '{node}' ({op_type}): {source}")]
-    Node { node: String, op_type: String, #[source] source: Box<Error> },
+    Node {
+        node: String,
+        op_type: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// A problem with a model file (protobuf, package, external data).
     #[error("model format: {0}")]
     Format(String),
@@ -32,7 +41,11 @@ pub enum Error {
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },
     #[error("io: {context}: {source}")]
-    Io { context: String, #[source] source: std::io::Error },
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -43,28 +56,44 @@ impl Error {
         Error::Shape(msg.into())
     }
     pub fn dtype(dtype: DType, what: impl Into<String>) -> Self {
-        Error::UnsupportedDType { dtype, what: what.into() }
+        Error::UnsupportedDType {
+            dtype,
+            what: what.into(),
+        }
     }
     pub fn unsupported(op_type: impl Into<String>, detail: impl Into<String>) -> Self {
-        Error::UnsupportedOp { domain: String::new(), op_type: op_type.into(), detail: detail.into() }
+        Error::UnsupportedOp {
+            domain: String::new(),
+            op_type: op_type.into(),
+            detail: detail.into(),
+        }
     }
     pub fn format(msg: impl Into<String>) -> Self {
         Error::Format(msg.into())
     }
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
     /// Wraps the error with the node it happened in (idempotent for the same node).
     pub fn in_node(self, node: &str, op_type: &str) -> Self {
         match self {
             Error::Node { .. } => self,
-            e => Error::Node { node: node.to_string(), op_type: op_type.to_string(), source: Box::new(e) },
+            e => Error::Node {
+                node: node.to_string(),
+                op_type: op_type.to_string(),
+                source: Box::new(e),
+            },
         }
     }
     /// True when the root cause is a missing op or dtype implementation.
     pub fn is_unsupported(&self) -> bool {
         match self {
-            Error::UnsupportedOp { .. } | Error::UnsupportedDType { .. } | Error::Unsupported(_) => true,
+            Error::UnsupportedOp { .. }
+            | Error::UnsupportedDType { .. }
+            | Error::Unsupported(_) => true,
             Error::Node { source, .. } => source.is_unsupported(),
             _ => false,
         }

@@ -20,7 +20,8 @@ const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Reads a `.npy` file into a tensor.
 pub fn read(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     from_bytes(&bytes).map_err(|e| match e {
         Error::Format(m) => Error::format(format!("{}: {m}", path.display())),
         e => e,
@@ -38,7 +39,10 @@ pub fn write(path: impl AsRef<Path>, t: &Tensor) -> Result<()> {
     std::fs::write(&tmp, &bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("renaming {} to {}", tmp.display(), path.display()), e)
+        Error::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
     })
 }
 
@@ -87,7 +91,9 @@ fn parse_descr(s: &str) -> Result<DType> {
     match order {
         "<" | "|" | "=" => Ok(dt),
         ">" if dt.size_of() == 1 => Ok(dt),
-        ">" => Err(Error::format(format!("big-endian data ('{s}') is not supported"))),
+        ">" => Err(Error::format(format!(
+            "big-endian data ('{s}') is not supported"
+        ))),
         _ => Err(bad()),
     }
 }
@@ -122,20 +128,33 @@ impl<'a> Lexer<'a> {
                 self.i += 1;
                 Ok(())
             }
-            Some(x) => Err(Error::format(format!("header: expected '{}' at byte {}, found '{}'", c as char, self.i, x as char))),
-            None => Err(Error::format(format!("header: expected '{}', found the end", c as char))),
+            Some(x) => Err(Error::format(format!(
+                "header: expected '{}' at byte {}, found '{}'",
+                c as char, self.i, x as char
+            ))),
+            None => Err(Error::format(format!(
+                "header: expected '{}', found the end",
+                c as char
+            ))),
         }
     }
     fn string(&mut self) -> Result<String> {
-        let q = self.peek().ok_or_else(|| Error::format("header: expected a string, found the end"))?;
+        let q = self
+            .peek()
+            .ok_or_else(|| Error::format("header: expected a string, found the end"))?;
         if q != b'\'' && q != b'"' {
-            return Err(Error::format(format!("header: expected a string at byte {}", self.i)));
+            return Err(Error::format(format!(
+                "header: expected a string at byte {}",
+                self.i
+            )));
         }
         self.i += 1;
         let start = self.i;
         while self.i < self.s.len() && self.s[self.i] != q {
             if self.s[self.i] == b'\\' {
-                return Err(Error::format("header: escapes in strings are not supported"));
+                return Err(Error::format(
+                    "header: escapes in strings are not supported",
+                ));
             }
             self.i += 1;
         }
@@ -149,7 +168,9 @@ impl<'a> Lexer<'a> {
     fn ident(&mut self) -> String {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
             self.i += 1;
         }
         String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
@@ -168,7 +189,9 @@ impl<'a> Lexer<'a> {
                     let tok = self.ident();
                     // Python 2 era files may write `3L`.
                     let num = tok.strip_suffix('L').unwrap_or(&tok);
-                    let d: u64 = num.parse().map_err(|_| Error::format(format!("header: bad dimension '{tok}' in shape")))?;
+                    let d: u64 = num.parse().map_err(|_| {
+                        Error::format(format!("header: bad dimension '{tok}' in shape"))
+                    })?;
                     dims.push(d);
                     match self.peek() {
                         Some(b',') => self.i += 1,
@@ -181,8 +204,13 @@ impl<'a> Lexer<'a> {
             Some(_) => match self.ident().as_str() {
                 "True" => Ok(PyVal::Bool(true)),
                 "False" => Ok(PyVal::Bool(false)),
-                "" => Err(Error::format(format!("header: unexpected character at byte {}", self.i))),
-                other => Err(Error::format(format!("header: unsupported value '{other}'"))),
+                "" => Err(Error::format(format!(
+                    "header: unexpected character at byte {}",
+                    self.i
+                ))),
+                other => Err(Error::format(format!(
+                    "header: unsupported value '{other}'"
+                ))),
             },
             None => Err(Error::format("header: expected a value, found the end")),
         }
@@ -207,7 +235,9 @@ fn parse_header(h: &[u8]) -> Result<(DType, bool, Vec<usize>)> {
             ("fortran_order", PyVal::Bool(b)) => fortran = Some(b),
             ("shape", PyVal::Tuple(t)) => shape = Some(t),
             (k @ ("descr" | "fortran_order" | "shape"), v) => {
-                return Err(Error::format(format!("header: key '{k}' has a value of the wrong kind: {v:?}")))
+                return Err(Error::format(format!(
+                    "header: key '{k}' has a value of the wrong kind: {v:?}"
+                )))
             }
             (k, _) => return Err(Error::format(format!("header: unknown key '{k}'"))),
         }
@@ -226,7 +256,10 @@ fn parse_header(h: &[u8]) -> Result<(DType, bool, Vec<usize>)> {
     let dtype = parse_descr(&descr)?;
     let shape = shape
         .into_iter()
-        .map(|d| usize::try_from(d).map_err(|_| Error::format(format!("header: dimension {d} is too large"))))
+        .map(|d| {
+            usize::try_from(d)
+                .map_err(|_| Error::format(format!("header: dimension {d} is too large")))
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok((dtype, fortran, shape))
 }
@@ -234,7 +267,10 @@ fn parse_header(h: &[u8]) -> Result<(DType, bool, Vec<usize>)> {
 /// Decodes the bytes of a `.npy` file.
 pub fn from_bytes(b: &[u8]) -> Result<Tensor> {
     if b.len() < 10 {
-        return Err(Error::format(format!("file of {} bytes is too short for an npy header", b.len())));
+        return Err(Error::format(format!(
+            "file of {} bytes is too short for an npy header",
+            b.len()
+        )));
     }
     if &b[..6] != MAGIC {
         return Err(Error::format("not an npy file (bad magic)"));
@@ -246,13 +282,27 @@ pub fn from_bytes(b: &[u8]) -> Result<Tensor> {
             if b.len() < 12 {
                 return Err(Error::format("truncated npy header"));
             }
-            (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12usize)
+            (
+                u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize,
+                12usize,
+            )
         }
-        v => return Err(Error::format(format!("unsupported npy version {v}.{}", b[7]))),
+        v => {
+            return Err(Error::format(format!(
+                "unsupported npy version {v}.{}",
+                b[7]
+            )))
+        }
     };
-    let end = start.checked_add(hlen).filter(|&e| e <= b.len()).ok_or_else(|| {
-        Error::format(format!("truncated npy header: needs {hlen} bytes, file has {}", b.len().saturating_sub(start)))
-    })?;
+    let end = start
+        .checked_add(hlen)
+        .filter(|&e| e <= b.len())
+        .ok_or_else(|| {
+            Error::format(format!(
+                "truncated npy header: needs {hlen} bytes, file has {}",
+                b.len().saturating_sub(start)
+            ))
+        })?;
     let header = &b[start..end];
     if major < 3 && !header.is_ascii() {
         return Err(Error::format("npy header is not ASCII"));
@@ -266,11 +316,15 @@ pub fn from_bytes(b: &[u8]) -> Result<Tensor> {
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| Error::format(format!("shape {shape:?} overflows")))?;
     if fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
-        return Err(Error::format("Fortran-order arrays are not supported (save with np.ascontiguousarray)"));
+        return Err(Error::format(
+            "Fortran-order arrays are not supported (save with np.ascontiguousarray)",
+        ));
     }
     let body = &b[end..];
     let size = dtype.size_of();
-    let want = n.checked_mul(size).ok_or_else(|| Error::format(format!("shape {shape:?} overflows")))?;
+    let want = n
+        .checked_mul(size)
+        .ok_or_else(|| Error::format(format!("shape {shape:?} overflows")))?;
     if body.len() != want {
         return Err(Error::format(format!(
             "shape {shape:?} of {dtype} needs {want} data bytes, file has {}",
@@ -292,7 +346,11 @@ fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
 /// Decodes little-endian elements; `body.len()` is a multiple of the element size.
 fn decode(dtype: DType, body: &[u8]) -> Data {
     match dtype {
-        DType::F16 => Data::F16(chunks::<2>(body).map(|a| f16::from_bits(u16::from_le_bytes(a))).collect()),
+        DType::F16 => Data::F16(
+            chunks::<2>(body)
+                .map(|a| f16::from_bits(u16::from_le_bytes(a)))
+                .collect(),
+        ),
         DType::F32 => Data::F32(chunks::<4>(body).map(f32::from_le_bytes).collect()),
         DType::F64 => Data::F64(chunks::<8>(body).map(f64::from_le_bytes).collect()),
         DType::I8 => Data::I8(body.iter().map(|&x| x as i8).collect()),
@@ -312,11 +370,18 @@ fn decode(dtype: DType, body: &[u8]) -> Data {
 /// Encodes a tensor as `.npy` bytes (version 1 header when it fits, else version 2; the data
 /// starts at a multiple of 64 bytes as numpy does).
 pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
-    let d = descr(t.dtype()).ok_or_else(|| Error::dtype(t.dtype(), "npy (numpy has no such dtype)"))?;
+    let d =
+        descr(t.dtype()).ok_or_else(|| Error::dtype(t.dtype(), "npy (numpy has no such dtype)"))?;
     let shape = match t.shape() {
         [] => "()".to_string(),
         [x] => format!("({x},)"),
-        s => format!("({})", s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let dict = format!("{{'descr': '{d}', 'fortran_order': False, 'shape': {shape}, }}");
     let mut out = Vec::with_capacity(128 + t.byte_size());
@@ -330,7 +395,8 @@ pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
         hlen
     } else {
         let hlen = pad_to(12);
-        let h32 = u32::try_from(hlen).map_err(|_| Error::invalid("npy header longer than 4 GiB"))?;
+        let h32 =
+            u32::try_from(hlen).map_err(|_| Error::invalid("npy header longer than 4 GiB"))?;
         out.extend_from_slice(&[2, 0]);
         out.extend_from_slice(&h32.to_le_bytes());
         hlen
@@ -339,17 +405,35 @@ pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     out.resize(out.len() + hlen - dict.len() - 1, b' ');
     out.push(b'\n');
     match t.data() {
-        Data::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
-        Data::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
+        Data::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Data::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
         Data::U8(v) => out.extend_from_slice(v),
-        Data::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::U16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::U32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::U64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Data::Bool(v) => out.extend(v.iter().map(|&x| x as u8)),
         _ => return Err(Error::dtype(t.dtype(), "npy")),
     }
@@ -384,18 +468,72 @@ mod tests {
     #[test]
     fn roundtrip_all_dtypes() {
         let n = 33;
-        roundtrip(Tensor::from_vec(vec![3, 11], (0..n).map(|i| i as f32 * 0.37 - 4.0).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| f16::from_f32(i as f32 * 0.5 - 3.0)).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![1, n, 1], (0..n).map(|i| i as f64 * 1.1e-3).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| i as i8 - 16).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| (i * 7) as u8).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| i as i16 * -300).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| i as u16 * 1900).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| i as i32 * -70001).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| i as u32 * 100_000_007).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| i as i64 * -(1 << 40)).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| (i as u64) << 58).collect::<Vec<_>>()).unwrap());
-        roundtrip(Tensor::from_vec(vec![n], (0..n).map(|i| i % 3 == 0).collect::<Vec<_>>()).unwrap());
+        roundtrip(
+            Tensor::from_vec(
+                vec![3, 11],
+                (0..n).map(|i| i as f32 * 0.37 - 4.0).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(
+                vec![n],
+                (0..n)
+                    .map(|i| f16::from_f32(i as f32 * 0.5 - 3.0))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(
+                vec![1, n, 1],
+                (0..n).map(|i| i as f64 * 1.1e-3).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(vec![n], (0..n).map(|i| i as i8 - 16).collect::<Vec<_>>()).unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(vec![n], (0..n).map(|i| (i * 7) as u8).collect::<Vec<_>>()).unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(vec![n], (0..n).map(|i| i as i16 * -300).collect::<Vec<_>>()).unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(vec![n], (0..n).map(|i| i as u16 * 1900).collect::<Vec<_>>()).unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(
+                vec![n],
+                (0..n).map(|i| i as i32 * -70001).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(
+                vec![n],
+                (0..n).map(|i| i as u32 * 100_000_007).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(
+                vec![n],
+                (0..n).map(|i| i as i64 * -(1 << 40)).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(
+                vec![n],
+                (0..n).map(|i| (i as u64) << 58).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        );
+        roundtrip(
+            Tensor::from_vec(vec![n], (0..n).map(|i| i % 3 == 0).collect::<Vec<_>>()).unwrap(),
+        );
         roundtrip(Tensor::scalar(2.5f32));
         roundtrip(Tensor::from_vec::<f32>(vec![0, 4], vec![]).unwrap());
     }
@@ -403,7 +541,10 @@ mod tests {
     #[test]
     fn reads_numpy_output() {
         // Bytes as written by numpy 2.x: np.save(f, np.arange(6, dtype='<i4').reshape(2, 3)).
-        let mut b = header(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }");
+        let mut b = header(
+            1,
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }",
+        );
         let pad = 64 - (b.len() + 1) % 64;
         let hl = (b.len() - 10 + pad + 1) as u16;
         b[8..10].copy_from_slice(&hl.to_le_bytes());
@@ -420,7 +561,10 @@ mod tests {
     #[test]
     fn v2_and_v3_headers() {
         for v in [2u8, 3] {
-            let mut b = header(v, "{\"descr\": \"<u2\", \"fortran_order\": False, \"shape\": (2L,)}\n");
+            let mut b = header(
+                v,
+                "{\"descr\": \"<u2\", \"fortran_order\": False, \"shape\": (2L,)}\n",
+            );
             b.extend_from_slice(&[1, 0, 2, 1]);
             let t = from_bytes(&b).unwrap();
             assert_eq!(t.as_slice::<u16>().unwrap(), &[1, 258]);
@@ -429,10 +573,16 @@ mod tests {
 
     #[test]
     fn fortran_order_of_a_vector_is_fine_of_a_matrix_is_an_error() {
-        let mut b = header(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }");
+        let mut b = header(
+            1,
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }",
+        );
         b.extend_from_slice(&[0; 8]);
         assert!(from_bytes(&b).is_ok());
-        let mut b = header(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }");
+        let mut b = header(
+            1,
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+        );
         b.extend_from_slice(&[0; 16]);
         let e = from_bytes(&b).unwrap_err().to_string();
         assert!(e.contains("Fortran"), "{e}");
@@ -440,13 +590,25 @@ mod tests {
 
     #[test]
     fn unsupported_dtypes_are_errors() {
-        for (d, what) in [(">f4", "big-endian"), ("<c8", "unsupported"), ("|O", "unsupported"), ("<U3", "unsupported"), ("", "unsupported")] {
-            let mut b = header(1, &format!("{{'descr': '{d}', 'fortran_order': False, 'shape': (1,), }}"));
+        for (d, what) in [
+            (">f4", "big-endian"),
+            ("<c8", "unsupported"),
+            ("|O", "unsupported"),
+            ("<U3", "unsupported"),
+            ("", "unsupported"),
+        ] {
+            let mut b = header(
+                1,
+                &format!("{{'descr': '{d}', 'fortran_order': False, 'shape': (1,), }}"),
+            );
             b.extend_from_slice(&[0; 16]);
             let e = from_bytes(&b).unwrap_err().to_string();
             assert!(e.contains(what), "{d}: {e}");
         }
-        let structured = header(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }");
+        let structured = header(
+            1,
+            "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }",
+        );
         assert!(from_bytes(&structured).is_err());
         assert!(to_bytes(&Tensor::from_vec(vec![1], vec![bf16::ONE]).unwrap()).is_err());
         assert!(to_bytes(&Tensor::from_vec(vec![1], vec!["a".to_string()]).unwrap()).is_err());
@@ -454,7 +616,10 @@ mod tests {
 
     #[test]
     fn malformed_files_are_errors_not_panics() {
-        let good = to_bytes(&Tensor::from_vec(vec![2, 5], (0..10).map(|i| i as f32).collect::<Vec<_>>()).unwrap()).unwrap();
+        let good = to_bytes(
+            &Tensor::from_vec(vec![2, 5], (0..10).map(|i| i as f32).collect::<Vec<_>>()).unwrap(),
+        )
+        .unwrap();
         // Every truncation.
         for n in 0..good.len() {
             assert!(from_bytes(&good[..n]).is_err(), "truncated to {n}");
@@ -462,7 +627,10 @@ mod tests {
         // Extra data.
         let mut long = good.clone();
         long.push(0);
-        assert!(from_bytes(&long).unwrap_err().to_string().contains("data bytes"));
+        assert!(from_bytes(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("data bytes"));
         // Every single-byte corruption of the header must give Ok or Err, never a panic.
         for i in 0..good.len() - 40 {
             for v in [0u8, b'(', b')', b'\'', b'{', b'}', b',', b'9', 0xff] {
@@ -497,7 +665,10 @@ mod tests {
         let mut b = good.clone();
         b[8] = 0xff;
         b[9] = 0xff;
-        assert!(from_bytes(&b).unwrap_err().to_string().contains("truncated"));
+        assert!(from_bytes(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated"));
         let mut b = header(2, "{}");
         b[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(from_bytes(&b).is_err());
@@ -509,7 +680,10 @@ mod tests {
         b[6] = 9;
         assert!(from_bytes(&b).unwrap_err().to_string().contains("version"));
         // Shape / length mismatch.
-        let mut b = header(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }");
+        let mut b = header(
+            1,
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
+        );
         b.extend_from_slice(&[0; 23]);
         assert!(from_bytes(&b).unwrap_err().to_string().contains("needs 24"));
     }
@@ -519,7 +693,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("smelt-npy-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("a.npy");
-        let t = Tensor::from_vec(vec![4, 8], (0..32).map(|i| (i as f32).sin()).collect::<Vec<_>>()).unwrap();
+        let t = Tensor::from_vec(
+            vec![4, 8],
+            (0..32).map(|i| (i as f32).sin()).collect::<Vec<_>>(),
+        )
+        .unwrap();
         write(&p, &t).unwrap();
         assert!(!dir.join("a.npy.tmp").exists());
         assert_eq!(read(&p).unwrap(), t);

@@ -39,7 +39,10 @@ pub struct ValueInfo {
 
 impl ValueInfo {
     pub fn new(dtype: DType, shape: Vec<Dim>) -> Self {
-        ValueInfo { dtype: Some(dtype), shape: Some(shape) }
+        ValueInfo {
+            dtype: Some(dtype),
+            shape: Some(shape),
+        }
     }
     pub fn fixed(dtype: DType, shape: &[usize]) -> Self {
         ValueInfo::new(dtype, shape.iter().map(|&d| Dim::Fixed(d)).collect())
@@ -60,7 +63,14 @@ impl fmt::Display for ValueInfo {
             None => f.write_str("?")?,
         }
         match &self.shape {
-            Some(s) => write!(f, "[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")),
+            Some(s) => write!(
+                f,
+                "[{}]",
+                s.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             None => f.write_str("[..]"),
         }
     }

@@ -67,7 +67,9 @@ pub struct Tensor {
 
 impl PartialEq for Tensor {
     fn eq(&self, o: &Self) -> bool {
-        self.dtype == o.dtype && self.shape == o.shape && (Arc::ptr_eq(&self.data, &o.data) || self.data == o.data)
+        self.dtype == o.dtype
+            && self.shape == o.shape
+            && (Arc::ptr_eq(&self.data, &o.data) || self.data == o.data)
     }
 }
 
@@ -89,14 +91,24 @@ impl Tensor {
     /// Builds a tensor, checking that the storage matches the dtype and the shape.
     pub fn new(dtype: DType, shape: impl Into<Vec<usize>>, data: Data) -> Result<Tensor> {
         let shape = shape.into();
-        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
         if !data.holds(dtype) {
             bail!("storage does not hold {dtype}");
         }
         if data.len() != n {
-            return Err(Error::shape(format!("shape {shape:?} needs {n} elements, storage has {}", data.len())));
+            return Err(Error::shape(format!(
+                "shape {shape:?} needs {n} elements, storage has {}",
+                data.len()
+            )));
         }
-        Ok(Tensor { dtype, shape, data: Arc::new(data) })
+        Ok(Tensor {
+            dtype,
+            shape,
+            data: Arc::new(data),
+        })
     }
 
     pub fn from_vec<T: Elem>(shape: impl Into<Vec<usize>>, v: Vec<T>) -> Result<Tensor> {
@@ -104,13 +116,21 @@ impl Tensor {
     }
 
     pub fn scalar<T: Elem>(v: T) -> Tensor {
-        Tensor { dtype: T::DTYPE, shape: vec![], data: Arc::new(T::into_data(vec![v])) }
+        Tensor {
+            dtype: T::DTYPE,
+            shape: vec![],
+            data: Arc::new(T::into_data(vec![v])),
+        }
     }
 
     pub fn zeros(dtype: DType, shape: impl Into<Vec<usize>>) -> Tensor {
         let shape = shape.into();
         let n = numel(&shape);
-        Tensor { dtype, shape, data: Arc::new(Data::zeros(dtype, n)) }
+        Tensor {
+            dtype,
+            shape,
+            data: Arc::new(Data::zeros(dtype, n)),
+        }
     }
 
     pub fn dtype(&self) -> DType {
@@ -141,7 +161,8 @@ impl Tensor {
 
     /// The elements as a slice of `T`; an error names both types when they differ.
     pub fn as_slice<T: Elem>(&self) -> Result<&[T]> {
-        T::slice(&self.data).ok_or_else(|| Error::invalid(format!("tensor is {}, not {}", self.dtype, T::DTYPE)))
+        T::slice(&self.data)
+            .ok_or_else(|| Error::invalid(format!("tensor is {}, not {}", self.dtype, T::DTYPE)))
     }
 
     pub fn to_vec<T: Elem>(&self) -> Result<Vec<T>> {
@@ -152,16 +173,24 @@ impl Tensor {
     pub fn into_vec<T: Elem>(self) -> Result<Vec<T>> {
         let dtype = self.dtype;
         let data = Arc::try_unwrap(self.data).unwrap_or_else(|a| (*a).clone());
-        T::from_data(data).map_err(|_| Error::invalid(format!("tensor is {dtype}, not {}", T::DTYPE)))
+        T::from_data(data)
+            .map_err(|_| Error::invalid(format!("tensor is {dtype}, not {}", T::DTYPE)))
     }
 
     /// Same elements, new shape (the element count must match). Shares storage.
     pub fn reshape(&self, shape: impl Into<Vec<usize>>) -> Result<Tensor> {
         let shape = shape.into();
         if numel(&shape) != self.len() {
-            return Err(Error::shape(format!("cannot reshape {:?} to {:?}", self.shape, shape)));
+            return Err(Error::shape(format!(
+                "cannot reshape {:?} to {:?}",
+                self.shape, shape
+            )));
         }
-        Ok(Tensor { dtype: self.dtype, shape, data: self.data.clone() })
+        Ok(Tensor {
+            dtype: self.dtype,
+            shape,
+            data: self.data.clone(),
+        })
     }
 
     /// Same storage seen as another dtype with the same storage variant (e.g. u8 bits as f8).
@@ -169,14 +198,22 @@ impl Tensor {
         if !self.data.holds(dtype) {
             bail!("cannot view {} storage as {dtype}", self.dtype);
         }
-        Ok(Tensor { dtype, shape: self.shape.clone(), data: self.data.clone() })
+        Ok(Tensor {
+            dtype,
+            shape: self.shape.clone(),
+            data: self.data.clone(),
+        })
     }
 
     /// Elements converted to f64 (bool as 0/1). Errors for strings and low-bit floats.
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
         use num_traits::ToPrimitive;
         if self.dtype == DType::Bool {
-            return Ok(self.as_slice::<bool>()?.iter().map(|&b| b as u8 as f64).collect());
+            return Ok(self
+                .as_slice::<bool>()?
+                .iter()
+                .map(|&b| b as u8 as f64)
+                .collect());
         }
         if self.dtype.is_low_float() {
             bail!("to_f64 of {} needs a cast", self.dtype);

@@ -50,17 +50,29 @@ impl<'g> Plan<'g> {
 
     /// `check`: enforce declared input types (off for subgraph bodies, whose loop-carried
     /// types may legitimately differ from the declared ones).
-    fn run_scoped(&self, inputs: Vec<(String, Tensor)>, outer: &(dyn Fn(&str) -> Option<Tensor> + Sync), check: bool) -> Result<Vec<(String, Tensor)>> {
+    fn run_scoped(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        outer: &(dyn Fn(&str) -> Option<Tensor> + Sync),
+        check: bool,
+    ) -> Result<Vec<(String, Tensor)>> {
         let g = self.graph;
         let mut env: Vec<Option<Tensor>> = vec![None; g.values.len()];
         for (id, t) in &g.initializers {
             env[*id] = Some(t.clone());
         }
         for (name, t) in inputs {
-            let id = g.value_id(&name).filter(|id| g.inputs.contains(id)).ok_or_else(|| Error::Input {
-                name: name.clone(),
-                msg: format!("not an input of graph '{}' (inputs: {})", g.name, g.input_names().join(", ")),
-            })?;
+            let id = g
+                .value_id(&name)
+                .filter(|id| g.inputs.contains(id))
+                .ok_or_else(|| Error::Input {
+                    name: name.clone(),
+                    msg: format!(
+                        "not an input of graph '{}' (inputs: {})",
+                        g.name,
+                        g.input_names().join(", ")
+                    ),
+                })?;
             if check {
                 check_input(&name, &g.values[id].info, &t)?;
             }
@@ -68,18 +80,33 @@ impl<'g> Plan<'g> {
         }
         for &id in &g.inputs {
             if env[id].is_none() {
-                return Err(Error::Input { name: g.values[id].name.clone(), msg: "missing".into() });
+                return Err(Error::Input {
+                    name: g.values[id].name.clone(),
+                    msg: "missing".into(),
+                });
             }
         }
         for &id in &g.captures {
             let name = &g.values[id].name;
-            env[id] = Some(outer(name).ok_or_else(|| Error::invalid(format!("graph '{}': captured value '{name}' not found in enclosing scope", g.name)))?);
+            env[id] = Some(outer(name).ok_or_else(|| {
+                Error::invalid(format!(
+                    "graph '{}': captured value '{name}' not found in enclosing scope",
+                    g.name
+                ))
+            })?);
         }
         for (n, node) in g.nodes.iter().enumerate() {
             let ins: Vec<Option<Tensor>> = node
                 .inputs
                 .iter()
-                .map(|i| i.map(|i| env[i].clone().ok_or_else(|| Error::invalid(format!("value '{}' not computed", g.values[i].name)))).transpose())
+                .map(|i| {
+                    i.map(|i| {
+                        env[i].clone().ok_or_else(|| {
+                            Error::invalid(format!("value '{}' not computed", g.values[i].name))
+                        })
+                    })
+                    .transpose()
+                })
                 .collect::<Result<_>>()
                 .map_err(|e| e.in_node(&node.name, &node.op_type))?;
             // Inputs read for the last time are dropped before the op runs, so an op that
@@ -89,11 +116,32 @@ impl<'g> Plan<'g> {
                     env[*i] = None;
                 }
             }
-            let scope = Scope { env: &env, graph: g, outer };
-            let ctx = EvalCtx { n_outputs: node.outputs.len(), subgraphs: &scope };
-            let outs = node.op.eval(&ctx, ins).map_err(|e| e.in_node(&node.name, &node.op_type))?;
-            if outs.len() < node.outputs.iter().rposition(|o| o.is_some()).map_or(0, |p| p + 1) {
-                return Err(Error::invalid(format!("produced {} outputs, node declares {}", outs.len(), node.outputs.len())).in_node(&node.name, &node.op_type));
+            let scope = Scope {
+                env: &env,
+                graph: g,
+                outer,
+            };
+            let ctx = EvalCtx {
+                n_outputs: node.outputs.len(),
+                subgraphs: &scope,
+            };
+            let outs = node
+                .op
+                .eval(&ctx, ins)
+                .map_err(|e| e.in_node(&node.name, &node.op_type))?;
+            if outs.len()
+                < node
+                    .outputs
+                    .iter()
+                    .rposition(|o| o.is_some())
+                    .map_or(0, |p| p + 1)
+            {
+                return Err(Error::invalid(format!(
+                    "produced {} outputs, node declares {}",
+                    outs.len(),
+                    node.outputs.len()
+                ))
+                .in_node(&node.name, &node.op_type));
             }
             for (o, t) in node.outputs.iter().zip(outs) {
                 if let Some(o) = o {
@@ -106,7 +154,9 @@ impl<'g> Plan<'g> {
         g.outputs
             .iter()
             .map(|&o| {
-                let t = env[o].clone().ok_or_else(|| Error::invalid(format!("graph output '{}' not computed", g.values[o].name)))?;
+                let t = env[o].clone().ok_or_else(|| {
+                    Error::invalid(format!("graph output '{}' not computed", g.values[o].name))
+                })?;
                 Ok((g.values[o].name.clone(), t))
             })
             .collect()
@@ -115,7 +165,11 @@ impl<'g> Plan<'g> {
 
 /// Names a subgraph reads from enclosing scopes (its own captures and those of nested bodies).
 fn captured_names(g: &Graph) -> Vec<String> {
-    let mut v: Vec<String> = g.captures.iter().map(|&c| g.values[c].name.clone()).collect();
+    let mut v: Vec<String> = g
+        .captures
+        .iter()
+        .map(|&c| g.values[c].name.clone())
+        .collect();
     for n in &g.nodes {
         for a in n.attrs.0.values() {
             match a {
@@ -132,13 +186,23 @@ fn captured_names(g: &Graph) -> Vec<String> {
 fn check_input(name: &str, info: &ValueInfo, t: &Tensor) -> Result<()> {
     if let Some(d) = info.dtype {
         if d != t.dtype() {
-            return Err(Error::Input { name: name.into(), msg: format!("expected dtype {d}, got {}", t.dtype()) });
+            return Err(Error::Input {
+                name: name.into(),
+                msg: format!("expected dtype {d}, got {}", t.dtype()),
+            });
         }
     }
     if let Some(shape) = &info.shape {
-        let bad = shape.len() != t.rank() || shape.iter().zip(t.shape()).any(|(d, &n)| d.fixed().is_some_and(|f| f != n));
+        let bad = shape.len() != t.rank()
+            || shape
+                .iter()
+                .zip(t.shape())
+                .any(|(d, &n)| d.fixed().is_some_and(|f| f != n));
         if bad {
-            return Err(Error::Input { name: name.into(), msg: format!("expected shape {}, got {:?}", info, t.shape()) });
+            return Err(Error::Input {
+                name: name.into(),
+                msg: format!("expected shape {}, got {:?}", info, t.shape()),
+            });
         }
     }
     Ok(())
@@ -153,17 +217,35 @@ struct Scope<'a> {
 impl SubgraphRunner for Scope<'_> {
     fn run(&self, sub: &Graph, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
         if inputs.len() != sub.inputs.len() {
-            return Err(Error::invalid(format!("subgraph '{}' takes {} inputs, given {}", sub.name, sub.inputs.len(), inputs.len())));
+            return Err(Error::invalid(format!(
+                "subgraph '{}' takes {} inputs, given {}",
+                sub.name,
+                sub.inputs.len(),
+                inputs.len()
+            )));
         }
-        let named = sub.inputs.iter().zip(inputs).map(|(&i, t)| (sub.values[i].name.clone(), t)).collect();
+        let named = sub
+            .inputs
+            .iter()
+            .zip(inputs)
+            .map(|(&i, t)| (sub.values[i].name.clone(), t))
+            .collect();
         let lookup = |name: &str| -> Option<Tensor> {
-            match self.graph.value_id(name).and_then(|id| self.env[id].clone()) {
+            match self
+                .graph
+                .value_id(name)
+                .and_then(|id| self.env[id].clone())
+            {
                 Some(t) => Some(t),
                 None => (self.outer)(name),
             }
         };
         let plan = Plan::new(sub);
-        Ok(plan.run_scoped(named, &lookup, false)?.into_iter().map(|(_, t)| t).collect())
+        Ok(plan
+            .run_scoped(named, &lookup, false)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
     }
 }
 

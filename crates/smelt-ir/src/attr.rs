@@ -50,7 +50,11 @@ macro_rules! getter {
             match self.0.get(name) {
                 None => Ok(None),
                 Some(Attr::$var(v)) => Ok(Some(v.clone())),
-                Some(a) => Err(Error::invalid(format!("attribute '{name}' is {}, expected {}", a.kind(), $kind))),
+                Some(a) => Err(Error::invalid(format!(
+                    "attribute '{name}' is {}, expected {}",
+                    a.kind(),
+                    $kind
+                ))),
             }
         }
         /// The attribute, or `default` when absent.
@@ -85,18 +89,23 @@ impl Attributes {
 
     /// A required attribute.
     pub fn req_graph(&self, name: &str) -> Result<Arc<Graph>> {
-        self.graph(name)?.ok_or_else(|| Error::invalid(format!("missing graph attribute '{name}'")))
+        self.graph(name)?
+            .ok_or_else(|| Error::invalid(format!("missing graph attribute '{name}'")))
     }
     pub fn req_int(&self, name: &str) -> Result<i64> {
-        self.int(name)?.ok_or_else(|| Error::invalid(format!("missing int attribute '{name}'")))
+        self.int(name)?
+            .ok_or_else(|| Error::invalid(format!("missing int attribute '{name}'")))
     }
     pub fn req_ints(&self, name: &str) -> Result<Vec<i64>> {
-        self.ints(name)?.ok_or_else(|| Error::invalid(format!("missing ints attribute '{name}'")))
+        self.ints(name)?
+            .ok_or_else(|| Error::invalid(format!("missing ints attribute '{name}'")))
     }
     pub fn req_string(&self, name: &str) -> Result<String> {
-        self.string(name)?.ok_or_else(|| Error::invalid(format!("missing string attribute '{name}'")))
+        self.string(name)?
+            .ok_or_else(|| Error::invalid(format!("missing string attribute '{name}'")))
     }
     pub fn req_tensor(&self, name: &str) -> Result<Tensor> {
-        self.tensor(name)?.ok_or_else(|| Error::invalid(format!("missing tensor attribute '{name}'")))
+        self.tensor(name)?
+            .ok_or_else(|| Error::invalid(format!("missing tensor attribute '{name}'")))
     }
 }

@@ -45,14 +45,21 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(name: impl Into<String>) -> Self {
-        Graph { name: name.into(), ..Default::default() }
+        Graph {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     /// Adds a value; a name already in the graph gets a numeric suffix.
     pub fn add_value(&mut self, name: impl Into<String>, info: ValueInfo) -> ValueId {
         let mut name = name.into();
         if self.by_name.contains_key(&name) || name.is_empty() {
-            let base = if name.is_empty() { "v".to_string() } else { name.clone() };
+            let base = if name.is_empty() {
+                "v".to_string()
+            } else {
+                name.clone()
+            };
             let mut i = self.values.len();
             loop {
                 name = format!("{base}.{i}");
@@ -94,10 +101,16 @@ impl Graph {
     }
 
     pub fn input_names(&self) -> Vec<&str> {
-        self.inputs.iter().map(|&i| self.values[i].name.as_str()).collect()
+        self.inputs
+            .iter()
+            .map(|&i| self.values[i].name.as_str())
+            .collect()
     }
     pub fn output_names(&self) -> Vec<&str> {
-        self.outputs.iter().map(|&i| self.values[i].name.as_str()).collect()
+        self.outputs
+            .iter()
+            .map(|&i| self.values[i].name.as_str())
+            .collect()
     }
 
     /// Total bytes of constant tensors.

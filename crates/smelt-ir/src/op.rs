@@ -75,17 +75,28 @@ impl Registry {
         Self::default()
     }
     pub fn register(&mut self, domain: &str, op_type: &str, f: OpFactory) {
-        self.map.insert((normalize_domain(domain).to_string(), op_type.to_string()), f);
+        self.map.insert(
+            (normalize_domain(domain).to_string(), op_type.to_string()),
+            f,
+        );
     }
     pub fn get(&self, domain: &str, op_type: &str) -> Option<OpFactory> {
-        self.map.get(&(normalize_domain(domain).to_string(), op_type.to_string())).copied()
+        self.map
+            .get(&(normalize_domain(domain).to_string(), op_type.to_string()))
+            .copied()
     }
     pub fn build(&self, domain: &str, op_type: &str, ctx: &OpCtx) -> Result<Box<dyn Op>> {
-        let f = self.get(domain, op_type).ok_or_else(|| Error::UnsupportedOp {
-            domain: if domain.is_empty() { "ai.onnx".into() } else { domain.into() },
-            op_type: op_type.into(),
-            detail: String::new(),
-        })?;
+        let f = self
+            .get(domain, op_type)
+            .ok_or_else(|| Error::UnsupportedOp {
+                domain: if domain.is_empty() {
+                    "ai.onnx".into()
+                } else {
+                    domain.into()
+                },
+                op_type: op_type.into(),
+                detail: String::new(),
+            })?;
         f(ctx)
     }
     /// (domain, op type) of every registered op, sorted.

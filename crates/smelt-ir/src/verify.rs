@@ -10,11 +10,19 @@ pub fn verify(g: &Graph) -> Result<()> {
     let mut defined = vec![false; n];
     let check = |id: usize, what: &str| -> Result<()> {
         if id >= n {
-            return Err(Error::invalid(format!("graph '{}': {what} refers to value #{id}, graph has {n}", g.name)));
+            return Err(Error::invalid(format!(
+                "graph '{}': {what} refers to value #{id}, graph has {n}",
+                g.name
+            )));
         }
         Ok(())
     };
-    for &i in g.inputs.iter().chain(g.captures.iter()).chain(g.initializers.keys()) {
+    for &i in g
+        .inputs
+        .iter()
+        .chain(g.captures.iter())
+        .chain(g.initializers.keys())
+    {
         check(i, "input/initializer")?;
         defined[i] = true;
     }
@@ -49,7 +57,10 @@ pub fn verify(g: &Graph) -> Result<()> {
     for &o in &g.outputs {
         check(o, "graph output")?;
         if !defined[o] {
-            return Err(Error::invalid(format!("graph '{}': output '{}' is never defined", g.name, g.values[o].name)));
+            return Err(Error::invalid(format!(
+                "graph '{}': output '{}' is never defined",
+                g.name, g.values[o].name
+            )));
         }
     }
     Ok(())

@@ -32,39 +32,70 @@ pub struct Model {
 
 /// Loads a model file; external data resolves relative to its folder.
 pub fn load_path(path: &Path) -> Result<Model> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     load_bytes(&bytes, Some(path.parent().unwrap_or(Path::new("."))))
 }
 
 /// Loads a model from bytes. `base_dir` is where external data files live (None: none allowed).
 pub fn load_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<Model> {
-    let m = ModelProto::decode(bytes).map_err(|e| Error::format(format!("not a valid ONNX ModelProto: {e}")))?;
-    let gp = m.graph.as_ref().ok_or_else(|| Error::format("ModelProto has no graph"))?;
-    let mut opsets: Vec<(String, i64)> = m.opset_import.iter().map(|o| (o.domain.clone(), o.version)).collect();
+    let m = ModelProto::decode(bytes)
+        .map_err(|e| Error::format(format!("not a valid ONNX ModelProto: {e}")))?;
+    let gp = m
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::format("ModelProto has no graph"))?;
+    let mut opsets: Vec<(String, i64)> = m
+        .opset_import
+        .iter()
+        .map(|o| (o.domain.clone(), o.version))
+        .collect();
     if opsets.is_empty() {
         opsets.push((String::new(), 1));
     }
     if !m.functions.is_empty() {
-        let used: HashSet<(&str, &str)> = gp.node.iter().map(|n| (n.domain.as_str(), n.op_type.as_str())).collect();
-        if let Some(f) = m.functions.iter().find(|f| used.contains(&(f.domain.as_str(), f.name.as_str()))) {
-            return Err(Error::UnsupportedOp { domain: f.domain.clone(), op_type: f.name.clone(), detail: "model-local function".into() });
+        let used: HashSet<(&str, &str)> = gp
+            .node
+            .iter()
+            .map(|n| (n.domain.as_str(), n.op_type.as_str()))
+            .collect();
+        if let Some(f) = m
+            .functions
+            .iter()
+            .find(|f| used.contains(&(f.domain.as_str(), f.name.as_str())))
+        {
+            return Err(Error::UnsupportedOp {
+                domain: f.domain.clone(),
+                op_type: f.name.clone(),
+                detail: "model-local function".into(),
+            });
         }
     }
-    let imp = Importer { opsets: &opsets, base_dir };
+    let imp = Importer {
+        opsets: &opsets,
+        base_dir,
+    };
     let graph = imp.graph(gp, &[])?;
     Ok(Model {
         graph,
         opsets,
         ir_version: m.ir_version,
-        producer: format!("{} {}", m.producer_name, m.producer_version).trim().to_string(),
+        producer: format!("{} {}", m.producer_name, m.producer_version)
+            .trim()
+            .to_string(),
         doc: m.doc_string.clone(),
-        metadata: m.metadata_props.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect(),
+        metadata: m
+            .metadata_props
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect(),
     })
 }
 
 /// Decodes a serialized TensorProto (the `.pb` files of the ONNX test suite).
 pub fn load_tensor_bytes(bytes: &[u8]) -> Result<Tensor> {
-    let t = proto::TensorProto::decode(bytes).map_err(|e| Error::format(format!("not a valid TensorProto: {e}")))?;
+    let t = proto::TensorProto::decode(bytes)
+        .map_err(|e| Error::format(format!("not a valid TensorProto: {e}")))?;
     tensor_from_proto(&t, None)
 }
 
@@ -84,7 +115,11 @@ fn type_info(t: &TypeProto) -> Result<ValueInfo> {
     use proto::type_proto::Value;
     match &t.value {
         Some(Value::TensorType(tt)) => {
-            let dtype = if tt.elem_type == 0 { None } else { Some(dtype_from_onnx(tt.elem_type)?) };
+            let dtype = if tt.elem_type == 0 {
+                None
+            } else {
+                Some(dtype_from_onnx(tt.elem_type)?)
+            };
             let shape = tt.shape.as_ref().map(|s| {
                 s.dim
                     .iter()
@@ -98,9 +133,15 @@ fn type_info(t: &TypeProto) -> Result<ValueInfo> {
             Ok(ValueInfo { dtype, shape })
         }
         None => Ok(ValueInfo::unknown()),
-        Some(Value::SequenceType(_)) => Err(Error::Unsupported("sequence type: sequence values are not supported yet".into())),
-        Some(Value::MapType(_)) => Err(Error::Unsupported("map type: map values are not supported yet".into())),
-        Some(Value::OptionalType(_)) => Err(Error::Unsupported("optional type: optional values are not supported yet".into())),
+        Some(Value::SequenceType(_)) => Err(Error::Unsupported(
+            "sequence type: sequence values are not supported yet".into(),
+        )),
+        Some(Value::MapType(_)) => Err(Error::Unsupported(
+            "map type: map values are not supported yet".into(),
+        )),
+        Some(Value::OptionalType(_)) => Err(Error::Unsupported(
+            "optional type: optional values are not supported yet".into(),
+        )),
         Some(Value::SparseTensorType(_)) => Err(Error::Unsupported("sparse tensor type".into())),
     }
 }
@@ -113,7 +154,11 @@ struct Importer<'a> {
 impl Importer<'_> {
     /// Imports a graph. `outer` lists the names visible from enclosing graphs (innermost last).
     fn graph(&self, gp: &GraphProto, outer: &[&HashSet<String>]) -> Result<Graph> {
-        let mut b = GraphBuilder::new(if gp.name.is_empty() { "graph" } else { &gp.name });
+        let mut b = GraphBuilder::new(if gp.name.is_empty() {
+            "graph"
+        } else {
+            &gp.name
+        });
         for (d, v) in self.opsets {
             b.set_opset(d, *v);
         }
@@ -121,14 +166,21 @@ impl Importer<'_> {
         for t in &gp.initializer {
             let tensor = tensor_from_proto(t, self.base_dir)?;
             if b.find(&t.name).is_some() {
-                return Err(Error::format(format!("graph '{}': initializer '{}' defined twice", gp.name, t.name)));
+                return Err(Error::format(format!(
+                    "graph '{}': initializer '{}' defined twice",
+                    gp.name, t.name
+                )));
             }
             b.constant(&t.name, tensor);
             inits.insert(t.name.clone());
         }
         for s in &gp.sparse_initializer {
             let t = densify(s, self.base_dir)?;
-            let name = s.values.as_ref().map(|v| v.name.clone()).unwrap_or_default();
+            let name = s
+                .values
+                .as_ref()
+                .map(|v| v.name.clone())
+                .unwrap_or_default();
             b.constant(&name, t);
             inits.insert(name);
         }
@@ -140,11 +192,20 @@ impl Importer<'_> {
         }
         // names visible to subgraphs of this graph: outer ones plus what is defined so far
         let mut visible: HashSet<String> = HashSet::new();
-        for name in gp.input.iter().map(|i| &i.name).chain(gp.initializer.iter().map(|t| &t.name)) {
+        for name in gp
+            .input
+            .iter()
+            .map(|i| &i.name)
+            .chain(gp.initializer.iter().map(|t| &t.name))
+        {
             visible.insert(name.clone());
         }
         for (k, n) in gp.node.iter().enumerate() {
-            let node_name = if n.name.is_empty() { format!("{}_{k}", n.op_type) } else { n.name.clone() };
+            let node_name = if n.name.is_empty() {
+                format!("{}_{k}", n.op_type)
+            } else {
+                n.name.clone()
+            };
             let mut inputs: Vec<Option<V>> = Vec::with_capacity(n.input.len());
             for name in &n.input {
                 if name.is_empty() {
@@ -154,14 +215,19 @@ impl Importer<'_> {
                 } else if outer.iter().any(|s| s.contains(name)) {
                     inputs.push(Some(b.capture(name)?));
                 } else {
-                    return Err(Error::format(format!("node '{node_name}' ({}): input '{name}' is not defined before use", n.op_type)));
+                    return Err(Error::format(format!(
+                        "node '{node_name}' ({}): input '{name}' is not defined before use",
+                        n.op_type
+                    )));
                 }
             }
             let mut attrs = Attributes::new();
             let mut scopes: Vec<&HashSet<String>> = outer.to_vec();
             scopes.push(&visible);
             for a in &n.attribute {
-                let v = self.attr(a, &scopes).map_err(|e| e.in_node(&node_name, &n.op_type))?;
+                let v = self
+                    .attr(a, &scopes)
+                    .map_err(|e| e.in_node(&node_name, &n.op_type))?;
                 attrs.0.insert(a.name.clone(), v);
             }
             // a subgraph may read values of this graph that are only captured from further out
@@ -175,7 +241,12 @@ impl Importer<'_> {
             let v = match b.find(&o.name) {
                 Some(v) => v,
                 None if outer.iter().any(|s| s.contains(&o.name)) => b.capture(&o.name)?,
-                None => return Err(Error::format(format!("graph '{}': output '{}' is never produced", gp.name, o.name))),
+                None => {
+                    return Err(Error::format(format!(
+                        "graph '{}': output '{}' is never produced",
+                        gp.name, o.name
+                    )))
+                }
             };
             outs.push((v, o));
         }
@@ -195,23 +266,71 @@ impl Importer<'_> {
 
     fn attr(&self, a: &AttributeProto, scopes: &[&HashSet<String>]) -> Result<Attr> {
         let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let ty = if a.r#type != 0 { a.r#type } else { infer_attr_type(a) };
+        let ty = if a.r#type != 0 {
+            a.r#type
+        } else {
+            infer_attr_type(a)
+        };
         Ok(match ty {
             attr_type::FLOAT => Attr::Float(a.f),
             attr_type::INT => Attr::Int(a.i),
             attr_type::STRING => Attr::String(s(&a.s)),
-            attr_type::TENSOR => Attr::Tensor(tensor_from_proto(a.t.as_ref().ok_or_else(|| Error::format(format!("attribute '{}' has no tensor", a.name)))?, self.base_dir)?),
-            attr_type::GRAPH => Attr::Graph(Arc::new(self.graph(a.g.as_ref().ok_or_else(|| Error::format(format!("attribute '{}' has no graph", a.name)))?, scopes)?)),
+            attr_type::TENSOR => Attr::Tensor(tensor_from_proto(
+                a.t.as_ref().ok_or_else(|| {
+                    Error::format(format!("attribute '{}' has no tensor", a.name))
+                })?,
+                self.base_dir,
+            )?),
+            attr_type::GRAPH => {
+                Attr::Graph(Arc::new(self.graph(
+                    a.g.as_ref().ok_or_else(|| {
+                        Error::format(format!("attribute '{}' has no graph", a.name))
+                    })?,
+                    scopes,
+                )?))
+            }
             attr_type::FLOATS => Attr::Floats(a.floats.clone()),
             attr_type::INTS => Attr::Ints(a.ints.clone()),
             attr_type::STRINGS => Attr::Strings(a.strings.iter().map(|x| s(x)).collect()),
-            attr_type::TENSORS => Attr::Tensors(a.tensors.iter().map(|t| tensor_from_proto(t, self.base_dir)).collect::<Result<_>>()?),
-            attr_type::GRAPHS => Attr::Graphs(a.graphs.iter().map(|g| self.graph(g, scopes).map(Arc::new)).collect::<Result<_>>()?),
-            attr_type::SPARSE_TENSOR => Attr::Tensor(densify(a.sparse_tensor.as_ref().ok_or_else(|| Error::format(format!("attribute '{}' has no sparse tensor", a.name)))?, self.base_dir)?),
-            attr_type::TYPE_PROTO => Attr::Type(a.tp.as_ref().map(type_info).transpose()?.unwrap_or_default()),
-            attr_type::TYPE_PROTOS => Attr::Types(a.type_protos.iter().map(type_info).collect::<Result<_>>()?),
-            attr_type::SPARSE_TENSORS => return Err(Error::Unsupported(format!("sparse tensors attribute '{}'", a.name))),
-            t => return Err(Error::format(format!("attribute '{}' has unknown type {t}", a.name))),
+            attr_type::TENSORS => Attr::Tensors(
+                a.tensors
+                    .iter()
+                    .map(|t| tensor_from_proto(t, self.base_dir))
+                    .collect::<Result<_>>()?,
+            ),
+            attr_type::GRAPHS => Attr::Graphs(
+                a.graphs
+                    .iter()
+                    .map(|g| self.graph(g, scopes).map(Arc::new))
+                    .collect::<Result<_>>()?,
+            ),
+            attr_type::SPARSE_TENSOR => Attr::Tensor(densify(
+                a.sparse_tensor.as_ref().ok_or_else(|| {
+                    Error::format(format!("attribute '{}' has no sparse tensor", a.name))
+                })?,
+                self.base_dir,
+            )?),
+            attr_type::TYPE_PROTO => Attr::Type(
+                a.tp.as_ref()
+                    .map(type_info)
+                    .transpose()?
+                    .unwrap_or_default(),
+            ),
+            attr_type::TYPE_PROTOS => {
+                Attr::Types(a.type_protos.iter().map(type_info).collect::<Result<_>>()?)
+            }
+            attr_type::SPARSE_TENSORS => {
+                return Err(Error::Unsupported(format!(
+                    "sparse tensors attribute '{}'",
+                    a.name
+                )))
+            }
+            t => {
+                return Err(Error::format(format!(
+                    "attribute '{}' has unknown type {t}",
+                    a.name
+                )))
+            }
         })
     }
 }
@@ -249,9 +368,24 @@ fn merge_info(cur: &mut ValueInfo, declared: ValueInfo) {
 
 /// SparseTensorProto to a dense tensor (indices flat [NNZ] or coordinates [NNZ, rank]).
 fn densify(s: &proto::SparseTensorProto, base: Option<&Path>) -> Result<Tensor> {
-    let values = tensor_from_proto(s.values.as_ref().ok_or_else(|| Error::format("sparse tensor without values"))?, base)?;
-    let indices = tensor_from_proto(s.indices.as_ref().ok_or_else(|| Error::format("sparse tensor without indices"))?, base)?.to_i64_vec()?;
-    let shape: Vec<usize> = s.dims.iter().map(|&d| usize::try_from(d).map_err(|_| Error::format(format!("sparse dim {d}")))).collect::<Result<_>>()?;
+    let values = tensor_from_proto(
+        s.values
+            .as_ref()
+            .ok_or_else(|| Error::format("sparse tensor without values"))?,
+        base,
+    )?;
+    let indices = tensor_from_proto(
+        s.indices
+            .as_ref()
+            .ok_or_else(|| Error::format("sparse tensor without indices"))?,
+        base,
+    )?
+    .to_i64_vec()?;
+    let shape: Vec<usize> = s
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| Error::format(format!("sparse dim {d}"))))
+        .collect::<Result<_>>()?;
     let n: usize = shape.iter().product();
     let nnz = values.len();
     let rank = shape.len();
@@ -259,7 +393,10 @@ fn densify(s: &proto::SparseTensorProto, base: Option<&Path>) -> Result<Tensor> 
         indices.iter().map(|&i| i as usize).collect()
     } else if indices.len() == nnz * rank {
         let st = smelt_core::tensor::strides(&shape);
-        indices.chunks(rank.max(1)).map(|c| c.iter().zip(&st).map(|(&i, &s)| i as usize * s).sum()).collect()
+        indices
+            .chunks(rank.max(1))
+            .map(|c| c.iter().zip(&st).map(|(&i, &s)| i as usize * s).sum())
+            .collect()
     } else {
         return Err(Error::format("sparse tensor indices do not match values"));
     };

@@ -20,7 +20,9 @@ pub fn dtype_from_onnx(code: i32) -> Result<DType> {
 }
 
 fn le_chunks<const N: usize, T>(raw: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-    raw.chunks_exact(N).map(|c| f(c.try_into().unwrap())).collect()
+    raw.chunks_exact(N)
+        .map(|c| f(c.try_into().unwrap()))
+        .collect()
 }
 
 /// Unpacks two 4-bit values per byte, low nibble first.
@@ -48,7 +50,10 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
         }
         shape.push(d as usize);
     }
-    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| ctx(t, Error::format("shape overflows")))?;
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| ctx(t, Error::format("shape overflows")))?;
     let external;
     let raw: &[u8] = if t.data_location == 1 {
         external = read_external(t, base_dir)?;
@@ -61,10 +66,19 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
         DType::I4 | DType::U4 | DType::F4E2M1 => n.div_ceil(2),
         DType::Bool => n,
         DType::String => 0,
-        d => n.checked_mul(d.size_of()).ok_or_else(|| ctx(t, Error::format("size overflows")))?,
+        d => n
+            .checked_mul(d.size_of())
+            .ok_or_else(|| ctx(t, Error::format("size overflows")))?,
     };
     if use_raw && dtype != DType::String && raw.len() != expect_bytes {
-        return Err(ctx(t, Error::format(format!("raw data has {} bytes, shape {:?} of {dtype} needs {expect_bytes}", raw.len(), shape))));
+        return Err(ctx(
+            t,
+            Error::format(format!(
+                "raw data has {} bytes, shape {:?} of {dtype} needs {expect_bytes}",
+                raw.len(),
+                shape
+            )),
+        ));
     }
     let data = if use_raw && dtype != DType::String {
         match dtype {
@@ -73,7 +87,9 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
             DType::F16 => Data::F16(le_chunks(raw, |b| f16::from_bits(u16::from_le_bytes(b)))),
             DType::BF16 => Data::BF16(le_chunks(raw, |b| bf16::from_bits(u16::from_le_bytes(b)))),
             DType::I8 => Data::I8(raw.iter().map(|&b| b as i8).collect()),
-            DType::U8 | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => Data::U8(raw.to_vec()),
+            DType::U8 | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => {
+                Data::U8(raw.to_vec())
+            }
             DType::I16 => Data::I16(le_chunks(raw, i16::from_le_bytes)),
             DType::U16 => Data::U16(le_chunks(raw, u16::from_le_bytes)),
             DType::I32 => Data::I32(le_chunks(raw, i32::from_le_bytes)),
@@ -97,7 +113,9 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
             DType::I16 => Data::I16(i32s().map(|x| x as i16).collect()),
             DType::U16 => Data::U16(i32s().map(|x| x as u16).collect()),
             DType::I8 => Data::I8(i32s().map(|x| x as i8).collect()),
-            DType::U8 | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => Data::U8(i32s().map(|x| x as u8).collect()),
+            DType::U8 | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => {
+                Data::U8(i32s().map(|x| x as u8).collect())
+            }
             DType::Bool => Data::Bool(i32s().map(|x| x != 0).collect()),
             DType::F16 => Data::F16(i32s().map(|x| f16::from_bits(x as u16)).collect()),
             DType::BF16 => Data::BF16(i32s().map(|x| bf16::from_bits(x as u16)).collect()),
@@ -106,10 +124,22 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
                 unpack4(i32s().map(|x| x as u8), n, true)
             }
             DType::U4 | DType::F4E2M1 => unpack4(i32s().map(|x| x as u8), n, false),
-            DType::String => Data::String(t.string_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()),
+            DType::String => Data::String(
+                t.string_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect(),
+            ),
         };
         if data.len() != n {
-            return Err(ctx(t, Error::format(format!("has {} elements, shape {:?} needs {n}", data.len(), shape))));
+            return Err(ctx(
+                t,
+                Error::format(format!(
+                    "has {} elements, shape {:?} needs {n}",
+                    data.len(),
+                    shape
+                )),
+            ));
         }
         data
     };
@@ -121,25 +151,58 @@ fn ctx(t: &TensorProto, e: Error) -> Error {
 }
 
 fn read_external(t: &TensorProto, base_dir: Option<&Path>) -> Result<Vec<u8>> {
-    let base = base_dir.ok_or_else(|| ctx(t, Error::format("uses external data but the model was not loaded from a path")))?;
+    let base = base_dir.ok_or_else(|| {
+        ctx(
+            t,
+            Error::format("uses external data but the model was not loaded from a path"),
+        )
+    })?;
     let mut location = None;
     let mut offset = 0u64;
     let mut length = None;
     for kv in &t.external_data {
         match kv.key.as_str() {
             "location" => location = Some(kv.value.clone()),
-            "offset" => offset = kv.value.parse().map_err(|_| ctx(t, Error::format(format!("bad external offset '{}'", kv.value))))?,
-            "length" => length = Some(kv.value.parse::<u64>().map_err(|_| ctx(t, Error::format(format!("bad external length '{}'", kv.value))))?),
+            "offset" => {
+                offset = kv.value.parse().map_err(|_| {
+                    ctx(
+                        t,
+                        Error::format(format!("bad external offset '{}'", kv.value)),
+                    )
+                })?
+            }
+            "length" => {
+                length = Some(kv.value.parse::<u64>().map_err(|_| {
+                    ctx(
+                        t,
+                        Error::format(format!("bad external length '{}'", kv.value)),
+                    )
+                })?)
+            }
             _ => {}
         }
     }
     let loc = location.ok_or_else(|| ctx(t, Error::format("external data without a location")))?;
     let rel = Path::new(&loc);
-    if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(ctx(t, Error::format(format!("external data location '{loc}' must be a relative path inside the model's folder"))));
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(ctx(
+            t,
+            Error::format(format!(
+                "external data location '{loc}' must be a relative path inside the model's folder"
+            )),
+        ));
     }
     let path = base.join(rel);
-    let bytes = std::fs::read(&path).map_err(|e| ctx(t, Error::format(format!("external data file '{}': {e}", path.display()))))?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        ctx(
+            t,
+            Error::format(format!("external data file '{}': {e}", path.display())),
+        )
+    })?;
     let start = offset as usize;
     let end = match length {
         Some(l) => start.checked_add(l as usize),
@@ -147,6 +210,13 @@ fn read_external(t: &TensorProto, base_dir: Option<&Path>) -> Result<Vec<u8>> {
     };
     match end {
         Some(end) if start <= end && end <= bytes.len() => Ok(bytes[start..end].to_vec()),
-        _ => Err(ctx(t, Error::format(format!("external data range {offset}+{length:?} outside '{}' ({} bytes)", path.display(), bytes.len())))),
+        _ => Err(ctx(
+            t,
+            Error::format(format!(
+                "external data range {offset}+{length:?} outside '{}' ({} bytes)",
+                path.display(),
+                bytes.len()
+            )),
+        )),
     }
 }

@@ -12,7 +12,15 @@ fn vi(name: &str, dims: &[i64]) -> ValueInfoProto {
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: 1,
-                shape: Some(TensorShapeProto { dim: dims.iter().map(|&d| Dimension { value: Some(D::DimValue(d)), denotation: String::new() }).collect() }),
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            value: Some(D::DimValue(d)),
+                            denotation: String::new(),
+                        })
+                        .collect(),
+                }),
             })),
             denotation: String::new(),
         }),
@@ -33,7 +41,10 @@ fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
 fn model(nodes: Vec<NodeProto>, init: Vec<TensorProto>) -> ModelProto {
     ModelProto {
         ir_version: 8,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
         graph: Some(GraphProto {
             node: nodes,
             name: "g".into(),
@@ -47,22 +58,41 @@ fn model(nodes: Vec<NodeProto>, init: Vec<TensorProto>) -> ModelProto {
 }
 
 fn weights() -> TensorProto {
-    TensorProto { dims: vec![2, 3], data_type: 1, name: "w".into(), float_data: vec![0.5, -1.0, 2.0, 3.5, -0.25, 1.0], ..Default::default() }
+    TensorProto {
+        dims: vec![2, 3],
+        data_type: 1,
+        name: "w".into(),
+        float_data: vec![0.5, -1.0, 2.0, 3.5, -0.25, 1.0],
+        ..Default::default()
+    }
 }
 
 fn good_bytes() -> Vec<u8> {
-    model(vec![node("Identity", &["x"], &["t"]), node("Identity", &["t"], &["y"])], vec![weights()]).encode_to_vec()
+    model(
+        vec![
+            node("Identity", &["x"], &["t"]),
+            node("Identity", &["t"], &["y"]),
+        ],
+        vec![weights()],
+    )
+    .encode_to_vec()
 }
 
 fn input() -> Vec<(String, Tensor)> {
-    vec![("x".into(), Tensor::from_vec(vec![2, 3], vec![1f32, -2.0, 3.0, 0.5, 7.0, -1.5]).unwrap())]
+    vec![(
+        "x".into(),
+        Tensor::from_vec(vec![2, 3], vec![1f32, -2.0, 3.0, 0.5, 7.0, -1.5]).unwrap(),
+    )]
 }
 
 #[test]
 fn good_model_runs() {
     let m = smelt_onnx::load_bytes(&good_bytes(), None).unwrap();
     let out = smelt_cpu::run(&m.graph, input()).unwrap();
-    assert_eq!(out[0].1.as_slice::<f32>().unwrap(), input()[0].1.as_slice::<f32>().unwrap());
+    assert_eq!(
+        out[0].1.as_slice::<f32>().unwrap(),
+        input()[0].1.as_slice::<f32>().unwrap()
+    );
 }
 
 #[test]
@@ -78,7 +108,11 @@ fn truncation_at_every_offset_is_an_error_not_a_panic() {
             }
         }
     }
-    assert!(errors > bytes.len() / 2, "only {errors} of {} truncations were rejected", bytes.len());
+    assert!(
+        errors > bytes.len() / 2,
+        "only {errors} of {} truncations were rejected",
+        bytes.len()
+    );
 }
 
 #[test]
@@ -107,14 +141,20 @@ fn unknown_op_names_node_and_op() {
     let e = smelt_onnx::load_bytes(&b, None).unwrap_err();
     assert!(e.is_unsupported(), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("n_NoSuchOp") && msg.contains("NoSuchOp"), "{msg}");
+    assert!(
+        msg.contains("n_NoSuchOp") && msg.contains("NoSuchOp"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn undefined_input_names_node_and_value() {
     let b = model(vec![node("Identity", &["nowhere"], &["y"])], vec![]).encode_to_vec();
     let msg = smelt_onnx::load_bytes(&b, None).unwrap_err().to_string();
-    assert!(msg.contains("n_Identity") && msg.contains("nowhere"), "{msg}");
+    assert!(
+        msg.contains("n_Identity") && msg.contains("nowhere"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -135,12 +175,21 @@ fn missing_external_data_names_the_file() {
     let mut w = weights();
     w.float_data.clear();
     w.data_location = 1;
-    w.external_data = vec![StringStringEntryProto { key: "location".into(), value: "weights.bin".into() }];
+    w.external_data = vec![StringStringEntryProto {
+        key: "location".into(),
+        value: "weights.bin".into(),
+    }];
     let b = model(vec![node("Identity", &["x"], &["y"])], vec![w.clone()]).encode_to_vec();
-    let msg = smelt_onnx::load_bytes(&b, Some(&dir)).unwrap_err().to_string();
+    let msg = smelt_onnx::load_bytes(&b, Some(&dir))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("weights.bin") && msg.contains("'w'"), "{msg}");
     // present, the data loads
-    let raw: Vec<u8> = weights().float_data.iter().flat_map(|f| f.to_le_bytes()).collect();
+    let raw: Vec<u8> = weights()
+        .float_data
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
     std::fs::write(dir.join("weights.bin"), &raw).unwrap();
     let m = smelt_onnx::load_bytes(&b, Some(&dir)).unwrap();
     let t = m.graph.initializers.values().next().unwrap();
@@ -157,7 +206,10 @@ fn wrong_caller_inputs_are_clear_errors() {
     let m = smelt_onnx::load_bytes(&good_bytes(), None).unwrap();
     let t = input().remove(0).1;
     let e = smelt_cpu::run(&m.graph, vec![("nope".into(), t.clone())]).unwrap_err();
-    assert!(matches!(&e, Error::Input { name, .. } if name == "nope"), "{e}");
+    assert!(
+        matches!(&e, Error::Input { name, .. } if name == "nope"),
+        "{e}"
+    );
     let bad_dtype = Tensor::from_vec(vec![2, 3], vec![1i64; 6]).unwrap();
     let e = smelt_cpu::run(&m.graph, vec![("x".into(), bad_dtype)]).unwrap_err();
     assert!(e.to_string().contains("dtype"), "{e}");

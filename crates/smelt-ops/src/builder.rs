@@ -53,7 +53,12 @@ pub struct Conv {
 
 impl Default for Conv {
     fn default() -> Self {
-        Conv { strides: [1, 1], pads: [0; 4], dilations: [1, 1], groups: 1 }
+        Conv {
+            strides: [1, 1],
+            pads: [0; 4],
+            dilations: [1, 1],
+            groups: 1,
+        }
     }
 }
 
@@ -69,11 +74,17 @@ impl GraphBuilder {
         let mut opsets = HashMap::new();
         opsets.insert(String::new(), DEFAULT_OPSET);
         opsets.insert("ai.onnx.ml".to_string(), 5);
-        GraphBuilder { graph: Graph::new(name), registry, opsets, counter: 0 }
+        GraphBuilder {
+            graph: Graph::new(name),
+            registry,
+            opsets,
+            counter: 0,
+        }
     }
 
     pub fn set_opset(&mut self, domain: &str, version: i64) {
-        self.opsets.insert(smelt_ir::op::normalize_domain(domain).to_string(), version);
+        self.opsets
+            .insert(smelt_ir::op::normalize_domain(domain).to_string(), version);
     }
     pub fn opsets(&self) -> &HashMap<String, i64> {
         &self.opsets
@@ -102,14 +113,18 @@ impl GraphBuilder {
 
     fn new_value(&mut self, name: &str, info: ValueInfo) -> Result<V> {
         if self.graph.value_id(name).is_some() {
-            return Err(Error::invalid(format!("graph '{}': value '{name}' is defined twice", self.graph.name)));
+            return Err(Error::invalid(format!(
+                "graph '{}': value '{name}' is defined twice",
+                self.graph.name
+            )));
         }
         Ok(V(self.graph.add_value(name, info)))
     }
 
     /// A graph input.
     pub fn placeholder(&mut self, name: &str, dtype: DType, shape: &[Dim]) -> V {
-        self.input_info(name, ValueInfo::new(dtype, shape.to_vec())).expect("fresh builder name")
+        self.input_info(name, ValueInfo::new(dtype, shape.to_vec()))
+            .expect("fresh builder name")
     }
 
     /// A graph input with a possibly partial type (importers).
@@ -121,7 +136,11 @@ impl GraphBuilder {
 
     /// A constant tensor.
     pub fn constant(&mut self, name: &str, t: Tensor) -> V {
-        let name = if name.is_empty() || self.graph.value_id(name).is_some() { self.fresh("const") } else { name.to_string() };
+        let name = if name.is_empty() || self.graph.value_id(name).is_some() {
+            self.fresh("const")
+        } else {
+            name.to_string()
+        };
         V(self.graph.add_initializer(name, t))
     }
 
@@ -152,13 +171,37 @@ impl GraphBuilder {
     ) -> Result<Vec<Option<V>>> {
         let domain = smelt_ir::op::normalize_domain(domain).to_string();
         let opset = *self.opsets.get(&domain).unwrap_or(&1);
-        let node_name = if name.is_empty() { format!("{op_type}_{}", self.graph.nodes.len()) } else { name.to_string() };
-        let ctx = OpCtx { attrs: &attrs, opset, n_inputs: inputs.len(), n_outputs: outputs.len(), node_name: &node_name };
-        let op: Arc<dyn smelt_ir::Op> = Arc::from(self.registry.build(&domain, op_type, &ctx).map_err(|e| e.in_node(&node_name, op_type))?);
-        let in_infos: Vec<Option<ValueInfo>> = inputs.iter().map(|i| i.map(|v| self.graph.values[v.0].info.clone())).collect();
-        let consts: Vec<Option<Tensor>> = inputs.iter().map(|i| i.and_then(|v| self.graph.initializers.get(&v.0).cloned())).collect();
+        let node_name = if name.is_empty() {
+            format!("{op_type}_{}", self.graph.nodes.len())
+        } else {
+            name.to_string()
+        };
+        let ctx = OpCtx {
+            attrs: &attrs,
+            opset,
+            n_inputs: inputs.len(),
+            n_outputs: outputs.len(),
+            node_name: &node_name,
+        };
+        let op: Arc<dyn smelt_ir::Op> = Arc::from(
+            self.registry
+                .build(&domain, op_type, &ctx)
+                .map_err(|e| e.in_node(&node_name, op_type))?,
+        );
+        let in_infos: Vec<Option<ValueInfo>> = inputs
+            .iter()
+            .map(|i| i.map(|v| self.graph.values[v.0].info.clone()))
+            .collect();
+        let consts: Vec<Option<Tensor>> = inputs
+            .iter()
+            .map(|i| i.and_then(|v| self.graph.initializers.get(&v.0).cloned()))
+            .collect();
         let infos = op
-            .infer(&InferCtx { inputs: &in_infos, consts: &consts, n_outputs: outputs.len() })
+            .infer(&InferCtx {
+                inputs: &in_infos,
+                consts: &consts,
+                n_outputs: outputs.len(),
+            })
             .unwrap_or_else(|_| vec![ValueInfo::unknown(); outputs.len()]);
         let mut outs = Vec::with_capacity(outputs.len());
         for (i, o) in outputs.iter().enumerate() {
@@ -166,7 +209,10 @@ impl GraphBuilder {
                 outs.push(None);
             } else {
                 let info = infos.get(i).cloned().unwrap_or_default();
-                outs.push(Some(self.new_value(o, info).map_err(|e| e.in_node(&node_name, op_type))?));
+                outs.push(Some(
+                    self.new_value(o, info)
+                        .map_err(|e| e.in_node(&node_name, op_type))?,
+                ));
             }
         }
         self.graph.nodes.push(Node {
@@ -182,10 +228,22 @@ impl GraphBuilder {
     }
 
     /// Adds a default-domain node with `n` fresh outputs.
-    pub fn op_n(&mut self, op_type: &str, inputs: &[V], attrs: Attributes, n: usize) -> Result<Vec<V>> {
-        let names: Vec<String> = (0..n).map(|_| self.fresh(&op_type.to_lowercase())).collect();
+    pub fn op_n(
+        &mut self,
+        op_type: &str,
+        inputs: &[V],
+        attrs: Attributes,
+        n: usize,
+    ) -> Result<Vec<V>> {
+        let names: Vec<String> = (0..n)
+            .map(|_| self.fresh(&op_type.to_lowercase()))
+            .collect();
         let ins: Vec<Option<V>> = inputs.iter().map(|&v| Some(v)).collect();
-        Ok(self.add_node("", "", op_type, &ins, &names, attrs)?.into_iter().flatten().collect())
+        Ok(self
+            .add_node("", "", op_type, &ins, &names, attrs)?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Adds a default-domain node with one output.
@@ -226,36 +284,59 @@ impl GraphBuilder {
         self.op("MatMul", &[a, b], Attributes::new())
     }
     pub fn softmax(&mut self, x: V, axis: i64) -> Result<V> {
-        self.op("Softmax", &[x], Attributes::new().with("axis", Attr::Int(axis)))
+        self.op(
+            "Softmax",
+            &[x],
+            Attributes::new().with("axis", Attr::Int(axis)),
+        )
     }
     pub fn flatten(&mut self, x: V, axis: i64) -> Result<V> {
-        self.op("Flatten", &[x], Attributes::new().with("axis", Attr::Int(axis)))
+        self.op(
+            "Flatten",
+            &[x],
+            Attributes::new().with("axis", Attr::Int(axis)),
+        )
     }
     pub fn transpose(&mut self, x: V, perm: &[i64]) -> Result<V> {
-        self.op("Transpose", &[x], Attributes::new().with("perm", Attr::Ints(perm.to_vec())))
+        self.op(
+            "Transpose",
+            &[x],
+            Attributes::new().with("perm", Attr::Ints(perm.to_vec())),
+        )
     }
     pub fn reshape(&mut self, x: V, shape: &[i64]) -> Result<V> {
         let s = self.constant("", Tensor::from_vec(vec![shape.len()], shape.to_vec())?);
         self.op("Reshape", &[x, s], Attributes::new())
     }
     pub fn concat(&mut self, xs: &[V], axis: i64) -> Result<V> {
-        self.op("Concat", xs, Attributes::new().with("axis", Attr::Int(axis)))
+        self.op(
+            "Concat",
+            xs,
+            Attributes::new().with("axis", Attr::Int(axis)),
+        )
     }
     pub fn conv2d(&mut self, x: V, w: V, bias: Option<V>, c: &Conv) -> Result<V> {
         let attrs = Attributes::new()
             .with("strides", Attr::Ints(c.strides.to_vec()))
-            .with("pads", Attr::Ints(vec![c.pads[0], c.pads[1], c.pads[2], c.pads[3]]))
+            .with(
+                "pads",
+                Attr::Ints(vec![c.pads[0], c.pads[1], c.pads[2], c.pads[3]]),
+            )
             .with("dilations", Attr::Ints(c.dilations.to_vec()))
             .with("group", Attr::Int(c.groups));
         let ins: Vec<V> = [Some(x), Some(w), bias].into_iter().flatten().collect();
         self.op("Conv", &ins, attrs)
     }
     pub fn max_pool2d(&mut self, x: V, kernel: [i64; 2], strides: [i64; 2]) -> Result<V> {
-        let attrs = Attributes::new().with("kernel_shape", Attr::Ints(kernel.to_vec())).with("strides", Attr::Ints(strides.to_vec()));
+        let attrs = Attributes::new()
+            .with("kernel_shape", Attr::Ints(kernel.to_vec()))
+            .with("strides", Attr::Ints(strides.to_vec()));
         self.op("MaxPool", &[x], attrs)
     }
     pub fn avg_pool2d(&mut self, x: V, kernel: [i64; 2], strides: [i64; 2]) -> Result<V> {
-        let attrs = Attributes::new().with("kernel_shape", Attr::Ints(kernel.to_vec())).with("strides", Attr::Ints(strides.to_vec()));
+        let attrs = Attributes::new()
+            .with("kernel_shape", Attr::Ints(kernel.to_vec()))
+            .with("strides", Attr::Ints(strides.to_vec()));
         self.op("AveragePool", &[x], attrs)
     }
     pub fn global_avg_pool(&mut self, x: V) -> Result<V> {
@@ -263,7 +344,10 @@ impl GraphBuilder {
     }
     pub fn gemm(&mut self, a: V, b: V, c: Option<V>, trans_b: bool) -> Result<V> {
         let ins: Vec<V> = [Some(a), Some(b), c].into_iter().flatten().collect();
-        self.op("Gemm", &ins, Attributes::new().with("transB", Attr::Int(trans_b as i64)))
+        self.op(
+            "Gemm",
+            &ins,
+            Attributes::new().with("transB", Attr::Int(trans_b as i64)),
+        )
     }
 }
-

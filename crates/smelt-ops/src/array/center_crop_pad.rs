@@ -11,7 +11,11 @@ pub struct CenterCropPad {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "CenterCropPad", |ctx| Ok(Box::new(CenterCropPad { axes: ctx.attrs.ints("axes")? })));
+    r.register("", "CenterCropPad", |ctx| {
+        Ok(Box::new(CenterCropPad {
+            axes: ctx.attrs.ints("axes")?,
+        }))
+    });
 }
 
 impl Op for CenterCropPad {
@@ -25,12 +29,21 @@ impl Op for CenterCropPad {
             Some(a) => norm_axes(a, x.rank())?,
             None => (0..x.rank()).collect(),
         };
-        ensure!(shape.len() == axes.len(), "shape {shape:?} has {} entries for {} axes", shape.len(), axes.len());
+        ensure!(
+            shape.len() == axes.len(),
+            "shape {shape:?} has {} entries for {} axes",
+            shape.len(),
+            axes.len()
+        );
         let mut maps = Vec::with_capacity(x.rank());
         let mut oshape = x.shape().to_vec();
         for (d, &n) in x.shape().iter().enumerate() {
             let o = axes.iter().position(|&a| a == d).map_or(n, |j| shape[j]);
-            let begin = if o >= n { ((o - n) / 2) as i64 } else { -(((n - o) / 2) as i64) };
+            let begin = if o >= n {
+                ((o - n) / 2) as i64
+            } else {
+                -(((n - o) / 2) as i64)
+            };
             maps.push(pad_map(o, n, begin, Mode::Constant)?);
             oshape[d] = o;
         }

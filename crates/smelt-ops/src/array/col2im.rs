@@ -15,26 +15,50 @@ pub struct Col2Im {
 
 pub fn register(r: &mut Registry) {
     r.register("", "Col2Im", |ctx| {
-        Ok(Box::new(Col2Im { dilations: ctx.attrs.ints("dilations")?, pads: ctx.attrs.ints("pads")?, strides: ctx.attrs.ints("strides")? }))
+        Ok(Box::new(Col2Im {
+            dilations: ctx.attrs.ints("dilations")?,
+            pads: ctx.attrs.ints("pads")?,
+            strides: ctx.attrs.ints("strides")?,
+        }))
     });
 }
 
-fn run<T: Elem + Arith>(x: &Tensor, img: &[usize], blk: &[usize], dil: &[i64], pads: &[i64], st: &[i64]) -> Result<Tensor> {
+fn run<T: Elem + Arith>(
+    x: &Tensor,
+    img: &[usize],
+    blk: &[usize],
+    dil: &[i64],
+    pads: &[i64],
+    st: &[i64],
+) -> Result<Tensor> {
     let nd = img.len();
     let (n, ck, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let kprod: usize = blk.iter().product();
-    ensure!(kprod > 0 && ck % kprod == 0, "input dim 1 ({ck}) not divisible by the block size {kprod}");
+    ensure!(
+        kprod > 0 && ck % kprod == 0,
+        "input dim 1 ({ck}) not divisible by the block size {kprod}"
+    );
     let c = ck / kprod;
     // number of block positions per spatial dim
     let mut grid = Vec::with_capacity(nd);
     for d in 0..nd {
-        ensure!(dil[d] >= 1 && st[d] >= 1, "dilations and strides must be >= 1");
+        ensure!(
+            dil[d] >= 1 && st[d] >= 1,
+            "dilations and strides must be >= 1"
+        );
         let span = dil[d] * (blk[d] as i64 - 1) + 1;
         let g = (img[d] as i64 + pads[d] + pads[d + nd] - span) / st[d] + 1;
-        ensure!(g >= 0, "block {blk:?} does not fit the padded image {img:?}");
+        ensure!(
+            g >= 0,
+            "block {blk:?} does not fit the padded image {img:?}"
+        );
         grid.push(g as usize);
     }
-    ensure!(numel(&grid) == l, "input has {l} block positions, the image and block shapes give {}", numel(&grid));
+    ensure!(
+        numel(&grid) == l,
+        "input has {l} block positions, the image and block shapes give {}",
+        numel(&grid)
+    );
     let s = x.as_slice::<T>()?;
     let ipix: usize = img.iter().product();
     let mut out = vec![T::default(); n * c * ipix];
@@ -74,12 +98,22 @@ impl Op for Col2Im {
         let img = shape_input(req(&inputs, 1)?, "Col2Im image_shape")?;
         let blk = shape_input(req(&inputs, 2)?, "Col2Im block_shape")?;
         let nd = img.len();
-        ensure!(x.rank() == 3, "Col2Im input must be 3-D, has shape {:?}", x.shape());
-        ensure!(blk.len() == nd, "block_shape {blk:?} and image_shape {img:?} differ in rank");
+        ensure!(
+            x.rank() == 3,
+            "Col2Im input must be 3-D, has shape {:?}",
+            x.shape()
+        );
+        ensure!(
+            blk.len() == nd,
+            "block_shape {blk:?} and image_shape {img:?} differ in rank"
+        );
         let dil = self.dilations.clone().unwrap_or(vec![1; nd]);
         let pads = self.pads.clone().unwrap_or(vec![0; 2 * nd]);
         let st = self.strides.clone().unwrap_or(vec![1; nd]);
-        ensure!(dil.len() == nd && st.len() == nd && pads.len() == 2 * nd, "dilations/strides/pads lengths do not match {nd} spatial dims");
+        ensure!(
+            dil.len() == nd && st.len() == nd && pads.len() == 2 * nd,
+            "dilations/strides/pads lengths do not match {nd} spatial dims"
+        );
         let y = dispatch_numeric!(x.dtype(), T => run::<T>(x, &img, &blk, &dil, &pads, &st)?, o => return Err(Error::dtype(o, "Col2Im")));
         Ok(vec![y])
     }

@@ -11,7 +11,12 @@ pub fn mk<T: Elem>(dtype: DType, shape: Vec<usize>, v: Vec<T>) -> Result<Tensor>
 /// Row-major copy of the strided view of `src` that starts at element `base` and has shape
 /// `shape` with per-dim element strides `strides` (0 broadcasts, negative walks backwards).
 /// Every reachable offset is checked up front; an out-of-bounds view is an Err, not a panic.
-pub fn strided_copy<T: Clone>(src: &[T], base: isize, shape: &[usize], strides: &[isize]) -> Result<Vec<T>> {
+pub fn strided_copy<T: Clone>(
+    src: &[T],
+    base: isize,
+    shape: &[usize],
+    strides: &[isize],
+) -> Result<Vec<T>> {
     let n = numel(shape);
     if n == 0 {
         return Ok(Vec::new());
@@ -27,7 +32,10 @@ pub fn strided_copy<T: Clone>(src: &[T], base: isize, shape: &[usize], strides: 
         }
     }
     if lo < 0 || hi >= src.len() as isize {
-        bail!("strided view [{lo}, {hi}] outside a buffer of {} elements", src.len());
+        bail!(
+            "strided view [{lo}, {hi}] outside a buffer of {} elements",
+            src.len()
+        );
     }
     // drop unit dims and merge dims that are contiguous with their inner neighbour
     let mut dims: Vec<(usize, isize)> = Vec::with_capacity(shape.len());
@@ -123,10 +131,17 @@ pub fn istrides(shape: &[usize]) -> Vec<isize> {
 /// Transposes `t` by `perm` (output dim i is input dim perm[i]). `perm` must be a permutation.
 pub fn transpose(t: &Tensor, perm: &[usize]) -> Result<Tensor> {
     let r = t.rank();
-    ensure!(perm.len() == r, "perm {perm:?} has {} entries for rank {r}", perm.len());
+    ensure!(
+        perm.len() == r,
+        "perm {perm:?} has {} entries for rank {r}",
+        perm.len()
+    );
     let mut seen = vec![false; r];
     for &p in perm {
-        ensure!(p < r && !seen[p], "perm {perm:?} is not a permutation of 0..{r}");
+        ensure!(
+            p < r && !seen[p],
+            "perm {perm:?} is not a permutation of 0..{r}"
+        );
         seen[p] = true;
     }
     let st = istrides(t.shape());
@@ -152,13 +167,22 @@ pub fn wrap_index(i: i64, n: usize, what: &str) -> Result<usize> {
 
 /// A shape given as an integer tensor: checks every entry is >= 0.
 pub fn shape_input(t: &Tensor, what: &str) -> Result<Vec<usize>> {
-    ensure!(t.rank() <= 1, "{what} must be a 1-D tensor, got shape {:?}", t.shape());
+    ensure!(
+        t.rank() <= 1,
+        "{what} must be a 1-D tensor, got shape {:?}",
+        t.shape()
+    );
     t.to_i64_vec()?
         .into_iter()
-        .map(|d| if d < 0 { Err(Error::invalid(format!("{what} has negative dimension {d}"))) } else { Ok(d as usize) })
+        .map(|d| {
+            if d < 0 {
+                Err(Error::invalid(format!("{what} has negative dimension {d}")))
+            } else {
+                Ok(d as usize)
+            }
+        })
         .collect()
 }
-
 
 /// Input `i`'s known info during inference.
 pub fn in_info<'a>(ctx: &'a InferCtx, i: usize) -> Option<&'a ValueInfo> {
@@ -261,7 +285,13 @@ pub fn eval_op(op: &dyn Op, inputs: Vec<Tensor>, n_outputs: usize) -> Result<Vec
             Err(Error::invalid("no subgraphs in tests"))
         }
     }
-    op.eval(&EvalCtx { n_outputs, subgraphs: &NoSub }, inputs.into_iter().map(Some).collect())
+    op.eval(
+        &EvalCtx {
+            n_outputs,
+            subgraphs: &NoSub,
+        },
+        inputs.into_iter().map(Some).collect(),
+    )
 }
 
 #[cfg(test)]
@@ -284,20 +314,39 @@ mod tests {
 
     #[test]
     fn strided_copy_matches_naive() {
-        for &(a, b, c) in &[(31usize, 32usize, 3usize), (33, 2, 32), (1, 33, 31), (32, 33, 1)] {
+        for &(a, b, c) in &[
+            (31usize, 32usize, 3usize),
+            (33, 2, 32),
+            (1, 33, 31),
+            (32, 33, 1),
+        ] {
             let shape = [a, b, c];
             let src: Vec<f32> = (0..a * b * c).map(|i| (i as f32 * 0.37).sin()).collect();
             let st = istrides(&shape);
-            for perm in [[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1], [2, 0, 1], [1, 2, 0]] {
+            for perm in [
+                [0, 1, 2],
+                [2, 1, 0],
+                [1, 0, 2],
+                [0, 2, 1],
+                [2, 0, 1],
+                [1, 2, 0],
+            ] {
                 let sh: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
                 let ps: Vec<isize> = perm.iter().map(|&p| st[p]).collect();
-                assert_eq!(strided_copy(&src, 0, &sh, &ps).unwrap(), naive(&src, 0, &sh, &ps), "{shape:?} {perm:?}");
+                assert_eq!(
+                    strided_copy(&src, 0, &sh, &ps).unwrap(),
+                    naive(&src, 0, &sh, &ps),
+                    "{shape:?} {perm:?}"
+                );
             }
             // reversed last dim and a broadcast dim
             let base = (c - 1) as isize;
             let sh = [a, 2, b, c];
             let ps = [st[0], 0, st[1], -1];
-            assert_eq!(strided_copy(&src, base, &sh, &ps).unwrap(), naive(&src, base, &sh, &ps));
+            assert_eq!(
+                strided_copy(&src, base, &sh, &ps).unwrap(),
+                naive(&src, base, &sh, &ps)
+            );
         }
     }
 
@@ -313,13 +362,37 @@ mod tests {
 mod infer_tests {
     use super::*;
 
-    fn infer(op: &str, opset: i64, attrs: Attributes, ins: Vec<Option<ValueInfo>>, consts: Vec<Option<Tensor>>, n_out: usize) -> Vec<ValueInfo> {
-        let ctx = OpCtx { attrs: &attrs, opset, n_inputs: ins.len(), n_outputs: n_out, node_name: "t" };
+    fn infer(
+        op: &str,
+        opset: i64,
+        attrs: Attributes,
+        ins: Vec<Option<ValueInfo>>,
+        consts: Vec<Option<Tensor>>,
+        n_out: usize,
+    ) -> Vec<ValueInfo> {
+        let ctx = OpCtx {
+            attrs: &attrs,
+            opset,
+            n_inputs: ins.len(),
+            n_outputs: n_out,
+            node_name: "t",
+        };
         let o = crate::registry().build("", op, &ctx).unwrap();
-        o.infer(&InferCtx { inputs: &ins, consts: &consts, n_outputs: n_out }).unwrap()
+        o.infer(&InferCtx {
+            inputs: &ins,
+            consts: &consts,
+            n_outputs: n_out,
+        })
+        .unwrap()
     }
     fn sym(v: &[&str]) -> Vec<Dim> {
-        v.iter().map(|s| s.parse().map(Dim::Fixed).unwrap_or_else(|_| Dim::Sym(s.to_string()))).collect()
+        v.iter()
+            .map(|s| {
+                s.parse()
+                    .map(Dim::Fixed)
+                    .unwrap_or_else(|_| Dim::Sym(s.to_string()))
+            })
+            .collect()
     }
     fn i64s(v: &[i64]) -> Option<Tensor> {
         Some(Tensor::from_vec(vec![v.len()], v.to_vec()).unwrap())
@@ -328,23 +401,94 @@ mod infer_tests {
     #[test]
     fn shapes() {
         let x = Some(ValueInfo::new(DType::F32, sym(&["N", "3", "4"])));
-        let r = infer("Reshape", 14, Attributes::new(), vec![x.clone(), None], vec![None, i64s(&[0, -1])], 1);
+        let r = infer(
+            "Reshape",
+            14,
+            Attributes::new(),
+            vec![x.clone(), None],
+            vec![None, i64s(&[0, -1])],
+            1,
+        );
         assert_eq!(r[0].shape, Some(vec![Dim::Sym("N".into()), Dim::Unknown]));
-        let r = infer("Transpose", 13, Attributes::new().with("perm", Attr::Ints(vec![2, 0, 1])), vec![x.clone()], vec![None], 1);
+        let r = infer(
+            "Transpose",
+            13,
+            Attributes::new().with("perm", Attr::Ints(vec![2, 0, 1])),
+            vec![x.clone()],
+            vec![None],
+            1,
+        );
         assert_eq!(r[0].shape, Some(sym(&["4", "N", "3"])));
-        let r = infer("Unsqueeze", 13, Attributes::new(), vec![x.clone(), None], vec![None, i64s(&[-1, 0])], 1);
+        let r = infer(
+            "Unsqueeze",
+            13,
+            Attributes::new(),
+            vec![x.clone(), None],
+            vec![None, i64s(&[-1, 0])],
+            1,
+        );
         assert_eq!(r[0].shape, Some(sym(&["1", "N", "3", "4", "1"])));
-        let r = infer("Squeeze", 11, Attributes::new().with("axes", Attr::Ints(vec![0])), vec![Some(ValueInfo::fixed(DType::F32, &[1, 3]))], vec![None], 1);
+        let r = infer(
+            "Squeeze",
+            11,
+            Attributes::new().with("axes", Attr::Ints(vec![0])),
+            vec![Some(ValueInfo::fixed(DType::F32, &[1, 3]))],
+            vec![None],
+            1,
+        );
         assert_eq!(r[0].shape, Some(sym(&["3"])));
-        let r = infer("Concat", 13, Attributes::new().with("axis", Attr::Int(-1)), vec![x.clone(), x.clone()], vec![None, None], 1);
+        let r = infer(
+            "Concat",
+            13,
+            Attributes::new().with("axis", Attr::Int(-1)),
+            vec![x.clone(), x.clone()],
+            vec![None, None],
+            1,
+        );
         assert_eq!(r[0].shape, Some(sym(&["N", "3", "8"])));
-        let r = infer("Shape", 15, Attributes::new().with("start", Attr::Int(1)), vec![x.clone()], vec![None], 1);
+        let r = infer(
+            "Shape",
+            15,
+            Attributes::new().with("start", Attr::Int(1)),
+            vec![x.clone()],
+            vec![None],
+            1,
+        );
         assert_eq!(r[0], ValueInfo::fixed(DType::I64, &[2]));
-        let r = infer("Slice", 13, Attributes::new(), vec![x.clone(), None, None, None, None], vec![None, i64s(&[-1]), i64s(&[i64::MIN]), i64s(&[2]), i64s(&[-2])], 1);
+        let r = infer(
+            "Slice",
+            13,
+            Attributes::new(),
+            vec![x.clone(), None, None, None, None],
+            vec![
+                None,
+                i64s(&[-1]),
+                i64s(&[i64::MIN]),
+                i64s(&[2]),
+                i64s(&[-2]),
+            ],
+            1,
+        );
         assert_eq!(r[0].shape, Some(sym(&["N", "3", "2"])));
-        let r = infer("Split", 18, Attributes::new().with("axis", Attr::Int(1)).with("num_outputs", Attr::Int(2)), vec![x.clone()], vec![None], 2);
+        let r = infer(
+            "Split",
+            18,
+            Attributes::new()
+                .with("axis", Attr::Int(1))
+                .with("num_outputs", Attr::Int(2)),
+            vec![x.clone()],
+            vec![None],
+            2,
+        );
         assert_eq!(r[1].shape, Some(sym(&["N", "1", "4"])));
-        let r = infer("Expand", 13, Attributes::new(), vec![x, None], vec![None, i64s(&[2, 1, 1, 1])], 1);
+        let r = infer(
+            "Expand",
+            13,
+            Attributes::new(),
+            vec![x, None],
+            vec![None, i64s(&[2, 1, 1, 1])],
+            1,
+        );
         assert_eq!(r[0].shape, Some(sym(&["2", "N", "3", "4"])));
     }
 }

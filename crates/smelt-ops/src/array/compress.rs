@@ -11,7 +11,11 @@ pub struct Compress {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Compress", |ctx| Ok(Box::new(Compress { axis: ctx.attrs.int("axis")? })));
+    r.register("", "Compress", |ctx| {
+        Ok(Box::new(Compress {
+            axis: ctx.attrs.int("axis")?,
+        }))
+    });
 }
 
 impl Op for Compress {
@@ -21,15 +25,28 @@ impl Op for Compress {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let cond = req(&inputs, 1)?;
-        ensure!(cond.rank() == 1, "Compress condition must be 1-D, has shape {:?}", cond.shape());
+        ensure!(
+            cond.rank() == 1,
+            "Compress condition must be 1-D, has shape {:?}",
+            cond.shape()
+        );
         let cv = cond.to_i64_vec()?;
         let (shape, a) = match self.axis {
             Some(ax) => (x.shape().to_vec(), norm_axis(ax, x.rank())?),
             None => (vec![x.len()], 0),
         };
         let dim = shape[a];
-        ensure!(cv.len() <= dim, "Compress condition has {} entries for a dim of {dim}", cv.len());
-        let keep: Vec<usize> = cv.iter().enumerate().filter(|(_, &c)| c != 0).map(|(i, _)| i).collect();
+        ensure!(
+            cv.len() <= dim,
+            "Compress condition has {} entries for a dim of {dim}",
+            cv.len()
+        );
+        let keep: Vec<usize> = cv
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c != 0)
+            .map(|(i, _)| i)
+            .collect();
         let outer: usize = shape[..a].iter().product();
         let inner: usize = shape[a + 1..].iter().product();
         let mut oshape = shape.clone();

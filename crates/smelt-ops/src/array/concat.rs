@@ -9,7 +9,11 @@ pub struct Concat {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Concat", |ctx| Ok(Box::new(Concat { axis: ctx.attrs.req_int("axis")? })));
+    r.register("", "Concat", |ctx| {
+        Ok(Box::new(Concat {
+            axis: ctx.attrs.req_int("axis")?,
+        }))
+    });
 }
 
 impl Op for Concat {
@@ -17,9 +21,15 @@ impl Op for Concat {
         "Concat"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        let infos: Vec<ValueInfo> = ctx.inputs.iter().map(|i| i.clone().unwrap_or_default()).collect();
+        let infos: Vec<ValueInfo> = ctx
+            .inputs
+            .iter()
+            .map(|i| i.clone().unwrap_or_default())
+            .collect();
         let dtype = infos.iter().find_map(|i| i.dtype);
-        let Some(first) = infos.iter().find_map(|i| i.shape.clone()) else { return Ok(vec![ValueInfo { dtype, shape: None }]) };
+        let Some(first) = infos.iter().find_map(|i| i.shape.clone()) else {
+            return Ok(vec![ValueInfo { dtype, shape: None }]);
+        };
         let a = norm_axis(self.axis, first.len())?;
         let mut shape = first.clone();
         let mut sum = Some(0usize);
@@ -28,7 +38,12 @@ impl Op for Concat {
                 sum = None;
                 continue;
             };
-            ensure!(s.len() == first.len(), "Concat inputs have ranks {} and {}", first.len(), s.len());
+            ensure!(
+                s.len() == first.len(),
+                "Concat inputs have ranks {} and {}",
+                first.len(),
+                s.len()
+            );
             for (d, dim) in s.iter().enumerate() {
                 if d != a && shape[d].fixed().is_none() && dim.fixed().is_some() {
                     shape[d] = dim.clone();
@@ -40,7 +55,10 @@ impl Op for Concat {
             };
         }
         shape[a] = sum.map(Dim::Fixed).unwrap_or(Dim::Unknown);
-        Ok(vec![ValueInfo { dtype, shape: Some(shape) }])
+        Ok(vec![ValueInfo {
+            dtype,
+            shape: Some(shape),
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let xs: Vec<&Tensor> = inputs.iter().flatten().collect();
@@ -51,10 +69,24 @@ impl Op for Concat {
         let mut shape = x0.shape().to_vec();
         shape[a] = 0;
         for (k, x) in xs.iter().enumerate() {
-            ensure!(x.dtype() == x0.dtype(), "Concat input #{k} is {}, input #0 is {}", x.dtype(), x0.dtype());
-            ensure!(x.rank() == r, "Concat input #{k} has rank {}, input #0 has rank {r}", x.rank());
+            ensure!(
+                x.dtype() == x0.dtype(),
+                "Concat input #{k} is {}, input #0 is {}",
+                x.dtype(),
+                x0.dtype()
+            );
+            ensure!(
+                x.rank() == r,
+                "Concat input #{k} has rank {}, input #0 has rank {r}",
+                x.rank()
+            );
             for d in 0..r {
-                ensure!(d == a || x.shape()[d] == x0.shape()[d], "Concat input #{k} has shape {:?}, incompatible with {:?} on axis {a}", x.shape(), x0.shape());
+                ensure!(
+                    d == a || x.shape()[d] == x0.shape()[d],
+                    "Concat input #{k} has shape {:?}, incompatible with {:?} on axis {a}",
+                    x.shape(),
+                    x0.shape()
+                );
             }
             shape[a] += x.shape()[a];
         }

@@ -12,9 +12,21 @@ pub struct Constant {
 pub fn register(r: &mut Registry) {
     r.register("", "Constant", |ctx| {
         let a = ctx.attrs;
-        let names = ["value", "value_float", "value_floats", "value_int", "value_ints", "value_string", "value_strings", "sparse_value"];
+        let names = [
+            "value",
+            "value_float",
+            "value_floats",
+            "value_int",
+            "value_ints",
+            "value_string",
+            "value_strings",
+            "sparse_value",
+        ];
         let set: Vec<&str> = names.iter().copied().filter(|n| a.has(n)).collect();
-        ensure!(set.len() == 1, "Constant needs exactly one value attribute, got {set:?}");
+        ensure!(
+            set.len() == 1,
+            "Constant needs exactly one value attribute, got {set:?}"
+        );
         let value = match set[0] {
             "value" => a.req_tensor("value")?,
             "value_float" => Tensor::scalar(a.float("value_float")?.unwrap_or_default()),
@@ -43,7 +55,10 @@ impl Op for Constant {
         "Constant"
     }
     fn infer(&self, _: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ValueInfo::fixed(self.value.dtype(), self.value.shape())])
+        Ok(vec![ValueInfo::fixed(
+            self.value.dtype(),
+            self.value.shape(),
+        )])
     }
     fn eval(&self, _: &EvalCtx, _: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         Ok(vec![self.value.clone()])

@@ -11,8 +11,15 @@ pub struct ConstantOfShape {
 
 pub fn register(r: &mut Registry) {
     r.register("", "ConstantOfShape", |ctx| {
-        let value = ctx.attrs.tensor("value")?.unwrap_or_else(|| Tensor::scalar(0f32));
-        ensure!(value.len() == 1, "ConstantOfShape value must hold one element, has shape {:?}", value.shape());
+        let value = ctx
+            .attrs
+            .tensor("value")?
+            .unwrap_or_else(|| Tensor::scalar(0f32));
+        ensure!(
+            value.len() == 1,
+            "ConstantOfShape value must hold one element, has shape {:?}",
+            value.shape()
+        );
         Ok(Box::new(ConstantOfShape { value }))
     });
 }
@@ -23,14 +30,27 @@ impl Op for ConstantOfShape {
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let shape = match in_const(ctx, 0) {
-            Some(t) => Some(shape_input(t, "ConstantOfShape shape")?.into_iter().map(Dim::Fixed).collect()),
-            None => in_info(ctx, 0).and_then(|i| i.concrete_shape()).and_then(|s| s.first().map(|&n| vec![Dim::Unknown; n])),
+            Some(t) => Some(
+                shape_input(t, "ConstantOfShape shape")?
+                    .into_iter()
+                    .map(Dim::Fixed)
+                    .collect(),
+            ),
+            None => in_info(ctx, 0)
+                .and_then(|i| i.concrete_shape())
+                .and_then(|s| s.first().map(|&n| vec![Dim::Unknown; n])),
         };
-        Ok(vec![ValueInfo { dtype: Some(self.value.dtype()), shape }])
+        Ok(vec![ValueInfo {
+            dtype: Some(self.value.dtype()),
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let shape = shape_input(req(&inputs, 0)?, "ConstantOfShape shape")?;
-        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
         let v = &self.value;
         dispatch_any!(v.dtype(), T => {
             let x = v.as_slice::<T>()?[0].clone();

@@ -19,7 +19,10 @@ pub fn register(r: &mut Registry) {
             "CRD" => true,
             m => bail!("unknown DepthToSpace mode '{m}' (expected DCR or CRD)"),
         };
-        Ok(Box::new(DepthToSpace { block: b as usize, crd }))
+        Ok(Box::new(DepthToSpace {
+            block: b as usize,
+            crd,
+        }))
     });
 }
 
@@ -29,16 +32,29 @@ impl Op for DepthToSpace {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.rank() == 4, "DepthToSpace input must be 4-D, has shape {:?}", x.shape());
+        ensure!(
+            x.rank() == 4,
+            "DepthToSpace input must be 4-D, has shape {:?}",
+            x.shape()
+        );
         let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
         let b = self.block;
-        ensure!(c % (b * b) == 0, "channels {c} not divisible by blocksize² {}", b * b);
+        ensure!(
+            c % (b * b) == 0,
+            "channels {c} not divisible by blocksize² {}",
+            b * b
+        );
         let c2 = c / (b * b);
         let (v, perm) = if self.crd {
             (x.reshape(vec![n, c2, b, b, h, w])?, [0, 1, 4, 2, 5, 3])
         } else {
             (x.reshape(vec![n, b, b, c2, h, w])?, [0, 3, 4, 1, 5, 2])
         };
-        Ok(vec![transpose(&v, &perm)?.reshape(vec![n, c2, h * b, w * b])?])
+        Ok(vec![transpose(&v, &perm)?.reshape(vec![
+            n,
+            c2,
+            h * b,
+            w * b,
+        ])?])
     }
 }

@@ -16,7 +16,10 @@ pub fn broadcast_to(x: &Tensor, out: &[usize]) -> Result<Tensor> {
     if x.shape() == out {
         return Ok(x.clone());
     }
-    let st: Vec<isize> = broadcast_strides(x.shape(), out).into_iter().map(|s| s as isize).collect();
+    let st: Vec<isize> = broadcast_strides(x.shape(), out)
+        .into_iter()
+        .map(|s| s as isize)
+        .collect();
     dispatch_any!(x.dtype(), T => {
         let v = strided_copy(x.as_slice::<T>()?, 0, out, &st)?;
         mk(x.dtype(), out.to_vec(), v)
@@ -35,7 +38,9 @@ impl Op for Expand {
                 let r = xs.len().max(target.len());
                 let mut out = Vec::with_capacity(r);
                 for i in 0..r {
-                    let xd = (i + xs.len()).checked_sub(r).map_or(Dim::Fixed(1), |j| xs[j].clone());
+                    let xd = (i + xs.len())
+                        .checked_sub(r)
+                        .map_or(Dim::Fixed(1), |j| xs[j].clone());
                     let td = (i + target.len()).checked_sub(r).map_or(1, |j| target[j]);
                     out.push(match (&xd, td) {
                         (_, 1) => xd,
@@ -51,7 +56,10 @@ impl Op for Expand {
             }
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;

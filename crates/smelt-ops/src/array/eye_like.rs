@@ -13,7 +13,10 @@ pub struct EyeLike {
 pub fn register(r: &mut Registry) {
     r.register("", "EyeLike", |ctx| {
         let dtype = ctx.attrs.int("dtype")?.map(dtype_from_onnx).transpose()?;
-        Ok(Box::new(EyeLike { dtype, k: ctx.attrs.int_or("k", 0)? }))
+        Ok(Box::new(EyeLike {
+            dtype,
+            k: ctx.attrs.int_or("k", 0)?,
+        }))
     });
 }
 
@@ -34,12 +37,18 @@ impl Op for EyeLike {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.rank() == 2, "EyeLike input must be 2-D, has shape {:?}", x.shape());
+        ensure!(
+            x.rank() == 2,
+            "EyeLike input must be 2-D, has shape {:?}",
+            x.shape()
+        );
         let (r, c) = (x.shape()[0], x.shape()[1]);
         let dt = self.dtype.unwrap_or(x.dtype());
         let y = match dt {
             DType::Bool => eye(r, c, self.k, true)?,
-            _ => dispatch_numeric!(dt, T => eye(r, c, self.k, T::one())?, o => return Err(Error::dtype(o, "EyeLike"))),
+            _ => {
+                dispatch_numeric!(dt, T => eye(r, c, self.k, T::one())?, o => return Err(Error::dtype(o, "EyeLike")))
+            }
         };
         Ok(vec![y])
     }

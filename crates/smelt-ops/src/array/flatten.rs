@@ -9,12 +9,19 @@ pub struct Flatten {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Flatten", |ctx| Ok(Box::new(Flatten { axis: ctx.attrs.int_or("axis", 1)? })));
+    r.register("", "Flatten", |ctx| {
+        Ok(Box::new(Flatten {
+            axis: ctx.attrs.int_or("axis", 1)?,
+        }))
+    });
 }
 
 fn split_at(axis: i64, rank: usize) -> Result<usize> {
     let a = if axis < 0 { axis + rank as i64 } else { axis };
-    ensure!((0..=rank as i64).contains(&a), "Flatten axis {axis} out of range for rank {rank}");
+    ensure!(
+        (0..=rank as i64).contains(&a),
+        "Flatten axis {axis} out of range for rank {rank}"
+    );
     Ok(a as usize)
 }
 
@@ -26,10 +33,19 @@ impl Op for Flatten {
         let x = in_info(ctx, 0).cloned().unwrap_or_default();
         let shape = x.shape.as_ref().and_then(|s| {
             let a = split_at(self.axis, s.len()).ok()?;
-            let prod = |ds: &[Dim]| ds.iter().map(|d| d.fixed()).collect::<Option<Vec<_>>>().map(|v| Dim::Fixed(v.iter().product())).unwrap_or(Dim::Unknown);
+            let prod = |ds: &[Dim]| {
+                ds.iter()
+                    .map(|d| d.fixed())
+                    .collect::<Option<Vec<_>>>()
+                    .map(|v| Dim::Fixed(v.iter().product()))
+                    .unwrap_or(Dim::Unknown)
+            };
             Some(vec![prod(&s[..a]), prod(&s[a..])])
         });
-        Ok(vec![ValueInfo { dtype: x.dtype, shape: shape.or(Some(vec![Dim::Unknown, Dim::Unknown])) }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape: shape.or(Some(vec![Dim::Unknown, Dim::Unknown])),
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;

@@ -11,7 +11,11 @@ pub struct Gather {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Gather", |ctx| Ok(Box::new(Gather { axis: ctx.attrs.int_or("axis", 0)? })));
+    r.register("", "Gather", |ctx| {
+        Ok(Box::new(Gather {
+            axis: ctx.attrs.int_or("axis", 0)?,
+        }))
+    });
 }
 
 impl Op for Gather {
@@ -24,11 +28,21 @@ impl Op for Gather {
         let shape = match (&x.shape, &i.shape) {
             (Some(xs), Some(is)) => {
                 let a = norm_axis(self.axis, xs.len())?;
-                Some(xs[..a].iter().chain(is.iter()).chain(xs[a + 1..].iter()).cloned().collect())
+                Some(
+                    xs[..a]
+                        .iter()
+                        .chain(is.iter())
+                        .chain(xs[a + 1..].iter())
+                        .cloned()
+                        .collect(),
+                )
             }
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
@@ -36,10 +50,19 @@ impl Op for Gather {
         ensure!(x.rank() >= 1, "Gather data must have rank >= 1");
         let a = norm_axis(self.axis, x.rank())?;
         let dim = x.shape()[a];
-        let idx: Vec<usize> = it.to_i64_vec()?.into_iter().map(|i| wrap_index(i, dim, "Gather")).collect::<Result<_>>()?;
+        let idx: Vec<usize> = it
+            .to_i64_vec()?
+            .into_iter()
+            .map(|i| wrap_index(i, dim, "Gather"))
+            .collect::<Result<_>>()?;
         let outer: usize = x.shape()[..a].iter().product();
         let inner: usize = x.shape()[a + 1..].iter().product();
-        let shape: Vec<usize> = x.shape()[..a].iter().chain(it.shape()).chain(&x.shape()[a + 1..]).copied().collect();
+        let shape: Vec<usize> = x.shape()[..a]
+            .iter()
+            .chain(it.shape())
+            .chain(&x.shape()[a + 1..])
+            .copied()
+            .collect();
         dispatch_any!(x.dtype(), T => {
             let s = x.as_slice::<T>()?;
             let mut out: Vec<T> = Vec::with_capacity(numel(&shape));
@@ -63,11 +86,19 @@ mod tests {
     use super::*;
     #[test]
     fn gather_matches_naive_and_rejects_bad_index() {
-                for &(a, b) in &[(31usize, 33usize), (32, 1), (33, 32)] {
-            let x = Tensor::from_vec(vec![a, b], (0..a * b).map(|i| (i as f32).cos()).collect::<Vec<_>>()).unwrap();
-            let ids: Vec<i64> = (0..7).map(|k| (k * 13 % b) as i64 - (k % 2) as i64 * b as i64).collect();
+        for &(a, b) in &[(31usize, 33usize), (32, 1), (33, 32)] {
+            let x = Tensor::from_vec(
+                vec![a, b],
+                (0..a * b).map(|i| (i as f32).cos()).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let ids: Vec<i64> = (0..7)
+                .map(|k| (k * 13 % b) as i64 - (k % 2) as i64 * b as i64)
+                .collect();
             let it = Tensor::from_vec(vec![7], ids.clone()).unwrap();
-            let y = eval_op(&Gather { axis: 1 }, vec![x.clone(), it], 1).unwrap().remove(0);
+            let y = eval_op(&Gather { axis: 1 }, vec![x.clone(), it], 1)
+                .unwrap()
+                .remove(0);
             assert_eq!(y.shape(), &[a, 7]);
             let xs = x.as_slice::<f32>().unwrap();
             let ys = y.as_slice::<f32>().unwrap();

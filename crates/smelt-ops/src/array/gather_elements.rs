@@ -10,15 +10,27 @@ pub struct GatherElements {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "GatherElements", |ctx| Ok(Box::new(GatherElements { axis: ctx.attrs.int_or("axis", 0)? })));
+    r.register("", "GatherElements", |ctx| {
+        Ok(Box::new(GatherElements {
+            axis: ctx.attrs.int_or("axis", 0)?,
+        }))
+    });
 }
 
 /// For every element of `ishape` (row-major), the data offset with the axis coordinate left
 /// out, checking the non-axis coordinates fit `dshape`.
 pub fn base_offsets(dshape: &[usize], ishape: &[usize], a: usize) -> Result<Vec<usize>> {
-    ensure!(dshape.len() == ishape.len(), "indices rank {} differs from data rank {}", ishape.len(), dshape.len());
+    ensure!(
+        dshape.len() == ishape.len(),
+        "indices rank {} differs from data rank {}",
+        ishape.len(),
+        dshape.len()
+    );
     for d in 0..dshape.len() {
-        ensure!(d == a || ishape[d] <= dshape[d], "indices shape {ishape:?} exceeds data shape {dshape:?} on axis {d}");
+        ensure!(
+            d == a || ishape[d] <= dshape[d],
+            "indices shape {ishape:?} exceeds data shape {dshape:?} on axis {d}"
+        );
     }
     let st = strides(dshape);
     let mut st2 = st.clone();

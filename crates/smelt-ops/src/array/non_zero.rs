@@ -16,12 +16,18 @@ impl Op for NonZero {
         "NonZero"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        let r = in_info(ctx, 0).and_then(|i| i.shape.as_ref()).map_or(Dim::Unknown, |s| Dim::Fixed(s.len().max(1)));
+        let r = in_info(ctx, 0)
+            .and_then(|i| i.shape.as_ref())
+            .map_or(Dim::Unknown, |s| Dim::Fixed(s.len().max(1)));
         Ok(vec![ValueInfo::new(DType::I64, vec![r, Dim::Unknown])])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        let shape: Vec<usize> = if x.rank() == 0 { vec![1] } else { x.shape().to_vec() };
+        let shape: Vec<usize> = if x.rank() == 0 {
+            vec![1]
+        } else {
+            x.shape().to_vec()
+        };
         let hits: Vec<usize> = dispatch_any!(x.dtype(), T => {
             let z = T::default();
             x.as_slice::<T>()?.iter().enumerate().filter(|(_, v)| **v != z).map(|(i, _)| i).collect()

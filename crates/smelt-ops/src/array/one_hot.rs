@@ -11,7 +11,11 @@ pub struct OneHot {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "OneHot", |ctx| Ok(Box::new(OneHot { axis: ctx.attrs.int_or("axis", -1)? })));
+    r.register("", "OneHot", |ctx| {
+        Ok(Box::new(OneHot {
+            axis: ctx.attrs.int_or("axis", -1)?,
+        }))
+    });
 }
 
 impl Op for OneHot {
@@ -22,10 +26,21 @@ impl Op for OneHot {
         let it = req(&inputs, 0)?;
         let dt = req(&inputs, 1)?;
         let vals = req(&inputs, 2)?;
-        ensure!(dt.len() == 1, "OneHot depth must hold one value, has shape {:?}", dt.shape());
-        ensure!(vals.len() == 2, "OneHot values must hold [off, on], has shape {:?}", vals.shape());
+        ensure!(
+            dt.len() == 1,
+            "OneHot depth must hold one value, has shape {:?}",
+            dt.shape()
+        );
+        ensure!(
+            vals.len() == 2,
+            "OneHot values must hold [off, on], has shape {:?}",
+            vals.shape()
+        );
         let depth = dt.to_f64_vec()?[0];
-        ensure!(depth >= 1.0 && depth < (1u64 << 40) as f64, "OneHot depth {depth} must be >= 1");
+        ensure!(
+            depth >= 1.0 && depth < (1u64 << 40) as f64,
+            "OneHot depth {depth} must be >= 1"
+        );
         let depth = depth as usize;
         let a = norm_axis(self.axis, it.rank() + 1)?;
         let idx = it.to_f64_vec()?;

@@ -31,7 +31,10 @@ pub fn register(r: &mut Registry) {
             m => bail!("unknown Pad mode '{m}'"),
         };
         let attrs = if ctx.opset < 11 {
-            let pads = ctx.attrs.ints(if ctx.opset < 2 { "paddings" } else { "pads" })?.ok_or_else(|| Error::invalid("Pad needs the pads attribute"))?;
+            let pads = ctx
+                .attrs
+                .ints(if ctx.opset < 2 { "paddings" } else { "pads" })?
+                .ok_or_else(|| Error::invalid("Pad needs the pads attribute"))?;
             Some((pads, ctx.attrs.float_or("value", 0.0)?))
         } else {
             None
@@ -42,7 +45,12 @@ pub fn register(r: &mut Registry) {
 
 /// For each output coordinate of a dim, the input coordinate it reads (None: the fill value).
 /// `begin` is the (possibly negative) number of elements added before the input.
-pub fn pad_map(out_len: usize, in_len: usize, begin: i64, mode: Mode) -> Result<Vec<Option<usize>>> {
+pub fn pad_map(
+    out_len: usize,
+    in_len: usize,
+    begin: i64,
+    mode: Mode,
+) -> Result<Vec<Option<usize>>> {
     let n = in_len as i64;
     if mode != Mode::Constant && n == 0 && out_len > 0 {
         bail!("cannot pad an empty dim in {mode:?} mode");
@@ -69,7 +77,12 @@ pub fn pad_map(out_len: usize, in_len: usize, begin: i64, mode: Mode) -> Result<
 }
 
 /// Builds the output from per-dim coordinate maps over `src` of shape `in_shape`.
-pub fn gather_maps<T: Clone>(src: &[T], in_shape: &[usize], maps: &[Vec<Option<usize>>], fill: &T) -> Vec<T> {
+pub fn gather_maps<T: Clone>(
+    src: &[T],
+    in_shape: &[usize],
+    maps: &[Vec<Option<usize>>],
+    fill: &T,
+) -> Vec<T> {
     let out_shape: Vec<usize> = maps.iter().map(|m| m.len()).collect();
     let n = numel(&out_shape);
     let mut out = Vec::with_capacity(n);
@@ -125,15 +138,33 @@ fn scalar_of<T: Elem>(v: f64) -> T {
 }
 
 /// Pads `x` with `pads` ([begins.., ends..] over `axes`) in `mode`; `value` is the constant fill.
-pub fn pad(x: &Tensor, pads: &[i64], axes: &[usize], mode: Mode, value: Option<&Tensor>, fval: f64) -> Result<Tensor> {
+pub fn pad(
+    x: &Tensor,
+    pads: &[i64],
+    axes: &[usize],
+    mode: Mode,
+    value: Option<&Tensor>,
+    fval: f64,
+) -> Result<Tensor> {
     let k = axes.len();
-    ensure!(pads.len() == 2 * k, "pads {pads:?} should have {} entries", 2 * k);
+    ensure!(
+        pads.len() == 2 * k,
+        "pads {pads:?} should have {} entries",
+        2 * k
+    );
     let mut maps = Vec::with_capacity(x.rank());
     let mut shape = x.shape().to_vec();
     for d in 0..x.rank() {
-        let (b, e) = axes.iter().position(|&a| a == d).map_or((0, 0), |j| (pads[j], pads[j + k]));
+        let (b, e) = axes
+            .iter()
+            .position(|&a| a == d)
+            .map_or((0, 0), |j| (pads[j], pads[j + k]));
         let o = x.shape()[d] as i64 + b + e;
-        ensure!(o >= 0, "pads {pads:?} remove more than dim {d} of size {} holds", x.shape()[d]);
+        ensure!(
+            o >= 0,
+            "pads {pads:?} remove more than dim {d} of size {} holds",
+            x.shape()[d]
+        );
         shape[d] = o as usize;
         maps.push(pad_map(o as usize, x.shape()[d], b, mode)?);
     }
@@ -157,7 +188,14 @@ impl Op for Pad {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let y = match &self.attrs {
-            Some((pads, v)) => pad(x, pads, &(0..x.rank()).collect::<Vec<_>>(), self.mode, None, *v as f64)?,
+            Some((pads, v)) => pad(
+                x,
+                pads,
+                &(0..x.rank()).collect::<Vec<_>>(),
+                self.mode,
+                None,
+                *v as f64,
+            )?,
             None => {
                 let pads = req(&inputs, 1)?.to_i64_vec()?;
                 let value = opt(&inputs, 2).filter(|t| !t.is_empty());
@@ -177,10 +215,23 @@ mod tests {
     use super::*;
     #[test]
     fn maps() {
-        let m = |v: Vec<Option<usize>>| v.into_iter().map(|x| x.map_or(-1, |x| x as i64)).collect::<Vec<_>>();
-        assert_eq!(m(pad_map(9, 3, 3, Mode::Reflect).unwrap()), vec![1, 2, 1, 0, 1, 2, 1, 0, 1]);
-        assert_eq!(m(pad_map(7, 3, 2, Mode::Wrap).unwrap()), vec![1, 2, 0, 1, 2, 0, 1]);
-        assert_eq!(m(pad_map(5, 3, 1, Mode::Edge).unwrap()), vec![0, 0, 1, 2, 2]);
+        let m = |v: Vec<Option<usize>>| {
+            v.into_iter()
+                .map(|x| x.map_or(-1, |x| x as i64))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            m(pad_map(9, 3, 3, Mode::Reflect).unwrap()),
+            vec![1, 2, 1, 0, 1, 2, 1, 0, 1]
+        );
+        assert_eq!(
+            m(pad_map(7, 3, 2, Mode::Wrap).unwrap()),
+            vec![1, 2, 0, 1, 2, 0, 1]
+        );
+        assert_eq!(
+            m(pad_map(5, 3, 1, Mode::Edge).unwrap()),
+            vec![0, 0, 1, 2, 2]
+        );
         assert_eq!(m(pad_map(2, 3, -1, Mode::Constant).unwrap()), vec![1, 2]);
         assert!(pad_map(2, 0, 1, Mode::Edge).is_err());
     }

@@ -13,7 +13,11 @@ pub fn register(r: &mut Registry) {
 }
 
 fn scalar(t: &Tensor, what: &str) -> Result<Tensor> {
-    ensure!(t.len() == 1, "Range {what} must be a scalar, got shape {:?}", t.shape());
+    ensure!(
+        t.len() == 1,
+        "Range {what} must be a scalar, got shape {:?}",
+        t.shape()
+    );
     Ok(t.clone())
 }
 
@@ -29,9 +33,19 @@ impl Op for Range {
         let l = scalar(req(&inputs, 1)?, "limit")?;
         let d = scalar(req(&inputs, 2)?, "delta")?;
         let dt = s.dtype();
-        ensure!(l.dtype() == dt && d.dtype() == dt, "Range inputs differ in dtype: {}, {}, {}", dt, l.dtype(), d.dtype());
+        ensure!(
+            l.dtype() == dt && d.dtype() == dt,
+            "Range inputs differ in dtype: {}, {}, {}",
+            dt,
+            l.dtype(),
+            d.dtype()
+        );
         if dt.is_int() && dt.is_numeric() {
-            let (a, b, c) = (s.to_i64_vec()?[0] as i128, l.to_i64_vec()?[0] as i128, d.to_i64_vec()?[0] as i128);
+            let (a, b, c) = (
+                s.to_i64_vec()?[0] as i128,
+                l.to_i64_vec()?[0] as i128,
+                d.to_i64_vec()?[0] as i128,
+            );
             ensure!(c != 0, "Range delta must not be 0");
             let n = ((b - a + c - c.signum()) / c).max(0);
             ensure!((n as f64) < MAX_LEN, "Range of {n} elements is too long");

@@ -12,7 +12,10 @@ pub struct ReverseSequence {
 
 pub fn register(r: &mut Registry) {
     r.register("", "ReverseSequence", |ctx| {
-        Ok(Box::new(ReverseSequence { batch_axis: ctx.attrs.int_or("batch_axis", 1)?, time_axis: ctx.attrs.int_or("time_axis", 0)? }))
+        Ok(Box::new(ReverseSequence {
+            batch_axis: ctx.attrs.int_or("batch_axis", 1)?,
+            time_axis: ctx.attrs.int_or("time_axis", 0)?,
+        }))
     });
 }
 
@@ -23,12 +26,25 @@ impl Op for ReverseSequence {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let lens = req(&inputs, 1)?.to_i64_vec()?;
-        ensure!(x.rank() >= 2, "ReverseSequence input must have rank >= 2, has shape {:?}", x.shape());
+        ensure!(
+            x.rank() >= 2,
+            "ReverseSequence input must have rank >= 2, has shape {:?}",
+            x.shape()
+        );
         let ba = norm_axis(self.batch_axis, x.rank())?;
         let ta = norm_axis(self.time_axis, x.rank())?;
-        ensure!(ba <= 1 && ta <= 1 && ba != ta, "batch_axis {} and time_axis {} must be 0 and 1", self.batch_axis, self.time_axis);
+        ensure!(
+            ba <= 1 && ta <= 1 && ba != ta,
+            "batch_axis {} and time_axis {} must be 0 and 1",
+            self.batch_axis,
+            self.time_axis
+        );
         let (nb, nt) = (x.shape()[ba], x.shape()[ta]);
-        ensure!(lens.len() == nb, "sequence_lens has {} entries for batch size {nb}", lens.len());
+        ensure!(
+            lens.len() == nb,
+            "sequence_lens has {} entries for batch size {nb}",
+            lens.len()
+        );
         let inner: usize = x.shape()[2..].iter().product();
         let st = strides(x.shape());
         let (sb, stt) = (st[ba], st[ta]);

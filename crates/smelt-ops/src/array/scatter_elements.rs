@@ -22,10 +22,24 @@ pub fn register(r: &mut Registry) {
             name: "ScatterElements",
         }))
     });
-    r.register("", "Scatter", |ctx| Ok(Box::new(ScatterElements { axis: ctx.attrs.int_or("axis", 0)?, reduction: Reduction::None, name: "Scatter" })));
+    r.register("", "Scatter", |ctx| {
+        Ok(Box::new(ScatterElements {
+            axis: ctx.attrs.int_or("axis", 0)?,
+            reduction: Reduction::None,
+            name: "Scatter",
+        }))
+    });
 }
 
-fn run<T: Elem>(x: Tensor, base: &[usize], idx: &[i64], up: &Tensor, dim: usize, sa: usize, f: impl Fn(&mut T, &T)) -> Result<Tensor> {
+fn run<T: Elem>(
+    x: Tensor,
+    base: &[usize],
+    idx: &[i64],
+    up: &Tensor,
+    dim: usize,
+    sa: usize,
+    f: impl Fn(&mut T, &T),
+) -> Result<Tensor> {
     let dtype = x.dtype();
     let shape = x.shape().to_vec();
     let mut v = x.into_vec::<T>()?;
@@ -45,8 +59,18 @@ impl Op for ScatterElements {
         let x = take(&mut inputs, 0)?;
         let it = req(&inputs, 1)?;
         let up = req(&inputs, 2)?;
-        ensure!(up.shape() == it.shape(), "updates shape {:?} differs from indices shape {:?}", up.shape(), it.shape());
-        ensure!(up.dtype() == x.dtype(), "updates are {}, data is {}", up.dtype(), x.dtype());
+        ensure!(
+            up.shape() == it.shape(),
+            "updates shape {:?} differs from indices shape {:?}",
+            up.shape(),
+            it.shape()
+        );
+        ensure!(
+            up.dtype() == x.dtype(),
+            "updates are {}, data is {}",
+            up.dtype(),
+            x.dtype()
+        );
         let a = norm_axis(self.axis, x.rank())?;
         let dim = x.shape()[a];
         let sa = strides(x.shape())[a];
@@ -70,10 +94,24 @@ mod tests {
         let x = Tensor::from_vec(vec![2, 3], vec![1i32, 2, 3, 4, 5, 6]).unwrap();
         let it = Tensor::from_vec(vec![2, 2], vec![0i64, -1, 2, 2]).unwrap();
         let up = Tensor::from_vec(vec![2, 2], vec![10i32, 20, 30, 40]).unwrap();
-        let op = |r| ScatterElements { axis: 1, reduction: r, name: "ScatterElements" };
-        let y = eval_op(&op(Reduction::Add), vec![x.clone(), it.clone(), up.clone()], 1).unwrap();
+        let op = |r| ScatterElements {
+            axis: 1,
+            reduction: r,
+            name: "ScatterElements",
+        };
+        let y = eval_op(
+            &op(Reduction::Add),
+            vec![x.clone(), it.clone(), up.clone()],
+            1,
+        )
+        .unwrap();
         assert_eq!(y[0].as_slice::<i32>().unwrap(), &[11, 2, 23, 4, 5, 76]);
-        let y = eval_op(&op(Reduction::None), vec![x.clone(), it.clone(), up.clone()], 1).unwrap();
+        let y = eval_op(
+            &op(Reduction::None),
+            vec![x.clone(), it.clone(), up.clone()],
+            1,
+        )
+        .unwrap();
         assert_eq!(y[0].as_slice::<i32>().unwrap(), &[10, 2, 20, 4, 5, 40]);
         let y = eval_op(&op(Reduction::Min), vec![x.clone(), it, up.clone()], 1).unwrap();
         assert_eq!(y[0].as_slice::<i32>().unwrap(), &[1, 2, 3, 4, 5, 6]);
@@ -83,8 +121,20 @@ mod tests {
         let s = Tensor::from_vec(vec![2], vec!["a".to_string(), "b".into()]).unwrap();
         let i1 = Tensor::from_vec(vec![1], vec![1i64]).unwrap();
         let u1 = Tensor::from_vec(vec![1], vec!["z".to_string()]).unwrap();
-        let y = eval_op(&ScatterElements { axis: 0, reduction: Reduction::None, name: "Scatter" }, vec![s.clone(), i1.clone(), u1.clone()], 1).unwrap();
-        assert_eq!(y[0].as_slice::<String>().unwrap(), &["a".to_string(), "z".into()]);
+        let y = eval_op(
+            &ScatterElements {
+                axis: 0,
+                reduction: Reduction::None,
+                name: "Scatter",
+            },
+            vec![s.clone(), i1.clone(), u1.clone()],
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            y[0].as_slice::<String>().unwrap(),
+            &["a".to_string(), "z".into()]
+        );
         assert!(eval_op(&op(Reduction::Add), vec![s, i1, u1], 1).is_err());
     }
 }

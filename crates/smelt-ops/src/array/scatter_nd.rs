@@ -11,16 +11,29 @@ pub struct ScatterND {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "ScatterND", |ctx| Ok(Box::new(ScatterND { reduction: Reduction::parse(&ctx.attrs.string_or("reduction", "none".into())?)? })));
+    r.register("", "ScatterND", |ctx| {
+        Ok(Box::new(ScatterND {
+            reduction: Reduction::parse(&ctx.attrs.string_or("reduction", "none".into())?)?,
+        }))
+    });
 }
 
-fn run<T: Elem>(x: Tensor, offs: &[usize], slice: usize, up: &Tensor, f: impl Fn(&mut T, &T)) -> Result<Tensor> {
+fn run<T: Elem>(
+    x: Tensor,
+    offs: &[usize],
+    slice: usize,
+    up: &Tensor,
+    f: impl Fn(&mut T, &T),
+) -> Result<Tensor> {
     let dtype = x.dtype();
     let shape = x.shape().to_vec();
     let mut v = x.into_vec::<T>()?;
     let u = up.as_slice::<T>()?;
     for (t, &o) in offs.iter().enumerate() {
-        for (d, s) in v[o..o + slice].iter_mut().zip(&u[t * slice..(t + 1) * slice]) {
+        for (d, s) in v[o..o + slice]
+            .iter_mut()
+            .zip(&u[t * slice..(t + 1) * slice])
+        {
             f(d, s);
         }
     }
@@ -38,10 +51,22 @@ impl Op for ScatterND {
         let (ds, is) = (x.shape().to_vec(), it.shape());
         ensure!(!is.is_empty(), "ScatterND indices must have rank >= 1");
         let k = is[is.len() - 1];
-        ensure!(k <= ds.len(), "index tuples of length {k} too long for data {ds:?}");
+        ensure!(
+            k <= ds.len(),
+            "index tuples of length {k} too long for data {ds:?}"
+        );
         let want: Vec<usize> = is[..is.len() - 1].iter().chain(&ds[k..]).copied().collect();
-        ensure!(up.shape() == want, "updates shape {:?} should be {want:?}", up.shape());
-        ensure!(up.dtype() == x.dtype(), "updates are {}, data is {}", up.dtype(), x.dtype());
+        ensure!(
+            up.shape() == want,
+            "updates shape {:?} should be {want:?}",
+            up.shape()
+        );
+        ensure!(
+            up.dtype() == x.dtype(),
+            "updates are {}, data is {}",
+            up.dtype(),
+            x.dtype()
+        );
         let st = strides(&ds);
         let slice: usize = ds[k..].iter().product();
         let idx = it.to_i64_vec()?;
@@ -72,10 +97,27 @@ mod tests {
         let x = Tensor::from_vec(vec![3, 2], vec![1f32, 2., 3., 4., 5., 6.]).unwrap();
         let it = Tensor::from_vec(vec![2, 1], vec![-1i64, 0]).unwrap();
         let up = Tensor::from_vec(vec![2, 2], vec![7f32, 8., 9., 10.]).unwrap();
-        let y = eval_op(&ScatterND { reduction: Reduction::Mul }, vec![x.clone(), it, up.clone()], 1).unwrap();
-        assert_eq!(y[0].as_slice::<f32>().unwrap(), &[9., 20., 3., 4., 35., 48.]);
+        let y = eval_op(
+            &ScatterND {
+                reduction: Reduction::Mul,
+            },
+            vec![x.clone(), it, up.clone()],
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            y[0].as_slice::<f32>().unwrap(),
+            &[9., 20., 3., 4., 35., 48.]
+        );
         let bad = Tensor::from_vec(vec![2, 1], vec![0i64, -4]).unwrap();
-        let e = eval_op(&ScatterND { reduction: Reduction::None }, vec![x, bad, up], 1).unwrap_err();
+        let e = eval_op(
+            &ScatterND {
+                reduction: Reduction::None,
+            },
+            vec![x, bad, up],
+            1,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("-4"), "{e}");
     }
 }

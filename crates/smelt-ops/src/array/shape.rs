@@ -11,7 +11,12 @@ pub struct Shape {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Shape", |ctx| Ok(Box::new(Shape { start: ctx.attrs.int_or("start", 0)?, end: ctx.attrs.int("end")? })));
+    r.register("", "Shape", |ctx| {
+        Ok(Box::new(Shape {
+            start: ctx.attrs.int_or("start", 0)?,
+            end: ctx.attrs.int("end")?,
+        }))
+    });
 }
 
 impl Shape {
@@ -34,7 +39,10 @@ impl Op for Shape {
             let (a, b) = self.range(s.len());
             Dim::Fixed(b - a)
         });
-        Ok(vec![ValueInfo { dtype: Some(DType::I64), shape: Some(vec![len.unwrap_or(Dim::Unknown)]) }])
+        Ok(vec![ValueInfo {
+            dtype: Some(DType::I64),
+            shape: Some(vec![len.unwrap_or(Dim::Unknown)]),
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;

@@ -13,7 +13,15 @@ pub struct Slice {
 
 pub fn register(r: &mut Registry) {
     r.register("", "Slice", |ctx| {
-        let attrs = if ctx.opset < 10 { Some((ctx.attrs.req_ints("starts")?, ctx.attrs.req_ints("ends")?, ctx.attrs.ints("axes")?)) } else { None };
+        let attrs = if ctx.opset < 10 {
+            Some((
+                ctx.attrs.req_ints("starts")?,
+                ctx.attrs.req_ints("ends")?,
+                ctx.attrs.ints("axes")?,
+            ))
+        } else {
+            None
+        };
         Ok(Box::new(Slice { attrs }))
     });
 }
@@ -24,19 +32,39 @@ pub fn clamp_range(start: i64, end: i64, step: i64, d: usize) -> Result<(i64, i6
     let d = d as i64;
     let fix = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
     let (s, e) = (fix(start), fix(end));
-    let (s, e) = if step > 0 { (s.clamp(0, d), e.clamp(0, d)) } else { (s.clamp(0, (d - 1).max(0)), e.clamp(-1, d - 1)) };
-    let n = if step > 0 { (e - s + step - 1).div_euclid(step) } else { (s - e + (-step) - 1).div_euclid(-step) };
+    let (s, e) = if step > 0 {
+        (s.clamp(0, d), e.clamp(0, d))
+    } else {
+        (s.clamp(0, (d - 1).max(0)), e.clamp(-1, d - 1))
+    };
+    let n = if step > 0 {
+        (e - s + step - 1).div_euclid(step)
+    } else {
+        (s - e + (-step) - 1).div_euclid(-step)
+    };
     let n = if d == 0 { 0 } else { n.max(0) as usize };
     Ok((s, step, n))
 }
 
 /// Slices `x` with the given parameters (axes default to 0..len, steps to 1).
-pub fn slice(x: &Tensor, starts: &[i64], ends: &[i64], axes: Option<&[i64]>, steps: Option<&[i64]>) -> Result<Tensor> {
+pub fn slice(
+    x: &Tensor,
+    starts: &[i64],
+    ends: &[i64],
+    axes: Option<&[i64]>,
+    steps: Option<&[i64]>,
+) -> Result<Tensor> {
     let r = x.rank();
-    ensure!(starts.len() == ends.len(), "starts {starts:?} and ends {ends:?} differ in length");
+    ensure!(
+        starts.len() == ends.len(),
+        "starts {starts:?} and ends {ends:?} differ in length"
+    );
     let axes: Vec<usize> = match axes {
         Some(a) => {
-            ensure!(a.len() == starts.len(), "axes {a:?} and starts {starts:?} differ in length");
+            ensure!(
+                a.len() == starts.len(),
+                "axes {a:?} and starts {starts:?} differ in length"
+            );
             norm_axes(a, r)?
         }
         None => {
@@ -45,7 +73,10 @@ pub fn slice(x: &Tensor, starts: &[i64], ends: &[i64], axes: Option<&[i64]>, ste
         }
     };
     if let Some(s) = steps {
-        ensure!(s.len() == starts.len(), "steps {s:?} and starts {starts:?} differ in length");
+        ensure!(
+            s.len() == starts.len(),
+            "steps {s:?} and starts {starts:?} differ in length"
+        );
     }
     let st = istrides(x.shape());
     let mut shape = x.shape().to_vec();
@@ -75,14 +106,22 @@ impl Op for Slice {
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let x = in_info(ctx, 0).cloned().unwrap_or_default();
-        let Some(xs) = x.shape.clone() else { return Ok(vec![ValueInfo { dtype: x.dtype, shape: None }]) };
+        let Some(xs) = x.shape.clone() else {
+            return Ok(vec![ValueInfo {
+                dtype: x.dtype,
+                shape: None,
+            }]);
+        };
         let ints = |i: usize| in_const(ctx, i).map(|t| t.to_i64_vec()).transpose();
         let (starts, ends, axes, steps) = match &self.attrs {
             Some((s, e, a)) => (Some(s.clone()), Some(e.clone()), a.clone(), None),
             None => {
                 // an axes input that is not constant leaves every dim unknown
                 if in_info(ctx, 3).is_some() && in_const(ctx, 3).is_none() {
-                    return Ok(vec![ValueInfo { dtype: x.dtype, shape: Some(vec![Dim::Unknown; xs.len()]) }]);
+                    return Ok(vec![ValueInfo {
+                        dtype: x.dtype,
+                        shape: Some(vec![Dim::Unknown; xs.len()]),
+                    }]);
                 }
                 (ints(1)?, ints(2)?, ints(3)?, ints(4)?)
             }
@@ -95,14 +134,23 @@ impl Op for Slice {
         };
         let mut out = xs.clone();
         for (k, &a) in axes.iter().enumerate() {
-            let known = (|| Some((starts.as_ref()?.get(k)?, ends.as_ref()?.get(k)?, xs[a].fixed()?)))();
+            let known = (|| {
+                Some((
+                    starts.as_ref()?.get(k)?,
+                    ends.as_ref()?.get(k)?,
+                    xs[a].fixed()?,
+                ))
+            })();
             let step = steps.as_ref().map_or(Some(1), |s| s.get(k).copied());
             out[a] = match (known, step) {
                 (Some((&s, &e, d)), Some(st)) => Dim::Fixed(clamp_range(s, e, st, d)?.2),
                 _ => Dim::Unknown,
             };
         }
-        Ok(vec![ValueInfo { dtype: x.dtype, shape: Some(out) }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape: Some(out),
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
@@ -133,8 +181,19 @@ mod tests {
     }
     #[test]
     fn negative_step() {
-        let x = Tensor::from_vec(vec![2, 33], (0..66).map(|i| i as f32 + 0.5).collect::<Vec<_>>()).unwrap();
-        let y = slice(&x, &[-1, -2], &[i64::MIN, 0], Some(&[0, 1]), Some(&[-1, -3])).unwrap();
+        let x = Tensor::from_vec(
+            vec![2, 33],
+            (0..66).map(|i| i as f32 + 0.5).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let y = slice(
+            &x,
+            &[-1, -2],
+            &[i64::MIN, 0],
+            Some(&[0, 1]),
+            Some(&[-1, -3]),
+        )
+        .unwrap();
         assert_eq!(y.shape(), &[2, 11]);
         let v = y.as_slice::<f32>().unwrap();
         assert_eq!(v[0], 33.0 + 31.0 + 0.5);

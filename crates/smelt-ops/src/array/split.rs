@@ -17,8 +17,16 @@ pub fn register(r: &mut Registry) {
     r.register("", "Split", |ctx| {
         Ok(Box::new(Split {
             axis: ctx.attrs.int_or("axis", 0)?,
-            attr_split: if ctx.opset < 13 { ctx.attrs.ints("split")? } else { None },
-            num_outputs: if ctx.opset >= 18 { ctx.attrs.int("num_outputs")? } else { None },
+            attr_split: if ctx.opset < 13 {
+                ctx.attrs.ints("split")?
+            } else {
+                None
+            },
+            num_outputs: if ctx.opset >= 18 {
+                ctx.attrs.int("num_outputs")?
+            } else {
+                None
+            },
             n_outputs: ctx.n_outputs,
         }))
     });
@@ -33,7 +41,10 @@ impl Split {
         };
         if let Some(s) = given {
             ensure!(s.iter().all(|&v| v >= 0), "split sizes {s:?} must be >= 0");
-            ensure!(s.iter().sum::<i64>() == dim as i64, "split sizes {s:?} do not sum to the axis size {dim}");
+            ensure!(
+                s.iter().sum::<i64>() == dim as i64,
+                "split sizes {s:?} do not sum to the axis size {dim}"
+            );
             return Ok(s.iter().map(|&v| v as usize).collect());
         }
         if let Some(n) = self.num_outputs {
@@ -50,7 +61,10 @@ impl Split {
             return Ok(v);
         }
         ensure!(n_out >= 1, "Split has no outputs");
-        ensure!(dim % n_out == 0, "axis size {dim} does not split evenly into {n_out} outputs");
+        ensure!(
+            dim % n_out == 0,
+            "axis size {dim} does not split evenly into {n_out} outputs"
+        );
         Ok(vec![dim / n_out; n_out])
     }
 }
@@ -62,9 +76,18 @@ impl Op for Split {
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let x = in_info(ctx, 0).cloned().unwrap_or_default();
         let n = ctx.n_outputs;
-        let Some(xs) = x.shape.clone() else { return Ok(vec![ValueInfo { dtype: x.dtype, shape: None }; n]) };
+        let Some(xs) = x.shape.clone() else {
+            return Ok(vec![
+                ValueInfo {
+                    dtype: x.dtype,
+                    shape: None
+                };
+                n
+            ]);
+        };
         let a = norm_axis(self.axis, xs.len())?;
-        let split_unknown = self.attr_split.is_none() && in_info(ctx, 1).is_some() && in_const(ctx, 1).is_none();
+        let split_unknown =
+            self.attr_split.is_none() && in_info(ctx, 1).is_some() && in_const(ctx, 1).is_none();
         let sizes = match xs[a].fixed() {
             Some(d) if !split_unknown => Some(self.sizes(d, in_const(ctx, 1), n)?),
             _ => None,
@@ -72,8 +95,14 @@ impl Op for Split {
         Ok((0..n)
             .map(|i| {
                 let mut s = xs.clone();
-                s[a] = sizes.as_ref().and_then(|v| v.get(i)).map_or(Dim::Unknown, |&d| Dim::Fixed(d));
-                ValueInfo { dtype: x.dtype, shape: Some(s) }
+                s[a] = sizes
+                    .as_ref()
+                    .and_then(|v| v.get(i))
+                    .map_or(Dim::Unknown, |&d| Dim::Fixed(d));
+                ValueInfo {
+                    dtype: x.dtype,
+                    shape: Some(s),
+                }
             })
             .collect())
     }

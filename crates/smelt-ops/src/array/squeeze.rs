@@ -11,7 +11,15 @@ pub struct Squeeze {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Squeeze", |ctx| Ok(Box::new(Squeeze { attr_axes: if ctx.opset < 13 { ctx.attrs.ints("axes")? } else { None } })));
+    r.register("", "Squeeze", |ctx| {
+        Ok(Box::new(Squeeze {
+            attr_axes: if ctx.opset < 13 {
+                ctx.attrs.ints("axes")?
+            } else {
+                None
+            },
+        }))
+    });
 }
 
 /// Output dims: `dims` with the axes removed (each must be 1 when known), or every dim known
@@ -25,9 +33,18 @@ fn squeeze_dims(dims: &[Dim], axes: Option<&[i64]>) -> Result<Vec<Dim>> {
                     ensure!(n == 1, "cannot squeeze axis {a} of size {n}");
                 }
             }
-            Ok(dims.iter().enumerate().filter(|(i, _)| !ax.contains(i)).map(|(_, d)| d.clone()).collect())
+            Ok(dims
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !ax.contains(i))
+                .map(|(_, d)| d.clone())
+                .collect())
         }
-        None => Ok(dims.iter().filter(|d| **d != Dim::Fixed(1)).cloned().collect()),
+        None => Ok(dims
+            .iter()
+            .filter(|d| **d != Dim::Fixed(1))
+            .cloned()
+            .collect()),
     }
 }
 
@@ -49,21 +66,32 @@ impl Op for Squeeze {
         let x = in_info(ctx, 0).cloned().unwrap_or_default();
         let has_axes_input = in_info(ctx, 1).is_some() || in_const(ctx, 1).is_some();
         if self.attr_axes.is_none() && has_axes_input && in_const(ctx, 1).is_none() {
-            return Ok(vec![ValueInfo { dtype: x.dtype, shape: None }]);
+            return Ok(vec![ValueInfo {
+                dtype: x.dtype,
+                shape: None,
+            }]);
         }
         let axes = self.axes(in_const(ctx, 1))?;
         let shape = match &x.shape {
             // without axes, an unknown dim might be 1: the result is unknown
-            Some(s) if axes.is_some() || s.iter().all(|d| d.fixed().is_some()) => Some(squeeze_dims(s, axes.as_deref())?),
+            Some(s) if axes.is_some() || s.iter().all(|d| d.fixed().is_some()) => {
+                Some(squeeze_dims(s, axes.as_deref())?)
+            }
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let axes = self.axes(opt(&inputs, 1))?;
         let dims: Vec<Dim> = x.shape().iter().map(|&d| Dim::Fixed(d)).collect();
-        let shape: Vec<usize> = squeeze_dims(&dims, axes.as_deref())?.iter().map(|d| d.fixed().unwrap_or(0)).collect();
+        let shape: Vec<usize> = squeeze_dims(&dims, axes.as_deref())?
+            .iter()
+            .map(|d| d.fixed().unwrap_or(0))
+            .collect();
         Ok(vec![x.reshape(shape)?])
     }
 }

@@ -20,22 +20,38 @@ impl Op for Tile {
         let shape = match (&x.shape, in_const(ctx, 1)) {
             (Some(xs), Some(t)) => {
                 let reps = shape_input(t, "Tile repeats")?;
-                ensure!(reps.len() == xs.len(), "Tile repeats {reps:?} must have one entry per input dim ({})", xs.len());
-                Some(xs.iter().zip(&reps).map(|(d, &r)| match d {
-                    _ if r == 1 => d.clone(),
-                    Dim::Fixed(n) => Dim::Fixed(n * r),
-                    _ => Dim::Unknown,
-                }).collect())
+                ensure!(
+                    reps.len() == xs.len(),
+                    "Tile repeats {reps:?} must have one entry per input dim ({})",
+                    xs.len()
+                );
+                Some(
+                    xs.iter()
+                        .zip(&reps)
+                        .map(|(d, &r)| match d {
+                            _ if r == 1 => d.clone(),
+                            Dim::Fixed(n) => Dim::Fixed(n * r),
+                            _ => Dim::Unknown,
+                        })
+                        .collect(),
+                )
             }
             (Some(xs), None) => Some(vec![Dim::Unknown; xs.len()]),
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let reps = shape_input(req(&inputs, 1)?, "Tile repeats")?;
-        ensure!(reps.len() == x.rank(), "Tile repeats {reps:?} must have one entry per input dim ({})", x.rank());
+        ensure!(
+            reps.len() == x.rank(),
+            "Tile repeats {reps:?} must have one entry per input dim ({})",
+            x.rank()
+        );
         let st = istrides(x.shape());
         let mut vshape = Vec::with_capacity(2 * reps.len());
         let mut vst = Vec::with_capacity(2 * reps.len());

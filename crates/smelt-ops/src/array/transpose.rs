@@ -10,7 +10,11 @@ pub struct Transpose {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Transpose", |ctx| Ok(Box::new(Transpose { perm: ctx.attrs.ints("perm")? })));
+    r.register("", "Transpose", |ctx| {
+        Ok(Box::new(Transpose {
+            perm: ctx.attrs.ints("perm")?,
+        }))
+    });
 }
 
 impl Transpose {
@@ -18,7 +22,11 @@ impl Transpose {
         match &self.perm {
             None => Ok((0..rank).rev().collect()),
             Some(p) => {
-                ensure!(p.len() == rank, "perm {p:?} has {} entries for rank {rank}", p.len());
+                ensure!(
+                    p.len() == rank,
+                    "perm {p:?} has {} entries for rank {rank}",
+                    p.len()
+                );
                 let v = norm_axes(p, rank)?;
                 Ok(v)
             }
@@ -36,7 +44,10 @@ impl Op for Transpose {
             Some(s) => Some(self.perm(s.len())?.iter().map(|&p| s[p].clone()).collect()),
             None => self.perm.as_ref().map(|p| vec![Dim::Unknown; p.len()]),
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;

@@ -10,7 +10,11 @@ pub struct Trilu {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Trilu", |ctx| Ok(Box::new(Trilu { upper: ctx.attrs.int_or("upper", 1)? != 0 })));
+    r.register("", "Trilu", |ctx| {
+        Ok(Box::new(Trilu {
+            upper: ctx.attrs.int_or("upper", 1)? != 0,
+        }))
+    });
 }
 
 impl Op for Trilu {
@@ -20,13 +24,21 @@ impl Op for Trilu {
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let k = match opt(&inputs, 1) {
             Some(t) => {
-                ensure!(t.len() == 1, "Trilu k must be a scalar, has shape {:?}", t.shape());
+                ensure!(
+                    t.len() == 1,
+                    "Trilu k must be a scalar, has shape {:?}",
+                    t.shape()
+                );
                 t.to_i64_vec()?[0]
             }
             None => 0,
         };
         let x = take(&mut inputs, 0)?;
-        ensure!(x.rank() >= 2, "Trilu input must have rank >= 2, has shape {:?}", x.shape());
+        ensure!(
+            x.rank() >= 2,
+            "Trilu input must have rank >= 2, has shape {:?}",
+            x.shape()
+        );
         let (nr, nc) = (x.shape()[x.rank() - 2], x.shape()[x.rank() - 1]);
         let (dtype, shape) = (x.dtype(), x.shape().to_vec());
         let upper = self.upper;

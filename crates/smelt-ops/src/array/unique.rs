@@ -14,7 +14,12 @@ pub struct Unique {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Unique", |ctx| Ok(Box::new(Unique { sorted: ctx.attrs.int_or("sorted", 1)? != 0, axis: ctx.attrs.int("axis")? })));
+    r.register("", "Unique", |ctx| {
+        Ok(Box::new(Unique {
+            sorted: ctx.attrs.int_or("sorted", 1)? != 0,
+            axis: ctx.attrs.int("axis")?,
+        }))
+    });
 }
 
 /// A total order over a partial one: unordered values (NaN) equal each other and sort last.
@@ -27,7 +32,11 @@ fn tcmp<T: PartialOrd>(a: &T, b: &T) -> Ordering {
 }
 
 fn slice_cmp<T: PartialOrd>(a: &[T], b: &[T]) -> Ordering {
-    a.iter().zip(b).map(|(x, y)| tcmp(x, y)).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| tcmp(x, y))
+        .find(|o| *o != Ordering::Equal)
+        .unwrap_or(Ordering::Equal)
 }
 
 /// Groups of equal items: (first occurrence, count) per group, in output order, and each
@@ -92,7 +101,12 @@ impl Op for Unique {
         let first: Vec<i64> = groups.iter().map(|p| p.0 as i64).collect();
         let counts: Vec<i64> = groups.iter().map(|p| p.1 as i64).collect();
         let inv: Vec<i64> = member.iter().map(|&m| m as i64).collect();
-        Ok(vec![y, Tensor::from_vec(vec![g], first)?, Tensor::from_vec(vec![n], inv)?, Tensor::from_vec(vec![g], counts)?])
+        Ok(vec![
+            y,
+            Tensor::from_vec(vec![g], first)?,
+            Tensor::from_vec(vec![n], inv)?,
+            Tensor::from_vec(vec![g], counts)?,
+        ])
     }
 }
 
@@ -102,7 +116,15 @@ mod tests {
     #[test]
     fn nan_and_unsorted() {
         let x = Tensor::from_vec(vec![6], vec![2f32, f32::NAN, 1., 2., f32::NAN, -1.]).unwrap();
-        let y = eval_op(&Unique { sorted: true, axis: None }, vec![x.clone()], 4).unwrap();
+        let y = eval_op(
+            &Unique {
+                sorted: true,
+                axis: None,
+            },
+            vec![x.clone()],
+            4,
+        )
+        .unwrap();
         let v = y[0].as_slice::<f32>().unwrap();
         assert_eq!(&v[..3], &[-1., 1., 2.]);
         assert!(v[3].is_nan() && v.len() == 4);
@@ -110,8 +132,19 @@ mod tests {
         assert_eq!(y[2].as_slice::<i64>().unwrap(), &[2, 3, 1, 2, 3, 0]);
         assert_eq!(y[3].as_slice::<i64>().unwrap(), &[1, 1, 2, 2]);
         let s = Tensor::from_vec(vec![3], vec!["b".to_string(), "a".into(), "b".into()]).unwrap();
-        let y = eval_op(&Unique { sorted: false, axis: None }, vec![s], 4).unwrap();
-        assert_eq!(y[0].as_slice::<String>().unwrap(), &["b".to_string(), "a".into()]);
+        let y = eval_op(
+            &Unique {
+                sorted: false,
+                axis: None,
+            },
+            vec![s],
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            y[0].as_slice::<String>().unwrap(),
+            &["b".to_string(), "a".into()]
+        );
         assert_eq!(y[2].as_slice::<i64>().unwrap(), &[0, 1, 0]);
     }
 }

@@ -11,7 +11,11 @@ pub struct Unsqueeze {
 
 pub fn register(r: &mut Registry) {
     r.register("", "Unsqueeze", |ctx| {
-        let attr_axes = if ctx.opset < 13 { Some(ctx.attrs.req_ints("axes")?) } else { None };
+        let attr_axes = if ctx.opset < 13 {
+            Some(ctx.attrs.req_ints("axes")?)
+        } else {
+            None
+        };
         Ok(Box::new(Unsqueeze { attr_axes }))
     });
 }
@@ -20,7 +24,15 @@ fn unsqueeze_dims(dims: &[Dim], axes: &[i64]) -> Result<Vec<Dim>> {
     let r = dims.len() + axes.len();
     let ax = norm_axes(axes, r)?;
     let mut it = dims.iter();
-    Ok((0..r).map(|i| if ax.contains(&i) { Dim::Fixed(1) } else { it.next().cloned().unwrap_or(Dim::Unknown) }).collect())
+    Ok((0..r)
+        .map(|i| {
+            if ax.contains(&i) {
+                Dim::Fixed(1)
+            } else {
+                it.next().cloned().unwrap_or(Dim::Unknown)
+            }
+        })
+        .collect())
 }
 
 impl Unsqueeze {
@@ -40,20 +52,29 @@ impl Op for Unsqueeze {
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let x = in_info(ctx, 0).cloned().unwrap_or_default();
         if self.attr_axes.is_none() && in_const(ctx, 1).is_none() {
-            return Ok(vec![ValueInfo { dtype: x.dtype, shape: None }]);
+            return Ok(vec![ValueInfo {
+                dtype: x.dtype,
+                shape: None,
+            }]);
         }
         let axes = self.axes(in_const(ctx, 1))?;
         let shape = match &x.shape {
             Some(s) => Some(unsqueeze_dims(s, &axes)?),
             None => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let axes = self.axes(opt(&inputs, 1))?;
         let dims: Vec<Dim> = x.shape().iter().map(|&d| Dim::Fixed(d)).collect();
-        let shape: Vec<usize> = unsqueeze_dims(&dims, &axes)?.iter().map(|d| d.fixed().unwrap_or(1)).collect();
+        let shape: Vec<usize> = unsqueeze_dims(&dims, &axes)?
+            .iter()
+            .map(|d| d.fixed().unwrap_or(1))
+            .collect();
         Ok(vec![x.reshape(shape)?])
     }
 }

@@ -14,7 +14,12 @@ impl Op for Identity {
         "Identity"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+        Ok(vec![ctx
+            .inputs
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()])
     }
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         Ok(vec![take(&mut inputs, 0)?])

@@ -15,7 +15,11 @@ pub struct Loop {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Loop", |c| Ok(Box::new(Loop { body: c.attrs.req_graph("body")? })));
+    r.register("", "Loop", |c| {
+        Ok(Box::new(Loop {
+            body: c.attrs.req_graph("body")?,
+        }))
+    });
 }
 
 impl Op for Loop {
@@ -25,13 +29,25 @@ impl Op for Loop {
     fn eval(&self, ctx: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let n_carried = inputs.len().saturating_sub(2);
         let body = &*self.body;
-        ensure!(body.inputs.len() == n_carried + 2, "Loop: body takes {} inputs, expected 2 + {n_carried} carried", body.inputs.len());
-        ensure!(body.outputs.len() > n_carried, "Loop: body has {} outputs, needs at least 1 + {n_carried}", body.outputs.len());
+        ensure!(
+            body.inputs.len() == n_carried + 2,
+            "Loop: body takes {} inputs, expected 2 + {n_carried} carried",
+            body.inputs.len()
+        );
+        ensure!(
+            body.outputs.len() > n_carried,
+            "Loop: body has {} outputs, needs at least 1 + {n_carried}",
+            body.outputs.len()
+        );
         let n_scan = body.outputs.len() - 1 - n_carried;
         let max_trip = match opt(&inputs, 0) {
             Some(m) => {
                 let v = m.to_i64_vec()?;
-                ensure!(v.len() == 1, "Loop: M must be a scalar, got shape {:?}", m.shape());
+                ensure!(
+                    v.len() == 1,
+                    "Loop: M must be a scalar, got shape {:?}",
+                    m.shape()
+                );
                 Some(v[0])
             }
             None => None,
@@ -40,7 +56,9 @@ impl Op for Loop {
             Some(c) => super::if_op::cond_value(c, "Loop")?,
             None => true,
         };
-        let mut carried: Vec<Tensor> = (2..inputs.len()).map(|i| take(&mut inputs, i)).collect::<Result<_>>()?;
+        let mut carried: Vec<Tensor> = (2..inputs.len())
+            .map(|i| take(&mut inputs, i))
+            .collect::<Result<_>>()?;
         let mut scans: Vec<Vec<Tensor>> = vec![vec![]; n_scan];
         let mut i: i64 = 0;
         while cond && max_trip.is_none_or(|m| i < m) {
@@ -49,9 +67,16 @@ impl Op for Loop {
             bin.push(Tensor::scalar(cond));
             bin.extend(carried.iter().cloned());
             let outs = ctx.subgraphs.run(body, bin)?;
-            ensure!(outs.len() == 1 + n_carried + n_scan, "Loop: body returned {} values, expected {}", outs.len(), 1 + n_carried + n_scan);
+            ensure!(
+                outs.len() == 1 + n_carried + n_scan,
+                "Loop: body returned {} values, expected {}",
+                outs.len(),
+                1 + n_carried + n_scan
+            );
             let mut it = outs.into_iter();
-            let c = it.next().ok_or_else(|| Error::invalid("Loop: body returned no condition"))?;
+            let c = it
+                .next()
+                .ok_or_else(|| Error::invalid("Loop: body returned no condition"))?;
             cond = super::if_op::cond_value(&c, "Loop body")?;
             carried = it.by_ref().take(n_carried).collect();
             for (s, t) in scans.iter_mut().zip(it) {
@@ -65,7 +90,10 @@ impl Op for Loop {
                 let info = &body.values[body.outputs[1 + n_carried + k]].info;
                 out.push(empty_like_decl(info, 0));
             } else {
-                out.push(stack(&s, 0).map_err(|e| Error::invalid(format!("Loop: scan output {k}: {e}")))?);
+                out.push(
+                    stack(&s, 0)
+                        .map_err(|e| Error::invalid(format!("Loop: scan output {k}: {e}")))?,
+                );
             }
         }
         Ok(out)
@@ -90,7 +118,9 @@ mod tests {
         let c = b.placeholder("c", DType::Bool, &[]);
         let v = b.placeholder("v", DType::String, &[]);
         let suffix = b.capture("suffix").unwrap();
-        let v2 = b.op("StringConcat", &[v, suffix], Attributes::new()).unwrap();
+        let v2 = b
+            .op("StringConcat", &[v, suffix], Attributes::new())
+            .unwrap();
         let c2 = b.op("Identity", &[c], Attributes::new()).unwrap();
         let y = b.op("Identity", &[v2], Attributes::new()).unwrap();
         b.output(c2, "c_out");
@@ -104,18 +134,33 @@ mod tests {
         let _suffix = g.placeholder("suffix", DType::String, &[]);
         let mv = m.map(|m| g.constant("M", Tensor::scalar(m)));
         let cv = cond.map(|c| g.constant("cond", Tensor::scalar(c)));
-        let outs = g.add_node("", "", "Loop", &[mv, cv, Some(v0)], &["vf".into(), "ys".into()], Attributes::new().with("body", Attr::Graph(body)))?;
+        let outs = g.add_node(
+            "",
+            "",
+            "Loop",
+            &[mv, cv, Some(v0)],
+            &["vf".into(), "ys".into()],
+            Attributes::new().with("body", Attr::Graph(body)),
+        )?;
         g.output(outs[0].unwrap(), "vf");
         g.output(outs[1].unwrap(), "ys");
         let g = g.build()?;
-        Ok(smelt_cpu::run(&g, vec![("v0".into(), s("x")), ("suffix".into(), s("s"))])?.into_iter().map(|(_, t)| t).collect())
+        Ok(
+            smelt_cpu::run(&g, vec![("v0".into(), s("x")), ("suffix".into(), s("s"))])?
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect(),
+        )
     }
 
     #[test]
     fn loop_trip_count_and_scan_outputs() {
         let r = run_loop(Some(3), Some(true)).unwrap();
         assert_eq!(r[0], s("xsss"));
-        let want: Vec<String> = ["xs", "xss", "xsss"].iter().map(|x| x.to_string()).collect();
+        let want: Vec<String> = ["xs", "xss", "xsss"]
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
         assert_eq!(r[1], Tensor::from_vec(vec![3], want).unwrap());
         let r = run_loop(Some(2), None).unwrap();
         assert_eq!(r[0], s("xss"));

@@ -17,9 +17,15 @@ enum Kind {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Optional", |_| Ok(Box::new(OptionalOp { kind: Kind::Make })));
-    r.register("", "OptionalHasElement", |_| Ok(Box::new(OptionalOp { kind: Kind::Has })));
-    r.register("", "OptionalGetElement", |_| Ok(Box::new(OptionalOp { kind: Kind::Get })));
+    r.register("", "Optional", |_| {
+        Ok(Box::new(OptionalOp { kind: Kind::Make }))
+    });
+    r.register("", "OptionalHasElement", |_| {
+        Ok(Box::new(OptionalOp { kind: Kind::Has }))
+    });
+    r.register("", "OptionalGetElement", |_| {
+        Ok(Box::new(OptionalOp { kind: Kind::Get }))
+    });
 }
 
 impl Op for OptionalOp {
@@ -33,10 +39,15 @@ impl Op for OptionalOp {
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         match self.kind {
             Kind::Has => Ok(vec![Tensor::scalar(opt(&inputs, 0).is_some())]),
-            Kind::Get => Ok(vec![take(&mut inputs, 0).map_err(|_| Error::invalid("OptionalGetElement: the optional input is empty"))?]),
+            Kind::Get => Ok(vec![take(&mut inputs, 0).map_err(|_| {
+                Error::invalid("OptionalGetElement: the optional input is empty")
+            })?]),
             Kind::Make => match inputs.get_mut(0).and_then(|t| t.take()) {
                 Some(t) => Ok(vec![t]),
-                None => Err(Error::unsupported("Optional", "empty optional values are not supported (tensor-only optionals)")),
+                None => Err(Error::unsupported(
+                    "Optional",
+                    "empty optional values are not supported (tensor-only optionals)",
+                )),
             },
         }
     }

@@ -5,7 +5,10 @@ use crate::prelude::*;
 /// `t[.., i, ..]` with `axis` removed.
 pub(crate) fn slice_axis(t: &Tensor, axis: usize, i: usize) -> Result<Tensor> {
     let sh = t.shape();
-    ensure!(axis < sh.len() && i < sh[axis], "index {i} along axis {axis} out of range for shape {sh:?}");
+    ensure!(
+        axis < sh.len() && i < sh[axis],
+        "index {i} along axis {axis} out of range for shape {sh:?}"
+    );
     let outer: usize = sh[..axis].iter().product();
     let inner: usize = sh[axis + 1..].iter().product();
     let n = sh[axis];
@@ -23,11 +26,24 @@ pub(crate) fn slice_axis(t: &Tensor, axis: usize, i: usize) -> Result<Tensor> {
 
 /// Stacks equally shaped, equally typed tensors along a new axis `axis` (0..=rank).
 pub(crate) fn stack(ts: &[Tensor], axis: usize) -> Result<Tensor> {
-    let first = ts.first().ok_or_else(|| Error::invalid("stack of no tensors"))?;
+    let first = ts
+        .first()
+        .ok_or_else(|| Error::invalid("stack of no tensors"))?;
     let sh = first.shape().to_vec();
-    ensure!(axis <= sh.len(), "stack axis {axis} out of range for rank {}", sh.len());
+    ensure!(
+        axis <= sh.len(),
+        "stack axis {axis} out of range for rank {}",
+        sh.len()
+    );
     for t in ts {
-        ensure!(t.shape() == sh.as_slice() && t.dtype() == first.dtype(), "stacked values differ: {:?} {} vs {:?} {}", t.shape(), t.dtype(), sh, first.dtype());
+        ensure!(
+            t.shape() == sh.as_slice() && t.dtype() == first.dtype(),
+            "stacked values differ: {:?} {} vs {:?} {}",
+            t.shape(),
+            t.dtype(),
+            sh,
+            first.dtype()
+        );
     }
     let outer: usize = sh[..axis].iter().product();
     let inner: usize = sh[axis..].iter().product();

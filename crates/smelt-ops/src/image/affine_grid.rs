@@ -11,7 +11,11 @@ pub struct AffineGrid {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "AffineGrid", |ctx| Ok(Box::new(AffineGrid { align: ctx.attrs.int_or("align_corners", 0)? != 0 })));
+    r.register("", "AffineGrid", |ctx| {
+        Ok(Box::new(AffineGrid {
+            align: ctx.attrs.int_or("align_corners", 0)? != 0,
+        }))
+    });
 }
 
 impl AffineGrid {
@@ -39,15 +43,27 @@ impl Op for AffineGrid {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let theta = req(&inputs, 0)?;
         let size = req(&inputs, 1)?.to_i64_vec()?;
-        ensure!(theta.dtype().is_float(), "theta must be float, got {}", theta.dtype());
-        ensure!(size.iter().all(|&d| d >= 0), "size must be non-negative, got {size:?}");
+        ensure!(
+            theta.dtype().is_float(),
+            "theta must be float, got {}",
+            theta.dtype()
+        );
+        ensure!(
+            size.iter().all(|&d| d >= 0),
+            "size must be non-negative, got {size:?}"
+        );
         let k = match size.len() {
             4 => 2,
             5 => 3,
             l => bail!("size must have 4 or 5 entries, got {l}"),
         };
         let n = size[0] as usize;
-        ensure!(theta.shape() == [n, k, k + 1], "theta shape {:?}, expected {:?}", theta.shape(), [n, k, k + 1]);
+        ensure!(
+            theta.shape() == [n, k, k + 1],
+            "theta shape {:?}, expected {:?}",
+            theta.shape(),
+            [n, k, k + 1]
+        );
         let sp: Vec<usize> = size[2..].iter().map(|&d| d as usize).collect();
         let th = theta.to_f64_vec()?;
         // base coordinates, x along the last spatial dim

@@ -45,7 +45,12 @@ pub fn register(r: &mut Registry) {
             "reflection" => Pad::Reflection,
             m => bail!("unknown padding_mode '{m}'"),
         };
-        Ok(Box::new(GridSample { mode, pad, align: a.int_or("align_corners", 0)? != 0, opset: ctx.opset }))
+        Ok(Box::new(GridSample {
+            mode,
+            pad,
+            align: a.int_or("align_corners", 0)? != 0,
+            opset: ctx.opset,
+        }))
     });
 }
 
@@ -118,21 +123,48 @@ impl Op for GridSample {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let grid = req(&inputs, 1)?;
-        ensure!(x.dtype().is_float() && grid.dtype().is_float(), "GridSample takes float X and grid (got {}, {})", x.dtype(), grid.dtype());
+        ensure!(
+            x.dtype().is_float() && grid.dtype().is_float(),
+            "GridSample takes float X and grid (got {}, {})",
+            x.dtype(),
+            grid.dtype()
+        );
         let k = x.rank().saturating_sub(2);
         ensure!(k >= 1, "X must have rank >= 3, got {:?}", x.shape());
-        ensure!(self.opset >= 20 || k == 2, "GridSample-{} takes 4-D X only", self.opset);
-        ensure!(grid.rank() == k + 2 && grid.shape()[0] == x.shape()[0] && grid.shape()[k + 1] == k, "grid shape {:?} does not fit X {:?}", grid.shape(), x.shape());
+        ensure!(
+            self.opset >= 20 || k == 2,
+            "GridSample-{} takes 4-D X only",
+            self.opset
+        );
+        ensure!(
+            grid.rank() == k + 2 && grid.shape()[0] == x.shape()[0] && grid.shape()[k + 1] == k,
+            "grid shape {:?} does not fit X {:?}",
+            grid.shape(),
+            x.shape()
+        );
         let (n, c) = (x.shape()[0], x.shape()[1]);
         let dims: Vec<usize> = x.shape()[2..].to_vec();
         let osp: Vec<usize> = grid.shape()[1..=k].to_vec();
         let on = numel(&osp);
-        ensure!(dims.iter().all(|&d| d > 0) || n * c * on == 0, "cannot sample an empty X {:?}", x.shape());
+        ensure!(
+            dims.iter().all(|&d| d > 0) || n * c * on == 0,
+            "cannot sample an empty X {:?}",
+            x.shape()
+        );
         let in_sp = numel(&dims);
         let xs = x.to_f64_vec()?;
         let gs = grid.to_f64_vec()?;
         let dst = strides(&dims);
-        let (lo, hi): (Vec<f64>, Vec<f64>) = dims.iter().map(|&d| if self.align { (0.0, d as f64 - 1.0) } else { (-0.5, d as f64 - 0.5) }).unzip();
+        let (lo, hi): (Vec<f64>, Vec<f64>) = dims
+            .iter()
+            .map(|&d| {
+                if self.align {
+                    (0.0, d as f64 - 1.0)
+                } else {
+                    (-0.5, d as f64 - 0.5)
+                }
+            })
+            .unzip();
         let mut out = vec![0.0; n * c * on];
         let mut pos = vec![0.0; k];
         // per-dim neighbour indices and weights
@@ -143,7 +175,11 @@ impl Op for GridSample {
                 for i in 0..k {
                     let v = g[k - 1 - i];
                     let d = dims[i] as f64;
-                    let mut p = if self.align { (v + 1.0) / 2.0 * (d - 1.0) } else { ((v + 1.0) * d - 1.0) / 2.0 };
+                    let mut p = if self.align {
+                        (v + 1.0) / 2.0 * (d - 1.0)
+                    } else {
+                        ((v + 1.0) * d - 1.0) / 2.0
+                    };
                     if self.mode == Mode::Nearest {
                         p = round_half_even(p);
                     }
@@ -160,7 +196,9 @@ impl Op for GridSample {
                     let p = pos[i];
                     nb[i].clear();
                     match self.mode {
-                        Mode::Nearest => nb[i].push((self.index(p as i64, dims[i], lo[i], hi[i]), 1.0)),
+                        Mode::Nearest => {
+                            nb[i].push((self.index(p as i64, dims[i], lo[i], hi[i]), 1.0))
+                        }
                         Mode::Linear => {
                             let f = p.floor();
                             let t = p - f;
@@ -171,7 +209,10 @@ impl Op for GridSample {
                             let f = p.floor();
                             let w = cubic(p - f);
                             for (j, &wj) in w.iter().enumerate() {
-                                nb[i].push((self.index(f as i64 - 1 + j as i64, dims[i], lo[i], hi[i]), wj));
+                                nb[i].push((
+                                    self.index(f as i64 - 1 + j as i64, dims[i], lo[i], hi[i]),
+                                    wj,
+                                ));
                             }
                         }
                     }

@@ -98,7 +98,9 @@ fn coeffs(p: &Params, ratio: f64, scale: f64) -> Vec<f64> {
             let s = scale.min(1.0);
             let start = (-1.0 / s).floor() as i64 + 1;
             let n = 2 - 2 * start;
-            let c: Vec<f64> = (start..start + n).map(|k| (1.0 - ((k as f64 - ratio) * s).abs()).clamp(0.0, 1.0)).collect();
+            let c: Vec<f64> = (start..start + n)
+                .map(|k| (1.0 - ((k as f64 - ratio) * s).abs()).clamp(0.0, 1.0))
+                .collect();
             let sum: f64 = c.iter().sum();
             c.into_iter().map(|v| v / sum).collect()
         }
@@ -150,7 +152,10 @@ pub struct AxisPlan {
 /// Plans an axis of `input` elements resized to `out` with `scale`; `roi` is (start, end)
 /// for tf_crop_and_resize.
 pub fn plan(p: &Params, input: usize, out: usize, scale: f64, roi: (f64, f64)) -> Result<AxisPlan> {
-    ensure!(input > 0 || out == 0, "cannot resize an empty axis to {out}");
+    ensure!(
+        input > 0 || out == 0,
+        "cannot resize an empty axis to {out}"
+    );
     let in_f = input as f64;
     let out_f = scale * in_f;
     let mut idx = vec![];
@@ -169,7 +174,11 @@ pub fn plan(p: &Params, input: usize, out: usize, scale: f64, roi: (f64, f64)) -
             }
             Coord::Asymmetric => yf / scale,
             Coord::TfCropAndResize => {
-                let x = if out_f == 1.0 { (roi.1 - roi.0) * (in_f - 1.0) / 2.0 } else { yf * (roi.1 - roi.0) * (in_f - 1.0) / (out_f - 1.0) };
+                let x = if out_f == 1.0 {
+                    (roi.1 - roi.0) * (in_f - 1.0) / 2.0
+                } else {
+                    yf * (roi.1 - roi.0) * (in_f - 1.0) / (out_f - 1.0)
+                };
                 let x = x + roi.0 * (in_f - 1.0);
                 *ex = x < 0.0 || x > in_f - 1.0;
                 x
@@ -225,11 +234,23 @@ pub fn plan(p: &Params, input: usize, out: usize, scale: f64, roi: (f64, f64)) -
             w.push(v);
         }
     }
-    Ok(AxisPlan { out, n, idx, w, extrapolated })
+    Ok(AxisPlan {
+        out,
+        n,
+        idx,
+        w,
+        extrapolated,
+    })
 }
 
 /// Applies a plan along `axis` of `data` (row-major `shape`), returning the new data.
-pub fn apply(data: &[f64], shape: &[usize], axis: usize, pl: &AxisPlan, extrapolation: f64) -> Vec<f64> {
+pub fn apply(
+    data: &[f64],
+    shape: &[usize],
+    axis: usize,
+    pl: &AxisPlan,
+    extrapolation: f64,
+) -> Vec<f64> {
     let outer = numel(&shape[..axis]);
     let inner = numel(&shape[axis + 1..]);
     let dim = shape[axis];
@@ -269,14 +290,21 @@ pub fn from_f64(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Result<Tensor> 
     }
     macro_rules! ints {
         ($t:ty) => {
-            Tensor::from_vec(shape, v.into_iter().map(|x| r(x).clamp(<$t>::MIN as f64, <$t>::MAX as f64) as $t).collect::<Vec<$t>>())
+            Tensor::from_vec(
+                shape,
+                v.into_iter()
+                    .map(|x| r(x).clamp(<$t>::MIN as f64, <$t>::MAX as f64) as $t)
+                    .collect::<Vec<$t>>(),
+            )
         };
     }
     match dtype {
         DType::F32 => Tensor::from_vec(shape, v.into_iter().map(|x| x as f32).collect::<Vec<_>>()),
         DType::F64 => Tensor::from_vec(shape, v),
         DType::F16 => Tensor::from_vec(shape, v.into_iter().map(f16::from_f64).collect::<Vec<_>>()),
-        DType::BF16 => Tensor::from_vec(shape, v.into_iter().map(bf16::from_f64).collect::<Vec<_>>()),
+        DType::BF16 => {
+            Tensor::from_vec(shape, v.into_iter().map(bf16::from_f64).collect::<Vec<_>>())
+        }
         DType::I8 => ints!(i8),
         DType::U8 => ints!(u8),
         DType::I16 => ints!(i16),
@@ -291,15 +319,35 @@ pub fn from_f64(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Result<Tensor> 
 
 /// Resizes `x` to `out_shape` with per-axis `scales`, processing `axes` in order.
 /// `roi` holds (start, end) per axis of x.
-pub fn resize(x: &Tensor, p: &Params, out_shape: &[usize], scales: &[f64], roi: &[(f64, f64)], axes: &[usize]) -> Result<Tensor> {
-    ensure!(x.dtype().is_numeric(), "resize of {} is not supported", x.dtype());
-    let total = out_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&n| n <= 1 << 40);
-    ensure!(total.is_some(), "resize output shape {out_shape:?} is too large");
+pub fn resize(
+    x: &Tensor,
+    p: &Params,
+    out_shape: &[usize],
+    scales: &[f64],
+    roi: &[(f64, f64)],
+    axes: &[usize],
+) -> Result<Tensor> {
+    ensure!(
+        x.dtype().is_numeric(),
+        "resize of {} is not supported",
+        x.dtype()
+    );
+    let total = out_shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= 1 << 40);
+    ensure!(
+        total.is_some(),
+        "resize output shape {out_shape:?} is too large"
+    );
     let mut data = x.to_f64_vec()?;
     let mut shape = x.shape().to_vec();
     for &a in axes {
         let unit_roi = roi[a].0 == 0.0 && roi[a].1 == 1.0;
-        if (scales[a] - 1.0).abs() < 1e-9 && out_shape[a] == shape[a] && (p.coord != Coord::TfCropAndResize || unit_roi) {
+        if (scales[a] - 1.0).abs() < 1e-9
+            && out_shape[a] == shape[a]
+            && (p.coord != Coord::TfCropAndResize || unit_roi)
+        {
             continue;
         }
         let pl = plan(p, shape[a], out_shape[a], scales[a], roi[a])?;

@@ -20,7 +20,15 @@ pub struct RoiAlign {
 pub fn register(r: &mut Registry) {
     r.register("", "RoiAlign", |ctx| {
         let a = ctx.attrs;
-        let ctm = a.string_or("coordinate_transformation_mode", if ctx.opset < 16 { "output_half_pixel" } else { "half_pixel" }.into())?;
+        let ctm = a.string_or(
+            "coordinate_transformation_mode",
+            if ctx.opset < 16 {
+                "output_half_pixel"
+            } else {
+                "half_pixel"
+            }
+            .into(),
+        )?;
         let half_pixel = match ctm.as_str() {
             "half_pixel" => true,
             "output_half_pixel" => false,
@@ -33,10 +41,23 @@ pub fn register(r: &mut Registry) {
         };
         let oh = a.int_or("output_height", 1)?;
         let ow = a.int_or("output_width", 1)?;
-        ensure!(oh >= 1 && ow >= 1, "output_height / output_width must be >= 1 (got {oh}, {ow})");
+        ensure!(
+            oh >= 1 && ow >= 1,
+            "output_height / output_width must be >= 1 (got {oh}, {ow})"
+        );
         let sampling_ratio = a.int_or("sampling_ratio", 0)?;
-        ensure!(sampling_ratio >= 0, "sampling_ratio must be >= 0, got {sampling_ratio}");
-        Ok(Box::new(RoiAlign { half_pixel, max, oh: oh as usize, ow: ow as usize, sampling_ratio, spatial_scale: a.float_or("spatial_scale", 1.0)? as f64 }))
+        ensure!(
+            sampling_ratio >= 0,
+            "sampling_ratio must be >= 0, got {sampling_ratio}"
+        );
+        Ok(Box::new(RoiAlign {
+            half_pixel,
+            max,
+            oh: oh as usize,
+            ow: ow as usize,
+            sampling_ratio,
+            spatial_scale: a.float_or("spatial_scale", 1.0)? as f64,
+        }))
     });
 }
 
@@ -48,12 +69,23 @@ impl Op for RoiAlign {
         let x = req(&inputs, 0)?;
         let rois = req(&inputs, 1)?;
         let bi = req(&inputs, 2)?;
-        ensure!(x.dtype().is_float() && rois.dtype().is_float(), "RoiAlign takes float X and rois");
+        ensure!(
+            x.dtype().is_float() && rois.dtype().is_float(),
+            "RoiAlign takes float X and rois"
+        );
         ensure!(x.rank() == 4, "X must be [N, C, H, W], got {:?}", x.shape());
-        ensure!(rois.rank() == 2 && rois.shape()[1] == 4, "rois must be [R, 4], got {:?}", rois.shape());
+        ensure!(
+            rois.rank() == 2 && rois.shape()[1] == 4,
+            "rois must be [R, 4], got {:?}",
+            rois.shape()
+        );
         let nr = rois.shape()[0];
         let bidx = bi.to_i64_vec()?;
-        ensure!(bidx.len() == nr, "batch_indices has {} entries, rois {nr}", bidx.len());
+        ensure!(
+            bidx.len() == nr,
+            "batch_indices has {} entries, rois {nr}",
+            bidx.len()
+        );
         let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
         let xs = x.to_f64_vec()?;
         let rs = rois.to_f64_vec()?;
@@ -61,20 +93,37 @@ impl Op for RoiAlign {
         let mut out = vec![0.0; nr * c * oh * ow];
         for r in 0..nr {
             let b = bidx[r];
-            ensure!(b >= 0 && (b as usize) < n, "batch index {b} out of range 0..{n}");
+            ensure!(
+                b >= 0 && (b as usize) < n,
+                "batch index {b} out of range 0..{n}"
+            );
             let b = b as usize;
             let off = if self.half_pixel { 0.5 } else { 0.0 };
             let roi = &rs[r * 4..][..4];
-            let (sw, sh) = (roi[0] * self.spatial_scale - off, roi[1] * self.spatial_scale - off);
-            let (ew, eh) = (roi[2] * self.spatial_scale - off, roi[3] * self.spatial_scale - off);
+            let (sw, sh) = (
+                roi[0] * self.spatial_scale - off,
+                roi[1] * self.spatial_scale - off,
+            );
+            let (ew, eh) = (
+                roi[2] * self.spatial_scale - off,
+                roi[3] * self.spatial_scale - off,
+            );
             let (mut rw, mut rh) = (ew - sw, eh - sh);
             if !self.half_pixel {
                 rw = rw.max(1.0);
                 rh = rh.max(1.0);
             }
             let (bh, bw) = (rh / oh as f64, rw / ow as f64);
-            let gh = if self.sampling_ratio > 0 { self.sampling_ratio as usize } else { (rh / oh as f64).ceil().max(0.0) as usize };
-            let gw = if self.sampling_ratio > 0 { self.sampling_ratio as usize } else { (rw / ow as f64).ceil().max(0.0) as usize };
+            let gh = if self.sampling_ratio > 0 {
+                self.sampling_ratio as usize
+            } else {
+                (rh / oh as f64).ceil().max(0.0) as usize
+            };
+            let gw = if self.sampling_ratio > 0 {
+                self.sampling_ratio as usize
+            } else {
+                (rw / ow as f64).ceil().max(0.0) as usize
+            };
             let count = (gh * gw).max(1) as f64;
             // (positions, weights) of every sample of every bin
             let mut pre = Vec::with_capacity(oh * ow * gh * gw);
@@ -84,7 +133,13 @@ impl Op for RoiAlign {
                         let mut y = sh + ph as f64 * bh + (iy as f64 + 0.5) * bh / gh as f64;
                         for ix in 0..gw {
                             let mut xx = sw + pw as f64 * bw + (ix as f64 + 0.5) * bw / gw as f64;
-                            if y < -1.0 || y > h as f64 || xx < -1.0 || xx > w as f64 || h == 0 || w == 0 {
+                            if y < -1.0
+                                || y > h as f64
+                                || xx < -1.0
+                                || xx > w as f64
+                                || h == 0
+                                || w == 0
+                            {
                                 pre.push(([0usize; 4], [0.0f64; 4]));
                                 continue;
                             }
@@ -109,7 +164,10 @@ impl Op for RoiAlign {
                             }
                             let (ly, lx) = (y - yl as f64, xx - xl as f64);
                             let (hy, hx) = (1.0 - ly, 1.0 - lx);
-                            pre.push(([yl * w + xl, yl * w + xh, yh * w + xl, yh * w + xh], [hy * hx, hy * lx, ly * hx, ly * lx]));
+                            pre.push((
+                                [yl * w + xl, yl * w + xh, yh * w + xl, yh * w + xh],
+                                [hy * hx, hy * lx, ly * hx, ly * lx],
+                            ));
                         }
                     }
                 }
@@ -124,7 +182,9 @@ impl Op for RoiAlign {
                         let (p, wt) = &pre[pi];
                         pi += 1;
                         if self.max {
-                            let v = (0..4).map(|k| wt[k] * src[p[k]]).fold(f64::NEG_INFINITY, f64::max);
+                            let v = (0..4)
+                                .map(|k| wt[k] * src[p[k]])
+                                .fold(f64::NEG_INFINITY, f64::max);
                             acc = if first { v } else { acc.max(v) };
                             first = false;
                         } else {

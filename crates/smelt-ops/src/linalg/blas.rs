@@ -38,10 +38,29 @@ fn extent(rows: usize, cols: usize, s: MatStrides) -> usize {
     }
 }
 
-fn check(m: usize, n: usize, k: usize, la: usize, sa: MatStrides, lb: usize, sb: MatStrides, lc: usize, ldc: usize) {
-    assert!(extent(m, k, sa) <= la, "gemm: A ({m}x{k}, strides {sa:?}) exceeds its slice of {la}");
-    assert!(extent(k, n, sb) <= lb, "gemm: B ({k}x{n}, strides {sb:?}) exceeds its slice of {lb}");
-    assert!(m == 0 || n == 0 || (ldc >= n && (m - 1) * ldc + n <= lc), "gemm: C ({m}x{n}, ldc {ldc}) exceeds its slice of {lc}");
+fn check(
+    m: usize,
+    n: usize,
+    k: usize,
+    la: usize,
+    sa: MatStrides,
+    lb: usize,
+    sb: MatStrides,
+    lc: usize,
+    ldc: usize,
+) {
+    assert!(
+        extent(m, k, sa) <= la,
+        "gemm: A ({m}x{k}, strides {sa:?}) exceeds its slice of {la}"
+    );
+    assert!(
+        extent(k, n, sb) <= lb,
+        "gemm: B ({k}x{n}, strides {sb:?}) exceeds its slice of {lb}"
+    );
+    assert!(
+        m == 0 || n == 0 || (ldc >= n && (m - 1) * ldc + n <= lc),
+        "gemm: C ({m}x{n}, ldc {ldc}) exceeds its slice of {lc}"
+    );
 }
 
 /// Element types the kernel multiplies.
@@ -53,7 +72,20 @@ pub trait GemmScalar: Elem + Copy {
     /// `C = alpha * A·B + beta * C` (see the module contract). With `beta == 0`, `C` is
     /// not read (NaNs in it do not propagate). `par` allows multi-threading.
     #[allow(clippy::too_many_arguments)]
-    fn gemm(m: usize, n: usize, k: usize, a: &[Self], sa: MatStrides, b: &[Self], sb: MatStrides, c: &mut [Self], ldc: usize, alpha: Self, beta: Self, par: bool);
+    fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        sa: MatStrides,
+        b: &[Self],
+        sb: MatStrides,
+        c: &mut [Self],
+        ldc: usize,
+        alpha: Self,
+        beta: Self,
+        par: bool,
+    );
 }
 
 macro_rules! gemm_crate_impl {
@@ -68,7 +100,20 @@ macro_rules! gemm_crate_impl {
             fn from_f64(v: f64) -> Self {
                 v as $t
             }
-            fn gemm(m: usize, n: usize, k: usize, a: &[Self], sa: MatStrides, b: &[Self], sb: MatStrides, c: &mut [Self], ldc: usize, alpha: Self, beta: Self, par: bool) {
+            fn gemm(
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[Self],
+                sa: MatStrides,
+                b: &[Self],
+                sb: MatStrides,
+                c: &mut [Self],
+                ldc: usize,
+                alpha: Self,
+                beta: Self,
+                par: bool,
+            ) {
                 check(m, n, k, a.len(), sa, b.len(), sb, c.len(), ldc);
                 if m == 0 || n == 0 {
                     return;
@@ -81,7 +126,10 @@ macro_rules! gemm_crate_impl {
                     }
                     return;
                 }
-                let parallelism = if par && m.saturating_mul(n).saturating_mul(k) >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+                let parallelism = if par
+                    && m.saturating_mul(n).saturating_mul(k) >= PAR_THRESHOLD
+                    && rayon::current_num_threads() > 1
+                {
                     gemm::Parallelism::Rayon(rayon::current_num_threads())
                 } else {
                     gemm::Parallelism::None
@@ -91,11 +139,25 @@ macro_rules! gemm_crate_impl {
                 // The crate computes dst = alpha_g*dst + beta_g*lhs*rhs.
                 unsafe {
                     gemm::gemm(
-                        m, n, k,
-                        c.as_mut_ptr(), 1, ldc as isize, beta != 0.0,
-                        a.as_ptr(), sa[1] as isize, sa[0] as isize,
-                        b.as_ptr(), sb[1] as isize, sb[0] as isize,
-                        beta, alpha, false, false, false, parallelism,
+                        m,
+                        n,
+                        k,
+                        c.as_mut_ptr(),
+                        1,
+                        ldc as isize,
+                        beta != 0.0,
+                        a.as_ptr(),
+                        sa[1] as isize,
+                        sa[0] as isize,
+                        b.as_ptr(),
+                        sb[1] as isize,
+                        sb[0] as isize,
+                        beta,
+                        alpha,
+                        false,
+                        false,
+                        false,
+                        parallelism,
                     );
                 }
             }
@@ -106,7 +168,13 @@ gemm_crate_impl!(f32);
 gemm_crate_impl!(f64);
 
 /// Copies a strided matrix into a dense row-major f32 buffer.
-fn to_f32_dense<T: Copy>(rows: usize, cols: usize, x: &[T], s: MatStrides, f: impl Fn(T) -> f32) -> Vec<f32> {
+fn to_f32_dense<T: Copy>(
+    rows: usize,
+    cols: usize,
+    x: &[T],
+    s: MatStrides,
+    f: impl Fn(T) -> f32,
+) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows * cols);
     for r in 0..rows {
         for col in 0..cols {
@@ -128,7 +196,20 @@ macro_rules! half_impl {
             fn from_f64(v: f64) -> Self {
                 <$t>::from_f64(v)
             }
-            fn gemm(m: usize, n: usize, k: usize, a: &[Self], sa: MatStrides, b: &[Self], sb: MatStrides, c: &mut [Self], ldc: usize, alpha: Self, beta: Self, par: bool) {
+            fn gemm(
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[Self],
+                sa: MatStrides,
+                b: &[Self],
+                sb: MatStrides,
+                c: &mut [Self],
+                ldc: usize,
+                alpha: Self,
+                beta: Self,
+                par: bool,
+            ) {
                 check(m, n, k, a.len(), sa, b.len(), sb, c.len(), ldc);
                 let a32 = to_f32_dense(m, k, a, sa, |x| x.to_f32());
                 let b32 = to_f32_dense(k, n, b, sb, |x| x.to_f32());
@@ -141,7 +222,20 @@ macro_rules! half_impl {
                         }
                     }
                 }
-                f32::gemm(m, n, k, &a32, row_major(k), &b32, row_major(n), &mut c32, n, alpha.to_f32(), beta, par);
+                f32::gemm(
+                    m,
+                    n,
+                    k,
+                    &a32,
+                    row_major(k),
+                    &b32,
+                    row_major(n),
+                    &mut c32,
+                    n,
+                    alpha.to_f32(),
+                    beta,
+                    par,
+                );
                 for r in 0..m {
                     for j in 0..n {
                         c[r * ldc + j] = <$t>::from_f32(c32[r * n + j]);
@@ -195,13 +289,37 @@ int_impl!(i8, u8, i16, u16, i32, u32, i64, u64);
 
 /// `C = alpha * A·B + beta * C` in f32 (see the module contract for layouts).
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm(m: usize, n: usize, k: usize, a: &[f32], sa: MatStrides, b: &[f32], sb: MatStrides, c: &mut [f32], ldc: usize, alpha: f32, beta: f32) {
+pub fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    sa: MatStrides,
+    b: &[f32],
+    sb: MatStrides,
+    c: &mut [f32],
+    ldc: usize,
+    alpha: f32,
+    beta: f32,
+) {
     f32::gemm(m, n, k, a, sa, b, sb, c, ldc, alpha, beta, true)
 }
 
 /// `C = alpha * A·B + beta * C` in f64.
 #[allow(clippy::too_many_arguments)]
-pub fn dgemm(m: usize, n: usize, k: usize, a: &[f64], sa: MatStrides, b: &[f64], sb: MatStrides, c: &mut [f64], ldc: usize, alpha: f64, beta: f64) {
+pub fn dgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f64],
+    sa: MatStrides,
+    b: &[f64],
+    sb: MatStrides,
+    c: &mut [f64],
+    ldc: usize,
+    alpha: f64,
+    beta: f64,
+) {
     f64::gemm(m, n, k, a, sa, b, sb, c, ldc, alpha, beta, true)
 }
 
@@ -209,9 +327,23 @@ pub fn dgemm(m: usize, n: usize, k: usize, a: &[f64], sa: MatStrides, b: &[f64],
 /// element offsets of each batch's matrices; `C` is dense, `m x n` per batch, in batch order.
 /// Small matrices run batch-parallel, large ones let the kernel parallelise each product.
 #[allow(clippy::too_many_arguments)]
-pub fn batched_gemm<T: GemmScalar>(m: usize, n: usize, k: usize, a: &[T], sa: MatStrides, a_off: &[usize], b: &[T], sb: MatStrides, b_off: &[usize], c: &mut [T]) {
+pub fn batched_gemm<T: GemmScalar>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    sa: MatStrides,
+    a_off: &[usize],
+    b: &[T],
+    sb: MatStrides,
+    b_off: &[usize],
+    c: &mut [T],
+) {
     let batch = a_off.len();
-    assert!(b_off.len() == batch && c.len() == batch * m * n, "batched_gemm: batch sizes differ");
+    assert!(
+        b_off.len() == batch && c.len() == batch * m * n,
+        "batched_gemm: batch sizes differ"
+    );
     if m * n == 0 {
         return;
     }
@@ -219,13 +351,30 @@ pub fn batched_gemm<T: GemmScalar>(m: usize, n: usize, k: usize, a: &[T], sa: Ma
     let eb = extent(k, n, sb);
     let run = |i: usize, ci: &mut [T], par: bool| {
         let (ao, bo) = (a_off[i], b_off[i]);
-        T::gemm(m, n, k, &a[ao..ao + ea], sa, &b[bo..bo + eb], sb, ci, n, T::one(), T::zero(), par);
+        T::gemm(
+            m,
+            n,
+            k,
+            &a[ao..ao + ea],
+            sa,
+            &b[bo..bo + eb],
+            sb,
+            ci,
+            n,
+            T::one(),
+            T::zero(),
+            par,
+        );
     };
     let small = m.saturating_mul(n).saturating_mul(k) < PAR_THRESHOLD;
     if batch > 1 && small && rayon::current_num_threads() > 1 {
-        c.par_chunks_mut(m * n).enumerate().for_each(|(i, ci)| run(i, ci, false));
+        c.par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(i, ci)| run(i, ci, false));
     } else {
-        c.chunks_mut(m * n).enumerate().for_each(|(i, ci)| run(i, ci, true));
+        c.chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(i, ci)| run(i, ci, true));
     }
 }
 
@@ -235,16 +384,31 @@ mod tests {
 
     /// Deterministic pseudo-random values in [-1, 1).
     pub(crate) fn rand_vec(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 33) as f64 / (1u64 << 31) as f64) * 2.0 - 1.0
             })
             .collect()
     }
 
-    fn naive(m: usize, n: usize, k: usize, a: &[f64], sa: MatStrides, b: &[f64], sb: MatStrides, c: &[f64], alpha: f64, beta: f64) -> Vec<f64> {
+    fn naive(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f64],
+        sa: MatStrides,
+        b: &[f64],
+        sb: MatStrides,
+        c: &[f64],
+        alpha: f64,
+        beta: f64,
+    ) -> Vec<f64> {
         let mut out = vec![0.0; m * n];
         for i in 0..m {
             for j in 0..n {
@@ -283,10 +447,30 @@ mod tests {
                         let a32: Vec<f32> = a.iter().map(|&x| x as f32).collect();
                         let b32: Vec<f32> = b.iter().map(|&x| x as f32).collect();
                         let mut c32: Vec<f32> = c.iter().map(|&x| x as f32).collect();
-                        sgemm(m, n, k, &a32, sa, &b32, sb, &mut c32, n, alpha as f32, beta as f32);
+                        sgemm(
+                            m,
+                            n,
+                            k,
+                            &a32,
+                            sa,
+                            &b32,
+                            sb,
+                            &mut c32,
+                            n,
+                            alpha as f32,
+                            beta as f32,
+                        );
                         for i in 0..m * n {
-                            assert!((c64[i] - want[i]).abs() < F64_TOL, "f64 {m}x{n}x{k} t{ta}{tb} at {i}");
-                            assert!((c32[i] as f64 - want[i]).abs() < F32_TOL, "f32 {m}x{n}x{k} t{ta}{tb} at {i}: {} vs {}", c32[i], want[i]);
+                            assert!(
+                                (c64[i] - want[i]).abs() < F64_TOL,
+                                "f64 {m}x{n}x{k} t{ta}{tb} at {i}"
+                            );
+                            assert!(
+                                (c32[i] as f64 - want[i]).abs() < F32_TOL,
+                                "f32 {m}x{n}x{k} t{ta}{tb} at {i}: {} vs {}",
+                                c32[i],
+                                want[i]
+                            );
                         }
                     }
                 }
@@ -296,24 +480,92 @@ mod tests {
 
     #[test]
     fn ints_and_halves_match_naive() {
-        for &(m, n, k) in &[(1usize, 1usize, 1usize), (7, 33, 31), (32, 31, 33), (33, 64, 7)] {
-            let a: Vec<i32> = rand_vec(m * k, 3).iter().map(|x| (x * 100.0) as i32).collect();
-            let b: Vec<i32> = rand_vec(k * n, 4).iter().map(|x| (x * 100.0) as i32).collect();
+        for &(m, n, k) in &[
+            (1usize, 1usize, 1usize),
+            (7, 33, 31),
+            (32, 31, 33),
+            (33, 64, 7),
+        ] {
+            let a: Vec<i32> = rand_vec(m * k, 3)
+                .iter()
+                .map(|x| (x * 100.0) as i32)
+                .collect();
+            let b: Vec<i32> = rand_vec(k * n, 4)
+                .iter()
+                .map(|x| (x * 100.0) as i32)
+                .collect();
             let af: Vec<f64> = a.iter().map(|&x| x as f64).collect();
             let bf: Vec<f64> = b.iter().map(|&x| x as f64).collect();
-            let want = naive(m, n, k, &af, row_major(k), &bf, transposed(k), &vec![0.0; m * n], 1.0, 0.0);
+            let want = naive(
+                m,
+                n,
+                k,
+                &af,
+                row_major(k),
+                &bf,
+                transposed(k),
+                &vec![0.0; m * n],
+                1.0,
+                0.0,
+            );
             let mut c = vec![7i32; m * n];
-            i32::gemm(m, n, k, &a, row_major(k), &b, transposed(k), &mut c, n, 1, 0, true);
+            i32::gemm(
+                m,
+                n,
+                k,
+                &a,
+                row_major(k),
+                &b,
+                transposed(k),
+                &mut c,
+                n,
+                1,
+                0,
+                true,
+            );
             assert!(c.iter().zip(&want).all(|(&x, &y)| x as f64 == y));
-            let ah: Vec<f16> = rand_vec(m * k, 5).iter().map(|&x| f16::from_f64(x)).collect();
-            let bh: Vec<f16> = rand_vec(k * n, 6).iter().map(|&x| f16::from_f64(x)).collect();
+            let ah: Vec<f16> = rand_vec(m * k, 5)
+                .iter()
+                .map(|&x| f16::from_f64(x))
+                .collect();
+            let bh: Vec<f16> = rand_vec(k * n, 6)
+                .iter()
+                .map(|&x| f16::from_f64(x))
+                .collect();
             let af: Vec<f64> = ah.iter().map(|x| x.to_f64()).collect();
             let bf: Vec<f64> = bh.iter().map(|x| x.to_f64()).collect();
-            let want = naive(m, n, k, &af, row_major(k), &bf, row_major(n), &vec![0.0; m * n], 1.0, 0.0);
+            let want = naive(
+                m,
+                n,
+                k,
+                &af,
+                row_major(k),
+                &bf,
+                row_major(n),
+                &vec![0.0; m * n],
+                1.0,
+                0.0,
+            );
             let mut c = vec![f16::ZERO; m * n];
-            f16::gemm(m, n, k, &ah, row_major(k), &bh, row_major(n), &mut c, n, f16::ONE, f16::ZERO, true);
+            f16::gemm(
+                m,
+                n,
+                k,
+                &ah,
+                row_major(k),
+                &bh,
+                row_major(n),
+                &mut c,
+                n,
+                f16::ONE,
+                f16::ZERO,
+                true,
+            );
             // one f16 rounding of a value of magnitude <= 33
-            assert!(c.iter().zip(&want).all(|(x, y)| (x.to_f64() - y).abs() <= 0.02 + y.abs() * 1e-3));
+            assert!(c
+                .iter()
+                .zip(&want)
+                .all(|(x, y)| (x.to_f64() - y).abs() <= 0.02 + y.abs() * 1e-3));
         }
     }
 
@@ -324,9 +576,31 @@ mod tests {
         let b = rand_vec(k * n, 8);
         let mut c = vec![0.0; batch * m * n];
         let a_off: Vec<usize> = (0..batch).map(|i| i * m * k).collect();
-        batched_gemm(m, n, k, &a, row_major(k), &a_off, &b, row_major(n), &[0; 4], &mut c);
+        batched_gemm(
+            m,
+            n,
+            k,
+            &a,
+            row_major(k),
+            &a_off,
+            &b,
+            row_major(n),
+            &[0; 4],
+            &mut c,
+        );
         for i in 0..batch {
-            let want = naive(m, n, k, &a[i * m * k..], row_major(k), &b, row_major(n), &vec![0.0; m * n], 1.0, 0.0);
+            let want = naive(
+                m,
+                n,
+                k,
+                &a[i * m * k..],
+                row_major(k),
+                &b,
+                row_major(n),
+                &vec![0.0; m * n],
+                1.0,
+                0.0,
+            );
             for j in 0..m * n {
                 assert!((c[i * m * n + j] - want[j]).abs() < F64_TOL);
             }

@@ -46,7 +46,10 @@ pub fn det_in_place(a: &mut [f64], n: usize) -> f64 {
 
 fn run<T: Elem + Copy + ToPrimitive + FromPrimitive>(x: &Tensor) -> Result<Tensor> {
     let s = x.shape();
-    ensure!(s.len() >= 2 && s[s.len() - 1] == s[s.len() - 2], "Det: input must be [*, M, M], got {s:?}");
+    ensure!(
+        s.len() >= 2 && s[s.len() - 1] == s[s.len() - 2],
+        "Det: input must be [*, M, M], got {s:?}"
+    );
     let n = s[s.len() - 1];
     let out_shape = s[..s.len() - 2].to_vec();
     let xs = x.as_slice::<T>()?;

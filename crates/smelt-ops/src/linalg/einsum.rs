@@ -17,7 +17,12 @@ pub struct Einsum {
 
 pub fn register(r: &mut Registry) {
     r.register("", "Einsum", |ctx| {
-        let equation: String = ctx.attrs.req_string("equation")?.chars().filter(|c| !c.is_whitespace()).collect();
+        let equation: String = ctx
+            .attrs
+            .req_string("equation")?
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         Ok(Box::new(Einsum { equation }))
     });
 }
@@ -37,13 +42,19 @@ fn parse_term(s: &str, eq: &str) -> Result<Term> {
     let mut rest = s;
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix("...") {
-            ensure!(ellipsis.is_none(), "Einsum: '...' appears twice in term '{s}' of '{eq}'");
+            ensure!(
+                ellipsis.is_none(),
+                "Einsum: '...' appears twice in term '{s}' of '{eq}'"
+            );
             ellipsis = Some(letters.len());
             rest = r;
             continue;
         }
         let c = rest.chars().next().unwrap_or('?');
-        ensure!(c.is_ascii_alphabetic(), "Einsum: bad character '{c}' in equation '{eq}'");
+        ensure!(
+            c.is_ascii_alphabetic(),
+            "Einsum: bad character '{c}' in equation '{eq}'"
+        );
         letters.push(c as u32);
         rest = &rest[1..];
     }
@@ -68,32 +79,62 @@ fn parse(eq: &str, ranks: &[usize]) -> Result<(Vec<Vec<u32>>, Vec<u32>)> {
         Some((l, r)) => (l, Some(r)),
         None => (eq, None),
     };
-    let terms: Vec<Term> = lhs.split(',').map(|t| parse_term(t, eq)).collect::<Result<_>>()?;
-    ensure!(terms.len() == ranks.len(), "Einsum: equation '{eq}' has {} operands but {} inputs were given", terms.len(), ranks.len());
+    let terms: Vec<Term> = lhs
+        .split(',')
+        .map(|t| parse_term(t, eq))
+        .collect::<Result<_>>()?;
+    ensure!(
+        terms.len() == ranks.len(),
+        "Einsum: equation '{eq}' has {} operands but {} inputs were given",
+        terms.len(),
+        ranks.len()
+    );
     let mut ell_ranks = Vec::new();
     for (t, &r) in terms.iter().zip(ranks) {
         let n = t.letters.len();
         match t.ellipsis {
-            None => ensure!(n == r, "Einsum: term with {n} labels in '{eq}' given an input of rank {r}"),
-            Some(_) => ensure!(n <= r, "Einsum: term with {n} labels in '{eq}' given an input of rank {r}"),
+            None => ensure!(
+                n == r,
+                "Einsum: term with {n} labels in '{eq}' given an input of rank {r}"
+            ),
+            Some(_) => ensure!(
+                n <= r,
+                "Einsum: term with {n} labels in '{eq}' given an input of rank {r}"
+            ),
         }
         ell_ranks.push(r - n);
     }
     let max_e = ell_ranks.iter().copied().max().unwrap_or(0);
-    let inputs: Vec<Vec<u32>> = terms.iter().zip(&ell_ranks).map(|(t, &e)| t.expand(e, max_e)).collect();
+    let inputs: Vec<Vec<u32>> = terms
+        .iter()
+        .zip(&ell_ranks)
+        .map(|(t, &e)| t.expand(e, max_e))
+        .collect();
     let output = match rhs {
         Some(r) => {
             let t = parse_term(r, eq)?;
             let out = t.expand(max_e, max_e);
             for (i, l) in out.iter().enumerate() {
-                ensure!(!out[..i].contains(l), "Einsum: output label repeated in '{eq}'");
-                ensure!(*l >= ELL || inputs.iter().any(|x| x.contains(l)), "Einsum: output label '{}' not in any input of '{eq}'", char::from_u32(*l).unwrap_or('?'));
+                ensure!(
+                    !out[..i].contains(l),
+                    "Einsum: output label repeated in '{eq}'"
+                );
+                ensure!(
+                    *l >= ELL || inputs.iter().any(|x| x.contains(l)),
+                    "Einsum: output label '{}' not in any input of '{eq}'",
+                    char::from_u32(*l).unwrap_or('?')
+                );
             }
             out
         }
         None => {
             let mut out: Vec<u32> = (0..max_e).map(|i| ELL + i as u32).collect();
-            let mut letters: Vec<u32> = inputs.iter().flatten().copied().filter(|&l| l < ELL).collect();
+            let mut letters: Vec<u32> = inputs
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|&l| l < ELL)
+                .collect();
             letters.sort_unstable();
             for &l in &letters {
                 if letters.iter().filter(|&&x| x == l).count() == 1 {
@@ -151,8 +192,25 @@ impl<T: GemmScalar> Operand<T> {
         let ones = vec![T::one(); k];
         let mut data = vec![T::zero(); rows];
         // row sums as a [rows, k] x [k, 1] product
-        T::gemm(rows, 1, k, &p, row_major(k), &ones, row_major(1), &mut data, 1, T::one(), T::zero(), true);
-        Operand { labels: keep.iter().map(|&i| self.labels[i]).collect(), shape: keep.iter().map(|&i| self.shape[i]).collect(), data }
+        T::gemm(
+            rows,
+            1,
+            k,
+            &p,
+            row_major(k),
+            &ones,
+            row_major(1),
+            &mut data,
+            1,
+            T::one(),
+            T::zero(),
+            true,
+        );
+        Operand {
+            labels: keep.iter().map(|&i| self.labels[i]).collect(),
+            shape: keep.iter().map(|&i| self.shape[i]).collect(),
+            data,
+        }
     }
 }
 
@@ -164,7 +222,13 @@ fn diagonal<T: GemmScalar>(t: &Tensor, labels: &[u32]) -> Result<Operand<T>> {
     for (i, &l) in labels.iter().enumerate() {
         match ul.iter().position(|&x| x == l) {
             Some(j) => {
-                ensure!(us[j] == t.shape()[i], "Einsum: repeated label '{}' has sizes {} and {}", char::from_u32(l).unwrap_or('?'), us[j], t.shape()[i]);
+                ensure!(
+                    us[j] == t.shape()[i],
+                    "Einsum: repeated label '{}' has sizes {} and {}",
+                    char::from_u32(l).unwrap_or('?'),
+                    us[j],
+                    t.shape()[i]
+                );
                 ust[j] += st[i];
             }
             None => {
@@ -181,20 +245,64 @@ fn diagonal<T: GemmScalar>(t: &Tensor, labels: &[u32]) -> Result<Operand<T>> {
         for_each_broadcast(&us, &[ust], |_, o| v.push(src[o[0]]));
         v
     };
-    Ok(Operand { labels: ul, shape: us, data })
+    Ok(Operand {
+        labels: ul,
+        shape: us,
+        data,
+    })
 }
 
-fn contract<T: GemmScalar>(a: Operand<T>, b: Operand<T>, keep: &[u32], size: &HashMap<u32, usize>) -> Operand<T> {
-    let a_only: Vec<u32> = a.labels.iter().copied().filter(|l| !b.labels.contains(l) && !keep.contains(l)).collect();
-    let b_only: Vec<u32> = b.labels.iter().copied().filter(|l| !a.labels.contains(l) && !keep.contains(l)).collect();
+fn contract<T: GemmScalar>(
+    a: Operand<T>,
+    b: Operand<T>,
+    keep: &[u32],
+    size: &HashMap<u32, usize>,
+) -> Operand<T> {
+    let a_only: Vec<u32> = a
+        .labels
+        .iter()
+        .copied()
+        .filter(|l| !b.labels.contains(l) && !keep.contains(l))
+        .collect();
+    let b_only: Vec<u32> = b
+        .labels
+        .iter()
+        .copied()
+        .filter(|l| !a.labels.contains(l) && !keep.contains(l))
+        .collect();
     let a = a.sum_out(&a_only);
     let b = b.sum_out(&b_only);
-    let batch: Vec<u32> = a.labels.iter().copied().filter(|l| b.labels.contains(l) && keep.contains(l)).collect();
-    let contr: Vec<u32> = a.labels.iter().copied().filter(|l| b.labels.contains(l) && !keep.contains(l)).collect();
-    let left: Vec<u32> = a.labels.iter().copied().filter(|l| !b.labels.contains(l)).collect();
-    let right: Vec<u32> = b.labels.iter().copied().filter(|l| !a.labels.contains(l)).collect();
+    let batch: Vec<u32> = a
+        .labels
+        .iter()
+        .copied()
+        .filter(|l| b.labels.contains(l) && keep.contains(l))
+        .collect();
+    let contr: Vec<u32> = a
+        .labels
+        .iter()
+        .copied()
+        .filter(|l| b.labels.contains(l) && !keep.contains(l))
+        .collect();
+    let left: Vec<u32> = a
+        .labels
+        .iter()
+        .copied()
+        .filter(|l| !b.labels.contains(l))
+        .collect();
+    let right: Vec<u32> = b
+        .labels
+        .iter()
+        .copied()
+        .filter(|l| !a.labels.contains(l))
+        .collect();
     let sz = |ls: &[u32]| -> Vec<usize> { ls.iter().map(|l| size[l]).collect() };
-    let (nb, m, k, n) = (numel(&sz(&batch)), numel(&sz(&left)), numel(&sz(&contr)), numel(&sz(&right)));
+    let (nb, m, k, n) = (
+        numel(&sz(&batch)),
+        numel(&sz(&left)),
+        numel(&sz(&contr)),
+        numel(&sz(&right)),
+    );
     let oa: Vec<u32> = batch.iter().chain(&left).chain(&contr).copied().collect();
     let ob: Vec<u32> = batch.iter().chain(&contr).chain(&right).copied().collect();
     let pa = a.permuted(&oa, &sz(&oa));
@@ -203,10 +311,25 @@ fn contract<T: GemmScalar>(a: Operand<T>, b: Operand<T>, keep: &[u32], size: &Ha
     if k > 0 {
         let a_off: Vec<usize> = (0..nb).map(|i| i * m * k).collect();
         let b_off: Vec<usize> = (0..nb).map(|i| i * k * n).collect();
-        batched_gemm(m, n, k, &pa, row_major(k), &a_off, &pb, row_major(n), &b_off, &mut data);
+        batched_gemm(
+            m,
+            n,
+            k,
+            &pa,
+            row_major(k),
+            &a_off,
+            &pb,
+            row_major(n),
+            &b_off,
+            &mut data,
+        );
     }
     let labels: Vec<u32> = batch.iter().chain(&left).chain(&right).copied().collect();
-    Operand { shape: sz(&labels), labels, data }
+    Operand {
+        shape: sz(&labels),
+        labels,
+        data,
+    }
 }
 
 fn run<T: GemmScalar>(eq: &str, xs: &[&Tensor]) -> Result<Tensor> {
@@ -219,7 +342,9 @@ fn run<T: GemmScalar>(eq: &str, xs: &[&Tensor]) -> Result<Tensor> {
             if *e == 1 {
                 *e = d;
             } else if d != *e && d != 1 {
-                return Err(Error::shape(format!("Einsum '{eq}': label size {d} conflicts with {e}")));
+                return Err(Error::shape(format!(
+                    "Einsum '{eq}': label size {d} conflicts with {e}"
+                )));
             }
         }
     }
@@ -236,14 +361,24 @@ fn run<T: GemmScalar>(eq: &str, xs: &[&Tensor]) -> Result<Tensor> {
             None => {
                 let mut k2 = keep.clone();
                 k2.extend(inputs[..i].iter().flatten());
-                let drop: Vec<u32> = op.labels.iter().copied().filter(|l| !k2.contains(l)).collect();
+                let drop: Vec<u32> = op
+                    .labels
+                    .iter()
+                    .copied()
+                    .filter(|l| !k2.contains(l))
+                    .collect();
                 op.sum_out(&drop)
             }
             Some(a) => contract(a, op, &keep, &size),
         });
     }
     let acc = acc.ok_or_else(|| Error::invalid("Einsum needs at least one input"))?;
-    let drop: Vec<u32> = acc.labels.iter().copied().filter(|l| !output.contains(l)).collect();
+    let drop: Vec<u32> = acc
+        .labels
+        .iter()
+        .copied()
+        .filter(|l| !output.contains(l))
+        .collect();
     let acc = acc.sum_out(&drop);
     let out_shape: Vec<usize> = output.iter().map(|l| size[l]).collect();
     let data = acc.permuted(&output, &out_shape);
@@ -255,9 +390,19 @@ impl Op for Einsum {
         "Einsum"
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
-        let xs: Vec<&Tensor> = inputs.iter().enumerate().map(|(i, _)| req(&inputs, i)).collect::<Result<_>>()?;
-        let dt = xs.first().map(|x| x.dtype()).ok_or_else(|| Error::invalid("Einsum needs at least one input"))?;
-        ensure!(xs.iter().all(|x| x.dtype() == dt), "Einsum: inputs have different dtypes");
+        let xs: Vec<&Tensor> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, _)| req(&inputs, i))
+            .collect::<Result<_>>()?;
+        let dt = xs
+            .first()
+            .map(|x| x.dtype())
+            .ok_or_else(|| Error::invalid("Einsum needs at least one input"))?;
+        ensure!(
+            xs.iter().all(|x| x.dtype() == dt),
+            "Einsum: inputs have different dtypes"
+        );
         let y = dispatch_numeric!(dt, T => run::<T>(&self.equation, &xs)?, other => return Err(Error::dtype(other, "Einsum")));
         Ok(vec![y])
     }
@@ -280,9 +425,19 @@ mod tests {
         let tr = run::<f64>("ij->ji", &[&a]).unwrap();
         assert_eq!(tr.as_slice::<f64>().unwrap(), &[1., 4., 2., 5., 3., 6.]);
         let sq = t(&[2, 2], vec![1., 2., 3., 4.]);
-        assert_eq!(run::<f64>("ii", &[&sq]).unwrap().as_slice::<f64>().unwrap(), &[5.]);
-        assert_eq!(run::<f64>("ii->i", &[&sq]).unwrap().as_slice::<f64>().unwrap(), &[1., 4.]);
-        let outer = run::<f64>("i,j->ij", &[&t(&[2], vec![1., 2.]), &t(&[2], vec![3., 4.])]).unwrap();
+        assert_eq!(
+            run::<f64>("ii", &[&sq]).unwrap().as_slice::<f64>().unwrap(),
+            &[5.]
+        );
+        assert_eq!(
+            run::<f64>("ii->i", &[&sq])
+                .unwrap()
+                .as_slice::<f64>()
+                .unwrap(),
+            &[1., 4.]
+        );
+        let outer =
+            run::<f64>("i,j->ij", &[&t(&[2], vec![1., 2.]), &t(&[2], vec![3., 4.])]).unwrap();
         assert_eq!(outer.as_slice::<f64>().unwrap(), &[3., 4., 6., 8.]);
         let three = run::<f64>("ij,jk,k->i", &[&a, &b, &t(&[2], vec![1., 1.])]).unwrap();
         assert_eq!(three.as_slice::<f64>().unwrap(), &[14.5, 31.]);

@@ -30,10 +30,20 @@ impl Gemm {
     fn dims(&self, a: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
         ensure!(a.len() == 2, "Gemm: A must be 2-D, got shape {a:?}");
         ensure!(b.len() == 2, "Gemm: B must be 2-D, got shape {b:?}");
-        let (m, k) = if self.trans_a { (a[1], a[0]) } else { (a[0], a[1]) };
-        let (kb, n) = if self.trans_b { (b[1], b[0]) } else { (b[0], b[1]) };
+        let (m, k) = if self.trans_a {
+            (a[1], a[0])
+        } else {
+            (a[0], a[1])
+        };
+        let (kb, n) = if self.trans_b {
+            (b[1], b[0])
+        } else {
+            (b[0], b[1])
+        };
         if k != kb {
-            return Err(Error::shape(format!("Gemm: inner dims differ: A' is {m}x{k}, B' is {kb}x{n} (A {a:?}, B {b:?})")));
+            return Err(Error::shape(format!(
+                "Gemm: inner dims differ: A' is {m}x{k}, B' is {kb}x{n} (A {a:?}, B {b:?})"
+            )));
         }
         Ok((m, n, k))
     }
@@ -43,10 +53,25 @@ impl Gemm {
         let mut y = vec![T::zero(); m * n];
         let mut beta = T::zero();
         if let Some(c) = c {
-            ensure!(c.dtype() == a.dtype(), "Gemm: C is {} but A is {}", c.dtype(), a.dtype());
-            ensure!(c.rank() <= 2, "Gemm: C must have rank <= 2, got {:?}", c.shape());
-            let bs = broadcast_shapes(&[c.shape(), &[m, n]]).ok().filter(|s| s == &[m, n]);
-            ensure!(bs.is_some(), "Gemm: C of shape {:?} does not broadcast to [{m}, {n}]", c.shape());
+            ensure!(
+                c.dtype() == a.dtype(),
+                "Gemm: C is {} but A is {}",
+                c.dtype(),
+                a.dtype()
+            );
+            ensure!(
+                c.rank() <= 2,
+                "Gemm: C must have rank <= 2, got {:?}",
+                c.shape()
+            );
+            let bs = broadcast_shapes(&[c.shape(), &[m, n]])
+                .ok()
+                .filter(|s| s == &[m, n]);
+            ensure!(
+                bs.is_some(),
+                "Gemm: C of shape {:?} does not broadcast to [{m}, {n}]",
+                c.shape()
+            );
             if self.beta != 0.0 {
                 let cs = c.as_slice::<T>()?;
                 let st = broadcast_strides(c.shape(), &[m, n]);
@@ -54,9 +79,30 @@ impl Gemm {
                 beta = T::from_f64(self.beta);
             }
         }
-        let sa = if self.trans_a { transposed(m) } else { row_major(k) };
-        let sb = if self.trans_b { transposed(k) } else { row_major(n) };
-        T::gemm(m, n, k, a.as_slice::<T>()?, sa, b.as_slice::<T>()?, sb, &mut y, n, T::from_f64(self.alpha), beta, true);
+        let sa = if self.trans_a {
+            transposed(m)
+        } else {
+            row_major(k)
+        };
+        let sb = if self.trans_b {
+            transposed(k)
+        } else {
+            row_major(n)
+        };
+        T::gemm(
+            m,
+            n,
+            k,
+            a.as_slice::<T>()?,
+            sa,
+            b.as_slice::<T>()?,
+            sb,
+            &mut y,
+            n,
+            T::from_f64(self.alpha),
+            beta,
+            true,
+        );
         Tensor::from_vec(vec![m, n], y)
     }
 }
@@ -69,15 +115,26 @@ impl Op for Gemm {
         let a = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let b = ctx.inputs.get(1).cloned().flatten().unwrap_or_default();
         let shape = match (a.concrete_shape(), b.concrete_shape()) {
-            (Some(sa), Some(sb)) => self.dims(&sa, &sb).ok().map(|(m, n, _)| vec![Dim::Fixed(m), Dim::Fixed(n)]),
+            (Some(sa), Some(sb)) => self
+                .dims(&sa, &sb)
+                .ok()
+                .map(|(m, n, _)| vec![Dim::Fixed(m), Dim::Fixed(n)]),
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: a.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: a.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let a = req(&inputs, 0)?;
         let b = req(&inputs, 1)?;
-        ensure!(a.dtype() == b.dtype(), "Gemm: A is {} but B is {}", a.dtype(), b.dtype());
+        ensure!(
+            a.dtype() == b.dtype(),
+            "Gemm: A is {} but B is {}",
+            a.dtype(),
+            b.dtype()
+        );
         let c = opt(&inputs, 2);
         let y = dispatch_numeric!(a.dtype(), T => self.run::<T>(a, b, c)?, other => return Err(Error::dtype(other, "Gemm")));
         Ok(vec![y])

@@ -26,17 +26,34 @@ pub struct MatMulPlan {
 
 /// Plans `A x B` for shapes `a` and `b` with numpy semantics.
 pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
-    ensure!(!a.is_empty() && !b.is_empty(), "MatMul: inputs must have rank >= 1, got {a:?} and {b:?}");
-    let a2: Vec<usize> = if a.len() == 1 { vec![1, a[0]] } else { a.to_vec() };
-    let b2: Vec<usize> = if b.len() == 1 { vec![b[0], 1] } else { b.to_vec() };
+    ensure!(
+        !a.is_empty() && !b.is_empty(),
+        "MatMul: inputs must have rank >= 1, got {a:?} and {b:?}"
+    );
+    let a2: Vec<usize> = if a.len() == 1 {
+        vec![1, a[0]]
+    } else {
+        a.to_vec()
+    };
+    let b2: Vec<usize> = if b.len() == 1 {
+        vec![b[0], 1]
+    } else {
+        b.to_vec()
+    };
     let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
     let (kb, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
     if k != kb {
-        return Err(Error::shape(format!("MatMul: inner dims differ: A {a:?} has K={k}, B {b:?} has K={kb}")));
+        return Err(Error::shape(format!(
+            "MatMul: inner dims differ: A {a:?} has K={k}, B {b:?} has K={kb}"
+        )));
     }
     let ba = &a2[..a2.len() - 2];
     let bb = &b2[..b2.len() - 2];
-    let batch = broadcast_shapes(&[ba, bb]).map_err(|_| Error::shape(format!("MatMul: batch dims of {a:?} and {b:?} do not broadcast")))?;
+    let batch = broadcast_shapes(&[ba, bb]).map_err(|_| {
+        Error::shape(format!(
+            "MatMul: batch dims of {a:?} and {b:?} do not broadcast"
+        ))
+    })?;
     let mut out_shape = batch.clone();
     if a.len() > 1 {
         out_shape.push(m);
@@ -46,7 +63,14 @@ pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
     }
     if numel(bb) == 1 && a.len() > 2 && numel(&batch) == numel(ba) {
         // B is shared by every batch: fold A's batch dims into M (one large product)
-        return Ok(MatMulPlan { m: numel(ba) * m, n, k, a_off: vec![0], b_off: vec![0], out_shape });
+        return Ok(MatMulPlan {
+            m: numel(ba) * m,
+            n,
+            k,
+            a_off: vec![0],
+            b_off: vec![0],
+            out_shape,
+        });
     }
     let sa = broadcast_strides(ba, &batch);
     let sb = broadcast_strides(bb, &batch);
@@ -56,7 +80,14 @@ pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
         a_off.push(o[0] * m * k);
         b_off.push(o[1] * k * n);
     });
-    Ok(MatMulPlan { m, n, k, a_off, b_off, out_shape })
+    Ok(MatMulPlan {
+        m,
+        n,
+        k,
+        a_off,
+        b_off,
+        out_shape,
+    })
 }
 
 /// `A x B` with numpy semantics, for any element type of the kernel.
@@ -66,13 +97,29 @@ pub fn matmul_t<T: GemmScalar>(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if p.k == 0 {
         return Tensor::from_vec(p.out_shape, c);
     }
-    batched_gemm(p.m, p.n, p.k, a.as_slice::<T>()?, row_major(p.k), &p.a_off, b.as_slice::<T>()?, row_major(p.n), &p.b_off, &mut c);
+    batched_gemm(
+        p.m,
+        p.n,
+        p.k,
+        a.as_slice::<T>()?,
+        row_major(p.k),
+        &p.a_off,
+        b.as_slice::<T>()?,
+        row_major(p.n),
+        &p.b_off,
+        &mut c,
+    );
     Tensor::from_vec(p.out_shape, c)
 }
 
 /// `A x B` with numpy semantics for any numeric dtype (both inputs must share it).
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    ensure!(a.dtype() == b.dtype(), "MatMul: A is {} but B is {}", a.dtype(), b.dtype());
+    ensure!(
+        a.dtype() == b.dtype(),
+        "MatMul: A is {} but B is {}",
+        a.dtype(),
+        b.dtype()
+    );
     dispatch_numeric!(a.dtype(), T => matmul_t::<T>(a, b), other => Err(Error::dtype(other, "MatMul")))
 }
 
@@ -84,10 +131,15 @@ impl Op for MatMul {
         let a = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let b = ctx.inputs.get(1).cloned().flatten().unwrap_or_default();
         let shape = match (a.concrete_shape(), b.concrete_shape()) {
-            (Some(sa), Some(sb)) => plan_matmul(&sa, &sb).ok().map(|p| p.out_shape.into_iter().map(Dim::Fixed).collect()),
+            (Some(sa), Some(sb)) => plan_matmul(&sa, &sb)
+                .ok()
+                .map(|p| p.out_shape.into_iter().map(Dim::Fixed).collect()),
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: a.dtype.or(b.dtype), shape }])
+        Ok(vec![ValueInfo {
+            dtype: a.dtype.or(b.dtype),
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         Ok(vec![matmul(req(&inputs, 0)?, req(&inputs, 1)?)?])
@@ -99,8 +151,14 @@ mod tests {
     use super::*;
     #[test]
     fn shapes_and_errors() {
-        assert_eq!(plan_matmul(&[3], &[3]).unwrap().out_shape, Vec::<usize>::new());
-        assert_eq!(plan_matmul(&[2, 1, 4, 3], &[5, 3, 7]).unwrap().out_shape, vec![2, 5, 4, 7]);
+        assert_eq!(
+            plan_matmul(&[3], &[3]).unwrap().out_shape,
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            plan_matmul(&[2, 1, 4, 3], &[5, 3, 7]).unwrap().out_shape,
+            vec![2, 5, 4, 7]
+        );
         assert_eq!(plan_matmul(&[4, 3], &[3]).unwrap().out_shape, vec![4]);
         assert!(plan_matmul(&[4, 3], &[4, 3]).is_err());
         assert!(plan_matmul(&[2, 4, 3], &[3, 3, 2]).is_err());
@@ -109,10 +167,14 @@ mod tests {
         let c = matmul(&a, &b).unwrap();
         assert_eq!(c.as_slice::<i64>().unwrap(), &[5, 11]);
         // folded batch ([2, 2, 3] x [3, 1]) agrees with per-batch products
-        let a3 = Tensor::from_vec(vec![2, 2, 3], (0..12).map(|v| v as f32 - 5.0).collect()).unwrap();
+        let a3 =
+            Tensor::from_vec(vec![2, 2, 3], (0..12).map(|v| v as f32 - 5.0).collect()).unwrap();
         let b2 = Tensor::from_vec(vec![1, 3, 1], vec![1f32, 2., -1.]).unwrap();
         let p = plan_matmul(a3.shape(), b2.shape()).unwrap();
-        assert_eq!((p.m, p.a_off.len(), p.out_shape.clone()), (4, 1, vec![2, 2, 1]));
+        assert_eq!(
+            (p.m, p.a_off.len(), p.out_shape.clone()),
+            (4, 1, vec![2, 2, 1])
+        );
         let c = matmul(&a3, &b2).unwrap();
         assert_eq!(c.as_slice::<f32>().unwrap(), &[-10., -4., 2., 8.]);
     }

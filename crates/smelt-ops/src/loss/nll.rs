@@ -30,19 +30,38 @@ pub struct Nll {
 
 pub fn register(r: &mut Registry) {
     r.register("", "NegativeLogLikelihoodLoss", |c| {
-        Ok(Box::new(Nll { reduction: Reduction::parse(&c.attrs.string_or("reduction", "mean".into())?)?, ignore_index: c.attrs.int("ignore_index")? }))
+        Ok(Box::new(Nll {
+            reduction: Reduction::parse(&c.attrs.string_or("reduction", "mean".into())?)?,
+            ignore_index: c.attrs.int("ignore_index")?,
+        }))
     });
 }
 
 /// The loss over log-probabilities `logp` of shape `[N, C, rest..]` (row-major, f64).
 /// Returns the values and their shape.
-pub fn nll_loss(logp: &[f64], shape: &[usize], target: &[i64], weight: Option<&[f64]>, reduction: Reduction, ignore: Option<i64>) -> Result<(Vec<f64>, Vec<usize>)> {
+pub fn nll_loss(
+    logp: &[f64],
+    shape: &[usize],
+    target: &[i64],
+    weight: Option<&[f64]>,
+    reduction: Reduction,
+    ignore: Option<i64>,
+) -> Result<(Vec<f64>, Vec<usize>)> {
     ensure!(shape.len() >= 2, "input must be [N, C, ...], got {shape:?}");
     let (n, c) = (shape[0], shape[1]);
     let inner: usize = shape[2..].iter().product();
-    ensure!(target.len() == n * inner, "target has {} elements, expected N*d1*..*dk = {}", target.len(), n * inner);
+    ensure!(
+        target.len() == n * inner,
+        "target has {} elements, expected N*d1*..*dk = {}",
+        target.len(),
+        n * inner
+    );
     if let Some(w) = weight {
-        ensure!(w.len() == c, "weight has {} elements, expected C = {c}", w.len());
+        ensure!(
+            w.len() == c,
+            "weight has {} elements, expected C = {c}",
+            w.len()
+        );
     }
     let mut loss = vec![0f64; n * inner];
     let mut wsum = 0f64;
@@ -52,7 +71,10 @@ pub fn nll_loss(logp: &[f64], shape: &[usize], target: &[i64], weight: Option<&[
             if Some(t) == ignore {
                 continue;
             }
-            ensure!(t >= 0 && (t as usize) < c, "target {t} out of range for {c} classes");
+            ensure!(
+                t >= 0 && (t as usize) < c,
+                "target {t} out of range for {c} classes"
+            );
             let w = weight.map_or(1.0, |w| w[t as usize]);
             loss[b * inner + i] = -logp[(b * c + t as usize) * inner + i] * w;
             wsum += w;
@@ -82,10 +104,21 @@ impl Op for Nll {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.dtype().is_float(), "input must be float, got {}", x.dtype());
+        ensure!(
+            x.dtype().is_float(),
+            "input must be float, got {}",
+            x.dtype()
+        );
         let target = req(&inputs, 1)?.to_i64_vec()?;
         let weight = opt(&inputs, 2).map(|w| w.to_f64_vec()).transpose()?;
-        let (v, shape) = nll_loss(&x.to_f64_vec()?, x.shape(), &target, weight.as_deref(), self.reduction, self.ignore_index)?;
+        let (v, shape) = nll_loss(
+            &x.to_f64_vec()?,
+            x.shape(),
+            &target,
+            weight.as_deref(),
+            self.reduction,
+            self.ignore_index,
+        )?;
         Ok(vec![float_tensor(x.dtype(), shape, v)?])
     }
 }

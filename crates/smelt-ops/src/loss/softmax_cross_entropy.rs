@@ -26,8 +26,16 @@ impl Op for SoftmaxCrossEntropy {
     }
     fn eval(&self, ctx: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.dtype().is_float(), "scores must be float, got {}", x.dtype());
-        ensure!(x.rank() >= 2, "scores must be [N, C, ...], got {:?}", x.shape());
+        ensure!(
+            x.dtype().is_float(),
+            "scores must be float, got {}",
+            x.dtype()
+        );
+        ensure!(
+            x.rank() >= 2,
+            "scores must be [N, C, ...], got {:?}",
+            x.shape()
+        );
         let s = x.to_f64_vec()?;
         let (n, c) = (x.shape()[0], x.shape()[1]);
         let inner: usize = x.shape()[2..].iter().product();
@@ -44,7 +52,14 @@ impl Op for SoftmaxCrossEntropy {
         }
         let labels = req(&inputs, 1)?.to_i64_vec()?;
         let weight = opt(&inputs, 2).map(|w| w.to_f64_vec()).transpose()?;
-        let (v, shape) = nll_loss(&logp, x.shape(), &labels, weight.as_deref(), self.reduction, self.ignore_index)?;
+        let (v, shape) = nll_loss(
+            &logp,
+            x.shape(),
+            &labels,
+            weight.as_deref(),
+            self.reduction,
+            self.ignore_index,
+        )?;
         let mut out = vec![float_tensor(x.dtype(), shape, v)?];
         if ctx.n_outputs > 1 {
             out.push(float_tensor(x.dtype(), x.shape().to_vec(), logp)?);

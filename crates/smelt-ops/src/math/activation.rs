@@ -13,7 +13,11 @@ pub struct LeakyRelu(pub f64);
 impl FloatFn for LeakyRelu {
     #[inline(always)]
     fn call<C: Float>(&self, x: C) -> C {
-        if x < C::zero() { x * k(self.0) } else { x }
+        if x < C::zero() {
+            x * k(self.0)
+        } else {
+            x
+        }
     }
 }
 
@@ -22,7 +26,11 @@ pub struct Elu(pub f64);
 impl FloatFn for Elu {
     #[inline(always)]
     fn call<C: Float>(&self, x: C) -> C {
-        if x < C::zero() { k::<C>(self.0) * x.exp_m1() } else { x }
+        if x < C::zero() {
+            k::<C>(self.0) * x.exp_m1()
+        } else {
+            x
+        }
     }
 }
 
@@ -35,7 +43,11 @@ impl FloatFn for Selu {
     #[inline(always)]
     fn call<C: Float>(&self, x: C) -> C {
         let g = k::<C>(self.gamma);
-        if x <= C::zero() { g * (k::<C>(self.alpha) * x.exp() - k::<C>(self.alpha)) } else { g * x }
+        if x <= C::zero() {
+            g * (k::<C>(self.alpha) * x.exp() - k::<C>(self.alpha))
+        } else {
+            g * x
+        }
     }
 }
 
@@ -57,7 +69,9 @@ pub struct HardSigmoid {
 impl FloatFn for HardSigmoid {
     #[inline(always)]
     fn call<C: Float>(&self, x: C) -> C {
-        (k::<C>(self.alpha) * x + k::<C>(self.beta)).max(C::zero()).min(C::one())
+        (k::<C>(self.alpha) * x + k::<C>(self.beta))
+            .max(C::zero())
+            .min(C::one())
     }
 }
 
@@ -75,7 +89,11 @@ pub struct ThresholdedRelu(pub f64);
 impl FloatFn for ThresholdedRelu {
     #[inline(always)]
     fn call<C: Float>(&self, x: C) -> C {
-        if x > k(self.0) { x } else { C::zero() }
+        if x > k(self.0) {
+            x
+        } else {
+            C::zero()
+        }
     }
 }
 
@@ -133,7 +151,15 @@ impl Op for Shrink {
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = take(&mut inputs, 0)?;
         let (b, l) = (self.bias, self.lambd);
-        let f = move |v: f64| if v < -l { v + b } else if v > l { v - b } else { 0.0 };
+        let f = move |v: f64| {
+            if v < -l {
+                v + b
+            } else if v > l {
+                v - b
+            } else {
+                0.0
+            }
+        };
         let y = dispatch_numeric!(x.dtype(), T => map_inplace::<T>(x, |v| T::from_f64(f(v.to_f64()))),
             other => Err(Error::dtype(other, "Shrink")))?;
         Ok(vec![y])
@@ -146,8 +172,15 @@ fn boxed<F: FloatFn>(name: &'static str, f: F) -> Result<Box<dyn Op>> {
 
 pub fn register(r: &mut Registry) {
     r.register("", "Relu", |_| Ok(Box::new(Relu)));
-    r.register("", "LeakyRelu", |c| boxed("LeakyRelu", LeakyRelu(c.attrs.float_or("alpha", 0.01)? as f64)));
-    r.register("", "Elu", |c| boxed("Elu", Elu(c.attrs.float_or("alpha", 1.0)? as f64)));
+    r.register("", "LeakyRelu", |c| {
+        boxed(
+            "LeakyRelu",
+            LeakyRelu(c.attrs.float_or("alpha", 0.01)? as f64),
+        )
+    });
+    r.register("", "Elu", |c| {
+        boxed("Elu", Elu(c.attrs.float_or("alpha", 1.0)? as f64))
+    });
     r.register("", "Selu", |c| {
         let alpha = c.attrs.float_or("alpha", 1.673_263_192_176_818_8)? as f64;
         let gamma = c.attrs.float_or("gamma", 1.050_701_022_148_132_3)? as f64;
@@ -159,10 +192,21 @@ pub fn register(r: &mut Registry) {
         boxed("Celu", Celu(a))
     });
     r.register("", "HardSigmoid", |c| {
-        boxed("HardSigmoid", HardSigmoid { alpha: c.attrs.float_or("alpha", 0.2)? as f64, beta: c.attrs.float_or("beta", 0.5)? as f64 })
+        boxed(
+            "HardSigmoid",
+            HardSigmoid {
+                alpha: c.attrs.float_or("alpha", 0.2)? as f64,
+                beta: c.attrs.float_or("beta", 0.5)? as f64,
+            },
+        )
     });
     r.register("", "HardSwish", |_| boxed("HardSwish", HardSwish));
-    r.register("", "ThresholdedRelu", |c| boxed("ThresholdedRelu", ThresholdedRelu(c.attrs.float_or("alpha", 1.0)? as f64)));
+    r.register("", "ThresholdedRelu", |c| {
+        boxed(
+            "ThresholdedRelu",
+            ThresholdedRelu(c.attrs.float_or("alpha", 1.0)? as f64),
+        )
+    });
     r.register("", "Gelu", |c| {
         let tanh = match c.attrs.string_or("approximate", "none".into())?.as_str() {
             "none" => false,
@@ -172,6 +216,9 @@ pub fn register(r: &mut Registry) {
         boxed("Gelu", Gelu { tanh })
     });
     r.register("", "Shrink", |c| {
-        Ok(Box::new(Shrink { bias: c.attrs.float_or("bias", 0.0)? as f64, lambd: c.attrs.float_or("lambd", 0.5)? as f64 }))
+        Ok(Box::new(Shrink {
+            bias: c.attrs.float_or("bias", 0.0)? as f64,
+            lambd: c.attrs.float_or("lambd", 0.5)? as f64,
+        }))
     });
 }

@@ -32,7 +32,12 @@ fn apply<T: Arith>(kind: Kind, a: Tensor, b: Tensor) -> Result<Tensor> {
 
 /// `a <kind> b` for any numeric dtype (both inputs must share it).
 fn eval_kind(kind: Kind, a: Tensor, b: Tensor, name: &str) -> Result<Tensor> {
-    ensure!(a.dtype() == b.dtype(), "{name}: inputs have different dtypes {} and {}", a.dtype(), b.dtype());
+    ensure!(
+        a.dtype() == b.dtype(),
+        "{name}: inputs have different dtypes {} and {}",
+        a.dtype(),
+        b.dtype()
+    );
     if matches!(kind, Kind::Div | Kind::Mod { .. }) {
         check_no_zero_divisor(&b)?;
     }
@@ -75,7 +80,10 @@ pub fn register(r: &mut Registry) {
     r.register("", "Div", |_| Ok(Box::new(Binary(Kind::Div))));
     r.register("", "Mod", |c| {
         let fmod = c.attrs.int_or("fmod", 0)?;
-        ensure!(fmod == 0 || fmod == 1, "Mod: fmod must be 0 or 1, got {fmod}");
+        ensure!(
+            fmod == 0 || fmod == 1,
+            "Mod: fmod must be 0 or 1, got {fmod}"
+        );
         Ok(Box::new(Binary(Kind::Mod { fmod: fmod == 1 })))
     });
 }
@@ -107,10 +115,19 @@ mod tests {
 
     #[test]
     fn f16_adds_through_f32() {
-        let a = Tensor::from_vec(vec![3], vec![f16::from_f32(1.5), f16::from_f32(-2.0), f16::from_f32(0.25)]).unwrap();
+        let a = Tensor::from_vec(
+            vec![3],
+            vec![f16::from_f32(1.5), f16::from_f32(-2.0), f16::from_f32(0.25)],
+        )
+        .unwrap();
         let b = Tensor::from_vec(vec![1], vec![f16::from_f32(0.5)]).unwrap();
         let c = add(a, b).unwrap();
-        let v: Vec<f32> = c.as_slice::<f16>().unwrap().iter().map(|x| x.to_f32()).collect();
+        let v: Vec<f32> = c
+            .as_slice::<f16>()
+            .unwrap()
+            .iter()
+            .map(|x| x.to_f32())
+            .collect();
         assert_eq!(v, vec![2.0, -1.5, 0.75]);
     }
 }

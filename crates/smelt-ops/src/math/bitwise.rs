@@ -33,7 +33,12 @@ impl Op for BitOp {
         let a = take(&mut inputs, 0)?;
         let b = take(&mut inputs, 1)?;
         let dt = a.dtype();
-        ensure!(dt == b.dtype(), "{}: inputs have different dtypes {dt} and {}", self.name, b.dtype());
+        ensure!(
+            dt == b.dtype(),
+            "{}: inputs have different dtypes {dt} and {}",
+            self.name,
+            b.dtype()
+        );
         if self.logical {
             if dt != DType::Bool {
                 return Err(Error::dtype(dt, self.name));
@@ -68,19 +73,59 @@ impl Op for BitOp {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "BitwiseAnd", |_| Ok(Box::new(BitOp { kind: Kind::And, logical: false, name: "BitwiseAnd" })));
-    r.register("", "BitwiseOr", |_| Ok(Box::new(BitOp { kind: Kind::Or, logical: false, name: "BitwiseOr" })));
-    r.register("", "BitwiseXor", |_| Ok(Box::new(BitOp { kind: Kind::Xor, logical: false, name: "BitwiseXor" })));
-    r.register("", "And", |_| Ok(Box::new(BitOp { kind: Kind::And, logical: true, name: "And" })));
-    r.register("", "Or", |_| Ok(Box::new(BitOp { kind: Kind::Or, logical: true, name: "Or" })));
-    r.register("", "Xor", |_| Ok(Box::new(BitOp { kind: Kind::Xor, logical: true, name: "Xor" })));
+    r.register("", "BitwiseAnd", |_| {
+        Ok(Box::new(BitOp {
+            kind: Kind::And,
+            logical: false,
+            name: "BitwiseAnd",
+        }))
+    });
+    r.register("", "BitwiseOr", |_| {
+        Ok(Box::new(BitOp {
+            kind: Kind::Or,
+            logical: false,
+            name: "BitwiseOr",
+        }))
+    });
+    r.register("", "BitwiseXor", |_| {
+        Ok(Box::new(BitOp {
+            kind: Kind::Xor,
+            logical: false,
+            name: "BitwiseXor",
+        }))
+    });
+    r.register("", "And", |_| {
+        Ok(Box::new(BitOp {
+            kind: Kind::And,
+            logical: true,
+            name: "And",
+        }))
+    });
+    r.register("", "Or", |_| {
+        Ok(Box::new(BitOp {
+            kind: Kind::Or,
+            logical: true,
+            name: "Or",
+        }))
+    });
+    r.register("", "Xor", |_| {
+        Ok(Box::new(BitOp {
+            kind: Kind::Xor,
+            logical: true,
+            name: "Xor",
+        }))
+    });
     r.register("", "BitShift", |c| {
         let kind = match c.attrs.req_string("direction")?.as_str() {
             "LEFT" => Kind::Shl,
             "RIGHT" => Kind::Shr,
             o => bail!("BitShift: direction must be LEFT or RIGHT, got '{o}'"),
         };
-        Ok(Box::new(BitOp { kind, logical: false, name: "BitShift" }))
+        Ok(Box::new(BitOp {
+            kind,
+            logical: false,
+            name: "BitShift",
+        }))
     });
 }
 
@@ -98,13 +143,26 @@ mod tests {
 
     #[test]
     fn shift_past_width_is_zero() {
-        let op = BitOp { kind: Kind::Shl, logical: false, name: "BitShift" };
+        let op = BitOp {
+            kind: Kind::Shl,
+            logical: false,
+            name: "BitShift",
+        };
         let a = Tensor::from_vec(vec![3], vec![1u8, 3, 255]).unwrap();
         let b = Tensor::from_vec(vec![3], vec![7u8, 8, 1]).unwrap();
-        let ctx = EvalCtx { n_outputs: 1, subgraphs: &NoSub };
+        let ctx = EvalCtx {
+            n_outputs: 1,
+            subgraphs: &NoSub,
+        };
         let y = op.eval(&ctx, vec![Some(a), Some(b)]).unwrap();
         assert_eq!(y[0].as_slice::<u8>().unwrap(), &[128, 0, 254]);
-        let bad = op.eval(&ctx, vec![Some(Tensor::from_vec(vec![1], vec![1i8]).unwrap()), Some(Tensor::from_vec(vec![1], vec![1i8]).unwrap())]);
+        let bad = op.eval(
+            &ctx,
+            vec![
+                Some(Tensor::from_vec(vec![1], vec![1i8]).unwrap()),
+                Some(Tensor::from_vec(vec![1], vec![1i8]).unwrap()),
+            ],
+        );
         assert!(bad.is_err());
     }
 }

@@ -10,7 +10,6 @@
 use super::lowbit::{decode_all, format_of, wrap_i4, wrap_u4};
 use crate::prelude::*;
 
-
 /// A primitive element (numeric or bool) with lossless-enough views as f64 and i128.
 trait Prim: Elem + Copy {
     const FLOAT: bool;
@@ -111,7 +110,9 @@ fn parse_str(s: &str) -> Result<(f64, Option<i128>)> {
         "false" => return Ok((0.0, Some(0))),
         _ => {}
     }
-    t.parse::<f64>().map(|f| (f, None)).map_err(|_| Error::invalid(format!("Cast: cannot parse '{s}' as a number")))
+    t.parse::<f64>()
+        .map(|f| (f, None))
+        .map_err(|_| Error::invalid(format!("Cast: cannot parse '{s}' as a number")))
 }
 
 /// numpy-style text of a float: shortest round-trip digits, "nan", "inf", "1e+20".
@@ -122,10 +123,18 @@ fn float_str(v: f64, single: bool) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let s = if single { format!("{:?}", v as f32) } else { format!("{v:?}") };
+    let s = if single {
+        format!("{:?}", v as f32)
+    } else {
+        format!("{v:?}")
+    };
     match s.split_once('e') {
         Some((m, e)) => {
-            let (sign, digits) = if let Some(d) = e.strip_prefix('-') { ('-', d) } else { ('+', e) };
+            let (sign, digits) = if let Some(d) = e.strip_prefix('-') {
+                ('-', d)
+            } else {
+                ('+', e)
+            };
             let m = m.strip_suffix(".0").unwrap_or(m);
             format!("{m}e{sign}{digits:0>2}")
         }
@@ -136,7 +145,16 @@ fn float_str(v: f64, single: bool) -> String {
 fn to_strings<S: Prim>(t: &Tensor) -> Result<Vec<String>> {
     let s = t.as_slice::<S>()?;
     Ok(match t.dtype() {
-        DType::Bool => s.iter().map(|x| if x.to_i128() != 0 { "True".to_string() } else { "False".to_string() }).collect(),
+        DType::Bool => s
+            .iter()
+            .map(|x| {
+                if x.to_i128() != 0 {
+                    "True".to_string()
+                } else {
+                    "False".to_string()
+                }
+            })
+            .collect(),
         DType::F64 => s.iter().map(|x| float_str(x.to_f64(), false)).collect(),
         _ if S::FLOAT => s.iter().map(|x| float_str(x.to_f64(), true)).collect(),
         _ => s.iter().map(|x| x.to_i128().to_string()).collect(),
@@ -165,7 +183,10 @@ pub fn cast(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor> {
     // Sources as (f64, exact integer) pairs, for the low-bit and string paths.
     let values = || -> Result<Vec<(f64, Option<i128>)>> {
         if from == DType::String {
-            t.as_slice::<String>()?.iter().map(|s| parse_str(s)).collect()
+            t.as_slice::<String>()?
+                .iter()
+                .map(|s| parse_str(s))
+                .collect()
         } else {
             dispatch_prim!(from, S => Ok(t.as_slice::<S>()?.iter().map(|&x| (x.to_f64(), if S::FLOAT { None } else { Some(x.to_i128()) })).collect()),
                 other => Err(Error::dtype(other, "Cast source")))
@@ -174,7 +195,10 @@ pub fn cast(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor> {
     let as_int = |(f, i): (f64, Option<i128>)| i.unwrap_or_else(|| f.trunc() as i128);
 
     if let Some(fmt) = format_of(to) {
-        let v: Vec<u8> = values()?.into_iter().map(|(f, _)| fmt.encode(f, saturate)).collect();
+        let v: Vec<u8> = values()?
+            .into_iter()
+            .map(|(f, _)| fmt.encode(f, saturate))
+            .collect();
         return Tensor::from_vec(shape, v)?.with_dtype(to);
     }
     match to {
@@ -217,11 +241,17 @@ struct Cast {
 
 impl Op for Cast {
     fn op_type(&self) -> &str {
-        if self.to.is_some() { "Cast" } else { "CastLike" }
+        if self.to.is_some() {
+            "Cast"
+        } else {
+            "CastLike"
+        }
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let shape = ctx.inputs.first().cloned().flatten().and_then(|v| v.shape);
-        let dtype = self.to.or_else(|| ctx.inputs.get(1).cloned().flatten().and_then(|v| v.dtype));
+        let dtype = self
+            .to
+            .or_else(|| ctx.inputs.get(1).cloned().flatten().and_then(|v| v.dtype));
         Ok(vec![ValueInfo { dtype, shape }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
@@ -237,9 +267,17 @@ impl Op for Cast {
 pub fn register(r: &mut Registry) {
     r.register("", "Cast", |c| {
         let to = dtype_from_onnx(c.attrs.req_int("to")?)?;
-        Ok(Box::new(Cast { to: Some(to), saturate: c.attrs.int_or("saturate", 1)? != 0 }))
+        Ok(Box::new(Cast {
+            to: Some(to),
+            saturate: c.attrs.int_or("saturate", 1)? != 0,
+        }))
     });
-    r.register("", "CastLike", |c| Ok(Box::new(Cast { to: None, saturate: c.attrs.int_or("saturate", 1)? != 0 })));
+    r.register("", "CastLike", |c| {
+        Ok(Box::new(Cast {
+            to: None,
+            saturate: c.attrs.int_or("saturate", 1)? != 0,
+        }))
+    });
 }
 
 #[cfg(test)]
@@ -249,16 +287,46 @@ mod tests {
     #[test]
     fn numeric_bool_string_paths() {
         let x = Tensor::from_vec(vec![5], vec![-1.7f32, 0.0, 2.5, f32::NAN, 300.0]).unwrap();
-        assert_eq!(cast(&x, DType::I32, true).unwrap().as_slice::<i32>().unwrap(), &[-1, 0, 2, 0, 300]);
-        assert_eq!(cast(&x, DType::Bool, true).unwrap().as_slice::<bool>().unwrap(), &[true, false, true, true, true]);
+        assert_eq!(
+            cast(&x, DType::I32, true)
+                .unwrap()
+                .as_slice::<i32>()
+                .unwrap(),
+            &[-1, 0, 2, 0, 300]
+        );
+        assert_eq!(
+            cast(&x, DType::Bool, true)
+                .unwrap()
+                .as_slice::<bool>()
+                .unwrap(),
+            &[true, false, true, true, true]
+        );
         let i = Tensor::from_vec(vec![3], vec![-1i64, 256, 7]).unwrap();
-        assert_eq!(cast(&i, DType::U8, true).unwrap().as_slice::<u8>().unwrap(), &[255, 0, 7]);
-        assert_eq!(cast(&i, DType::I4, true).unwrap().as_slice::<i8>().unwrap(), &[-1, 0, 7]);
+        assert_eq!(
+            cast(&i, DType::U8, true).unwrap().as_slice::<u8>().unwrap(),
+            &[255, 0, 7]
+        );
+        assert_eq!(
+            cast(&i, DType::I4, true).unwrap().as_slice::<i8>().unwrap(),
+            &[-1, 0, 7]
+        );
         let s = cast(&x, DType::String, true).unwrap();
-        assert_eq!(s.as_slice::<String>().unwrap(), &["-1.7", "0.0", "2.5", "nan", "300.0"]);
+        assert_eq!(
+            s.as_slice::<String>().unwrap(),
+            &["-1.7", "0.0", "2.5", "nan", "300.0"]
+        );
         let back = cast(&s, DType::F32, true).unwrap();
         assert_eq!(back.as_slice::<f32>().unwrap()[0], -1.7);
-        let strs = Tensor::from_vec(vec![4], vec!["1.5".to_string(), "-INF".into(), " 12 ".into(), "NaN".into()]).unwrap();
+        let strs = Tensor::from_vec(
+            vec![4],
+            vec![
+                "1.5".to_string(),
+                "-INF".into(),
+                " 12 ".into(),
+                "NaN".into(),
+            ],
+        )
+        .unwrap();
         let f = cast(&strs, DType::F64, true).unwrap();
         let f = f.as_slice::<f64>().unwrap();
         assert_eq!((f[0], f[1], f[2]), (1.5, f64::NEG_INFINITY, 12.0));
@@ -271,7 +339,15 @@ mod tests {
 
     #[test]
     fn float8_roundtrip_through_f16() {
-        let x = Tensor::from_vec(vec![3], vec![f16::from_f32(0.5), f16::from_f32(-448.0), f16::from_f32(1000.0)]).unwrap();
+        let x = Tensor::from_vec(
+            vec![3],
+            vec![
+                f16::from_f32(0.5),
+                f16::from_f32(-448.0),
+                f16::from_f32(1000.0),
+            ],
+        )
+        .unwrap();
         let y = cast(&x, DType::F8E4M3FN, true).unwrap();
         assert_eq!(y.dtype(), DType::F8E4M3FN);
         let z = cast(&y, DType::F32, true).unwrap();

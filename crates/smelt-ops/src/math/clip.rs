@@ -14,8 +14,15 @@ struct Clip {
 /// The single element of a bound tensor, as `T`.
 fn bound<T: Elem + Copy>(t: Option<&Tensor>, what: &str) -> Result<Option<T>> {
     let Some(t) = t else { return Ok(None) };
-    ensure!(t.len() == 1, "Clip: {what} must be a scalar, got shape {:?}", t.shape());
-    Ok(Some(t.as_slice::<T>().map_err(|_| Error::invalid(format!("Clip: {what} has dtype {}", t.dtype())))?[0]))
+    ensure!(
+        t.len() == 1,
+        "Clip: {what} must be a scalar, got shape {:?}",
+        t.shape()
+    );
+    Ok(Some(
+        t.as_slice::<T>()
+            .map_err(|_| Error::invalid(format!("Clip: {what} has dtype {}", t.dtype())))?[0],
+    ))
 }
 
 fn clip<T: Arith>(x: Tensor, lo: Option<T>, hi: Option<T>) -> Result<Tensor> {
@@ -25,7 +32,11 @@ fn clip<T: Arith>(x: Tensor, lo: Option<T>, hi: Option<T>) -> Result<Tensor> {
         (None, Some(h)) => map_inplace::<T>(x, |v| if v > h { h } else { v }),
         (Some(l), Some(h)) => map_inplace::<T>(x, |v| {
             let v = if v < l { l } else { v };
-            if v > h { h } else { v }
+            if v > h {
+                h
+            } else {
+                v
+            }
         }),
     }
 }
@@ -56,7 +67,10 @@ impl Op for Clip {
 pub fn register(r: &mut Registry) {
     r.register("", "Clip", |c| {
         let attr_bounds = if c.opset < 11 {
-            Some((c.attrs.float_or("min", f32::MIN)? as f64, c.attrs.float_or("max", f32::MAX)? as f64))
+            Some((
+                c.attrs.float_or("min", f32::MIN)? as f64,
+                c.attrs.float_or("max", f32::MAX)? as f64,
+            ))
         } else {
             None
         };

@@ -40,20 +40,54 @@ impl Op for Compare {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let (a, b) = (req(&inputs, 0)?, req(&inputs, 1)?);
         let dt = a.dtype();
-        ensure!(dt == b.dtype(), "{}: inputs have different dtypes {dt} and {}", self.name, b.dtype());
+        ensure!(
+            dt == b.dtype(),
+            "{}: inputs have different dtypes {dt} and {}",
+            self.name,
+            b.dtype()
+        );
         let y = match dt {
             DType::Bool => cmp::<bool>(self.kind, a, b),
-            DType::String if self.kind == Kind::Eq => binary_map::<String, String, bool>(a, b, |x, y| x == y),
-            _ => dispatch_numeric!(dt, T => cmp::<T>(self.kind, a, b), other => Err(Error::dtype(other, self.name))),
+            DType::String if self.kind == Kind::Eq => {
+                binary_map::<String, String, bool>(a, b, |x, y| x == y)
+            }
+            _ => {
+                dispatch_numeric!(dt, T => cmp::<T>(self.kind, a, b), other => Err(Error::dtype(other, self.name)))
+            }
         }?;
         Ok(vec![y])
     }
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Equal", |_| Ok(Box::new(Compare { kind: Kind::Eq, name: "Equal" })));
-    r.register("", "Greater", |_| Ok(Box::new(Compare { kind: Kind::Gt, name: "Greater" })));
-    r.register("", "GreaterOrEqual", |_| Ok(Box::new(Compare { kind: Kind::Ge, name: "GreaterOrEqual" })));
-    r.register("", "Less", |_| Ok(Box::new(Compare { kind: Kind::Lt, name: "Less" })));
-    r.register("", "LessOrEqual", |_| Ok(Box::new(Compare { kind: Kind::Le, name: "LessOrEqual" })));
+    r.register("", "Equal", |_| {
+        Ok(Box::new(Compare {
+            kind: Kind::Eq,
+            name: "Equal",
+        }))
+    });
+    r.register("", "Greater", |_| {
+        Ok(Box::new(Compare {
+            kind: Kind::Gt,
+            name: "Greater",
+        }))
+    });
+    r.register("", "GreaterOrEqual", |_| {
+        Ok(Box::new(Compare {
+            kind: Kind::Ge,
+            name: "GreaterOrEqual",
+        }))
+    });
+    r.register("", "Less", |_| {
+        Ok(Box::new(Compare {
+            kind: Kind::Lt,
+            name: "Less",
+        }))
+    });
+    r.register("", "LessOrEqual", |_| {
+        Ok(Box::new(Compare {
+            kind: Kind::Le,
+            name: "LessOrEqual",
+        }))
+    });
 }

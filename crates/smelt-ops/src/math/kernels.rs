@@ -39,7 +39,11 @@ pub trait Arith: Elem + Copy + PartialOrd {
     /// Maximum that propagates NaN (numpy `maximum`).
     fn max_nan(self, b: Self) -> Self {
         if self.is_nan() || b.is_nan() {
-            if self.is_nan() { self } else { b }
+            if self.is_nan() {
+                self
+            } else {
+                b
+            }
         } else if b > self {
             b
         } else {
@@ -49,7 +53,11 @@ pub trait Arith: Elem + Copy + PartialOrd {
     /// Minimum that propagates NaN (numpy `minimum`).
     fn min_nan(self, b: Self) -> Self {
         if self.is_nan() || b.is_nan() {
-            if self.is_nan() { self } else { b }
+            if self.is_nan() {
+                self
+            } else {
+                b
+            }
         } else if b < self {
             b
         } else {
@@ -142,30 +150,46 @@ pub trait FloatElem: Elem + Copy {
 impl FloatElem for f32 {
     type C = f32;
     #[inline(always)]
-    fn up(self) -> f32 { self }
+    fn up(self) -> f32 {
+        self
+    }
     #[inline(always)]
-    fn down(c: f32) -> f32 { c }
+    fn down(c: f32) -> f32 {
+        c
+    }
 }
 impl FloatElem for f64 {
     type C = f64;
     #[inline(always)]
-    fn up(self) -> f64 { self }
+    fn up(self) -> f64 {
+        self
+    }
     #[inline(always)]
-    fn down(c: f64) -> f64 { c }
+    fn down(c: f64) -> f64 {
+        c
+    }
 }
 impl FloatElem for f16 {
     type C = f32;
     #[inline(always)]
-    fn up(self) -> f32 { self.to_f32() }
+    fn up(self) -> f32 {
+        self.to_f32()
+    }
     #[inline(always)]
-    fn down(c: f32) -> f16 { f16::from_f32(c) }
+    fn down(c: f32) -> f16 {
+        f16::from_f32(c)
+    }
 }
 impl FloatElem for bf16 {
     type C = f32;
     #[inline(always)]
-    fn up(self) -> f32 { self.to_f32() }
+    fn up(self) -> f32 {
+        self.to_f32()
+    }
     #[inline(always)]
-    fn down(c: f32) -> bf16 { bf16::from_f32(c) }
+    fn down(c: f32) -> bf16 {
+        bf16::from_f32(c)
+    }
 }
 
 /// A float constant in the compute type `C` (attributes are f32/f64).
@@ -199,7 +223,12 @@ pub fn map_inplace<T: Elem + Copy>(t: Tensor, f: impl Fn(T) -> T) -> Result<Tens
 /// `row(o, ia, sa, ib, sb, n)` for runs of `n` output elements starting at `o`, where input
 /// `x` is read at `ix + j * sx` (`sx` is 0 or 1). Adjacent dims are merged first so rows are
 /// as long as possible.
-pub fn broadcast_rows(out: &[usize], a: &[usize], b: &[usize], mut row: impl FnMut(usize, usize, usize, usize, usize, usize)) {
+pub fn broadcast_rows(
+    out: &[usize],
+    a: &[usize],
+    b: &[usize],
+    mut row: impl FnMut(usize, usize, usize, usize, usize, usize),
+) {
     let n = numel(out);
     if n == 0 {
         return;
@@ -250,26 +279,37 @@ pub fn broadcast_rows(out: &[usize], a: &[usize], b: &[usize], mut row: impl FnM
 }
 
 /// Element-wise `f(a, b) -> C` with broadcasting into a new buffer.
-pub fn zip_to<A: Elem + Copy, B: Elem + Copy, C: Elem>(a: &Tensor, b: &Tensor, f: impl Fn(A, B) -> C) -> Result<Tensor> {
+pub fn zip_to<A: Elem + Copy, B: Elem + Copy, C: Elem>(
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(A, B) -> C,
+) -> Result<Tensor> {
     let (xa, xb) = (a.as_slice::<A>()?, b.as_slice::<B>()?);
     let out = broadcast_shapes(&[a.shape(), b.shape()])?;
     if a.shape() == b.shape() {
         return Tensor::from_vec(out, xa.iter().zip(xb).map(|(&x, &y)| f(x, y)).collect());
     }
     let mut v: Vec<C> = Vec::with_capacity(numel(&out));
-    broadcast_rows(&out, a.shape(), b.shape(), |_, ia, sa, ib, sb, n| match (sa, sb) {
-        (1, 1) => v.extend(xa[ia..ia + n].iter().zip(&xb[ib..ib + n]).map(|(&x, &y)| f(x, y))),
-        (1, _) => {
-            let y = xb[ib];
-            v.extend(xa[ia..ia + n].iter().map(|&x| f(x, y)))
-        }
-        (_, 1) => {
-            let x = xa[ia];
-            v.extend(xb[ib..ib + n].iter().map(|&y| f(x, y)))
-        }
-        _ => {
-            let r = f(xa[ia], xb[ib]);
-            v.extend(std::iter::repeat_n(r, n))
+    broadcast_rows(&out, a.shape(), b.shape(), |_, ia, sa, ib, sb, n| {
+        match (sa, sb) {
+            (1, 1) => v.extend(
+                xa[ia..ia + n]
+                    .iter()
+                    .zip(&xb[ib..ib + n])
+                    .map(|(&x, &y)| f(x, y)),
+            ),
+            (1, _) => {
+                let y = xb[ib];
+                v.extend(xa[ia..ia + n].iter().map(|&x| f(x, y)))
+            }
+            (_, 1) => {
+                let x = xa[ia];
+                v.extend(xb[ib..ib + n].iter().map(|&y| f(x, y)))
+            }
+            _ => {
+                let r = f(xa[ia], xb[ib]);
+                v.extend(std::iter::repeat_n(r, n))
+            }
         }
     });
     Tensor::from_vec(out, v)
@@ -376,7 +416,12 @@ pub fn infer_broadcast(ctx: &InferCtx, dtype: Option<DType>) -> Result<Vec<Value
 
 /// Infers one output with the first input's type and shape.
 pub fn infer_same(ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-    Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+    Ok(vec![ctx
+        .inputs
+        .first()
+        .cloned()
+        .flatten()
+        .unwrap_or_default()])
 }
 
 #[cfg(test)]
@@ -384,12 +429,21 @@ mod tests {
     use super::*;
 
     fn naive(a: &Tensor, b: &Tensor) -> Vec<f32> {
-        binary_map::<f32, f32, f32>(a, b, |x, y| x * 3.0 - y).unwrap().to_vec().unwrap()
+        binary_map::<f32, f32, f32>(a, b, |x, y| x * 3.0 - y)
+            .unwrap()
+            .to_vec()
+            .unwrap()
     }
 
     fn rnd(shape: &[usize], seed: u32) -> Tensor {
         let n = numel(shape);
-        let v = (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 100.0 - 5.0).collect();
+        let v = (0..n)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32
+                    / 100.0
+                    - 5.0
+            })
+            .collect();
         Tensor::from_vec(shape.to_vec(), v).unwrap()
     }
 

@@ -37,11 +37,41 @@ pub struct Format {
     special: Special,
 }
 
-pub const E4M3FN: Format = Format { mbits: 3, bias: 7, max_mag: 0x7E, sign_shift: 7, special: Special::Fn };
-pub const E4M3FNUZ: Format = Format { mbits: 3, bias: 8, max_mag: 0x7F, sign_shift: 7, special: Special::Fnuz };
-pub const E5M2: Format = Format { mbits: 2, bias: 15, max_mag: 0x7B, sign_shift: 7, special: Special::Ieee };
-pub const E5M2FNUZ: Format = Format { mbits: 2, bias: 16, max_mag: 0x7F, sign_shift: 7, special: Special::Fnuz };
-pub const E2M1: Format = Format { mbits: 1, bias: 1, max_mag: 0x7, sign_shift: 3, special: Special::None };
+pub const E4M3FN: Format = Format {
+    mbits: 3,
+    bias: 7,
+    max_mag: 0x7E,
+    sign_shift: 7,
+    special: Special::Fn,
+};
+pub const E4M3FNUZ: Format = Format {
+    mbits: 3,
+    bias: 8,
+    max_mag: 0x7F,
+    sign_shift: 7,
+    special: Special::Fnuz,
+};
+pub const E5M2: Format = Format {
+    mbits: 2,
+    bias: 15,
+    max_mag: 0x7B,
+    sign_shift: 7,
+    special: Special::Ieee,
+};
+pub const E5M2FNUZ: Format = Format {
+    mbits: 2,
+    bias: 16,
+    max_mag: 0x7F,
+    sign_shift: 7,
+    special: Special::Fnuz,
+};
+pub const E2M1: Format = Format {
+    mbits: 1,
+    bias: 1,
+    max_mag: 0x7,
+    sign_shift: 3,
+    special: Special::None,
+};
 
 /// The format of a low-bit float dtype.
 pub fn format_of(dt: DType) -> Option<Format> {
@@ -66,7 +96,13 @@ impl Format {
             Special::Fn => 0x7F | s,
             Special::Fnuz => 0x80,
             Special::Ieee => 0x7E | s,
-            Special::None => if negative { 0 } else { self.sign_bit() },
+            Special::None => {
+                if negative {
+                    0
+                } else {
+                    self.sign_bit()
+                }
+            }
         }
     }
 
@@ -115,14 +151,22 @@ impl Format {
     /// The value of this format's bits (bits above the format's width are ignored).
     pub fn decode(&self, bits: u8) -> f32 {
         let width = self.sign_shift + 1;
-        let bits = if width < 8 { bits & ((1u8 << width) - 1) } else { bits };
+        let bits = if width < 8 {
+            bits & ((1u8 << width) - 1)
+        } else {
+            bits
+        };
         let neg = bits & self.sign_bit() != 0;
         let mag = (bits & !self.sign_bit()) as u32;
         match self.special {
             Special::Fnuz if bits == 0x80 => return f32::NAN,
             Special::Fn if mag == 0x7F => return if neg { -f32::NAN } else { f32::NAN },
             Special::Ieee if mag > self.max_mag => {
-                let v = if mag == self.max_mag + 1 { f32::INFINITY } else { f32::NAN };
+                let v = if mag == self.max_mag + 1 {
+                    f32::INFINITY
+                } else {
+                    f32::NAN
+                };
                 return if neg { -v } else { v };
             }
             _ => {}
@@ -182,8 +226,16 @@ mod tests {
                     assert_eq!(fmt.encode(v as f64, false), b);
                     continue;
                 }
-                let want = if v == 0.0 && fmt.special == Special::Fnuz { 0 } else { b };
-                assert_eq!(fmt.encode(v as f64, true), want, "{fmt:?} code {b:#x} value {v}");
+                let want = if v == 0.0 && fmt.special == Special::Fnuz {
+                    0
+                } else {
+                    b
+                };
+                assert_eq!(
+                    fmt.encode(v as f64, true),
+                    want,
+                    "{fmt:?} code {b:#x} value {v}"
+                );
             }
         }
     }
@@ -191,13 +243,53 @@ mod tests {
     #[test]
     fn ml_dtypes_reference_values() {
         // Bits produced by ml_dtypes for these float32 inputs.
-        let x = [f64::INFINITY, f64::NEG_INFINITY, 1e6, -1e6, 0.0, -0.0, 1e-10, 7.5, -7.5, 0.25, 0.75, 5.0, 2.5, 6.5];
+        let x = [
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e6,
+            -1e6,
+            0.0,
+            -0.0,
+            1e-10,
+            7.5,
+            -7.5,
+            0.25,
+            0.75,
+            5.0,
+            2.5,
+            6.5,
+        ];
         let want: [(Format, [u8; 14]); 5] = [
-            (E4M3FN, [0x7f, 0xff, 0x7f, 0xff, 0, 0x80, 0, 0x4f, 0xcf, 0x28, 0x34, 0x4a, 0x42, 0x4d]),
-            (E4M3FNUZ, [0x80, 0x80, 0x80, 0x80, 0, 0, 0, 0x57, 0xd7, 0x30, 0x3c, 0x52, 0x4a, 0x55]),
-            (E5M2, [0x7c, 0xfc, 0x7c, 0xfc, 0, 0x80, 0, 0x48, 0xc8, 0x34, 0x3a, 0x45, 0x41, 0x46]),
-            (E5M2FNUZ, [0x80, 0x80, 0x80, 0x80, 0, 0, 0, 0x4c, 0xcc, 0x38, 0x3e, 0x49, 0x45, 0x4a]),
-            (E2M1, [0x7, 0xf, 0x7, 0xf, 0, 0x8, 0, 0x7, 0xf, 0, 0x2, 0x6, 0x4, 0x7]),
+            (
+                E4M3FN,
+                [
+                    0x7f, 0xff, 0x7f, 0xff, 0, 0x80, 0, 0x4f, 0xcf, 0x28, 0x34, 0x4a, 0x42, 0x4d,
+                ],
+            ),
+            (
+                E4M3FNUZ,
+                [
+                    0x80, 0x80, 0x80, 0x80, 0, 0, 0, 0x57, 0xd7, 0x30, 0x3c, 0x52, 0x4a, 0x55,
+                ],
+            ),
+            (
+                E5M2,
+                [
+                    0x7c, 0xfc, 0x7c, 0xfc, 0, 0x80, 0, 0x48, 0xc8, 0x34, 0x3a, 0x45, 0x41, 0x46,
+                ],
+            ),
+            (
+                E5M2FNUZ,
+                [
+                    0x80, 0x80, 0x80, 0x80, 0, 0, 0, 0x4c, 0xcc, 0x38, 0x3e, 0x49, 0x45, 0x4a,
+                ],
+            ),
+            (
+                E2M1,
+                [
+                    0x7, 0xf, 0x7, 0xf, 0, 0x8, 0, 0x7, 0xf, 0, 0x2, 0x6, 0x4, 0x7,
+                ],
+            ),
         ];
         for (fmt, bits) in want {
             for (i, &v) in x.iter().enumerate() {

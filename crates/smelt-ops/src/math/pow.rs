@@ -11,7 +11,13 @@ fn ipow(base: i64, exp: i64) -> i64 {
     if exp < 0 {
         return match base {
             1 => 1,
-            -1 => if exp % 2 == 0 { 1 } else { -1 },
+            -1 => {
+                if exp % 2 == 0 {
+                    1
+                } else {
+                    -1
+                }
+            }
             _ => 0,
         };
     }
@@ -104,13 +110,25 @@ mod tests {
     fn integer_and_mixed_pow() {
         let a = Tensor::from_vec(vec![4], vec![2i32, -3, 1, 5]).unwrap();
         let b = Tensor::from_vec(vec![4], vec![10i64, 3, -2, 0]).unwrap();
-        assert_eq!(pow(a.clone(), b).unwrap().as_slice::<i32>().unwrap(), &[1024, -27, 1, 1]);
+        assert_eq!(
+            pow(a.clone(), b).unwrap().as_slice::<i32>().unwrap(),
+            &[1024, -27, 1, 1]
+        );
         let f = Tensor::from_vec(vec![1], vec![2.0f32]).unwrap();
-        assert_eq!(pow(a, f).unwrap().as_slice::<i32>().unwrap(), &[4, 9, 1, 25]);
+        assert_eq!(
+            pow(a, f).unwrap().as_slice::<i32>().unwrap(),
+            &[4, 9, 1, 25]
+        );
         let x = Tensor::from_vec(vec![2], vec![1.5f32, 2.0]).unwrap();
         let e = Tensor::from_vec(vec![2], vec![2u64, 3]).unwrap();
         assert_eq!(pow(x, e).unwrap().as_slice::<f32>().unwrap(), &[2.25, 8.0]);
         assert_eq!(ipow(3, 41), 3i64.wrapping_pow(41));
-        assert_eq!(from_i64(DType::I8, vec![2], vec![300, -1]).unwrap().as_slice::<i8>().unwrap(), &[44, -1]);
+        assert_eq!(
+            from_i64(DType::I8, vec![2], vec![300, -1])
+                .unwrap()
+                .as_slice::<i8>()
+                .unwrap(),
+            &[44, -1]
+        );
     }
 }

@@ -20,14 +20,28 @@ impl Op for PRelu {
         let mut s = take(&mut inputs, 1)?;
         // Models exported for opset < 7 carry a per-channel slope [C] for x [N, C, ...], which
         // numpy broadcasting would not align: place it on the channel axis.
-        if s.rank() == 1 && x.rank() > 2 && s.len() == x.shape()[1] && s.len() != x.shape()[x.rank() - 1] {
+        if s.rank() == 1
+            && x.rank() > 2
+            && s.len() == x.shape()[1]
+            && s.len() != x.shape()[x.rank() - 1]
+        {
             let mut shape = vec![1usize; x.rank() - 1];
             shape[0] = s.len();
             s = s.reshape(shape)?;
         }
-        ensure!(x.dtype() == s.dtype(), "PRelu: x is {} but slope is {}", x.dtype(), s.dtype());
+        ensure!(
+            x.dtype() == s.dtype(),
+            "PRelu: x is {} but slope is {}",
+            x.dtype(),
+            s.dtype()
+        );
         let out = broadcast_shapes(&[x.shape(), s.shape()])?;
-        ensure!(out.as_slice() == x.shape(), "PRelu: slope {:?} does not broadcast to x {:?}", s.shape(), x.shape());
+        ensure!(
+            out.as_slice() == x.shape(),
+            "PRelu: slope {:?} does not broadcast to x {:?}",
+            s.shape(),
+            x.shape()
+        );
         let y = dispatch_numeric!(x.dtype(), T => {
             let z = T::zero();
             zip_same::<T>(x, s, |v, a| if v < z { v.mul(a) } else { v })

@@ -115,8 +115,19 @@ pub fn erf_f64(x: f64) -> f64 {
     let ax = x.abs();
     let r = if ax < 0.5 {
         // Cody: erf(x) = x * P(x^2) / Q(x^2)
-        const P: [f64; 5] = [3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03, 1.85777706184603153e-1];
-        const Q: [f64; 4] = [2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03];
+        const P: [f64; 5] = [
+            3.16112374387056560e00,
+            1.13864154151050156e02,
+            3.77485237685302021e02,
+            3.20937758913846947e03,
+            1.85777706184603153e-1,
+        ];
+        const Q: [f64; 4] = [
+            2.36012909523441209e01,
+            2.44024637934444173e02,
+            1.28261652607737228e03,
+            2.84423683343917062e03,
+        ];
         let z = ax * ax;
         let mut num = P[4] * z;
         let mut den = z;
@@ -126,8 +137,27 @@ pub fn erf_f64(x: f64) -> f64 {
         }
         return x * (num + P[3]) / (den + Q[3]);
     } else if ax < 4.0 {
-        const P: [f64; 9] = [5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01, 2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03, 2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8];
-        const Q: [f64; 8] = [1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02, 1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03, 3.43936767414372164e03, 1.23033935480374942e03];
+        const P: [f64; 9] = [
+            5.64188496988670089e-1,
+            8.88314979438837594e00,
+            6.61191906371416295e01,
+            2.98635138197400131e02,
+            8.81952221241769090e02,
+            1.71204761263407058e03,
+            2.05107837782607147e03,
+            1.23033935479799725e03,
+            2.15311535474403846e-8,
+        ];
+        const Q: [f64; 8] = [
+            1.57449261107098347e01,
+            1.17693950891312499e02,
+            5.37181101862009858e02,
+            1.62138957456669019e03,
+            3.29079923573345963e03,
+            4.36261909014324716e03,
+            3.43936767414372164e03,
+            1.23033935480374942e03,
+        ];
         let mut num = P[8] * ax;
         let mut den = ax;
         for i in 0..7 {
@@ -137,8 +167,21 @@ pub fn erf_f64(x: f64) -> f64 {
         let erfc = (num + P[7]) / (den + Q[7]) * (-ax * ax).exp();
         1.0 - erfc
     } else if ax < 27.0 {
-        const P: [f64; 6] = [3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2];
-        const Q: [f64; 5] = [2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
+        const P: [f64; 6] = [
+            3.05326634961232344e-1,
+            3.60344899949804439e-1,
+            1.25781726111229246e-1,
+            1.60837851487422766e-2,
+            6.58749161529837803e-4,
+            1.63153871373020978e-2,
+        ];
+        const Q: [f64; 5] = [
+            2.56852019228982242e00,
+            1.87295284992346725e00,
+            5.27905102951428412e-1,
+            6.05183413124413191e-2,
+            2.33520497626869185e-3,
+        ];
         let z = 1.0 / (ax * ax);
         let mut num = P[5] * z;
         let mut den = z;
@@ -203,17 +246,34 @@ struct IsSpecial {
 
 impl Op for IsSpecial {
     fn op_type(&self) -> &str {
-        if self.nan { "IsNaN" } else { "IsInf" }
+        if self.nan {
+            "IsNaN"
+        } else {
+            "IsInf"
+        }
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let shape = ctx.inputs.first().cloned().flatten().and_then(|v| v.shape);
-        Ok(vec![ValueInfo { dtype: Some(DType::Bool), shape }])
+        Ok(vec![ValueInfo {
+            dtype: Some(DType::Bool),
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        let x = if x.dtype().is_low_float() { super::cast::cast(x, DType::F32, false)? } else { x.clone() };
+        let x = if x.dtype().is_low_float() {
+            super::cast::cast(x, DType::F32, false)?
+        } else {
+            x.clone()
+        };
         let (nan, pos, neg) = (self.nan, self.pos, self.neg);
-        let test = move |v: f64| if nan { v.is_nan() } else { (pos && v == f64::INFINITY) || (neg && v == f64::NEG_INFINITY) };
+        let test = move |v: f64| {
+            if nan {
+                v.is_nan()
+            } else {
+                (pos && v == f64::INFINITY) || (neg && v == f64::NEG_INFINITY)
+            }
+        };
         let y = dispatch_float!(x.dtype(), T => unary_map::<T, bool>(&x, |v| test(Arith::to_f64(v))),
             other => Err(Error::dtype(other, self.op_type())))?;
         Ok(vec![y])
@@ -228,7 +288,11 @@ struct NotOp {
 
 impl Op for NotOp {
     fn op_type(&self) -> &str {
-        if self.bitwise { "BitwiseNot" } else { "Not" }
+        if self.bitwise {
+            "BitwiseNot"
+        } else {
+            "Not"
+        }
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         infer_same(ctx)
@@ -244,7 +308,9 @@ impl Op for NotOp {
                 }
             };
         }
-        Ok(vec![bnot!(I8 => i8, U8 => u8, I16 => i16, U16 => u16, I32 => i32, U32 => u32, I64 => i64, U64 => u64)?])
+        Ok(vec![
+            bnot!(I8 => i8, U8 => u8, I16 => i16, U16 => u16, I32 => i32, U32 => u32, I64 => i64, U64 => u64)?,
+        ])
     }
 }
 
@@ -253,9 +319,19 @@ pub fn register(r: &mut Registry) {
     r.register("", "Abs", |_| Ok(Box::new(NumUnary(NumKind::Abs))));
     r.register("", "Neg", |_| Ok(Box::new(NumUnary(NumKind::Neg))));
     r.register("", "Sign", |_| Ok(Box::new(NumUnary(NumKind::Sign))));
-    r.register("", "IsNaN", |_| Ok(Box::new(IsSpecial { nan: true, pos: false, neg: false })));
+    r.register("", "IsNaN", |_| {
+        Ok(Box::new(IsSpecial {
+            nan: true,
+            pos: false,
+            neg: false,
+        }))
+    });
     r.register("", "IsInf", |c| {
-        Ok(Box::new(IsSpecial { nan: false, pos: c.attrs.int_or("detect_positive", 1)? != 0, neg: c.attrs.int_or("detect_negative", 1)? != 0 }))
+        Ok(Box::new(IsSpecial {
+            nan: false,
+            pos: c.attrs.int_or("detect_positive", 1)? != 0,
+            neg: c.attrs.int_or("detect_negative", 1)? != 0,
+        }))
     });
     r.register("", "Not", |_| Ok(Box::new(NotOp { bitwise: false })));
     r.register("", "BitwiseNot", |_| Ok(Box::new(NotOp { bitwise: true })));
@@ -267,7 +343,15 @@ mod tests {
 
     #[test]
     fn round_ties_to_even() {
-        for (x, want) in [(0.5f32, 0.0f32), (1.5, 2.0), (2.5, 2.0), (-0.5, -0.0), (-1.5, -2.0), (2.3, 2.0), (-2.7, -3.0)] {
+        for (x, want) in [
+            (0.5f32, 0.0f32),
+            (1.5, 2.0),
+            (2.5, 2.0),
+            (-0.5, -0.0),
+            (-1.5, -2.0),
+            (2.3, 2.0),
+            (-2.7, -3.0),
+        ] {
             assert_eq!(round_half_even(x), want, "{x}");
         }
     }
@@ -275,7 +359,14 @@ mod tests {
     #[test]
     fn erf_accuracy() {
         // reference values of erf
-        for (x, want) in [(0.1, 0.1124629160182849), (0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (2.0, 0.9953222650189527), (-3.0, -0.9999779095030014), (5.0, 0.9999999999984626)] {
+        for (x, want) in [
+            (0.1, 0.1124629160182849),
+            (0.5, 0.5204998778130465),
+            (1.0, 0.8427007929497149),
+            (2.0, 0.9953222650189527),
+            (-3.0, -0.9999779095030014),
+            (5.0, 0.9999999999984626),
+        ] {
             assert!((erf_f64(x) - want).abs() < 1e-13, "{x}: {}", erf_f64(x));
         }
     }

@@ -21,7 +21,9 @@ struct Variadic {
 fn fold<T: Arith>(kind: Kind, inputs: Vec<Tensor>) -> Result<Tensor> {
     let n = inputs.len();
     let mut it = inputs.into_iter();
-    let mut acc = it.next().ok_or_else(|| Error::invalid("needs at least one input"))?;
+    let mut acc = it
+        .next()
+        .ok_or_else(|| Error::invalid("needs at least one input"))?;
     for t in it {
         acc = match kind {
             Kind::Sum | Kind::Mean => zip_same::<T>(acc, t, |x, y| x.add(y))?,
@@ -45,10 +47,17 @@ impl Op for Variadic {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let ins: Vec<Tensor> = inputs.into_iter().flatten().collect();
-        let first = ins.first().ok_or_else(|| Error::invalid(format!("{} needs at least one input", self.name)))?;
+        let first = ins
+            .first()
+            .ok_or_else(|| Error::invalid(format!("{} needs at least one input", self.name)))?;
         let dt = first.dtype();
         for t in &ins {
-            ensure!(t.dtype() == dt, "{}: inputs have different dtypes {dt} and {}", self.name, t.dtype());
+            ensure!(
+                t.dtype() == dt,
+                "{}: inputs have different dtypes {dt} and {}",
+                self.name,
+                t.dtype()
+            );
         }
         let y = dispatch_numeric!(dt, T => fold::<T>(self.kind, ins), other => Err(Error::dtype(other, self.name)))?;
         Ok(vec![y])
@@ -56,10 +65,30 @@ impl Op for Variadic {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Sum", |_| Ok(Box::new(Variadic { kind: Kind::Sum, name: "Sum" })));
-    r.register("", "Mean", |_| Ok(Box::new(Variadic { kind: Kind::Mean, name: "Mean" })));
-    r.register("", "Max", |_| Ok(Box::new(Variadic { kind: Kind::Max, name: "Max" })));
-    r.register("", "Min", |_| Ok(Box::new(Variadic { kind: Kind::Min, name: "Min" })));
+    r.register("", "Sum", |_| {
+        Ok(Box::new(Variadic {
+            kind: Kind::Sum,
+            name: "Sum",
+        }))
+    });
+    r.register("", "Mean", |_| {
+        Ok(Box::new(Variadic {
+            kind: Kind::Mean,
+            name: "Mean",
+        }))
+    });
+    r.register("", "Max", |_| {
+        Ok(Box::new(Variadic {
+            kind: Kind::Max,
+            name: "Max",
+        }))
+    });
+    r.register("", "Min", |_| {
+        Ok(Box::new(Variadic {
+            kind: Kind::Min,
+            name: "Min",
+        }))
+    });
 }
 
 #[cfg(test)]

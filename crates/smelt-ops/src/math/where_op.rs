@@ -9,9 +9,17 @@ struct Where;
 
 /// Selects from `x` where `cond` holds, else from `y`, broadcasting all three.
 pub fn select(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    ensure!(cond.dtype() == DType::Bool, "Where: condition must be bool, got {}", cond.dtype());
+    ensure!(
+        cond.dtype() == DType::Bool,
+        "Where: condition must be bool, got {}",
+        cond.dtype()
+    );
     let dt = x.dtype();
-    ensure!(dt == y.dtype(), "Where: x and y have different dtypes {dt} and {}", y.dtype());
+    ensure!(
+        dt == y.dtype(),
+        "Where: x and y have different dtypes {dt} and {}",
+        y.dtype()
+    );
     let out = dispatch_any!(dt, T => {
         if cond.shape() == x.shape() && x.shape() == y.shape() {
             let (c, a, b) = (cond.as_slice::<bool>()?, x.as_slice::<T>()?, y.as_slice::<T>()?);
@@ -33,7 +41,11 @@ impl Op for Where {
         infer_broadcast(ctx, dt)
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
-        Ok(vec![select(req(&inputs, 0)?, req(&inputs, 1)?, req(&inputs, 2)?)?])
+        Ok(vec![select(
+            req(&inputs, 0)?,
+            req(&inputs, 1)?,
+            req(&inputs, 2)?,
+        )?])
     }
 }
 

@@ -10,7 +10,8 @@ pub struct BitCast {
 pub fn register(r: &mut Registry) {
     r.register("", "BitCast", |c| {
         let code = c.attrs.req_int("to")?;
-        let to = DType::from_onnx(code).ok_or_else(|| Error::Unsupported(format!("BitCast to ONNX type {code}")))?;
+        let to = DType::from_onnx(code)
+            .ok_or_else(|| Error::Unsupported(format!("BitCast to ONNX type {code}")))?;
         ensure!(to != DType::String, "BitCast to string is not allowed");
         Ok(Box::new(BitCast { to }))
     });
@@ -40,7 +41,9 @@ pub fn to_le_bytes(t: &Tensor) -> Result<Vec<u8>> {
 /// The tensor of `dtype` whose elements have these little-endian bytes.
 pub fn from_le_bytes(dtype: DType, shape: Vec<usize>, b: &[u8]) -> Result<Tensor> {
     fn chunks<const N: usize, T>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-        b.chunks_exact(N).map(|c| f(c.try_into().expect("chunk of N bytes"))).collect()
+        b.chunks_exact(N)
+            .map(|c| f(c.try_into().expect("chunk of N bytes")))
+            .collect()
     }
     let data = match dtype {
         DType::F32 => Data::F32(chunks(b, f32::from_le_bytes)),
@@ -55,7 +58,9 @@ pub fn from_le_bytes(dtype: DType, shape: Vec<usize>, b: &[u8]) -> Result<Tensor
         DType::I64 => Data::I64(chunks(b, i64::from_le_bytes)),
         DType::U64 => Data::U64(chunks(b, u64::from_le_bytes)),
         DType::Bool => Data::Bool(b.iter().map(|&x| x != 0).collect()),
-        DType::U8 | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => Data::U8(b.to_vec()),
+        DType::U8 | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => {
+            Data::U8(b.to_vec())
+        }
         d => return Err(Error::dtype(d, "byte view")),
     };
     Tensor::new(dtype, shape, data)
@@ -72,7 +77,17 @@ impl Op for BitCast {
         if low_bit(from) || low_bit(self.to) || from == DType::String {
             return Err(Error::Unsupported(format!("BitCast {from} -> {}", self.to)));
         }
-        ensure!(from.size_of() == self.to.size_of(), "BitCast needs equal widths: {from} is {} bytes, {} is {}", from.size_of(), self.to, self.to.size_of());
-        Ok(vec![from_le_bytes(self.to, x.shape().to_vec(), &to_le_bytes(x)?)?])
+        ensure!(
+            from.size_of() == self.to.size_of(),
+            "BitCast needs equal widths: {from} is {} bytes, {} is {}",
+            from.size_of(),
+            self.to,
+            self.to.size_of()
+        );
+        Ok(vec![from_le_bytes(
+            self.to,
+            x.shape().to_vec(),
+            &to_le_bytes(x)?,
+        )?])
     }
 }

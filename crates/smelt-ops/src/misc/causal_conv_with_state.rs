@@ -14,8 +14,13 @@ pub struct CausalConvWithState {
 pub fn register(r: &mut Registry) {
     r.register("", "CausalConvWithState", |c| {
         let act = c.attrs.string_or("activation", "none".into())?;
-        ensure!(matches!(act.as_str(), "none" | "silu" | "swish"), "unknown activation '{act}' (none, silu, swish)");
-        Ok(Box::new(CausalConvWithState { silu: act != "none" }))
+        ensure!(
+            matches!(act.as_str(), "none" | "silu" | "swish"),
+            "unknown activation '{act}' (none, silu, swish)"
+        );
+        Ok(Box::new(CausalConvWithState {
+            silu: act != "none",
+        }))
     });
 }
 
@@ -26,8 +31,17 @@ impl Op for CausalConvWithState {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let w = req(&inputs, 1)?;
-        ensure!(x.rank() == 3, "input must be [B, C, L], got {:?}", x.shape());
-        ensure!(w.rank() == 3 && w.shape()[1] == 1 && w.shape()[0] == x.shape()[1], "weight must be [C, 1, K] with C = {}, got {:?}", x.shape()[1], w.shape());
+        ensure!(
+            x.rank() == 3,
+            "input must be [B, C, L], got {:?}",
+            x.shape()
+        );
+        ensure!(
+            w.rank() == 3 && w.shape()[1] == 1 && w.shape()[0] == x.shape()[1],
+            "weight must be [C, 1, K] with C = {}, got {:?}",
+            x.shape()[1],
+            w.shape()
+        );
         let (b, c, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let k = w.shape()[2];
         ensure!(k >= 1, "kernel length must be >= 1");
@@ -35,11 +49,20 @@ impl Op for CausalConvWithState {
         let (xv, wv) = (f64s(x)?, f64s(w)?);
         let bias = opt(&inputs, 2).map(f64s).transpose()?;
         if let Some(bv) = &bias {
-            ensure!(bv.len() == c, "bias must have C = {c} elements, has {}", bv.len());
+            ensure!(
+                bv.len() == c,
+                "bias must have C = {c} elements, has {}",
+                bv.len()
+            );
         }
         let past = match opt(&inputs, 3) {
             Some(p) => {
-                ensure!(p.shape() == [b, c, k - 1], "past_state must be [{b}, {c}, {}], got {:?}", k - 1, p.shape());
+                ensure!(
+                    p.shape() == [b, c, k - 1],
+                    "past_state must be [{b}, {c}, {}], got {:?}",
+                    k - 1,
+                    p.shape()
+                );
                 f64s(p)?
             }
             None => vec![0.0; b * c * (k - 1)],

@@ -11,10 +11,20 @@ pub struct CumProd {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "CumProd", |c| Ok(Box::new(CumProd { exclusive: c.attrs.int_or("exclusive", 0)? != 0, reverse: c.attrs.int_or("reverse", 0)? != 0 })));
+    r.register("", "CumProd", |c| {
+        Ok(Box::new(CumProd {
+            exclusive: c.attrs.int_or("exclusive", 0)? != 0,
+            reverse: c.attrs.int_or("reverse", 0)? != 0,
+        }))
+    });
 }
 
-fn cumprod<T: Elem + Copy + One + std::ops::Mul<Output = T>>(x: &Tensor, axis: usize, exclusive: bool, reverse: bool) -> Result<Tensor> {
+fn cumprod<T: Elem + Copy + One + std::ops::Mul<Output = T>>(
+    x: &Tensor,
+    axis: usize,
+    exclusive: bool,
+    reverse: bool,
+) -> Result<Tensor> {
     let v = x.as_slice::<T>()?;
     let shape = x.shape();
     let n = shape[axis];
@@ -47,7 +57,11 @@ impl Op for CumProd {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let a = req(&inputs, 1)?;
-        ensure!(a.len() == 1, "axis must be a scalar, got shape {:?}", a.shape());
+        ensure!(
+            a.len() == 1,
+            "axis must be a scalar, got shape {:?}",
+            a.shape()
+        );
         ensure!(x.rank() > 0, "CumProd input must have rank >= 1");
         let axis = norm_axis(a.to_i64_vec()?[0], x.rank())?;
         let (e, r) = (self.exclusive, self.reverse);

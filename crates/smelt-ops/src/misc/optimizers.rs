@@ -11,9 +11,24 @@ const DOMAIN: &str = "ai.onnx.preview.training";
 
 #[derive(Debug, Clone, Copy)]
 enum Rule {
-    Adagrad { decay: f64, eps: f64, norm: f64 },
-    Adam { alpha: f64, beta: f64, eps: f64, norm: f64, norm_post: f64 },
-    Momentum { alpha: f64, beta: f64, norm: f64, nesterov: bool },
+    Adagrad {
+        decay: f64,
+        eps: f64,
+        norm: f64,
+    },
+    Adam {
+        alpha: f64,
+        beta: f64,
+        eps: f64,
+        norm: f64,
+        norm_post: f64,
+    },
+    Momentum {
+        alpha: f64,
+        beta: f64,
+        norm: f64,
+        nesterov: bool,
+    },
 }
 
 impl Rule {
@@ -40,14 +55,29 @@ impl Rule {
                 s[0] += g * g;
                 x - r * g / (s[0].sqrt() + eps)
             }
-            Rule::Adam { alpha, beta, eps, norm, norm_post } => {
+            Rule::Adam {
+                alpha,
+                beta,
+                eps,
+                norm,
+                norm_post,
+            } => {
                 let g = norm * x + g;
                 s[0] = alpha * s[0] + (1.0 - alpha) * g;
                 s[1] = beta * s[1] + (1.0 - beta) * g * g;
-                let r = if t > 0.0 { r * (1.0 - beta.powf(t)).sqrt() / (1.0 - alpha.powf(t)) } else { r };
+                let r = if t > 0.0 {
+                    r * (1.0 - beta.powf(t)).sqrt() / (1.0 - alpha.powf(t))
+                } else {
+                    r
+                };
                 (1.0 - norm_post) * (x - r * s[0] / (s[1].sqrt() + eps))
             }
-            Rule::Momentum { alpha, beta, norm, nesterov } => {
+            Rule::Momentum {
+                alpha,
+                beta,
+                norm,
+                nesterov,
+            } => {
                 let g = norm * x + g;
                 let b = if t > 0.0 { beta } else { 1.0 };
                 s[0] = alpha * s[0] + b * g;
@@ -86,18 +116,34 @@ pub fn register(r: &mut Registry) {
     r.register(DOMAIN, "Momentum", |c| {
         let a = c.attrs;
         let mode = a.req_string("mode")?;
-        ensure!(mode == "standard" || mode == "nesterov", "unknown Momentum mode '{mode}' (standard, nesterov)");
+        ensure!(
+            mode == "standard" || mode == "nesterov",
+            "unknown Momentum mode '{mode}' (standard, nesterov)"
+        );
         Ok(Box::new(Optimizer(Rule::Momentum {
-            alpha: a.float("alpha")?.ok_or_else(|| Error::invalid("missing float attribute 'alpha'"))? as f64,
-            beta: a.float("beta")?.ok_or_else(|| Error::invalid("missing float attribute 'beta'"))? as f64,
-            norm: a.float("norm_coefficient")?.ok_or_else(|| Error::invalid("missing float attribute 'norm_coefficient'"))? as f64,
+            alpha: a
+                .float("alpha")?
+                .ok_or_else(|| Error::invalid("missing float attribute 'alpha'"))?
+                as f64,
+            beta: a
+                .float("beta")?
+                .ok_or_else(|| Error::invalid("missing float attribute 'beta'"))?
+                as f64,
+            norm: a
+                .float("norm_coefficient")?
+                .ok_or_else(|| Error::invalid("missing float attribute 'norm_coefficient'"))?
+                as f64,
             nesterov: mode == "nesterov",
         })))
     });
 }
 
 fn scalar(t: &Tensor, what: &str) -> Result<f64> {
-    ensure!(t.len() == 1, "{what} must be a scalar, got shape {:?}", t.shape());
+    ensure!(
+        t.len() == 1,
+        "{what} must be a scalar, got shape {:?}",
+        t.shape()
+    );
     Ok(t.to_f64_vec()?[0])
 }
 
@@ -107,17 +153,29 @@ impl Op for Optimizer {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let k = self.0.per_group();
-        ensure!(inputs.len() >= 2 + k && (inputs.len() - 2) % k == 0, "expected R, T and groups of {k} tensors, got {} inputs", inputs.len());
+        ensure!(
+            inputs.len() >= 2 + k && (inputs.len() - 2) % k == 0,
+            "expected R, T and groups of {k} tensors, got {} inputs",
+            inputs.len()
+        );
         let r = scalar(req(&inputs, 0)?, "R")?;
         let t = scalar(req(&inputs, 1)?, "T")?;
         let n = (inputs.len() - 2) / k;
         let mut xs = Vec::with_capacity(n);
         let mut states: Vec<Vec<Tensor>> = vec![Vec::with_capacity(n); k - 2];
         for i in 0..n {
-            let group: Vec<&Tensor> = (0..k).map(|j| req(&inputs, 2 + j * n + i)).collect::<Result<_>>()?;
+            let group: Vec<&Tensor> = (0..k)
+                .map(|j| req(&inputs, 2 + j * n + i))
+                .collect::<Result<_>>()?;
             let shape = group[0].shape().to_vec();
-            ensure!(group.iter().all(|g| g.shape() == shape), "group {i}: X, G and state tensors must share a shape");
-            let vals: Vec<Vec<f64>> = group.iter().map(|g| g.to_f64_vec()).collect::<Result<_>>()?;
+            ensure!(
+                group.iter().all(|g| g.shape() == shape),
+                "group {i}: X, G and state tensors must share a shape"
+            );
+            let vals: Vec<Vec<f64>> = group
+                .iter()
+                .map(|g| g.to_f64_vec())
+                .collect::<Result<_>>()?;
             let len = vals[0].len();
             let mut new_x = vec![0f64; len];
             let mut new_s: Vec<Vec<f64>> = vals[2..].to_vec();

@@ -9,7 +9,11 @@ pub struct Swish {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Swish", |c| Ok(Box::new(Swish { alpha: c.attrs.float_or("alpha", 1.0)? })));
+    r.register("", "Swish", |c| {
+        Ok(Box::new(Swish {
+            alpha: c.attrs.float_or("alpha", 1.0)?,
+        }))
+    });
 }
 
 impl Op for Swish {

@@ -13,8 +13,14 @@ pub struct TensorScatter {
 pub fn register(r: &mut Registry) {
     r.register("", "TensorScatter", |c| {
         let mode = c.attrs.string_or("mode", "linear".into())?;
-        ensure!(mode == "linear" || mode == "circular", "unknown mode '{mode}' (linear, circular)");
-        Ok(Box::new(TensorScatter { circular: mode == "circular", axis: c.attrs.int_or("axis", -2)? }))
+        ensure!(
+            mode == "linear" || mode == "circular",
+            "unknown mode '{mode}' (linear, circular)"
+        );
+        Ok(Box::new(TensorScatter {
+            circular: mode == "circular",
+            axis: c.attrs.int_or("axis", -2)?,
+        }))
     });
 }
 
@@ -25,20 +31,43 @@ impl Op for TensorScatter {
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let past = take(&mut inputs, 0)?;
         let upd = req(&inputs, 1)?;
-        ensure!(past.dtype() == upd.dtype(), "update is {}, cache is {}", upd.dtype(), past.dtype());
-        ensure!(past.rank() == upd.rank() && past.rank() >= 2, "cache {:?} and update {:?} must have the same rank >= 2", past.shape(), upd.shape());
+        ensure!(
+            past.dtype() == upd.dtype(),
+            "update is {}, cache is {}",
+            upd.dtype(),
+            past.dtype()
+        );
+        ensure!(
+            past.rank() == upd.rank() && past.rank() >= 2,
+            "cache {:?} and update {:?} must have the same rank >= 2",
+            past.shape(),
+            upd.shape()
+        );
         let axis = norm_axis(self.axis, past.rank())?;
         ensure!(axis > 0, "axis must not be the batch axis");
         for d in 0..past.rank() {
-            let ok = if d == axis { upd.shape()[d] <= past.shape()[d] } else { upd.shape()[d] == past.shape()[d] };
-            ensure!(ok, "update {:?} does not fit cache {:?} on axis {d}", upd.shape(), past.shape());
+            let ok = if d == axis {
+                upd.shape()[d] <= past.shape()[d]
+            } else {
+                upd.shape()[d] == past.shape()[d]
+            };
+            ensure!(
+                ok,
+                "update {:?} does not fit cache {:?} on axis {d}",
+                upd.shape(),
+                past.shape()
+            );
         }
         let b = past.shape()[0];
         let idx = match opt(&inputs, 2) {
             Some(t) => t.to_i64_vec()?,
             None => vec![0; b],
         };
-        ensure!(idx.len() == b, "write_indices has {} entries, batch is {b}", idx.len());
+        ensure!(
+            idx.len() == b,
+            "write_indices has {} entries, batch is {b}",
+            idx.len()
+        );
         let (smax, supd) = (past.shape()[axis], upd.shape()[axis]);
         let inner: usize = past.shape()[axis + 1..].iter().product();
         let per_batch: usize = past.shape()[1..axis].iter().product();

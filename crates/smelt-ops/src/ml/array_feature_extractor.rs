@@ -7,7 +7,9 @@ use crate::prelude::*;
 pub struct ArrayFeatureExtractor;
 
 pub fn register(r: &mut Registry) {
-    r.register("ai.onnx.ml", "ArrayFeatureExtractor", |_| Ok(Box::new(ArrayFeatureExtractor)));
+    r.register("ai.onnx.ml", "ArrayFeatureExtractor", |_| {
+        Ok(Box::new(ArrayFeatureExtractor))
+    });
 }
 
 impl Op for ArrayFeatureExtractor {
@@ -17,14 +19,29 @@ impl Op for ArrayFeatureExtractor {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let idx = req(&inputs, 1)?.to_i64_vec()?;
-        ensure!(x.rank() >= 1, "ArrayFeatureExtractor: input must have rank >= 1");
+        ensure!(
+            x.rank() >= 1,
+            "ArrayFeatureExtractor: input must have rank >= 1"
+        );
         let c = x.shape()[x.rank() - 1];
         let idx: Vec<usize> = idx
             .iter()
-            .map(|&i| if i >= 0 && (i as usize) < c { Ok(i as usize) } else { Err(Error::invalid(format!("ArrayFeatureExtractor: index {i} out of range for last dim {c}"))) })
+            .map(|&i| {
+                if i >= 0 && (i as usize) < c {
+                    Ok(i as usize)
+                } else {
+                    Err(Error::invalid(format!(
+                        "ArrayFeatureExtractor: index {i} out of range for last dim {c}"
+                    )))
+                }
+            })
             .collect::<Result<_>>()?;
         let rows = if c == 0 { 0 } else { x.len() / c };
-        let mut shape = if x.rank() == 1 { vec![1] } else { x.shape()[..x.rank() - 1].to_vec() };
+        let mut shape = if x.rank() == 1 {
+            vec![1]
+        } else {
+            x.shape()[..x.rank() - 1].to_vec()
+        };
         shape.push(idx.len());
         dispatch_any!(x.dtype(), T => {
             let s = x.as_slice::<T>()?;

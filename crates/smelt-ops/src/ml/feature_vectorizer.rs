@@ -12,7 +12,14 @@ pub struct FeatureVectorizer {
 pub fn register(r: &mut Registry) {
     r.register("ai.onnx.ml", "FeatureVectorizer", |c| {
         let d = c.attrs.ints_or("inputdimensions", vec![])?;
-        let dims = d.iter().map(|&x| usize::try_from(x).map_err(|_| Error::invalid(format!("FeatureVectorizer: negative input dimension {x}")))).collect::<Result<_>>()?;
+        let dims = d
+            .iter()
+            .map(|&x| {
+                usize::try_from(x).map_err(|_| {
+                    Error::invalid(format!("FeatureVectorizer: negative input dimension {x}"))
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Box::new(FeatureVectorizer { dims }))
     });
 }
@@ -22,7 +29,12 @@ impl Op for FeatureVectorizer {
         "FeatureVectorizer"
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
-        ensure!(inputs.len() == self.dims.len(), "FeatureVectorizer: {} inputs but {} inputdimensions", inputs.len(), self.dims.len());
+        ensure!(
+            inputs.len() == self.dims.len(),
+            "FeatureVectorizer: {} inputs but {} inputdimensions",
+            inputs.len(),
+            self.dims.len()
+        );
         let mut n = None;
         let mut parts = vec![];
         for (i, &d) in self.dims.iter().enumerate() {
@@ -32,7 +44,10 @@ impl Op for FeatureVectorizer {
                 [r, c] => (*r, *c),
                 s => bail!("FeatureVectorizer: input {i} must be 1-D or 2-D, got {s:?}"),
             };
-            ensure!(n.is_none_or(|n| n == rows), "FeatureVectorizer: input {i} has {rows} rows, expected {n:?}");
+            ensure!(
+                n.is_none_or(|n| n == rows),
+                "FeatureVectorizer: input {i} has {rows} rows, expected {n:?}"
+            );
             n = Some(rows);
             parts.push((t.to_f64_vec()?, cols, d));
         }

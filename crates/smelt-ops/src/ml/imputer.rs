@@ -16,11 +16,20 @@ pub fn register(r: &mut Registry) {
         let a = c.attrs;
         let fl = a.floats_or("imputed_value_floats", vec![])?;
         let (values, replace) = if !fl.is_empty() {
-            (fl.into_iter().map(|x| x as f64).collect(), a.float_or("replaced_value_float", 0.0)? as f64)
+            (
+                fl.into_iter().map(|x| x as f64).collect(),
+                a.float_or("replaced_value_float", 0.0)? as f64,
+            )
         } else {
             let iv = a.ints_or("imputed_value_int64s", vec![])?;
-            ensure!(!iv.is_empty(), "Imputer: needs imputed_value_floats or imputed_value_int64s");
-            (iv.into_iter().map(|x| x as f64).collect(), a.int_or("replaced_value_int64", 0)? as f64)
+            ensure!(
+                !iv.is_empty(),
+                "Imputer: needs imputed_value_floats or imputed_value_int64s"
+            );
+            (
+                iv.into_iter().map(|x| x as f64).collect(),
+                a.int_or("replaced_value_int64", 0)? as f64,
+            )
         };
         Ok(Box::new(Imputer { values, replace }))
     });
@@ -32,10 +41,22 @@ impl Op for Imputer {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.dtype().is_numeric() && !x.dtype().is_low_float(), "Imputer: input must be numeric, got {}", x.dtype());
-        ensure!(x.rank() == 1 || x.rank() == 2, "Imputer: input must be [C] or [N, C], got {:?}", x.shape());
+        ensure!(
+            x.dtype().is_numeric() && !x.dtype().is_low_float(),
+            "Imputer: input must be numeric, got {}",
+            x.dtype()
+        );
+        ensure!(
+            x.rank() == 1 || x.rank() == 2,
+            "Imputer: input must be [C] or [N, C], got {:?}",
+            x.shape()
+        );
         let c = x.shape().last().copied().unwrap_or(1).max(1);
-        ensure!(self.values.len() == 1 || self.values.len() == c, "Imputer: {} imputed values for {c} columns", self.values.len());
+        ensure!(
+            self.values.len() == 1 || self.values.len() == c,
+            "Imputer: {} imputed values for {c} columns",
+            self.values.len()
+        );
         let mut v = x.to_f64_vec()?;
         let nan = self.replace.is_nan();
         for (i, a) in v.iter_mut().enumerate() {

@@ -21,7 +21,13 @@ enum Key {
 }
 
 fn fkey(x: f64) -> Key {
-    Key::F(if x.is_nan() { f64::NAN.to_bits() } else if x == 0.0 { 0 } else { x.to_bits() })
+    Key::F(if x.is_nan() {
+        f64::NAN.to_bits()
+    } else if x == 0.0 {
+        0
+    } else {
+        x.to_bits()
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -43,7 +49,14 @@ pub struct LabelEncoder {
 /// Keys of a tensor attribute.
 fn tensor_keys(t: &Tensor) -> Result<(Vec<Key>, char)> {
     Ok(match t.dtype() {
-        DType::String => (t.as_slice::<String>()?.iter().cloned().map(Key::S).collect(), 's'),
+        DType::String => (
+            t.as_slice::<String>()?
+                .iter()
+                .cloned()
+                .map(Key::S)
+                .collect(),
+            's',
+        ),
         d if d.is_int() => (t.to_i64_vec()?.into_iter().map(Key::I).collect(), 'i'),
         _ => (t.to_f64_vec()?.into_iter().map(fkey).collect(), 'f'),
     })
@@ -55,7 +68,12 @@ fn build(c: &OpCtx) -> Result<LabelEncoder> {
     let def_i = a.int_or("default_int64", -1)? as f64;
     if c.opset < 2 {
         let classes = a.strings_or("classes_strings", vec![])?;
-        return Ok(LabelEncoder { map: HashMap::new(), vals: Vals::S(vec![], String::new()), kind: '1', v1: Some((classes, def_s, def_i as i64)) });
+        return Ok(LabelEncoder {
+            map: HashMap::new(),
+            vals: Vals::S(vec![], String::new()),
+            kind: '1',
+            v1: Some((classes, def_s, def_i as i64)),
+        });
     }
     let (keys, kind): (Vec<Key>, char) = if let Some(k) = a.strings("keys_strings")? {
         (k.into_iter().map(Key::S).collect(), 's')
@@ -74,7 +92,11 @@ fn build(c: &OpCtx) -> Result<LabelEncoder> {
     } else if let Some(v) = a.ints("values_int64s")? {
         Vals::N(v.into_iter().map(|x| x as f64).collect(), def_i, DType::I64)
     } else if let Some(v) = a.floats("values_floats")? {
-        Vals::N(v.into_iter().map(|x| x as f64).collect(), a.float_or("default_float", -0.0)? as f64, DType::F32)
+        Vals::N(
+            v.into_iter().map(|x| x as f64).collect(),
+            a.float_or("default_float", -0.0)? as f64,
+            DType::F32,
+        )
     } else if let Some(t) = a.tensor("values_tensor")? {
         if t.dtype() == DType::String {
             let d = match &def_t {
@@ -97,12 +119,21 @@ fn build(c: &OpCtx) -> Result<LabelEncoder> {
         Vals::S(v, _) => v.len(),
         Vals::N(v, _, _) => v.len(),
     };
-    ensure!(nv == keys.len(), "LabelEncoder: {} keys but {nv} values", keys.len());
+    ensure!(
+        nv == keys.len(),
+        "LabelEncoder: {} keys but {nv} values",
+        keys.len()
+    );
     let mut map = HashMap::new();
     for (i, k) in keys.into_iter().enumerate() {
         map.entry(k).or_insert(i);
     }
-    Ok(LabelEncoder { map, vals, kind, v1: None })
+    Ok(LabelEncoder {
+        map,
+        vals,
+        kind,
+        v1: None,
+    })
 }
 
 pub fn register(r: &mut Registry) {
@@ -119,27 +150,63 @@ impl Op for LabelEncoder {
         if let Some((classes, def_s, def_i)) = &self.v1 {
             let def_i = *def_i;
             return Ok(vec![if x.dtype() == DType::String {
-                let v: Vec<i64> = x.as_slice::<String>()?.iter().map(|s| classes.iter().position(|c| c == s).map_or(def_i, |p| p as i64)).collect();
+                let v: Vec<i64> = x
+                    .as_slice::<String>()?
+                    .iter()
+                    .map(|s| {
+                        classes
+                            .iter()
+                            .position(|c| c == s)
+                            .map_or(def_i, |p| p as i64)
+                    })
+                    .collect();
                 Tensor::from_vec(shape, v)?
             } else {
-                let v: Vec<String> = x.to_i64_vec()?.iter().map(|&i| usize::try_from(i).ok().and_then(|i| classes.get(i)).cloned().unwrap_or_else(|| def_s.clone())).collect();
+                let v: Vec<String> = x
+                    .to_i64_vec()?
+                    .iter()
+                    .map(|&i| {
+                        usize::try_from(i)
+                            .ok()
+                            .and_then(|i| classes.get(i))
+                            .cloned()
+                            .unwrap_or_else(|| def_s.clone())
+                    })
+                    .collect();
                 Tensor::from_vec(shape, v)?
             }]);
         }
         let keys: Vec<Key> = match (self.kind, x.dtype()) {
-            ('s', DType::String) => x.as_slice::<String>()?.iter().cloned().map(Key::S).collect(),
+            ('s', DType::String) => x
+                .as_slice::<String>()?
+                .iter()
+                .cloned()
+                .map(Key::S)
+                .collect(),
             ('i', d) if d.is_int() => x.to_i64_vec()?.into_iter().map(Key::I).collect(),
             ('f', d) if d.is_float() => x.to_f64_vec()?.into_iter().map(fkey).collect(),
-            (k, d) => bail!("LabelEncoder: input dtype {d} does not match the keys ({})", match k {
-                's' => "strings",
-                'i' => "integers",
-                _ => "floats",
-            }),
+            (k, d) => bail!(
+                "LabelEncoder: input dtype {d} does not match the keys ({})",
+                match k {
+                    's' => "strings",
+                    'i' => "integers",
+                    _ => "floats",
+                }
+            ),
         };
         let idx: Vec<Option<usize>> = keys.iter().map(|k| self.map.get(k).copied()).collect();
         Ok(vec![match &self.vals {
-            Vals::S(v, d) => Tensor::from_vec(shape, idx.iter().map(|i| i.map_or_else(|| d.clone(), |i| v[i].clone())).collect::<Vec<_>>())?,
-            Vals::N(v, d, dt) => from_f64_any(*dt, shape, idx.iter().map(|i| i.map_or(*d, |i| v[i])).collect())?,
+            Vals::S(v, d) => Tensor::from_vec(
+                shape,
+                idx.iter()
+                    .map(|i| i.map_or_else(|| d.clone(), |i| v[i].clone()))
+                    .collect::<Vec<_>>(),
+            )?,
+            Vals::N(v, d, dt) => from_f64_any(
+                *dt,
+                shape,
+                idx.iter().map(|i| i.map_or(*d, |i| v[i])).collect(),
+            )?,
         }])
     }
 }
@@ -155,17 +222,36 @@ mod tests {
         g.set_opset("ai.onnx.ml", opset);
         let dims: Vec<Dim> = x.shape().iter().map(|&d| Dim::Fixed(d)).collect();
         let v = g.placeholder("x", x.dtype(), &dims);
-        let y = g.add_node("", "ai.onnx.ml", "LabelEncoder", &[Some(v)], &["y".into()], a)?[0].unwrap();
+        let y = g.add_node(
+            "",
+            "ai.onnx.ml",
+            "LabelEncoder",
+            &[Some(v)],
+            &["y".into()],
+            a,
+        )?[0]
+            .unwrap();
         g.output(y, "y");
-        Ok(smelt_cpu::run(&g.build()?, vec![("x".into(), x)])?.remove(0).1)
+        Ok(smelt_cpu::run(&g.build()?, vec![("x".into(), x)])?
+            .remove(0)
+            .1)
     }
     fn strs(v: &[&str]) -> Tensor {
-        Tensor::from_vec(vec![v.len()], v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        Tensor::from_vec(
+            vec![v.len()],
+            v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn opset1_both_directions() {
-        let a = Attributes::new().with("classes_strings", Attr::Strings(vec!["a".into(), "b".into()])).with("default_string", Attr::String("?".into()));
+        let a = Attributes::new()
+            .with(
+                "classes_strings",
+                Attr::Strings(vec!["a".into(), "b".into()]),
+            )
+            .with("default_string", Attr::String("?".into()));
         let y = run(1, a.clone(), strs(&["b", "z", "a"])).unwrap();
         assert_eq!(y.as_slice::<i64>().unwrap(), &[1, -1, 0]);
         let y = run(1, a, Tensor::from_vec(vec![3], vec![0i64, 5, 1]).unwrap()).unwrap();
@@ -174,8 +260,18 @@ mod tests {
 
     #[test]
     fn float_keys_match_nan_and_dtype_mismatch_errors() {
-        let a = Attributes::new().with("keys_floats", Attr::Floats(vec![f32::NAN, 1.5])).with("values_strings", Attr::Strings(vec!["nan".into(), "one".into()]));
-        let y = run(2, a.clone(), Tensor::from_vec(vec![3], vec![1.5f32, f32::NAN, 2.0]).unwrap()).unwrap();
+        let a = Attributes::new()
+            .with("keys_floats", Attr::Floats(vec![f32::NAN, 1.5]))
+            .with(
+                "values_strings",
+                Attr::Strings(vec!["nan".into(), "one".into()]),
+            );
+        let y = run(
+            2,
+            a.clone(),
+            Tensor::from_vec(vec![3], vec![1.5f32, f32::NAN, 2.0]).unwrap(),
+        )
+        .unwrap();
         assert_eq!(y, strs(&["one", "nan", "_Unused"]));
         assert!(run(2, a, strs(&["x"])).is_err());
     }

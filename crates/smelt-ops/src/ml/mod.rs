@@ -9,10 +9,10 @@ pub mod label_encoder;
 pub mod normalizer;
 pub mod one_hot_encoder;
 pub mod scaler;
+mod tree_common;
 pub mod tree_ensemble;
 pub mod tree_ensemble_classifier;
 pub mod tree_ensemble_regressor;
-mod tree_common;
 
 pub fn register_all(r: &mut Registry) {
     array_feature_extractor::register(r);

@@ -33,8 +33,16 @@ impl Op for Normalizer {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.rank() == 1 || x.rank() == 2, "Normalizer: input must be [C] or [N, C], got {:?}", x.shape());
-        ensure!(x.dtype().is_numeric() && !x.dtype().is_low_float(), "Normalizer: input must be numeric, got {}", x.dtype());
+        ensure!(
+            x.rank() == 1 || x.rank() == 2,
+            "Normalizer: input must be [C] or [N, C], got {:?}",
+            x.shape()
+        );
+        ensure!(
+            x.dtype().is_numeric() && !x.dtype().is_low_float(),
+            "Normalizer: input must be numeric, got {}",
+            x.dtype()
+        );
         let c = *x.shape().last().unwrap_or(&1);
         let v = x.to_f64_vec()?;
         let mut out = Vec::with_capacity(v.len());

@@ -11,8 +11,17 @@ pub struct Scaler {
 
 pub fn register(r: &mut Registry) {
     r.register("ai.onnx.ml", "Scaler", |c| {
-        let f = |n: &str| -> Result<Vec<f64>> { Ok(c.attrs.floats_or(n, vec![])?.into_iter().map(|x| x as f64).collect()) };
-        Ok(Box::new(Scaler { offset: f("offset")?, scale: f("scale")? }))
+        let f = |n: &str| -> Result<Vec<f64>> {
+            Ok(c.attrs
+                .floats_or(n, vec![])?
+                .into_iter()
+                .map(|x| x as f64)
+                .collect())
+        };
+        Ok(Box::new(Scaler {
+            offset: f("offset")?,
+            scale: f("scale")?,
+        }))
     });
 }
 
@@ -31,13 +40,27 @@ impl Op for Scaler {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.dtype().is_numeric() && !x.dtype().is_low_float(), "Scaler: input must be numeric, got {}", x.dtype());
+        ensure!(
+            x.dtype().is_numeric() && !x.dtype().is_low_float(),
+            "Scaler: input must be numeric, got {}",
+            x.dtype()
+        );
         let c = x.shape().last().copied().unwrap_or(1).max(1);
         for (n, v) in [("offset", &self.offset), ("scale", &self.scale)] {
-            ensure!(v.len() <= 1 || v.len() == c, "Scaler: {n} has {} values, input has {c} columns", v.len());
+            ensure!(
+                v.len() <= 1 || v.len() == c,
+                "Scaler: {n} has {} values, input has {c} columns",
+                v.len()
+            );
         }
         let v = x.to_f64_vec()?;
-        let out: Vec<f32> = v.iter().enumerate().map(|(i, a)| ((a - col(&self.offset, i % c, 0.0)) * col(&self.scale, i % c, 1.0)) as f32).collect();
+        let out: Vec<f32> = v
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                ((a - col(&self.offset, i % c, 0.0)) * col(&self.scale, i % c, 1.0)) as f32
+            })
+            .collect();
         Ok(vec![Tensor::from_vec(x.shape().to_vec(), out)?])
     }
 }

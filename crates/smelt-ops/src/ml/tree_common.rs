@@ -76,10 +76,16 @@ impl Post {
         match self {
             Post::None => {}
             Post::Logistic => row.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
-            Post::Probit => row.iter_mut().for_each(|v| *v = std::f64::consts::SQRT_2 * erfinv(2.0 * *v - 1.0)),
+            Post::Probit => row
+                .iter_mut()
+                .for_each(|v| *v = std::f64::consts::SQRT_2 * erfinv(2.0 * *v - 1.0)),
             Post::Softmax | Post::SoftmaxZero => {
                 let zero = self == Post::SoftmaxZero;
-                let mx = row.iter().filter(|v| !zero || **v != 0.0).cloned().fold(f64::NEG_INFINITY, f64::max);
+                let mx = row
+                    .iter()
+                    .filter(|v| !zero || **v != 0.0)
+                    .cloned()
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let mut s = 0.0;
                 for v in row.iter_mut() {
                     if !(zero && *v == 0.0) {
@@ -108,13 +114,31 @@ fn erfinv(x: f64) -> f64 {
     if w < 5.0 {
         let w = w - 2.5;
         p = 2.810_226_36e-08;
-        for c in [3.432_739_39e-07, -3.523_387_7e-06, -4.391_506_54e-06, 0.000_218_580_87, -0.001_253_725_03, -0.004_177_681_64, 0.246_640_727, 1.501_409_41] {
+        for c in [
+            3.432_739_39e-07,
+            -3.523_387_7e-06,
+            -4.391_506_54e-06,
+            0.000_218_580_87,
+            -0.001_253_725_03,
+            -0.004_177_681_64,
+            0.246_640_727,
+            1.501_409_41,
+        ] {
             p = c + p * w;
         }
     } else {
         let w = w.sqrt() - 3.0;
         p = -0.000_200_214_257;
-        for c in [0.000_100_950_558, 0.001_349_343_22, -0.003_673_428_44, 0.005_739_507_73, -0.007_622_461_3, 0.009_438_870_47, 1.001_674_06, 2.832_976_82] {
+        for c in [
+            0.000_100_950_558,
+            0.001_349_343_22,
+            -0.003_673_428_44,
+            0.005_739_507_73,
+            -0.007_622_461_3,
+            0.009_438_870_47,
+            1.001_674_06,
+            2.832_976_82,
+        ] {
             p = c + p * w;
         }
     }
@@ -132,7 +156,14 @@ fn erf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.5 * x.abs());
     let y = 1.0
         - t * (-x * x - 1.265_512_23
-            + t * (1.000_023_68 + t * (0.374_091_96 + t * (0.096_784_18 + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
             .exp();
     if x >= 0.0 {
         y
@@ -160,13 +191,23 @@ impl Forest {
             Ref::Node(i) => i < self.branches.len(),
             Ref::Leaf(i) => i < self.leaves.len(),
         };
-        ensure!(self.roots.iter().all(ok), "tree ensemble: a tree root is out of range");
+        ensure!(
+            self.roots.iter().all(ok),
+            "tree ensemble: a tree root is out of range"
+        );
         for (i, b) in self.branches.iter().enumerate() {
-            ensure!(ok(&b.t) && ok(&b.f), "tree ensemble: node {i} points outside the node/leaf arrays");
+            ensure!(
+                ok(&b.t) && ok(&b.f),
+                "tree ensemble: node {i} points outside the node/leaf arrays"
+            );
         }
         for l in &self.leaves {
             for &(t, _) in l {
-                ensure!(t < self.n_targets, "tree ensemble: target id {t} >= n_targets {}", self.n_targets);
+                ensure!(
+                    t < self.n_targets,
+                    "tree ensemble: target id {t} >= n_targets {}",
+                    self.n_targets
+                );
             }
         }
         Ok(())
@@ -179,7 +220,13 @@ impl Forest {
                 Ref::Leaf(l) => return Ok(l),
                 Ref::Node(n) => {
                     let b = &self.branches[n];
-                    let v = *x.get(b.feature).ok_or_else(|| Error::invalid(format!("tree ensemble: feature {} out of range for {} input features", b.feature, x.len())))?;
+                    let v = *x.get(b.feature).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "tree ensemble: feature {} out of range for {} input features",
+                            b.feature,
+                            x.len()
+                        ))
+                    })?;
                     let hit = match b.mode {
                         Mode::Leq => v <= b.split,
                         Mode::Lt => v < b.split,
@@ -198,7 +245,11 @@ impl Forest {
 
     /// Aggregated scores [rows, n_targets] of X given as rows of `n_features` values.
     pub(crate) fn scores(&self, x: &[f64], n_features: usize) -> Result<Vec<f64>> {
-        let rows = if n_features == 0 { 0 } else { x.len() / n_features };
+        let rows = if n_features == 0 {
+            0
+        } else {
+            x.len() / n_features
+        };
         let init = match self.agg {
             Agg::Min | Agg::Max => f64::NAN,
             _ => 0.0,
@@ -212,8 +263,20 @@ impl Forest {
                 for &(t, w) in &self.leaves[l] {
                     o[t] = match self.agg {
                         Agg::Sum | Agg::Avg => o[t] + w,
-                        Agg::Min => if o[t].is_nan() || w < o[t] { w } else { o[t] },
-                        Agg::Max => if o[t].is_nan() || w > o[t] { w } else { o[t] },
+                        Agg::Min => {
+                            if o[t].is_nan() || w < o[t] {
+                                w
+                            } else {
+                                o[t]
+                            }
+                        }
+                        Agg::Max => {
+                            if o[t].is_nan() || w > o[t] {
+                                w
+                            } else {
+                                o[t]
+                            }
+                        }
                     };
                 }
             }
@@ -232,7 +295,11 @@ impl Forest {
 
 /// X as rows of features: [N, F] or [F] (one row). Returns (values, rows, F).
 pub(crate) fn feature_rows(x: &Tensor, what: &str) -> Result<(Vec<f64>, usize, usize)> {
-    ensure!(x.dtype().is_numeric() && !x.dtype().is_low_float(), "{what}: input must be numeric, got {}", x.dtype());
+    ensure!(
+        x.dtype().is_numeric() && !x.dtype().is_low_float(),
+        "{what}: input must be numeric, got {}",
+        x.dtype()
+    );
     let (n, f) = match x.shape() {
         [f] => (1, *f),
         [n, f] => (*n, *f),
@@ -246,7 +313,11 @@ fn floats_or_tensor(c: &OpCtx, name: &str) -> Result<Vec<f64>> {
     if let Some(t) = c.attrs.tensor(&format!("{name}_as_tensor"))? {
         return t.to_f64_vec();
     }
-    Ok(c.attrs.floats_or(name, vec![])?.into_iter().map(|x| x as f64).collect())
+    Ok(c.attrs
+        .floats_or(name, vec![])?
+        .into_iter()
+        .map(|x| x as f64)
+        .collect())
 }
 
 /// The forest of a legacy TreeEnsembleRegressor / TreeEnsembleClassifier (ai.onnx.ml 1, 3).
@@ -256,23 +327,42 @@ fn floats_or_tensor(c: &OpCtx, name: &str) -> Result<Vec<f64>> {
 /// BRANCH_NEQ / LEAF. Leaf contributions come from `{prefix}_treeids`, `{prefix}_nodeids`,
 /// `{prefix}_ids`, `{prefix}_weights` (prefix "target" or "class"). A tree's root is its
 /// node that no other node points to. Returns the forest and `base_values`.
-pub(crate) fn legacy_forest(c: &OpCtx, prefix: &str, n_targets: usize, agg: Agg) -> Result<(Forest, Vec<f64>)> {
+pub(crate) fn legacy_forest(
+    c: &OpCtx,
+    prefix: &str,
+    n_targets: usize,
+    agg: Agg,
+) -> Result<(Forest, Vec<f64>)> {
     let a = c.attrs;
     let tree = a.req_ints("nodes_treeids")?;
     let node = a.req_ints("nodes_nodeids")?;
     let feats = a.req_ints("nodes_featureids")?;
-    let modes = a.strings("nodes_modes")?.ok_or_else(|| Error::invalid("tree ensemble: missing nodes_modes"))?;
+    let modes = a
+        .strings("nodes_modes")?
+        .ok_or_else(|| Error::invalid("tree ensemble: missing nodes_modes"))?;
     let values = floats_or_tensor(c, "nodes_values")?;
     let tids = a.ints_or("nodes_truenodeids", vec![])?;
     let fids = a.ints_or("nodes_falsenodeids", vec![])?;
     let missing = a.ints_or("nodes_missing_value_tracks_true", vec![])?;
     let n = tree.len();
-    for (nm, len) in [("nodes_nodeids", node.len()), ("nodes_featureids", feats.len()), ("nodes_modes", modes.len())] {
-        ensure!(len == n, "tree ensemble: {nm} has {len} entries, nodes_treeids has {n}");
+    for (nm, len) in [
+        ("nodes_nodeids", node.len()),
+        ("nodes_featureids", feats.len()),
+        ("nodes_modes", modes.len()),
+    ] {
+        ensure!(
+            len == n,
+            "tree ensemble: {nm} has {len} entries, nodes_treeids has {n}"
+        );
     }
     let mut index = std::collections::HashMap::new();
     for i in 0..n {
-        ensure!(index.insert((tree[i], node[i]), i).is_none(), "tree ensemble: node ({}, {}) defined twice", tree[i], node[i]);
+        ensure!(
+            index.insert((tree[i], node[i]), i).is_none(),
+            "tree ensemble: node ({}, {}) defined twice",
+            tree[i],
+            node[i]
+        );
     }
     // node i -> Ref: branches and leaves are numbered separately
     let mut refs = Vec::with_capacity(n);
@@ -287,8 +377,15 @@ pub(crate) fn legacy_forest(c: &OpCtx, prefix: &str, n_targets: usize, agg: Agg)
         }
     }
     let succ = |i: usize, ids: &[i64], what: &str| -> Result<(usize, Ref)> {
-        let id = *ids.get(i).ok_or_else(|| Error::invalid(format!("tree ensemble: {what} missing for node {i}")))?;
-        let j = *index.get(&(tree[i], id)).ok_or_else(|| Error::invalid(format!("tree ensemble: node ({}, {id}) does not exist", tree[i])))?;
+        let id = *ids
+            .get(i)
+            .ok_or_else(|| Error::invalid(format!("tree ensemble: {what} missing for node {i}")))?;
+        let j = *index.get(&(tree[i], id)).ok_or_else(|| {
+            Error::invalid(format!(
+                "tree ensemble: node ({}, {id}) does not exist",
+                tree[i]
+            ))
+        })?;
         Ok((j, refs[j]))
     };
     let mut branches = Vec::with_capacity(nb);
@@ -309,9 +406,13 @@ pub(crate) fn legacy_forest(c: &OpCtx, prefix: &str, n_targets: usize, agg: Agg)
         is_child[tj] = true;
         is_child[fj] = true;
         branches.push(Branch {
-            feature: usize::try_from(feats[i]).map_err(|_| Error::invalid(format!("tree ensemble: negative feature id at node {i}")))?,
+            feature: usize::try_from(feats[i]).map_err(|_| {
+                Error::invalid(format!("tree ensemble: negative feature id at node {i}"))
+            })?,
             mode,
-            split: *values.get(i).ok_or_else(|| Error::invalid(format!("tree ensemble: nodes_values missing for node {i}")))?,
+            split: *values.get(i).ok_or_else(|| {
+                Error::invalid(format!("tree ensemble: nodes_values missing for node {i}"))
+            })?,
             members: vec![],
             missing_true: missing.get(i).is_some_and(|&m| m != 0),
             t,
@@ -323,11 +424,23 @@ pub(crate) fn legacy_forest(c: &OpCtx, prefix: &str, n_targets: usize, agg: Agg)
     let tnode = a.ints_or(&format!("{prefix}_nodeids"), vec![])?;
     let tid = a.ints_or(&format!("{prefix}_ids"), vec![])?;
     let tw = floats_or_tensor(c, &format!("{prefix}_weights"))?;
-    ensure!(ttree.len() == tnode.len() && tnode.len() == tid.len() && tid.len() == tw.len(), "tree ensemble: {prefix}_treeids/nodeids/ids/weights differ in length");
+    ensure!(
+        ttree.len() == tnode.len() && tnode.len() == tid.len() && tid.len() == tw.len(),
+        "tree ensemble: {prefix}_treeids/nodeids/ids/weights differ in length"
+    );
     for k in 0..ttree.len() {
-        let j = *index.get(&(ttree[k], tnode[k])).ok_or_else(|| Error::invalid(format!("tree ensemble: {prefix} entry {k} names missing node ({}, {})", ttree[k], tnode[k])))?;
-        let Ref::Leaf(l) = refs[j] else { bail!("tree ensemble: {prefix} entry {k} names a branch node") };
-        let t = usize::try_from(tid[k]).map_err(|_| Error::invalid(format!("tree ensemble: negative {prefix} id {}", tid[k])))?;
+        let j = *index.get(&(ttree[k], tnode[k])).ok_or_else(|| {
+            Error::invalid(format!(
+                "tree ensemble: {prefix} entry {k} names missing node ({}, {})",
+                ttree[k], tnode[k]
+            ))
+        })?;
+        let Ref::Leaf(l) = refs[j] else {
+            bail!("tree ensemble: {prefix} entry {k} names a branch node")
+        };
+        let t = usize::try_from(tid[k]).map_err(|_| {
+            Error::invalid(format!("tree ensemble: negative {prefix} id {}", tid[k]))
+        })?;
         leaves[l].push((t, tw[k]));
     }
     let mut roots = vec![];
@@ -337,7 +450,14 @@ pub(crate) fn legacy_forest(c: &OpCtx, prefix: &str, n_targets: usize, agg: Agg)
             roots.push(refs[i]);
         }
     }
-    let forest = Forest { branches, leaves, roots, n_targets, agg, unhit: 0.0 };
+    let forest = Forest {
+        branches,
+        leaves,
+        roots,
+        n_targets,
+        agg,
+        unhit: 0.0,
+    };
     forest.validate()?;
     Ok((forest, floats_or_tensor(c, "base_values")?))
 }

@@ -29,24 +29,59 @@ fn build(c: &OpCtx) -> Result<TreeEnsemble> {
     let feats = ints(c, "nodes_featureids")?;
     let modes = a.req_tensor("nodes_modes")?.to_i64_vec()?;
     let splits = a.req_tensor("nodes_splits")?.to_f64_vec()?;
-    let (tid, fid) = (ints(c, "nodes_truenodeids")?, ints(c, "nodes_falsenodeids")?);
+    let (tid, fid) = (
+        ints(c, "nodes_truenodeids")?,
+        ints(c, "nodes_falsenodeids")?,
+    );
     let (tl, fl) = (ints(c, "nodes_trueleafs")?, ints(c, "nodes_falseleafs")?);
     let missing = a.ints_or("nodes_missing_value_tracks_true", vec![])?;
     let targets = ints(c, "leaf_targetids")?;
     let weights = a.req_tensor("leaf_weights")?.to_f64_vec()?;
     let roots = ints(c, "tree_roots")?;
     let n_targets = a.req_int("n_targets")?;
-    ensure!(n_targets >= 1, "TreeEnsemble: n_targets must be positive, got {n_targets}");
+    ensure!(
+        n_targets >= 1,
+        "TreeEnsemble: n_targets must be positive, got {n_targets}"
+    );
     let n = feats.len();
-    for (name, len) in [("nodes_modes", modes.len()), ("nodes_splits", splits.len()), ("nodes_truenodeids", tid.len()), ("nodes_falsenodeids", fid.len()), ("nodes_trueleafs", tl.len()), ("nodes_falseleafs", fl.len())] {
-        ensure!(len == n, "TreeEnsemble: {name} has {len} entries, nodes_featureids has {n}");
+    for (name, len) in [
+        ("nodes_modes", modes.len()),
+        ("nodes_splits", splits.len()),
+        ("nodes_truenodeids", tid.len()),
+        ("nodes_falsenodeids", fid.len()),
+        ("nodes_trueleafs", tl.len()),
+        ("nodes_falseleafs", fl.len()),
+    ] {
+        ensure!(
+            len == n,
+            "TreeEnsemble: {name} has {len} entries, nodes_featureids has {n}"
+        );
     }
-    ensure!(missing.is_empty() || missing.len() == n, "TreeEnsemble: nodes_missing_value_tracks_true has {} entries, expected {n}", missing.len());
-    ensure!(targets.len() == weights.len(), "TreeEnsemble: leaf_targetids ({}) and leaf_weights ({}) differ in length", targets.len(), weights.len());
-    let mut members = a.tensor("membership_values")?.map(|t| t.to_f64_vec()).transpose()?.unwrap_or_default().into_iter();
+    ensure!(
+        missing.is_empty() || missing.len() == n,
+        "TreeEnsemble: nodes_missing_value_tracks_true has {} entries, expected {n}",
+        missing.len()
+    );
+    ensure!(
+        targets.len() == weights.len(),
+        "TreeEnsemble: leaf_targetids ({}) and leaf_weights ({}) differ in length",
+        targets.len(),
+        weights.len()
+    );
+    let mut members = a
+        .tensor("membership_values")?
+        .map(|t| t.to_f64_vec())
+        .transpose()?
+        .unwrap_or_default()
+        .into_iter();
     let r = |id: i64, leaf: i64| -> Result<Ref> {
-        let i = usize::try_from(id).map_err(|_| Error::invalid(format!("TreeEnsemble: negative node/leaf id {id}")))?;
-        Ok(if leaf != 0 { Ref::Leaf(i) } else { Ref::Node(i) })
+        let i = usize::try_from(id)
+            .map_err(|_| Error::invalid(format!("TreeEnsemble: negative node/leaf id {id}")))?;
+        Ok(if leaf != 0 {
+            Ref::Leaf(i)
+        } else {
+            Ref::Node(i)
+        })
     };
     let mut branches = Vec::with_capacity(n);
     for i in 0..n {
@@ -70,7 +105,9 @@ fn build(c: &OpCtx) -> Result<TreeEnsemble> {
             }
         }
         branches.push(Branch {
-            feature: usize::try_from(feats[i]).map_err(|_| Error::invalid(format!("TreeEnsemble: negative feature id at node {i}")))?,
+            feature: usize::try_from(feats[i]).map_err(|_| {
+                Error::invalid(format!("TreeEnsemble: negative feature id at node {i}"))
+            })?,
             mode,
             split: splits[i],
             members: set,
@@ -82,15 +119,26 @@ fn build(c: &OpCtx) -> Result<TreeEnsemble> {
     let leaves = targets
         .iter()
         .zip(&weights)
-        .map(|(&t, &w)| Ok(vec![(usize::try_from(t).map_err(|_| Error::invalid(format!("TreeEnsemble: negative target id {t}")))?, w)]))
+        .map(|(&t, &w)| {
+            Ok(vec![(
+                usize::try_from(t)
+                    .map_err(|_| Error::invalid(format!("TreeEnsemble: negative target id {t}")))?,
+                w,
+            )])
+        })
         .collect::<Result<_>>()?;
     let roots = roots
         .iter()
         .map(|&rt| {
-            let i = usize::try_from(rt).map_err(|_| Error::invalid(format!("TreeEnsemble: negative tree root {rt}")))?;
+            let i = usize::try_from(rt)
+                .map_err(|_| Error::invalid(format!("TreeEnsemble: negative tree root {rt}")))?;
             ensure!(i < n, "TreeEnsemble: tree root {rt} out of range");
             // a root whose both successors are the same leaf is that leaf
-            Ok(if tl[i] != 0 && fl[i] != 0 && tid[i] == fid[i] { Ref::Leaf(i) } else { Ref::Node(i) })
+            Ok(if tl[i] != 0 && fl[i] != 0 && tid[i] == fid[i] {
+                Ref::Leaf(i)
+            } else {
+                Ref::Node(i)
+            })
         })
         .collect::<Result<_>>()?;
     let agg = match a.int_or("aggregate_function", 1)? {
@@ -100,9 +148,19 @@ fn build(c: &OpCtx) -> Result<TreeEnsemble> {
         3 => Agg::Max,
         o => bail!("TreeEnsemble: unknown aggregate_function {o}"),
     };
-    let forest = Forest { branches, leaves, roots, n_targets: n_targets as usize, agg, unhit: 0.0 };
+    let forest = Forest {
+        branches,
+        leaves,
+        roots,
+        n_targets: n_targets as usize,
+        agg,
+        unhit: 0.0,
+    };
     forest.validate()?;
-    Ok(TreeEnsemble { forest, post: Post::from_code(a.int_or("post_transform", 0)?)? })
+    Ok(TreeEnsemble {
+        forest,
+        post: Post::from_code(a.int_or("post_transform", 0)?)?,
+    })
 }
 
 pub fn register(r: &mut Registry) {

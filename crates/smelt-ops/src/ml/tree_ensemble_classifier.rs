@@ -27,15 +27,31 @@ pub fn register(r: &mut Registry) {
         let labels_i = c.attrs.ints_or("classlabels_int64s", vec![])?;
         let labels_s = c.attrs.strings_or("classlabels_strings", vec![])?;
         let n = labels_i.len().max(labels_s.len());
-        ensure!(n >= 1, "TreeEnsembleClassifier: needs classlabels_int64s or classlabels_strings");
+        ensure!(
+            n >= 1,
+            "TreeEnsembleClassifier: needs classlabels_int64s or classlabels_strings"
+        );
         let (forest, base) = legacy_forest(c, "class", n, Agg::Sum)?;
-        ensure!(base.is_empty() || base.len() == n, "TreeEnsembleClassifier: {} base_values for {n} classes", base.len());
+        ensure!(
+            base.is_empty() || base.len() == n,
+            "TreeEnsembleClassifier: {} base_values for {n} classes",
+            base.len()
+        );
         let contribs: Vec<(usize, f64)> = forest.leaves.iter().flatten().copied().collect();
         let binary = match contribs.first() {
-            Some(&(c0, _)) if n == 2 && contribs.iter().all(|&(c, _)| c == c0) => Some((c0, contribs.iter().all(|&(_, w)| w >= 0.0))),
+            Some(&(c0, _)) if n == 2 && contribs.iter().all(|&(c, _)| c == c0) => {
+                Some((c0, contribs.iter().all(|&(_, w)| w >= 0.0)))
+            }
             _ => None,
         };
-        Ok(Box::new(TreeEnsembleClassifier { forest, base, post: Post::from_name(&c.attrs.string_or("post_transform", "NONE".into())?)?, labels_i, labels_s, binary }))
+        Ok(Box::new(TreeEnsembleClassifier {
+            forest,
+            base,
+            post: Post::from_name(&c.attrs.string_or("post_transform", "NONE".into())?)?,
+            labels_i,
+            labels_s,
+            binary,
+        }))
     });
 }
 
@@ -56,7 +72,11 @@ impl Op for TreeEnsembleClassifier {
             match self.binary {
                 Some((c, nonneg)) => {
                     let sc = row[c];
-                    let pick = if (nonneg && sc > 0.5) || (!nonneg && sc > 0.0) { 1 } else { 0 };
+                    let pick = if (nonneg && sc > 0.5) || (!nonneg && sc > 0.0) {
+                        1
+                    } else {
+                        0
+                    };
                     let (a, b) = match self.post {
                         Post::Logistic => {
                             let p = 1.0 / (1.0 + (-sc).exp());
@@ -86,9 +106,18 @@ impl Op for TreeEnsembleClassifier {
             z.extend(row.iter().map(|&v| v as f32));
         }
         let y = if self.labels_s.is_empty() {
-            Tensor::from_vec(vec![rows], picks.iter().map(|&p| self.labels_i[p]).collect::<Vec<_>>())?
+            Tensor::from_vec(
+                vec![rows],
+                picks.iter().map(|&p| self.labels_i[p]).collect::<Vec<_>>(),
+            )?
         } else {
-            Tensor::from_vec(vec![rows], picks.iter().map(|&p| self.labels_s[p].clone()).collect::<Vec<_>>())?
+            Tensor::from_vec(
+                vec![rows],
+                picks
+                    .iter()
+                    .map(|&p| self.labels_s[p].clone())
+                    .collect::<Vec<_>>(),
+            )?
         };
         Ok(vec![y, Tensor::from_vec(vec![rows, nc], z)?])
     }

@@ -15,8 +15,14 @@ pub struct AveragePool {
 pub fn register(r: &mut Registry) {
     r.register("", "AveragePool", |ctx| {
         let window = WindowAttrs::parse(ctx.attrs)?;
-        ensure!(window.kernel.is_some(), "AveragePool: missing attribute 'kernel_shape'");
-        Ok(Box::new(AveragePool { window, count_include_pad: ctx.attrs.int_or("count_include_pad", 0)? != 0 }))
+        ensure!(
+            window.kernel.is_some(),
+            "AveragePool: missing attribute 'kernel_shape'"
+        );
+        Ok(Box::new(AveragePool {
+            window,
+            count_include_pad: ctx.attrs.int_or("count_include_pad", 0)? != 0,
+        }))
     });
 }
 
@@ -30,7 +36,14 @@ impl AveragePool {
         let (planes, g) = self.geometry(x.shape())?;
         let mut shape = x.shape()[..2].to_vec();
         shape.extend(&g.output);
-        let y = sum_pool::<T>(x.as_slice::<T>()?, planes, &g, self.count_include_pad, |v| v.to_f64(), |s, n| T::from_f64(if n == 0 { f64::NAN } else { s / n as f64 }));
+        let y = sum_pool::<T>(
+            x.as_slice::<T>()?,
+            planes,
+            &g,
+            self.count_include_pad,
+            |v| v.to_f64(),
+            |s, n| T::from_f64(if n == 0 { f64::NAN } else { s / n as f64 }),
+        );
         Tensor::from_vec(shape, y)
     }
 }
@@ -43,12 +56,24 @@ impl Op for AveragePool {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let shape = x.concrete_shape().and_then(|s| {
             let (_, g) = self.geometry(&s).ok()?;
-            Some(s[..2].iter().copied().chain(g.output).map(Dim::Fixed).collect())
+            Some(
+                s[..2]
+                    .iter()
+                    .copied()
+                    .chain(g.output)
+                    .map(Dim::Fixed)
+                    .collect(),
+            )
         });
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        Ok(vec![dispatch_float!(x.dtype(), T => self.run::<T>(x)?, other => return Err(Error::dtype(other, "AveragePool")))])
+        Ok(vec![
+            dispatch_float!(x.dtype(), T => self.run::<T>(x)?, other => return Err(Error::dtype(other, "AveragePool"))),
+        ])
     }
 }

@@ -22,17 +22,35 @@ pub fn register(r: &mut Registry) {
     r.register("", "Conv", |ctx| {
         let group = ctx.attrs.int_or("group", 1)?;
         ensure!(group >= 1, "Conv: group must be >= 1, got {group}");
-        Ok(Box::new(Conv { window: WindowAttrs::parse(ctx.attrs)?, group: group as usize }))
+        Ok(Box::new(Conv {
+            window: WindowAttrs::parse(ctx.attrs)?,
+            group: group as usize,
+        }))
     });
 }
 
 /// Checks shapes and resolves the geometry: returns (N, C, M, geometry).
-pub fn conv_geometry(window: &WindowAttrs, group: usize, x: &[usize], w: &[usize]) -> Result<(usize, usize, usize, Geometry)> {
+pub fn conv_geometry(
+    window: &WindowAttrs,
+    group: usize,
+    x: &[usize],
+    w: &[usize],
+) -> Result<(usize, usize, usize, Geometry)> {
     let (n, c, sp) = split_nc(x, "Conv")?;
-    ensure!(w.len() == x.len(), "Conv: weights {w:?} must have the rank of the input {x:?}");
+    ensure!(
+        w.len() == x.len(),
+        "Conv: weights {w:?} must have the rank of the input {x:?}"
+    );
     let m = w[0];
-    ensure!(c == w[1] * group, "Conv: input has {c} channels but weights {w:?} with group {group} expect {}", w[1] * group);
-    ensure!(m % group == 0, "Conv: {m} output channels are not divisible by group {group}");
+    ensure!(
+        c == w[1] * group,
+        "Conv: input has {c} channels but weights {w:?} with group {group} expect {}",
+        w[1] * group
+    );
+    ensure!(
+        m % group == 0,
+        "Conv: {m} output channels are not divisible by group {group}"
+    );
     let kernel = window.kernel(sp.len(), Some(&w[2..]))?;
     let g = window.resolve(&sp, &kernel)?;
     Ok((n, c, m, g))
@@ -40,7 +58,12 @@ pub fn conv_geometry(window: &WindowAttrs, group: usize, x: &[usize], w: &[usize
 
 /// Depthwise 2-D convolution of one plane (`x`: `[H, W]`, `w`: `[kh, kw]`) into `y`
 /// (`[OH, OW]`, pre-filled with the bias): one scaled row add per kernel tap and output row.
-fn depthwise_2d<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(x: &[T], w: &[T], g: &Geometry, y: &mut [T]) {
+fn depthwise_2d<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(
+    x: &[T],
+    w: &[T],
+    g: &Geometry,
+    y: &mut [T],
+) {
     let (iw, ow) = (g.input[1], g.output[1]);
     let (kh, kw) = (g.kernel[0], g.kernel[1]);
     let (sy, sx) = (g.strides[0], g.strides[1]);
@@ -73,7 +96,16 @@ fn depthwise_2d<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
 
 /// The convolution on raw slices; returns Y's elements (`[N, M, output...]`).
 #[allow(clippy::too_many_arguments)]
-pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(x: &[T], n: usize, c: usize, m: usize, g: &Geometry, w: &[T], bias: Option<&[T]>, group: usize) -> Vec<T> {
+pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(
+    x: &[T],
+    n: usize,
+    c: usize,
+    m: usize,
+    g: &Geometry,
+    w: &[T],
+    bias: Option<&[T]>,
+    group: usize,
+) -> Vec<T> {
     let iprod: usize = g.input.iter().product();
     let oprod: usize = g.output.iter().product();
     let kprod: usize = g.kernel.iter().product();
@@ -83,7 +115,10 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
     if y.is_empty() {
         return y;
     }
-    let pointwise = kprod == 1 && g.strides.iter().all(|&s| s == 1) && g.pads_begin.iter().all(|&p| p == 0) && g.input == g.output;
+    let pointwise = kprod == 1
+        && g.strides.iter().all(|&s| s == 1)
+        && g.pads_begin.iter().all(|&p| p == 0)
+        && g.input == g.output;
     let beta = if bias.is_some() { T::one() } else { T::zero() };
     let depthwise = cg == 1 && mg == 1 && g.input.len() == 2 && kprod > 1;
     // one group of one image: y_g [mg, oprod] = w_g [mg, kk] x cols [kk, oprod]
@@ -109,12 +144,27 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
             im2col(xg, cg, g, T::zero(), col);
             col
         };
-        T::gemm(mg, oprod, kk, wg, row_major(kk), cols, row_major(oprod), yg, oprod, T::one(), beta, par);
+        T::gemm(
+            mg,
+            oprod,
+            kk,
+            wg,
+            row_major(kk),
+            cols,
+            row_major(oprod),
+            yg,
+            oprod,
+            T::one(),
+            beta,
+            par,
+        );
     };
     let group_work = mg * oprod * kk;
     for (img, yi) in y.chunks_mut(m * oprod).enumerate() {
         if group > 1 && group_work < (1 << 18) {
-            yi.par_chunks_mut(mg * oprod).enumerate().for_each_init(Vec::new, |col, (gi, yg)| run_group(img, gi, yg, col, false));
+            yi.par_chunks_mut(mg * oprod)
+                .enumerate()
+                .for_each_init(Vec::new, |col, (gi, yg)| run_group(img, gi, yg, col, false));
         } else {
             let mut col = Vec::new();
             for (gi, yg) in yi.chunks_mut(mg * oprod).enumerate() {
@@ -131,25 +181,78 @@ fn to_f32<T: Copy>(v: &[T], f: impl Fn(T) -> f32) -> Vec<f32> {
 
 impl Conv {
     fn run(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-        ensure!(w.dtype() == x.dtype(), "Conv: X is {} but W is {}", x.dtype(), w.dtype());
+        ensure!(
+            w.dtype() == x.dtype(),
+            "Conv: X is {} but W is {}",
+            x.dtype(),
+            w.dtype()
+        );
         let (n, c, m, g) = conv_geometry(&self.window, self.group, x.shape(), w.shape())?;
         if let Some(b) = b {
-            ensure!(b.dtype() == x.dtype(), "Conv: X is {} but B is {}", x.dtype(), b.dtype());
-            ensure!(b.shape() == [m], "Conv: bias must have shape [{m}], got {:?}", b.shape());
+            ensure!(
+                b.dtype() == x.dtype(),
+                "Conv: X is {} but B is {}",
+                x.dtype(),
+                b.dtype()
+            );
+            ensure!(
+                b.shape() == [m],
+                "Conv: bias must have shape [{m}], got {:?}",
+                b.shape()
+            );
         }
         let mut shape = vec![n, m];
         shape.extend(&g.output);
         macro_rules! via_f32 {
             ($t:ty) => {{
                 let f = |v: &[$t]| to_f32(v, |a: $t| a.to_f32());
-                let bias = match b { Some(b) => Some(f(b.as_slice::<$t>()?)), None => None };
-                let y = conv_raw::<f32>(&f(x.as_slice::<$t>()?), n, c, m, &g, &f(w.as_slice::<$t>()?), bias.as_deref(), self.group);
-                Tensor::from_vec(shape, y.into_iter().map(<$t>::from_f32).collect::<Vec<$t>>())
+                let bias = match b {
+                    Some(b) => Some(f(b.as_slice::<$t>()?)),
+                    None => None,
+                };
+                let y = conv_raw::<f32>(
+                    &f(x.as_slice::<$t>()?),
+                    n,
+                    c,
+                    m,
+                    &g,
+                    &f(w.as_slice::<$t>()?),
+                    bias.as_deref(),
+                    self.group,
+                );
+                Tensor::from_vec(
+                    shape,
+                    y.into_iter().map(<$t>::from_f32).collect::<Vec<$t>>(),
+                )
             }};
         }
         match x.dtype() {
-            DType::F32 => Tensor::from_vec(shape, conv_raw(x.as_slice::<f32>()?, n, c, m, &g, w.as_slice::<f32>()?, b.map(|b| b.as_slice::<f32>()).transpose()?, self.group)),
-            DType::F64 => Tensor::from_vec(shape, conv_raw(x.as_slice::<f64>()?, n, c, m, &g, w.as_slice::<f64>()?, b.map(|b| b.as_slice::<f64>()).transpose()?, self.group)),
+            DType::F32 => Tensor::from_vec(
+                shape,
+                conv_raw(
+                    x.as_slice::<f32>()?,
+                    n,
+                    c,
+                    m,
+                    &g,
+                    w.as_slice::<f32>()?,
+                    b.map(|b| b.as_slice::<f32>()).transpose()?,
+                    self.group,
+                ),
+            ),
+            DType::F64 => Tensor::from_vec(
+                shape,
+                conv_raw(
+                    x.as_slice::<f64>()?,
+                    n,
+                    c,
+                    m,
+                    &g,
+                    w.as_slice::<f64>()?,
+                    b.map(|b| b.as_slice::<f64>()).transpose()?,
+                    self.group,
+                ),
+            ),
             DType::F16 => via_f32!(f16),
             DType::BF16 => via_f32!(bf16),
             other => Err(Error::dtype(other, "Conv")),
@@ -165,15 +268,22 @@ impl Op for Conv {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let w = ctx.inputs.get(1).cloned().flatten().unwrap_or_default();
         let shape = match (x.concrete_shape(), w.concrete_shape()) {
-            (Some(xs), Some(ws)) => conv_geometry(&self.window, self.group, &xs, &ws).ok().map(|(n, _, m, g)| {
-                [n, m].into_iter().chain(g.output).map(Dim::Fixed).collect()
-            }),
+            (Some(xs), Some(ws)) => conv_geometry(&self.window, self.group, &xs, &ws)
+                .ok()
+                .map(|(n, _, m, g)| [n, m].into_iter().chain(g.output).map(Dim::Fixed).collect()),
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
-        Ok(vec![self.run(req(&inputs, 0)?, req(&inputs, 1)?, opt(&inputs, 2))?])
+        Ok(vec![self.run(
+            req(&inputs, 0)?,
+            req(&inputs, 1)?,
+            opt(&inputs, 2),
+        )?])
     }
 }
 
@@ -186,14 +296,25 @@ mod tests {
         let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(7);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 33) as f64 / (1u64 << 31) as f64) * 2.0 - 1.0
             })
             .collect()
     }
 
     /// Direct convolution, one output element at a time.
-    fn naive(x: &[f64], n: usize, c: usize, m: usize, g: &Geometry, w: &[f64], b: Option<&[f64]>, group: usize) -> Vec<f64> {
+    fn naive(
+        x: &[f64],
+        n: usize,
+        c: usize,
+        m: usize,
+        g: &Geometry,
+        w: &[f64],
+        b: Option<&[f64]>,
+        group: usize,
+    ) -> Vec<f64> {
         let (cg, mg) = (c / group, m / group);
         let nd = g.input.len();
         let iprod: usize = g.input.iter().product();
@@ -222,7 +343,8 @@ mod tests {
                             }
                             let mut off = Some(0);
                             for d in 0..nd {
-                                let i = (o[d] * g.strides[d] + k[d] * g.dilations[d]) as i64 - g.pads_begin[d] as i64;
+                                let i = (o[d] * g.strides[d] + k[d] * g.dilations[d]) as i64
+                                    - g.pads_begin[d] as i64;
                                 if i < 0 || i >= g.input[d] as i64 {
                                     off = None;
                                     break;
@@ -230,7 +352,8 @@ mod tests {
                                 off = off.map(|v| v + i as usize * ist[d]);
                             }
                             if let Some(off) = off {
-                                s += x[(img * c + gi * cg + ic) * iprod + off] * w[(oc * cg + ic) * kprod + kf];
+                                s += x[(img * c + gi * cg + ic) * iprod + off]
+                                    * w[(oc * cg + ic) * kprod + kf];
                             }
                         }
                     }
@@ -248,25 +371,178 @@ mod tests {
     #[test]
     fn conv_matches_direct() {
         // (input spatial, kernel, strides, dilations, pads, auto_pad, n, c, m, group)
-        type Case = (Vec<usize>, Vec<usize>, Vec<i64>, Vec<i64>, Vec<i64>, AutoPad, usize, usize, usize, usize);
+        type Case = (
+            Vec<usize>,
+            Vec<usize>,
+            Vec<i64>,
+            Vec<i64>,
+            Vec<i64>,
+            AutoPad,
+            usize,
+            usize,
+            usize,
+            usize,
+        );
         let cases: Vec<Case> = vec![
-            (vec![33], vec![3], vec![1], vec![1], vec![1, 1], AutoPad::NotSet, 2, 3, 4, 1),
-            (vec![32], vec![5], vec![2], vec![2], vec![0, 3], AutoPad::NotSet, 1, 4, 4, 2),
-            (vec![7, 31], vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1, 1, 1], AutoPad::NotSet, 1, 3, 5, 1),
-            (vec![9, 8], vec![3, 2], vec![2, 3], vec![2, 1], vec![2, 0, 1, 1], AutoPad::NotSet, 2, 4, 6, 2),
-            (vec![12, 11], vec![3, 3], vec![2, 2], vec![1, 1], vec![0; 4], AutoPad::SameUpper, 1, 6, 6, 6),
-            (vec![10, 10], vec![3, 3], vec![1, 1], vec![1, 1], vec![0; 4], AutoPad::SameLower, 1, 4, 8, 4),
-            (vec![16, 17], vec![1, 1], vec![1, 1], vec![1, 1], vec![0; 4], AutoPad::NotSet, 2, 33, 31, 1),
-            (vec![16, 17], vec![1, 1], vec![2, 2], vec![1, 1], vec![0; 4], AutoPad::NotSet, 1, 8, 4, 2),
-            (vec![5, 6, 7], vec![3, 2, 3], vec![1, 2, 1], vec![1, 1, 2], vec![1, 0, 1, 1, 1, 0], AutoPad::NotSet, 1, 2, 3, 1),
-            (vec![4, 4, 4], vec![2, 2, 2], vec![1, 1, 1], vec![1, 1, 1], vec![0; 6], AutoPad::Valid, 2, 4, 2, 2),
-            (vec![64, 64], vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1, 1, 1], AutoPad::NotSet, 1, 32, 32, 32),
-            (vec![40, 40], vec![3, 3], vec![2, 2], vec![1, 1], vec![1, 1, 1, 1], AutoPad::NotSet, 1, 16, 32, 1),
+            (
+                vec![33],
+                vec![3],
+                vec![1],
+                vec![1],
+                vec![1, 1],
+                AutoPad::NotSet,
+                2,
+                3,
+                4,
+                1,
+            ),
+            (
+                vec![32],
+                vec![5],
+                vec![2],
+                vec![2],
+                vec![0, 3],
+                AutoPad::NotSet,
+                1,
+                4,
+                4,
+                2,
+            ),
+            (
+                vec![7, 31],
+                vec![3, 3],
+                vec![1, 1],
+                vec![1, 1],
+                vec![1, 1, 1, 1],
+                AutoPad::NotSet,
+                1,
+                3,
+                5,
+                1,
+            ),
+            (
+                vec![9, 8],
+                vec![3, 2],
+                vec![2, 3],
+                vec![2, 1],
+                vec![2, 0, 1, 1],
+                AutoPad::NotSet,
+                2,
+                4,
+                6,
+                2,
+            ),
+            (
+                vec![12, 11],
+                vec![3, 3],
+                vec![2, 2],
+                vec![1, 1],
+                vec![0; 4],
+                AutoPad::SameUpper,
+                1,
+                6,
+                6,
+                6,
+            ),
+            (
+                vec![10, 10],
+                vec![3, 3],
+                vec![1, 1],
+                vec![1, 1],
+                vec![0; 4],
+                AutoPad::SameLower,
+                1,
+                4,
+                8,
+                4,
+            ),
+            (
+                vec![16, 17],
+                vec![1, 1],
+                vec![1, 1],
+                vec![1, 1],
+                vec![0; 4],
+                AutoPad::NotSet,
+                2,
+                33,
+                31,
+                1,
+            ),
+            (
+                vec![16, 17],
+                vec![1, 1],
+                vec![2, 2],
+                vec![1, 1],
+                vec![0; 4],
+                AutoPad::NotSet,
+                1,
+                8,
+                4,
+                2,
+            ),
+            (
+                vec![5, 6, 7],
+                vec![3, 2, 3],
+                vec![1, 2, 1],
+                vec![1, 1, 2],
+                vec![1, 0, 1, 1, 1, 0],
+                AutoPad::NotSet,
+                1,
+                2,
+                3,
+                1,
+            ),
+            (
+                vec![4, 4, 4],
+                vec![2, 2, 2],
+                vec![1, 1, 1],
+                vec![1, 1, 1],
+                vec![0; 6],
+                AutoPad::Valid,
+                2,
+                4,
+                2,
+                2,
+            ),
+            (
+                vec![64, 64],
+                vec![3, 3],
+                vec![1, 1],
+                vec![1, 1],
+                vec![1, 1, 1, 1],
+                AutoPad::NotSet,
+                1,
+                32,
+                32,
+                32,
+            ),
+            (
+                vec![40, 40],
+                vec![3, 3],
+                vec![2, 2],
+                vec![1, 1],
+                vec![1, 1, 1, 1],
+                AutoPad::NotSet,
+                1,
+                16,
+                32,
+                1,
+            ),
         ];
         for (i, (sp, k, s, d, p, ap, n, c, m, group)) in cases.into_iter().enumerate() {
-            let wa = WindowAttrs { kernel: None, strides: Some(s), pads: Some(p), dilations: Some(d), auto_pad: ap, ceil_mode: false };
+            let wa = WindowAttrs {
+                kernel: None,
+                strides: Some(s),
+                pads: Some(p),
+                dilations: Some(d),
+                auto_pad: ap,
+                ceil_mode: false,
+            };
             let xs: Vec<usize> = [n, c].into_iter().chain(sp.iter().copied()).collect();
-            let ws: Vec<usize> = [m, c / group].into_iter().chain(k.iter().copied()).collect();
+            let ws: Vec<usize> = [m, c / group]
+                .into_iter()
+                .chain(k.iter().copied())
+                .collect();
             let (_, _, _, g) = conv_geometry(&wa, group, &xs, &ws).unwrap();
             let x = rand_vec(numel(&xs), i as u64 * 3 + 1);
             let w = rand_vec(numel(&ws), i as u64 * 3 + 2);
@@ -276,20 +552,33 @@ mod tests {
             let got = conv_raw(&x, n, c, m, &g, &w, bias, group);
             assert_eq!(got.len(), want.len());
             for (j, (a, e)) in got.iter().zip(&want).enumerate() {
-                assert!((a - e).abs() < CONV_F64_TOL, "case {i} f64 at {j}: {a} vs {e}");
+                assert!(
+                    (a - e).abs() < CONV_F64_TOL,
+                    "case {i} f64 at {j}: {a} vs {e}"
+                );
             }
             let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
             let b32 = bias.map(f);
             let got = conv_raw(&f(&x), n, c, m, &g, &f(&w), b32.as_deref(), group);
             for (j, (a, e)) in got.iter().zip(&want).enumerate() {
-                assert!((*a as f64 - e).abs() < CONV_F32_TOL, "case {i} f32 at {j}: {a} vs {e}");
+                assert!(
+                    (*a as f64 - e).abs() < CONV_F32_TOL,
+                    "case {i} f32 at {j}: {a} vs {e}"
+                );
             }
         }
     }
 
     #[test]
     fn bad_shapes_are_errors() {
-        let wa = WindowAttrs { kernel: None, strides: None, pads: None, dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+        let wa = WindowAttrs {
+            kernel: None,
+            strides: None,
+            pads: None,
+            dilations: None,
+            auto_pad: AutoPad::NotSet,
+            ceil_mode: false,
+        };
         assert!(conv_geometry(&wa, 1, &[1, 3, 5, 5], &[2, 2, 3, 3]).is_err());
         assert!(conv_geometry(&wa, 2, &[1, 4, 5, 5], &[3, 2, 3, 3]).is_err());
         assert!(conv_geometry(&wa, 1, &[1, 3, 2, 2], &[2, 3, 3, 3]).is_err());
@@ -303,7 +592,15 @@ mod tests {
     fn resnet50_convs() {
         // (in channels, out channels, kernel, stride, input size, repeats)
         let mut layers = vec![(3usize, 64usize, 7usize, 2usize, 224usize, 1usize)];
-        for (i, (mid, out, size, blocks)) in [(64usize, 256usize, 56usize, 3usize), (128, 512, 28, 4), (256, 1024, 14, 6), (512, 2048, 7, 3)].into_iter().enumerate() {
+        for (i, (mid, out, size, blocks)) in [
+            (64usize, 256usize, 56usize, 3usize),
+            (128, 512, 28, 4),
+            (256, 1024, 14, 6),
+            (512, 2048, 7, 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let inc = if i == 0 { 64 } else { out / 2 };
             let s = if i == 0 { 1 } else { 2 };
             let in_size = size * s;
@@ -319,10 +616,23 @@ mod tests {
         let mut im2col_t = 0.0;
         for (c, m, k, s, size, reps) in layers {
             let p = (k / 2) as i64;
-            let wa = WindowAttrs { kernel: None, strides: Some(vec![s as i64; 2]), pads: Some(vec![p; 4]), dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+            let wa = WindowAttrs {
+                kernel: None,
+                strides: Some(vec![s as i64; 2]),
+                pads: Some(vec![p; 4]),
+                dilations: None,
+                auto_pad: AutoPad::NotSet,
+                ceil_mode: false,
+            };
             let (_, _, _, g) = conv_geometry(&wa, 1, &[1, c, size, size], &[m, c, k, k]).unwrap();
-            let x: Vec<f32> = rand_vec(c * size * size, 1).into_iter().map(|v| v as f32).collect();
-            let w: Vec<f32> = rand_vec(m * c * k * k, 2).into_iter().map(|v| v as f32).collect();
+            let x: Vec<f32> = rand_vec(c * size * size, 1)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
+            let w: Vec<f32> = rand_vec(m * c * k * k, 2)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
             let b = vec![0.5f32; m];
             if k > 1 || s > 1 {
                 let t0 = std::time::Instant::now();
@@ -340,7 +650,11 @@ mod tests {
         }
         let t = start.elapsed().as_secs_f64();
         println!("im2col part: {:.3}s", im2col_t);
-        println!("resnet50 convs: {:.2} GFLOP in {t:.3}s ({:.1} GFLOP/s)", flops / 1e9, flops / 1e9 / t);
+        println!(
+            "resnet50 convs: {:.2} GFLOP in {t:.3}s ({:.1} GFLOP/s)",
+            flops / 1e9,
+            flops / 1e9 / t
+        );
     }
 
     /// Depthwise 3x3 convolutions at OCR-detector sizes (ignored; prints the time).
@@ -348,13 +662,26 @@ mod tests {
     #[ignore]
     fn depthwise_timing() {
         for (c, size) in [(32usize, 320usize), (96, 80), (240, 40)] {
-            let wa = WindowAttrs { kernel: None, strides: None, pads: Some(vec![1; 4]), dilations: None, auto_pad: AutoPad::NotSet, ceil_mode: false };
+            let wa = WindowAttrs {
+                kernel: None,
+                strides: None,
+                pads: Some(vec![1; 4]),
+                dilations: None,
+                auto_pad: AutoPad::NotSet,
+                ceil_mode: false,
+            };
             let (_, _, _, g) = conv_geometry(&wa, c, &[1, c, size, size], &[c, 1, 3, 3]).unwrap();
-            let x: Vec<f32> = rand_vec(c * size * size, 1).into_iter().map(|v| v as f32).collect();
+            let x: Vec<f32> = rand_vec(c * size * size, 1)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
             let w: Vec<f32> = rand_vec(c * 9, 2).into_iter().map(|v| v as f32).collect();
             let start = std::time::Instant::now();
             let y = conv_raw(&x, 1, c, c, &g, &w, None, c);
-            println!("depthwise c={c} {size}x{size}: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+            println!(
+                "depthwise c={c} {size}x{size}: {:.1} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            );
             assert_eq!(y.len(), c * size * size);
         }
     }

@@ -26,13 +26,24 @@ pub fn register(r: &mut Registry) {
         ensure!(group >= 1, "ConvTranspose: group must be >= 1, got {group}");
         let output_padding = a.ints("output_padding")?;
         if let Some(p) = &output_padding {
-            ensure!(p.iter().all(|&v| v >= 0), "ConvTranspose: output_padding must be >= 0, got {p:?}");
+            ensure!(
+                p.iter().all(|&v| v >= 0),
+                "ConvTranspose: output_padding must be >= 0, got {p:?}"
+            );
         }
         let output_shape = a.ints("output_shape")?;
         if let Some(s) = &output_shape {
-            ensure!(s.iter().all(|&v| v >= 0), "ConvTranspose: output_shape must be >= 0, got {s:?}");
+            ensure!(
+                s.iter().all(|&v| v >= 0),
+                "ConvTranspose: output_shape must be >= 0, got {s:?}"
+            );
         }
-        Ok(Box::new(ConvTranspose { window: WindowAttrs::parse(a)?, group: group as usize, output_padding, output_shape }))
+        Ok(Box::new(ConvTranspose {
+            window: WindowAttrs::parse(a)?,
+            group: group as usize,
+            output_padding,
+            output_shape,
+        }))
     });
 }
 
@@ -41,9 +52,20 @@ impl ConvTranspose {
     fn geometry(&self, x: &[usize], w: &[usize]) -> Result<(usize, usize, usize, Geometry)> {
         let (n, c, sp) = split_nc(x, "ConvTranspose")?;
         let nd = sp.len();
-        ensure!(w.len() == x.len(), "ConvTranspose: weights {w:?} must have the rank of the input {x:?}");
-        ensure!(w[0] == c, "ConvTranspose: input has {c} channels but weights {w:?} expect {}", w[0]);
-        ensure!(c % self.group == 0, "ConvTranspose: {c} input channels are not divisible by group {}", self.group);
+        ensure!(
+            w.len() == x.len(),
+            "ConvTranspose: weights {w:?} must have the rank of the input {x:?}"
+        );
+        ensure!(
+            w[0] == c,
+            "ConvTranspose: input has {c} channels but weights {w:?} expect {}",
+            w[0]
+        );
+        ensure!(
+            c % self.group == 0,
+            "ConvTranspose: {c} input channels are not divisible by group {}",
+            self.group
+        );
         let m = w[1] * self.group;
         let kernel = self.window.kernel(nd, Some(&w[2..]))?;
         let strides = self.window.strides(nd)?;
@@ -51,29 +73,50 @@ impl ConvTranspose {
         let opad: Vec<usize> = match &self.output_padding {
             None => vec![0; nd],
             Some(p) => {
-                ensure!(p.len() == nd, "ConvTranspose: output_padding has {} values for {nd} spatial dims", p.len());
+                ensure!(
+                    p.len() == nd,
+                    "ConvTranspose: output_padding has {} values for {nd} spatial dims",
+                    p.len()
+                );
                 p.iter().map(|&v| v as usize).collect()
             }
         };
         let (mut pb, mut pe): (Vec<i64>, Vec<i64>) = {
             let (b, e) = self.window.explicit_pads(nd)?;
-            (b.iter().map(|&v| v as i64).collect(), e.iter().map(|&v| v as i64).collect())
+            (
+                b.iter().map(|&v| v as i64).collect(),
+                e.iter().map(|&v| v as i64).collect(),
+            )
         };
         // full (unpadded) output extent per dim
-        let full: Vec<i64> = (0..nd).map(|d| (strides[d] * (sp[d].max(1) - 1) + opad[d] + (kernel[d] - 1) * dilations[d] + 1) as i64).collect();
+        let full: Vec<i64> = (0..nd)
+            .map(|d| {
+                (strides[d] * (sp[d].max(1) - 1) + opad[d] + (kernel[d] - 1) * dilations[d] + 1)
+                    as i64
+            })
+            .collect();
         let target: Option<Vec<i64>> = match (&self.output_shape, self.window.auto_pad) {
             (Some(s), _) => {
-                ensure!(s.len() >= nd, "ConvTranspose: output_shape {s:?} has fewer than {nd} spatial dims");
+                ensure!(
+                    s.len() >= nd,
+                    "ConvTranspose: output_shape {s:?} has fewer than {nd} spatial dims"
+                );
                 Some(s[s.len() - nd..].to_vec())
             }
-            (None, AutoPad::SameUpper | AutoPad::SameLower) => Some((0..nd).map(|d| (sp[d] * strides[d]) as i64).collect()),
+            (None, AutoPad::SameUpper | AutoPad::SameLower) => {
+                Some((0..nd).map(|d| (sp[d] * strides[d]) as i64).collect())
+            }
             (None, _) => None,
         };
         if let Some(t) = &target {
             for d in 0..nd {
                 let total = full[d] - t[d];
                 let (small, big) = (total.div_euclid(2), total - total.div_euclid(2));
-                (pb[d], pe[d]) = if self.window.auto_pad == AutoPad::SameUpper { (small, big) } else { (big, small) };
+                (pb[d], pe[d]) = if self.window.auto_pad == AutoPad::SameUpper {
+                    (small, big)
+                } else {
+                    (big, small)
+                };
             }
         } else if self.window.auto_pad == AutoPad::Valid {
             pb.fill(0);
@@ -81,9 +124,18 @@ impl ConvTranspose {
         }
         let mut out = Vec::with_capacity(nd);
         for d in 0..nd {
-            ensure!(pb[d] >= 0, "ConvTranspose: output_shape needs a negative leading pad on dim {d}");
+            ensure!(
+                pb[d] >= 0,
+                "ConvTranspose: output_shape needs a negative leading pad on dim {d}"
+            );
             let o = full[d] - pb[d] - pe[d];
-            ensure!(o >= 0, "ConvTranspose: pads {}+{} exceed the output extent {} on dim {d}", pb[d], pe[d], full[d]);
+            ensure!(
+                o >= 0,
+                "ConvTranspose: pads {}+{} exceed the output extent {} on dim {d}",
+                pb[d],
+                pe[d],
+                full[d]
+            );
             out.push(o as usize);
         }
         let g = Geometry {
@@ -98,7 +150,16 @@ impl ConvTranspose {
         Ok((n, c, m, g))
     }
 
-    fn run_t<T: GemmScalar + std::ops::AddAssign>(&self, x: &[T], n: usize, c: usize, m: usize, g: &Geometry, w: &[T], bias: Option<&[T]>) -> Vec<T> {
+    fn run_t<T: GemmScalar + std::ops::AddAssign>(
+        &self,
+        x: &[T],
+        n: usize,
+        c: usize,
+        m: usize,
+        g: &Geometry,
+        w: &[T],
+        bias: Option<&[T]>,
+    ) -> Vec<T> {
         let group = self.group;
         let (cg, mg) = (c / group, m / group);
         let xprod: usize = g.output.iter().product();
@@ -112,7 +173,20 @@ impl ConvTranspose {
                 let xg = &x[(img * c + gi * cg) * xprod..(img * c + (gi + 1) * cg) * xprod];
                 let wg = &w[gi * cg * rows..(gi + 1) * cg * rows];
                 // cols [rows, xprod] = W_g^T [rows, cg] x X_g [cg, xprod]
-                T::gemm(rows, xprod, cg, wg, transposed(rows), xg, row_major(xprod), &mut col, xprod, T::one(), T::zero(), true);
+                T::gemm(
+                    rows,
+                    xprod,
+                    cg,
+                    wg,
+                    transposed(rows),
+                    xg,
+                    row_major(xprod),
+                    &mut col,
+                    xprod,
+                    T::one(),
+                    T::zero(),
+                    true,
+                );
                 let yg = &mut y[(img * m + gi * mg) * yprod..(img * m + (gi + 1) * mg) * yprod];
                 col2im(&col, mg, g, yg);
             }
@@ -127,25 +201,75 @@ impl ConvTranspose {
     }
 
     fn run(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-        ensure!(w.dtype() == x.dtype(), "ConvTranspose: X is {} but W is {}", x.dtype(), w.dtype());
+        ensure!(
+            w.dtype() == x.dtype(),
+            "ConvTranspose: X is {} but W is {}",
+            x.dtype(),
+            w.dtype()
+        );
         let (n, c, m, g) = self.geometry(x.shape(), w.shape())?;
         if let Some(b) = b {
-            ensure!(b.dtype() == x.dtype(), "ConvTranspose: X is {} but B is {}", x.dtype(), b.dtype());
-            ensure!(b.shape() == [m], "ConvTranspose: bias must have shape [{m}], got {:?}", b.shape());
+            ensure!(
+                b.dtype() == x.dtype(),
+                "ConvTranspose: X is {} but B is {}",
+                x.dtype(),
+                b.dtype()
+            );
+            ensure!(
+                b.shape() == [m],
+                "ConvTranspose: bias must have shape [{m}], got {:?}",
+                b.shape()
+            );
         }
         let mut shape = vec![n, m];
         shape.extend(&g.input);
         macro_rules! via_f32 {
             ($t:ty) => {{
                 let f = |v: &[$t]| v.iter().map(|a| a.to_f32()).collect::<Vec<f32>>();
-                let bias = match b { Some(b) => Some(f(b.as_slice::<$t>()?)), None => None };
-                let y = self.run_t::<f32>(&f(x.as_slice::<$t>()?), n, c, m, &g, &f(w.as_slice::<$t>()?), bias.as_deref());
-                Tensor::from_vec(shape, y.into_iter().map(<$t>::from_f32).collect::<Vec<$t>>())
+                let bias = match b {
+                    Some(b) => Some(f(b.as_slice::<$t>()?)),
+                    None => None,
+                };
+                let y = self.run_t::<f32>(
+                    &f(x.as_slice::<$t>()?),
+                    n,
+                    c,
+                    m,
+                    &g,
+                    &f(w.as_slice::<$t>()?),
+                    bias.as_deref(),
+                );
+                Tensor::from_vec(
+                    shape,
+                    y.into_iter().map(<$t>::from_f32).collect::<Vec<$t>>(),
+                )
             }};
         }
         match x.dtype() {
-            DType::F32 => Tensor::from_vec(shape, self.run_t(x.as_slice::<f32>()?, n, c, m, &g, w.as_slice::<f32>()?, b.map(|b| b.as_slice::<f32>()).transpose()?)),
-            DType::F64 => Tensor::from_vec(shape, self.run_t(x.as_slice::<f64>()?, n, c, m, &g, w.as_slice::<f64>()?, b.map(|b| b.as_slice::<f64>()).transpose()?)),
+            DType::F32 => Tensor::from_vec(
+                shape,
+                self.run_t(
+                    x.as_slice::<f32>()?,
+                    n,
+                    c,
+                    m,
+                    &g,
+                    w.as_slice::<f32>()?,
+                    b.map(|b| b.as_slice::<f32>()).transpose()?,
+                ),
+            ),
+            DType::F64 => Tensor::from_vec(
+                shape,
+                self.run_t(
+                    x.as_slice::<f64>()?,
+                    n,
+                    c,
+                    m,
+                    &g,
+                    w.as_slice::<f64>()?,
+                    b.map(|b| b.as_slice::<f64>()).transpose()?,
+                ),
+            ),
             DType::F16 => via_f32!(f16),
             DType::BF16 => via_f32!(bf16),
             other => Err(Error::dtype(other, "ConvTranspose")),
@@ -161,12 +285,22 @@ impl Op for ConvTranspose {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let w = ctx.inputs.get(1).cloned().flatten().unwrap_or_default();
         let shape = match (x.concrete_shape(), w.concrete_shape()) {
-            (Some(xs), Some(ws)) => self.geometry(&xs, &ws).ok().map(|(n, _, m, g)| [n, m].into_iter().chain(g.input).map(Dim::Fixed).collect()),
+            (Some(xs), Some(ws)) => self
+                .geometry(&xs, &ws)
+                .ok()
+                .map(|(n, _, m, g)| [n, m].into_iter().chain(g.input).map(Dim::Fixed).collect()),
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
-        Ok(vec![self.run(req(&inputs, 0)?, req(&inputs, 1)?, opt(&inputs, 2))?])
+        Ok(vec![self.run(
+            req(&inputs, 0)?,
+            req(&inputs, 1)?,
+            opt(&inputs, 2),
+        )?])
     }
 }

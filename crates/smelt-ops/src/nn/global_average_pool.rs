@@ -17,15 +17,22 @@ impl Op for GlobalAveragePool {
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
-        let shape = x.concrete_shape().and_then(|s| global_shape(&s, "GlobalAveragePool").ok()).map(|(s, _, _)| s.into_iter().map(Dim::Fixed).collect());
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        let shape = x
+            .concrete_shape()
+            .and_then(|s| global_shape(&s, "GlobalAveragePool").ok())
+            .map(|(s, _, _)| s.into_iter().map(Dim::Fixed).collect());
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        Ok(vec![dispatch_float!(x.dtype(), T => global_reduce::<T>(x, "GlobalAveragePool", |p| {
+        Ok(vec![
+            dispatch_float!(x.dtype(), T => global_reduce::<T>(x, "GlobalAveragePool", |p| {
             let n = p.len() as f64;
             T::from_f64(p.iter().map(|v| v.to_f64()).sum::<f64>() / n)
-        })?, other => return Err(Error::dtype(other, "GlobalAveragePool")))])
+        })?, other => return Err(Error::dtype(other, "GlobalAveragePool"))),
+        ])
     }
 }
-

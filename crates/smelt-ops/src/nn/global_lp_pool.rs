@@ -10,7 +10,9 @@ pub struct GlobalLpPool {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "GlobalLpPool", |ctx| Ok(Box::new(GlobalLpPool { p: lp_attr(ctx)? })));
+    r.register("", "GlobalLpPool", |ctx| {
+        Ok(Box::new(GlobalLpPool { p: lp_attr(ctx)? }))
+    });
 }
 
 impl Op for GlobalLpPool {
@@ -19,15 +21,23 @@ impl Op for GlobalLpPool {
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
-        let shape = x.concrete_shape().and_then(|s| global_shape(&s, "GlobalLpPool").ok()).map(|(s, _, _)| s.into_iter().map(Dim::Fixed).collect());
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        let shape = x
+            .concrete_shape()
+            .and_then(|s| global_shape(&s, "GlobalLpPool").ok())
+            .map(|(s, _, _)| s.into_iter().map(Dim::Fixed).collect());
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let p = self.p;
-        Ok(vec![dispatch_float!(x.dtype(), T => global_reduce::<T>(x, "GlobalLpPool", |xs| {
+        Ok(vec![
+            dispatch_float!(x.dtype(), T => global_reduce::<T>(x, "GlobalLpPool", |xs| {
             T::from_f64(xs.iter().map(|v| v.to_f64().abs().powf(p)).sum::<f64>().powf(1.0 / p))
-        })?, other => return Err(Error::dtype(other, "GlobalLpPool")))])
+        })?, other => return Err(Error::dtype(other, "GlobalLpPool"))),
+        ])
     }
 }
 

@@ -27,11 +27,19 @@ impl Op for GlobalMaxPool {
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
-        let shape = x.concrete_shape().and_then(|s| global_shape(&s, "GlobalMaxPool").ok()).map(|(s, _, _)| s.into_iter().map(Dim::Fixed).collect());
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        let shape = x
+            .concrete_shape()
+            .and_then(|s| global_shape(&s, "GlobalMaxPool").ok())
+            .map(|(s, _, _)| s.into_iter().map(Dim::Fixed).collect());
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        Ok(vec![dispatch_numeric!(x.dtype(), T => global_reduce::<T>(x, "GlobalMaxPool", plane_max::<T>)?, other => return Err(Error::dtype(other, "GlobalMaxPool")))])
+        Ok(vec![
+            dispatch_numeric!(x.dtype(), T => global_reduce::<T>(x, "GlobalMaxPool", plane_max::<T>)?, other => return Err(Error::dtype(other, "GlobalMaxPool"))),
+        ])
     }
 }

@@ -19,7 +19,12 @@ fn unflatten(mut flat: usize, shape: &[usize], out: &mut [usize]) {
 
 /// Calls `f(out_outer_flat, Some(in_outer_offset))` for every output position over all dims
 /// but the last, with the input offset of the taps `k` over those dims (None if outside).
-fn for_outer(g: &Geometry, k: &[usize], in_strides: &[usize], mut f: impl FnMut(usize, Option<usize>)) {
+fn for_outer(
+    g: &Geometry,
+    k: &[usize],
+    in_strides: &[usize],
+    mut f: impl FnMut(usize, Option<usize>),
+) {
     let nd = g.output.len();
     let outer = &g.output[..nd - 1];
     let n: usize = outer.iter().product();
@@ -52,7 +57,13 @@ pub fn im2col<T: Copy + Send + Sync>(x: &[T], c: usize, g: &Geometry, zero: T, c
         return;
     }
     let ist = in_strides(g);
-    let (ol, sl, dl, pl, il) = (g.output[nd - 1], g.strides[nd - 1], g.dilations[nd - 1], g.pads_begin[nd - 1], g.input[nd - 1]);
+    let (ol, sl, dl, pl, il) = (
+        g.output[nd - 1],
+        g.strides[nd - 1],
+        g.dilations[nd - 1],
+        g.pads_begin[nd - 1],
+        g.input[nd - 1],
+    );
     let row = |r: usize, dst: &mut [T]| {
         let ch = r / kprod;
         let mut k = vec![0usize; nd];
@@ -84,16 +95,25 @@ pub fn im2col<T: Copy + Send + Sync>(x: &[T], c: usize, g: &Geometry, zero: T, c
         });
     };
     if col.len() >= PAR_MIN {
-        col.par_chunks_mut(oprod).enumerate().for_each(|(r, dst)| row(r, dst));
+        col.par_chunks_mut(oprod)
+            .enumerate()
+            .for_each(|(r, dst)| row(r, dst));
     } else {
-        col.chunks_mut(oprod).enumerate().for_each(|(r, dst)| row(r, dst));
+        col.chunks_mut(oprod)
+            .enumerate()
+            .for_each(|(r, dst)| row(r, dst));
     }
 }
 
 /// Adds `col` (`[c * prod(kernel), prod(g.output)]`) back into the image `y` (`[c, g.input...]`),
 /// the adjoint of [`im2col`]. ConvTranspose calls it with the forward geometry of the
 /// convolution whose input is `y`.
-pub fn col2im<T: Copy + Send + Sync + std::ops::AddAssign>(col: &[T], c: usize, g: &Geometry, y: &mut [T]) {
+pub fn col2im<T: Copy + Send + Sync + std::ops::AddAssign>(
+    col: &[T],
+    c: usize,
+    g: &Geometry,
+    y: &mut [T],
+) {
     let kprod: usize = g.kernel.iter().product();
     let oprod: usize = g.output.iter().product();
     let iprod: usize = g.input.iter().product();
@@ -103,7 +123,12 @@ pub fn col2im<T: Copy + Send + Sync + std::ops::AddAssign>(col: &[T], c: usize, 
         return;
     }
     let ist = in_strides(g);
-    let (ol, sl, dl, pl) = (g.output[nd - 1], g.strides[nd - 1], g.dilations[nd - 1], g.pads_begin[nd - 1]);
+    let (ol, sl, dl, pl) = (
+        g.output[nd - 1],
+        g.strides[nd - 1],
+        g.dilations[nd - 1],
+        g.pads_begin[nd - 1],
+    );
     let plane = |ch: usize, yc: &mut [T]| {
         let mut k = vec![0usize; nd];
         for kf in 0..kprod {
@@ -125,8 +150,12 @@ pub fn col2im<T: Copy + Send + Sync + std::ops::AddAssign>(col: &[T], c: usize, 
         }
     };
     if col.len() >= PAR_MIN && c > 1 {
-        y.par_chunks_mut(iprod).enumerate().for_each(|(ch, yc)| plane(ch, yc));
+        y.par_chunks_mut(iprod)
+            .enumerate()
+            .for_each(|(ch, yc)| plane(ch, yc));
     } else {
-        y.chunks_mut(iprod).enumerate().for_each(|(ch, yc)| plane(ch, yc));
+        y.chunks_mut(iprod)
+            .enumerate()
+            .for_each(|(ch, yc)| plane(ch, yc));
     }
 }

@@ -14,7 +14,10 @@ pub struct LpPool {
 pub fn register(r: &mut Registry) {
     r.register("", "LpPool", |ctx| {
         let window = WindowAttrs::parse(ctx.attrs)?;
-        ensure!(window.kernel.is_some(), "LpPool: missing attribute 'kernel_shape'");
+        ensure!(
+            window.kernel.is_some(),
+            "LpPool: missing attribute 'kernel_shape'"
+        );
         // opset 1 had a float `p`; later opsets an int
         let p = match ctx.attrs.get("p") {
             Some(Attr::Float(f)) => *f as f64,
@@ -36,7 +39,14 @@ impl LpPool {
         let mut shape = x.shape()[..2].to_vec();
         shape.extend(&g.output);
         let p = self.p;
-        let y = sum_pool::<T>(x.as_slice::<T>()?, planes, &g, false, |v| v.to_f64().abs().powf(p), |s, _| T::from_f64(s.powf(1.0 / p)));
+        let y = sum_pool::<T>(
+            x.as_slice::<T>()?,
+            planes,
+            &g,
+            false,
+            |v| v.to_f64().abs().powf(p),
+            |s, _| T::from_f64(s.powf(1.0 / p)),
+        );
         Tensor::from_vec(shape, y)
     }
 }
@@ -49,12 +59,24 @@ impl Op for LpPool {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let shape = x.concrete_shape().and_then(|s| {
             let (_, g) = self.geometry(&s).ok()?;
-            Some(s[..2].iter().copied().chain(g.output).map(Dim::Fixed).collect())
+            Some(
+                s[..2]
+                    .iter()
+                    .copied()
+                    .chain(g.output)
+                    .map(Dim::Fixed)
+                    .collect(),
+            )
         });
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        Ok(vec![dispatch_float!(x.dtype(), T => self.run::<T>(x)?, other => return Err(Error::dtype(other, "LpPool")))])
+        Ok(vec![
+            dispatch_float!(x.dtype(), T => self.run::<T>(x)?, other => return Err(Error::dtype(other, "LpPool"))),
+        ])
     }
 }

@@ -16,10 +16,19 @@ pub struct MaxPool {
 pub fn register(r: &mut Registry) {
     r.register("", "MaxPool", |ctx| {
         let storage_order = ctx.attrs.int_or("storage_order", 0)?;
-        ensure!(storage_order == 0 || storage_order == 1, "MaxPool: storage_order must be 0 or 1, got {storage_order}");
+        ensure!(
+            storage_order == 0 || storage_order == 1,
+            "MaxPool: storage_order must be 0 or 1, got {storage_order}"
+        );
         let window = WindowAttrs::parse(ctx.attrs)?;
-        ensure!(window.kernel.is_some(), "MaxPool: missing attribute 'kernel_shape'");
-        Ok(Box::new(MaxPool { window, storage_order }))
+        ensure!(
+            window.kernel.is_some(),
+            "MaxPool: missing attribute 'kernel_shape'"
+        );
+        Ok(Box::new(MaxPool {
+            window,
+            storage_order,
+        }))
     });
 }
 
@@ -39,11 +48,24 @@ impl Op for MaxPool {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let shape: Option<Vec<Dim>> = x.concrete_shape().and_then(|s| {
             let (_, g) = self.geometry(&s).ok()?;
-            Some(s[..2].iter().copied().chain(g.output).map(Dim::Fixed).collect())
+            Some(
+                s[..2]
+                    .iter()
+                    .copied()
+                    .chain(g.output)
+                    .map(Dim::Fixed)
+                    .collect(),
+            )
         });
-        let mut out = vec![ValueInfo { dtype: x.dtype, shape: shape.clone() }];
+        let mut out = vec![ValueInfo {
+            dtype: x.dtype,
+            shape: shape.clone(),
+        }];
         if ctx.n_outputs > 1 {
-            out.push(ValueInfo { dtype: Some(DType::I64), shape });
+            out.push(ValueInfo {
+                dtype: Some(DType::I64),
+                shape,
+            });
         }
         Ok(out)
     }

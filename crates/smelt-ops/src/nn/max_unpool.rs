@@ -16,7 +16,10 @@ pub struct MaxUnpool {
 pub fn register(r: &mut Registry) {
     r.register("", "MaxUnpool", |ctx| {
         let window = WindowAttrs::parse(ctx.attrs)?;
-        ensure!(window.kernel.is_some(), "MaxUnpool: missing attribute 'kernel_shape'");
+        ensure!(
+            window.kernel.is_some(),
+            "MaxUnpool: missing attribute 'kernel_shape'"
+        );
         Ok(Box::new(MaxUnpool { window }))
     });
 }
@@ -32,23 +35,46 @@ impl MaxUnpool {
         let mut out = vec![n, c];
         for d in 0..nd {
             let full = (sp[d].max(1) - 1) * st[d] + k[d];
-            ensure!(full >= pb[d] + pe[d], "MaxUnpool: pads {}+{} exceed the unpooled size {full} on dim {d}", pb[d], pe[d]);
+            ensure!(
+                full >= pb[d] + pe[d],
+                "MaxUnpool: pads {}+{} exceed the unpooled size {full} on dim {d}",
+                pb[d],
+                pe[d]
+            );
             out.push(full - pb[d] - pe[d]);
         }
         Ok(out)
     }
 
-    fn run<T: Elem + Copy>(&self, x: &Tensor, idx: &[i64], shape: Vec<usize>, output_shape: Option<Vec<usize>>) -> Result<Tensor> {
+    fn run<T: Elem + Copy>(
+        &self,
+        x: &Tensor,
+        idx: &[i64],
+        shape: Vec<usize>,
+        output_shape: Option<Vec<usize>>,
+    ) -> Result<Tensor> {
         let xs = x.as_slice::<T>()?;
         let total = numel(&shape);
         let mut y = vec![T::default(); total];
         for (&v, &i) in xs.iter().zip(idx) {
-            ensure!(i >= 0 && (i as usize) < total, "MaxUnpool: index {i} out of range for unpooled shape {shape:?}");
+            ensure!(
+                i >= 0 && (i as usize) < total,
+                "MaxUnpool: index {i} out of range for unpooled shape {shape:?}"
+            );
             y[i as usize] = v;
         }
-        let Some(os) = output_shape.filter(|os| os != &shape) else { return Tensor::from_vec(shape, y) };
-        ensure!(os.len() == shape.len(), "MaxUnpool: output_shape {os:?} must have rank {}", shape.len());
-        ensure!(os.iter().zip(&shape).all(|(a, b)| a >= b), "MaxUnpool: output_shape {os:?} is smaller than the unpooled shape {shape:?}");
+        let Some(os) = output_shape.filter(|os| os != &shape) else {
+            return Tensor::from_vec(shape, y);
+        };
+        ensure!(
+            os.len() == shape.len(),
+            "MaxUnpool: output_shape {os:?} must have rank {}",
+            shape.len()
+        );
+        ensure!(
+            os.iter().zip(&shape).all(|(a, b)| a >= b),
+            "MaxUnpool: output_shape {os:?} is smaller than the unpooled shape {shape:?}"
+        );
         let mut out = vec![T::default(); numel(&os)];
         let dst = broadcast_strides(&os, &os);
         let mut k = 0;
@@ -67,17 +93,27 @@ impl Op for MaxUnpool {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let i = req(&inputs, 1)?;
-        ensure!(i.shape() == x.shape(), "MaxUnpool: indices shape {:?} differs from X shape {:?}", i.shape(), x.shape());
+        ensure!(
+            i.shape() == x.shape(),
+            "MaxUnpool: indices shape {:?} differs from X shape {:?}",
+            i.shape(),
+            x.shape()
+        );
         let idx = i.to_i64_vec()?;
         let shape = self.out_shape(x.shape())?;
         let os = match opt(&inputs, 2) {
             Some(t) => {
                 let s = t.to_i64_vec()?;
-                ensure!(s.iter().all(|&d| d >= 0), "MaxUnpool: output_shape {s:?} has a negative dim");
+                ensure!(
+                    s.iter().all(|&d| d >= 0),
+                    "MaxUnpool: output_shape {s:?} has a negative dim"
+                );
                 Some(s.iter().map(|&d| d as usize).collect())
             }
             None => None,
         };
-        Ok(vec![dispatch_numeric!(x.dtype(), T => self.run::<T>(x, &idx, shape, os)?, other => return Err(Error::dtype(other, "MaxUnpool")))])
+        Ok(vec![
+            dispatch_numeric!(x.dtype(), T => self.run::<T>(x, &idx, shape, os)?, other => return Err(Error::dtype(other, "MaxUnpool"))),
+        ])
     }
 }

@@ -29,14 +29,26 @@ impl Windows {
             let mut vd = Vec::with_capacity(g.output[d]);
             let mut pd = Vec::with_capacity(g.output[d]);
             for o in 0..g.output[d] {
-                vd.push((0..g.kernel[d]).filter_map(|k| g.tap(d, o, k)).collect::<Vec<_>>());
-                pd.push((0..g.kernel[d]).filter(|&k| o * g.strides[d] + k * g.dilations[d] < ext).count());
+                vd.push(
+                    (0..g.kernel[d])
+                        .filter_map(|k| g.tap(d, o, k))
+                        .collect::<Vec<_>>(),
+                );
+                pd.push(
+                    (0..g.kernel[d])
+                        .filter(|&k| o * g.strides[d] + k * g.dilations[d] < ext)
+                        .count(),
+                );
             }
             valid.push(vd);
             padded.push(pd);
         }
         let oprod: usize = g.output.iter().product();
-        let mut w = Windows { starts: Vec::with_capacity(oprod + 1), offs: Vec::new(), padded: Vec::with_capacity(oprod) };
+        let mut w = Windows {
+            starts: Vec::with_capacity(oprod + 1),
+            offs: Vec::new(),
+            padded: Vec::with_capacity(oprod),
+        };
         let mut idx = vec![0usize; nd];
         let mut cur: Vec<usize> = Vec::new();
         let mut next: Vec<usize> = Vec::new();
@@ -73,22 +85,38 @@ impl Windows {
 }
 
 /// Runs `f(plane_index, x_plane, y_plane)` over all planes, in parallel when large.
-pub fn for_planes<A: Sync, B: Send>(x: &[A], in_prod: usize, y: &mut [B], out_prod: usize, f: impl Fn(usize, &[A], &mut [B]) + Sync + Send) {
+pub fn for_planes<A: Sync, B: Send>(
+    x: &[A],
+    in_prod: usize,
+    y: &mut [B],
+    out_prod: usize,
+    f: impl Fn(usize, &[A], &mut [B]) + Sync + Send,
+) {
     if out_prod == 0 || in_prod == 0 {
         return;
     }
     let planes = y.len() / out_prod;
     if planes > 1 && x.len() >= 1 << 14 {
-        y.par_chunks_mut(out_prod).enumerate().for_each(|(p, yp)| f(p, &x[p * in_prod..(p + 1) * in_prod], yp));
+        y.par_chunks_mut(out_prod)
+            .enumerate()
+            .for_each(|(p, yp)| f(p, &x[p * in_prod..(p + 1) * in_prod], yp));
     } else {
-        y.chunks_mut(out_prod).enumerate().for_each(|(p, yp)| f(p, &x[p * in_prod..(p + 1) * in_prod], yp));
+        y.chunks_mut(out_prod)
+            .enumerate()
+            .for_each(|(p, yp)| f(p, &x[p * in_prod..(p + 1) * in_prod], yp));
     }
 }
 
 /// Max over each window; with `want_idx`, also the flat input index of the maximum (the
 /// first one on ties), row-major within the plane or column-major for `storage_order` 1.
 /// A window with no tap inside the input yields the element type's default.
-pub fn max_pool<T: Elem + Copy + PartialOrd>(x: &[T], planes: usize, g: &Geometry, want_idx: bool, storage_order: i64) -> (Vec<T>, Vec<i64>) {
+pub fn max_pool<T: Elem + Copy + PartialOrd>(
+    x: &[T],
+    planes: usize,
+    g: &Geometry,
+    want_idx: bool,
+    storage_order: i64,
+) -> (Vec<T>, Vec<i64>) {
     let in_prod: usize = g.input.iter().product();
     let out_prod: usize = g.output.iter().product();
     let w = Windows::new(g);
@@ -114,9 +142,14 @@ pub fn max_pool<T: Elem + Copy + PartialOrd>(x: &[T], planes: usize, g: &Geometr
         }
     };
     if want_idx {
-        y.chunks_mut(out_prod.max(1)).zip(best.chunks_mut(out_prod.max(1))).enumerate().for_each(|(p, (yp, bp))| reduce(&x[p * in_prod..(p + 1) * in_prod], yp, Some(bp)));
+        y.chunks_mut(out_prod.max(1))
+            .zip(best.chunks_mut(out_prod.max(1)))
+            .enumerate()
+            .for_each(|(p, (yp, bp))| reduce(&x[p * in_prod..(p + 1) * in_prod], yp, Some(bp)));
     } else {
-        for_planes(x, in_prod, &mut y, out_prod, |_, xp, yp| reduce(xp, yp, None));
+        for_planes(x, in_prod, &mut y, out_prod, |_, xp, yp| {
+            reduce(xp, yp, None)
+        });
     }
     let nd = g.input.len();
     let idx = best
@@ -146,7 +179,14 @@ pub fn max_pool<T: Elem + Copy + PartialOrd>(x: &[T], planes: usize, g: &Geometr
 
 /// `finish(sum, count)` over `sum(map(x))` per window, in f64. `count` is the number of taps
 /// inside the input, or inside the padded input with `count_pad`.
-pub fn sum_pool<T: Elem + Copy>(x: &[T], planes: usize, g: &Geometry, count_pad: bool, map: impl Fn(T) -> f64 + Sync + Send, finish: impl Fn(f64, usize) -> T + Sync + Send) -> Vec<T> {
+pub fn sum_pool<T: Elem + Copy>(
+    x: &[T],
+    planes: usize,
+    g: &Geometry,
+    count_pad: bool,
+    map: impl Fn(T) -> f64 + Sync + Send,
+    finish: impl Fn(f64, usize) -> T + Sync + Send,
+) -> Vec<T> {
     let in_prod: usize = g.input.iter().product();
     let out_prod: usize = g.output.iter().product();
     let w = Windows::new(g);
@@ -201,7 +241,10 @@ impl PoolFloat for bf16 {
 
 /// Output shape `[N, C, 1, ..., 1]` of a global pool over `shape`, and (planes, plane size).
 pub fn global_shape(shape: &[usize], what: &str) -> Result<(Vec<usize>, usize, usize)> {
-    ensure!(shape.len() >= 2, "{what}: input must be [N, C, D1, ...], got shape {shape:?}");
+    ensure!(
+        shape.len() >= 2,
+        "{what}: input must be [N, C, D1, ...], got shape {shape:?}"
+    );
     let mut out = shape.to_vec();
     out[2..].iter_mut().for_each(|d| *d = 1);
     let plane: usize = shape[2..].iter().product();
@@ -209,7 +252,11 @@ pub fn global_shape(shape: &[usize], what: &str) -> Result<(Vec<usize>, usize, u
 }
 
 /// Reduces each plane of `x` with `f`.
-pub fn global_reduce<T: Elem + Copy>(x: &Tensor, what: &str, f: impl Fn(&[T]) -> T + Sync + Send) -> Result<Tensor> {
+pub fn global_reduce<T: Elem + Copy>(
+    x: &Tensor,
+    what: &str,
+    f: impl Fn(&[T]) -> T + Sync + Send,
+) -> Result<Tensor> {
     let (shape, planes, plane) = global_shape(x.shape(), what)?;
     let xs = x.as_slice::<T>()?;
     let mut y = vec![T::default(); planes];
@@ -224,14 +271,35 @@ mod tests {
     use super::*;
     use crate::nn::spatial::{AutoPad, WindowAttrs};
 
-    fn geom(input: &[usize], kernel: &[usize], strides: Vec<i64>, pads: Vec<i64>, dil: Vec<i64>, ceil: bool) -> Geometry {
-        let w = WindowAttrs { kernel: None, strides: Some(strides), pads: Some(pads), dilations: Some(dil), auto_pad: AutoPad::NotSet, ceil_mode: ceil };
+    fn geom(
+        input: &[usize],
+        kernel: &[usize],
+        strides: Vec<i64>,
+        pads: Vec<i64>,
+        dil: Vec<i64>,
+        ceil: bool,
+    ) -> Geometry {
+        let w = WindowAttrs {
+            kernel: None,
+            strides: Some(strides),
+            pads: Some(pads),
+            dilations: Some(dil),
+            auto_pad: AutoPad::NotSet,
+            ceil_mode: ceil,
+        };
         w.resolve(input, kernel).unwrap()
     }
 
     #[test]
     fn windows_match_brute_force() {
-        let g = geom(&[7, 6], &[3, 2], vec![2, 3], vec![1, 0, 2, 1], vec![1, 2], true);
+        let g = geom(
+            &[7, 6],
+            &[3, 2],
+            vec![2, 3],
+            vec![1, 0, 2, 1],
+            vec![1, 2],
+            true,
+        );
         let w = Windows::new(&g);
         let mut o = 0;
         for oy in 0..g.output[0] {
@@ -266,6 +334,9 @@ mod tests {
     #[test]
     fn global_shape_needs_nc() {
         assert!(global_shape(&[3], "GlobalAveragePool").is_err());
-        assert_eq!(global_shape(&[2, 3, 4, 5], "x").unwrap(), (vec![2, 3, 1, 1], 6, 20));
+        assert_eq!(
+            global_shape(&[2, 3, 4, 5], "x").unwrap(),
+            (vec![2, 3, 1, 1], 6, 20)
+        );
     }
 }

@@ -41,9 +41,17 @@ impl WindowAttrs {
             auto_pad,
             ceil_mode: a.int_or("ceil_mode", 0)? != 0,
         };
-        for (name, v, min) in [("kernel_shape", &w.kernel, 1), ("strides", &w.strides, 1), ("dilations", &w.dilations, 1), ("pads", &w.pads, 0)] {
+        for (name, v, min) in [
+            ("kernel_shape", &w.kernel, 1),
+            ("strides", &w.strides, 1),
+            ("dilations", &w.dilations, 1),
+            ("pads", &w.pads, 0),
+        ] {
             if let Some(v) = v {
-                ensure!(v.iter().all(|&x| x >= min && x <= i32::MAX as i64), "attribute '{name}' must be in {min}..=2^31-1, got {v:?}");
+                ensure!(
+                    v.iter().all(|&x| x >= min && x <= i32::MAX as i64),
+                    "attribute '{name}' must be in {min}..=2^31-1, got {v:?}"
+                );
             }
         }
         Ok(w)
@@ -54,7 +62,11 @@ impl WindowAttrs {
         match v {
             None => Ok(vec![def as usize; n]),
             Some(v) => {
-                ensure!(v.len() == n, "attribute '{name}' has {} values for {n} spatial dims", v.len());
+                ensure!(
+                    v.len() == n,
+                    "attribute '{name}' has {} values for {n} spatial dims",
+                    v.len()
+                );
                 Ok(v.iter().map(|&x| x as usize).collect())
             }
         }
@@ -71,8 +83,16 @@ impl WindowAttrs {
         match &self.pads {
             None => Ok((vec![0; n], vec![0; n])),
             Some(p) => {
-                ensure!(p.len() == 2 * n, "attribute 'pads' has {} values for {n} spatial dims (needs {})", p.len(), 2 * n);
-                Ok((p[..n].iter().map(|&x| x as usize).collect(), p[n..].iter().map(|&x| x as usize).collect()))
+                ensure!(
+                    p.len() == 2 * n,
+                    "attribute 'pads' has {} values for {n} spatial dims (needs {})",
+                    p.len(),
+                    2 * n
+                );
+                Ok((
+                    p[..n].iter().map(|&x| x as usize).collect(),
+                    p[n..].iter().map(|&x| x as usize).collect(),
+                ))
             }
         }
     }
@@ -83,7 +103,10 @@ impl WindowAttrs {
             (Some(k), w) => {
                 let k = Self::per_dim(&Some(k.clone()), n, 1, "kernel_shape")?;
                 if let Some(w) = w {
-                    ensure!(w == k.as_slice(), "kernel_shape {k:?} does not match the weights' spatial shape {w:?}");
+                    ensure!(
+                        w == k.as_slice(),
+                        "kernel_shape {k:?} does not match the weights' spatial shape {w:?}"
+                    );
                 }
                 Ok(k)
             }
@@ -95,7 +118,11 @@ impl WindowAttrs {
     /// Resolves the forward (Conv / pooling) geometry for spatial input dims `input`.
     pub fn resolve(&self, input: &[usize], kernel: &[usize]) -> Result<Geometry> {
         let n = input.len();
-        ensure!(kernel.len() == n, "kernel has {} dims for {n} spatial dims", kernel.len());
+        ensure!(
+            kernel.len() == n,
+            "kernel has {} dims for {n} spatial dims",
+            kernel.len()
+        );
         let strides = self.strides(n)?;
         let dilations = self.dilations(n)?;
         let (mut pb, mut pe) = self.explicit_pads(n)?;
@@ -108,7 +135,11 @@ impl WindowAttrs {
                     out[d] = i.div_ceil(s);
                     let total = ((out[d].max(1) - 1) * s + dk).saturating_sub(i);
                     let small = total / 2;
-                    (pb[d], pe[d]) = if self.auto_pad == AutoPad::SameUpper { (small, total - small) } else { (total - small, small) };
+                    (pb[d], pe[d]) = if self.auto_pad == AutoPad::SameUpper {
+                        (small, total - small)
+                    } else {
+                        (total - small, small)
+                    };
                 }
                 AutoPad::Valid | AutoPad::NotSet => {
                     if self.auto_pad == AutoPad::Valid {
@@ -116,7 +147,11 @@ impl WindowAttrs {
                     }
                     let padded = i + pb[d] + pe[d];
                     ensure!(padded >= dk, "spatial dim {d}: input {i} with pads {}+{} is smaller than the dilated kernel {dk}", pb[d], pe[d]);
-                    out[d] = if self.ceil_mode { (padded - dk).div_ceil(s) + 1 } else { (padded - dk) / s + 1 };
+                    out[d] = if self.ceil_mode {
+                        (padded - dk).div_ceil(s) + 1
+                    } else {
+                        (padded - dk) / s + 1
+                    };
                     // a window must start inside the input or the leading pad
                     if self.ceil_mode && (out[d] - 1) * s >= i + pb[d] {
                         out[d] -= 1;
@@ -124,7 +159,15 @@ impl WindowAttrs {
                 }
             }
         }
-        Ok(Geometry { input: input.to_vec(), output: out, kernel: kernel.to_vec(), strides, dilations, pads_begin: pb, pads_end: pe })
+        Ok(Geometry {
+            input: input.to_vec(),
+            output: out,
+            kernel: kernel.to_vec(),
+            strides,
+            dilations,
+            pads_begin: pb,
+            pads_end: pe,
+        })
     }
 }
 
@@ -144,13 +187,17 @@ impl Geometry {
     /// For output index `o` along dim `d` and kernel tap `k`, the input index, if inside.
     #[inline]
     pub fn tap(&self, d: usize, o: usize, k: usize) -> Option<usize> {
-        let i = (o * self.strides[d] + k * self.dilations[d]) as isize - self.pads_begin[d] as isize;
+        let i =
+            (o * self.strides[d] + k * self.dilations[d]) as isize - self.pads_begin[d] as isize;
         (i >= 0 && (i as usize) < self.input[d]).then_some(i as usize)
     }
 
     /// The range of output indices along dim `d` whose tap `k` lands inside the input.
     pub fn valid_outputs(&self, d: usize, k: usize) -> std::ops::Range<usize> {
-        let (s, off) = (self.strides[d] as isize, (k * self.dilations[d]) as isize - self.pads_begin[d] as isize);
+        let (s, off) = (
+            self.strides[d] as isize,
+            (k * self.dilations[d]) as isize - self.pads_begin[d] as isize,
+        );
         // i = o*s + off in [0, input)
         let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
         let hi = (self.input[d] as isize - off + s - 1).div_euclid(s).max(0);
@@ -161,7 +208,10 @@ impl Geometry {
 
 /// Splits a tensor shape into (N, C, spatial dims), requiring rank >= 3 (or `min_rank`).
 pub fn split_nc(shape: &[usize], what: &str) -> Result<(usize, usize, Vec<usize>)> {
-    ensure!(shape.len() >= 3, "{what}: input must be [N, C, D1, ...], got shape {shape:?}");
+    ensure!(
+        shape.len() >= 3,
+        "{what}: input must be [N, C, D1, ...], got shape {shape:?}"
+    );
     Ok((shape[0], shape[1], shape[2..].to_vec()))
 }
 
@@ -169,22 +219,49 @@ pub fn split_nc(shape: &[usize], what: &str) -> Result<(usize, usize, Vec<usize>
 mod tests {
     use super::*;
     fn w(auto_pad: AutoPad, pads: Option<Vec<i64>>, strides: Vec<i64>, ceil: bool) -> WindowAttrs {
-        WindowAttrs { kernel: None, strides: Some(strides), pads, dilations: None, auto_pad, ceil_mode: ceil }
+        WindowAttrs {
+            kernel: None,
+            strides: Some(strides),
+            pads,
+            dilations: None,
+            auto_pad,
+            ceil_mode: ceil,
+        }
     }
     #[test]
     fn output_sizes() {
-        let g = w(AutoPad::SameLower, None, vec![2, 2], false).resolve(&[5, 5], &[3, 3]).unwrap();
-        assert_eq!((g.output.clone(), g.pads_begin.clone(), g.pads_end.clone()), (vec![3, 3], vec![1, 1], vec![1, 1]));
-        let g = w(AutoPad::SameUpper, None, vec![1], false).resolve(&[32], &[2]).unwrap();
-        assert_eq!((g.output, g.pads_begin, g.pads_end), (vec![32], vec![0], vec![1]));
-        let g = w(AutoPad::NotSet, None, vec![2, 2], true).resolve(&[2, 2], &[1, 1]).unwrap();
+        let g = w(AutoPad::SameLower, None, vec![2, 2], false)
+            .resolve(&[5, 5], &[3, 3])
+            .unwrap();
+        assert_eq!(
+            (g.output.clone(), g.pads_begin.clone(), g.pads_end.clone()),
+            (vec![3, 3], vec![1, 1], vec![1, 1])
+        );
+        let g = w(AutoPad::SameUpper, None, vec![1], false)
+            .resolve(&[32], &[2])
+            .unwrap();
+        assert_eq!(
+            (g.output, g.pads_begin, g.pads_end),
+            (vec![32], vec![0], vec![1])
+        );
+        let g = w(AutoPad::NotSet, None, vec![2, 2], true)
+            .resolve(&[2, 2], &[1, 1])
+            .unwrap();
         assert_eq!(g.output, vec![1, 1]);
-        let g = w(AutoPad::NotSet, Some(vec![1, 0, 1, 0]), vec![2, 2], false).resolve(&[7, 5], &[3, 3]).unwrap();
+        let g = w(AutoPad::NotSet, Some(vec![1, 0, 1, 0]), vec![2, 2], false)
+            .resolve(&[7, 5], &[3, 3])
+            .unwrap();
         assert_eq!(g.output, vec![4, 2]);
-        assert!(w(AutoPad::NotSet, None, vec![1], false).resolve(&[2], &[3]).is_err());
-        assert!(w(AutoPad::NotSet, Some(vec![1]), vec![1], false).resolve(&[4], &[3]).is_err());
+        assert!(w(AutoPad::NotSet, None, vec![1], false)
+            .resolve(&[2], &[3])
+            .is_err());
+        assert!(w(AutoPad::NotSet, Some(vec![1]), vec![1], false)
+            .resolve(&[4], &[3])
+            .is_err());
         // valid_outputs agrees with tap
-        let g = w(AutoPad::NotSet, Some(vec![2, 1]), vec![3], false).resolve(&[10], &[4]).unwrap();
+        let g = w(AutoPad::NotSet, Some(vec![2, 1]), vec![3], false)
+            .resolve(&[10], &[4])
+            .unwrap();
         for k in 0..4 {
             let r = g.valid_outputs(0, k);
             for o in 0..g.output[0] {

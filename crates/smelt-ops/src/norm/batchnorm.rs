@@ -27,7 +27,11 @@ pub fn register(r: &mut Registry) {
         } else {
             ctx.n_outputs > 1
         };
-        Ok(Box::new(BatchNorm { eps: ctx.attrs.float_or("epsilon", 1e-5)?, momentum: ctx.attrs.float_or("momentum", 0.9)?, training }))
+        Ok(Box::new(BatchNorm {
+            eps: ctx.attrs.float_or("epsilon", 1e-5)?,
+            momentum: ctx.attrs.float_or("momentum", 0.9)?,
+            training,
+        }))
     });
 }
 
@@ -42,7 +46,11 @@ impl BatchNorm {
         let mut ps: Vec<Vec<T::C>> = Vec::new();
         for (i, nm) in names.iter().enumerate() {
             let p: Vec<T::C> = param(req(inputs, i + 1)?, nm)?;
-            ensure!(p.len() == c || (p.len() == c * sp && !self.training), "BatchNormalization: {nm} has {} elements, expected {c}", p.len());
+            ensure!(
+                p.len() == c || (p.len() == c * sp && !self.training),
+                "BatchNormalization: {nm} has {} elements, expected {c}",
+                p.len()
+            );
             ps.push(p);
         }
         let xs = float_input::<T>(x)?;
@@ -109,7 +117,13 @@ impl Op for BatchNorm {
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let mut out = vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()];
         for i in 1..ctx.n_outputs {
-            out.push(ctx.inputs.get(if i % 2 == 1 { 3 } else { 4 }).cloned().flatten().unwrap_or_default());
+            out.push(
+                ctx.inputs
+                    .get(if i % 2 == 1 { 3 } else { 4 })
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default(),
+            );
         }
         Ok(out)
     }

@@ -1,21 +1,34 @@
 //! Helpers shared by the normalization ops: float dispatch, parameter vectors, and the
 //! `outer x n x inner` view of a tensor around an axis.
 
-pub use crate::reduce::kernel::{float_input, float_output, FloatIo};
 use crate::prelude::*;
+pub use crate::reduce::kernel::{float_input, float_output, FloatIo};
 use num_traits::Float;
 
 /// A small parameter tensor (scale, bias, mean, ...) converted to compute type `C`.
 pub fn param<C: Float>(t: &Tensor, what: &str) -> Result<Vec<C>> {
-    let v = t.to_f64_vec().map_err(|e| Error::invalid(format!("{what}: {e}")))?;
-    Ok(v.into_iter().map(|x| C::from(x).unwrap_or_else(C::nan)).collect())
+    let v = t
+        .to_f64_vec()
+        .map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+    Ok(v.into_iter()
+        .map(|x| C::from(x).unwrap_or_else(C::nan))
+        .collect())
 }
 
 /// `t` broadcast (numpy rules, right-aligned) to `target`, materialized in row-major order.
 pub fn param_bcast<C: Float>(t: &Tensor, target: &[usize], what: &str) -> Result<Vec<C>> {
     let ok = t.rank() <= target.len()
-        && t.shape().iter().rev().zip(target.iter().rev()).all(|(&a, &b)| a == b || a == 1);
-    ensure!(ok, "{what} of shape {:?} does not broadcast to {:?}", t.shape(), target);
+        && t.shape()
+            .iter()
+            .rev()
+            .zip(target.iter().rev())
+            .all(|(&a, &b)| a == b || a == 1);
+    ensure!(
+        ok,
+        "{what} of shape {:?} does not broadcast to {:?}",
+        t.shape(),
+        target
+    );
     let v: Vec<C> = param(t, what)?;
     if v.len() == numel(target) {
         return Ok(v);
@@ -28,7 +41,11 @@ pub fn param_bcast<C: Float>(t: &Tensor, target: &[usize], what: &str) -> Result
 
 /// `(outer, n, inner)` with `n = shape[axis]`.
 pub fn split3(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
 }
 
 /// Runs `$body` with `$T` bound to the element type of a float dtype (f32/f64/f16/bf16),
@@ -62,10 +79,23 @@ macro_rules! norm_float {
 pub fn floats_as<C: Float>(dtype: DType, shape: Vec<usize>, v: Vec<C>) -> Result<Tensor> {
     let f = |x: C| x.to_f64().unwrap_or(f64::NAN);
     match dtype {
-        DType::F32 => Tensor::from_vec(shape, v.into_iter().map(|x| f(x) as f32).collect::<Vec<f32>>()),
+        DType::F32 => Tensor::from_vec(
+            shape,
+            v.into_iter().map(|x| f(x) as f32).collect::<Vec<f32>>(),
+        ),
         DType::F64 => Tensor::from_vec(shape, v.into_iter().map(f).collect::<Vec<f64>>()),
-        DType::F16 => Tensor::from_vec(shape, v.into_iter().map(|x| f16::from_f64(f(x))).collect::<Vec<f16>>()),
-        DType::BF16 => Tensor::from_vec(shape, v.into_iter().map(|x| bf16::from_f64(f(x))).collect::<Vec<bf16>>()),
+        DType::F16 => Tensor::from_vec(
+            shape,
+            v.into_iter()
+                .map(|x| f16::from_f64(f(x)))
+                .collect::<Vec<f16>>(),
+        ),
+        DType::BF16 => Tensor::from_vec(
+            shape,
+            v.into_iter()
+                .map(|x| bf16::from_f64(f(x)))
+                .collect::<Vec<bf16>>(),
+        ),
         d => Err(Error::dtype(d, "float output")),
     }
 }

@@ -40,7 +40,9 @@ impl Mt19937 {
         let mut mt = [0u32; 624];
         mt[0] = seed;
         for i in 1..624 {
-            mt[i] = 1812433253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
+            mt[i] = 1812433253u32
+                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
+                .wrapping_add(i as u32);
         }
         Mt19937 { mt, idx: 624 }
     }
@@ -73,7 +75,11 @@ impl Mt19937 {
 
 fn scalar_f64(t: &Tensor, what: &str) -> Result<f64> {
     let v = t.to_f64_vec()?;
-    ensure!(v.len() == 1, "Dropout: {what} must be a scalar, got shape {:?}", t.shape());
+    ensure!(
+        v.len() == 1,
+        "Dropout: {what} must be a scalar, got shape {:?}",
+        t.shape()
+    );
     Ok(v[0])
 }
 
@@ -83,7 +89,11 @@ impl Dropout {
         let mut rng = Mt19937::new(self.seed);
         let scale = cst::<T::C>(1.0 / (1.0 - ratio));
         let mask: Vec<bool> = (0..xs.len()).map(|_| rng.next_f64() >= ratio).collect();
-        let y = xs.iter().zip(&mask).map(|(&v, &m)| if m { v * scale } else { cst(0.0) }).collect();
+        let y = xs
+            .iter()
+            .zip(&mask)
+            .map(|(&v, &m)| if m { v * scale } else { cst(0.0) })
+            .collect();
         Ok((float_output::<T>(x.shape().to_vec(), y)?, mask))
     }
 }
@@ -96,8 +106,15 @@ impl Op for Dropout {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let mut out = vec![x.clone()];
         if ctx.n_outputs > 1 {
-            let dt = if self.opset >= 10 { Some(DType::Bool) } else { x.dtype };
-            out.push(ValueInfo { dtype: dt, shape: x.shape });
+            let dt = if self.opset >= 10 {
+                Some(DType::Bool)
+            } else {
+                x.dtype
+            };
+            out.push(ValueInfo {
+                dtype: dt,
+                shape: x.shape,
+            });
         }
         Ok(out)
     }
@@ -118,7 +135,10 @@ impl Op for Dropout {
         let x = take(&mut inputs, 0)?;
         let want_mask = ctx.n_outputs > 1;
         if training && ratio != 0.0 {
-            ensure!((0.0..1.0).contains(&ratio), "Dropout: ratio must be in [0, 1), got {ratio}");
+            ensure!(
+                (0.0..1.0).contains(&ratio),
+                "Dropout: ratio must be in [0, 1), got {ratio}"
+            );
             let (y, mask) = crate::norm_float!(x.dtype(), "Dropout input in training mode", T => self.train::<T>(&x, ratio)?);
             return Ok(vec![y, Tensor::from_vec(x.shape().to_vec(), mask)?]);
         }

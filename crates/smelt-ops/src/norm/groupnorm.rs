@@ -21,12 +21,23 @@ pub struct GroupNorm {
 
 pub fn register(r: &mut Registry) {
     r.register("", "InstanceNormalization", |ctx| {
-        Ok(Box::new(GroupNorm { groups: None, eps: ctx.attrs.float_or("epsilon", 1e-5)?, per_channel: true }))
+        Ok(Box::new(GroupNorm {
+            groups: None,
+            eps: ctx.attrs.float_or("epsilon", 1e-5)?,
+            per_channel: true,
+        }))
     });
     r.register("", "GroupNormalization", |ctx| {
         let g = ctx.attrs.req_int("num_groups")?;
-        ensure!(g > 0, "GroupNormalization: num_groups must be positive, got {g}");
-        Ok(Box::new(GroupNorm { groups: Some(g), eps: ctx.attrs.float_or("epsilon", 1e-5)?, per_channel: ctx.opset >= 21 }))
+        ensure!(
+            g > 0,
+            "GroupNormalization: num_groups must be positive, got {g}"
+        );
+        Ok(Box::new(GroupNorm {
+            groups: Some(g),
+            eps: ctx.attrs.float_or("epsilon", 1e-5)?,
+            per_channel: ctx.opset >= 21,
+        }))
     });
 }
 
@@ -41,19 +52,35 @@ impl GroupNorm {
     fn run<T: FloatIo>(&self, inputs: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
         let name = self.name();
         let x = req(inputs, 0)?;
-        ensure!(x.rank() >= 2, "{name}: X must be N x C x ..., got shape {:?}", x.shape());
+        ensure!(
+            x.rank() >= 2,
+            "{name}: X must be N x C x ..., got shape {:?}",
+            x.shape()
+        );
         let sh = x.shape();
         let (nb, c) = (sh[0], sh[1]);
         let sp: usize = sh[2..].iter().product();
         let g = self.groups.map(|g| g as usize).unwrap_or(c);
-        ensure!(c % g.max(1) == 0 || c == 0, "{name}: {c} channels do not split into {g} groups");
+        ensure!(
+            c % g.max(1) == 0 || c == 0,
+            "{name}: {c} channels do not split into {g} groups"
+        );
         let cpg = c.checked_div(g).unwrap_or(0);
         let scale: Vec<T::C> = param(req(inputs, 1)?, "scale")?;
         let bias: Vec<T::C> = param(req(inputs, 2)?, "bias")?;
         // per channel when the length says so (opset 21 requires it)
-        let per_ch = if self.per_channel { true } else { scale.len() == c && g != c && scale.len() != g };
+        let per_ch = if self.per_channel {
+            true
+        } else {
+            scale.len() == c && g != c && scale.len() != g
+        };
         let want = if per_ch { c } else { g };
-        ensure!(scale.len() == want && bias.len() == want, "{name}: scale/bias have {}/{} elements, expected {want}", scale.len(), bias.len());
+        ensure!(
+            scale.len() == want && bias.len() == want,
+            "{name}: scale/bias have {}/{} elements, expected {want}",
+            scale.len(),
+            bias.len()
+        );
         let xs = float_input::<T>(x)?;
         let eps = cst::<T::C>(self.eps as f64);
         let mut y = vec![cst::<T::C>(0.0); xs.len()];
@@ -82,7 +109,12 @@ impl Op for GroupNorm {
         self.name()
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+        Ok(vec![ctx
+            .inputs
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;

@@ -26,8 +26,15 @@ pub fn register(r: &mut Registry) {
 
 fn factory(ctx: &OpCtx, rms: bool) -> Result<Box<dyn Op>> {
     let stash = ctx.attrs.int_or("stash_type", 1)?;
-    ensure!(stash == 1 || stash == 11 || stash == 16 || stash == 10, "stash_type {stash} not supported");
-    Ok(Box::new(LayerNorm { rms, axis: ctx.attrs.int_or("axis", -1)?, eps: ctx.attrs.float_or("epsilon", 1e-5)? }))
+    ensure!(
+        stash == 1 || stash == 11 || stash == 16 || stash == 10,
+        "stash_type {stash} not supported"
+    );
+    Ok(Box::new(LayerNorm {
+        rms,
+        axis: ctx.attrs.int_or("axis", -1)?,
+        eps: ctx.attrs.float_or("epsilon", 1e-5)?,
+    }))
 }
 
 /// Elements above which rows are split across threads.
@@ -35,10 +42,20 @@ const PAR_MIN: usize = 1 << 15;
 
 /// Normalizes one row `xr` into `yr`; returns (mean, inv_std_dev).
 #[inline]
-fn one_row<F: Float>(xr: &[F], yr: &mut [F], scale: &[F], bias: Option<&[F]>, eps: F, rms: bool) -> (F, F) {
+fn one_row<F: Float>(
+    xr: &[F],
+    yr: &mut [F],
+    scale: &[F],
+    bias: Option<&[F]>,
+    eps: F,
+    rms: bool,
+) -> (F, F) {
     let nf = F::from(xr.len()).unwrap_or_else(F::one);
     let (m, inv) = if rms {
-        (F::zero(), F::one() / (sum_map(xr, |v| v * v) / nf + eps).sqrt())
+        (
+            F::zero(),
+            F::one() / (sum_map(xr, |v| v * v) / nf + eps).sqrt(),
+        )
     } else {
         let (m, var) = mean_var(xr);
         (m, F::one() / (var + eps).sqrt())
@@ -60,15 +77,30 @@ fn one_row<F: Float>(xr: &[F], yr: &mut [F], scale: &[F], bias: Option<&[F]>, ep
 
 /// Normalizes rows of `n` elements of `x` into `y` (`scale`/`bias` have `n` elements);
 /// returns per-row (mean, inv_std_dev). Large inputs split rows across threads.
-pub fn rows<F: Float + Send + Sync>(x: &[F], y: &mut [F], n: usize, scale: &[F], bias: Option<&[F]>, eps: F, rms: bool) -> Vec<(F, F)> {
+pub fn rows<F: Float + Send + Sync>(
+    x: &[F],
+    y: &mut [F],
+    n: usize,
+    scale: &[F],
+    bias: Option<&[F]>,
+    eps: F,
+    rms: bool,
+) -> Vec<(F, F)> {
     if n == 0 {
         return Vec::new();
     }
     if x.len() >= PAR_MIN && x.len() > n && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
-        return x.par_chunks_exact(n).zip(y.par_chunks_exact_mut(n)).map(|(xr, yr)| one_row(xr, yr, scale, bias, eps, rms)).collect();
+        return x
+            .par_chunks_exact(n)
+            .zip(y.par_chunks_exact_mut(n))
+            .map(|(xr, yr)| one_row(xr, yr, scale, bias, eps, rms))
+            .collect();
     }
-    x.chunks_exact(n).zip(y.chunks_exact_mut(n)).map(|(xr, yr)| one_row(xr, yr, scale, bias, eps, rms)).collect()
+    x.chunks_exact(n)
+        .zip(y.chunks_exact_mut(n))
+        .map(|(xr, yr)| one_row(xr, yr, scale, bias, eps, rms))
+        .collect()
 }
 
 impl LayerNorm {
@@ -86,15 +118,22 @@ impl LayerNorm {
         };
         let xs = float_input::<T>(x)?;
         let mut y = vec![<T::C as Zero>::zero(); xs.len()];
-        let eps = <T::C as num_traits::NumCast>::from(self.eps).unwrap_or_else(<T::C as Zero>::zero);
+        let eps =
+            <T::C as num_traits::NumCast>::from(self.eps).unwrap_or_else(<T::C as Zero>::zero);
         let stats = rows(&xs, &mut y, n, &scale, bias.as_deref(), eps, self.rms);
         let mut out = vec![float_output::<T>(x.shape().to_vec(), y)?];
         if !self.rms && n_out > 1 {
             let mut sshape = x.shape()[..a].to_vec();
             sshape.extend(std::iter::repeat_n(1, x.rank() - a));
             let rows_n = numel(&sshape);
-            let mut mean: Vec<f32> = stats.iter().map(|s| s.0.to_f32().unwrap_or(f32::NAN)).collect();
-            let mut inv: Vec<f32> = stats.iter().map(|s| s.1.to_f32().unwrap_or(f32::NAN)).collect();
+            let mut mean: Vec<f32> = stats
+                .iter()
+                .map(|s| s.0.to_f32().unwrap_or(f32::NAN))
+                .collect();
+            let mut inv: Vec<f32> = stats
+                .iter()
+                .map(|s| s.1.to_f32().unwrap_or(f32::NAN))
+                .collect();
             // n == 0: every row is empty
             mean.resize(rows_n, f32::NAN);
             inv.resize(rows_n, f32::NAN);
@@ -120,11 +159,19 @@ impl Op for LayerNorm {
             let shape = match &x.shape {
                 Some(d) => {
                     let a = norm_axis(self.axis, d.len())?;
-                    Some(d.iter().enumerate().map(|(i, v)| if i < a { v.clone() } else { Dim::Fixed(1) }).collect())
+                    Some(
+                        d.iter()
+                            .enumerate()
+                            .map(|(i, v)| if i < a { v.clone() } else { Dim::Fixed(1) })
+                            .collect(),
+                    )
                 }
                 None => None,
             };
-            let vi = ValueInfo { dtype: Some(DType::F32), shape };
+            let vi = ValueInfo {
+                dtype: Some(DType::F32),
+                shape,
+            };
             out.push(vi.clone());
             out.push(vi);
         }
@@ -143,19 +190,38 @@ mod tests {
     #[test]
     fn rows_match_naive() {
         for &(n, nrows) in &[(31usize, 3usize), (32, 3), (33, 3), (33, 1100)] {
-            let x: Vec<f32> = (0..nrows * n).map(|i| ((i * 29 % 53) as f32) * 0.31 - 4.0).collect();
+            let x: Vec<f32> = (0..nrows * n)
+                .map(|i| ((i * 29 % 53) as f32) * 0.31 - 4.0)
+                .collect();
             let s: Vec<f32> = (0..n).map(|i| 0.5 + i as f32 * 0.01).collect();
             let b: Vec<f32> = (0..n).map(|i| i as f32 * -0.02).collect();
             for rms in [false, true] {
                 let mut y = vec![0f32; x.len()];
-                rows(&x, &mut y, n, &s, if rms { None } else { Some(&b) }, 1e-5, rms);
+                rows(
+                    &x,
+                    &mut y,
+                    n,
+                    &s,
+                    if rms { None } else { Some(&b) },
+                    1e-5,
+                    rms,
+                );
                 for r in 0..nrows {
                     let xr: Vec<f64> = x[r * n..(r + 1) * n].iter().map(|&v| v as f64).collect();
-                    let m = if rms { 0.0 } else { xr.iter().sum::<f64>() / n as f64 };
+                    let m = if rms {
+                        0.0
+                    } else {
+                        xr.iter().sum::<f64>() / n as f64
+                    };
                     let var = xr.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;
                     for i in 0..n {
-                        let want = (xr[i] - m) / (var + 1e-5).sqrt() * s[i] as f64 + if rms { 0.0 } else { b[i] as f64 };
-                        assert!((y[r * n + i] as f64 - want).abs() < 1e-4, "{} vs {want}", y[r * n + i]);
+                        let want = (xr[i] - m) / (var + 1e-5).sqrt() * s[i] as f64
+                            + if rms { 0.0 } else { b[i] as f64 };
+                        assert!(
+                            (y[r * n + i] as f64 - want).abs() < 1e-4,
+                            "{} vs {want}",
+                            y[r * n + i]
+                        );
                     }
                 }
             }

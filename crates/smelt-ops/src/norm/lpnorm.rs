@@ -14,8 +14,14 @@ pub struct LpNorm {
 pub fn register(r: &mut Registry) {
     r.register("", "LpNormalization", |ctx| {
         let p = ctx.attrs.int_or("p", 2)?;
-        ensure!(p == 1 || p == 2, "LpNormalization: p must be 1 or 2, got {p}");
-        Ok(Box::new(LpNorm { axis: ctx.attrs.int_or("axis", -1)?, p }))
+        ensure!(
+            p == 1 || p == 2,
+            "LpNormalization: p must be 1 or 2, got {p}"
+        );
+        Ok(Box::new(LpNorm {
+            axis: ctx.attrs.int_or("axis", -1)?,
+            p,
+        }))
     });
 }
 
@@ -32,7 +38,11 @@ fn lp<F: Float>(x: &mut [F], (outer, n, inner): (usize, usize, usize), p: i64) {
         }
         for a in acc.iter_mut() {
             let nrm = if p == 1 { *a } else { a.sqrt() };
-            *a = if nrm == F::zero() { F::zero() } else { F::one() / nrm };
+            *a = if nrm == F::zero() {
+                F::zero()
+            } else {
+                F::one() / nrm
+            };
         }
         for k in 0..n {
             for (v, &a) in blk[k * inner..(k + 1) * inner].iter_mut().zip(&acc) {
@@ -57,10 +67,17 @@ impl Op for LpNorm {
         "LpNormalization"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+        Ok(vec![ctx
+            .inputs
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        Ok(vec![crate::norm_float!(x.dtype(), "LpNormalization input", T => self.run::<T>(x)?)])
+        Ok(vec![
+            crate::norm_float!(x.dtype(), "LpNormalization input", T => self.run::<T>(x)?),
+        ])
     }
 }

@@ -30,7 +30,11 @@ pub fn register(r: &mut Registry) {
 
 impl Lrn {
     fn run<T: FloatIo>(&self, x: &Tensor) -> Result<Tensor> {
-        ensure!(x.rank() >= 2, "LRN: X must be N x C x ..., got shape {:?}", x.shape());
+        ensure!(
+            x.rank() >= 2,
+            "LRN: X must be N x C x ..., got shape {:?}",
+            x.shape()
+        );
         let sh = x.shape();
         let (nb, c) = (sh[0], sh[1]);
         let sp: usize = sh[2..].iter().product();
@@ -65,10 +69,17 @@ impl Op for Lrn {
         "LRN"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+        Ok(vec![ctx
+            .inputs
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        Ok(vec![crate::norm_float!(x.dtype(), "LRN input", T => self.run::<T>(x)?)])
+        Ok(vec![
+            crate::norm_float!(x.dtype(), "LRN input", T => self.run::<T>(x)?),
+        ])
     }
 }

@@ -12,7 +12,11 @@ pub struct Mvn {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "MeanVarianceNormalization", |ctx| Ok(Box::new(Mvn { axes: ctx.attrs.ints_or("axes", vec![0, 2, 3])? })));
+    r.register("", "MeanVarianceNormalization", |ctx| {
+        Ok(Box::new(Mvn {
+            axes: ctx.attrs.ints_or("axes", vec![0, 2, 3])?,
+        }))
+    });
 }
 
 impl Mvn {
@@ -22,15 +26,29 @@ impl Mvn {
         let xs = float_input::<T>(x)?;
         let z = cst::<T::C>(0.0);
         let n = cst::<T::C>(plan.r as f64);
-        let m: Vec<T::C> = plan.fold(&xs, z, |a, v, _| a + v, |a, b| a + b).into_iter().map(|s| s / n).collect();
-        let q: Vec<T::C> = plan.fold(&xs, z, |a, v, _| a + v * v, |a, b| a + b).into_iter().map(|s| s / n).collect();
+        let m: Vec<T::C> = plan
+            .fold(&xs, z, |a, v, _| a + v, |a, b| a + b)
+            .into_iter()
+            .map(|s| s / n)
+            .collect();
+        let q: Vec<T::C> = plan
+            .fold(&xs, z, |a, v, _| a + v * v, |a, b| a + b)
+            .into_iter()
+            .map(|s| s / n)
+            .collect();
         let eps = cst::<T::C>(1e-9);
-        let inv: Vec<T::C> = m.iter().zip(&q).map(|(&m, &q)| cst::<T::C>(1.0) / ((q - m * m).max(z).sqrt() + eps)).collect();
+        let inv: Vec<T::C> = m
+            .iter()
+            .zip(&q)
+            .map(|(&m, &q)| cst::<T::C>(1.0) / ((q - m * m).max(z).sqrt() + eps))
+            .collect();
         // each element's statistics slot: strides of the keepdims shape broadcast to X
         let kshape = plan.out_shape(true);
         let st = broadcast_strides(&kshape, x.shape());
         let mut y = vec![z; xs.len()];
-        for_each_broadcast(x.shape(), &[st], |i, o| y[i] = (xs[i] - m[o[0]]) * inv[o[0]]);
+        for_each_broadcast(x.shape(), &[st], |i, o| {
+            y[i] = (xs[i] - m[o[0]]) * inv[o[0]]
+        });
         float_output::<T>(x.shape().to_vec(), y)
     }
 }
@@ -40,10 +58,17 @@ impl Op for Mvn {
         "MeanVarianceNormalization"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+        Ok(vec![ctx
+            .inputs
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        Ok(vec![crate::norm_float!(x.dtype(), "MeanVarianceNormalization input", T => self.run::<T>(x)?)])
+        Ok(vec![
+            crate::norm_float!(x.dtype(), "MeanVarianceNormalization input", T => self.run::<T>(x)?),
+        ])
     }
 }

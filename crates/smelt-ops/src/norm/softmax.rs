@@ -31,7 +31,11 @@ pub struct Softmax {
 fn factory(ctx: &OpCtx, kind: Kind) -> Result<Box<dyn Op>> {
     let coerce_2d = ctx.opset < 13;
     let axis = ctx.attrs.int_or("axis", if coerce_2d { 1 } else { -1 })?;
-    Ok(Box::new(Softmax { kind, axis, coerce_2d }))
+    Ok(Box::new(Softmax {
+        kind,
+        axis,
+        coerce_2d,
+    }))
 }
 
 pub fn register(r: &mut Registry) {
@@ -214,7 +218,8 @@ pub fn apply<F: SoftExp>(x: &mut [F], outer: usize, n: usize, inner: usize, kind
         if x.len() >= PAR_MIN && outer > 1 && rayon::current_num_threads() > 1 {
             use rayon::prelude::*;
             let rows_per = (PAR_MIN / n).max(1);
-            x.par_chunks_mut(rows_per * n).for_each(|blk| blk.chunks_exact_mut(n).for_each(|r| row(r, kind)));
+            x.par_chunks_mut(rows_per * n)
+                .for_each(|blk| blk.chunks_exact_mut(n).for_each(|r| row(r, kind)));
         } else {
             for r in x.chunks_exact_mut(n) {
                 row(r, kind);
@@ -230,7 +235,11 @@ where
     T::C: SoftExp,
 {
     let shape = x.shape().to_vec();
-    let mut v: Vec<T::C> = if T::DTYPE == <T::C as Elem>::DTYPE { x.into_vec::<T::C>()? } else { float_input::<T>(&x)?.into_owned() };
+    let mut v: Vec<T::C> = if T::DTYPE == <T::C as Elem>::DTYPE {
+        x.into_vec::<T::C>()?
+    } else {
+        float_input::<T>(&x)?.into_owned()
+    };
     let k = match kind {
         Kind::Soft => 0,
         Kind::LogSoft => 1,
@@ -249,7 +258,12 @@ impl Op for Softmax {
         }
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+        Ok(vec![ctx
+            .inputs
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()])
     }
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = take(&mut inputs, 0)?;
@@ -266,7 +280,9 @@ impl Op for Softmax {
         };
         let what = format!("{} input", self.op_type());
         let kind = self.kind;
-        Ok(vec![crate::norm_float!(x.dtype(), what, T => run::<T>(x, dims, kind)?)])
+        Ok(vec![
+            crate::norm_float!(x.dtype(), what, T => run::<T>(x, dims, kind)?),
+        ])
     }
 }
 
@@ -281,7 +297,11 @@ mod tests {
                 let m = (0..n).map(|k| x[at(k)]).fold(f64::NEG_INFINITY, f64::max);
                 let s: f64 = (0..n).map(|k| (x[at(k)] - m).exp()).sum();
                 for k in 0..n {
-                    y[at(k)] = if log { x[at(k)] - m - s.ln() } else { (x[at(k)] - m).exp() / s };
+                    y[at(k)] = if log {
+                        x[at(k)] - m - s.ln()
+                    } else {
+                        (x[at(k)] - m).exp() / s
+                    };
                 }
             }
         }
@@ -291,7 +311,9 @@ mod tests {
     fn matches_naive() {
         for &(outer, n, inner) in &[(3, 31, 1), (2, 32, 1), (1, 33, 1), (2, 5, 31), (2, 33, 3)] {
             let len = outer * n * inner;
-            let x: Vec<f64> = (0..len).map(|i| ((i * 37 % 101) as f64) * 0.173 - 7.0).collect();
+            let x: Vec<f64> = (0..len)
+                .map(|i| ((i * 37 % 101) as f64) * 0.173 - 7.0)
+                .collect();
             for (k, log) in [(0u8, false), (1u8, true)] {
                 let mut y: Vec<f32> = x.iter().map(|&v| v as f32).collect();
                 apply(&mut y, outer, n, inner, k);
@@ -308,7 +330,10 @@ mod tests {
         while x < 88.0 {
             let (a, b) = (fast_exp(x), (x as f64).exp());
             if b > 1e-37 {
-                assert!(((a as f64 - b) / b).abs() < 4e-7, "exp({x}) = {a}, want {b}");
+                assert!(
+                    ((a as f64 - b) / b).abs() < 4e-7,
+                    "exp({x}) = {a}, want {b}"
+                );
             }
             x += 0.0137;
         }
@@ -319,7 +344,9 @@ mod tests {
     #[test]
     fn parallel_rows_match() {
         let (outer, n) = (1100, 33);
-        let x: Vec<f32> = (0..outer * n).map(|i| ((i * 31 % 89) as f32) * 0.11 - 3.0).collect();
+        let x: Vec<f32> = (0..outer * n)
+            .map(|i| ((i * 31 % 89) as f32) * 0.11 - 3.0)
+            .collect();
         let mut a = x.clone();
         apply(&mut a, outer, n, 1, 0);
         for (o, r) in x.chunks(n).enumerate() {

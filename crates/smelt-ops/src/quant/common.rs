@@ -29,7 +29,12 @@ impl ParamMap {
     pub fn new(x: &[usize], p: &[usize], axis: i64, block_size: i64) -> Result<ParamMap> {
         let np = numel(p);
         if np == 1 && (p.len() <= 1 || block_size <= 0) {
-            return Ok(ParamMap { outer: 1, dim: numel(x), inner: 1, kind: Kind::Tensor });
+            return Ok(ParamMap {
+                outer: 1,
+                dim: numel(x),
+                inner: 1,
+                kind: Kind::Tensor,
+            });
         }
         let ax = norm_axis(axis, x.len())?;
         let outer = numel(&x[..ax]);
@@ -37,16 +42,34 @@ impl ParamMap {
         let inner = numel(&x[ax + 1..]);
         if block_size <= 0 {
             ensure!(p.len() == 1 && p[0] == dim, "scale / zero point shape {p:?} is neither scalar nor 1-D of x.shape[{ax}] = {dim} (x {x:?})");
-            return Ok(ParamMap { outer, dim, inner, kind: Kind::Axis });
+            return Ok(ParamMap {
+                outer,
+                dim,
+                inner,
+                kind: Kind::Axis,
+            });
         }
         let bs = block_size as usize;
         let nb = dim.div_ceil(bs);
-        ensure!(p.len() == x.len(), "blocked scale rank {} != x rank {}", p.len(), x.len());
+        ensure!(
+            p.len() == x.len(),
+            "blocked scale rank {} != x rank {}",
+            p.len(),
+            x.len()
+        );
         for (i, (&a, &b)) in x.iter().zip(p).enumerate() {
             let want = if i == ax { nb } else { a };
-            ensure!(b == want, "blocked scale shape {p:?} does not fit x {x:?} with block_size {bs} on axis {ax}");
+            ensure!(
+                b == want,
+                "blocked scale shape {p:?} does not fit x {x:?} with block_size {bs} on axis {ax}"
+            );
         }
-        Ok(ParamMap { outer, dim, inner, kind: Kind::Block(bs, nb) })
+        Ok(ParamMap {
+            outer,
+            dim,
+            inner,
+            kind: Kind::Block(bs, nb),
+        })
     }
 
     /// Index into the parameter for flat element `i` of x.
@@ -88,14 +111,37 @@ const GEMM_THRESHOLD: usize = 1 << 15;
 /// Batched integer matmul with numpy broadcasting of batch dims: a [..., M, K] (1-D a is
 /// [K]), b [..., K, N] (1-D b is [K]); `a_zp` is scalar or per row of a (M entries),
 /// `b_zp` scalar or per column of b (N entries). Returns the output shape and i32 values.
-pub fn int_matmul(a: &Tensor, b: &Tensor, a_zp: Option<&Tensor>, b_zp: Option<&Tensor>) -> Result<(Vec<usize>, Vec<i32>)> {
+pub fn int_matmul(
+    a: &Tensor,
+    b: &Tensor,
+    a_zp: Option<&Tensor>,
+    b_zp: Option<&Tensor>,
+) -> Result<(Vec<usize>, Vec<i32>)> {
     let (av, bv) = (to_i32(a)?, to_i32(b)?);
-    ensure!(a.rank() >= 1 && b.rank() >= 1, "matmul inputs must have rank >= 1 (got {:?} and {:?})", a.shape(), b.shape());
-    let a_shape: Vec<usize> = if a.rank() == 1 { vec![1, a.shape()[0]] } else { a.shape().to_vec() };
-    let b_shape: Vec<usize> = if b.rank() == 1 { vec![b.shape()[0], 1] } else { b.shape().to_vec() };
+    ensure!(
+        a.rank() >= 1 && b.rank() >= 1,
+        "matmul inputs must have rank >= 1 (got {:?} and {:?})",
+        a.shape(),
+        b.shape()
+    );
+    let a_shape: Vec<usize> = if a.rank() == 1 {
+        vec![1, a.shape()[0]]
+    } else {
+        a.shape().to_vec()
+    };
+    let b_shape: Vec<usize> = if b.rank() == 1 {
+        vec![b.shape()[0], 1]
+    } else {
+        b.shape().to_vec()
+    };
     let (m, k) = (a_shape[a_shape.len() - 2], a_shape[a_shape.len() - 1]);
     let (k2, n) = (b_shape[b_shape.len() - 2], b_shape[b_shape.len() - 1]);
-    ensure!(k == k2, "matmul inner dims differ: a {:?}, b {:?}", a.shape(), b.shape());
+    ensure!(
+        k == k2,
+        "matmul inner dims differ: a {:?}, b {:?}",
+        a.shape(),
+        b.shape()
+    );
     let zp = |t: Option<&Tensor>, len: usize, what: &str| -> Result<Vec<i32>> {
         match t {
             None => Ok(vec![0; len]),
@@ -106,7 +152,10 @@ pub fn int_matmul(a: &Tensor, b: &Tensor, a_zp: Option<&Tensor>, b_zp: Option<&T
                 } else if v.len() == len {
                     Ok(v)
                 } else {
-                    bail!("{what} zero point has {} elements, expected 1 or {len}", v.len())
+                    bail!(
+                        "{what} zero point has {} elements, expected 1 or {len}",
+                        v.len()
+                    )
                 }
             }
         }
@@ -137,7 +186,19 @@ pub fn int_matmul(a: &Tensor, b: &Tensor, a_zp: Option<&Tensor>, b_zp: Option<&T
                     bf[p * n + j] = (bp[p * n + j] - bzp[j]) as f64;
                 }
             }
-            crate::linalg::blas::dgemm(m, n, k, &af, crate::linalg::blas::row_major(k), &bf, crate::linalg::blas::row_major(n), &mut cf, n, 1.0, 0.0);
+            crate::linalg::blas::dgemm(
+                m,
+                n,
+                k,
+                &af,
+                crate::linalg::blas::row_major(k),
+                &bf,
+                crate::linalg::blas::row_major(n),
+                &mut cf,
+                n,
+                1.0,
+                0.0,
+            );
             for (o, c) in out[o * m * n..][..m * n].iter_mut().zip(&cf) {
                 *o = *c as i64 as i32;
             }
@@ -199,7 +260,11 @@ impl ConvAttrs {
             strides: a.ints_or("strides", vec![])?,
         };
         ensure!(c.group >= 1, "group must be >= 1, got {}", c.group);
-        ensure!(["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"].contains(&c.auto_pad.as_str()), "bad auto_pad '{}'", c.auto_pad);
+        ensure!(
+            ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"].contains(&c.auto_pad.as_str()),
+            "bad auto_pad '{}'",
+            c.auto_pad
+        );
         Ok(c)
     }
 }
@@ -207,24 +272,50 @@ impl ConvAttrs {
 /// N-D grouped integer convolution, NC[spatial] input, M C/group [kernel] weights, with
 /// zero points already subtracted (`x`, `w` hold centred values). `x_pad` is the value
 /// padding stands for (0 after centring). Returns (output shape, i32 accumulators).
-pub fn int_conv(x: &[i32], xs: &[usize], w: &[i32], ws: &[usize], c: &ConvAttrs) -> Result<(Vec<usize>, Vec<i32>)> {
-    ensure!(xs.len() >= 3 && ws.len() == xs.len(), "conv needs x [N,C,...] and w of the same rank (x {xs:?}, w {ws:?})");
+pub fn int_conv(
+    x: &[i32],
+    xs: &[usize],
+    w: &[i32],
+    ws: &[usize],
+    c: &ConvAttrs,
+) -> Result<(Vec<usize>, Vec<i32>)> {
+    ensure!(
+        xs.len() >= 3 && ws.len() == xs.len(),
+        "conv needs x [N,C,...] and w of the same rank (x {xs:?}, w {ws:?})"
+    );
     let nsp = xs.len() - 2;
     let (n, ci) = (xs[0], xs[1]);
     let (m, cg) = (ws[0], ws[1]);
     let g = c.group as usize;
-    ensure!(ci == cg * g, "x channels {ci} != w channels {cg} * group {g}");
+    ensure!(
+        ci == cg * g,
+        "x channels {ci} != w channels {cg} * group {g}"
+    );
     ensure!(m % g == 0, "output channels {m} not divisible by group {g}");
     let kshape: Vec<usize> = ws[2..].to_vec();
-    ensure!(kshape.iter().all(|&k| k >= 1), "kernel dims must be >= 1, got {kshape:?}");
+    ensure!(
+        kshape.iter().all(|&k| k >= 1),
+        "kernel dims must be >= 1, got {kshape:?}"
+    );
     if !c.kernel_shape.is_empty() {
-        ensure!(c.kernel_shape.iter().map(|&k| k as usize).collect::<Vec<_>>() == kshape, "kernel_shape {:?} != w spatial {kshape:?}", c.kernel_shape);
+        ensure!(
+            c.kernel_shape
+                .iter()
+                .map(|&k| k as usize)
+                .collect::<Vec<_>>()
+                == kshape,
+            "kernel_shape {:?} != w spatial {kshape:?}",
+            c.kernel_shape
+        );
     }
     let get = |v: &[i64], d: i64| -> Result<Vec<usize>> {
         if v.is_empty() {
             return Ok(vec![d as usize; nsp]);
         }
-        ensure!(v.len() == nsp && v.iter().all(|&x| x >= 1), "bad strides / dilations {v:?} for {nsp} spatial dims");
+        ensure!(
+            v.len() == nsp && v.iter().all(|&x| x >= 1),
+            "bad strides / dilations {v:?} for {nsp} spatial dims"
+        );
         Ok(v.iter().map(|&x| x as usize).collect())
     };
     let strides = get(&c.strides, 1)?;
@@ -250,14 +341,21 @@ pub fn int_conv(x: &[i32], xs: &[usize], w: &[i32], ws: &[usize], c: &ConvAttrs)
             "VALID" => {}
             _ => {
                 if !c.pads.is_empty() {
-                    ensure!(c.pads.len() == 2 * nsp && c.pads.iter().all(|&p| p >= 0), "bad pads {:?}", c.pads);
+                    ensure!(
+                        c.pads.len() == 2 * nsp && c.pads.iter().all(|&p| p >= 0),
+                        "bad pads {:?}",
+                        c.pads
+                    );
                     pb[d] = c.pads[d];
                     pe[d] = c.pads[d + nsp];
                 }
             }
         }
         let span = isz + pb[d] + pe[d] - ek;
-        ensure!(span >= 0, "kernel larger than padded input on spatial dim {d}");
+        ensure!(
+            span >= 0,
+            "kernel larger than padded input on spatial dim {d}"
+        );
         osz[d] = (span / s + 1) as usize;
     }
     let mut oshape = vec![n, m];
@@ -336,7 +434,12 @@ mod gemm_path_tests {
             assert_eq!(shape, vec![m, n]);
             for i in 0..m {
                 for j in 0..n {
-                    let want: i32 = (0..k).map(|p| (a[i * k + p] as i32 - azp[i] as i32) * (b[p * n + j] as i32 - bzp[j] as i32)).sum();
+                    let want: i32 = (0..k)
+                        .map(|p| {
+                            (a[i * k + p] as i32 - azp[i] as i32)
+                                * (b[p * n + j] as i32 - bzp[j] as i32)
+                        })
+                        .sum();
                     assert_eq!(got[i * n + j], want, "({m},{k},{n}) at [{i},{j}]");
                 }
             }

@@ -12,16 +12,29 @@ pub struct ConvInteger {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "ConvInteger", |ctx| Ok(Box::new(ConvInteger { attrs: ConvAttrs::parse(ctx.attrs)? })));
+    r.register("", "ConvInteger", |ctx| {
+        Ok(Box::new(ConvInteger {
+            attrs: ConvAttrs::parse(ctx.attrs)?,
+        }))
+    });
 }
 
 /// Subtracts zero points: `x_zp` scalar; `w_zp` scalar or per output channel (w's dim 0).
-pub fn centre(x: &Tensor, x_zp: Option<&Tensor>, w: &Tensor, w_zp: Option<&Tensor>) -> Result<(Vec<i32>, Vec<i32>)> {
+pub fn centre(
+    x: &Tensor,
+    x_zp: Option<&Tensor>,
+    w: &Tensor,
+    w_zp: Option<&Tensor>,
+) -> Result<(Vec<i32>, Vec<i32>)> {
     let mut xv = to_i32(x)?;
     let mut wv = to_i32(w)?;
     if let Some(z) = x_zp {
         let z = to_i32(z)?;
-        ensure!(z.len() == 1, "x zero point must be a scalar, has {} elements", z.len());
+        ensure!(
+            z.len() == 1,
+            "x zero point must be a scalar, has {} elements",
+            z.len()
+        );
         xv.iter_mut().for_each(|v| *v -= z[0]);
     }
     if let Some(z) = w_zp {
@@ -31,7 +44,11 @@ pub fn centre(x: &Tensor, x_zp: Option<&Tensor>, w: &Tensor, w_zp: Option<&Tenso
         if z.len() == 1 {
             wv.iter_mut().for_each(|v| *v -= z[0]);
         } else {
-            ensure!(z.len() == m, "w zero point has {} elements, expected 1 or {m}", z.len());
+            ensure!(
+                z.len() == m,
+                "w zero point has {} elements, expected 1 or {m}",
+                z.len()
+            );
             for (i, v) in wv.iter_mut().enumerate() {
                 *v -= z[i / per];
             }
@@ -47,8 +64,15 @@ impl Op for ConvInteger {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let w = req(&inputs, 1)?;
-        for t in [Some(x), Some(w), opt(&inputs, 2), opt(&inputs, 3)].into_iter().flatten() {
-            ensure!(matches!(t.dtype(), DType::U8 | DType::I8), "ConvInteger takes u8 / i8, got {}", t.dtype());
+        for t in [Some(x), Some(w), opt(&inputs, 2), opt(&inputs, 3)]
+            .into_iter()
+            .flatten()
+        {
+            ensure!(
+                matches!(t.dtype(), DType::U8 | DType::I8),
+                "ConvInteger takes u8 / i8, got {}",
+                t.dtype()
+            );
         }
         let (xv, wv) = centre(x, opt(&inputs, 2), w, opt(&inputs, 3))?;
         let (shape, v) = int_conv(&xv, x.shape(), &wv, w.shape(), &self.attrs)?;
@@ -65,7 +89,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 lo + ((s >> 33) % span) as i32
             })
             .collect()
@@ -73,11 +99,22 @@ mod tests {
 
     /// Direct 2-D grouped conv with explicit padding.
     #[allow(clippy::too_many_arguments)]
-    fn naive(x: &[i32], xs: [usize; 4], w: &[i32], ws: [usize; 4], g: usize, st: [usize; 2], dil: [usize; 2], pads: [i64; 4]) -> (Vec<usize>, Vec<i32>) {
+    fn naive(
+        x: &[i32],
+        xs: [usize; 4],
+        w: &[i32],
+        ws: [usize; 4],
+        g: usize,
+        st: [usize; 2],
+        dil: [usize; 2],
+        pads: [i64; 4],
+    ) -> (Vec<usize>, Vec<i32>) {
         let [n, c, h, wd] = xs;
         let [m, cg, kh, kw] = ws;
-        let oh = ((h as i64 + pads[0] + pads[2] - (dil[0] * (kh - 1) + 1) as i64) / st[0] as i64 + 1) as usize;
-        let ow = ((wd as i64 + pads[1] + pads[3] - (dil[1] * (kw - 1) + 1) as i64) / st[1] as i64 + 1) as usize;
+        let oh = ((h as i64 + pads[0] + pads[2] - (dil[0] * (kh - 1) + 1) as i64) / st[0] as i64
+            + 1) as usize;
+        let ow = ((wd as i64 + pads[1] + pads[3] - (dil[1] * (kw - 1) + 1) as i64) / st[1] as i64
+            + 1) as usize;
         let mut out = vec![0; n * m * oh * ow];
         for b in 0..n {
             for oc in 0..m {
@@ -94,7 +131,8 @@ mod tests {
                                         continue;
                                     }
                                     let ch = gi * cg + cc;
-                                    acc += x[((b * c + ch) * h + iy as usize) * wd + ix as usize] * w[((oc * cg + cc) * kh + ky) * kw + kx];
+                                    acc += x[((b * c + ch) * h + iy as usize) * wd + ix as usize]
+                                        * w[((oc * cg + cc) * kh + ky) * kw + kx];
                                 }
                             }
                         }
@@ -108,15 +146,31 @@ mod tests {
 
     #[test]
     fn matches_naive_conv() {
-        for (hw, g, st, dil, pads) in [(31usize, 1usize, [1usize, 1usize], [1usize, 1usize], [0i64, 0, 0, 0]), (32, 2, [2, 1], [1, 2], [1, 2, 0, 1]), (33, 3, [3, 2], [2, 1], [2, 0, 1, 2])] {
+        for (hw, g, st, dil, pads) in [
+            (
+                31usize,
+                1usize,
+                [1usize, 1usize],
+                [1usize, 1usize],
+                [0i64, 0, 0, 0],
+            ),
+            (32, 2, [2, 1], [1, 2], [1, 2, 0, 1]),
+            (33, 3, [3, 2], [2, 1], [2, 0, 1, 2]),
+        ] {
             let xs = [2, 3 * g, 5, hw];
             let ws = [2 * g, 3, 3, 2];
             let x = vals(xs.iter().product(), hw as u64, -128, 256);
             let w = vals(ws.iter().product(), 7 + hw as u64, -128, 256);
             let attrs = Attributes::new()
                 .with("group", Attr::Int(g as i64))
-                .with("strides", Attr::Ints(st.iter().map(|&v| v as i64).collect()))
-                .with("dilations", Attr::Ints(dil.iter().map(|&v| v as i64).collect()))
+                .with(
+                    "strides",
+                    Attr::Ints(st.iter().map(|&v| v as i64).collect()),
+                )
+                .with(
+                    "dilations",
+                    Attr::Ints(dil.iter().map(|&v| v as i64).collect()),
+                )
                 .with("pads", Attr::Ints(pads.to_vec()));
             let c = ConvAttrs::parse(&attrs).unwrap();
             let got = int_conv(&x, &xs, &w, &ws, &c).unwrap();
@@ -130,7 +184,10 @@ mod tests {
         let ws = [1, 1, 3, 3];
         let x = vals(42, 1, 0, 255);
         let w = vals(9, 2, 0, 255);
-        let c = ConvAttrs::parse(&Attributes::new().with("auto_pad", Attr::String("SAME_UPPER".into()))).unwrap();
+        let c = ConvAttrs::parse(
+            &Attributes::new().with("auto_pad", Attr::String("SAME_UPPER".into())),
+        )
+        .unwrap();
         let (s, _) = int_conv(&x, &xs, &w, &ws, &c).unwrap();
         assert_eq!(s, vec![1, 1, 7, 6]);
         let c = ConvAttrs::parse(&Attributes::new()).unwrap();

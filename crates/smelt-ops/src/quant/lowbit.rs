@@ -28,11 +28,51 @@ struct Fmt {
 
 fn fmt(d: DType) -> Option<Fmt> {
     Some(match d {
-        DType::F8E4M3FN => Fmt { exp_bits: 4, mant_bits: 3, bias: 7, uz: false, ieee: false, fn_nan: true, max: 448.0 },
-        DType::F8E4M3FNUZ => Fmt { exp_bits: 4, mant_bits: 3, bias: 8, uz: true, ieee: false, fn_nan: false, max: 240.0 },
-        DType::F8E5M2 => Fmt { exp_bits: 5, mant_bits: 2, bias: 15, uz: false, ieee: true, fn_nan: false, max: 57344.0 },
-        DType::F8E5M2FNUZ => Fmt { exp_bits: 5, mant_bits: 2, bias: 16, uz: true, ieee: false, fn_nan: false, max: 57344.0 },
-        DType::F4E2M1 => Fmt { exp_bits: 2, mant_bits: 1, bias: 1, uz: false, ieee: false, fn_nan: false, max: 6.0 },
+        DType::F8E4M3FN => Fmt {
+            exp_bits: 4,
+            mant_bits: 3,
+            bias: 7,
+            uz: false,
+            ieee: false,
+            fn_nan: true,
+            max: 448.0,
+        },
+        DType::F8E4M3FNUZ => Fmt {
+            exp_bits: 4,
+            mant_bits: 3,
+            bias: 8,
+            uz: true,
+            ieee: false,
+            fn_nan: false,
+            max: 240.0,
+        },
+        DType::F8E5M2 => Fmt {
+            exp_bits: 5,
+            mant_bits: 2,
+            bias: 15,
+            uz: false,
+            ieee: true,
+            fn_nan: false,
+            max: 57344.0,
+        },
+        DType::F8E5M2FNUZ => Fmt {
+            exp_bits: 5,
+            mant_bits: 2,
+            bias: 16,
+            uz: true,
+            ieee: false,
+            fn_nan: false,
+            max: 57344.0,
+        },
+        DType::F4E2M1 => Fmt {
+            exp_bits: 2,
+            mant_bits: 1,
+            bias: 1,
+            uz: false,
+            ieee: false,
+            fn_nan: false,
+            max: 6.0,
+        },
         _ => return None,
     })
 }
@@ -74,7 +114,11 @@ pub fn lowfloat_to_f32(d: DType, bits: u8) -> f32 {
 pub fn f32_to_lowfloat(d: DType, x: f32, saturate: bool) -> u8 {
     let Some(f) = fmt(d) else { return 0 };
     let total = 1 + f.exp_bits + f.mant_bits;
-    let sign: u8 = if x.is_sign_negative() { 1 << (total - 1) } else { 0 };
+    let sign: u8 = if x.is_sign_negative() {
+        1 << (total - 1)
+    } else {
+        0
+    };
     let max_bits: u8 = {
         // largest finite magnitude code
         if f.ieee {
@@ -114,7 +158,11 @@ pub fn f32_to_lowfloat(d: DType, x: f32, saturate: bool) -> u8 {
         return overflow(sign);
     }
     let emin = 1 - f.bias; // exponent of the smallest normal
-    let e = if a > 0.0 { a.log2().floor() as i32 } else { emin };
+    let e = if a > 0.0 {
+        a.log2().floor() as i32
+    } else {
+        emin
+    };
     let quantum = 2f64.powi(e.max(emin) - f.mant_bits as i32);
     let q = round_half_even(a / quantum) * quantum;
     if q > f.max {
@@ -160,7 +208,11 @@ pub fn to_f32(t: &Tensor) -> Result<Vec<f32>> {
         DType::F32 => t.as_slice::<f32>()?.to_vec(),
         DType::F16 => t.as_slice::<f16>()?.iter().map(|v| v.to_f32()).collect(),
         DType::BF16 => t.as_slice::<bf16>()?.iter().map(|v| v.to_f32()).collect(),
-        d if d.is_low_float() => t.as_slice::<u8>()?.iter().map(|&b| lowfloat_to_f32(d, b)).collect(),
+        d if d.is_low_float() => t
+            .as_slice::<u8>()?
+            .iter()
+            .map(|&b| lowfloat_to_f32(d, b))
+            .collect(),
         DType::F64 => t.as_slice::<f64>()?.iter().map(|&v| v as f32).collect(),
         _ => t.to_i64_vec()?.into_iter().map(|v| v as f32).collect(),
     })
@@ -198,7 +250,9 @@ pub fn float_tensor(d: DType, shape: Vec<usize>, v: Vec<f32>) -> Result<Tensor> 
     match d {
         DType::F32 => Tensor::from_vec(shape, v),
         DType::F16 => Tensor::from_vec(shape, v.into_iter().map(f16::from_f32).collect::<Vec<_>>()),
-        DType::BF16 => Tensor::from_vec(shape, v.into_iter().map(bf16::from_f32).collect::<Vec<_>>()),
+        DType::BF16 => {
+            Tensor::from_vec(shape, v.into_iter().map(bf16::from_f32).collect::<Vec<_>>())
+        }
         DType::F64 => Tensor::from_vec(shape, v.into_iter().map(|x| x as f64).collect::<Vec<_>>()),
         d => Err(Error::dtype(d, "float output")),
     }
@@ -213,14 +267,19 @@ pub fn round_to(d: DType, x: f32) -> f32 {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn roundtrip_all_codes() {
-        for d in [DType::F8E4M3FN, DType::F8E4M3FNUZ, DType::F8E5M2, DType::F8E5M2FNUZ, DType::F4E2M1] {
+        for d in [
+            DType::F8E4M3FN,
+            DType::F8E4M3FNUZ,
+            DType::F8E5M2,
+            DType::F8E5M2FNUZ,
+            DType::F4E2M1,
+        ] {
             let n = if d == DType::F4E2M1 { 16 } else { 256 };
             for b in 0..n {
                 let v = lowfloat_to_f32(d, b as u8);
@@ -236,17 +295,54 @@ mod tests {
 
     #[test]
     fn matches_ml_dtypes() {
-        let x = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 449.0, 465.0, 1e9, -0.0, 1e-9];
-        let sat: Vec<u8> = x.iter().map(|&v| f32_to_lowfloat(DType::F8E4M3FN, v, true)).collect();
+        let x = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            449.0,
+            465.0,
+            1e9,
+            -0.0,
+            1e-9,
+        ];
+        let sat: Vec<u8> = x
+            .iter()
+            .map(|&v| f32_to_lowfloat(DType::F8E4M3FN, v, true))
+            .collect();
         assert_eq!(sat, [127, 126, 254, 126, 126, 126, 128, 0]);
-        let ns: Vec<u8> = x.iter().map(|&v| f32_to_lowfloat(DType::F8E4M3FN, v, false)).collect();
+        let ns: Vec<u8> = x
+            .iter()
+            .map(|&v| f32_to_lowfloat(DType::F8E4M3FN, v, false))
+            .collect();
         assert_eq!(ns, [127, 127, 255, 126, 127, 127, 128, 0]);
-        let e5: Vec<u8> = x.iter().map(|&v| f32_to_lowfloat(DType::F8E5M2, v, false)).collect();
+        let e5: Vec<u8> = x
+            .iter()
+            .map(|&v| f32_to_lowfloat(DType::F8E5M2, v, false))
+            .collect();
         assert_eq!(e5, [126, 124, 252, 95, 95, 124, 128, 0]);
-        let e5s: Vec<u8> = x.iter().map(|&v| f32_to_lowfloat(DType::F8E5M2FNUZ, v, true)).collect();
+        let e5s: Vec<u8> = x
+            .iter()
+            .map(|&v| f32_to_lowfloat(DType::F8E5M2FNUZ, v, true))
+            .collect();
         assert_eq!(e5s, [128, 127, 255, 99, 99, 127, 0, 0]);
-        let f4x = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 7.0, 5.0, 5.5, 0.25, 0.75, -0.1, 1e9, 2.5, 3.5];
-        let f4: Vec<u8> = f4x.iter().map(|&v| f32_to_lowfloat(DType::F4E2M1, v, false)).collect();
+        let f4x = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            7.0,
+            5.0,
+            5.5,
+            0.25,
+            0.75,
+            -0.1,
+            1e9,
+            2.5,
+            3.5,
+        ];
+        let f4: Vec<u8> = f4x
+            .iter()
+            .map(|&v| f32_to_lowfloat(DType::F4E2M1, v, false))
+            .collect();
         assert_eq!(f4, [8, 7, 15, 7, 6, 7, 0, 2, 8, 7, 4, 6]);
     }
 }

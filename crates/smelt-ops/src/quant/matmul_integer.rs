@@ -19,8 +19,15 @@ impl Op for MatMulInteger {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let a = req(&inputs, 0)?;
         let b = req(&inputs, 1)?;
-        for t in [Some(a), Some(b), opt(&inputs, 2), opt(&inputs, 3)].into_iter().flatten() {
-            ensure!(matches!(t.dtype(), DType::U8 | DType::I8), "MatMulInteger takes u8 / i8, got {}", t.dtype());
+        for t in [Some(a), Some(b), opt(&inputs, 2), opt(&inputs, 3)]
+            .into_iter()
+            .flatten()
+        {
+            ensure!(
+                matches!(t.dtype(), DType::U8 | DType::I8),
+                "MatMulInteger takes u8 / i8, got {}",
+                t.dtype()
+            );
         }
         let (shape, v) = int_matmul(a, b, opt(&inputs, 2), opt(&inputs, 3))?;
         Ok(vec![Tensor::from_vec(shape, v)?])

@@ -13,7 +13,11 @@ pub struct QLinearConv {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "QLinearConv", |ctx| Ok(Box::new(QLinearConv { attrs: ConvAttrs::parse(ctx.attrs)? })));
+    r.register("", "QLinearConv", |ctx| {
+        Ok(Box::new(QLinearConv {
+            attrs: ConvAttrs::parse(ctx.attrs)?,
+        }))
+    });
 }
 
 impl Op for QLinearConv {
@@ -28,15 +32,25 @@ impl Op for QLinearConv {
         let y_s = req(&inputs, 6)?;
         let y_zp = opt(&inputs, 7);
         for t in [x, w] {
-            ensure!(matches!(t.dtype(), DType::U8 | DType::I8), "QLinearConv takes u8 / i8, got {}", t.dtype());
+            ensure!(
+                matches!(t.dtype(), DType::U8 | DType::I8),
+                "QLinearConv takes u8 / i8, got {}",
+                t.dtype()
+            );
         }
         let (xv, wv) = centre(x, opt(&inputs, 2), w, opt(&inputs, 5))?;
         let (shape, mut acc) = int_conv(&xv, x.shape(), &wv, w.shape(), &self.attrs)?;
         let m = shape[1];
         let sp = numel(&shape[2..]);
         if let Some(b) = opt(&inputs, 8) {
-            let bv = b.as_slice::<i32>().map_err(|_| Error::dtype(b.dtype(), "QLinearConv bias (int32)"))?;
-            ensure!(bv.len() == m, "bias has {} elements, expected {m}", bv.len());
+            let bv = b
+                .as_slice::<i32>()
+                .map_err(|_| Error::dtype(b.dtype(), "QLinearConv bias (int32)"))?;
+            ensure!(
+                bv.len() == m,
+                "bias has {} elements, expected {m}",
+                bv.len()
+            );
             for (i, v) in acc.iter_mut().enumerate() {
                 *v = v.wrapping_add(bv[(i / sp) % m]);
             }
@@ -44,10 +58,18 @@ impl Op for QLinearConv {
         let xs = to_f32(x_s)?;
         let ws = to_f32(w_s)?;
         let ys = to_f32(y_s)?;
-        ensure!(xs.len() == 1 && ys.len() == 1, "x_scale and y_scale must be scalars");
-        ensure!(ws.len() == 1 || ws.len() == m, "w_scale has {} elements, expected 1 or {m}", ws.len());
+        ensure!(
+            xs.len() == 1 && ys.len() == 1,
+            "x_scale and y_scale must be scalars"
+        );
+        ensure!(
+            ws.len() == 1 || ws.len() == m,
+            "w_scale has {} elements, expected 1 or {m}",
+            ws.len()
+        );
         let out_dt = y_zp.map_or(x.dtype(), |z| z.dtype());
-        let (lo, hi) = int_range(out_dt).ok_or_else(|| Error::dtype(out_dt, "QLinearConv output"))?;
+        let (lo, hi) =
+            int_range(out_dt).ok_or_else(|| Error::dtype(out_dt, "QLinearConv output"))?;
         let yz = match y_zp {
             Some(z) => {
                 let v = z.to_i64_vec()?;

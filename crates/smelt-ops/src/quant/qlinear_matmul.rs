@@ -38,13 +38,26 @@ impl Op for QLinearMatMul {
         let y_s = req(&inputs, 6)?;
         let y_zp = opt(&inputs, 7);
         for t in [a, b] {
-            ensure!(matches!(t.dtype(), DType::U8 | DType::I8), "QLinearMatMul takes u8 / i8, got {}", t.dtype());
+            ensure!(
+                matches!(t.dtype(), DType::U8 | DType::I8),
+                "QLinearMatMul takes u8 / i8, got {}",
+                t.dtype()
+            );
         }
         let out_dt = y_zp.map_or(a.dtype(), |z| z.dtype());
-        let (lo, hi) = int_range(out_dt).ok_or_else(|| Error::dtype(out_dt, "QLinearMatMul output"))?;
+        let (lo, hi) =
+            int_range(out_dt).ok_or_else(|| Error::dtype(out_dt, "QLinearMatMul output"))?;
         let (shape, acc) = int_matmul(a, b, opt(&inputs, 2), opt(&inputs, 5))?;
-        let m = if a.rank() == 1 { 1 } else { a.shape()[a.rank() - 2] };
-        let n = if b.rank() == 1 { 1 } else { b.shape()[b.rank() - 1] };
+        let m = if a.rank() == 1 {
+            1
+        } else {
+            a.shape()[a.rank() - 2]
+        };
+        let n = if b.rank() == 1 {
+            1
+        } else {
+            b.shape()[b.rank() - 1]
+        };
         let sdt = a_s.dtype();
         let asv = expand(a_s, m, "a_scale")?;
         let bsv = expand(b_s, n, "b_scale")?;
@@ -59,7 +72,9 @@ impl Op for QLinearMatMul {
             None => 0.0,
         };
         // multiplier per (row, column), in the scale dtype
-        let mul: Vec<f32> = (0..m * n).map(|p| round_to(sdt, round_to(sdt, asv[p / n] * bsv[p % n]) / ysv[0])).collect();
+        let mul: Vec<f32> = (0..m * n)
+            .map(|p| round_to(sdt, round_to(sdt, asv[p / n] * bsv[p % n]) / ysv[0]))
+            .collect();
         let v: Vec<i64> = acc
             .iter()
             .enumerate()

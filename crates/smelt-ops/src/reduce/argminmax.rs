@@ -28,7 +28,14 @@ pub fn register(r: &mut Registry) {
 }
 
 /// Index along the middle dim of `x` viewed as `outer x n x inner`, for each (outer, inner).
-fn arg<T: PartialOrd + Copy>(x: &[T], outer: usize, n: usize, inner: usize, max: bool, last: bool) -> Vec<i64> {
+fn arg<T: PartialOrd + Copy>(
+    x: &[T],
+    outer: usize,
+    n: usize,
+    inner: usize,
+    max: bool,
+    last: bool,
+) -> Vec<i64> {
     let mut out = vec![0i64; outer * inner];
     #[allow(clippy::eq_op)]
     let better = |v: T, b: T| -> bool {
@@ -87,11 +94,18 @@ impl Op for ArgExt {
             }
             None => None,
         };
-        Ok(vec![ValueInfo { dtype: Some(DType::I64), shape }])
+        Ok(vec![ValueInfo {
+            dtype: Some(DType::I64),
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        ensure!(x.rank() > 0, "{}: input must have rank >= 1", self.op_type());
+        ensure!(
+            x.rank() > 0,
+            "{}: input must have rank >= 1",
+            self.op_type()
+        );
         let a = norm_axis(self.axis, x.rank())?;
         let sh = x.shape();
         let n = sh[a];
@@ -106,7 +120,11 @@ impl Op for ArgExt {
         if outer * inner == 0 {
             return Ok(vec![Tensor::from_vec(shape, Vec::<i64>::new())?]);
         }
-        ensure!(n > 0, "{}: cannot take the index over an empty axis {a} (shape {sh:?})", self.op_type());
+        ensure!(
+            n > 0,
+            "{}: cannot take the index over an empty axis {a} (shape {sh:?})",
+            self.op_type()
+        );
         let v = dispatch_numeric!(x.dtype(), T => arg(x.as_slice::<T>()?, outer, n, inner, self.max, self.last),
             d => return Err(Error::dtype(d, format!("{} input", self.op_type()))));
         Ok(vec![Tensor::from_vec(shape, v)?])

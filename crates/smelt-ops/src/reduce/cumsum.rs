@@ -15,13 +15,27 @@ pub struct CumSum {
 
 pub fn register(r: &mut Registry) {
     r.register("", "CumSum", |ctx| {
-        Ok(Box::new(CumSum { exclusive: ctx.attrs.int_or("exclusive", 0)? != 0, reverse: ctx.attrs.int_or("reverse", 0)? != 0 }))
+        Ok(Box::new(CumSum {
+            exclusive: ctx.attrs.int_or("exclusive", 0)? != 0,
+            reverse: ctx.attrs.int_or("reverse", 0)? != 0,
+        }))
     });
 }
 
 /// Scans `outer x n x inner` along the middle dim with accumulator `A`.
 #[allow(clippy::too_many_arguments)]
-fn scan<T: Copy, A: Copy>(x: &[T], outer: usize, n: usize, inner: usize, ex: bool, rev: bool, zero: A, to: impl Fn(T) -> A, add: impl Fn(A, A) -> A, from: impl Fn(A) -> T) -> Vec<T> {
+fn scan<T: Copy, A: Copy>(
+    x: &[T],
+    outer: usize,
+    n: usize,
+    inner: usize,
+    ex: bool,
+    rev: bool,
+    zero: A,
+    to: impl Fn(T) -> A,
+    add: impl Fn(A, A) -> A,
+    from: impl Fn(A) -> T,
+) -> Vec<T> {
     let mut out: Vec<T> = x.to_vec();
     let mut acc = vec![zero; inner];
     for o in 0..outer {
@@ -44,15 +58,53 @@ fn scan<T: Copy, A: Copy>(x: &[T], outer: usize, n: usize, inner: usize, ex: boo
     out
 }
 
-fn scan_float<T: FloatIo>(x: &Tensor, dims: (usize, usize, usize), ex: bool, rev: bool) -> Result<Tensor> {
+fn scan_float<T: FloatIo>(
+    x: &Tensor,
+    dims: (usize, usize, usize),
+    ex: bool,
+    rev: bool,
+) -> Result<Tensor> {
     let s = x.as_slice::<T>()?;
     let z = <T::C as num_traits::Zero>::zero();
-    Tensor::from_vec(x.shape().to_vec(), scan(s, dims.0, dims.1, dims.2, ex, rev, z, T::to_c, |a, b| a + b, T::from_c))
+    Tensor::from_vec(
+        x.shape().to_vec(),
+        scan(
+            s,
+            dims.0,
+            dims.1,
+            dims.2,
+            ex,
+            rev,
+            z,
+            T::to_c,
+            |a, b| a + b,
+            T::from_c,
+        ),
+    )
 }
 
-fn scan_int<T: WrappingAdd + Copy + Default + Elem>(x: &Tensor, dims: (usize, usize, usize), ex: bool, rev: bool) -> Result<Tensor> {
+fn scan_int<T: WrappingAdd + Copy + Default + Elem>(
+    x: &Tensor,
+    dims: (usize, usize, usize),
+    ex: bool,
+    rev: bool,
+) -> Result<Tensor> {
     let s = x.as_slice::<T>()?;
-    Tensor::from_vec(x.shape().to_vec(), scan(s, dims.0, dims.1, dims.2, ex, rev, T::default(), |v| v, |a: T, b: T| a.wrapping_add(&b), |v| v))
+    Tensor::from_vec(
+        x.shape().to_vec(),
+        scan(
+            s,
+            dims.0,
+            dims.1,
+            dims.2,
+            ex,
+            rev,
+            T::default(),
+            |v| v,
+            |a: T, b: T| a.wrapping_add(&b),
+            |v| v,
+        ),
+    )
 }
 
 impl Op for CumSum {
@@ -60,17 +112,30 @@ impl Op for CumSum {
         "CumSum"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        Ok(vec![ctx.inputs.first().cloned().flatten().unwrap_or_default()])
+        Ok(vec![ctx
+            .inputs
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let at = req(&inputs, 1)?;
         let av = at.to_i64_vec()?;
-        ensure!(av.len() == 1 && at.rank() <= 1, "CumSum: axis must be a scalar, got shape {:?}", at.shape());
+        ensure!(
+            av.len() == 1 && at.rank() <= 1,
+            "CumSum: axis must be a scalar, got shape {:?}",
+            at.shape()
+        );
         ensure!(x.rank() > 0, "CumSum: input must have rank >= 1");
         let a = norm_axis(av[0], x.rank())?;
         let sh = x.shape();
-        let dims = (sh[..a].iter().product(), sh[a], sh[a + 1..].iter().product());
+        let dims = (
+            sh[..a].iter().product(),
+            sh[a],
+            sh[a + 1..].iter().product(),
+        );
         let (ex, rev) = (self.exclusive, self.reverse);
         let y = match x.dtype() {
             DType::F32 => scan_float::<f32>(x, dims, ex, rev)?,

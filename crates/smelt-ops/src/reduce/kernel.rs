@@ -43,7 +43,10 @@ impl Plan {
         } else {
             let first = red[0];
             let last = *red.last().unwrap_or(&first);
-            let all_in_block = big.iter().filter(|&&d| d >= first && d <= last).all(|&d| mask[d]);
+            let all_in_block = big
+                .iter()
+                .filter(|&&d| d >= first && d <= last)
+                .all(|&d| mask[d]);
             if all_in_block {
                 let outer = shape[..first].iter().product();
                 let inner = shape[last + 1..].iter().product();
@@ -52,7 +55,13 @@ impl Plan {
                 None
             }
         };
-        Plan { shape: shape.to_vec(), mask, out_len, r, contig }
+        Plan {
+            shape: shape.to_vec(),
+            mask,
+            out_len,
+            r,
+            contig,
+        }
     }
 
     /// Reduce all dims (the `axes` empty / absent default).
@@ -77,7 +86,13 @@ impl Plan {
     /// For every output element `o`: `acc[o] = f(..f(f(init, x0, o), x1, o).., o)` over its
     /// reduction set, in no particular order (`f` must be associative up to rounding, and
     /// `comb` must merge two partial accumulators). `x.len()` must be the input's numel.
-    pub fn fold<A: Copy + Sync, B: Copy + Send + Sync>(&self, x: &[A], init: B, f: impl Fn(B, A, usize) -> B + Sync, comb: impl Fn(B, B) -> B + Sync) -> Vec<B> {
+    pub fn fold<A: Copy + Sync, B: Copy + Send + Sync>(
+        &self,
+        x: &[A],
+        init: B,
+        f: impl Fn(B, A, usize) -> B + Sync,
+        comb: impl Fn(B, B) -> B + Sync,
+    ) -> Vec<B> {
         let mut acc = vec![init; self.out_len];
         if self.out_len == 0 || self.r == 0 {
             return acc;
@@ -106,7 +121,9 @@ impl Plan {
                 };
                 if x.len() >= PAR_MIN && outer > 1 && rayon::current_num_threads() > 1 {
                     use rayon::prelude::*;
-                    acc.par_iter_mut().enumerate().for_each(|(o, a)| *a = row_fold(o));
+                    acc.par_iter_mut()
+                        .enumerate()
+                        .for_each(|(o, a)| *a = row_fold(o));
                 } else {
                     for (o, a) in acc.iter_mut().enumerate().take(outer) {
                         *a = row_fold(o);
@@ -208,7 +225,9 @@ pub fn float_input<T: FloatIo>(t: &Tensor) -> Result<std::borrow::Cow<'_, [T::C]
     if T::DTYPE == <T::C as Elem>::DTYPE {
         return Ok(std::borrow::Cow::Borrowed(t.as_slice::<T::C>()?));
     }
-    Ok(std::borrow::Cow::Owned(t.as_slice::<T>()?.iter().map(|&v| v.to_c()).collect()))
+    Ok(std::borrow::Cow::Owned(
+        t.as_slice::<T>()?.iter().map(|&v| v.to_c()).collect(),
+    ))
 }
 
 /// Builds a tensor of `T` from compute-type values.
@@ -225,7 +244,11 @@ mod tests {
 
     /// Sum over `axes` by walking every input index (the reference).
     fn naive_sum(x: &[f64], shape: &[usize], axes: &[usize]) -> Vec<f64> {
-        let out_dims: Vec<usize> = shape.iter().enumerate().map(|(d, &n)| if axes.contains(&d) { 1 } else { n }).collect();
+        let out_dims: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| if axes.contains(&d) { 1 } else { n })
+            .collect();
         let ost = strides(&out_dims);
         let mut out = vec![0.0; numel(&out_dims)];
         let ist = strides(shape);
@@ -273,13 +296,24 @@ mod tests {
     fn empty_sets_and_shapes() {
         let p = Plan::new(&[2, 0, 4], &[1]);
         assert_eq!(p.out_shape(true), vec![2, 1, 4]);
-        assert_eq!(p.fold::<f32, f32>(&[], 1.0, |a, v, _| a * v, |a, b| a * b), vec![1.0; 8]);
+        assert_eq!(
+            p.fold::<f32, f32>(&[], 1.0, |a, v, _| a * v, |a, b| a * b),
+            vec![1.0; 8]
+        );
         let p = Plan::new(&[2, 0, 4], &[0]);
         assert_eq!(p.out_shape(false), vec![0, 4]);
-        assert!(p.fold::<f32, f32>(&[], 0.0, |a, v, _| a + v, |a, b| a + b).is_empty());
+        assert!(p
+            .fold::<f32, f32>(&[], 0.0, |a, v, _| a + v, |a, b| a + b)
+            .is_empty());
         assert!(plan_for(&[2, 3], Some(&[2]), false).is_err());
         assert!(plan_for(&[2, 3], Some(&[1, -1]), false).is_err());
-        assert_eq!(plan_for(&[2, 3], Some(&[]), true).unwrap().out_shape(true), vec![2, 3]);
-        assert_eq!(plan_for(&[2, 3], None, false).unwrap().out_shape(false), Vec::<usize>::new());
+        assert_eq!(
+            plan_for(&[2, 3], Some(&[]), true).unwrap().out_shape(true),
+            vec![2, 3]
+        );
+        assert_eq!(
+            plan_for(&[2, 3], None, false).unwrap().out_shape(false),
+            Vec::<usize>::new()
+        );
     }
 }

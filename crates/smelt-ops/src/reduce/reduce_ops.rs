@@ -59,10 +59,15 @@ fn kind_of(op: &str) -> Option<(&'static str, Kind)> {
 }
 
 fn factory(op: &str, ctx: &OpCtx) -> Result<Box<dyn Op>> {
-    let (name, kind) = kind_of(op).ok_or_else(|| Error::invalid(format!("unknown reduction {op}")))?;
+    let (name, kind) =
+        kind_of(op).ok_or_else(|| Error::invalid(format!("unknown reduction {op}")))?;
     let switch = if kind == Kind::Sum { 13 } else { 18 };
     let axes_from_input = ctx.opset >= switch;
-    let axes_attr = if axes_from_input { None } else { ctx.attrs.ints("axes")? };
+    let axes_attr = if axes_from_input {
+        None
+    } else {
+        ctx.attrs.ints("axes")?
+    };
     Ok(Box::new(Reduce {
         name,
         kind,
@@ -124,9 +129,15 @@ pub fn reduce_float<F: Float + Send + Sync>(x: &[F], plan: &Plan, kind: Kind) ->
         Kind::LogSum => sum(plan).into_iter().map(|s| s.ln()).collect(),
         Kind::LogSumExp => {
             let m = plan.fold(x, F::neg_infinity(), |a, v, _| fmax(a, v), fmax);
-            let shift: Vec<F> = m.iter().map(|&v| if v.is_finite() { v } else { z }).collect();
+            let shift: Vec<F> = m
+                .iter()
+                .map(|&v| if v.is_finite() { v } else { z })
+                .collect();
             let s = plan.fold(x, z, |a, v, o| a + (v - shift[o]).exp(), |a, b| a + b);
-            s.into_iter().zip(shift).map(|(s, sh)| s.ln() + sh).collect()
+            s.into_iter()
+                .zip(shift)
+                .map(|(s, sh)| s.ln() + sh)
+                .collect()
         }
     }
 }
@@ -205,10 +216,26 @@ fn reduce_int<T: IntIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) 
     let v: Vec<T> = match kind {
         Kind::Mean | Kind::L2 | Kind::LogSum | Kind::LogSumExp => {
             let x: Vec<f64> = s.iter().map(|v| v.to_f64()).collect();
-            return Tensor::from_vec(shape, reduce_float(&x, plan, kind).into_iter().map(T::from_f64).collect::<Vec<T>>());
+            return Tensor::from_vec(
+                shape,
+                reduce_float(&x, plan, kind)
+                    .into_iter()
+                    .map(T::from_f64)
+                    .collect::<Vec<T>>(),
+            );
         }
-        Kind::Max => plan.fold(s, T::MIN, |a, v, _| if v.to_a() > a.to_a() { v } else { a }, |a, b| if b.to_a() > a.to_a() { b } else { a }),
-        Kind::Min => plan.fold(s, T::MAX, |a, v, _| if v.to_a() < a.to_a() { v } else { a }, |a, b| if b.to_a() < a.to_a() { b } else { a }),
+        Kind::Max => plan.fold(
+            s,
+            T::MIN,
+            |a, v, _| if v.to_a() > a.to_a() { v } else { a },
+            |a, b| if b.to_a() > a.to_a() { b } else { a },
+        ),
+        Kind::Min => plan.fold(
+            s,
+            T::MAX,
+            |a, v, _| if v.to_a() < a.to_a() { v } else { a },
+            |a, b| if b.to_a() < a.to_a() { b } else { a },
+        ),
         _ => {
             let (init, comb): (T::A, Comb<T::A>) = match kind {
                 Kind::Prod => (T::one(), T::mul),
@@ -218,7 +245,12 @@ fn reduce_int<T: IntIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) 
                 Kind::Sum => plan.fold(s, init, |a, v, _| T::add(a, v.to_a()), comb),
                 Kind::Prod => plan.fold(s, init, |a, v, _| T::mul(a, v.to_a()), comb),
                 Kind::L1 => plan.fold(s, init, |a, v, _| T::add(a, T::abs(v.to_a())), comb),
-                _ => plan.fold(s, init, |a, v, _| T::add(a, T::mul(v.to_a(), v.to_a())), comb),
+                _ => plan.fold(
+                    s,
+                    init,
+                    |a, v, _| T::add(a, T::mul(v.to_a(), v.to_a())),
+                    comb,
+                ),
             };
             acc.into_iter().map(T::from_a).collect()
         }
@@ -226,13 +258,24 @@ fn reduce_int<T: IntIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) 
     Tensor::from_vec(shape, v)
 }
 
-fn reduce_float_t<T: FloatIo>(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>) -> Result<Tensor> {
+fn reduce_float_t<T: FloatIo>(
+    t: &Tensor,
+    plan: &Plan,
+    kind: Kind,
+    shape: Vec<usize>,
+) -> Result<Tensor> {
     let x = float_input::<T>(t)?;
     float_output::<T>(shape, reduce_float(&x, plan, kind))
 }
 
 /// Reduces `t` under `plan`; the result has `shape` (the plan's output shape).
-pub fn reduce_tensor(t: &Tensor, plan: &Plan, kind: Kind, shape: Vec<usize>, op: &str) -> Result<Tensor> {
+pub fn reduce_tensor(
+    t: &Tensor,
+    plan: &Plan,
+    kind: Kind,
+    shape: Vec<usize>,
+    op: &str,
+) -> Result<Tensor> {
     match t.dtype() {
         DType::F32 => reduce_float_t::<f32>(t, plan, kind, shape),
         DType::F64 => reduce_float_t::<f64>(t, plan, kind, shape),
@@ -264,7 +307,12 @@ impl Reduce {
         if self.axes_from_input {
             match opt(inputs, 1) {
                 Some(a) => {
-                    ensure!(a.rank() <= 1, "{}: axes must be 1-D, got shape {:?}", self.name, a.shape());
+                    ensure!(
+                        a.rank() <= 1,
+                        "{}: axes must be 1-D, got shape {:?}",
+                        self.name,
+                        a.shape()
+                    );
                     Ok(Some(a.to_i64_vec()?))
                 }
                 None => Ok(None),
@@ -282,7 +330,10 @@ impl Op for Reduce {
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let axes = if self.axes_from_input {
-            match (ctx.inputs.get(1).and_then(|v| v.as_ref()), ctx.consts.get(1).and_then(|c| c.as_ref())) {
+            match (
+                ctx.inputs.get(1).and_then(|v| v.as_ref()),
+                ctx.consts.get(1).and_then(|c| c.as_ref()),
+            ) {
                 (None, _) => Some(None),
                 (Some(_), Some(c)) => Some(Some(c.to_i64_vec()?)),
                 (Some(_), None) => None,
@@ -310,7 +361,10 @@ impl Op for Reduce {
             }
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape }])
+        Ok(vec![ValueInfo {
+            dtype: x.dtype,
+            shape,
+        }])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
@@ -331,12 +385,30 @@ mod tests {
     #[test]
     fn kinds_on_f32_and_ints() {
         let x = Tensor::from_vec(vec![2, 3], vec![1f32, -2., 3., 4., 5., -6.]).unwrap();
-        assert_eq!(run(Kind::Sum, &x, &[1]).as_slice::<f32>().unwrap(), &[2., 3.]);
-        assert_eq!(run(Kind::Max, &x, &[0]).as_slice::<f32>().unwrap(), &[4., 5., 3.]);
-        assert_eq!(run(Kind::Min, &x, &[1]).as_slice::<f32>().unwrap(), &[-2., -6.]);
-        assert_eq!(run(Kind::L1, &x, &[1]).as_slice::<f32>().unwrap(), &[6., 15.]);
-        assert_eq!(run(Kind::SumSquare, &x, &[1]).as_slice::<f32>().unwrap(), &[14., 77.]);
-        assert_eq!(run(Kind::Prod, &x, &[1]).as_slice::<f32>().unwrap(), &[-6., -120.]);
+        assert_eq!(
+            run(Kind::Sum, &x, &[1]).as_slice::<f32>().unwrap(),
+            &[2., 3.]
+        );
+        assert_eq!(
+            run(Kind::Max, &x, &[0]).as_slice::<f32>().unwrap(),
+            &[4., 5., 3.]
+        );
+        assert_eq!(
+            run(Kind::Min, &x, &[1]).as_slice::<f32>().unwrap(),
+            &[-2., -6.]
+        );
+        assert_eq!(
+            run(Kind::L1, &x, &[1]).as_slice::<f32>().unwrap(),
+            &[6., 15.]
+        );
+        assert_eq!(
+            run(Kind::SumSquare, &x, &[1]).as_slice::<f32>().unwrap(),
+            &[14., 77.]
+        );
+        assert_eq!(
+            run(Kind::Prod, &x, &[1]).as_slice::<f32>().unwrap(),
+            &[-6., -120.]
+        );
         let lse = run(Kind::LogSumExp, &x, &[1]);
         let want = (1f64.exp() + (-2f64).exp() + 3f64.exp()).ln();
         assert!((lse.as_slice::<f32>().unwrap()[0] as f64 - want).abs() < 1e-5);
@@ -344,14 +416,33 @@ mod tests {
         let l = run(Kind::LogSumExp, &big, &[0]).as_slice::<f32>().unwrap()[0];
         assert!((l - (1000.0 + 2f32.ln())).abs() < 1e-3);
         let xi = Tensor::from_vec(vec![2, 2], vec![-3i32, 7, 2, -9]).unwrap();
-        assert_eq!(run(Kind::Sum, &xi, &[1]).as_slice::<i32>().unwrap(), &[4, -7]);
-        assert_eq!(run(Kind::Max, &xi, &[0]).as_slice::<i32>().unwrap(), &[2, 7]);
-        assert_eq!(run(Kind::L1, &xi, &[1]).as_slice::<i32>().unwrap(), &[10, 11]);
+        assert_eq!(
+            run(Kind::Sum, &xi, &[1]).as_slice::<i32>().unwrap(),
+            &[4, -7]
+        );
+        assert_eq!(
+            run(Kind::Max, &xi, &[0]).as_slice::<i32>().unwrap(),
+            &[2, 7]
+        );
+        assert_eq!(
+            run(Kind::L1, &xi, &[1]).as_slice::<i32>().unwrap(),
+            &[10, 11]
+        );
         let e = Tensor::from_vec(vec![0, 2], Vec::<u8>::new()).unwrap();
         assert_eq!(run(Kind::Max, &e, &[0]).as_slice::<u8>().unwrap(), &[0, 0]);
-        assert_eq!(run(Kind::Min, &e, &[0]).as_slice::<u8>().unwrap(), &[255, 255]);
-        let h = Tensor::from_vec(vec![3], vec![f16::from_f32(1.5), f16::from_f32(2.0), f16::from_f32(-0.5)]).unwrap();
-        assert_eq!(run(Kind::Mean, &h, &[0]).as_slice::<f16>().unwrap(), &[f16::from_f32(1.0)]);
+        assert_eq!(
+            run(Kind::Min, &e, &[0]).as_slice::<u8>().unwrap(),
+            &[255, 255]
+        );
+        let h = Tensor::from_vec(
+            vec![3],
+            vec![f16::from_f32(1.5), f16::from_f32(2.0), f16::from_f32(-0.5)],
+        )
+        .unwrap();
+        assert_eq!(
+            run(Kind::Mean, &h, &[0]).as_slice::<f16>().unwrap(),
+            &[f16::from_f32(1.0)]
+        );
         let s = Tensor::from_vec(vec![1], vec!["a".to_string()]).unwrap();
         let p = Plan::new(s.shape(), &[0]);
         assert!(reduce_tensor(&s, &p, Kind::Sum, vec![], "t").is_err());

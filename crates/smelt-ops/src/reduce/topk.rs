@@ -16,8 +16,16 @@ pub struct TopK {
 
 pub fn register(r: &mut Registry) {
     r.register("", "TopK", |ctx| {
-        let k_attr = if ctx.opset < 10 { Some(ctx.attrs.req_int("k")?) } else { None };
-        Ok(Box::new(TopK { axis: ctx.attrs.int_or("axis", -1)?, largest: ctx.attrs.int_or("largest", 1)? != 0, k_attr }))
+        let k_attr = if ctx.opset < 10 {
+            Some(ctx.attrs.req_int("k")?)
+        } else {
+            None
+        };
+        Ok(Box::new(TopK {
+            axis: ctx.attrs.int_or("axis", -1)?,
+            largest: ctx.attrs.int_or("largest", 1)? != 0,
+            k_attr,
+        }))
     });
 }
 
@@ -32,7 +40,14 @@ fn ord<T: PartialOrd>(a: &T, b: &T) -> Ordering {
 }
 
 /// Values and indices of the top `k` along the middle dim of `outer x n x inner`.
-fn topk<T: PartialOrd + Copy>(x: &[T], outer: usize, n: usize, inner: usize, k: usize, largest: bool) -> (Vec<T>, Vec<i64>) {
+fn topk<T: PartialOrd + Copy>(
+    x: &[T],
+    outer: usize,
+    n: usize,
+    inner: usize,
+    k: usize,
+    largest: bool,
+) -> (Vec<T>, Vec<i64>) {
     let mut vals = Vec::with_capacity(outer * k * inner);
     let mut idxs = vec![0i64; outer * k * inner];
     let mut vals_buf: Vec<Option<T>> = vec![None; outer * k * inner];
@@ -42,7 +57,11 @@ fn topk<T: PartialOrd + Copy>(x: &[T], outer: usize, n: usize, inner: usize, k: 
             lane.clear();
             lane.extend((0..n).map(|j| (x[(o * n + j) * inner + i], j)));
             let cmp = |a: &(T, usize), b: &(T, usize)| {
-                let c = if largest { ord(&b.0, &a.0) } else { ord(&a.0, &b.0) };
+                let c = if largest {
+                    ord(&b.0, &a.0)
+                } else {
+                    ord(&a.0, &b.0)
+                };
                 c.then(a.1.cmp(&b.1))
             };
             if k < n && k > 0 {
@@ -69,7 +88,12 @@ impl Op for TopK {
         let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let k = match self.k_attr {
             Some(k) => Some(k),
-            None => ctx.consts.get(1).and_then(|c| c.as_ref()).and_then(|c| c.to_i64_vec().ok()).and_then(|v| v.first().copied()),
+            None => ctx
+                .consts
+                .get(1)
+                .and_then(|c| c.as_ref())
+                .and_then(|c| c.to_i64_vec().ok())
+                .and_then(|v| v.first().copied()),
         };
         let shape = match (&x.shape, k) {
             (Some(d), Some(k)) if k >= 0 => {
@@ -80,7 +104,16 @@ impl Op for TopK {
             }
             _ => None,
         };
-        Ok(vec![ValueInfo { dtype: x.dtype, shape: shape.clone() }, ValueInfo { dtype: Some(DType::I64), shape }])
+        Ok(vec![
+            ValueInfo {
+                dtype: x.dtype,
+                shape: shape.clone(),
+            },
+            ValueInfo {
+                dtype: Some(DType::I64),
+                shape,
+            },
+        ])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
@@ -89,7 +122,11 @@ impl Op for TopK {
             None => {
                 let kt = req(&inputs, 1)?;
                 let v = kt.to_i64_vec()?;
-                ensure!(v.len() == 1, "TopK: K must hold one value, got shape {:?}", kt.shape());
+                ensure!(
+                    v.len() == 1,
+                    "TopK: K must hold one value, got shape {:?}",
+                    kt.shape()
+                );
                 v[0]
             }
         };
@@ -97,7 +134,10 @@ impl Op for TopK {
         let a = norm_axis(self.axis, x.rank())?;
         let sh = x.shape();
         let n = sh[a];
-        ensure!(k >= 0 && k as usize <= n, "TopK: k = {k} out of range for axis {a} of size {n}");
+        ensure!(
+            k >= 0 && k as usize <= n,
+            "TopK: k = {k} out of range for axis {a} of size {n}"
+        );
         let k = k as usize;
         let outer: usize = sh[..a].iter().product();
         let inner: usize = sh[a + 1..].iter().product();

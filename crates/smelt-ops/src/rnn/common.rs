@@ -63,7 +63,11 @@ impl Act {
     }
 
     /// Parses a name, consuming its alpha / beta from the iterators (defaults when exhausted).
-    fn parse(name: &str, al: &mut impl Iterator<Item = f32>, be: &mut impl Iterator<Item = f32>) -> Result<Act> {
+    fn parse(
+        name: &str,
+        al: &mut impl Iterator<Item = f32>,
+        be: &mut impl Iterator<Item = f32>,
+    ) -> Result<Act> {
         let mut a = |d: f64| al.next().map_or(d, |v| v as f64);
         Ok(match name.to_ascii_lowercase().as_str() {
             "relu" => Act::Relu,
@@ -118,14 +122,21 @@ impl RnnAttrs {
             "bidirectional" => Direction::Bidirectional,
             d => bail!("unknown direction '{d}'"),
         };
-        let dirs = if direction == Direction::Bidirectional { 2 } else { 1 };
+        let dirs = if direction == Direction::Bidirectional {
+            2
+        } else {
+            1
+        };
         let hidden_size = match a.int("hidden_size")? {
             Some(h) if h <= 0 => bail!("hidden_size must be positive, got {h}"),
             Some(h) => Some(h as usize),
             None => None,
         };
         let layout = a.int_or("layout", 0)?;
-        ensure!(layout == 0 || layout == 1, "layout must be 0 or 1, got {layout}");
+        ensure!(
+            layout == 0 || layout == 1,
+            "layout must be 0 or 1, got {layout}"
+        );
         let clip = a.float("clip")?.map(|c| c as f64);
         if let Some(c) = clip {
             ensure!(c > 0.0, "clip must be positive, got {c}");
@@ -133,12 +144,19 @@ impl RnnAttrs {
         let n = defaults.len();
         let mut names: Vec<String> = a.strings_or("activations", vec![])?;
         if names.is_empty() {
-            names = (0..dirs).flat_map(|_| defaults.iter().map(|s| s.to_string())).collect();
+            names = (0..dirs)
+                .flat_map(|_| defaults.iter().map(|s| s.to_string()))
+                .collect();
         } else if names.len() == n && dirs == 2 {
             let again = names.clone();
             names.extend(again);
         }
-        ensure!(names.len() == n * dirs, "expected {} activations, got {}", n * dirs, names.len());
+        ensure!(
+            names.len() == n * dirs,
+            "expected {} activations, got {}",
+            n * dirs,
+            names.len()
+        );
         let alphas = a.floats_or("activation_alpha", vec![])?;
         let betas = a.floats_or("activation_beta", vec![])?;
         let (mut al, mut be) = (alphas.into_iter(), betas.into_iter());
@@ -150,7 +168,13 @@ impl RnnAttrs {
             }
             acts.push(v);
         }
-        Ok(RnnAttrs { direction, hidden_size, layout, clip, acts })
+        Ok(RnnAttrs {
+            direction,
+            hidden_size,
+            layout,
+            clip,
+            acts,
+        })
     }
 
     pub fn dirs(&self) -> usize {
@@ -163,7 +187,8 @@ impl RnnAttrs {
 
     /// Whether direction slot `d` runs backwards in time.
     pub fn reversed(&self, d: usize) -> bool {
-        self.direction == Direction::Reverse || (self.direction == Direction::Bidirectional && d == 1)
+        self.direction == Direction::Reverse
+            || (self.direction == Direction::Bidirectional && d == 1)
     }
 
     #[inline]
@@ -180,16 +205,40 @@ impl RnnAttrs {
 pub fn infer(at: &RnnAttrs, ctx: &InferCtx, n_states: usize) -> Vec<ValueInfo> {
     let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
     let dirs = Dim::Fixed(at.dirs());
-    let dims = x.shape.as_ref().filter(|s| s.len() == 3).map(|s| if at.layout == 0 { (s[0].clone(), s[1].clone()) } else { (s[1].clone(), s[0].clone()) });
+    let dims = x.shape.as_ref().filter(|s| s.len() == 3).map(|s| {
+        if at.layout == 0 {
+            (s[0].clone(), s[1].clone())
+        } else {
+            (s[1].clone(), s[0].clone())
+        }
+    });
     let shaped = |f: &dyn Fn(Dim, Dim, Dim) -> Vec<Dim>| match (&dims, at.hidden_size) {
         (Some((seq, batch)), Some(h)) => Some(f(seq.clone(), batch.clone(), Dim::Fixed(h))),
         _ => None,
     };
-    let y = shaped(&|seq, batch, h| if at.layout == 0 { vec![seq, dirs.clone(), batch, h] } else { vec![batch, seq, dirs.clone(), h] });
-    let st = shaped(&|_, batch, h| if at.layout == 0 { vec![dirs.clone(), batch, h] } else { vec![batch, dirs.clone(), h] });
-    let mut v = vec![ValueInfo { dtype: x.dtype, shape: y }];
+    let y = shaped(&|seq, batch, h| {
+        if at.layout == 0 {
+            vec![seq, dirs.clone(), batch, h]
+        } else {
+            vec![batch, seq, dirs.clone(), h]
+        }
+    });
+    let st = shaped(&|_, batch, h| {
+        if at.layout == 0 {
+            vec![dirs.clone(), batch, h]
+        } else {
+            vec![batch, dirs.clone(), h]
+        }
+    });
+    let mut v = vec![ValueInfo {
+        dtype: x.dtype,
+        shape: y,
+    }];
     for _ in 0..n_states {
-        v.push(ValueInfo { dtype: x.dtype, shape: st.clone() });
+        v.push(ValueInfo {
+            dtype: x.dtype,
+            shape: st.clone(),
+        });
     }
     v
 }
@@ -215,7 +264,11 @@ pub struct Prepared {
 }
 
 fn f64s(t: &Tensor) -> Result<Vec<f64>> {
-    ensure!(t.dtype().is_float(), "recurrent op inputs must be float, got {}", t.dtype());
+    ensure!(
+        t.dtype().is_float(),
+        "recurrent op inputs must be float, got {}",
+        t.dtype()
+    );
     t.to_f64_vec()
 }
 
@@ -224,19 +277,44 @@ pub fn prepare(at: &RnnAttrs, inputs: &[Option<Tensor>], g: usize) -> Result<Pre
     let x = req(inputs, 0)?;
     let w = req(inputs, 1)?;
     let r = req(inputs, 2)?;
-    ensure!(x.rank() == 3 && w.rank() == 3 && r.rank() == 3, "X, W, R must be rank 3 (got {:?}, {:?}, {:?})", x.shape(), w.shape(), r.shape());
+    ensure!(
+        x.rank() == 3 && w.rank() == 3 && r.rank() == 3,
+        "X, W, R must be rank 3 (got {:?}, {:?}, {:?})",
+        x.shape(),
+        w.shape(),
+        r.shape()
+    );
     let dirs = at.dirs();
-    let (seq, batch, input) = if at.layout == 0 { (x.shape()[0], x.shape()[1], x.shape()[2]) } else { (x.shape()[1], x.shape()[0], x.shape()[2]) };
+    let (seq, batch, input) = if at.layout == 0 {
+        (x.shape()[0], x.shape()[1], x.shape()[2])
+    } else {
+        (x.shape()[1], x.shape()[0], x.shape()[2])
+    };
     let hidden = at.hidden_size.unwrap_or(r.shape()[2]);
-    ensure!(w.shape() == [dirs, g * hidden, input], "W shape {:?}, expected {:?}", w.shape(), [dirs, g * hidden, input]);
-    ensure!(r.shape() == [dirs, g * hidden, hidden], "R shape {:?}, expected {:?}", r.shape(), [dirs, g * hidden, hidden]);
+    ensure!(
+        w.shape() == [dirs, g * hidden, input],
+        "W shape {:?}, expected {:?}",
+        w.shape(),
+        [dirs, g * hidden, input]
+    );
+    ensure!(
+        r.shape() == [dirs, g * hidden, hidden],
+        "R shape {:?}, expected {:?}",
+        r.shape(),
+        [dirs, g * hidden, hidden]
+    );
     let mut xv = f64s(x)?;
     if at.layout == 1 {
         xv = swap01(&xv, batch, seq, input);
     }
     let b = match opt(inputs, 3) {
         Some(b) => {
-            ensure!(b.shape() == [dirs, 2 * g * hidden], "B shape {:?}, expected {:?}", b.shape(), [dirs, 2 * g * hidden]);
+            ensure!(
+                b.shape() == [dirs, 2 * g * hidden],
+                "B shape {:?}, expected {:?}",
+                b.shape(),
+                [dirs, 2 * g * hidden]
+            );
             f64s(b)?
         }
         None => vec![0.0; dirs * 2 * g * hidden],
@@ -244,10 +322,17 @@ pub fn prepare(at: &RnnAttrs, inputs: &[Option<Tensor>], g: usize) -> Result<Pre
     let lens = match opt(inputs, 4) {
         Some(l) => {
             let v = l.to_i64_vec()?;
-            ensure!(v.len() == batch, "sequence_lens has {} entries, batch is {batch}", v.len());
+            ensure!(
+                v.len() == batch,
+                "sequence_lens has {} entries, batch is {batch}",
+                v.len()
+            );
             v.iter()
                 .map(|&n| {
-                    ensure!(n >= 0 && n as usize <= seq, "sequence length {n} outside 0..={seq}");
+                    ensure!(
+                        n >= 0 && n as usize <= seq,
+                        "sequence length {n} outside 0..={seq}"
+                    );
                     Ok(n as usize)
                 })
                 .collect::<Result<Vec<_>>>()?
@@ -255,18 +340,49 @@ pub fn prepare(at: &RnnAttrs, inputs: &[Option<Tensor>], g: usize) -> Result<Pre
         None => vec![seq; batch],
     };
     let h0 = state(at, opt(inputs, 5), dirs, batch, hidden, "initial_h")?;
-    Ok(Prepared { dtype: x.dtype(), seq, batch, input, hidden, x: xv, w: f64s(w)?, r: f64s(r)?, b, lens, h0 })
+    Ok(Prepared {
+        dtype: x.dtype(),
+        seq,
+        batch,
+        input,
+        hidden,
+        x: xv,
+        w: f64s(w)?,
+        r: f64s(r)?,
+        b,
+        lens,
+        h0,
+    })
 }
 
 /// An initial state input [dirs, batch, H] (layout 1: [batch, dirs, H]) in layout-0 order, or zeros.
-pub fn state(at: &RnnAttrs, t: Option<&Tensor>, dirs: usize, batch: usize, hidden: usize, what: &str) -> Result<Vec<f64>> {
+pub fn state(
+    at: &RnnAttrs,
+    t: Option<&Tensor>,
+    dirs: usize,
+    batch: usize,
+    hidden: usize,
+    what: &str,
+) -> Result<Vec<f64>> {
     match t {
         None => Ok(vec![0.0; dirs * batch * hidden]),
         Some(t) => {
-            let want = if at.layout == 0 { [dirs, batch, hidden] } else { [batch, dirs, hidden] };
-            ensure!(t.shape() == want, "{what} shape {:?}, expected {want:?}", t.shape());
+            let want = if at.layout == 0 {
+                [dirs, batch, hidden]
+            } else {
+                [batch, dirs, hidden]
+            };
+            ensure!(
+                t.shape() == want,
+                "{what} shape {:?}, expected {want:?}",
+                t.shape()
+            );
             let v = f64s(t)?;
-            Ok(if at.layout == 1 { swap01(&v, batch, dirs, hidden) } else { v })
+            Ok(if at.layout == 1 {
+                swap01(&v, batch, dirs, hidden)
+            } else {
+                v
+            })
         }
     }
 }
@@ -301,7 +417,9 @@ pub fn to_tensor(d: DType, shape: Vec<usize>, v: Vec<f64>) -> Result<Tensor> {
         DType::F64 => Tensor::from_vec(shape, v),
         DType::F32 => Tensor::from_vec(shape, v.into_iter().map(|x| x as f32).collect::<Vec<_>>()),
         DType::F16 => Tensor::from_vec(shape, v.into_iter().map(f16::from_f64).collect::<Vec<_>>()),
-        DType::BF16 => Tensor::from_vec(shape, v.into_iter().map(bf16::from_f64).collect::<Vec<_>>()),
+        DType::BF16 => {
+            Tensor::from_vec(shape, v.into_iter().map(bf16::from_f64).collect::<Vec<_>>())
+        }
         d => Err(Error::dtype(d, "recurrent op output")),
     }
 }
@@ -319,7 +437,8 @@ pub fn y_tensor(at: &RnnAttrs, p: &Prepared, y: Vec<f64>) -> Result<Tensor> {
         for t in 0..p.seq {
             for d in 0..dirs {
                 for b in 0..p.batch {
-                    o[((b * p.seq + t) * dirs + d) * h..][..h].copy_from_slice(&y[((t * dirs + d) * p.batch + b) * h..][..h]);
+                    o[((b * p.seq + t) * dirs + d) * h..][..h]
+                        .copy_from_slice(&y[((t * dirs + d) * p.batch + b) * h..][..h]);
                 }
             }
         }
@@ -332,7 +451,11 @@ pub fn state_tensor(at: &RnnAttrs, p: &Prepared, s: Vec<f64>) -> Result<Tensor> 
     if at.layout == 0 {
         to_tensor(p.dtype, vec![dirs, p.batch, p.hidden], s)
     } else {
-        to_tensor(p.dtype, vec![p.batch, dirs, p.hidden], swap01(&s, dirs, p.batch, p.hidden))
+        to_tensor(
+            p.dtype,
+            vec![p.batch, dirs, p.hidden],
+            swap01(&s, dirs, p.batch, p.hidden),
+        )
     }
 }
 
@@ -340,7 +463,13 @@ pub fn state_tensor(at: &RnnAttrs, p: &Prepared, s: Vec<f64>) -> Result<Tensor> 
 /// per time step in order, with `h` the previous hidden state (updated in place) and `extra`
 /// per-row cell state (LSTM's c; empty otherwise). Returns Y [seq, dirs, batch, H] and the
 /// final hidden states [dirs, batch, H].
-pub fn run<F>(at: &RnnAttrs, p: &Prepared, extra: &mut [f64], extra_per_row: usize, mut step: F) -> (Vec<f64>, Vec<f64>)
+pub fn run<F>(
+    at: &RnnAttrs,
+    p: &Prepared,
+    extra: &mut [f64],
+    extra_per_row: usize,
+    mut step: F,
+) -> (Vec<f64>, Vec<f64>)
 where
     F: FnMut(usize, &[f64], &mut [f64], &mut [f64]),
 {
@@ -377,18 +506,40 @@ pub mod testing {
         }
     }
 
-    pub fn eval(op_type: &str, opset: i64, attrs: Attributes, inputs: Vec<Option<Tensor>>, n_outputs: usize) -> Result<Vec<Tensor>> {
-        let ctx = OpCtx { attrs: &attrs, opset, n_inputs: inputs.len(), n_outputs, node_name: "t" };
+    pub fn eval(
+        op_type: &str,
+        opset: i64,
+        attrs: Attributes,
+        inputs: Vec<Option<Tensor>>,
+        n_outputs: usize,
+    ) -> Result<Vec<Tensor>> {
+        let ctx = OpCtx {
+            attrs: &attrs,
+            opset,
+            n_inputs: inputs.len(),
+            n_outputs,
+            node_name: "t",
+        };
         let op = crate::registry().build("", op_type, &ctx)?;
-        op.eval(&EvalCtx { n_outputs, subgraphs: &NoSubgraphs }, inputs)
+        op.eval(
+            &EvalCtx {
+                n_outputs,
+                subgraphs: &NoSubgraphs,
+            },
+            inputs,
+        )
     }
 
     /// Deterministic pseudo-random values in [-1, 1).
     pub fn rand(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect()

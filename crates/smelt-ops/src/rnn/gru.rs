@@ -18,7 +18,10 @@ pub struct Gru {
 pub fn register(r: &mut Registry) {
     r.register("", "GRU", |ctx| {
         let at = RnnAttrs::parse(ctx.attrs, &["Sigmoid", "Tanh"])?;
-        Ok(Box::new(Gru { at, linear_before_reset: ctx.attrs.int_or("linear_before_reset", 0)? != 0 }))
+        Ok(Box::new(Gru {
+            at,
+            linear_before_reset: ctx.attrs.int_or("linear_before_reset", 0)? != 0,
+        }))
     });
 }
 
@@ -38,7 +41,10 @@ impl Op for Gru {
         let mut hg = vec![0.0; gh];
         let mut rh = vec![0.0; h];
         let (y, hn) = run(at, &p, &mut [], 0, |d, xt, hs, _| {
-            let (w, r) = (&p.w[d * gh * input..][..gh * input], &p.r[d * gh * h..][..gh * h]);
+            let (w, r) = (
+                &p.w[d * gh * input..][..gh * input],
+                &p.r[d * gh * h..][..gh * h],
+            );
             let bias = &p.b[d * 2 * gh..][..2 * gh];
             xg.copy_from_slice(&bias[..gh]);
             matvec_add(w, xt, &mut xg);
@@ -85,17 +91,35 @@ mod tests {
     }
 
     /// Straight-from-the-spec GRU, one direction, batch 1, no bias.
-    fn naive(x: &[f32], w: &[f32], r: &[f32], seq: usize, i: usize, h: usize, lbr: bool) -> Vec<f64> {
+    fn naive(
+        x: &[f32],
+        w: &[f32],
+        r: &[f32],
+        seq: usize,
+        i: usize,
+        h: usize,
+        lbr: bool,
+    ) -> Vec<f64> {
         let mut hs = vec![0.0f64; h];
-        let dot = |m: &[f32], row: usize, v: &[f64], k: usize| (0..k).map(|c| m[row * k + c] as f64 * v[c]).sum::<f64>();
+        let dot = |m: &[f32], row: usize, v: &[f64], k: usize| {
+            (0..k).map(|c| m[row * k + c] as f64 * v[c]).sum::<f64>()
+        };
         for t in 0..seq {
             let xt: Vec<f64> = x[t * i..(t + 1) * i].iter().map(|&v| v as f64).collect();
-            let z: Vec<f64> = (0..h).map(|j| sig(dot(w, j, &xt, i) + dot(r, j, &hs, h))).collect();
-            let rr: Vec<f64> = (0..h).map(|j| sig(dot(w, h + j, &xt, i) + dot(r, h + j, &hs, h))).collect();
+            let z: Vec<f64> = (0..h)
+                .map(|j| sig(dot(w, j, &xt, i) + dot(r, j, &hs, h)))
+                .collect();
+            let rr: Vec<f64> = (0..h)
+                .map(|j| sig(dot(w, h + j, &xt, i) + dot(r, h + j, &hs, h)))
+                .collect();
             let rh: Vec<f64> = (0..h).map(|j| rr[j] * hs[j]).collect();
             let n: Vec<f64> = (0..h)
                 .map(|j| {
-                    let rec = if lbr { rr[j] * dot(r, 2 * h + j, &hs, h) } else { dot(r, 2 * h + j, &rh, h) };
+                    let rec = if lbr {
+                        rr[j] * dot(r, 2 * h + j, &hs, h)
+                    } else {
+                        dot(r, 2 * h + j, &rh, h)
+                    };
                     (dot(w, 2 * h + j, &xt, i) + rec).tanh()
                 })
                 .collect();
@@ -111,9 +135,26 @@ mod tests {
         let w = t(&[1, 3 * h, i], 22);
         let r = t(&[1, 3 * h, h], 23);
         for lbr in [0, 1] {
-            let a = Attributes::new().with("hidden_size", Attr::Int(h as i64)).with("linear_before_reset", Attr::Int(lbr));
-            let out = eval("GRU", 14, a, vec![Some(x.clone()), Some(w.clone()), Some(r.clone())], 2).unwrap();
-            let want = naive(x.as_slice().unwrap(), w.as_slice().unwrap(), r.as_slice().unwrap(), seq, i, h, lbr == 1);
+            let a = Attributes::new()
+                .with("hidden_size", Attr::Int(h as i64))
+                .with("linear_before_reset", Attr::Int(lbr));
+            let out = eval(
+                "GRU",
+                14,
+                a,
+                vec![Some(x.clone()), Some(w.clone()), Some(r.clone())],
+                2,
+            )
+            .unwrap();
+            let want = naive(
+                x.as_slice().unwrap(),
+                w.as_slice().unwrap(),
+                r.as_slice().unwrap(),
+                seq,
+                i,
+                h,
+                lbr == 1,
+            );
             let got = out[1].to_f64_vec().unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-5, "lbr {lbr}: {g} vs {w}");
@@ -133,10 +174,20 @@ mod tests {
             .with("activations", Attr::Strings(vec!["LeakyRelu".into()]))
             .with("activation_alpha", Attr::Floats(vec![0.5]))
             .with("clip", Attr::Float(0.1));
-        let out = eval("RNN", 14, a, vec![Some(x.clone()), Some(w.clone()), Some(r)], 2).unwrap();
+        let out = eval(
+            "RNN",
+            14,
+            a,
+            vec![Some(x.clone()), Some(w.clone()), Some(r)],
+            2,
+        )
+        .unwrap();
         let (xv, wv) = (x.as_slice::<f32>().unwrap(), w.as_slice::<f32>().unwrap());
         for j in 0..h {
-            let pre = ((0..i).map(|k| wv[j * i + k] as f64 * xv[k] as f64).sum::<f64>()).clamp(-0.1, 0.1);
+            let pre = ((0..i)
+                .map(|k| wv[j * i + k] as f64 * xv[k] as f64)
+                .sum::<f64>())
+            .clamp(-0.1, 0.1);
             let want = if pre >= 0.0 { pre } else { 0.5 * pre };
             assert!((out[1].to_f64_vec().unwrap()[j] - want).abs() < 1e-6);
         }

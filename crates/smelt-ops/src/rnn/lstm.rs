@@ -18,7 +18,10 @@ pub struct Lstm {
 pub fn register(r: &mut Registry) {
     r.register("", "LSTM", |ctx| {
         let at = RnnAttrs::parse(ctx.attrs, &["Sigmoid", "Tanh", "Tanh"])?;
-        Ok(Box::new(Lstm { at, input_forget: ctx.attrs.int_or("input_forget", 0)? != 0 }))
+        Ok(Box::new(Lstm {
+            at,
+            input_forget: ctx.attrs.int_or("input_forget", 0)? != 0,
+        }))
     });
 }
 
@@ -36,7 +39,12 @@ impl Op for Lstm {
         let mut c = state(at, opt(&inputs, 6), dirs, p.batch, h, "initial_c")?;
         let peep = match opt(&inputs, 7) {
             Some(t) => {
-                ensure!(t.shape() == [dirs, 3 * h], "P shape {:?}, expected {:?}", t.shape(), [dirs, 3 * h]);
+                ensure!(
+                    t.shape() == [dirs, 3 * h],
+                    "P shape {:?}, expected {:?}",
+                    t.shape(),
+                    [dirs, 3 * h]
+                );
                 t.to_f64_vec()?
             }
             None => vec![0.0; dirs * 3 * h],
@@ -44,7 +52,10 @@ impl Op for Lstm {
         let mut gates = vec![0.0; 4 * h];
         let (gh, input) = (4 * h, p.input);
         let (y, hn) = run(at, &p, &mut c, h, |d, xt, hs, cs| {
-            let (w, r) = (&p.w[d * gh * input..][..gh * input], &p.r[d * gh * h..][..gh * h]);
+            let (w, r) = (
+                &p.w[d * gh * input..][..gh * input],
+                &p.r[d * gh * h..][..gh * h],
+            );
             let bias = &p.b[d * 2 * gh..][..2 * gh];
             for (k, g) in gates.iter_mut().enumerate() {
                 *g = bias[k] + bias[gh + k];
@@ -56,7 +67,11 @@ impl Op for Lstm {
             for j in 0..h {
                 let cprev = cs[j];
                 let i = acts[0].apply(at.clip(gates[j] + pp[j] * cprev));
-                let f = if self.input_forget { 1.0 - i } else { acts[0].apply(at.clip(gates[2 * h + j] + pp[2 * h + j] * cprev)) };
+                let f = if self.input_forget {
+                    1.0 - i
+                } else {
+                    acts[0].apply(at.clip(gates[2 * h + j] + pp[2 * h + j] * cprev))
+                };
                 let cc = acts[1].apply(at.clip(gates[3 * h + j]));
                 let cn = f * cprev + i * cc;
                 let o = acts[0].apply(at.clip(gates[h + j] + pp[h + j] * cn));
@@ -64,7 +79,11 @@ impl Op for Lstm {
                 hs[j] = o * acts[2].apply(cn);
             }
         });
-        Ok(vec![y_tensor(at, &p, y)?, state_tensor(at, &p, hn)?, state_tensor(at, &p, c)?])
+        Ok(vec![
+            y_tensor(at, &p, y)?,
+            state_tensor(at, &p, hn)?,
+            state_tensor(at, &p, c)?,
+        ])
     }
 }
 
@@ -77,7 +96,10 @@ mod tests {
     const I: usize = 3;
 
     fn attrs(dir: &str, layout: i64) -> Attributes {
-        Attributes::new().with("hidden_size", Attr::Int(H as i64)).with("direction", Attr::String(dir.into())).with("layout", Attr::Int(layout))
+        Attributes::new()
+            .with("hidden_size", Attr::Int(H as i64))
+            .with("direction", Attr::String(dir.into()))
+            .with("layout", Attr::Int(layout))
     }
 
     /// Slice `d` of a [dirs, ...] tensor as [1, ...].
@@ -102,21 +124,43 @@ mod tests {
         let lens = Tensor::from_vec(vec![batch], vec![4i32, 2]).unwrap();
         let inp = |d: Option<usize>| -> Vec<Option<Tensor>> {
             let f = |t: &Tensor| d.map_or(t.clone(), |d| dir(t, d));
-            vec![Some(x.clone()), Some(f(&w)), Some(f(&r)), Some(f(&b)), Some(lens.clone()), Some(f(&h0)), Some(f(&c0)), Some(f(&p))]
+            vec![
+                Some(x.clone()),
+                Some(f(&w)),
+                Some(f(&r)),
+                Some(f(&b)),
+                Some(lens.clone()),
+                Some(f(&h0)),
+                Some(f(&c0)),
+                Some(f(&p)),
+            ]
         };
         let bi = eval("LSTM", 14, attrs("bidirectional", 0), inp(None), 3).unwrap();
         let fw = eval("LSTM", 14, attrs("forward", 0), inp(Some(0)), 3).unwrap();
         let rv = eval("LSTM", 14, attrs("reverse", 0), inp(Some(1)), 3).unwrap();
         assert_eq!(bi[0].shape(), &[seq, 2, batch, H]);
         let y = bi[0].as_slice::<f32>().unwrap();
-        let (yf, yr) = (fw[0].as_slice::<f32>().unwrap(), rv[0].as_slice::<f32>().unwrap());
+        let (yf, yr) = (
+            fw[0].as_slice::<f32>().unwrap(),
+            rv[0].as_slice::<f32>().unwrap(),
+        );
         for tt in 0..seq {
             for bb in 0..batch {
                 for j in 0..H {
-                    assert_eq!(y[((tt * 2) * batch + bb) * H + j], yf[(tt * batch + bb) * H + j]);
-                    assert_eq!(y[((tt * 2 + 1) * batch + bb) * H + j], yr[(tt * batch + bb) * H + j]);
+                    assert_eq!(
+                        y[((tt * 2) * batch + bb) * H + j],
+                        yf[(tt * batch + bb) * H + j]
+                    );
+                    assert_eq!(
+                        y[((tt * 2 + 1) * batch + bb) * H + j],
+                        yr[(tt * batch + bb) * H + j]
+                    );
                     if tt >= 2 && bb == 1 {
-                        assert_eq!(y[((tt * 2) * batch + bb) * H + j], 0.0, "steps past the length are zero");
+                        assert_eq!(
+                            y[((tt * 2) * batch + bb) * H + j],
+                            0.0,
+                            "steps past the length are zero"
+                        );
                     }
                 }
             }
@@ -146,11 +190,28 @@ mod tests {
         let x1 = Tensor::from_vec(vec![batch, seq, I], x1).unwrap();
         let w = t(&[1, 4 * H, I], 12);
         let r = t(&[1, 4 * H, H], 13);
-        let a = eval("LSTM", 14, attrs("forward", 0), vec![Some(x0), Some(w.clone()), Some(r.clone())], 3).unwrap();
-        let b = eval("LSTM", 14, attrs("forward", 1), vec![Some(x1), Some(w), Some(r)], 3).unwrap();
+        let a = eval(
+            "LSTM",
+            14,
+            attrs("forward", 0),
+            vec![Some(x0), Some(w.clone()), Some(r.clone())],
+            3,
+        )
+        .unwrap();
+        let b = eval(
+            "LSTM",
+            14,
+            attrs("forward", 1),
+            vec![Some(x1), Some(w), Some(r)],
+            3,
+        )
+        .unwrap();
         assert_eq!(b[0].shape(), &[batch, seq, 1, H]);
         assert_eq!(b[1].shape(), &[batch, 1, H]);
-        let (ya, yb) = (a[0].as_slice::<f32>().unwrap(), b[0].as_slice::<f32>().unwrap());
+        let (ya, yb) = (
+            a[0].as_slice::<f32>().unwrap(),
+            b[0].as_slice::<f32>().unwrap(),
+        );
         for s in 0..seq {
             for bb in 0..batch {
                 for j in 0..H {
@@ -162,13 +223,35 @@ mod tests {
 
     #[test]
     fn infer_shapes() {
-        let at = super::super::common::RnnAttrs::parse(&attrs("bidirectional", 1), &["Sigmoid", "Tanh", "Tanh"]).unwrap();
-        let x = ValueInfo::new(DType::F32, vec![Dim::Sym("N".into()), Dim::Fixed(7), Dim::Fixed(I)]);
+        let at = super::super::common::RnnAttrs::parse(
+            &attrs("bidirectional", 1),
+            &["Sigmoid", "Tanh", "Tanh"],
+        )
+        .unwrap();
+        let x = ValueInfo::new(
+            DType::F32,
+            vec![Dim::Sym("N".into()), Dim::Fixed(7), Dim::Fixed(I)],
+        );
         let inputs = [Some(x)];
-        let ctx = InferCtx { inputs: &inputs, consts: &[], n_outputs: 3 };
+        let ctx = InferCtx {
+            inputs: &inputs,
+            consts: &[],
+            n_outputs: 3,
+        };
         let v = super::super::common::infer(&at, &ctx, 2);
-        assert_eq!(v[0].shape, Some(vec![Dim::Sym("N".into()), Dim::Fixed(7), Dim::Fixed(2), Dim::Fixed(H)]));
-        assert_eq!(v[2].shape, Some(vec![Dim::Sym("N".into()), Dim::Fixed(2), Dim::Fixed(H)]));
+        assert_eq!(
+            v[0].shape,
+            Some(vec![
+                Dim::Sym("N".into()),
+                Dim::Fixed(7),
+                Dim::Fixed(2),
+                Dim::Fixed(H)
+            ])
+        );
+        assert_eq!(
+            v[2].shape,
+            Some(vec![Dim::Sym("N".into()), Dim::Fixed(2), Dim::Fixed(H)])
+        );
         assert_eq!(v[1].dtype, Some(DType::F32));
     }
 
@@ -177,11 +260,28 @@ mod tests {
         let x = t(&[2, 1, I], 1);
         let w = t(&[1, 4 * H, I + 1], 2);
         let r = t(&[1, 4 * H, H], 3);
-        assert!(eval("LSTM", 14, attrs("forward", 0), vec![Some(x.clone()), Some(w), Some(r.clone())], 3).is_err());
+        assert!(eval(
+            "LSTM",
+            14,
+            attrs("forward", 0),
+            vec![Some(x.clone()), Some(w), Some(r.clone())],
+            3
+        )
+        .is_err());
         let w = t(&[1, 4 * H, I], 2);
         let lens = Tensor::from_vec(vec![1], vec![3i32]).unwrap();
-        assert!(eval("LSTM", 14, attrs("forward", 0), vec![Some(x), Some(w), Some(r), None, Some(lens)], 3).is_err());
-        let bad = Attributes::new().with("activations", Attr::Strings(vec!["Nope".into(), "Tanh".into(), "Tanh".into()]));
+        assert!(eval(
+            "LSTM",
+            14,
+            attrs("forward", 0),
+            vec![Some(x), Some(w), Some(r), None, Some(lens)],
+            3
+        )
+        .is_err());
+        let bad = Attributes::new().with(
+            "activations",
+            Attr::Strings(vec!["Nope".into(), "Tanh".into(), "Tanh".into()]),
+        );
         assert!(eval("LSTM", 14, bad, vec![], 3).is_err());
     }
 }

@@ -10,7 +10,11 @@ pub struct Rnn {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "RNN", |ctx| Ok(Box::new(Rnn { at: RnnAttrs::parse(ctx.attrs, &["Tanh"])? })));
+    r.register("", "RNN", |ctx| {
+        Ok(Box::new(Rnn {
+            at: RnnAttrs::parse(ctx.attrs, &["Tanh"])?,
+        }))
+    });
 }
 
 impl Op for Rnn {

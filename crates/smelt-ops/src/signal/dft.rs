@@ -22,8 +22,16 @@ pub struct Dft {
 
 pub fn register(r: &mut Registry) {
     r.register("", "DFT", |c| {
-        let axis_attr = if c.opset < 20 { Some(c.attrs.int_or("axis", 1)?) } else { None };
-        Ok(Box::new(Dft { axis_attr, inverse: c.attrs.int_or("inverse", 0)? != 0, onesided: c.attrs.int_or("onesided", 0)? != 0 }))
+        let axis_attr = if c.opset < 20 {
+            Some(c.attrs.int_or("axis", 1)?)
+        } else {
+            None
+        };
+        Ok(Box::new(Dft {
+            axis_attr,
+            inverse: c.attrs.int_or("inverse", 0)? != 0,
+            onesided: c.attrs.int_or("onesided", 0)? != 0,
+        }))
     });
 }
 
@@ -90,7 +98,11 @@ pub(crate) fn dft_inplace(re: &mut [f64], im: &mut [f64], inverse: bool) {
 /// Reads a scalar integer input such as `dft_length` or `axis`.
 pub(crate) fn scalar_i64(t: &Tensor, what: &str) -> Result<i64> {
     let v = t.to_i64_vec()?;
-    ensure!(v.len() == 1, "{what} must be a scalar, got shape {:?}", t.shape());
+    ensure!(
+        v.len() == 1,
+        "{what} must be a scalar, got shape {:?}",
+        t.shape()
+    );
     Ok(v[0])
 }
 
@@ -103,16 +115,25 @@ impl Op for Dft {
         ensure_float(x, "DFT input")?;
         let sh = x.shape().to_vec();
         let rank = sh.len();
-        ensure!(rank >= 2, "DFT: input needs a signal dim and a trailing complex dim, got {sh:?}");
+        ensure!(
+            rank >= 2,
+            "DFT: input needs a signal dim and a trailing complex dim, got {sh:?}"
+        );
         let c = sh[rank - 1];
-        ensure!(c == 1 || c == 2, "DFT: last dim must be 1 (real) or 2 (complex), got {c}");
+        ensure!(
+            c == 1 || c == 2,
+            "DFT: last dim must be 1 (real) or 2 (complex), got {c}"
+        );
         let axis = match (self.axis_attr, opt(&inputs, 2)) {
             (Some(a), _) => a,
             (None, Some(t)) => scalar_i64(t, "DFT axis")?,
             (None, None) => -2,
         };
         let a = if axis < 0 { axis + rank as i64 } else { axis };
-        ensure!(a >= 0 && a < rank as i64 - 1, "DFT: axis {axis} out of range for input rank {rank}");
+        ensure!(
+            a >= 0 && a < rank as i64 - 1,
+            "DFT: axis {axis} out of range for input rank {rank}"
+        );
         let axis = a as usize;
         let in_len = sh[axis];
         let n = match opt(&inputs, 1) {
@@ -126,7 +147,11 @@ impl Op for Dft {
         };
         ensure!(n >= 1, "DFT: transform length is 0");
         let real_out = self.inverse && self.onesided;
-        let out_len = if real_out || !self.onesided { n } else { n / 2 + 1 };
+        let out_len = if real_out || !self.onesided {
+            n
+        } else {
+            n / 2 + 1
+        };
         let out_c = if real_out { 1 } else { 2 };
         let outer: usize = sh[..axis].iter().product();
         let inner: usize = sh[axis + 1..rank - 1].iter().product();
@@ -203,7 +228,10 @@ mod tests {
                 dft_inplace(&mut r, &mut i, inv);
                 let (er, ei) = naive(&re, &im, inv);
                 for k in 0..n {
-                    assert!((r[k] - er[k]).abs() < 1e-8 && (i[k] - ei[k]).abs() < 1e-8, "n={n} k={k}");
+                    assert!(
+                        (r[k] - er[k]).abs() < 1e-8 && (i[k] - ei[k]).abs() < 1e-8,
+                        "n={n} k={k}"
+                    );
                 }
             }
         }

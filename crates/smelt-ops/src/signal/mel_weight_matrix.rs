@@ -15,14 +15,21 @@ pub struct MelWeightMatrix {
 pub fn register(r: &mut Registry) {
     r.register("", "MelWeightMatrix", |c| {
         let dtype = dtype_from_onnx(c.attrs.int_or("output_datatype", 1)?)?;
-        ensure!(dtype.is_numeric(), "MelWeightMatrix: output_datatype must be numeric, got {dtype}");
+        ensure!(
+            dtype.is_numeric(),
+            "MelWeightMatrix: output_datatype must be numeric, got {dtype}"
+        );
         Ok(Box::new(MelWeightMatrix { dtype }))
     });
 }
 
 fn scalar_f64(t: &Tensor, what: &str) -> Result<f64> {
     let v = t.to_f64_vec()?;
-    ensure!(v.len() == 1, "MelWeightMatrix: {what} must be a scalar, got shape {:?}", t.shape());
+    ensure!(
+        v.len() == 1,
+        "MelWeightMatrix: {what} must be a scalar, got shape {:?}",
+        t.shape()
+    );
     Ok(v[0])
 }
 
@@ -37,7 +44,10 @@ impl Op for MelWeightMatrix {
         let lo = scalar_f64(req(&inputs, 3)?, "lower_edge_hertz")?;
         let hi = scalar_f64(req(&inputs, 4)?, "upper_edge_hertz")?;
         ensure!(mels >= 1 && dft_len >= 1 && rate >= 1, "MelWeightMatrix: num_mel_bins ({mels}), dft_length ({dft_len}) and sample_rate ({rate}) must be positive");
-        ensure!(lo >= 0.0 && hi >= lo, "MelWeightMatrix: edges [{lo}, {hi}] must satisfy 0 <= lower <= upper");
+        ensure!(
+            lo >= 0.0 && hi >= lo,
+            "MelWeightMatrix: edges [{lo}, {hi}] must satisfy 0 <= lower <= upper"
+        );
         let (m, nbins) = (mels as usize, dft_len as usize / 2 + 1);
         // mel endpoints in f32 (as the reference computes them), the rest in f64
         let lo_mel = (2595.0f32 * (1.0f32 + lo as f32 / 700.0).log10()) as f64;
@@ -51,7 +61,10 @@ impl Op for MelWeightMatrix {
             .collect();
         let mut out = vec![0.0f64; nbins * m];
         let mut set = |j: i64, i: usize, v: f64| -> Result<()> {
-            ensure!(j >= 0 && (j as usize) < nbins, "MelWeightMatrix: bin {j} outside 0..{nbins}");
+            ensure!(
+                j >= 0 && (j as usize) < nbins,
+                "MelWeightMatrix: bin {j} outside 0..{nbins}"
+            );
             out[j as usize * m + i] = v;
             Ok(())
         };

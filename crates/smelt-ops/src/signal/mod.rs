@@ -21,9 +21,21 @@ pub fn register_all(r: &mut Registry) {
 pub(crate) fn from_f64(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Result<Tensor> {
     match dtype {
         DType::F64 => Tensor::from_vec(shape, v),
-        DType::F32 => Tensor::from_vec(shape, v.into_iter().map(|x| x as f32).collect::<Vec<f32>>()),
-        DType::F16 => Tensor::from_vec(shape, v.into_iter().map(smelt_core::f16::from_f64).collect::<Vec<_>>()),
-        DType::BF16 => Tensor::from_vec(shape, v.into_iter().map(smelt_core::bf16::from_f64).collect::<Vec<_>>()),
+        DType::F32 => {
+            Tensor::from_vec(shape, v.into_iter().map(|x| x as f32).collect::<Vec<f32>>())
+        }
+        DType::F16 => Tensor::from_vec(
+            shape,
+            v.into_iter()
+                .map(smelt_core::f16::from_f64)
+                .collect::<Vec<_>>(),
+        ),
+        DType::BF16 => Tensor::from_vec(
+            shape,
+            v.into_iter()
+                .map(smelt_core::bf16::from_f64)
+                .collect::<Vec<_>>(),
+        ),
         d => Err(Error::dtype(d, "float tensor expected")),
     }
 }
@@ -45,10 +57,15 @@ pub(crate) fn from_f64_any(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Resu
 
 /// Requires a float tensor (f16, bf16, f32, f64); `what` names it in the error.
 pub(crate) fn ensure_float(t: &Tensor, what: &str) -> Result<()> {
-    if matches!(t.dtype(), DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
+    if matches!(
+        t.dtype(),
+        DType::F32 | DType::F64 | DType::F16 | DType::BF16
+    ) {
         Ok(())
     } else {
-        Err(Error::dtype(t.dtype(), format!("{what} must be a float tensor")))
+        Err(Error::dtype(
+            t.dtype(),
+            format!("{what} must be a float tensor"),
+        ))
     }
 }
-

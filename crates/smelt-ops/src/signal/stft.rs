@@ -16,7 +16,11 @@ pub struct Stft {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "STFT", |c| Ok(Box::new(Stft { onesided: c.attrs.int_or("onesided", 1)? != 0 })));
+    r.register("", "STFT", |c| {
+        Ok(Box::new(Stft {
+            onesided: c.attrs.int_or("onesided", 1)? != 0,
+        }))
+    });
 }
 
 impl Op for Stft {
@@ -27,12 +31,17 @@ impl Op for Stft {
         let x = req(&inputs, 0)?;
         ensure_float(x, "STFT signal")?;
         let sh = x.shape();
-        ensure!(sh.len() == 3 && (sh[2] == 1 || sh[2] == 2), "STFT: signal must be [batch, length, 1 or 2], got {sh:?}");
+        ensure!(
+            sh.len() == 3 && (sh[2] == 1 || sh[2] == 2),
+            "STFT: signal must be [batch, length, 1 or 2], got {sh:?}"
+        );
         let (b, l, c) = (sh[0], sh[1], sh[2]);
         let step = scalar_i64(req(&inputs, 1)?, "STFT frame_step")?;
         ensure!(step >= 1, "STFT: frame_step must be positive, got {step}");
         let step = step as usize;
-        let window = opt(&inputs, 2).map(|w| w.to_f64_vec().map(|v| (v, w.shape().to_vec()))).transpose()?;
+        let window = opt(&inputs, 2)
+            .map(|w| w.to_f64_vec().map(|v| (v, w.shape().to_vec())))
+            .transpose()?;
         let fl = match opt(&inputs, 3) {
             Some(t) => {
                 let f = scalar_i64(t, "STFT frame_length")?;
@@ -43,7 +52,10 @@ impl Op for Stft {
         };
         let win = match window {
             Some((w, ws)) => {
-                ensure!(ws.len() == 1 && w.len() == fl, "STFT: window shape {ws:?} must be [{fl}] (frame_length)");
+                ensure!(
+                    ws.len() == 1 && w.len() == fl,
+                    "STFT: window shape {ws:?} must be [{fl}] (frame_length)"
+                );
                 w
             }
             None => vec![1.0; fl],

@@ -24,8 +24,15 @@ pub struct Window {
 
 fn factory(kind: Kind, c: &OpCtx) -> Result<Box<dyn Op>> {
     let dtype = dtype_from_onnx(c.attrs.int_or("output_datatype", 1)?)?;
-    ensure!(dtype.is_numeric(), "window: output_datatype must be numeric, got {dtype}");
-    Ok(Box::new(Window { kind, periodic: c.attrs.int_or("periodic", 1)? != 0, dtype }))
+    ensure!(
+        dtype.is_numeric(),
+        "window: output_datatype must be numeric, got {dtype}"
+    );
+    Ok(Box::new(Window {
+        kind,
+        periodic: c.attrs.int_or("periodic", 1)? != 0,
+        dtype,
+    }))
 }
 
 pub fn register(r: &mut Registry) {
@@ -61,7 +68,11 @@ impl Op for Window {
         let n = scalar_i64(req(&inputs, 0)?, "window size")?;
         ensure!(n >= 0, "{}: size must be >= 0, got {n}", self.op_type());
         let n = n as usize;
-        let v = if n == 1 && !self.periodic { vec![1.0] } else { window_values(self.op_type(), n, self.periodic) };
+        let v = if n == 1 && !self.periodic {
+            vec![1.0]
+        } else {
+            window_values(self.op_type(), n, self.periodic)
+        };
         Ok(vec![from_f64_any(self.dtype, vec![n], v)?])
     }
 }

@@ -40,7 +40,10 @@ pub fn register(r: &mut Registry) {
             }
         };
         let qk_mode = a.int_or("qk_matmul_output_mode", 0)?;
-        ensure!((0..=3).contains(&qk_mode), "Attention: qk_matmul_output_mode must be 0..3, got {qk_mode}");
+        ensure!(
+            (0..=3).contains(&qk_mode),
+            "Attention: qk_matmul_output_mode must be 0..3, got {qk_mode}"
+        );
         Ok(Box::new(Attention {
             is_causal: a.int_or("is_causal", 0)? != 0,
             q_num_heads: heads("q_num_heads")?,
@@ -66,10 +69,24 @@ fn to_heads(t: &Tensor, heads: Option<usize>, what: &str) -> Result<Heads> {
     let sh = t.shape();
     let x = t.to_f64_vec()?;
     match sh.len() {
-        4 => Ok(Heads { b: sh[0], h: sh[1], s: sh[2], d: sh[3], v: x }),
+        4 => Ok(Heads {
+            b: sh[0],
+            h: sh[1],
+            s: sh[2],
+            d: sh[3],
+            v: x,
+        }),
         3 => {
-            let h = heads.ok_or_else(|| Error::invalid(format!("Attention: 3-D {what} needs the num_heads attribute")))?;
-            ensure!(sh[2] % h == 0, "Attention: {what} hidden size {} is not a multiple of {h} heads", sh[2]);
+            let h = heads.ok_or_else(|| {
+                Error::invalid(format!(
+                    "Attention: 3-D {what} needs the num_heads attribute"
+                ))
+            })?;
+            ensure!(
+                sh[2] % h == 0,
+                "Attention: {what} hidden size {} is not a multiple of {h} heads",
+                sh[2]
+            );
             let (b, s, d) = (sh[0], sh[1], sh[2] / h);
             let mut v = vec![0.0; x.len()];
             for bi in 0..b {
@@ -107,7 +124,13 @@ fn concat_past(past: Option<&Tensor>, cur: Heads, what: &str) -> Result<Heads> {
         v.extend_from_slice(&pv[bh * pl * d..(bh + 1) * pl * d]);
         v.extend_from_slice(&cur.v[bh * s * d..(bh + 1) * s * d]);
     }
-    Ok(Heads { b: cur.b, h: cur.h, s: t, d, v })
+    Ok(Heads {
+        b: cur.b,
+        h: cur.h,
+        s: t,
+        d,
+        v,
+    })
 }
 
 impl Op for Attention {
@@ -119,16 +142,45 @@ impl Op for Attention {
         for (t, n) in [(qt, "Q"), (kt, "K"), (vt, "V")] {
             ensure_float(t, n)?;
         }
-        ensure!(qt.rank() == kt.rank() && kt.rank() == vt.rank(), "Attention: Q, K, V ranks differ ({}, {}, {})", qt.rank(), kt.rank(), vt.rank());
+        ensure!(
+            qt.rank() == kt.rank() && kt.rank() == vt.rank(),
+            "Attention: Q, K, V ranks differ ({}, {}, {})",
+            qt.rank(),
+            kt.rank(),
+            vt.rank()
+        );
         let dtype = qt.dtype();
         let three_d = qt.rank() == 3;
         let q = to_heads(qt, self.q_num_heads, "Q")?;
         let k = to_heads(kt, self.kv_num_heads, "K")?;
         let v = to_heads(vt, self.kv_num_heads, "V")?;
-        ensure!(k.b == q.b && v.b == q.b, "Attention: batch sizes differ (Q {}, K {}, V {})", q.b, k.b, v.b);
-        ensure!(k.d == q.d, "Attention: Q head size {} != K head size {}", q.d, k.d);
-        ensure!(k.h == v.h && k.s == v.s, "Attention: K (H={}, L={}) and V (H={}, L={}) disagree", k.h, k.s, v.h, v.s);
-        ensure!(k.h > 0 && q.h % k.h == 0, "Attention: {} query heads is not a multiple of {} KV heads", q.h, k.h);
+        ensure!(
+            k.b == q.b && v.b == q.b,
+            "Attention: batch sizes differ (Q {}, K {}, V {})",
+            q.b,
+            k.b,
+            v.b
+        );
+        ensure!(
+            k.d == q.d,
+            "Attention: Q head size {} != K head size {}",
+            q.d,
+            k.d
+        );
+        ensure!(
+            k.h == v.h && k.s == v.s,
+            "Attention: K (H={}, L={}) and V (H={}, L={}) disagree",
+            k.h,
+            k.s,
+            v.h,
+            v.s
+        );
+        ensure!(
+            k.h > 0 && q.h % k.h == 0,
+            "Attention: {} query heads is not a multiple of {} KV heads",
+            q.h,
+            k.h
+        );
         let past_len = opt(&inputs, 4).map_or(0, |p| p.shape().get(2).copied().unwrap_or(0));
         let k = concat_past(opt(&inputs, 4), k, "past_key")?;
         let v = concat_past(opt(&inputs, 5), v, "past_value")?;
@@ -141,22 +193,39 @@ impl Op for Attention {
         let mask = opt(&inputs, 3);
         let (mvals, mlast, mst) = match mask {
             Some(m) => {
-                ensure!((1..=4).contains(&m.rank()), "Attention: attn_mask must have rank 1..4, got {:?}", m.shape());
+                ensure!(
+                    (1..=4).contains(&m.rank()),
+                    "Attention: attn_mask must have rank 1..4, got {:?}",
+                    m.shape()
+                );
                 let mut ms = vec![1usize; 4 - m.rank()];
                 ms.extend_from_slice(m.shape());
                 let target = [b, hq, s, t];
                 for i in 0..3 {
-                    ensure!(ms[i] == 1 || ms[i] == target[i], "Attention: attn_mask shape {:?} does not broadcast to {target:?}", m.shape());
+                    ensure!(
+                        ms[i] == 1 || ms[i] == target[i],
+                        "Attention: attn_mask shape {:?} does not broadcast to {target:?}",
+                        m.shape()
+                    );
                 }
-                ensure!(ms[3] <= t, "Attention: attn_mask last dim {} exceeds total sequence length {t}", ms[3]);
+                ensure!(
+                    ms[3] <= t,
+                    "Attention: attn_mask last dim {} exceeds total sequence length {t}",
+                    ms[3]
+                );
                 let vals: Vec<f64> = if m.dtype() == DType::Bool {
-                    m.as_slice::<bool>()?.iter().map(|&x| if x { 0.0 } else { f64::NEG_INFINITY }).collect()
+                    m.as_slice::<bool>()?
+                        .iter()
+                        .map(|&x| if x { 0.0 } else { f64::NEG_INFINITY })
+                        .collect()
                 } else {
                     ensure_float(m, "attn_mask")?;
                     m.to_f64_vec()?
                 };
                 let st = strides(&ms);
-                let bst: Vec<usize> = (0..4).map(|i| if ms[i] == 1 && i < 3 { 0 } else { st[i] }).collect();
+                let bst: Vec<usize> = (0..4)
+                    .map(|i| if ms[i] == 1 && i < 3 { 0 } else { st[i] })
+                    .collect();
                 (vals, ms[3], bst)
             }
             None => (vec![], 0, vec![0; 4]),
@@ -164,7 +233,11 @@ impl Op for Attention {
         let nonpad = match opt(&inputs, 6) {
             Some(n) => {
                 let l = n.to_i64_vec()?;
-                ensure!(l.len() == b, "Attention: nonpad_kv_seqlen has {} entries, batch is {b}", l.len());
+                ensure!(
+                    l.len() == b,
+                    "Attention: nonpad_kv_seqlen has {} entries, batch is {b}",
+                    l.len()
+                );
                 Some(l)
             }
             None => None,
@@ -195,7 +268,11 @@ impl Op for Attention {
                         }
                         let mut bias = 0.0;
                         if mask.is_some() {
-                            bias += if j < mlast { mvals[bi * mst[0] + h * mst[1] + i * mst[2] + j * mst[3]] } else { f64::NEG_INFINITY };
+                            bias += if j < mlast {
+                                mvals[bi * mst[0] + h * mst[1] + i * mst[2] + j * mst[3]]
+                            } else {
+                                f64::NEG_INFINITY
+                            };
                         }
                         if self.is_causal && j > i + past_len {
                             bias += f64::NEG_INFINITY;
@@ -278,7 +355,10 @@ mod tests {
         }
         let o = g.add_node("", "", "Attention", &vs, &["y".into()], Attributes::new())?;
         g.output(o[0].unwrap(), "y");
-        Ok(smelt_cpu::run(&g.build()?, feeds)?.into_iter().map(|(_, t)| t).collect())
+        Ok(smelt_cpu::run(&g.build()?, feeds)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
     }
     fn t(shape: &[usize], f: impl Fn(usize) -> f32) -> Tensor {
         let n = shape.iter().product();
@@ -292,7 +372,16 @@ mod tests {
         let k = t(&[1, 2, 5, 4], |i| ((i * 3 % 7) as f32) * 0.2 - 0.4);
         let v = t(&[1, 2, 5, 4], |i| (i % 9) as f32 * 0.1 + 0.05);
         let lens = Tensor::from_vec(vec![1], vec![3i64]).unwrap();
-        let y = run(vec![Some(q.clone()), Some(k.clone()), Some(v.clone()), None, None, None, Some(lens)]).unwrap();
+        let y = run(vec![
+            Some(q.clone()),
+            Some(k.clone()),
+            Some(v.clone()),
+            None,
+            None,
+            None,
+            Some(lens),
+        ])
+        .unwrap();
         let cut = |x: &Tensor| {
             let s = x.as_slice::<f32>().unwrap();
             let mut o = vec![];
@@ -302,7 +391,12 @@ mod tests {
             Tensor::from_vec(vec![1, 2, 3, 4], o).unwrap()
         };
         let want = run(vec![Some(q), Some(cut(&k)), Some(cut(&v))]).unwrap();
-        for (a, b) in y[0].as_slice::<f32>().unwrap().iter().zip(want[0].as_slice::<f32>().unwrap()) {
+        for (a, b) in y[0]
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .zip(want[0].as_slice::<f32>().unwrap())
+        {
             assert!((a - b).abs() < 1e-6);
         }
     }

@@ -16,9 +16,15 @@ pub fn register(r: &mut Registry) {
     r.register("", "Bernoulli", |c| {
         let dtype = c.attrs.int("dtype")?.map(dtype_from_onnx).transpose()?;
         if let Some(d) = dtype {
-            ensure!((d.is_numeric() && !d.is_low_float()) || d == DType::Bool, "Bernoulli: dtype must be numeric or bool, got {d}");
+            ensure!(
+                (d.is_numeric() && !d.is_low_float()) || d == DType::Bool,
+                "Bernoulli: dtype must be numeric or bool, got {d}"
+            );
         }
-        Ok(Box::new(Bernoulli { dtype, seed: c.attrs.float("seed")? }))
+        Ok(Box::new(Bernoulli {
+            dtype,
+            seed: c.attrs.float("seed")?,
+        }))
     });
 }
 
@@ -34,7 +40,14 @@ impl Op for Bernoulli {
             bail!("Bernoulli: probability {bad} outside [0, 1]");
         }
         let mut rng = Rng::new(self.seed);
-        let v: Vec<f64> = p.iter().map(|&q| if rng.uniform() < q { 1.0 } else { 0.0 }).collect();
-        Ok(vec![from_f64_any(self.dtype.unwrap_or(x.dtype()), x.shape().to_vec(), v)?])
+        let v: Vec<f64> = p
+            .iter()
+            .map(|&q| if rng.uniform() < q { 1.0 } else { 0.0 })
+            .collect();
+        Ok(vec![from_f64_any(
+            self.dtype.unwrap_or(x.dtype()),
+            x.shape().to_vec(),
+            v,
+        )?])
     }
 }

@@ -16,10 +16,17 @@ pub struct Multinomial {
 pub fn register(r: &mut Registry) {
     r.register("", "Multinomial", |c| {
         let dtype = dtype_from_onnx(c.attrs.int_or("dtype", 6)?)?;
-        ensure!(matches!(dtype, DType::I32 | DType::I64), "Multinomial: dtype must be int32 or int64, got {dtype}");
+        ensure!(
+            matches!(dtype, DType::I32 | DType::I64),
+            "Multinomial: dtype must be int32 or int64, got {dtype}"
+        );
         let n = c.attrs.int_or("sample_size", 1)?;
         ensure!(n >= 1, "Multinomial: sample_size must be positive, got {n}");
-        Ok(Box::new(Multinomial { dtype, samples: n as usize, seed: c.attrs.float("seed")? }))
+        Ok(Box::new(Multinomial {
+            dtype,
+            samples: n as usize,
+            seed: c.attrs.float("seed")?,
+        }))
     });
 }
 
@@ -30,7 +37,12 @@ impl Op for Multinomial {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         ensure_float(x, "Multinomial input")?;
-        let [b, c] = *x.shape() else { bail!("Multinomial: input must be [batch, classes], got {:?}", x.shape()) };
+        let [b, c] = *x.shape() else {
+            bail!(
+                "Multinomial: input must be [batch, classes], got {:?}",
+                x.shape()
+            )
+        };
         ensure!(c >= 1, "Multinomial: no classes");
         let lp = x.to_f64_vec()?;
         let mut rng = Rng::new(self.seed);
@@ -39,7 +51,10 @@ impl Op for Multinomial {
             let mx = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let w: Vec<f64> = row.iter().map(|&v| (v - mx).exp()).collect();
             let total: f64 = w.iter().sum();
-            ensure!(total.is_finite() && total > 0.0, "Multinomial: row has no finite probabilities");
+            ensure!(
+                total.is_finite() && total > 0.0,
+                "Multinomial: row has no finite probabilities"
+            );
             for _ in 0..self.samples {
                 let mut u = rng.uniform() * total;
                 let mut k = c - 1;

@@ -58,7 +58,11 @@ impl Parser<'_> {
         self.p.get(self.i).copied()
     }
     fn err<T>(&self, msg: &str) -> Result<T> {
-        Err(Error::invalid(format!("RegexFullMatch: {msg} at offset {} of pattern '{}'", self.i, self.p.iter().collect::<String>())))
+        Err(Error::invalid(format!(
+            "RegexFullMatch: {msg} at offset {} of pattern '{}'",
+            self.i,
+            self.p.iter().collect::<String>()
+        )))
     }
     fn alt(&mut self) -> Result<Node> {
         let mut alts = vec![self.concat()?];
@@ -66,7 +70,11 @@ impl Parser<'_> {
             self.i += 1;
             alts.push(self.concat()?);
         }
-        Ok(if alts.len() == 1 { alts.pop().unwrap_or(Node::Concat(vec![])) } else { Node::Alt(alts) })
+        Ok(if alts.len() == 1 {
+            alts.pop().unwrap_or(Node::Concat(vec![]))
+        } else {
+            Node::Alt(alts)
+        })
     }
     fn concat(&mut self) -> Result<Node> {
         let mut v = vec![];
@@ -145,7 +153,9 @@ impl Parser<'_> {
     }
     fn escape(&mut self, in_class: bool) -> Result<Result<Item, Node>> {
         self.i += 1;
-        let Some(c) = self.peek() else { return self.err("trailing backslash") };
+        let Some(c) = self.peek() else {
+            return self.err("trailing backslash");
+        };
         self.i += 1;
         let lit = |c: char| Ok(Err(Node::Char(c)));
         match c {
@@ -171,7 +181,9 @@ impl Parser<'_> {
         let mut items = vec![];
         let mut first = true;
         loop {
-            let Some(c) = self.peek() else { return self.err("unterminated class") };
+            let Some(c) = self.peek() else {
+                return self.err("unterminated class");
+            };
             if c == ']' && !first {
                 self.i += 1;
                 break;
@@ -213,7 +225,9 @@ impl Parser<'_> {
         Ok(Node::Class(items, neg))
     }
     fn atom(&mut self) -> Result<Node> {
-        let Some(c) = self.peek() else { return self.err("unexpected end") };
+        let Some(c) = self.peek() else {
+            return self.err("unexpected end");
+        };
         match c {
             '(' => {
                 self.i += 1;
@@ -288,7 +302,11 @@ impl Matcher<'_> {
         match n {
             Node::Char(c) => s.get(i) == Some(c) && k(i + 1),
             Node::Any => s.get(i).is_some_and(|&c| c != '\n') && k(i + 1),
-            Node::Class(items, neg) => s.get(i).is_some_and(|&c| items.iter().any(|it| it.matches(c)) != *neg) && k(i + 1),
+            Node::Class(items, neg) => {
+                s.get(i)
+                    .is_some_and(|&c| items.iter().any(|it| it.matches(c)) != *neg)
+                    && k(i + 1)
+            }
             Node::Start => i == 0 && k(i),
             Node::End => i == s.len() && k(i),
             Node::WordBoundary(neg) => {
@@ -308,11 +326,27 @@ impl Matcher<'_> {
         }
     }
     #[allow(clippy::too_many_arguments)]
-    fn rep(&self, a: &Node, min: usize, max: Option<usize>, greedy: bool, count: usize, i: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
+    fn rep(
+        &self,
+        a: &Node,
+        min: usize,
+        max: Option<usize>,
+        greedy: bool,
+        count: usize,
+        i: usize,
+        k: &mut dyn FnMut(usize) -> bool,
+    ) -> bool {
         let can_more = max.is_none_or(|m| count < m);
         let more = |k: &mut dyn FnMut(usize) -> bool| {
             // an iteration that consumes nothing ends the repetition once min is reached
-            can_more && self.m(a, i, &mut |j| if j == i && count >= min { false } else { self.rep(a, min, max, greedy, count + 1, j, k) })
+            can_more
+                && self.m(a, i, &mut |j| {
+                    if j == i && count >= min {
+                        false
+                    } else {
+                        self.rep(a, min, max, greedy, count + 1, j, k)
+                    }
+                })
         };
         if greedy {
             more(k) || (count >= min && k(i))
@@ -342,10 +376,18 @@ pub fn register(r: &mut Registry) {
 impl RegexFullMatch {
     fn full_match(&self, s: &str) -> Result<bool> {
         let chars: Vec<char> = s.chars().collect();
-        let m = Matcher { s: &chars, steps: Cell::new(0), depth: Cell::new(0), gave_up: Cell::new(false) };
+        let m = Matcher {
+            s: &chars,
+            steps: Cell::new(0),
+            depth: Cell::new(0),
+            gave_up: Cell::new(false),
+        };
         let n = chars.len();
         let r = m.m(&self.re, 0, &mut |j| j == n);
-        ensure!(r || !m.gave_up.get(), "RegexFullMatch: pattern too expensive on an input of {n} chars");
+        ensure!(
+            r || !m.gave_up.get(),
+            "RegexFullMatch: pattern too expensive on an input of {n} chars"
+        );
         Ok(r)
     }
 }
@@ -356,13 +398,21 @@ impl Op for RegexFullMatch {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        let xs = x.as_slice::<String>().map_err(|_| Error::dtype(x.dtype(), "RegexFullMatch: input must be strings"))?;
+        let xs = x
+            .as_slice::<String>()
+            .map_err(|_| Error::dtype(x.dtype(), "RegexFullMatch: input must be strings"))?;
         // the backtracking recursion gets a large dedicated stack
         let v: Vec<bool> = std::thread::scope(|sc| {
             std::thread::Builder::new()
                 .stack_size(STACK)
-                .spawn_scoped(sc, || xs.iter().map(|s| self.full_match(s)).collect::<Result<Vec<bool>>>())
-                .map_err(|e| Error::invalid(format!("RegexFullMatch: cannot start matcher thread: {e}")))?
+                .spawn_scoped(sc, || {
+                    xs.iter()
+                        .map(|s| self.full_match(s))
+                        .collect::<Result<Vec<bool>>>()
+                })
+                .map_err(|e| {
+                    Error::invalid(format!("RegexFullMatch: cannot start matcher thread: {e}"))
+                })?
                 .join()
                 .map_err(|_| Error::invalid("RegexFullMatch: matcher thread panicked"))?
         })?;
@@ -399,7 +449,13 @@ mod tests {
         // 200k chars: deep recursion stays within the dedicated stack or reports an error
         let op = re(".*x");
         let x = Tensor::from_vec(vec![2], vec!["ab".repeat(100_000), "abx".to_string()]).unwrap();
-        let r = op.eval(&EvalCtx { n_outputs: 1, subgraphs: &NoSub }, vec![Some(x)]);
+        let r = op.eval(
+            &EvalCtx {
+                n_outputs: 1,
+                subgraphs: &NoSub,
+            },
+            vec![Some(x)],
+        );
         if let Ok(r) = r {
             assert_eq!(r[0].as_slice::<bool>().unwrap(), &[false, true]);
         }

@@ -15,7 +15,14 @@ impl Op for StringConcat {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let (a, b) = (req(&inputs, 0)?, req(&inputs, 1)?);
-        ensure!(a.dtype() == DType::String && b.dtype() == DType::String, "StringConcat: inputs must be strings, got {} and {}", a.dtype(), b.dtype());
-        Ok(vec![binary_map::<String, String, String>(a, b, |x, y| x + &y)?])
+        ensure!(
+            a.dtype() == DType::String && b.dtype() == DType::String,
+            "StringConcat: inputs must be strings, got {} and {}",
+            a.dtype(),
+            b.dtype()
+        );
+        Ok(vec![binary_map::<String, String, String>(a, b, |x, y| {
+            x + &y
+        })?])
     }
 }

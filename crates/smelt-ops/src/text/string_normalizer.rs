@@ -21,18 +21,28 @@ pub struct StringNormalizer {
 
 pub fn register(r: &mut Registry) {
     r.register("", "StringNormalizer", |c| {
-        let case = match c.attrs.string_or("case_change_action", "NONE".into())?.as_str() {
+        let case = match c
+            .attrs
+            .string_or("case_change_action", "NONE".into())?
+            .as_str()
+        {
             "NONE" => Case::None,
             "LOWER" => Case::Lower,
             "UPPER" => Case::Upper,
-            o => bail!("StringNormalizer: case_change_action must be NONE, LOWER or UPPER, got '{o}'"),
+            o => bail!(
+                "StringNormalizer: case_change_action must be NONE, LOWER or UPPER, got '{o}'"
+            ),
         };
         let case_sensitive = c.attrs.int_or("is_case_sensitive", 0)? != 0;
         let mut stopwords = c.attrs.strings_or("stopwords", vec![])?;
         if !case_sensitive {
             stopwords = stopwords.iter().map(|s| s.to_lowercase()).collect();
         }
-        Ok(Box::new(StringNormalizer { case, case_sensitive, stopwords }))
+        Ok(Box::new(StringNormalizer {
+            case,
+            case_sensitive,
+            stopwords,
+        }))
     });
 }
 
@@ -42,7 +52,9 @@ impl Op for StringNormalizer {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        let xs = x.as_slice::<String>().map_err(|_| Error::dtype(x.dtype(), "StringNormalizer: input must be strings"))?;
+        let xs = x
+            .as_slice::<String>()
+            .map_err(|_| Error::dtype(x.dtype(), "StringNormalizer: input must be strings"))?;
         let two_d = match x.shape() {
             [_] => false,
             [1, _] => true,
@@ -51,7 +63,11 @@ impl Op for StringNormalizer {
         let mut out: Vec<String> = xs
             .iter()
             .filter(|s| {
-                let key = if self.case_sensitive { (*s).clone() } else { s.to_lowercase() };
+                let key = if self.case_sensitive {
+                    (*s).clone()
+                } else {
+                    s.to_lowercase()
+                };
                 !self.stopwords.contains(&key)
             })
             .map(|s| match self.case {
@@ -63,7 +79,11 @@ impl Op for StringNormalizer {
         if out.is_empty() {
             out.push(String::new());
         }
-        let shape = if two_d { vec![1, out.len()] } else { vec![out.len()] };
+        let shape = if two_d {
+            vec![1, out.len()]
+        } else {
+            vec![out.len()]
+        };
         Ok(vec![Tensor::from_vec(shape, out)?])
     }
 }

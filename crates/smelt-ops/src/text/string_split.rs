@@ -19,7 +19,10 @@ pub fn register(r: &mut Registry) {
             Some(m) if m >= 0 => Some(m as usize),
             Some(m) => bail!("StringSplit: maxsplit must be >= 0, got {m}"),
         };
-        Ok(Box::new(StringSplit { delimiter: c.attrs.string_or("delimiter", String::new())?, maxsplit }))
+        Ok(Box::new(StringSplit {
+            delimiter: c.attrs.string_or("delimiter", String::new())?,
+            maxsplit,
+        }))
     });
 }
 
@@ -52,7 +55,9 @@ impl Op for StringSplit {
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
-        let xs = x.as_slice::<String>().map_err(|_| Error::dtype(x.dtype(), "StringSplit: input must be strings"))?;
+        let xs = x
+            .as_slice::<String>()
+            .map_err(|_| Error::dtype(x.dtype(), "StringSplit: input must be strings"))?;
         let pieces: Vec<Vec<String>> = xs
             .iter()
             .map(|s| {
@@ -60,7 +65,10 @@ impl Op for StringSplit {
                     split_whitespace(s, self.maxsplit)
                 } else {
                     match self.maxsplit {
-                        Some(m) => s.splitn(m + 1, self.delimiter.as_str()).map(String::from).collect(),
+                        Some(m) => s
+                            .splitn(m + 1, self.delimiter.as_str())
+                            .map(String::from)
+                            .collect(),
                         None => s.split(self.delimiter.as_str()).map(String::from).collect(),
                     }
                 }
@@ -75,6 +83,9 @@ impl Op for StringSplit {
         }
         let mut ysh = x.shape().to_vec();
         ysh.push(width);
-        Ok(vec![Tensor::from_vec(ysh, y)?, Tensor::from_vec(x.shape().to_vec(), counts)?])
+        Ok(vec![
+            Tensor::from_vec(ysh, y)?,
+            Tensor::from_vec(x.shape().to_vec(), counts)?,
+        ])
     }
 }
