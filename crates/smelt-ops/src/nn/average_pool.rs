@@ -2,7 +2,7 @@
 //! Padding taps count toward the divisor only with `count_include_pad` (and then only up to
 //! the explicit pads, not the ceil_mode overhang). dilations from opset 19. Float dtypes.
 
-use super::pool::{sum_pool, PoolFloat};
+use super::pool::{infer_pooled, sum_pool, PoolFloat};
 use super::spatial::{split_nc, Geometry, WindowAttrs};
 use crate::prelude::*;
 
@@ -53,22 +53,7 @@ impl Op for AveragePool {
         "AveragePool"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
-        let shape = x.concrete_shape().and_then(|s| {
-            let (_, g) = self.geometry(&s).ok()?;
-            Some(
-                s[..2]
-                    .iter()
-                    .copied()
-                    .chain(g.output)
-                    .map(Dim::Fixed)
-                    .collect(),
-            )
-        });
-        Ok(vec![ValueInfo {
-            dtype: x.dtype,
-            shape,
-        }])
+        Ok(vec![infer_pooled(ctx, |s| self.geometry(s))])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;

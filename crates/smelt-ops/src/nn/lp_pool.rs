@@ -1,7 +1,7 @@
 //! LpPool: `(sum |x|^p)^(1/p)` over sliding windows (padding contributes zeros).
 //! `X: [N, C, D1..Dn] -> Y: [N, C, O1..On]`; `p` defaults to 2. Float dtypes.
 
-use super::pool::{sum_pool, PoolFloat};
+use super::pool::{infer_pooled, sum_pool, PoolFloat};
 use super::spatial::{split_nc, Geometry, WindowAttrs};
 use crate::prelude::*;
 
@@ -56,22 +56,7 @@ impl Op for LpPool {
         "LpPool"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
-        let shape = x.concrete_shape().and_then(|s| {
-            let (_, g) = self.geometry(&s).ok()?;
-            Some(
-                s[..2]
-                    .iter()
-                    .copied()
-                    .chain(g.output)
-                    .map(Dim::Fixed)
-                    .collect(),
-            )
-        });
-        Ok(vec![ValueInfo {
-            dtype: x.dtype,
-            shape,
-        }])
+        Ok(vec![infer_pooled(ctx, |s| self.geometry(s))])
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;

@@ -3,7 +3,7 @@
 //! within each plane). kernel_shape, strides, pads, auto_pad, dilations, ceil_mode.
 //! Float dtypes and int8/uint8 (every numeric dtype is accepted).
 
-use super::pool::max_pool;
+use super::pool::{infer_pooled, max_pool};
 use super::spatial::{split_nc, Geometry, WindowAttrs};
 use crate::prelude::*;
 
@@ -45,22 +45,9 @@ impl Op for MaxPool {
         "MaxPool"
     }
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
-        let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
-        let shape: Option<Vec<Dim>> = x.concrete_shape().and_then(|s| {
-            let (_, g) = self.geometry(&s).ok()?;
-            Some(
-                s[..2]
-                    .iter()
-                    .copied()
-                    .chain(g.output)
-                    .map(Dim::Fixed)
-                    .collect(),
-            )
-        });
-        let mut out = vec![ValueInfo {
-            dtype: x.dtype,
-            shape: shape.clone(),
-        }];
+        let y = infer_pooled(ctx, |s| self.geometry(s));
+        let shape = y.shape.clone();
+        let mut out = vec![y];
         if ctx.n_outputs > 1 {
             out.push(ValueInfo {
                 dtype: Some(DType::I64),

@@ -240,6 +240,30 @@ impl PoolFloat for bf16 {
 }
 
 /// Output shape `[N, C, 1, ..., 1]` of a global pool over `shape`, and (planes, plane size).
+/// Shape inference of the windowed pools: x [N, C, spatial..] -> [N, C, output..] with x's
+/// dtype; the shape stays unknown unless x's shape is concrete and `geometry` accepts it.
+pub fn infer_pooled(
+    ctx: &InferCtx,
+    geometry: impl Fn(&[usize]) -> Result<(usize, Geometry)>,
+) -> ValueInfo {
+    let x = ctx.inputs.first().cloned().flatten().unwrap_or_default();
+    let shape = x.concrete_shape().and_then(|s| {
+        let (_, g) = geometry(&s).ok()?;
+        Some(
+            s[..2]
+                .iter()
+                .copied()
+                .chain(g.output)
+                .map(Dim::Fixed)
+                .collect(),
+        )
+    });
+    ValueInfo {
+        dtype: x.dtype,
+        shape,
+    }
+}
+
 pub fn global_shape(shape: &[usize], what: &str) -> Result<(Vec<usize>, usize, usize)> {
     ensure!(
         shape.len() >= 2,
