@@ -172,6 +172,12 @@ impl DType {
             )
     }
     /// Size of one element as stored in memory (low-bit types take one byte each).
+    /// The dtype whose Rust type stores this one's elements (u8 for float8 and float4, i8
+    /// for int4, u8 for uint4; itself otherwise).
+    pub fn storage(self) -> DType {
+        crate::dispatch_any!(self, T => <T as Elem>::DTYPE)
+    }
+
     pub fn size_of(self) -> usize {
         match self {
             DType::F64 | DType::I64 | DType::U64 => 8,
@@ -198,13 +204,27 @@ pub trait Elem: Clone + Send + Sync + fmt::Debug + PartialEq + Default + 'static
     fn from_data(d: Data) -> Result<Vec<Self>, Data>;
 }
 
+fn mapped_pod<T: Elem + bytemuck::Pod>(m: &crate::tensor::Mapped) -> Option<&[T]> {
+    m.cast::<T>()
+}
+fn mapped_none<T>(_: &crate::tensor::Mapped) -> Option<&[T]> {
+    None
+}
+
 macro_rules! elem {
     ($t:ty, $dt:ident, $var:ident) => {
+        elem!($t, $dt, $var, mapped_none::<$t>);
+    };
+    (pod $t:ty, $dt:ident, $var:ident) => {
+        elem!($t, $dt, $var, mapped_pod::<$t>);
+    };
+    ($t:ty, $dt:ident, $var:ident, $mapped:expr) => {
         impl Elem for $t {
             const DTYPE: DType = DType::$dt;
             fn slice(data: &Data) -> Option<&[Self]> {
                 match data {
                     Data::$var(v) => Some(v),
+                    Data::Mapped(m) => ($mapped)(m),
                     _ => None,
                 }
             }
@@ -220,24 +240,28 @@ macro_rules! elem {
             fn from_data(d: Data) -> Result<Vec<Self>, Data> {
                 match d {
                     Data::$var(v) => Ok(v),
+                    Data::Mapped(m) => match ($mapped)(&m) {
+                        Some(s) => Ok(s.to_vec()),
+                        None => Err(Data::Mapped(m)),
+                    },
                     d => Err(d),
                 }
             }
         }
     };
 }
-elem!(f32, F32, F32);
-elem!(f16, F16, F16);
-elem!(bf16, BF16, BF16);
-elem!(f64, F64, F64);
-elem!(i8, I8, I8);
-elem!(u8, U8, U8);
-elem!(i16, I16, I16);
-elem!(u16, U16, U16);
-elem!(i32, I32, I32);
-elem!(u32, U32, U32);
-elem!(i64, I64, I64);
-elem!(u64, U64, U64);
+elem!(pod f32, F32, F32);
+elem!(pod f16, F16, F16);
+elem!(pod bf16, BF16, BF16);
+elem!(pod f64, F64, F64);
+elem!(pod i8, I8, I8);
+elem!(pod u8, U8, U8);
+elem!(pod i16, I16, I16);
+elem!(pod u16, U16, U16);
+elem!(pod i32, I32, I32);
+elem!(pod u32, U32, U32);
+elem!(pod i64, I64, I64);
+elem!(pod u64, U64, U64);
 elem!(bool, Bool, Bool);
 elem!(String, String, String);
 

@@ -404,7 +404,7 @@ pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     out.extend_from_slice(dict.as_bytes());
     out.resize(out.len() + hlen - dict.len() - 1, b' ');
     out.push(b'\n');
-    match t.data() {
+    match &*t.data().owned() {
         Data::F16(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),

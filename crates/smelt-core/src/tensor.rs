@@ -5,7 +5,89 @@
 
 use crate::{bail, DType, Elem, Error, Result};
 use half::{bf16, f16};
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
+
+/// Read-only element bytes owned by something else, typically a memory-mapped model file:
+/// weights are used in place, never copied. Little-endian, aligned for the element type.
+#[derive(Clone)]
+pub struct Mapped {
+    owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    offset: usize,
+    len: usize,
+    /// The storage dtype of the elements (`DType::storage`): f32, u8 for float8, ...
+    elem: DType,
+}
+
+impl Mapped {
+    /// `len` bytes at `offset` of `owner`, holding elements stored as `elem`'s storage type.
+    /// Errors when the range is out of bounds, not a whole number of elements, not aligned
+    /// for the element type, or the type has no fixed-size plain-bytes layout (bool, string).
+    pub fn new(
+        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        offset: usize,
+        len: usize,
+        elem: DType,
+    ) -> Result<Mapped> {
+        let elem = elem.storage();
+        if matches!(elem, DType::Bool | DType::String) {
+            bail!("{elem} elements cannot be used in place from mapped bytes");
+        }
+        if cfg!(target_endian = "big") {
+            bail!("mapped little-endian weights need a little-endian host");
+        }
+        let total = (*owner).as_ref().len();
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= total)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "mapped range {offset}+{len} is outside the {total} bytes available"
+                ))
+            })?;
+        let size = elem.size_of();
+        if len % size != 0 {
+            bail!("mapped range of {len} bytes is not a whole number of {elem} elements");
+        }
+        let ptr = (*owner).as_ref()[offset..end].as_ptr() as usize;
+        if ptr % size != 0 {
+            bail!("mapped {elem} data at offset {offset} is not {size}-byte aligned");
+        }
+        Ok(Mapped {
+            owner,
+            offset,
+            len,
+            elem,
+        })
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &(*self.owner).as_ref()[self.offset..self.offset + self.len]
+    }
+    /// The storage dtype of the elements.
+    pub fn elem(&self) -> DType {
+        self.elem
+    }
+    /// The elements, when `T` is their storage type.
+    pub fn cast<T: Elem + bytemuck::Pod>(&self) -> Option<&[T]> {
+        if T::DTYPE != self.elem {
+            return None;
+        }
+        bytemuck::try_cast_slice(self.bytes()).ok()
+    }
+}
+
+impl fmt::Debug for Mapped {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Mapped({}, {} bytes)", self.elem, self.len)
+    }
+}
+
+impl PartialEq for Mapped {
+    fn eq(&self, o: &Self) -> bool {
+        self.elem == o.elem && self.bytes() == o.bytes()
+    }
+}
 
 /// Element storage, one variant per Rust element type.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +106,8 @@ pub enum Data {
     U64(Vec<u64>),
     Bool(Vec<bool>),
     String(Vec<String>),
+    /// Elements used in place from bytes owned elsewhere (a mapped weight file).
+    Mapped(Mapped),
 }
 
 impl Data {
@@ -43,6 +127,7 @@ impl Data {
             Data::U64(v) => v.len(),
             Data::Bool(v) => v.len(),
             Data::String(v) => v.len(),
+            Data::Mapped(m) => m.len / m.elem.size_of(),
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -55,6 +140,15 @@ impl Data {
     /// Whether this storage variant is the one `dtype` uses.
     pub fn holds(&self, dtype: DType) -> bool {
         crate::dispatch_any!(dtype, T => T::slice(self).is_some())
+    }
+    /// The same elements in an owned `Vec` variant (copies only mapped storage).
+    pub fn owned(&self) -> Cow<'_, Data> {
+        match self {
+            Data::Mapped(m) => Cow::Owned(
+                crate::dispatch_any!(m.elem, T => T::into_data(T::slice(self).map(<[T]>::to_vec).unwrap_or_default())),
+            ),
+            d => Cow::Borrowed(d),
+        }
     }
 }
 
@@ -69,7 +163,7 @@ impl PartialEq for Tensor {
     fn eq(&self, o: &Self) -> bool {
         self.dtype == o.dtype
             && self.shape == o.shape
-            && (Arc::ptr_eq(&self.data, &o.data) || self.data == o.data)
+            && (Arc::ptr_eq(&self.data, &o.data) || *self.data.owned() == *o.data.owned())
     }
 }
 
@@ -159,6 +253,98 @@ impl Tensor {
         }
     }
 
+    /// Whether the elements are used in place from a mapped file.
+    pub fn is_mapped(&self) -> bool {
+        matches!(*self.data, Data::Mapped(_))
+    }
+
+    /// Little-endian bytes of every element (one byte per element for 1-byte and low-bit
+    /// types, bool as 0/1). Borrowed where the storage already is that (little-endian hosts).
+    pub fn le_bytes(&self) -> Result<Cow<'_, [u8]>> {
+        use bytemuck::cast_slice;
+        fn le<T: bytemuck::Pod>(v: &[T], f: impl Fn(&T) -> Vec<u8>) -> Cow<'_, [u8]> {
+            if cfg!(target_endian = "little") {
+                Cow::Borrowed(cast_slice(v))
+            } else {
+                Cow::Owned(v.iter().flat_map(f).collect())
+            }
+        }
+        Ok(match &*self.data {
+            Data::Mapped(m) => Cow::Borrowed(m.bytes()),
+            Data::F32(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::F64(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::F16(v) => le(v, |x| x.to_bits().to_le_bytes().to_vec()),
+            Data::BF16(v) => le(v, |x| x.to_bits().to_le_bytes().to_vec()),
+            Data::I8(v) => Cow::Borrowed(cast_slice(v)),
+            Data::U8(v) => Cow::Borrowed(v),
+            Data::I16(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::U16(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::I32(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::U32(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::I64(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::U64(v) => le(v, |x| x.to_le_bytes().to_vec()),
+            Data::Bool(v) => Cow::Owned(v.iter().map(|&b| b as u8).collect()),
+            Data::String(_) => return Err(Error::dtype(DType::String, "byte view")),
+        })
+    }
+
+    /// Builds a tensor from little-endian element bytes (the layout of [`Tensor::le_bytes`]),
+    /// copying them. Bytes that are not a valid element (a bool other than 0/1, an int4 out
+    /// of -8..=7, a uint4 or float4 above 15) are an error, as is a length mismatch.
+    pub fn from_le_bytes(dtype: DType, shape: impl Into<Vec<usize>>, b: &[u8]) -> Result<Tensor> {
+        let shape = shape.into();
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
+        let size = dtype.storage().size_of();
+        if dtype == DType::String || n.checked_mul(size) != Some(b.len()) {
+            return Err(Error::invalid(format!(
+                "{} bytes do not hold {n} {dtype} elements",
+                b.len()
+            )));
+        }
+        fn chunks<const K: usize, T>(b: &[u8], f: impl Fn([u8; K]) -> T) -> Vec<T> {
+            b.chunks_exact(K)
+                .map(|c| f(c.try_into().expect("chunk")))
+                .collect()
+        }
+        let bad = |what: &str| Error::invalid(format!("byte out of range for {dtype} ({what})"));
+        let data = match dtype {
+            DType::F32 => Data::F32(chunks(b, f32::from_le_bytes)),
+            DType::F64 => Data::F64(chunks(b, f64::from_le_bytes)),
+            DType::F16 => Data::F16(chunks(b, |c| f16::from_bits(u16::from_le_bytes(c)))),
+            DType::BF16 => Data::BF16(chunks(b, |c| bf16::from_bits(u16::from_le_bytes(c)))),
+            DType::I16 => Data::I16(chunks(b, i16::from_le_bytes)),
+            DType::U16 => Data::U16(chunks(b, u16::from_le_bytes)),
+            DType::I32 => Data::I32(chunks(b, i32::from_le_bytes)),
+            DType::U32 => Data::U32(chunks(b, u32::from_le_bytes)),
+            DType::I64 => Data::I64(chunks(b, i64::from_le_bytes)),
+            DType::U64 => Data::U64(chunks(b, u64::from_le_bytes)),
+            DType::I8 => Data::I8(b.iter().map(|&x| x as i8).collect()),
+            DType::I4 => {
+                if b.iter().any(|&x| !(-8..=7).contains(&(x as i8))) {
+                    return Err(bad("-8..=7"));
+                }
+                Data::I8(b.iter().map(|&x| x as i8).collect())
+            }
+            DType::U4 | DType::F4E2M1 => {
+                if b.iter().any(|&x| x > 15) {
+                    return Err(bad("0..=15"));
+                }
+                Data::U8(b.to_vec())
+            }
+            DType::Bool => {
+                if b.iter().any(|&x| x > 1) {
+                    return Err(bad("0 or 1"));
+                }
+                Data::Bool(b.iter().map(|&x| x == 1).collect())
+            }
+            _ => Data::U8(b.to_vec()), // u8 and the float8 variants: every byte is valid
+        };
+        Tensor::new(dtype, shape, data)
+    }
+
     /// The elements as a slice of `T`; an error names both types when they differ.
     pub fn as_slice<T: Elem>(&self) -> Result<&[T]> {
         T::slice(&self.data)
@@ -236,5 +422,68 @@ impl Tensor {
             DType::Bool => Ok(self.as_slice::<bool>()?.iter().map(|&x| x as i64).collect()),
             d => Err(Error::dtype(d, "integer tensor expected")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn le_bytes_round_trip_every_dtype() {
+        for &d in DType::ALL.iter().filter(|&&d| d != DType::String) {
+            // bytes valid for every dtype: 0..=1 for bool, small for the 4-bit ones
+            let n = 37;
+            let size = d.storage().size_of();
+            let raw: Vec<u8> = (0..n * size)
+                .map(|i| match d {
+                    DType::Bool => (i % 2) as u8,
+                    DType::I4 | DType::U4 | DType::F4E2M1 => (i % 7) as u8,
+                    _ => (i * 37 % 251) as u8,
+                })
+                .collect();
+            let t = Tensor::from_le_bytes(d, [n], &raw).unwrap();
+            assert_eq!(t.le_bytes().unwrap().as_ref(), &raw[..], "{d}");
+        }
+    }
+
+    #[test]
+    fn invalid_bytes_are_refused() {
+        assert!(Tensor::from_le_bytes(DType::Bool, [2], &[0, 2]).is_err());
+        assert!(Tensor::from_le_bytes(DType::I4, [1], &[0x80]).is_err());
+        assert!(Tensor::from_le_bytes(DType::U4, [1], &[16]).is_err());
+        assert!(Tensor::from_le_bytes(DType::F32, [2], &[0; 7]).is_err());
+        assert!(Tensor::from_le_bytes(DType::F32, [usize::MAX, 2], &[]).is_err());
+    }
+
+    #[test]
+    fn mapped_storage_is_used_in_place() {
+        let vals: Vec<f32> = (0..100).map(|i| i as f32 * 0.25 - 3.0).collect();
+        let mut bytes = vec![0u8; 64];
+        bytes.extend(vals.iter().flat_map(|v| v.to_le_bytes()));
+        // a u64 buffer gives 8-byte alignment for the test
+        let words: Vec<u64> = bytes
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        struct Words(Vec<u64>);
+        impl AsRef<[u8]> for Words {
+            fn as_ref(&self) -> &[u8] {
+                bytemuck::cast_slice(&self.0)
+            }
+        }
+        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(Words(words));
+        let m = Mapped::new(owner.clone(), 64, 400, DType::F32).unwrap();
+        let t = Tensor::new(DType::F32, [10, 10], Data::Mapped(m)).unwrap();
+        assert!(t.is_mapped());
+        assert_eq!(t.as_slice::<f32>().unwrap(), &vals[..]);
+        assert_eq!(t, Tensor::from_vec([10, 10], vals.clone()).unwrap());
+        assert_eq!(t.clone().into_vec::<f32>().unwrap(), vals);
+        assert!(t.as_slice::<i32>().is_err());
+        // out of bounds, misaligned, ragged, non-plain types
+        assert!(Mapped::new(owner.clone(), 64, 4000, DType::F32).is_err());
+        assert!(Mapped::new(owner.clone(), 66, 8, DType::F32).is_err());
+        assert!(Mapped::new(owner.clone(), 64, 6, DType::F32).is_err());
+        assert!(Mapped::new(owner, 64, 8, DType::Bool).is_err());
     }
 }

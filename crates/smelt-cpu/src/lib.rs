@@ -5,17 +5,19 @@
 
 use smelt_core::{Error, Result, Tensor, ValueInfo};
 use smelt_ir::{EvalCtx, Graph, SubgraphRunner};
+use std::ops::Deref;
 
-/// A graph prepared for repeated runs: value lifetimes and input checks.
-pub struct Plan<'g> {
-    graph: &'g Graph,
+/// A graph prepared for repeated runs: value lifetimes and input checks. `G` is how the
+/// graph is held: borrowed (`&Graph`) or shared (`Arc<Graph>`).
+pub struct Plan<G: Deref<Target = Graph>> {
+    graph: G,
     /// For each value, the index of the last node reading it (usize::MAX: a graph output;
     /// None: never read, dropped as soon as produced).
     last_use: Vec<Option<usize>>,
 }
 
-impl<'g> Plan<'g> {
-    pub fn new(graph: &'g Graph) -> Plan<'g> {
+impl<G: Deref<Target = Graph>> Plan<G> {
+    pub fn new(graph: G) -> Plan<G> {
         let mut last_use: Vec<Option<usize>> = vec![None; graph.values.len()];
         for (n, node) in graph.nodes.iter().enumerate() {
             for i in node.inputs.iter().flatten() {
@@ -43,6 +45,10 @@ impl<'g> Plan<'g> {
         Plan { graph, last_use }
     }
 
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     /// Runs the graph on named inputs; returns the outputs in graph order, with their names.
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
         self.run_scoped(inputs, &|_| None, true)
@@ -56,7 +62,7 @@ impl<'g> Plan<'g> {
         outer: &(dyn Fn(&str) -> Option<Tensor> + Sync),
         check: bool,
     ) -> Result<Vec<(String, Tensor)>> {
-        let g = self.graph;
+        let g: &Graph = &self.graph;
         let mut env: Vec<Option<Tensor>> = vec![None; g.values.len()];
         for (id, t) in &g.initializers {
             env[*id] = Some(t.clone());
@@ -252,4 +258,35 @@ impl SubgraphRunner for Scope<'_> {
 /// Runs `graph` once on named inputs.
 pub fn run(graph: &Graph, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
     Plan::new(graph).run(inputs)
+}
+
+/// The CPU backend as placement sees it: it runs every node the op registry could build.
+pub struct CpuBackend;
+
+impl smelt_ir::Backend for CpuBackend {
+    fn device(&self) -> smelt_ir::DeviceInfo {
+        smelt_ir::DeviceInfo {
+            kind: smelt_ir::DeviceKind::Cpu,
+            backend: "cpu".into(),
+            name: cpu_name(),
+        }
+    }
+    fn supports(&self, _node: &smelt_ir::Node, _graph: &Graph) -> smelt_ir::Support {
+        smelt_ir::Support::Yes
+    }
+}
+
+/// "model name, N threads" from the OS where it says, else the architecture.
+fn cpu_name() -> String {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{model}, {threads} threads")
 }

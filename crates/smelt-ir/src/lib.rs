@@ -6,11 +6,13 @@
 //! factories in a [`Registry`], keyed by domain and op type.
 
 pub mod attr;
+pub mod backend;
 pub mod graph;
 pub mod op;
 pub mod verify;
 
 pub use attr::{Attr, Attributes};
+pub use backend::{Backend, DeviceInfo, DeviceKind, Support};
 pub use graph::{Graph, Node, Value, ValueId};
 pub use op::{EvalCtx, InferCtx, Op, OpCtx, OpFactory, Registry, SubgraphRunner};
 pub use verify::verify;

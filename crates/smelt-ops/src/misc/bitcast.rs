@@ -19,23 +19,7 @@ pub fn register(r: &mut Registry) {
 
 /// Little-endian bytes of every element (one byte per element for 1-byte and low-bit types).
 pub fn to_le_bytes(t: &Tensor) -> Result<Vec<u8>> {
-    use bytemuck::cast_slice;
-    Ok(match t.data() {
-        Data::F32(v) => cast_slice(v).to_vec(),
-        Data::F64(v) => cast_slice(v).to_vec(),
-        Data::F16(v) => v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
-        Data::BF16(v) => v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
-        Data::I8(v) => cast_slice(v).to_vec(),
-        Data::U8(v) => v.clone(),
-        Data::I16(v) => cast_slice(v).to_vec(),
-        Data::U16(v) => cast_slice(v).to_vec(),
-        Data::I32(v) => cast_slice(v).to_vec(),
-        Data::U32(v) => cast_slice(v).to_vec(),
-        Data::I64(v) => cast_slice(v).to_vec(),
-        Data::U64(v) => cast_slice(v).to_vec(),
-        Data::Bool(v) => v.iter().map(|&b| b as u8).collect(),
-        Data::String(_) => return Err(Error::dtype(DType::String, "byte view")),
-    })
+    Ok(t.le_bytes()?.into_owned())
 }
 
 /// The tensor of `dtype` whose elements have these little-endian bytes.

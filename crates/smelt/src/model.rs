@@ -1,0 +1,384 @@
+//! The runtime API, in Core ML's shape: load a model once with a [`Config`], then call
+//! [`Model::predict`] (or [`Model::predict_with_state`] for stateful models) from any number
+//! of threads. `Model` is `Send + Sync`; each prediction has its own buffers.
+
+use crate::placement::{self, ComputeUnits, Placement};
+use smelt_core::{Dim, Error, Result, Tensor, ValueInfo};
+use smelt_ingot::{Info, LoadOptions, LoadStats};
+use smelt_ir::Graph;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// How a model is loaded.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub compute_units: ComputeUnits,
+    /// Check every weight blob's checksum while loading an `.ingot` (see [`LoadOptions`]).
+    pub verify_weights: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            compute_units: ComputeUnits::All,
+            verify_weights: true,
+        }
+    }
+}
+
+/// A model input or output as callers see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feature {
+    pub name: String,
+    pub info: ValueInfo,
+    pub description: String,
+}
+
+/// A declared state: fed to graph input `input`, updated from graph output `output`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateInfo {
+    pub name: String,
+    pub input: String,
+    pub output: String,
+    pub info: ValueInfo,
+    pub description: String,
+}
+
+/// The values of a model's states between predictions. Made by [`Model::new_state`] (zeros);
+/// belongs to the model that made it.
+#[derive(Clone, Debug)]
+pub struct State {
+    model: u64,
+    values: Vec<Tensor>,
+    names: Vec<String>,
+}
+
+impl State {
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i])
+    }
+    /// Replaces a state's value; its dtype and shape must stay the same.
+    pub fn set(&mut self, name: &str, t: Tensor) -> Result<()> {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::invalid(format!("no state named '{name}'")))?;
+        let cur = &self.values[i];
+        if cur.dtype() != t.dtype() || cur.shape() != t.shape() {
+            return Err(Error::Input {
+                name: name.into(),
+                msg: format!(
+                    "state is {} {:?}, given {} {:?}",
+                    cur.dtype(),
+                    cur.shape(),
+                    t.dtype(),
+                    t.shape()
+                ),
+            });
+        }
+        self.values[i] = t;
+        Ok(())
+    }
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// Named outputs of one prediction, in the model's output order.
+#[derive(Clone, Debug)]
+pub struct Outputs(pub Vec<(String, Tensor)>);
+
+impl Outputs {
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.0.iter().map(|(n, t)| (n.as_str(), t))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<usize> for Outputs {
+    type Output = Tensor;
+    fn index(&self, i: usize) -> &Tensor {
+        &self.0[i].1
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A loaded model, ready to predict.
+pub struct Model {
+    id: u64,
+    plan: smelt_cpu::Plan<Arc<Graph>>,
+    info: Info,
+    placement: Placement,
+    inputs: Vec<Feature>,
+    outputs: Vec<Feature>,
+    states: Vec<StateInfo>,
+    load_stats: LoadStats,
+}
+
+/// Whether a file is an `.ingot` package (by its magic bytes).
+pub fn is_ingot(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == smelt_ingot::header::MAGIC
+}
+
+impl Model {
+    /// Loads an `.ingot` package (weights mapped, used in place) or an `.onnx` model.
+    pub fn load(path: impl AsRef<Path>, config: Config) -> Result<Model> {
+        let path = path.as_ref();
+        if is_ingot(path) {
+            let p = smelt_ingot::open(
+                path,
+                &LoadOptions {
+                    verify_weights: config.verify_weights,
+                },
+            )?;
+            Model::new(p.graph, p.info, p.stats, &config)
+        } else {
+            let m = smelt_onnx::load_path(path)?;
+            let stats = LoadStats {
+                file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+                copied_bytes: m.graph.weight_bytes() as u64,
+                copied_tensors: m.graph.initializers.len(),
+                ..Default::default()
+            };
+            let info = crate::convert::onnx_info(&m, path);
+            Model::new(m.graph, info, stats, &config)
+        }
+    }
+
+    /// A model from a graph built in code (e.g. with `GraphBuilder`) and its info.
+    pub fn from_graph(graph: Graph, info: Info, config: Config) -> Result<Model> {
+        Model::new(graph, info, LoadStats::default(), &config)
+    }
+
+    fn new(graph: Graph, info: Info, load_stats: LoadStats, config: &Config) -> Result<Model> {
+        smelt_ingot::read::check_states(&info, &graph)?;
+        let placement = placement::place(&graph, config.compute_units, &placement::backends());
+        if !placement.complete() {
+            let a = placement.nodes.iter().find(|a| a.device == usize::MAX);
+            return Err(Error::invalid(format!(
+                "no backend allowed by {:?} can run node '{}': {}",
+                config.compute_units,
+                a.map_or("", |a| &a.node),
+                a.map_or("", |a| &a.reason)
+            )));
+        }
+        let state_in: Vec<&str> = info.states.iter().map(|s| s.input.as_str()).collect();
+        let state_out: Vec<&str> = info.states.iter().map(|s| s.output.as_str()).collect();
+        let feature = |id: usize| Feature {
+            name: graph.values[id].name.clone(),
+            info: graph.values[id].info.clone(),
+            description: info
+                .descriptions
+                .get(&graph.values[id].name)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let inputs = graph
+            .inputs
+            .iter()
+            .filter(|&&i| !state_in.contains(&graph.values[i].name.as_str()))
+            .map(|&i| feature(i))
+            .collect();
+        let outputs = graph
+            .outputs
+            .iter()
+            .filter(|&&o| !state_out.contains(&graph.values[o].name.as_str()))
+            .map(|&o| feature(o))
+            .collect();
+        let states = info
+            .states
+            .iter()
+            .map(|s| StateInfo {
+                name: s.name.clone(),
+                input: s.input.clone(),
+                output: s.output.clone(),
+                info: graph
+                    .value_id(&s.input)
+                    .map(|i| graph.values[i].info.clone())
+                    .unwrap_or_default(),
+                description: s.description.clone(),
+            })
+            .collect();
+        Ok(Model {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            plan: smelt_cpu::Plan::new(Arc::new(graph)),
+            info,
+            placement,
+            inputs,
+            outputs,
+            states,
+            load_stats,
+        })
+    }
+
+    /// The inputs a caller feeds (state inputs excluded).
+    pub fn inputs(&self) -> &[Feature] {
+        &self.inputs
+    }
+    /// The outputs a prediction returns (state outputs excluded).
+    pub fn outputs(&self) -> &[Feature] {
+        &self.outputs
+    }
+    pub fn states(&self) -> &[StateInfo] {
+        &self.states
+    }
+    /// Name, version, author, license, description, user metadata, opsets.
+    pub fn metadata(&self) -> &Info {
+        &self.info
+    }
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+    pub fn graph(&self) -> &Graph {
+        self.plan.graph()
+    }
+    /// What loading did with the weights (mapped or copied bytes).
+    pub fn load_stats(&self) -> &LoadStats {
+        &self.load_stats
+    }
+
+    /// Runs the model on named inputs. A model with declared states needs
+    /// [`Model::predict_with_state`].
+    pub fn predict(&self, inputs: &[(&str, Tensor)]) -> Result<Outputs> {
+        if !self.states.is_empty() {
+            return Err(Error::invalid(format!(
+                "model '{}' declares states ({}): use predict_with_state",
+                self.info.name,
+                self.states
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        self.run(inputs, None)
+    }
+
+    /// Zero-filled states, symbolic dimensions taken as 1 (see [`Model::new_state_with`]).
+    pub fn new_state(&self) -> Result<State> {
+        self.new_state_with(&[])
+    }
+
+    /// Zero-filled states with sizes for symbolic dimensions (`[("batch", 4)]`; others 1).
+    pub fn new_state_with(&self, dims: &[(&str, usize)]) -> Result<State> {
+        let mut values = Vec::with_capacity(self.states.len());
+        for s in &self.states {
+            let dtype = s.info.dtype.ok_or_else(|| {
+                Error::invalid(format!("state '{}' has no declared dtype", s.name))
+            })?;
+            let shape = s.info.shape.as_ref().ok_or_else(|| {
+                Error::invalid(format!("state '{}' has no declared shape", s.name))
+            })?;
+            let shape: Vec<usize> = shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => Ok(*n),
+                    Dim::Sym(name) => {
+                        Ok(dims.iter().find(|(k, _)| k == name).map_or(1, |(_, v)| *v))
+                    }
+                    Dim::Unknown => Err(Error::invalid(format!(
+                        "state '{}' has a dimension of unknown size",
+                        s.name
+                    ))),
+                })
+                .collect::<Result<_>>()?;
+            values.push(Tensor::zeros(dtype, shape));
+        }
+        Ok(State {
+            model: self.id,
+            values,
+            names: self.states.iter().map(|s| s.name.clone()).collect(),
+        })
+    }
+
+    /// Runs the model with its states fed from `state`, which is then updated in place from
+    /// the state outputs. Returns the other outputs.
+    pub fn predict_with_state(
+        &self,
+        inputs: &[(&str, Tensor)],
+        state: &mut State,
+    ) -> Result<Outputs> {
+        if state.model != self.id {
+            return Err(Error::invalid(
+                "this State was made by another model: use this model's new_state()",
+            ));
+        }
+        self.run(inputs, Some(state))
+    }
+
+    fn run(&self, inputs: &[(&str, Tensor)], state: Option<&mut State>) -> Result<Outputs> {
+        let mut feed: Vec<(String, Tensor)> = Vec::with_capacity(inputs.len() + self.states.len());
+        for (n, t) in inputs {
+            if self.states.iter().any(|s| s.input == *n) {
+                return Err(Error::Input {
+                    name: n.to_string(),
+                    msg: "is a state: it is fed from the State, not passed as an input".into(),
+                });
+            }
+            feed.push((n.to_string(), t.clone()));
+        }
+        if let Some(st) = &state {
+            for (s, t) in self.states.iter().zip(&st.values) {
+                feed.push((s.input.clone(), t.clone()));
+            }
+        }
+        let outs = self.plan.run(feed)?;
+        let mut result = Vec::with_capacity(self.outputs.len());
+        let mut new_states: Vec<Option<Tensor>> = vec![None; self.states.len()];
+        for (name, t) in outs {
+            match self.states.iter().position(|s| s.output == name) {
+                Some(k) => new_states[k] = Some(t),
+                None => result.push((name, t)),
+            }
+        }
+        if let Some(st) = state {
+            for (k, t) in new_states.into_iter().enumerate() {
+                let t = t.ok_or_else(|| {
+                    Error::invalid(format!("state output '{}' missing", self.states[k].output))
+                })?;
+                if t.dtype() != st.values[k].dtype() || t.shape() != st.values[k].shape() {
+                    return Err(Error::invalid(format!(
+                        "state '{}': output '{}' is {} {:?}, the state is {} {:?}",
+                        self.states[k].name,
+                        self.states[k].output,
+                        t.dtype(),
+                        t.shape(),
+                        st.values[k].dtype(),
+                        st.values[k].shape()
+                    )));
+                }
+                st.values[k] = t;
+            }
+        }
+        Ok(Outputs(result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn model_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Model>();
+        check::<super::State>();
+    }
+}
