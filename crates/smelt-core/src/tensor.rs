@@ -9,11 +9,14 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+/// Shared read-only bytes: a memory-mapped file, or any buffer.
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync + std::panic::RefUnwindSafe>;
+
 /// Read-only element bytes owned by something else, typically a memory-mapped model file:
 /// weights are used in place, never copied. Little-endian, aligned for the element type.
 #[derive(Clone)]
 pub struct Mapped {
-    owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    owner: SharedBytes,
     offset: usize,
     len: usize,
     /// The storage dtype of the elements (`DType::storage`): f32, u8 for float8, ...
@@ -24,12 +27,7 @@ impl Mapped {
     /// `len` bytes at `offset` of `owner`, holding elements stored as `elem`'s storage type.
     /// Errors when the range is out of bounds, not a whole number of elements, not aligned
     /// for the element type, or the type has no fixed-size plain-bytes layout (bool, string).
-    pub fn new(
-        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
-        offset: usize,
-        len: usize,
-        elem: DType,
-    ) -> Result<Mapped> {
+    pub fn new(owner: SharedBytes, offset: usize, len: usize, elem: DType) -> Result<Mapped> {
         let elem = elem.storage();
         if matches!(elem, DType::Bool | DType::String) {
             bail!("{elem} elements cannot be used in place from mapped bytes");
@@ -472,7 +470,7 @@ mod tests {
                 bytemuck::cast_slice(&self.0)
             }
         }
-        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(Words(words));
+        let owner: SharedBytes = Arc::new(Words(words));
         let m = Mapped::new(owner.clone(), 64, 400, DType::F32).unwrap();
         let t = Tensor::new(DType::F32, [10, 10], Data::Mapped(m)).unwrap();
         assert!(t.is_mapped());

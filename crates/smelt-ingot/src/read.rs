@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Bytes a package is read from: a mapped file or any buffer.
-pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+pub type Bytes = smelt_core::tensor::SharedBytes;
 
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -278,6 +278,11 @@ impl Reader<'_> {
             b.set_opset(d, *v);
         }
         let err = |m: String| Error::format(format!("graph '{gname}': {m}"));
+        // a nested format error keeps one "model format:" prefix
+        let msg = |e: Error| match e {
+            Error::Format(m) => m,
+            e => e.to_string(),
+        };
         for t in &gd.initializers {
             if b.find(&t.name).is_some() || t.name.is_empty() {
                 return Err(err(format!(
@@ -285,12 +290,12 @@ impl Reader<'_> {
                     t.name
                 )));
             }
-            let tensor = self.tensor(t).map_err(|e| err(format!("{e}")))?;
+            let tensor = self.tensor(t).map_err(|e| err(msg(e)))?;
             b.constant(&t.name, tensor);
         }
         for i in &gd.inputs {
             let info = value_info(i.r#type.as_ref())
-                .map_err(|e| err(format!("input '{}': {e}", i.name)))?;
+                .map_err(|e| err(format!("input '{}': {}", i.name, msg(e))))?;
             b.input_info(&i.name, info)
                 .map_err(|e| err(format!("input '{}': {e}", i.name)))?;
         }
@@ -329,7 +334,7 @@ impl Reader<'_> {
                 .find(&o.name)
                 .ok_or_else(|| err(format!("output '{}' is never produced", o.name)))?;
             let declared = value_info(o.r#type.as_ref())
-                .map_err(|e| err(format!("output '{}': {e}", o.name)))?;
+                .map_err(|e| err(format!("output '{}': {}", o.name, msg(e))))?;
             let cur = &mut b.graph_mut().values[v.0].info;
             if declared.dtype.is_some() {
                 cur.dtype = declared.dtype;

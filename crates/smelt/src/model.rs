@@ -143,7 +143,7 @@ impl Model {
     /// Loads an `.ingot` package (weights mapped, used in place) or an `.onnx` model.
     pub fn load(path: impl AsRef<Path>, config: Config) -> Result<Model> {
         let path = path.as_ref();
-        if is_ingot(path) {
+        if is_ingot(path) || path.extension().is_some_and(|e| e == "ingot") {
             let p = smelt_ingot::open(
                 path,
                 &LoadOptions {
@@ -273,12 +273,14 @@ impl Model {
         self.run(inputs, None)
     }
 
-    /// Zero-filled states, symbolic dimensions taken as 1 (see [`Model::new_state_with`]).
+    /// Zero-filled states; symbolic and unknown dimensions are taken as 1 (a batch of one;
+    /// see [`Model::new_state_with`]).
     pub fn new_state(&self) -> Result<State> {
         self.new_state_with(&[])
     }
 
-    /// Zero-filled states with sizes for symbolic dimensions (`[("batch", 4)]`; others 1).
+    /// Zero-filled states with sizes for symbolic dimensions (`[("batch", 4)]`); other
+    /// symbolic and unknown dimensions are 1.
     pub fn new_state_with(&self, dims: &[(&str, usize)]) -> Result<State> {
         let mut values = Vec::with_capacity(self.states.len());
         for s in &self.states {
@@ -295,10 +297,7 @@ impl Model {
                     Dim::Sym(name) => {
                         Ok(dims.iter().find(|(k, _)| k == name).map_or(1, |(_, v)| *v))
                     }
-                    Dim::Unknown => Err(Error::invalid(format!(
-                        "state '{}' has a dimension of unknown size",
-                        s.name
-                    ))),
+                    Dim::Unknown => Ok(1),
                 })
                 .collect::<Result<_>>()?;
             values.push(Tensor::zeros(dtype, shape));
