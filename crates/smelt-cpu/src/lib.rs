@@ -3,6 +3,9 @@
 //! Buffers are released as soon as their last reader has run (lifetimes computed once per
 //! [`Plan`]), so peak memory follows the graph's live set, not its total size.
 
+pub mod memory;
+
+use memory::{Buffer, MemoryPlan};
 use smelt_core::{Error, Result, Tensor, ValueInfo};
 use smelt_ir::{EvalCtx, Graph, SubgraphRunner};
 use std::ops::Deref;
@@ -51,7 +54,46 @@ impl<G: Deref<Target = Graph>> Plan<G> {
 
     /// Runs the graph on named inputs; returns the outputs in graph order, with their names.
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
-        self.run_scoped(inputs, &|_| None, true)
+        self.run_scoped(inputs, &|_| None, true, None)
+    }
+
+    /// Runs the graph and also returns the memory plan of its intermediates: each one's real
+    /// size in this run, its lifetime, and their placement in one arena.
+    pub fn run_with_memory_plan(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+    ) -> Result<(Vec<(String, Tensor)>, MemoryPlan)> {
+        let mut trace = Vec::new();
+        let outs = self.run_scoped(inputs, &|_| None, true, Some(&mut trace))?;
+        let end = self.graph.nodes.len();
+        let last = |id: usize, first: usize| match self.last_use[id] {
+            Some(usize::MAX) => end,
+            Some(l) => l,
+            None => first,
+        };
+        // a view (Reshape, Identity, ...) shares its source's buffer and extends its life
+        let mut root: std::collections::HashMap<usize, usize> = Default::default();
+        let mut buffers: Vec<Buffer> = Vec::new();
+        for t in trace {
+            match t.alias_of {
+                None => {
+                    root.insert(t.value, buffers.len());
+                    buffers.push(Buffer {
+                        value: self.graph.values[t.value].name.clone(),
+                        bytes: t.bytes as u64,
+                        first: t.node,
+                        last: last(t.value, t.node),
+                    });
+                }
+                Some(src) => {
+                    if let Some(&r) = root.get(&src) {
+                        root.insert(t.value, r);
+                        buffers[r].last = buffers[r].last.max(last(t.value, t.node));
+                    }
+                }
+            }
+        }
+        Ok((outs, MemoryPlan::new(buffers)))
     }
 
     /// `check`: enforce declared input types (off for subgraph bodies, whose loop-carried
@@ -61,6 +103,7 @@ impl<G: Deref<Target = Graph>> Plan<G> {
         inputs: Vec<(String, Tensor)>,
         outer: &(dyn Fn(&str) -> Option<Tensor> + Sync),
         check: bool,
+        mut trace: Option<&mut Vec<Traced>>,
     ) -> Result<Vec<(String, Tensor)>> {
         let g: &Graph = &self.graph;
         let mut env: Vec<Option<Tensor>> = vec![None; g.values.len()];
@@ -122,6 +165,16 @@ impl<G: Deref<Target = Graph>> Plan<G> {
                     env[*i] = None;
                 }
             }
+            // for the memory trace: which input values' storage this node was given
+            let in_data: Vec<(usize, *const smelt_core::Data)> = match trace {
+                Some(_) => node
+                    .inputs
+                    .iter()
+                    .zip(&ins)
+                    .filter_map(|(i, t)| Some((*i.as_ref()?, t.as_ref()?.data() as *const _)))
+                    .collect(),
+                None => Vec::new(),
+            };
             let scope = Scope {
                 env: &env,
                 graph: g,
@@ -151,6 +204,18 @@ impl<G: Deref<Target = Graph>> Plan<G> {
             }
             for (o, t) in node.outputs.iter().zip(outs) {
                 if let Some(o) = o {
+                    if let Some(tr) = trace.as_deref_mut() {
+                        let ptr = t.data() as *const smelt_core::Data;
+                        let alias_of = in_data.iter().find(|(_, p)| *p == ptr).map(|(v, _)| *v);
+                        if !t.is_mapped() {
+                            tr.push(Traced {
+                                value: *o,
+                                bytes: t.byte_size(),
+                                node: n,
+                                alias_of,
+                            });
+                        }
+                    }
                     if self.last_use[*o].is_some() {
                         env[*o] = Some(t);
                     }
@@ -167,6 +232,15 @@ impl<G: Deref<Target = Graph>> Plan<G> {
             })
             .collect()
     }
+}
+
+/// One value produced during a traced run.
+struct Traced {
+    value: usize,
+    bytes: usize,
+    node: usize,
+    /// The input value whose storage the output shares (a view), if any.
+    alias_of: Option<usize>,
 }
 
 /// Names a subgraph reads from enclosing scopes (its own captures and those of nested bodies).
@@ -248,7 +322,7 @@ impl SubgraphRunner for Scope<'_> {
         };
         let plan = Plan::new(sub);
         Ok(plan
-            .run_scoped(named, &lookup, false)?
+            .run_scoped(named, &lookup, false, None)?
             .into_iter()
             .map(|(_, t)| t)
             .collect())

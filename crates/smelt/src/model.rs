@@ -324,7 +324,30 @@ impl Model {
         self.run(inputs, Some(state))
     }
 
-    fn run(&self, inputs: &[(&str, Tensor)], state: Option<&mut State>) -> Result<Outputs> {
+    /// Runs once (states, if any, start from `state` or zeros and are not updated) and returns
+    /// the memory plan of the intermediates: real sizes, lifetimes and arena placement.
+    pub fn memory_plan(
+        &self,
+        inputs: &[(&str, Tensor)],
+        state: Option<&State>,
+    ) -> Result<smelt_cpu::memory::MemoryPlan> {
+        let fresh;
+        let st = match state {
+            Some(s) => s,
+            None => {
+                fresh = self.new_state()?;
+                &fresh
+            }
+        };
+        let feed = self.feed(inputs, Some(st))?;
+        Ok(self.plan.run_with_memory_plan(feed)?.1)
+    }
+
+    fn feed(
+        &self,
+        inputs: &[(&str, Tensor)],
+        state: Option<&State>,
+    ) -> Result<Vec<(String, Tensor)>> {
         let mut feed: Vec<(String, Tensor)> = Vec::with_capacity(inputs.len() + self.states.len());
         for (n, t) in inputs {
             if self.states.iter().any(|s| s.input == *n) {
@@ -335,11 +358,16 @@ impl Model {
             }
             feed.push((n.to_string(), t.clone()));
         }
-        if let Some(st) = &state {
+        if let Some(st) = state {
             for (s, t) in self.states.iter().zip(&st.values) {
                 feed.push((s.input.clone(), t.clone()));
             }
         }
+        Ok(feed)
+    }
+
+    fn run(&self, inputs: &[(&str, Tensor)], state: Option<&mut State>) -> Result<Outputs> {
+        let feed = self.feed(inputs, state.as_deref())?;
         let outs = self.plan.run(feed)?;
         let mut result = Vec::with_capacity(self.outputs.len());
         let mut new_states: Vec<Option<Tensor>> = vec![None; self.states.len()];

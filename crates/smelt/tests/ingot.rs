@@ -49,6 +49,12 @@ fn round_trip_model(name: &str, onnx: &Path, inputs: Vec<(String, Tensor)>) {
         .map(|(n, t)| (n.as_str(), t.clone()))
         .collect();
     let got = model.predict(&feed).unwrap();
+    let mem = model.memory_plan(&feed, None).unwrap();
+    assert!(mem.is_valid(), "{name}: arena placement overlaps");
+    assert!(
+        mem.arena_bytes >= mem.peak_live_bytes
+            && mem.arena_bytes <= mem.total_bytes + 64 * mem.buffers.len() as u64
+    );
     assert_eq!(got.len(), want.len(), "{name}: output count");
     for ((gn, g), (wn, w)) in got.iter().zip(&want) {
         assert_eq!(gn, wn, "{name}: output order");
@@ -57,6 +63,15 @@ fn round_trip_model(name: &str, onnx: &Path, inputs: Vec<(String, Tensor)>) {
             "{name}: output '{gn}' differs from the .onnx run"
         );
     }
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    println!(
+        "{name}: intermediates {} values, {:.1} MiB in all, live peak {:.1} MiB, arena {:.1} MiB; largest {:?}",
+        mem.buffers.len(),
+        mib(mem.total_bytes),
+        mib(mem.peak_live_bytes),
+        mib(mem.arena_bytes),
+        mem.buffers.iter().max_by_key(|b| b.bytes)
+    );
     println!(
         "{name}: {} bytes on disk, {} tensors / {} bytes mapped, {} / {} copied; {} outputs identical",
         st.file_bytes,
