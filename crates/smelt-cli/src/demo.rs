@@ -139,9 +139,32 @@ pub fn main(a: DemoArgs) -> Result<()> {
         npy::write(p, &x)?;
     }
     let model_path = rec_model(&root)?;
-    let model = smelt_onnx::load_path(&model_path)
-        .with_context(|| format!("importing {}", model_path.display()))?;
+    // The main job: convert once to a package, then load it (weights mapped) and predict.
+    let pkg = root.join(".cache/demo/ppocr_rec.ingot");
+    if !pkg.is_file() {
+        std::fs::create_dir_all(pkg.parent().expect("folder"))?;
+        let opts = smelt::ConvertOptions {
+            name: Some("PP-OCRv4 text recognition".into()),
+            license: Some("Apache-2.0".into()),
+            descriptions: vec![(
+                "x".into(),
+                "text line, RGB normalized to [-1, 1], height 48".into(),
+            )],
+            ..Default::default()
+        };
+        let st = smelt::convert(&model_path, &pkg, &opts, &mut |_, _| {})
+            .with_context(|| format!("converting {}", model_path.display()))?;
+        eprintln!(
+            "converted {} to {} ({:.1} MiB)",
+            model_path.display(),
+            pkg.display(),
+            st.file_bytes as f64 / (1 << 20) as f64
+        );
+    }
+    let model = smelt::Model::load(&pkg, smelt::Config::default())
+        .with_context(|| format!("loading {}", pkg.display()))?;
     let dict = model
+        .metadata()
         .metadata
         .iter()
         .find(|(k, _)| k == "character")
@@ -149,22 +172,25 @@ pub fn main(a: DemoArgs) -> Result<()> {
         .ok_or_else(|| {
             anyhow!(
                 "{}: no 'character' dictionary in the model's metadata",
-                model_path.display()
+                pkg.display()
             )
         })?;
     let mut chars: Vec<String> = dict.split('\n').map(|s| s.to_string()).collect();
     chars.push(" ".to_string());
     let input = model
-        .graph
-        .input_names()
+        .inputs()
         .first()
-        .map(|s| s.to_string())
+        .map(|f| f.name.clone())
         .ok_or_else(|| anyhow!("the model has no input"))?;
     let t0 = std::time::Instant::now();
-    let out = smelt_cpu::run(&model.graph, vec![(input, x)]).context("running the recogniser")?;
+    let out = model
+        .predict(&[(&input, x)])
+        .context("running the recogniser")?;
     let dt = t0.elapsed().as_secs_f64();
-    let (_, probs) = out
+    let probs = out
+        .0
         .first()
+        .map(|(_, t)| t)
         .ok_or_else(|| anyhow!("the model gave no output"))?;
     let [1, _, classes] = *probs.shape() else {
         bail!("unexpected output shape {:?}", probs.shape())
@@ -178,8 +204,11 @@ pub fn main(a: DemoArgs) -> Result<()> {
     let (text, conf) = ctc_greedy(probs.as_slice::<f32>()?, classes, &chars);
     println!("image:  {} ({w}x{h})", image.display());
     println!(
-        "model:  PP-OCRv4 text recognition, {} nodes, run on the CPU in {dt:.2} s",
-        model.graph.nodes.len()
+        "model:  {} ({}, {} nodes), weights {:.1} MiB mapped, run on the CPU in {dt:.2} s",
+        model.metadata().name,
+        pkg.file_name().unwrap_or_default().to_string_lossy(),
+        model.graph().nodes.len(),
+        model.load_stats().mapped_bytes as f64 / (1 << 20) as f64
     );
     println!("text:   {text}");
     println!("confidence {conf:.3}");
