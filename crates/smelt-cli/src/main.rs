@@ -2,11 +2,15 @@
 //!
 //! - `smelt run MODEL.onnx [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...] [--output-dir DIR]`
 //! - `smelt info MODEL.onnx`
+//! - `smelt convert MODEL.onnx [-o MODEL.ingot] [--name N] [--version V] [--author A]
+//!   [--license L] [--description D] [--meta KEY=VALUE ...] [--state IN=OUT ...]
+//!   [--describe NAME=TEXT ...]`: packages a model as one `.ingot` file (written atomically).
 //! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
 //!
 //! Every failure prints `error: ...` and exits with status 1 (2 for bad arguments); a bug that
 //! panics inside smelt is caught and reported the same way.
 
+mod convert;
 mod demo;
 mod image;
 mod info;
@@ -35,6 +39,8 @@ enum Cmd {
         /// The .onnx file.
         model: PathBuf,
     },
+    /// Package a model (.onnx) as an .ingot file with metadata, states and descriptions.
+    Convert(convert::ConvertArgs),
     /// Read a line of printed text with the PP-OCRv4 recogniser (fetched on first use).
     Demo(demo::DemoArgs),
 }
@@ -47,6 +53,7 @@ fn main() {
     let result = std::panic::catch_unwind(|| match cli.cmd {
         Cmd::Run(a) => run::main(a),
         Cmd::Info { model } => info::main(&model),
+        Cmd::Convert(a) => convert::main(a),
         Cmd::Demo(a) => demo::main(a),
     });
     match result {

@@ -1,45 +1,13 @@
 //! The `smelt` binary end to end on a small model written here: outputs, saved .npy files,
 //! `info`, and a clear error with exit status 1 for each kind of bad input.
 
+mod common;
+
+use common::{node, smelt, text, vi, Dir};
 use prost::Message;
 use smelt_core::{npy, Tensor};
 use smelt_onnx::proto::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn vi(name: &str, elem_type: i32, dims: &[&str]) -> ValueInfoProto {
-    use tensor_shape_proto::{dimension::Value as D, Dimension};
-    let dim = |d: &&str| Dimension {
-        value: Some(match d.parse::<i64>() {
-            Ok(n) => D::DimValue(n),
-            Err(_) => D::DimParam(d.to_string()),
-        }),
-        denotation: String::new(),
-    };
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type,
-                shape: Some(TensorShapeProto {
-                    dim: dims.iter().map(dim).collect(),
-                }),
-            })),
-            denotation: String::new(),
-        }),
-        doc_string: String::new(),
-    }
-}
-
-fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        name: format!("n_{}", outputs[0]),
-        op_type: op.into(),
-        ..Default::default()
-    }
-}
+use std::path::Path;
 
 /// x: f32[batch, 3] -> "y/out:0" (Identity); ids: i64[2, seq] -> ids_out (Identity); one
 /// initializer of 6 floats; metadata.
@@ -82,39 +50,6 @@ fn model(extra_op: Option<&str>) -> Vec<u8> {
         ..Default::default()
     }
     .encode_to_vec()
-}
-
-struct Dir(PathBuf);
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("smelt-cli-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn p(&self, f: &str) -> PathBuf {
-        self.0.join(f)
-    }
-}
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn smelt(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smelt"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running smelt")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 #[test]
