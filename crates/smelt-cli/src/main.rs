@@ -1,10 +1,11 @@
 //! The `smelt` command line.
 //!
-//! - `smelt run MODEL.onnx [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...] [--output-dir DIR]`
-//! - `smelt info MODEL.onnx`
 //! - `smelt convert MODEL.onnx [-o MODEL.ingot] [--name N] [--version V] [--author A]
 //!   [--license L] [--description D] [--meta KEY=VALUE ...] [--state IN=OUT ...]
 //!   [--describe NAME=TEXT ...]`: packages a model as one `.ingot` file (written atomically).
+//! - `smelt info MODEL(.onnx|.ingot) [--plan] [--compute-units UNITS]`: metadata, inputs,
+//!   outputs, states, weights and op histogram; `--plan` shows where each node runs and why.
+//! - `smelt run MODEL.onnx [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...] [--output-dir DIR]`
 //! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
 //!
 //! Every failure prints `error: ...` and exits with status 1 (2 for bad arguments); a bug that
@@ -14,10 +15,10 @@ mod convert;
 mod demo;
 mod image;
 mod info;
+mod plan;
 mod run;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -32,15 +33,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run an ONNX model on the CPU and print (and save) its outputs.
-    Run(run::RunArgs),
-    /// Print a model's inputs, outputs, opsets, op histogram and parameter count.
-    Info {
-        /// The .onnx file.
-        model: PathBuf,
-    },
     /// Package a model (.onnx) as an .ingot file with metadata, states and descriptions.
     Convert(convert::ConvertArgs),
+    /// Print a model's metadata, inputs, outputs, states, weights, op histogram and parameter
+    /// count, or with --plan where each node runs.
+    Info(info::InfoArgs),
+    /// Run an ONNX model on the CPU and print (and save) its outputs.
+    Run(run::RunArgs),
     /// Read a line of printed text with the PP-OCRv4 recogniser (fetched on first use).
     Demo(demo::DemoArgs),
 }
@@ -51,9 +50,9 @@ fn main() {
         eprintln!("error: internal error (a bug in smelt, please report it): {info}");
     }));
     let result = std::panic::catch_unwind(|| match cli.cmd {
-        Cmd::Run(a) => run::main(a),
-        Cmd::Info { model } => info::main(&model),
         Cmd::Convert(a) => convert::main(a),
+        Cmd::Info(a) => info::main(a),
+        Cmd::Run(a) => run::main(a),
         Cmd::Demo(a) => demo::main(a),
     });
     match result {

@@ -93,27 +93,34 @@ fn run_with_files_and_random_inputs_saves_outputs() {
     assert_eq!(npy::read(d.p("outs2/ids_out.npy")).unwrap(), ids);
 }
 
+/// Both paths of `info`: a model smelt loads (through `smelt::Model`) and one with an op not
+/// implemented (read from the ModelProto, the missing op marked).
 #[test]
 fn info_lists_io_opsets_params_and_missing_ops() {
     let d = Dir::new("info");
-    std::fs::write(d.p("m.onnx"), model(Some("NoSuchOp"))).unwrap();
-    let o = smelt(&["info", "m.onnx"], &d.0);
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}\n{err}");
-    for want in [
-        "cli-test",
-        "ai.onnx 17",
-        "x",
-        "f32[batch,3]",
-        "i64[2,seq]",
-        "labels",
-        "parameters 6 (24 B)",
-        "Identity",
-        "NoSuchOp   (not implemented)",
+    std::fs::write(d.p("m.onnx"), model(None)).unwrap();
+    std::fs::write(d.p("missing.onnx"), model(Some("NoSuchOp"))).unwrap();
+    for (file, nodes, extra) in [
+        ("m.onnx", 2, "every op is implemented"),
+        ("missing.onnx", 3, "NoSuchOp   (not implemented)"),
     ] {
-        assert!(out.contains(want), "missing '{want}' in:\n{out}");
+        let o = smelt(&["info", file], &d.0);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        for want in [
+            "source    onnx ir 8, from cli-test",
+            "opsets    ai.onnx 17",
+            "  x                        f32[batch,3]",
+            "  ids                      i64[2,seq]",
+            "  labels                   a b",
+            "parameters 6 (24 B) in 1 initializers",
+            &format!("ops       {nodes} nodes"),
+            "      2  Identity",
+            extra,
+        ] {
+            assert!(out.contains(want), "{file}: missing '{want}' in:\n{out}");
+        }
     }
-    assert!(out.contains("      2  Identity"), "{out}");
 }
 
 #[test]
