@@ -5,7 +5,9 @@
 //!   [--describe NAME=TEXT ...]`: packages a model as one `.ingot` file (written atomically).
 //! - `smelt info MODEL(.onnx|.ingot) [--plan] [--compute-units UNITS]`: metadata, inputs,
 //!   outputs, states, weights and op histogram; `--plan` shows where each node runs and why.
-//! - `smelt run MODEL.onnx [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...] [--output-dir DIR]`
+//! - `smelt run MODEL(.onnx|.ingot) [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...]
+//!   [--output-dir DIR] [--compute-units UNITS] [--repeat N] [--stats]`: runs a model and
+//!   prints and saves its outputs; `--stats` adds load time, mapped/copied weights and memory.
 //! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
 //!
 //! Every failure prints `error: ...` and exits with status 1 (2 for bad arguments); a bug that
@@ -38,7 +40,7 @@ enum Cmd {
     /// Print a model's metadata, inputs, outputs, states, weights, op histogram and parameter
     /// count, or with --plan where each node runs.
     Info(info::InfoArgs),
-    /// Run an ONNX model on the CPU and print (and save) its outputs.
+    /// Run a model (.onnx or .ingot) and print (and save) its outputs.
     Run(run::RunArgs),
     /// Read a line of printed text with the PP-OCRv4 recogniser (fetched on first use).
     Demo(demo::DemoArgs),
