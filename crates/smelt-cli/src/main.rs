@@ -46,7 +46,18 @@ enum Cmd {
     Demo(demo::DemoArgs),
 }
 
+/// Output piped into a reader that stops early (`smelt info M | head`) ends the process
+/// quietly, as for other Unix tools, instead of failing a write.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    default_sigpipe();
     let cli = Cli::parse();
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error (a bug in smelt, please report it): {info}");
