@@ -23,8 +23,10 @@ pub struct ConvertArgs {
     /// Model version.
     #[arg(long)]
     pub version: Option<String>,
+    /// Model author.
     #[arg(long)]
     pub author: Option<String>,
+    /// Model license (an SPDX identifier such as MIT).
     #[arg(long)]
     pub license: Option<String>,
     /// A description of the model.
