@@ -1,19 +1,26 @@
 //! The `smelt` command line.
 //!
-//! - `smelt run MODEL.onnx [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...] [--output-dir DIR]`
-//! - `smelt info MODEL.onnx`
+//! - `smelt convert MODEL.onnx [-o MODEL.ingot] [--name N] [--version V] [--author A]
+//!   [--license L] [--description D] [--meta KEY=VALUE ...] [--state IN=OUT ...]
+//!   [--describe NAME=TEXT ...]`: packages a model as one `.ingot` file (written atomically).
+//! - `smelt info MODEL(.onnx|.ingot) [--plan] [--compute-units UNITS]`: metadata, inputs,
+//!   outputs, states, weights and op histogram; `--plan` shows where each node runs and why.
+//! - `smelt run MODEL(.onnx|.ingot) [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...]
+//!   [--output-dir DIR] [--compute-units UNITS] [--repeat N] [--stats]`: runs a model and
+//!   prints and saves its outputs; `--stats` adds load time, mapped/copied weights and memory.
 //! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
 //!
 //! Every failure prints `error: ...` and exits with status 1 (2 for bad arguments); a bug that
 //! panics inside smelt is caught and reported the same way.
 
+mod convert;
 mod demo;
 mod image;
 mod info;
+mod plan;
 mod run;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -28,25 +35,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run an ONNX model on the CPU and print (and save) its outputs.
+    /// Package a model (.onnx) as an .ingot file with metadata, states and descriptions.
+    Convert(convert::ConvertArgs),
+    /// Print a model's metadata, inputs, outputs, states, weights, op histogram and parameter
+    /// count, or with --plan where each node runs.
+    Info(info::InfoArgs),
+    /// Run a model (.onnx or .ingot) and print (and save) its outputs.
     Run(run::RunArgs),
-    /// Print a model's inputs, outputs, opsets, op histogram and parameter count.
-    Info {
-        /// The .onnx file.
-        model: PathBuf,
-    },
     /// Read a line of printed text with the PP-OCRv4 recogniser (fetched on first use).
     Demo(demo::DemoArgs),
 }
 
+/// Output piped into a reader that stops early (`smelt info M | head`) ends the process
+/// quietly, as for other Unix tools, instead of failing a write.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    default_sigpipe();
     let cli = Cli::parse();
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error (a bug in smelt, please report it): {info}");
     }));
     let result = std::panic::catch_unwind(|| match cli.cmd {
+        Cmd::Convert(a) => convert::main(a),
+        Cmd::Info(a) => info::main(a),
         Cmd::Run(a) => run::main(a),
-        Cmd::Info { model } => info::main(&model),
         Cmd::Demo(a) => demo::main(a),
     });
     match result {

@@ -1,15 +1,20 @@
-//! `smelt run`: runs a model on the CPU on inputs from .npy files or seeded random ones, prints
-//! a summary of every output and saves them as .npy files.
+//! `smelt run`: loads a model (.onnx or .ingot) through `smelt::Model`, runs it on inputs
+//! from .npy files or seeded random ones of the declared types, prints a summary of every
+//! output and saves them as .npy files. A model with declared states starts from zero states
+//! (symbolic dimensions sized by --dim) that carry over between the runs of --repeat.
 
+use crate::info::human_bytes;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use smelt::{ComputeUnits, Config, DeviceKind, Model};
 use smelt_core::{f16, npy, DType, Data, Dim, Tensor, ValueInfo};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The .onnx file.
+    /// The .onnx or .ingot file.
     pub model: PathBuf,
     /// An input from a .npy file: NAME=FILE.npy (or just FILE.npy for a one-input model).
     #[arg(short, long = "input", value_name = "NAME=FILE.npy")]
@@ -34,14 +39,34 @@ pub struct RunArgs {
     /// and the process's peak resident memory.
     #[arg(long, default_value_t = 0)]
     pub repeat: usize,
+    /// The compute units the model may use: all, cpu-only or cpu-and-gpu.
+    #[arg(long, default_value = "all", value_name = "UNITS")]
+    pub compute_units: ComputeUnits,
+    /// Print the load time, the mapped and copied weight bytes, the resident memory
+    /// (VmRSS, RssAnon, RssFile) after load and after the run, and the peak (VmHWM).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// The resident-set fields `--stats` prints after load and after the run.
+const RSS_KEYS: &[&str] = &["VmRSS", "RssAnon", "RssFile"];
+
+/// A `KEY:  N kB` field of /proc/self/status, in bytes.
+fn status_bytes(status: &str, key: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find(|l| l.split_once(':').is_some_and(|(k, _)| k == key))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Peak resident set size of this process in bytes (Linux `VmHWM`), if known.
 fn peak_rss() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    status_bytes(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM")
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
 }
 
 /// splitmix64: a small, seeded generator (random inputs must be reproducible).
@@ -206,12 +231,21 @@ pub fn summary(t: &Tensor) -> String {
     }
 }
 
-/// Reads the --input arguments into (name, tensor), checking the names against the model.
-fn read_inputs(args: &[String], model_inputs: &[String]) -> Result<Vec<(String, Tensor)>> {
+/// Reads the --input arguments into (name, tensor), checking the names against the model's
+/// inputs. A state input is refused: its value comes from the model's state.
+fn read_inputs(
+    args: &[String],
+    model_inputs: &[String],
+    state_inputs: &[String],
+) -> Result<Vec<(String, Tensor)>> {
     let mut out: Vec<(String, Tensor)> = Vec::new();
     for a in args {
         let (name, file) = match a.split_once('=') {
             Some((n, f)) if model_inputs.iter().any(|m| m == n) => (n.to_string(), f.to_string()),
+            Some((n, _)) if state_inputs.iter().any(|m| m == n) => bail!(
+                "--input '{a}': '{n}' is a state input: its value comes from the model's state \
+                 (zeros at the start), not from --input"
+            ),
             _ if model_inputs.len() == 1
                 && !model_inputs.iter().any(|m| a.starts_with(&format!("{m}=")))
                 && Path::new(a).exists() =>
@@ -236,34 +270,84 @@ fn read_inputs(args: &[String], model_inputs: &[String]) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// "VmRSS 30.1 MiB, RssAnon 5.0 MiB, RssFile 25.0 MiB" from /proc/self/status.
+fn memory_line(keys: &[&str]) -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    keys.iter()
+        .map(|k| match status_bytes(&status, k) {
+            Some(b) => format!("{k} {}", mib(b)),
+            None => format!("{k} unknown"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where each node ran: "the CPU" when every node is on a CPU, else "cpu (cpu) 12, ...".
+fn devices_used(model: &Model) -> String {
+    let counts: Vec<_> = model
+        .placement()
+        .counts()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    if counts.iter().all(|(d, _)| d.kind == DeviceKind::Cpu) {
+        "the CPU".into()
+    } else {
+        counts
+            .iter()
+            .map(|(d, n)| format!("{} {n}", crate::plan::device_label(d)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub fn main(a: RunArgs) -> Result<()> {
-    let model = smelt_onnx::load_path(&a.model)
-        .with_context(|| format!("importing {}", a.model.display()))?;
-    let g = &model.graph;
-    let names: Vec<String> = g.input_names().iter().map(|s| s.to_string()).collect();
     let dims = parse_dims(&a.dims)?;
-    let mut inputs = read_inputs(&a.inputs, &names)?;
+    let t0 = Instant::now();
+    let config = Config {
+        compute_units: a.compute_units,
+        ..Config::default()
+    };
+    let model =
+        Model::load(&a.model, config).with_context(|| format!("loading {}", a.model.display()))?;
+    let load_time = t0.elapsed();
+    if a.stats {
+        let st = model.load_stats();
+        println!(
+            "load      {:.3} s, {} ({}): weights {} mapped ({} tensors), {} copied ({} tensors)",
+            load_time.as_secs_f64(),
+            a.model.display(),
+            human_bytes(st.file_bytes as f64),
+            human_bytes(st.mapped_bytes as f64),
+            st.mapped_tensors,
+            human_bytes(st.copied_bytes as f64),
+            st.copied_tensors
+        );
+        println!("memory    after load: {}", memory_line(RSS_KEYS));
+    }
+    let names: Vec<String> = model.inputs().iter().map(|f| f.name.clone()).collect();
+    let state_inputs: Vec<String> = model.states().iter().map(|s| s.input.clone()).collect();
+    let mut inputs = read_inputs(&a.inputs, &names, &state_inputs)?;
     for (n, t) in &inputs {
         println!("input  {n:<24} {}", summary(t));
     }
     let mut rng = Rng::new(a.seed);
     let mut missing = Vec::new();
-    for &id in &g.inputs {
-        let v = &g.values[id];
-        if inputs.iter().any(|(n, _)| *n == v.name) {
+    for f in model.inputs() {
+        if inputs.iter().any(|(n, _)| *n == f.name) {
             continue;
         }
         if a.random {
-            let t = random_tensor(&v.name, &v.info, &dims, &mut rng)?;
+            let t = random_tensor(&f.name, &f.info, &dims, &mut rng)?;
             println!(
                 "input  {:<24} {} (random, seed {})",
-                v.name,
+                f.name,
                 summary(&t),
                 a.seed
             );
-            inputs.push((v.name.clone(), t));
+            inputs.push((f.name.clone(), t));
         } else {
-            missing.push(format!("{} {}", v.name, v.info));
+            missing.push(format!("{} {}", f.name, f.info));
         }
     }
     if !missing.is_empty() {
@@ -272,26 +356,41 @@ pub fn main(a: RunArgs) -> Result<()> {
             missing.join(", ")
         );
     }
-    let plan = smelt_cpu::Plan::new(g);
-    let timed = if a.repeat > 0 {
-        Some(inputs.clone())
-    } else {
+    // A stateful model starts from zero states; they carry over from run to run (--repeat),
+    // as in streaming use.
+    let mut state = if model.states().is_empty() {
         None
+    } else {
+        let d: Vec<(&str, usize)> = dims.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        Some(
+            model
+                .new_state_with(&d)
+                .context("making the model's state")?,
+        )
     };
-    let t0 = std::time::Instant::now();
-    let outputs = plan.run(inputs).context("running the model")?;
+    let (in_names, in_tensors): (Vec<String>, Vec<Tensor>) = inputs.into_iter().unzip();
+    let feed: Vec<(&str, Tensor)> = in_names
+        .iter()
+        .map(|s| s.as_str())
+        .zip(in_tensors)
+        .collect();
+    let mut predict = || match state.as_mut() {
+        Some(st) => model.predict_with_state(&feed, st),
+        None => model.predict(&feed),
+    };
+    let t0 = Instant::now();
+    let outputs = predict().context("running the model")?;
     let dt = t0.elapsed();
-    if let Some(inputs) = timed {
+    let after_run = a.stats.then(|| memory_line(RSS_KEYS));
+    if a.repeat > 0 {
         let mut ms = Vec::with_capacity(a.repeat);
         for _ in 0..a.repeat {
-            let t = std::time::Instant::now();
-            plan.run(inputs.clone()).context("running the model")?;
+            let t = Instant::now();
+            predict().context("running the model")?;
             ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
         ms.sort_by(|x, y| x.total_cmp(y));
-        let peak = peak_rss().map_or("unknown".to_string(), |b| {
-            format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
-        });
+        let peak = peak_rss().map_or("unknown".to_string(), mib);
         println!(
             "latency over {} runs: median {:.3} ms, min {:.3} ms, max {:.3} ms; peak RSS {peak}",
             ms.len(),
@@ -304,7 +403,7 @@ pub fn main(a: RunArgs) -> Result<()> {
         std::fs::create_dir_all(&a.output_dir)
             .with_context(|| format!("creating {}", a.output_dir.display()))?;
     }
-    for (name, t) in &outputs {
+    for (name, t) in outputs.iter() {
         println!("output {name:<24} {}", summary(t));
         if !a.no_save {
             let p = a.output_dir.join(format!("{}.npy", file_name(name)));
@@ -314,11 +413,23 @@ pub fn main(a: RunArgs) -> Result<()> {
             }
         }
     }
+    if let Some(st) = &state {
+        for n in st.names() {
+            if let Some(t) = st.get(n) {
+                println!("state  {n:<24} {}", summary(t));
+            }
+        }
+    }
     println!(
-        "ran {} nodes on the CPU in {:.3} s",
-        g.nodes.len(),
+        "ran {} nodes on {} in {:.3} s",
+        model.graph().nodes.len(),
+        devices_used(&model),
         dt.as_secs_f64()
     );
+    if let Some(m) = after_run {
+        println!("memory    after run:  {m}");
+        println!("memory    peak:       {}", memory_line(&["VmHWM"]));
+    }
     Ok(())
 }
 
@@ -372,6 +483,10 @@ mod tests {
         );
         assert_eq!(file_name("input:0"), "input_0");
         assert!(parse_dims(&["n=x".into()]).is_err());
+        let status = "VmHWM:\t  2048 kB\nVmRSS:\t    12 kB\nRssAnon:\t 4 kB\nVmRSSX: 1 kB\n";
+        assert_eq!(status_bytes(status, "VmRSS"), Some(12 * 1024));
+        assert_eq!(status_bytes(status, "VmHWM"), Some(2048 * 1024));
+        assert_eq!(status_bytes(status, "RssFile"), None);
         assert_eq!(parse_dims(&["n=3".into()]).unwrap()["n"], 3);
     }
 }

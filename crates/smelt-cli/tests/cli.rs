@@ -1,45 +1,13 @@
 //! The `smelt` binary end to end on a small model written here: outputs, saved .npy files,
 //! `info`, and a clear error with exit status 1 for each kind of bad input.
 
+mod common;
+
+use common::{node, smelt, text, vi, Dir};
 use prost::Message;
 use smelt_core::{npy, Tensor};
 use smelt_onnx::proto::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn vi(name: &str, elem_type: i32, dims: &[&str]) -> ValueInfoProto {
-    use tensor_shape_proto::{dimension::Value as D, Dimension};
-    let dim = |d: &&str| Dimension {
-        value: Some(match d.parse::<i64>() {
-            Ok(n) => D::DimValue(n),
-            Err(_) => D::DimParam(d.to_string()),
-        }),
-        denotation: String::new(),
-    };
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type,
-                shape: Some(TensorShapeProto {
-                    dim: dims.iter().map(dim).collect(),
-                }),
-            })),
-            denotation: String::new(),
-        }),
-        doc_string: String::new(),
-    }
-}
-
-fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        name: format!("n_{}", outputs[0]),
-        op_type: op.into(),
-        ..Default::default()
-    }
-}
+use std::path::Path;
 
 /// x: f32[batch, 3] -> "y/out:0" (Identity); ids: i64[2, seq] -> ids_out (Identity); one
 /// initializer of 6 floats; metadata.
@@ -84,39 +52,6 @@ fn model(extra_op: Option<&str>) -> Vec<u8> {
     .encode_to_vec()
 }
 
-struct Dir(PathBuf);
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("smelt-cli-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn p(&self, f: &str) -> PathBuf {
-        self.0.join(f)
-    }
-}
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn smelt(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smelt"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running smelt")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn run_with_files_and_random_inputs_saves_outputs() {
     let d = Dir::new("run");
@@ -158,27 +93,34 @@ fn run_with_files_and_random_inputs_saves_outputs() {
     assert_eq!(npy::read(d.p("outs2/ids_out.npy")).unwrap(), ids);
 }
 
+/// Both paths of `info`: a model smelt loads (through `smelt::Model`) and one with an op not
+/// implemented (read from the ModelProto, the missing op marked).
 #[test]
 fn info_lists_io_opsets_params_and_missing_ops() {
     let d = Dir::new("info");
-    std::fs::write(d.p("m.onnx"), model(Some("NoSuchOp"))).unwrap();
-    let o = smelt(&["info", "m.onnx"], &d.0);
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}\n{err}");
-    for want in [
-        "cli-test",
-        "ai.onnx 17",
-        "x",
-        "f32[batch,3]",
-        "i64[2,seq]",
-        "labels",
-        "parameters 6 (24 B)",
-        "Identity",
-        "NoSuchOp   (not implemented)",
+    std::fs::write(d.p("m.onnx"), model(None)).unwrap();
+    std::fs::write(d.p("missing.onnx"), model(Some("NoSuchOp"))).unwrap();
+    for (file, nodes, extra) in [
+        ("m.onnx", 2, "every op is implemented"),
+        ("missing.onnx", 3, "NoSuchOp   (not implemented)"),
     ] {
-        assert!(out.contains(want), "missing '{want}' in:\n{out}");
+        let o = smelt(&["info", file], &d.0);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        for want in [
+            "source    onnx ir 8, from cli-test",
+            "opsets    ai.onnx 17",
+            "  x                        f32[batch,3]",
+            "  ids                      i64[2,seq]",
+            "  labels                   a b",
+            "parameters 6 (24 B) in 1 initializers",
+            &format!("ops       {nodes} nodes"),
+            "      2  Identity",
+            extra,
+        ] {
+            assert!(out.contains(want), "{file}: missing '{want}' in:\n{out}");
+        }
     }
-    assert!(out.contains("      2  Identity"), "{out}");
 }
 
 #[test]
