@@ -45,7 +45,10 @@ fn bad_convert_arguments_leave_no_file() {
     let m = mnist().join("mnist_cnn.onnx");
     let m = m.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["--state", "input=nope"], "--state"),
+        (
+            &["--state", "input=nope"],
+            "state 'input': 'nope' is not a graph output",
+        ),
         (&["--state", "input"], "--state 'input': expected IN=OUT"),
         (
             &["--meta", "novalue"],

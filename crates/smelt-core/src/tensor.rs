@@ -45,11 +45,11 @@ impl Mapped {
                 ))
             })?;
         let size = elem.size_of();
-        if len % size != 0 {
+        if !len.is_multiple_of(size) {
             bail!("mapped range of {len} bytes is not a whole number of {elem} elements");
         }
         let ptr = (*owner).as_ref()[offset..end].as_ptr() as usize;
-        if ptr % size != 0 {
+        if !ptr.is_multiple_of(size) {
             bail!("mapped {elem} data at offset {offset} is not {size}-byte aligned");
         }
         Ok(Mapped {

@@ -217,7 +217,21 @@ pub fn check_states(info: &Info, g: &Graph) -> Result<()> {
         if !seen.insert(s.input.clone()) || !seen.insert(s.output.clone()) {
             return Err(bad("its input or output belongs to another state".into()));
         }
-        let (di, d_o) = (g.values[i].info.dtype, g.values[o].info.dtype);
+        let (vi, vo) = (&g.values[i].info, &g.values[o].info);
+        if let (Some(si), Some(so)) = (&vi.shape, &vo.shape) {
+            let clash = si.len() != so.len()
+                || si
+                    .iter()
+                    .zip(so)
+                    .any(|(a, b)| matches!((a.fixed(), b.fixed()), (Some(x), Some(y)) if x != y));
+            if clash {
+                return Err(bad(format!(
+                    "input '{}' ({vi}) and output '{}' ({vo}) have different shapes",
+                    s.input, s.output
+                )));
+            }
+        }
+        let (di, d_o) = (vi.dtype, vo.dtype);
         if di.is_none() || (d_o.is_some() && di != d_o) {
             return Err(bad(format!(
                 "input '{}' ({}) and output '{}' ({}) must have one declared dtype",

@@ -100,7 +100,7 @@ pub fn write_to(
                 description: s.description.clone(),
             })
             .collect(),
-        graph: Some(graph_def(graph, info, &mut blobs)?),
+        graph: Some(graph_def(graph, info, &mut blobs, true)?),
         producer: info.producer.clone(),
         source: info.source.clone(),
     };
@@ -231,13 +231,16 @@ pub(crate) fn value_type(v: &ValueInfo) -> proto::ValueType {
     }
 }
 
-fn graph_def(g: &Graph, info: &Info, blobs: &mut Blobs) -> Result<proto::GraphDef> {
+/// `top`: the model's graph, whose inputs and outputs carry the descriptions (a body's
+/// values may share their names).
+fn graph_def(g: &Graph, info: &Info, blobs: &mut Blobs, top: bool) -> Result<proto::GraphDef> {
     let io = |id: usize| proto::IoDef {
         name: g.values[id].name.clone(),
         r#type: Some(value_type(&g.values[id].info)),
         description: info
             .descriptions
             .get(&g.values[id].name)
+            .filter(|_| top)
             .cloned()
             .unwrap_or_default(),
     };
@@ -286,7 +289,7 @@ fn attr_value(name: &str, a: &Attr, info: &Info, blobs: &mut Blobs) -> Result<AV
         Attr::Int(i) => AV::I(*i),
         Attr::String(s) => AV::S(s.clone()),
         Attr::Tensor(t) => AV::T(blobs.tensor_def(name, t)?),
-        Attr::Graph(g) => AV::G(graph_def(g, info, blobs)?),
+        Attr::Graph(g) => AV::G(graph_def(g, info, blobs, false)?),
         Attr::Type(t) => AV::Type(value_type(t)),
         Attr::Floats(v) => AV::Floats(proto::Floats { v: v.clone() }),
         Attr::Ints(v) => AV::Ints(proto::Ints { v: v.clone() }),
@@ -300,7 +303,7 @@ fn attr_value(name: &str, a: &Attr, info: &Info, blobs: &mut Blobs) -> Result<AV
         Attr::Graphs(gs) => AV::Graphs(proto::Graphs {
             v: gs
                 .iter()
-                .map(|g| graph_def(g, info, blobs))
+                .map(|g| graph_def(g, info, blobs, false))
                 .collect::<Result<_>>()?,
         }),
         Attr::Types(ts) => AV::Types(proto::Types {

@@ -232,10 +232,13 @@ fn states_and_metadata_round_trip() {
         output: "y".into(),
         description: String::new(),
     });
-    // x is [N,8] and y [N,16]: same dtype, so declarable; shapes are checked at run time
+    // x is [N,8], y [N,16]: not one state
     let bytes = smelt_ingot::to_bytes(&g, &info).unwrap();
-    let p = from_bytes(Arc::new(bytes), &LoadOptions::default()).unwrap();
-    assert_eq!(p.info.states, info.states);
+    let e = load_err(bytes);
+    assert!(
+        e.contains("state 's'") && e.contains("different shapes"),
+        "{e}"
+    );
 }
 
 #[test]

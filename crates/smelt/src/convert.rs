@@ -102,7 +102,7 @@ pub fn import(input: &Path, opts: &ConvertOptions) -> Result<(Graph, Info)> {
         });
     }
     smelt_ingot::read::check_states(&info, &graph).map_err(|e| match e {
-        Error::Format(m) => Error::invalid(format!("--state {m}")),
+        Error::Format(m) => Error::invalid(m),
         e => e,
     })?;
     Ok((graph, info))

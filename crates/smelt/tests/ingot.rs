@@ -280,11 +280,8 @@ fn truncated_and_flipped_packages_fail_cleanly() {
             match ch {
                 '(' => depth += 1,
                 ')' => depth -= 1,
-                c if depth == 0 && c.is_ascii_digit() => {
-                    if !out.ends_with('#') {
-                        out.push('#')
-                    }
-                }
+                c if depth == 0 && c.is_ascii_digit() && !out.ends_with('#') => out.push('#'),
+                c if depth == 0 && c.is_ascii_digit() => {}
                 c if depth == 0 => out.push(c),
                 _ => {}
             }

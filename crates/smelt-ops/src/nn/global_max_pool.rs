@@ -11,6 +11,8 @@ pub fn register(r: &mut Registry) {
     r.register("", "GlobalMaxPool", |_| Ok(Box::new(GlobalMaxPool)));
 }
 
+// `v != v` is the NaN test for a generic PartialOrd element.
+#[allow(clippy::eq_op)]
 fn plane_max<T: Copy + PartialOrd>(p: &[T]) -> T {
     let mut m = p[0];
     for &v in &p[1..] {

@@ -110,6 +110,7 @@ pub fn for_planes<A: Sync, B: Send>(
 /// Max over each window; with `want_idx`, also the flat input index of the maximum (the
 /// first one on ties), row-major within the plane or column-major for `storage_order` 1.
 /// A window with no tap inside the input yields the element type's default.
+#[allow(clippy::eq_op)] // `x != x` is the NaN test for a generic PartialOrd element
 pub fn max_pool<T: Elem + Copy + PartialOrd>(
     x: &[T],
     planes: usize,
