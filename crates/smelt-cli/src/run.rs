@@ -399,6 +399,20 @@ pub fn main(a: RunArgs) -> Result<()> {
             ms[ms.len() - 1]
         );
     }
+    if a.stats {
+        // one more run, traced: each intermediate's size and lifetime, placed in one arena
+        let plan = model
+            .memory_plan(&feed, state.as_ref())
+            .context("planning intermediate memory")?;
+        println!(
+            "plan      intermediates: {} values, {} if all kept, live peak {}, arena with \
+             lifetime reuse {}",
+            plan.buffers.len(),
+            human_bytes(plan.total_bytes as f64),
+            human_bytes(plan.peak_live_bytes as f64),
+            human_bytes(plan.arena_bytes as f64)
+        );
+    }
     if !a.no_save {
         std::fs::create_dir_all(&a.output_dir)
             .with_context(|| format!("creating {}", a.output_dir.display()))?;
