@@ -22,32 +22,14 @@ pub fn to_le_bytes(t: &Tensor) -> Result<Vec<u8>> {
     Ok(t.le_bytes()?.into_owned())
 }
 
-/// The tensor of `dtype` whose elements have these little-endian bytes.
+/// The tensor of `dtype` whose elements have these little-endian bytes (any nonzero byte is a
+/// true bool).
 pub fn from_le_bytes(dtype: DType, shape: Vec<usize>, b: &[u8]) -> Result<Tensor> {
-    fn chunks<const N: usize, T>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-        b.chunks_exact(N)
-            .map(|c| f(c.try_into().expect("chunk of N bytes")))
-            .collect()
+    if dtype == DType::Bool {
+        let v: Vec<bool> = b.iter().map(|&x| x != 0).collect();
+        return Tensor::from_vec(shape, v);
     }
-    let data = match dtype {
-        DType::F32 => Data::F32(chunks(b, f32::from_le_bytes)),
-        DType::F64 => Data::F64(chunks(b, f64::from_le_bytes)),
-        DType::F16 => Data::F16(chunks(b, |c| f16::from_bits(u16::from_le_bytes(c)))),
-        DType::BF16 => Data::BF16(chunks(b, |c| bf16::from_bits(u16::from_le_bytes(c)))),
-        DType::I8 => Data::I8(b.iter().map(|&x| x as i8).collect()),
-        DType::I16 => Data::I16(chunks(b, i16::from_le_bytes)),
-        DType::U16 => Data::U16(chunks(b, u16::from_le_bytes)),
-        DType::I32 => Data::I32(chunks(b, i32::from_le_bytes)),
-        DType::U32 => Data::U32(chunks(b, u32::from_le_bytes)),
-        DType::I64 => Data::I64(chunks(b, i64::from_le_bytes)),
-        DType::U64 => Data::U64(chunks(b, u64::from_le_bytes)),
-        DType::Bool => Data::Bool(b.iter().map(|&x| x != 0).collect()),
-        DType::U8 | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => {
-            Data::U8(b.to_vec())
-        }
-        d => return Err(Error::dtype(d, "byte view")),
-    };
-    Tensor::new(dtype, shape, data)
+    Tensor::from_le_bytes(dtype, shape, b)
 }
 
 impl Op for BitCast {
