@@ -211,8 +211,28 @@ fn first_diff_exact(got: &Tensor, want: &Tensor) -> String {
     }
 }
 
+/// How a case's model reaches the backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The imported ONNX graph.
+    Onnx,
+    /// The imported graph written as an `.ingot` package and loaded back: every case then
+    /// also tests the package's serialization of its ops, attributes and subgraphs.
+    Ingot,
+}
+
+/// Writes the graph as an `.ingot` package in memory and loads it back.
+fn through_ingot(model: &smelt_onnx::Model) -> Result<smelt_ir::Graph, Error> {
+    let info = smelt_ingot::Info {
+        opsets: model.opsets.clone(),
+        ..Default::default()
+    };
+    let bytes = smelt_ingot::to_bytes(&model.graph, &info)?;
+    Ok(smelt_ingot::from_bytes(std::sync::Arc::new(bytes), &Default::default())?.graph)
+}
+
 /// Runs one case with the CPU backend.
-pub fn run_case(dir: &Path) -> (Vec<String>, Outcome) {
+pub fn run_case(dir: &Path, via: Via) -> (Vec<String>, Outcome) {
     let name = dir
         .file_name()
         .unwrap_or_default()
@@ -241,13 +261,20 @@ pub fn run_case(dir: &Path) -> (Vec<String>, Outcome) {
     if sets.is_empty() {
         return (ops, Outcome::Error("no test_data_set folder".into()));
     }
-    let plan = smelt_cpu::Plan::new(&model.graph);
+    let graph = match via {
+        Via::Onnx => model.graph,
+        Via::Ingot => match through_ingot(&model) {
+            Ok(g) => g,
+            Err(e) => return (ops, Outcome::Error(format!("through .ingot: {e}"))),
+        },
+    };
+    let plan = smelt_cpu::Plan::new(&graph);
     for set in sets {
         let (inputs, outputs) = match (read_pb_dir(&set, "input"), read_pb_dir(&set, "output")) {
             (Ok(i), Ok(o)) => (i, o),
             (Err(e), _) | (_, Err(e)) => return (ops, classify(e)),
         };
-        let g = &model.graph;
+        let g = &graph;
         if inputs.len() > g.inputs.len() {
             return (
                 ops,
@@ -293,7 +320,7 @@ fn classify(e: Error) -> Outcome {
 }
 
 /// Runs a case on its own thread, catching panics and giving up after `timeout`.
-pub fn run_case_guarded(suite: &str, dir: &Path, timeout: Duration) -> CaseResult {
+pub fn run_case_guarded(suite: &str, dir: &Path, timeout: Duration, via: Via) -> CaseResult {
     let name = dir
         .file_name()
         .unwrap_or_default()
@@ -305,7 +332,7 @@ pub fn run_case_guarded(suite: &str, dir: &Path, timeout: Duration) -> CaseResul
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || {
-            let r = std::panic::catch_unwind(|| run_case(&d));
+            let r = std::panic::catch_unwind(|| run_case(&d, via));
             let _ = tx.send(r);
         })
         .expect("spawn test thread");
@@ -335,6 +362,7 @@ pub fn run_all(
     root: &Path,
     suites: &[&str],
     filter: &str,
+    via: Via,
     mut progress: impl FnMut(&CaseResult),
 ) -> Vec<CaseResult> {
     let mut out = Vec::new();
@@ -348,7 +376,7 @@ pub fn run_all(
             if !name.contains(filter) {
                 continue;
             }
-            let r = run_case_guarded(s, &dir, Duration::from_secs(60));
+            let r = run_case_guarded(s, &dir, Duration::from_secs(60), via);
             progress(&r);
             out.push(r);
         }

@@ -1,7 +1,8 @@
-//! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--write FILE] [-q]`
+//! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--via-ingot] [--write FILE] [-q]`
 //!
 //! Runs the ONNX backend tests on the CPU backend, prints one line per case and the totals,
-//! and with `--write` saves the Markdown report.
+//! and with `--write` saves the Markdown report. `--via-ingot` runs each model after writing
+//! it as an `.ingot` package and loading it back.
 
 use smelt_conformance::*;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ fn main() {
     let mut suites: Vec<String> = vec![];
     let mut write: Option<PathBuf> = None;
     let mut quiet = false;
+    let mut via = Via::Onnx;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -18,8 +20,9 @@ fn main() {
             "--suite" => suites.push(args.next().unwrap_or_default()),
             "--write" => write = args.next().map(PathBuf::from),
             "-q" | "--quiet" => quiet = true,
+            "--via-ingot" => via = Via::Ingot,
             other => {
-                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--write FILE] [-q]");
+                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--via-ingot] [--write FILE] [-q]");
                 std::process::exit(2);
             }
         }
@@ -38,7 +41,7 @@ fn main() {
     } else {
         suites.iter().map(|s| s.as_str()).collect()
     };
-    let results = run_all(&root, &suite_refs, &filter, |r| {
+    let results = run_all(&root, &suite_refs, &filter, via, |r| {
         if !quiet || r.outcome != Outcome::Pass {
             let d = r.outcome.detail();
             let d: String = d.chars().take(300).collect();

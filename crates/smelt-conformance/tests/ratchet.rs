@@ -31,7 +31,7 @@ fn conformance_does_not_regress() {
             .expect("run scripts/fetch.py");
         assert!(st.success(), "fetching the ONNX test data failed");
     }
-    let results = run_all(&root, &SUITES, "", |_| {});
+    let results = run_all(&root, &SUITES, "", Via::Onnx, |_| {});
     let panics: Vec<_> = results
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Panic(_)))
@@ -56,4 +56,37 @@ fn conformance_does_not_regress() {
             "conformance improved: raise crates/smelt-conformance/RATCHET to node {np}, all {ap}"
         );
     }
+}
+
+/// Every case that passes on the imported graph also passes after the graph is written as an
+/// `.ingot` package and loaded back: the package keeps every op, attribute, subgraph and
+/// tensor the suite exercises.
+#[test]
+fn conformance_through_ingot_packages_matches() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = data_root(&repo);
+    if !root.exists() {
+        let st = std::process::Command::new("python3")
+            .arg(repo.join("scripts/fetch.py"))
+            .arg("onnx-tests")
+            .status()
+            .expect("run scripts/fetch.py");
+        assert!(st.success(), "fetching the ONNX test data failed");
+    }
+    let direct = run_all(&root, &SUITES, "", Via::Onnx, |_| {});
+    let packaged = run_all(&root, &SUITES, "", Via::Ingot, |_| {});
+    let lost: Vec<String> = direct
+        .iter()
+        .zip(&packaged)
+        .filter(|(d, p)| d.outcome == Outcome::Pass && p.outcome != Outcome::Pass)
+        .map(|(d, p)| format!("{}/{}: {}", d.suite, d.name, p.outcome.detail()))
+        .collect();
+    let (np, nt, ap, at) = counts(&packaged);
+    println!("through .ingot: node passed {np} / {nt}; all suites passed {ap} / {at}");
+    assert!(
+        lost.is_empty(),
+        "{} cases pass directly but not through .ingot:\n{}",
+        lost.len(),
+        lost.join("\n")
+    );
 }
