@@ -233,6 +233,10 @@ fn states_and_metadata_round_trip() {
         description: String::new(),
     });
     // x is [N,8], y [N,16]: not one state
+    let mut g = g;
+    let y = g.value_id("y").unwrap();
+    g.values[y].info =
+        smelt_core::ValueInfo::new(DType::F32, vec![Dim::Sym("N".into()), Dim::Fixed(16)]);
     let bytes = smelt_ingot::to_bytes(&g, &info).unwrap();
     let e = load_err(bytes);
     assert!(
