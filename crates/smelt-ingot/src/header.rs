@@ -107,13 +107,18 @@ impl Header {
         }
         let (major, minor) = (u16_at(file, 8), u16_at(file, 10));
         if major != MAJOR {
+            // a header whose own checksum (as this version computes it) fails is more likely
+            // a damaged file than a newer one; say both when it cannot tell
+            let count = u32_at(file, 16).min(MAX_SECTIONS) as usize;
+            let end = Self::encoded_len(count);
+            let intact = end <= n && u32_at(file, 32) == table_crc(&file[..end]);
+            let why = match (major > MAJOR, intact) {
+                (true, true) => ": the file was written by a newer smelt",
+                (true, false) => ": written by a newer smelt, or the header is corrupt",
+                (false, _) => " (corrupt header?)",
+            };
             return Err(Error::format(format!(
-                "format version {major}.{minor} is not readable by this smelt (reads {MAJOR}.x){}",
-                if major > MAJOR {
-                    ": the file was written by a newer smelt"
-                } else {
-                    ""
-                }
+                "format version {major}.{minor} is not readable by this smelt (reads {MAJOR}.x){why}"
             )));
         }
         let header_len = u32_at(file, 12) as usize;
