@@ -40,7 +40,7 @@ pub struct CompareArgs {
     /// accuracy.
     #[arg(long, value_name = "FILE.npy")]
     pub labels: Option<PathBuf>,
-    /// Top-1 agreement over the last axis of every output (automatic for [N, C], C >= 2).
+    /// Top-1 agreement over the last axis of every output (automatic for float [N, C], C >= 2).
     #[arg(long)]
     pub top1: bool,
 }
@@ -194,7 +194,7 @@ fn head(dtype: DType, shape: &[usize]) -> String {
     format!("{dtype}{shape:?}").replace(' ', "")
 }
 
-/// Values as f64, or for strings exact matches only (as 0/1 pairs).
+/// Values as f64 (bool as 0/1); strings and low-bit floats are refused.
 fn values(name: &str, t: &Tensor) -> Result<Vec<f64>> {
     t.to_f64_vec()
         .map_err(|e| anyhow!("output '{name}': cannot compare {} values: {e}", t.dtype()))
@@ -203,7 +203,8 @@ fn values(name: &str, t: &Tensor) -> Result<Vec<f64>> {
 impl Compared {
     fn new(name: &str, a: &Tensor, top1: bool) -> Compared {
         let shape = a.shape().to_vec();
-        let auto = shape.len() == 2 && shape[1] >= 2;
+        // class scores: float [N, C]; integer outputs (token ids, say) only with --top1
+        let auto = is_float(a.dtype()) && shape.len() == 2 && shape[1] >= 2;
         let top = (top1 && !shape.is_empty() && shape[shape.len() - 1] > 0) || auto;
         Compared {
             name: name.to_string(),
@@ -247,9 +248,14 @@ impl Compared {
         Ok(())
     }
 
-    fn line(&self, width: usize, labels: Option<&[i64]>) -> Result<String> {
+    /// The printed line: name and type padded to `width` and `type_width`, then the metrics.
+    fn line(&self, width: usize, type_width: usize, labels: Option<&[i64]>) -> Result<String> {
         let s = &self.stats;
-        let mut out = format!("{:<width$}  {}", self.name, head(self.dtype, &self.shape));
+        let mut out = format!(
+            "{:<width$}  {:<type_width$}",
+            self.name,
+            head(self.dtype, &self.shape)
+        );
         if is_float(self.dtype) {
             out += &format!(
                 "  snr {} dB  cosine {:.6}  max abs {}",
@@ -376,19 +382,23 @@ pub fn main(a: CompareArgs) -> Result<()> {
     };
     let ma = load(&a.a)?;
     let mb = load(&a.b)?;
-    let names: Vec<String> = ma.inputs().iter().map(|f| f.name.clone()).collect();
-    let mut names_b: Vec<String> = mb.inputs().iter().map(|f| f.name.clone()).collect();
-    let mut sorted = names.clone();
-    sorted.sort();
-    names_b.sort();
-    if sorted != names_b {
-        bail!(
-            "the models take different inputs: A {} / B {}",
-            sorted.join(", "),
-            names_b.join(", ")
-        );
-    }
-    let states: Vec<String> = ma.states().iter().map(|s| s.input.clone()).collect();
+    // The inputs of either model (A's first); each model is fed the ones it declares.
+    let features: Vec<&smelt::Feature> = ma
+        .inputs()
+        .iter()
+        .chain(
+            mb.inputs()
+                .iter()
+                .filter(|f| !ma.inputs().iter().any(|g| g.name == f.name)),
+        )
+        .collect();
+    let names: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
+    let states: Vec<String> = ma
+        .states()
+        .iter()
+        .chain(mb.states())
+        .map(|s| s.input.clone())
+        .collect();
     let mut given = read_inputs(&a.inputs, &names, &states)?;
     if let Some(dir) = &a.data {
         for (n, t) in data_inputs(dir, &names)? {
@@ -397,8 +407,7 @@ pub fn main(a: CompareArgs) -> Result<()> {
             }
         }
     }
-    let missing: Vec<String> = ma
-        .inputs()
+    let missing: Vec<String> = features
         .iter()
         .filter(|f| !given.iter().any(|(n, _)| *n == f.name))
         .map(|f| format!("{} {}", f.name, f.info))
@@ -418,7 +427,7 @@ pub fn main(a: CompareArgs) -> Result<()> {
         let seed = a.seed.wrapping_add(run as u64);
         let mut rng = Rng::new(seed);
         let mut feed: Vec<(&str, Tensor)> = Vec::new();
-        for f in ma.inputs() {
+        for f in &features {
             match given.iter().find(|(n, _)| *n == f.name) {
                 Some((_, t)) => feed.push((f.name.as_str(), t.clone())),
                 None => feed.push((
@@ -427,8 +436,15 @@ pub fn main(a: CompareArgs) -> Result<()> {
                 )),
             }
         }
-        let oa = predict(&ma, "A", &feed, &d)?;
-        let ob = predict(&mb, "B", &feed, &d)?;
+        let only = |m: &Model| -> Vec<(&str, Tensor)> {
+            feed.iter()
+                .filter(|(n, _)| m.inputs().iter().any(|f| f.name == *n))
+                .map(|(n, t)| (*n, t.clone()))
+                .collect()
+        };
+        let (feed_a, feed_b) = (only(&ma), only(&mb));
+        let oa = predict(&ma, "A", &feed_a, &d)?;
+        let ob = predict(&mb, "B", &feed_b, &d)?;
         if run == 0 {
             only_a = oa
                 .iter()
@@ -465,9 +481,14 @@ pub fn main(a: CompareArgs) -> Result<()> {
         bail!("--labels: no output has top-1 classes (rank 2 [N, C] or --top1)");
     }
     let width = compared.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let type_width = compared
+        .iter()
+        .map(|c| head(c.dtype, &c.shape).len())
+        .max()
+        .unwrap_or(0);
     let mut lines = Vec::new();
     for c in &compared {
-        lines.push(c.line(width, labels.as_deref())?);
+        lines.push(c.line(width, type_width, labels.as_deref())?);
     }
     if a.count > 1 {
         println!(
@@ -596,17 +617,17 @@ mod tests {
         let b = Tensor::from_vec(vec![2, 3], vec![0.1f32, 0.7, 0.2, 1.0, 3.0, 2.0]).unwrap();
         let mut c = Compared::new("logits", &a, false);
         c.add(&a, &b).unwrap();
-        let l = c.line(8, Some(&[1, 1])).unwrap();
+        let l = c.line(8, 8, Some(&[1, 1])).unwrap();
         assert!(l.starts_with("logits    f32[2,3]  snr "), "{l}");
         assert!(l.contains("max abs 2  top-1 agree 1/2 (50.0%)"), "{l}");
         assert!(l.ends_with("accuracy A 1/2 (50.0%) B 2/2 (100.0%)"), "{l}");
-        assert!(c.line(8, Some(&[1])).is_err());
+        assert!(c.line(8, 8, Some(&[1])).is_err());
         let ids = Tensor::from_vec(vec![4], vec![1i64, 2, 3, 4]).unwrap();
         let ids2 = Tensor::from_vec(vec![4], vec![1i64, 2, 3, 5]).unwrap();
         let mut c = Compared::new("ids", &ids, false);
         c.add(&ids, &ids2).unwrap();
         assert_eq!(
-            c.line(3, None).unwrap(),
+            c.line(3, 6, None).unwrap(),
             "ids  i64[4]  exact 3/4 (75.0%)  max abs 1"
         );
         let other = Tensor::from_vec(vec![2, 2], vec![1i64, 2, 3, 4]).unwrap();

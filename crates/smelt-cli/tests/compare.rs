@@ -150,7 +150,7 @@ fn known_differences() {
             && lines[0].ends_with("top-1 agree 2/2 (100.0%)"),
         "{out}"
     );
-    assert_eq!(lines[1], "ids_out  i64[4]  exact 2/4 (50.0%)  max abs 8");
+    assert_eq!(lines[1], "ids_out  i64[4]    exact 2/4 (50.0%)  max abs 8");
     // --top1 on a rank-1 output: one row
     let out = ok(
         &["compare", "a.onnx", "b.onnx", "--data", ".", "--top1"],
