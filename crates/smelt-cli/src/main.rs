@@ -8,11 +8,16 @@
 //! - `smelt run MODEL(.onnx|.ingot) [--input NAME=FILE.npy ...] [--random] [--dim NAME=N ...]
 //!   [--output-dir DIR] [--compute-units UNITS] [--repeat N] [--stats]`: runs a model and
 //!   prints and saves its outputs; `--stats` adds load time, mapped/copied weights and memory.
+//! - `smelt compare A B [--input NAME=FILE.npy ...] [--data DIR] [--random [--seed S]
+//!   [--dim NAME=N ...]] [--count N] [--labels FILE.npy] [--top1]`: runs two models on the
+//!   same inputs and prints, per output in both, the SNR against A, cosine, max abs error and
+//!   top-1 agreement (exact-match fraction for integer outputs); `--labels` adds accuracy.
 //! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
 //!
 //! Every failure prints `error: ...` and exits with status 1 (2 for bad arguments); a bug that
 //! panics inside smelt is caught and reported the same way.
 
+mod compare;
 mod convert;
 mod demo;
 mod image;
@@ -42,6 +47,9 @@ enum Cmd {
     Info(info::InfoArgs),
     /// Run a model (.onnx or .ingot) and print (and save) its outputs.
     Run(run::RunArgs),
+    /// Run two models (.onnx or .ingot) on the same inputs and compare their outputs: SNR,
+    /// cosine, max abs error, top-1 agreement and accuracy.
+    Compare(compare::CompareArgs),
     /// Read a line of printed text with the PP-OCRv4 recogniser (fetched on first use).
     Demo(demo::DemoArgs),
 }
@@ -66,6 +74,7 @@ fn main() {
         Cmd::Convert(a) => convert::main(a),
         Cmd::Info(a) => info::main(a),
         Cmd::Run(a) => run::main(a),
+        Cmd::Compare(a) => compare::main(a),
         Cmd::Demo(a) => demo::main(a),
     });
     match result {

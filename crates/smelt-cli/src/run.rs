@@ -139,7 +139,7 @@ pub fn random_tensor(
     Ok(Tensor::new(dtype, shape, data)?)
 }
 
-fn parse_dims(list: &[String]) -> Result<HashMap<String, usize>> {
+pub(crate) fn parse_dims(list: &[String]) -> Result<HashMap<String, usize>> {
     let mut m = HashMap::new();
     for d in list {
         let (k, v) = d
@@ -173,7 +173,7 @@ pub fn file_name(name: &str) -> String {
     }
 }
 
-fn fmt_num(x: f64) -> String {
+pub(crate) fn fmt_num(x: f64) -> String {
     if x == 0.0 || (x.abs() >= 1e-3 && x.abs() < 1e5) || !x.is_finite() {
         let s = format!("{x:.4}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -233,7 +233,7 @@ pub fn summary(t: &Tensor) -> String {
 
 /// Reads the --input arguments into (name, tensor), checking the names against the model's
 /// inputs. A state input is refused: its value comes from the model's state.
-fn read_inputs(
+pub(crate) fn read_inputs(
     args: &[String],
     model_inputs: &[String],
     state_inputs: &[String],
