@@ -128,8 +128,11 @@ fn type_info(t: &TypeProto) -> Result<ValueInfo> {
                         Some(D::DimParam(p)) if !p.is_empty() => Dim::Sym(p.clone()),
                         _ => Dim::Unknown,
                     })
-                    .collect()
+                    .collect::<Vec<_>>()
             });
+            if let Some(dims) = &shape {
+                smelt_core::check_dims(dims)?;
+            }
             Ok(ValueInfo { dtype, shape })
         }
         None => Ok(ValueInfo::unknown()),

@@ -278,3 +278,23 @@ fn sparse_tensor_dense_size_is_bounded() {
     }
     assert!(load_sparse(sparse(vec![4, 4], vec![3, 3])).is_ok());
 }
+
+#[test]
+fn declared_shape_with_too_many_elements_is_an_error() {
+    // Flatten's shape inference multiplied these declared dims and overflowed
+    let mut m = model(vec![node("Flatten", &["x"], &["y"])], vec![]);
+    m.graph.as_mut().unwrap().input = vec![vi("x", &[4, 1 << 40, 1 << 40])];
+    let e = smelt_onnx::load_bytes(&m.encode_to_vec(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("'x'") && e.contains("elements"), "{e}");
+    // an empty initializer whose other dims overflow
+    let w = TensorProto {
+        dims: vec![0, 1 << 40, 1 << 40],
+        data_type: 1,
+        name: "w".into(),
+        ..Default::default()
+    };
+    let m = model(vec![node("Flatten", &["w"], &["y"])], vec![w]);
+    assert!(smelt_onnx::load_bytes(&m.encode_to_vec(), None).is_err());
+}

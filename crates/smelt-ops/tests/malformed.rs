@@ -57,3 +57,35 @@ fn axis_ops_on_scalars_do_not_panic() {
         b.add_node(op, "", op, &ins, &names, attrs).unwrap();
     }
 }
+
+#[test]
+fn shapes_with_too_many_elements_are_refused_or_dropped() {
+    use smelt_core::{Dim, ValueInfo};
+    let mut b = GraphBuilder::new("g");
+    let big = ValueInfo::new(
+        DType::F32,
+        vec![Dim::Fixed(4), Dim::Fixed(1 << 40), Dim::Fixed(1 << 40)],
+    );
+    let e = b.input_info("x", big).unwrap_err().to_string();
+    assert!(e.contains("'x'") && e.contains("elements"), "{e}");
+    // an inferred shape no tensor can have is left unknown, not passed on
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(1)]);
+    let s = b.constant(
+        "s",
+        Tensor::from_vec(vec![3], vec![4i64, 1 << 40, 1 << 40]).unwrap(),
+    );
+    let y = b
+        .add_node(
+            "e",
+            "",
+            "Expand",
+            &[Some(x), Some(s)],
+            &outs(&["y"]),
+            Attributes::new(),
+        )
+        .unwrap()[0]
+        .unwrap();
+    assert_eq!(b.graph().values[y.0].info.shape, None);
+    let f = b.op("Flatten", &[y], Attributes::new()).unwrap();
+    assert_eq!(b.graph().values[f.0].info.dtype, Some(DType::F32));
+}
