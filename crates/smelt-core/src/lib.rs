@@ -10,5 +10,5 @@ pub mod tensor;
 pub use dtype::{DType, Elem};
 pub use error::{Error, Result};
 pub use half::{bf16, f16};
-pub use shape::{broadcast_shapes, Dim, ValueInfo};
+pub use shape::{broadcast_shapes, check_dims, check_shape, Dim, ValueInfo};
 pub use tensor::{Data, Tensor};

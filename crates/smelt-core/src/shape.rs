@@ -76,6 +76,42 @@ impl fmt::Display for ValueInfo {
     }
 }
 
+/// The most elements a shape may describe, counting only its nonzero dims.
+pub const MAX_ELEMENTS: usize = isize::MAX as usize;
+
+/// Checks that `shape` could belong to a tensor: the product of its nonzero dims is at most
+/// [`MAX_ELEMENTS`]. Any subset of the dims of a shape that passes multiplies without
+/// overflow, which shape arithmetic relies on (a zero dim does not make `[0, 2^40, 2^40]`
+/// acceptable: its last two dims alone overflow). Returns the element count.
+pub fn check_shape(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |a, &d| {
+            a.checked_mul(d).filter(|&n| n <= MAX_ELEMENTS)
+        })
+        .map(|n| if shape.contains(&0) { 0 } else { n })
+        .ok_or_else(|| {
+            Error::shape(format!(
+                "shape {shape:?} has more than {MAX_ELEMENTS} elements"
+            ))
+        })
+}
+
+/// [`check_shape`] over the known dims of a partly known shape.
+pub fn check_dims(dims: &[Dim]) -> Result<()> {
+    let fixed: Vec<usize> = dims.iter().filter_map(Dim::fixed).collect();
+    check_shape(&fixed).map(|_| ()).map_err(|_| {
+        Error::shape(format!(
+            "shape [{}] has more than {MAX_ELEMENTS} elements",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+    })
+}
+
 /// Numpy-style multidirectional broadcast of concrete shapes.
 pub fn broadcast_shapes(shapes: &[&[usize]]) -> Result<Vec<usize>> {
     let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
@@ -92,4 +128,22 @@ pub fn broadcast_shapes(shapes: &[&[usize]]) -> Result<Vec<usize>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_shape_bounds_every_partial_product() {
+        assert_eq!(check_shape(&[]).unwrap(), 1);
+        assert_eq!(check_shape(&[2, 3]).unwrap(), 6);
+        assert_eq!(check_shape(&[0, 1 << 40]).unwrap(), 0);
+        assert!(check_shape(&[1 << 40, 1 << 40]).is_err());
+        // a zero dim does not excuse the others
+        assert!(check_shape(&[0, 1 << 40, 1 << 40]).is_err());
+        assert!(check_shape(&[usize::MAX]).is_err());
+        assert!(check_dims(&[Dim::Fixed(1 << 40), Dim::Unknown, Dim::Fixed(1 << 40)]).is_err());
+        assert!(check_dims(&[Dim::Fixed(1 << 40), Dim::Sym("n".into())]).is_ok());
+    }
 }

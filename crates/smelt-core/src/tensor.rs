@@ -183,10 +183,7 @@ impl Tensor {
     /// Builds a tensor, checking that the storage matches the dtype and the shape.
     pub fn new(dtype: DType, shape: impl Into<Vec<usize>>, data: Data) -> Result<Tensor> {
         let shape = shape.into();
-        let n = shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
+        let n = crate::shape::check_shape(&shape)?;
         if !data.holds(dtype) {
             bail!("storage does not hold {dtype}");
         }
@@ -291,10 +288,7 @@ impl Tensor {
     /// of -8..=7, a uint4 or float4 above 15) are an error, as is a length mismatch.
     pub fn from_le_bytes(dtype: DType, shape: impl Into<Vec<usize>>, b: &[u8]) -> Result<Tensor> {
         let shape = shape.into();
-        let n = shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
+        let n = crate::shape::check_shape(&shape)?;
         let size = dtype.storage().size_of();
         if dtype == DType::String || n.checked_mul(size) != Some(b.len()) {
             return Err(Error::invalid(format!(
@@ -426,6 +420,15 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_tensor_with_absurd_dims_is_refused() {
+        // no element, but [2^40, 2^40] alone overflows: shape arithmetic on it would too
+        let e = Tensor::new(DType::F32, [0, 1 << 40, 1 << 40], Data::F32(vec![])).unwrap_err();
+        assert!(e.to_string().contains("elements"), "{e}");
+        assert!(Tensor::from_le_bytes(DType::U8, [1 << 40, 1 << 40, 0], &[]).is_err());
+        assert!(Tensor::new(DType::F32, [0, 1 << 40], Data::F32(vec![])).is_ok());
+    }
 
     #[test]
     fn le_bytes_round_trip_every_dtype() {

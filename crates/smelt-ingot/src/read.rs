@@ -271,8 +271,11 @@ pub(crate) fn value_info(t: Option<&proto::ValueType>) -> Result<ValueInfo> {
                 Some(proto::dim_def::Kind::Sym(s)) => Dim::Sym(s.clone()),
                 None => Dim::Unknown,
             })
-            .collect()
+            .collect::<Vec<_>>()
     });
+    if let Some(dims) = &shape {
+        smelt_core::check_dims(dims).map_err(|e| Error::format(e.to_string()))?;
+    }
     Ok(ValueInfo { dtype, shape })
 }
 

@@ -128,8 +128,11 @@ fn type_info(t: &TypeProto) -> Result<ValueInfo> {
                         Some(D::DimParam(p)) if !p.is_empty() => Dim::Sym(p.clone()),
                         _ => Dim::Unknown,
                     })
-                    .collect()
+                    .collect::<Vec<_>>()
             });
+            if let Some(dims) = &shape {
+                smelt_core::check_dims(dims)?;
+            }
             Ok(ValueInfo { dtype, shape })
         }
         None => Ok(ValueInfo::unknown()),
@@ -366,6 +369,10 @@ fn merge_info(cur: &mut ValueInfo, declared: ValueInfo) {
     }
 }
 
+/// The largest dense tensor a sparse one may expand to. Its size comes from `dims` only,
+/// which a small (or corrupt) file can set to anything.
+pub const MAX_DENSE_BYTES: usize = 1 << 30;
+
 /// SparseTensorProto to a dense tensor (indices flat [NNZ] or coordinates [NNZ, rank]).
 fn densify(s: &proto::SparseTensorProto, base: Option<&Path>) -> Result<Tensor> {
     let values = tensor_from_proto(
@@ -386,23 +393,54 @@ fn densify(s: &proto::SparseTensorProto, base: Option<&Path>) -> Result<Tensor> 
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| Error::format(format!("sparse dim {d}"))))
         .collect::<Result<_>>()?;
-    let n: usize = shape.iter().product();
+    // the dense tensor is sized by `dims` alone, not by bytes in the file: bound it
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| {
+            n.checked_mul(values.dtype().size_of())
+                .is_some_and(|b| b <= MAX_DENSE_BYTES)
+        })
+        .ok_or_else(|| {
+            Error::format(format!(
+                "sparse tensor of shape {shape:?} {} would densify to more than {MAX_DENSE_BYTES} bytes",
+                values.dtype()
+            ))
+        })?;
     let nnz = values.len();
     let rank = shape.len();
+    let out_of_range = || Error::format("sparse tensor index out of range");
     let flat: Vec<usize> = if indices.len() == nnz {
-        indices.iter().map(|&i| i as usize).collect()
-    } else if indices.len() == nnz * rank {
+        indices
+            .iter()
+            .map(|&i| {
+                usize::try_from(i)
+                    .ok()
+                    .filter(|&i| i < n)
+                    .ok_or_else(out_of_range)
+            })
+            .collect::<Result<_>>()?
+    } else if Some(indices.len()) == nnz.checked_mul(rank) {
         let st = smelt_core::tensor::strides(&shape);
         indices
             .chunks(rank.max(1))
-            .map(|c| c.iter().zip(&st).map(|(&i, &s)| i as usize * s).sum())
-            .collect()
+            .map(|c| {
+                c.iter()
+                    .zip(&shape)
+                    .zip(&st)
+                    .try_fold(0usize, |acc, ((&i, &d), &s)| {
+                        // each coordinate is below its dim, so the offset stays below n
+                        let i = usize::try_from(i)
+                            .ok()
+                            .filter(|&i| i < d)
+                            .ok_or_else(out_of_range)?;
+                        Ok(acc + i * s)
+                    })
+            })
+            .collect::<Result<_>>()?
     } else {
         return Err(Error::format("sparse tensor indices do not match values"));
     };
-    if flat.iter().any(|&i| i >= n) {
-        return Err(Error::format("sparse tensor index out of range"));
-    }
     smelt_core::dispatch_any!(values.dtype(), T => {
         let mut out = vec![T::default(); n];
         let vals = values.as_slice::<T>()?;

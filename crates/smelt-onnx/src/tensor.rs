@@ -25,10 +25,11 @@ fn le_chunks<const N: usize, T>(raw: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> 
         .collect()
 }
 
-/// Unpacks two 4-bit values per byte, low nibble first.
-fn unpack4(bytes: impl Iterator<Item = u8>, n: usize, signed: bool) -> Data {
-    let mut out = Vec::with_capacity(n + 1);
-    for b in bytes {
+/// Unpacks two 4-bit values per byte, low nibble first, keeping at most `n`. The output
+/// is sized by the bytes present, never by `n` alone (which comes from the file's dims).
+fn unpack4(bytes: &[u8], n: usize, signed: bool) -> Data {
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(2).min(n));
+    for &b in bytes {
         out.push(b & 0x0f);
         out.push(b >> 4);
     }
@@ -97,8 +98,8 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
             DType::I64 => Data::I64(le_chunks(raw, i64::from_le_bytes)),
             DType::U64 => Data::U64(le_chunks(raw, u64::from_le_bytes)),
             DType::Bool => Data::Bool(raw.iter().map(|&b| b != 0).collect()),
-            DType::I4 => unpack4(raw.iter().copied(), n, true),
-            DType::U4 | DType::F4E2M1 => unpack4(raw.iter().copied(), n, false),
+            DType::I4 => unpack4(raw, n, true),
+            DType::U4 | DType::F4E2M1 => unpack4(raw, n, false),
             DType::String => unreachable!(),
         }
     } else {
@@ -119,11 +120,11 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
             DType::Bool => Data::Bool(i32s().map(|x| x != 0).collect()),
             DType::F16 => Data::F16(i32s().map(|x| f16::from_bits(x as u16)).collect()),
             DType::BF16 => Data::BF16(i32s().map(|x| bf16::from_bits(x as u16)).collect()),
-            DType::I4 => {
-                // int32_data holds one byte of two packed nibbles per entry
-                unpack4(i32s().map(|x| x as u8), n, true)
+            // int32_data holds one byte of two packed nibbles per entry
+            DType::I4 => unpack4(&i32s().map(|x| x as u8).collect::<Vec<_>>(), n, true),
+            DType::U4 | DType::F4E2M1 => {
+                unpack4(&i32s().map(|x| x as u8).collect::<Vec<_>>(), n, false)
             }
-            DType::U4 | DType::F4E2M1 => unpack4(i32s().map(|x| x as u8), n, false),
             DType::String => Data::String(
                 t.string_data
                     .iter()

@@ -219,3 +219,82 @@ fn wrong_caller_inputs_are_clear_errors() {
     let e = smelt_cpu::run(&m.graph, vec![]).unwrap_err();
     assert!(e.to_string().contains("missing"), "{e}");
 }
+
+#[test]
+fn huge_int4_shape_without_data_is_an_error_not_an_allocation() {
+    // dims [2^40] of int4 with the (empty) int32_data path: nothing may be sized by the dims
+    let t = TensorProto {
+        dims: vec![1 << 40],
+        data_type: 22,
+        name: "w".into(),
+        ..Default::default()
+    };
+    let e = smelt_onnx::tensor_from_proto(&t, None).unwrap_err();
+    assert!(e.to_string().contains("elements"), "{e}");
+    let t = TensorProto {
+        dims: vec![i64::MAX, 2, 1],
+        ..t
+    };
+    assert!(smelt_onnx::tensor_from_proto(&t, None).is_err());
+}
+
+fn sparse(dims: Vec<i64>, indices: Vec<i64>) -> SparseTensorProto {
+    SparseTensorProto {
+        values: Some(TensorProto {
+            dims: vec![1],
+            data_type: 1,
+            name: "s".into(),
+            float_data: vec![1.0],
+            ..Default::default()
+        }),
+        indices: Some(TensorProto {
+            dims: vec![indices.len() as i64],
+            data_type: 7,
+            int64_data: indices,
+            ..Default::default()
+        }),
+        dims,
+    }
+}
+
+fn load_sparse(s: SparseTensorProto) -> Result<smelt_onnx::Model, Error> {
+    let mut m = model(vec![node("Identity", &["x"], &["y"])], vec![]);
+    m.graph.as_mut().unwrap().sparse_initializer = vec![s];
+    smelt_onnx::load_bytes(&m.encode_to_vec(), None)
+}
+
+#[test]
+fn sparse_tensor_dense_size_is_bounded() {
+    // a 1-value sparse tensor whose dense form would be 2^40 floats
+    let e = load_sparse(sparse(vec![1 << 40], vec![0])).unwrap_err();
+    assert!(e.to_string().contains("would densify"), "{e}");
+    // dims whose product overflows
+    let e = load_sparse(sparse(vec![1 << 40, 1 << 40], vec![0, 0])).unwrap_err();
+    assert!(e.to_string().contains("would densify"), "{e}");
+    // a coordinate past its dim, and one so large the offset would overflow
+    for idx in [vec![0, 5], vec![i64::MAX, 0], vec![-1, 0]] {
+        let e = load_sparse(sparse(vec![4, 4], idx)).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+    }
+    assert!(load_sparse(sparse(vec![4, 4], vec![3, 3])).is_ok());
+}
+
+#[test]
+fn declared_shape_with_too_many_elements_is_an_error() {
+    // Flatten's shape inference multiplied these declared dims and overflowed
+    let mut m = model(vec![node("Flatten", &["x"], &["y"])], vec![]);
+    m.graph.as_mut().unwrap().input = vec![vi("x", &[4, 1 << 40, 1 << 40])];
+    let e = smelt_onnx::load_bytes(&m.encode_to_vec(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("'x'") && e.contains("elements"), "{e}");
+    // an empty initializer whose other dims overflow
+    let w = TensorProto {
+        dims: vec![0, 1 << 40, 1 << 40],
+        data_type: 1,
+        name: "w".into(),
+        ..Default::default()
+    };
+    let m = model(vec![node("Flatten", &["w"], &["y"])], vec![w]);
+    assert!(smelt_onnx::load_bytes(&m.encode_to_vec(), None).is_err());
+}

@@ -24,7 +24,7 @@
 //! assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 //! ```
 
-use smelt_core::{DType, Dim, Error, Result, Tensor, ValueInfo};
+use smelt_core::{check_dims, DType, Dim, Error, Result, Tensor, ValueInfo};
 use smelt_ir::op::InferCtx;
 use smelt_ir::{Attr, Attributes, Graph, Node, OpCtx, Registry, ValueId};
 use std::collections::HashMap;
@@ -127,8 +127,14 @@ impl GraphBuilder {
             .expect("fresh builder name")
     }
 
-    /// A graph input with a possibly partial type (importers).
+    /// A graph input with a possibly partial type (importers). A declared shape with more
+    /// elements than a tensor can have is an error.
     pub fn input_info(&mut self, name: &str, info: ValueInfo) -> Result<V> {
+        if let Some(dims) = &info.shape {
+            check_dims(dims).map_err(|e| {
+                Error::shape(format!("graph '{}': input '{name}': {e}", self.graph.name))
+            })?;
+        }
         let v = self.new_value(name, info)?;
         self.graph.inputs.push(v.0);
         Ok(v)
@@ -203,6 +209,16 @@ impl GraphBuilder {
                 n_outputs: outputs.len(),
             })
             .unwrap_or_else(|_| vec![ValueInfo::unknown(); outputs.len()]);
+        // like a failed inference: a shape no tensor can have is not passed on
+        let infos: Vec<ValueInfo> = infos
+            .into_iter()
+            .map(|mut i| {
+                if i.shape.as_deref().is_some_and(|d| check_dims(d).is_err()) {
+                    i.shape = None;
+                }
+                i
+            })
+            .collect();
         let mut outs = Vec::with_capacity(outputs.len());
         for (i, o) in outputs.iter().enumerate() {
             if o.is_empty() {

@@ -38,11 +38,12 @@ pub fn dtype_from_onnx(code: i64) -> Result<DType> {
     })
 }
 
-/// Maps a possibly negative axis into `0..rank`.
+/// Maps a possibly negative axis into `0..rank`. A scalar (rank 0) has no axis, so every
+/// axis is out of range for it: callers index the shape with the result.
 pub fn norm_axis(axis: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if a < 0 || a >= r.max(1) && !(r == 0 && a == 0) {
+    if a < 0 || a >= r {
         return Err(Error::invalid(format!(
             "axis {axis} out of range for rank {rank}"
         )));
@@ -202,5 +203,8 @@ mod tests {
         assert_eq!(norm_axis(-1, 3).unwrap(), 2);
         assert!(norm_axis(3, 3).is_err());
         assert!(norm_axes(&[0, -3], 3).is_err());
+        // a scalar has no axis 0 (its shape cannot be indexed)
+        assert!(norm_axis(0, 0).is_err());
+        assert!(norm_axis(-1, 0).is_err());
     }
 }
