@@ -89,3 +89,72 @@ fn shapes_with_too_many_elements_are_refused_or_dropped() {
     let f = b.op("Flatten", &[y], Attributes::new()).unwrap();
     assert_eq!(b.graph().values[f.0].info.dtype, Some(DType::F32));
 }
+
+#[test]
+fn constant_of_shape_rank_from_a_declared_length_is_bounded() {
+    use smelt_core::Dim;
+    // the shape input is declared [2^40]: inference allocated a rank-2^40 shape
+    let mut b = GraphBuilder::new("g");
+    let s = b.placeholder("s", DType::I64, &[Dim::Fixed(1 << 40)]);
+    let y = b
+        .add_node(
+            "c",
+            "",
+            "ConstantOfShape",
+            &[Some(s)],
+            &outs(&["y"]),
+            Attributes::new(),
+        )
+        .unwrap()[0]
+        .unwrap();
+    assert_eq!(b.graph().values[y.0].info.shape, None);
+    let s3 = b.placeholder("s3", DType::I64, &[Dim::Fixed(3)]);
+    let y3 = b
+        .add_node(
+            "c3",
+            "",
+            "ConstantOfShape",
+            &[Some(s3)],
+            &outs(&["y3"]),
+            Attributes::new(),
+        )
+        .unwrap()[0]
+        .unwrap();
+    assert_eq!(
+        b.graph().values[y3.0].info.shape,
+        Some(vec![Dim::Unknown; 3])
+    );
+}
+
+#[test]
+fn split_num_outputs_must_match_the_outputs() {
+    // num_outputs 2^40 with two outputs: inference reserved 2^40 part sizes
+    let mut b = GraphBuilder::new("g");
+    b.set_opset("", 18);
+    let x = b.placeholder("x", DType::F32, &[smelt_core::Dim::Fixed(6)]);
+    let e = b
+        .add_node(
+            "split",
+            "",
+            "Split",
+            &[Some(x)],
+            &outs(&["a", "b"]),
+            Attributes::new().with("num_outputs", Attr::Int(1 << 40)),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("num_outputs"), "{e}");
+    let ys = b
+        .add_node(
+            "split",
+            "",
+            "Split",
+            &[Some(x)],
+            &outs(&["a", "b"]),
+            Attributes::new().with("num_outputs", Attr::Int(2)),
+        )
+        .unwrap();
+    assert_eq!(
+        b.graph().values[ys[1].unwrap().0].info.shape,
+        Some(vec![smelt_core::Dim::Fixed(3)])
+    );
+}
