@@ -158,3 +158,90 @@ fn split_num_outputs_must_match_the_outputs() {
         Some(vec![smelt_core::Dim::Fixed(3)])
     );
 }
+
+fn fixed(dims: &[usize]) -> Vec<smelt_core::Dim> {
+    dims.iter().map(|&d| smelt_core::Dim::Fixed(d)).collect()
+}
+
+#[test]
+fn conv_transpose_extents_do_not_overflow() {
+    // output_padding 2^63-1 made the full extent wrap negative, then `full - output_shape`
+    // overflowed; without output_shape the extent is far past any tensor
+    for (pad, shape) in [
+        (vec![i64::MAX, 1], Some(vec![10, 8])),
+        (vec![i64::MAX, i64::MAX], None),
+    ] {
+        let mut b = GraphBuilder::new("g");
+        let x = b.placeholder("x", DType::F32, &fixed(&[1, 1, 3, 3]));
+        let w = b.constant("w", Tensor::zeros(DType::F32, vec![1, 1, 3, 3]));
+        let mut attrs = Attributes::new().with("output_padding", Attr::Ints(pad));
+        if let Some(s) = shape {
+            attrs = attrs.with("output_shape", Attr::Ints(s));
+        }
+        let y = b
+            .add_node(
+                "ct",
+                "",
+                "ConvTranspose",
+                &[Some(x), Some(w)],
+                &outs(&["y"]),
+                attrs,
+            )
+            .unwrap()[0]
+            .unwrap();
+        b.output(y, "");
+        let g = b.build().unwrap();
+        let x = Tensor::zeros(DType::F32, vec![1, 1, 3, 3]);
+        let _ = smelt_cpu::run(&g, vec![("x".into(), x)]);
+    }
+}
+
+#[test]
+fn conv_geometry_checks_kernel_and_channels() {
+    // weights with a zero spatial dim: `kernel - 1` underflowed
+    let mut b = GraphBuilder::new("g");
+    let x = b.placeholder("x", DType::F32, &fixed(&[1, 1, 4, 4]));
+    let w = b.constant("w", Tensor::zeros(DType::F32, vec![1, 1, 0, 3]));
+    let y = b
+        .add_node(
+            "c",
+            "",
+            "Conv",
+            &[Some(x), Some(w)],
+            &outs(&["y"]),
+            Attributes::new(),
+        )
+        .unwrap()[0]
+        .unwrap();
+    b.output(y, "");
+    let g = b.build().unwrap();
+    let x = Tensor::zeros(DType::F32, vec![1, 1, 4, 4]);
+    let e = smelt_cpu::run(&g, vec![("x".into(), x)]).unwrap_err();
+    assert!(e.to_string().contains("kernel size 0"), "{e}");
+    // weights' input channels times a huge group overflowed
+    let mut b = GraphBuilder::new("g");
+    let x = b.placeholder("x", DType::F32, &fixed(&[1, 1, 4, 4]));
+    let w = b.placeholder("w", DType::F32, &fixed(&[1, 1 << 40, 1, 1]));
+    b.add_node(
+        "c",
+        "",
+        "Conv",
+        &[Some(x), Some(w)],
+        &outs(&["y"]),
+        Attributes::new().with("group", Attr::Int(1 << 40)),
+    )
+    .unwrap();
+    // a dilated kernel past usize
+    let mut b = GraphBuilder::new("g");
+    let x = b.placeholder("x", DType::F32, &fixed(&[1, 1, 4]));
+    let w = b.placeholder("w", DType::F32, &fixed(&[1, 1, 1 << 40]));
+    b.add_node(
+        "c",
+        "",
+        "Conv",
+        &[Some(x), Some(w)],
+        &outs(&["y"]),
+        Attributes::new().with("dilations", Attr::Ints(vec![1 << 30])),
+    )
+    .unwrap();
+}
