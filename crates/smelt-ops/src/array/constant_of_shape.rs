@@ -4,6 +4,9 @@
 use super::common::*;
 use crate::prelude::*;
 
+/// The largest output rank inference spells out from a shape input's declared length.
+const MAX_INFERRED_RANK: usize = 1024;
+
 #[derive(Debug)]
 pub struct ConstantOfShape {
     value: Tensor,
@@ -36,9 +39,13 @@ impl Op for ConstantOfShape {
                     .map(Dim::Fixed)
                     .collect(),
             ),
+            // the output rank is the shape input's declared length: a number from the
+            // file, not data present, so a rank past MAX_INFERRED_RANK is left unknown
             None => in_info(ctx, 0)
                 .and_then(|i| i.concrete_shape())
-                .and_then(|s| s.first().map(|&n| vec![Dim::Unknown; n])),
+                .and_then(|s| s.first().copied())
+                .filter(|&n| n <= MAX_INFERRED_RANK)
+                .map(|n| vec![Dim::Unknown; n]),
         };
         Ok(vec![ValueInfo {
             dtype: Some(self.value.dtype()),

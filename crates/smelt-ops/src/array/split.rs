@@ -22,10 +22,18 @@ pub fn register(r: &mut Registry) {
             } else {
                 None
             },
-            num_outputs: if ctx.opset >= 18 {
-                ctx.attrs.int("num_outputs")?
-            } else {
-                None
+            num_outputs: match ctx.attrs.int("num_outputs")? {
+                // the part count is the node's output count: never size anything by the
+                // attribute alone
+                Some(n) if ctx.opset >= 18 => {
+                    ensure!(
+                        usize::try_from(n) == Ok(ctx.n_outputs),
+                        "num_outputs {n} does not match the node's {} outputs",
+                        ctx.n_outputs
+                    );
+                    Some(n)
+                }
+                _ => None,
             },
             n_outputs: ctx.n_outputs,
         }))

@@ -43,9 +43,9 @@ pub fn conv_geometry(
     );
     let m = w[0];
     ensure!(
-        c == w[1] * group,
+        Some(c) == w[1].checked_mul(group),
         "Conv: input has {c} channels but weights {w:?} with group {group} expect {}",
-        w[1] * group
+        w[1] as u128 * group as u128
     );
     ensure!(
         m % group == 0,

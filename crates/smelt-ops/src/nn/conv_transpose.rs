@@ -66,7 +66,12 @@ impl ConvTranspose {
             "ConvTranspose: {c} input channels are not divisible by group {}",
             self.group
         );
-        let m = w[1] * self.group;
+        let m = w[1].checked_mul(self.group).ok_or_else(|| {
+            Error::shape(format!(
+                "ConvTranspose: weights {w:?} with group {} have too many output channels",
+                self.group
+            ))
+        })?;
         let kernel = self.window.kernel(nd, Some(&w[2..]))?;
         let strides = self.window.strides(nd)?;
         let dilations = self.window.dilations(nd)?;
@@ -81,31 +86,40 @@ impl ConvTranspose {
                 p.iter().map(|&v| v as usize).collect()
             }
         };
-        let (mut pb, mut pe): (Vec<i64>, Vec<i64>) = {
+        // Extents are computed in i128: dims (up to 2^63) times strides or dilations (up
+        // to 2^31), plus output_padding and output_shape (up to 2^63), cannot overflow it.
+        let (mut pb, mut pe): (Vec<i128>, Vec<i128>) = {
             let (b, e) = self.window.explicit_pads(nd)?;
             (
-                b.iter().map(|&v| v as i64).collect(),
-                e.iter().map(|&v| v as i64).collect(),
+                b.iter().map(|&v| v as i128).collect(),
+                e.iter().map(|&v| v as i128).collect(),
             )
         };
+        for (d, &k) in kernel.iter().enumerate() {
+            ensure!(k >= 1, "ConvTranspose: kernel size 0 on spatial dim {d}");
+        }
         // full (unpadded) output extent per dim
-        let full: Vec<i64> = (0..nd)
+        let full: Vec<i128> = (0..nd)
             .map(|d| {
-                (strides[d] * (sp[d].max(1) - 1) + opad[d] + (kernel[d] - 1) * dilations[d] + 1)
-                    as i64
+                strides[d] as i128 * (sp[d].max(1) as i128 - 1)
+                    + opad[d] as i128
+                    + (kernel[d] as i128 - 1) * dilations[d] as i128
+                    + 1
             })
             .collect();
-        let target: Option<Vec<i64>> = match (&self.output_shape, self.window.auto_pad) {
+        let target: Option<Vec<i128>> = match (&self.output_shape, self.window.auto_pad) {
             (Some(s), _) => {
                 ensure!(
                     s.len() >= nd,
                     "ConvTranspose: output_shape {s:?} has fewer than {nd} spatial dims"
                 );
-                Some(s[s.len() - nd..].to_vec())
+                Some(s[s.len() - nd..].iter().map(|&v| v as i128).collect())
             }
-            (None, AutoPad::SameUpper | AutoPad::SameLower) => {
-                Some((0..nd).map(|d| (sp[d] * strides[d]) as i64).collect())
-            }
+            (None, AutoPad::SameUpper | AutoPad::SameLower) => Some(
+                (0..nd)
+                    .map(|d| sp[d] as i128 * strides[d] as i128)
+                    .collect(),
+            ),
             (None, _) => None,
         };
         if let Some(t) = &target {
@@ -136,8 +150,19 @@ impl ConvTranspose {
                 pe[d],
                 full[d]
             );
-            out.push(o as usize);
+            let too_big = || {
+                Error::shape(format!(
+                    "ConvTranspose: output extent {o} (pads {}+{}) on dim {d} is too large",
+                    pb[d], pe[d]
+                ))
+            };
+            out.push(usize::try_from(o).map_err(|_| too_big())?);
+            if usize::try_from(pb[d]).is_err() {
+                return Err(too_big());
+            }
         }
+        // the output [N, M, O1..On] is allocated at evaluation: its size must be possible
+        smelt_core::check_shape(&[&[n, m][..], &out].concat())?;
         let g = Geometry {
             input: out,
             output: sp,
@@ -145,7 +170,10 @@ impl ConvTranspose {
             strides,
             dilations,
             pads_begin: pb.iter().map(|&v| v as usize).collect(),
-            pads_end: pe.iter().map(|&v| v.max(0) as usize).collect(),
+            pads_end: pe
+                .iter()
+                .map(|&v| v.clamp(0, usize::MAX as i128) as usize)
+                .collect(),
         };
         Ok((n, c, m, g))
     }

@@ -128,12 +128,27 @@ impl WindowAttrs {
         let (mut pb, mut pe) = self.explicit_pads(n)?;
         let mut out = vec![0; n];
         for d in 0..n {
-            let dk = (kernel[d] - 1) * dilations[d] + 1;
+            // dims come from the input and the weights (up to 2^63), strides and dilations
+            // from attributes (up to 2^31): the arithmetic is checked
+            let too_big = || {
+                Error::shape(format!(
+                    "spatial dim {d}: input {} with kernel {} (dilation {}, stride {}) is too large",
+                    input[d], kernel[d], dilations[d], strides[d]
+                ))
+            };
+            ensure!(kernel[d] >= 1, "spatial dim {d}: kernel size 0");
+            let dk = (kernel[d] - 1)
+                .checked_mul(dilations[d])
+                .and_then(|x| x.checked_add(1))
+                .ok_or_else(too_big)?;
             let (i, s) = (input[d], strides[d]);
             match self.auto_pad {
                 AutoPad::SameUpper | AutoPad::SameLower => {
                     out[d] = i.div_ceil(s);
-                    let total = ((out[d].max(1) - 1) * s + dk).saturating_sub(i);
+                    let total = ((out[d].max(1) - 1) * s) // <= i + s - 1: no overflow
+                        .checked_add(dk)
+                        .ok_or_else(too_big)?
+                        .saturating_sub(i);
                     let small = total / 2;
                     (pb[d], pe[d]) = if self.auto_pad == AutoPad::SameUpper {
                         (small, total - small)
@@ -145,7 +160,10 @@ impl WindowAttrs {
                     if self.auto_pad == AutoPad::Valid {
                         (pb[d], pe[d]) = (0, 0);
                     }
-                    let padded = i + pb[d] + pe[d];
+                    let padded = i
+                        .checked_add(pb[d])
+                        .and_then(|x| x.checked_add(pe[d]))
+                        .ok_or_else(too_big)?;
                     ensure!(padded >= dk, "spatial dim {d}: input {i} with pads {}+{} is smaller than the dilated kernel {dk}", pb[d], pe[d]);
                     out[d] = if self.ceil_mode {
                         (padded - dk).div_ceil(s) + 1
