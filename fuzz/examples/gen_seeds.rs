@@ -7,13 +7,15 @@
 //!
 //! onnx_load: the `model.onnx` files of the ONNX conformance node tests
 //! (.cache/onnx-tests/onnx/backend/test/data/node/*/), plus variants of them that still
-//! import: one integer attribute or one int64 constant element at a time set to an extreme
-//! value, and the graph inputs' dims made large. Byte-level mutation rarely grows a protobuf
-//! varint to such values, and shape arithmetic is where they matter. ingot_load: those
-//! models (and tests/golden/mnist_cnn/mnist_cnn.onnx) imported with
+//! import: one number at a time (an int, ints, float or floats attribute, or one of the
+//! first elements of an int64, int32 or float tensor; the first 16 of a model) set to an
+//! extreme value, and the graph inputs' dims made large. Byte-level mutation rarely grows a
+//! protobuf varint to such values, and shape arithmetic is where they matter. ingot_load:
+//! those models (and tests/golden/mnist_cnn/mnist_cnn.onnx) imported with
 //! `smelt_onnx::load_path`/`load_bytes` and written with `smelt_ingot::to_bytes`; every
 //! `.ingot` seed is checked to load again. A panic while importing a variant is reported
-//! (it is a bug) and the variant is written to fuzz/artifacts/gen_seeds/.
+//! (it is a bug) and the variant is written to fuzz/artifacts/gen_seeds/; an aborting
+//! allocation is reported with the variant being imported.
 
 use prost::Message;
 use smelt_ingot::{Info, LoadOptions, StateDecl};
@@ -37,9 +39,13 @@ const COMMITTED: &[&str] = &[
 ];
 
 /// Values an integer is set to in the variants.
-const EXTREMES: &[i64] = &[i64::MAX, i64::MIN, 1 << 40, -(1 << 40)];
-/// Variants change each of the first this many integer slots of a model.
-const MAX_INT_SLOTS: usize = 16;
+const EXTREME_INTS: &[i64] = &[i64::MAX, i64::MIN, 1 << 40, -(1 << 40)];
+/// Values a float is set to in the variants.
+const EXTREME_FLOATS: &[f32] = &[f32::NAN, f32::INFINITY, -1e30, 1e30];
+/// Variants change each of the first this many numbers of a model (attributes first).
+const MAX_SLOTS: usize = 16;
+/// Only this many leading elements of each tensor are candidates.
+const TENSOR_SLOTS: usize = 4;
 
 fn info_of(m: &smelt_onnx::Model, name: &str, with_state: bool) -> Info {
     let g = &m.graph;
@@ -69,65 +75,121 @@ fn info_of(m: &smelt_onnx::Model, name: &str, with_state: bool) -> Info {
     info
 }
 
-/// Calls `f` on every integer slot of a graph (int and ints attributes, int64 tensor
-/// elements in initializers and tensor attributes), subgraphs included, in a fixed order.
-fn visit_ints(g: &mut GraphProto, f: &mut dyn FnMut(&mut i64)) {
-    fn tensor(t: &mut TensorProto, f: &mut dyn FnMut(&mut i64)) {
-        if t.data_type == 7 {
-            if t.raw_data.is_empty() {
-                t.int64_data.iter_mut().for_each(&mut *f);
-            } else {
-                for c in t.raw_data.chunks_exact_mut(8) {
-                    let mut v = i64::from_le_bytes(c.try_into().unwrap());
-                    f(&mut v);
-                    c.copy_from_slice(&v.to_le_bytes());
-                }
-            }
+/// A number in a model that a variant may change.
+enum Slot<'a> {
+    Int(&'a mut i64),
+    Float(&'a mut f32),
+}
+
+/// Calls `f` on the numeric slots of a graph: int, ints, float and floats attributes, then
+/// the first elements of int64, int32 and float tensors (tensor attributes, then
+/// initializers), subgraphs included, in a fixed order.
+fn visit(g: &mut GraphProto, f: &mut dyn FnMut(Slot)) {
+    fn raw<const N: usize, T>(
+        raw: &mut [u8],
+        get: fn([u8; N]) -> T,
+        put: fn(T) -> [u8; N],
+        f: &mut dyn FnMut(&mut T),
+    ) {
+        for c in raw.chunks_exact_mut(N) {
+            let mut v = get(c.try_into().unwrap());
+            f(&mut v);
+            c.copy_from_slice(&put(v));
         }
     }
-    for t in &mut g.initializer {
-        tensor(t, f);
+    fn tensor(t: &mut TensorProto, f: &mut dyn FnMut(Slot)) {
+        // the first few elements: shapes, axes, scales are short; weights are not the point
+        let mut seen = 0;
+        let f = &mut |s: Slot| {
+            seen += 1;
+            if seen <= TENSOR_SLOTS {
+                f(s)
+            }
+        };
+        let int = &mut |v: &mut i64| f(Slot::Int(v));
+        match (t.data_type, t.raw_data.is_empty()) {
+            (7, true) => t.int64_data.iter_mut().for_each(int),
+            (7, false) => raw(&mut t.raw_data, i64::from_le_bytes, i64::to_le_bytes, int),
+            (6, _) => {
+                // int32: the value saturates to the i32 range
+                let mut int32 = |v: &mut i32| {
+                    let mut w = *v as i64;
+                    int(&mut w);
+                    *v = w.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                };
+                if t.raw_data.is_empty() {
+                    t.int32_data.iter_mut().for_each(int32);
+                } else {
+                    raw(
+                        &mut t.raw_data,
+                        i32::from_le_bytes,
+                        i32::to_le_bytes,
+                        &mut int32,
+                    );
+                }
+            }
+            (1, true) => t.float_data.iter_mut().for_each(|v| f(Slot::Float(v))),
+            (1, false) => raw(
+                &mut t.raw_data,
+                f32::from_le_bytes,
+                f32::to_le_bytes,
+                &mut |v| f(Slot::Float(v)),
+            ),
+            _ => {}
+        }
     }
     for n in &mut g.node {
         for a in &mut n.attribute {
             match a.r#type {
-                attr_type::INT => f(&mut a.i),
-                attr_type::INTS => a.ints.iter_mut().for_each(&mut *f),
+                attr_type::INT => f(Slot::Int(&mut a.i)),
+                attr_type::INTS => a.ints.iter_mut().for_each(|v| f(Slot::Int(v))),
+                attr_type::FLOAT => f(Slot::Float(&mut a.f)),
+                attr_type::FLOATS => a.floats.iter_mut().for_each(|v| f(Slot::Float(v))),
                 _ => {}
             }
             if let Some(t) = &mut a.t {
                 tensor(t, f);
             }
             if let Some(sub) = &mut a.g {
-                visit_ints(sub, f);
+                visit(sub, f);
             }
             for sub in &mut a.graphs {
-                visit_ints(sub, f);
+                visit(sub, f);
             }
         }
     }
+    for t in &mut g.initializer {
+        tensor(t, f);
+    }
 }
 
-/// Variants of a model with extreme integers and large input dims.
+/// Variants of a model with extreme numbers and large input dims.
 fn variants(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let Ok(m) = ModelProto::decode(bytes) else {
         return vec![];
     };
     let Some(g) = &m.graph else { return vec![] };
-    let mut n_ints = 0;
-    visit_ints(&mut g.clone(), &mut |_| n_ints += 1);
+    let mut n_slots = 0;
+    visit(&mut g.clone(), &mut |_| n_slots += 1);
     let mut out = vec![];
-    for k in 0..n_ints.min(MAX_INT_SLOTS) {
-        for (j, &x) in EXTREMES.iter().enumerate() {
+    for k in 0..n_slots.min(MAX_SLOTS) {
+        for j in 0..EXTREME_INTS.len().max(EXTREME_FLOATS.len()) {
             let mut v = m.clone();
-            let mut i = 0;
-            visit_ints(v.graph.as_mut().unwrap(), &mut |slot| {
+            let (mut i, mut changed) = (0, false);
+            visit(v.graph.as_mut().unwrap(), &mut |slot| {
                 if i == k {
-                    *slot = x;
+                    match slot {
+                        Slot::Int(x) if j < EXTREME_INTS.len() => *x = EXTREME_INTS[j],
+                        Slot::Float(x) if j < EXTREME_FLOATS.len() => *x = EXTREME_FLOATS[j],
+                        _ => return,
+                    }
+                    changed = true;
                 }
                 i += 1;
             });
-            out.push((format!("int{k}_{j}"), v.encode_to_vec()));
+            if changed {
+                out.push((format!("num{k}_{j}"), v.encode_to_vec()));
+            }
         }
     }
     // inputs' fixed dims made large, their product still a possible element count
