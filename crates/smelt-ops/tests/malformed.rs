@@ -245,3 +245,16 @@ fn conv_geometry_checks_kernel_and_channels() {
     )
     .unwrap();
 }
+
+#[test]
+fn matmul_inference_does_not_plan_every_batch() {
+    // declared batch dims [2^40]: inference built two offsets per batch (16 TB)
+    let mut b = GraphBuilder::new("g");
+    let x = b.placeholder("a", DType::F32, &fixed(&[1 << 40, 1, 1]));
+    let w = b.placeholder("b", DType::F32, &fixed(&[1 << 40, 1, 1]));
+    let y = b.op("MatMul", &[x, w], Attributes::new()).unwrap();
+    assert_eq!(
+        b.graph().values[y.0].info.shape,
+        Some(fixed(&[1 << 40, 1, 1]))
+    );
+}

@@ -24,8 +24,19 @@ pub struct MatMulPlan {
     pub out_shape: Vec<usize>,
 }
 
-/// Plans `A x B` for shapes `a` and `b` with numpy semantics.
-pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
+/// The dims of a numpy matmul of shapes `a` and `b`: (m, n, k, A's batch dims, B's batch
+/// dims, the broadcast batch dims, the output shape).
+type MatMulDims = (
+    usize,
+    usize,
+    usize,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<usize>,
+);
+
+fn matmul_dims(a: &[usize], b: &[usize]) -> Result<MatMulDims> {
     ensure!(
         !a.is_empty() && !b.is_empty(),
         "MatMul: inputs must have rank >= 1, got {a:?} and {b:?}"
@@ -47,9 +58,9 @@ pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
             "MatMul: inner dims differ: A {a:?} has K={k}, B {b:?} has K={kb}"
         )));
     }
-    let ba = &a2[..a2.len() - 2];
-    let bb = &b2[..b2.len() - 2];
-    let batch = broadcast_shapes(&[ba, bb]).map_err(|_| {
+    let ba = a2[..a2.len() - 2].to_vec();
+    let bb = b2[..b2.len() - 2].to_vec();
+    let batch = broadcast_shapes(&[&ba, &bb]).map_err(|_| {
         Error::shape(format!(
             "MatMul: batch dims of {a:?} and {b:?} do not broadcast"
         ))
@@ -61,6 +72,20 @@ pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
     if b.len() > 1 {
         out_shape.push(n);
     }
+    Ok((m, n, k, ba, bb, batch, out_shape))
+}
+
+/// The output shape of `A x B` (shape inference: no per-batch plan, whose size follows the
+/// batch dims).
+pub fn matmul_out_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    Ok(matmul_dims(a, b)?.6)
+}
+
+/// Plans `A x B` for shapes `a` and `b` with numpy semantics. The plan holds two offsets
+/// per batch: call it for tensors that exist, not for declared shapes.
+pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
+    let (m, n, k, ba, bb, batch, out_shape) = matmul_dims(a, b)?;
+    let (ba, bb) = (&ba[..], &bb[..]);
     if numel(bb) == 1 && a.len() > 2 && numel(&batch) == numel(ba) {
         // B is shared by every batch: fold A's batch dims into M (one large product)
         return Ok(MatMulPlan {
@@ -131,9 +156,9 @@ impl Op for MatMul {
         let a = ctx.inputs.first().cloned().flatten().unwrap_or_default();
         let b = ctx.inputs.get(1).cloned().flatten().unwrap_or_default();
         let shape = match (a.concrete_shape(), b.concrete_shape()) {
-            (Some(sa), Some(sb)) => plan_matmul(&sa, &sb)
+            (Some(sa), Some(sb)) => matmul_out_shape(&sa, &sb)
                 .ok()
-                .map(|p| p.out_shape.into_iter().map(Dim::Fixed).collect()),
+                .map(|s| s.into_iter().map(Dim::Fixed).collect()),
             _ => None,
         };
         Ok(vec![ValueInfo {
