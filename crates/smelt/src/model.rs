@@ -16,6 +16,10 @@ pub struct Config {
     pub compute_units: ComputeUnits,
     /// Check every weight blob's checksum while loading an `.ingot` (see [`LoadOptions`]).
     pub verify_weights: bool,
+    /// Keep compressed weights compressed on the CPU: fuse their decode into the MatMul,
+    /// Gemm, Conv or Gather that reads them (see `smelt_cpu::lower`). Off: decode each
+    /// weight whole on every run (the reference path).
+    pub fuse_compressed: bool,
 }
 
 impl Default for Config {
@@ -23,6 +27,7 @@ impl Default for Config {
         Config {
             compute_units: ComputeUnits::All,
             verify_weights: true,
+            fuse_compressed: true,
         }
     }
 }
@@ -120,7 +125,11 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A loaded model, ready to predict.
 pub struct Model {
     id: u64,
+    /// The graph as loaded (portable form).
+    graph: Arc<Graph>,
+    /// The CPU's lowered form of it.
     plan: smelt_cpu::Plan<Arc<Graph>>,
+    lowering: smelt_cpu::lower::Lowering,
     info: Info,
     placement: Placement,
     inputs: Vec<Feature>,
@@ -171,6 +180,11 @@ impl Model {
 
     fn new(graph: Graph, info: Info, load_stats: LoadStats, config: &Config) -> Result<Model> {
         smelt_ingot::read::check_states(&info, &graph)?;
+        let (lowered, lowering) = if config.fuse_compressed {
+            smelt_cpu::lower::lower(&graph)?
+        } else {
+            (graph.clone(), Default::default())
+        };
         let placement = placement::place(&graph, config.compute_units, &placement::backends());
         if !placement.complete() {
             let a = placement.nodes.iter().find(|a| a.device == usize::MAX);
@@ -220,7 +234,9 @@ impl Model {
             .collect();
         Ok(Model {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            plan: smelt_cpu::Plan::new(Arc::new(graph)),
+            plan: smelt_cpu::Plan::new(Arc::new(lowered)),
+            graph: Arc::new(graph),
+            lowering,
             info,
             placement,
             inputs,
@@ -249,11 +265,15 @@ impl Model {
         &self.placement
     }
     pub fn graph(&self) -> &Graph {
-        self.plan.graph()
+        &self.graph
     }
     /// What loading did with the weights (mapped or copied bytes).
     pub fn load_stats(&self) -> &LoadStats {
         &self.load_stats
+    }
+    /// What CPU lowering did (readers of compressed weights fused into tiled kernels).
+    pub fn lowering(&self) -> &smelt_cpu::lower::Lowering {
+        &self.lowering
     }
 
     /// Runs the model on named inputs. A model with declared states needs
