@@ -187,7 +187,7 @@ pub fn main(a: CompressArgs) -> Result<()> {
         );
         for t in &report.tensors {
             println!(
-                "{:<40} {:<10} {:<18} {:<14} {:>10} {:>10} {:>8.2} {:>8.1}{}",
+                "{:<40} {:<10} {:<18} {:<14} {:>10} {:>10} {:>8.3} {:>9.3}{}",
                 t.name,
                 t.op_type,
                 format!("{:?}", t.shape),

@@ -85,6 +85,7 @@ pub struct TensorReport {
     pub bytes_after: usize,
     /// 10·log10(Σw² / Σ(w-ŵ)²); infinite when exact.
     pub snr_db: f64,
+    /// Time to encode it (quantize or cluster, and pack); the check below is not counted.
     pub seconds: f64,
     /// Why the granularity asked for was changed, if it was.
     pub note: String,
@@ -161,8 +162,6 @@ pub struct Encoded {
     pub attrs: Attributes,
     /// (suffix, tensor): codes first.
     pub inputs: Vec<(&'static str, Tensor)>,
-    /// The weight as decoded (for the report).
-    pub decoded: Vec<f32>,
 }
 
 /// Compresses one weight `w` of shape `l.shape` on `grid`.
@@ -203,34 +202,37 @@ pub fn encode(w: &[f32], l: &Layout, grid: &[usize], mode: Mode, to: DType) -> R
     if op_type == "LinearDequantize" {
         attrs = attrs.with("signed", Attr::Int(1));
     }
+    Ok(Encoded {
+        op_type,
+        attrs,
+        inputs,
+    })
+}
+
+/// The weight `enc` decodes to, through its op's reference evaluation.
+pub fn decode(enc: &Encoded) -> Result<Vec<f32>> {
     let op = smelt_ops::registry().build(
         "ai.smelt",
-        op_type,
+        enc.op_type,
         &OpCtx {
-            attrs: &attrs,
+            attrs: &enc.attrs,
             opset: 1,
-            n_inputs: inputs.len(),
+            n_inputs: enc.inputs.len(),
             n_outputs: 1,
             node_name: "",
         },
     )?;
-    let ts: Vec<Option<Tensor>> = inputs.iter().map(|(_, t)| Some(t.clone())).collect();
-    let decoded = op.eval(
+    let ts: Vec<Option<Tensor>> = enc.inputs.iter().map(|(_, t)| Some(t.clone())).collect();
+    let out = op.eval(
         &smelt_ir::EvalCtx {
             n_outputs: 1,
             subgraphs: &NoSubgraphs,
         },
         ts,
     )?;
-    let decoded = smelt_ops::math::cast::cast(&decoded[0], DType::F32, false)?
+    Ok(smelt_ops::math::cast::cast(&out[0], DType::F32, false)?
         .as_slice::<f32>()?
-        .to_vec();
-    Ok(Encoded {
-        op_type,
-        attrs,
-        inputs,
-        decoded,
-    })
+        .to_vec())
 }
 
 struct NoSubgraphs;
@@ -278,7 +280,10 @@ pub fn compress(
         let t = Instant::now();
         let w = &g.initializers[&l.value];
         let name = g.values[l.value].name.clone();
-        let wf = smelt_ops::math::cast::cast(w, DType::F32, false)?;
+        let wf = match w.dtype() {
+            DType::F32 => w.clone(),
+            _ => smelt_ops::math::cast::cast(w, DType::F32, false)?,
+        };
         let wv = wf.as_slice::<f32>()?;
         if let Some(bad) = wv.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid(format!(
@@ -288,6 +293,8 @@ pub fn compress(
         let (grid, note) = grid_for(l, granularity(opts.mode));
         let enc = encode(wv, l, &grid, opts.mode, w.dtype())
             .map_err(|e| Error::invalid(format!("weight '{name}': {e}")))?;
+        let seconds = t.elapsed().as_secs_f64();
+        let decoded = decode(&enc).map_err(|e| Error::invalid(format!("weight '{name}': {e}")))?;
         let mut ins = Vec::with_capacity(enc.inputs.len());
         for (suffix, t) in &enc.inputs {
             ins.push(Some(
@@ -322,8 +329,8 @@ pub fn compress(
             grid,
             bytes_before: w.byte_size(),
             bytes_after: enc.inputs.iter().map(|(_, t)| t.byte_size()).sum(),
-            snr_db: snr_db(wv, &enc.decoded),
-            seconds: t.elapsed().as_secs_f64(),
+            snr_db: snr_db(wv, &decoded),
+            seconds,
             note,
         });
     }

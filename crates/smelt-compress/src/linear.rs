@@ -8,11 +8,11 @@
 //! `s = Σ w·(q-z) / Σ (q-z)²` is optimal, and with the scale fixed rounding gives the best
 //! codes, so alternating the two never raises the error (`REFINE` rounds).
 
-use crate::grid::{row_cells, runs_by_cell};
+use crate::grid::row_cells;
 use rayon::prelude::*;
 
 /// Rounds of scale refinement after the min/max start.
-const REFINE: usize = 2;
+const REFINE: usize = 1;
 
 /// A quantized weight: codes (one per element, in range), scales and zero points per cell.
 pub struct Quantized {
@@ -21,8 +21,38 @@ pub struct Quantized {
     pub zero: Option<Vec<i8>>,
 }
 
-fn code(w: f32, s: f32, z: f32, lo: f32, hi: f32) -> f32 {
-    ((w / s).round() + z).clamp(lo, hi)
+/// Round half to even for |x| < 2^22, branch-free (vectorizes without SSE4.1).
+#[inline(always)]
+fn rint(x: f32) -> f32 {
+    const M: f32 = 12582912.0; // 1.5 * 2^23
+    (x + M) - M
+}
+
+/// The code of `w`: `round(w / s) + z` clamped to `[lo, hi]` (`inv` = 1 / s).
+#[inline(always)]
+fn code(w: f32, inv: f32, z: f32, lo: f32, hi: f32) -> f32 {
+    let q = w * inv + z;
+    rint(if q < lo {
+        lo
+    } else if q > hi {
+        hi
+    } else {
+        q
+    })
+}
+
+/// Visits every last-dim row with its cells: `f(row, values, base cell, run length)`.
+fn rows<'a>(
+    w: &'a [f32],
+    shape: &[usize],
+    grid: &[usize],
+    mut f: impl FnMut(&'a [f32], usize, usize),
+) {
+    let last = shape[shape.len() - 1].max(1);
+    for (row, wr) in w.chunks(last).enumerate() {
+        let (base, bl) = row_cells(shape, grid, row);
+        f(wr, base, bl);
+    }
 }
 
 /// Quantizes `w` (shape `shape`) per cell of `grid`.
@@ -39,52 +69,81 @@ pub fn quantize(
     } else {
         (-half as f32, (half - 1) as f32)
     };
-    let cells = runs_by_cell(shape, grid);
-    let params: Vec<(f32, f32)> = cells
-        .par_iter()
-        .map(|runs| {
-            let vals = || runs.iter().flat_map(|&(s, l)| &w[s..s + l]);
-            let (mn, mx) = vals().fold((0.0f32, 0.0f32), |(a, b), &v| (a.min(v), b.max(v)));
-            let (mut s, z) = if symmetric {
-                let m = mn.abs().max(mx);
-                (if m > 0.0 { m / hi } else { 1.0 }, 0.0)
-            } else {
-                let s = if mx > mn { (mx - mn) / (hi - lo) } else { 1.0 };
-                (s, (lo - mn / s).round().clamp(lo, hi))
-            };
-            for _ in 0..REFINE {
-                let (mut num, mut den) = (0.0f64, 0.0f64);
-                for &v in vals() {
-                    let q = (code(v, s, z, lo, hi) - z) as f64;
-                    num += v as f64 * q;
-                    den += q * q;
-                }
-                if den > 0.0 && num > 0.0 {
-                    s = (num / den) as f32;
-                }
+    let cells: usize = grid.iter().product();
+    // pass 1: min and max per cell (with 0, so zero stays exact)
+    let mut mn = vec![0.0f32; cells];
+    let mut mx = vec![0.0f32; cells];
+    rows(w, shape, grid, |wr, base, bl| {
+        for (b, wb) in wr.chunks(bl).enumerate() {
+            let (mut a, mut c) = (mn[base + b], mx[base + b]);
+            for &v in wb {
+                a = if v < a { v } else { a };
+                c = if v > c { v } else { c };
             }
-            (s, z)
-        })
-        .collect();
+            mn[base + b] = a;
+            mx[base + b] = c;
+        }
+    });
+    let mut scale = vec![1.0f32; cells];
+    let mut zero = vec![0.0f32; cells];
+    for c in 0..cells {
+        if symmetric {
+            let m = mn[c].abs().max(mx[c]);
+            if m > 0.0 {
+                scale[c] = m / hi;
+            }
+        } else {
+            if mx[c] > mn[c] {
+                scale[c] = (mx[c] - mn[c]) / (hi - lo);
+            }
+            zero[c] = (lo - mn[c] / scale[c]).round().clamp(lo, hi);
+        }
+    }
+    // refinement: least-squares scale for the codes of the current one
+    for _ in 0..REFINE {
+        let mut num = vec![0.0f64; cells];
+        let mut den = vec![0.0f64; cells];
+        rows(w, shape, grid, |wr, base, bl| {
+            for (b, wb) in wr.chunks(bl).enumerate() {
+                let c = base + b;
+                let (inv, z) = (1.0 / scale[c], zero[c]);
+                let (mut n, mut d) = (0.0f32, 0.0f32);
+                for &v in wb {
+                    let q = code(v, inv, z, lo, hi) - z;
+                    n += v * q;
+                    d += q * q;
+                }
+                num[c] += n as f64;
+                den[c] += d as f64;
+            }
+        });
+        for c in 0..cells {
+            if den[c] > 0.0 && num[c] > 0.0 {
+                scale[c] = (num[c] / den[c]) as f32;
+            }
+        }
+    }
     let mut codes = vec![0i8; w.len()];
     let last = shape[shape.len() - 1].max(1);
+    let inv: Vec<f32> = scale.iter().map(|s| 1.0 / s).collect();
     codes
         .par_chunks_mut(last)
         .zip(w.par_chunks(last))
         .enumerate()
+        .with_min_len(64)
         .for_each(|(row, (out, wr))| {
             let (base, bl) = row_cells(shape, grid, row);
             for (b, (o, wb)) in out.chunks_mut(bl).zip(wr.chunks(bl)).enumerate() {
-                let (sc, z) = params[base + b];
+                let (i, z) = (inv[base + b], zero[base + b]);
                 for (c, &v) in o.iter_mut().zip(wb) {
-                    *c = code(v, sc, z, lo, hi) as i8;
+                    *c = code(v, i, z, lo, hi) as i8;
                 }
             }
         });
     Quantized {
         codes,
-        scale: params.iter().map(|p| p.0).collect(),
-        zero: (!symmetric).then(|| params.iter().map(|p| p.1 as i8).collect()),
+        scale,
+        zero: (!symmetric).then(|| zero.iter().map(|&z| z as i8).collect()),
     }
 }
 

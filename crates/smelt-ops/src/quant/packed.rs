@@ -62,6 +62,15 @@ pub fn pack(codes: impl ExactSizeIterator<Item = u32>, bits: u32) -> Vec<u8> {
         }
         return out;
     }
+    if bits == 4 {
+        let mut it = codes;
+        for o in out.iter_mut() {
+            let lo = it.next().unwrap_or(0) & 15;
+            let hi = it.next().unwrap_or(0) & 15;
+            *o = (lo | hi << 4) as u8;
+        }
+        return out;
+    }
     let mut pos = 0usize;
     for c in codes {
         let c = (c & mask) << (pos % 8);
