@@ -1,19 +1,44 @@
 //! Parameter grids (see `smelt_ops::quant::packed`): which cell each weight element uses,
 //! walked as runs of consecutive elements that share a cell.
 
-/// For last-dim row `row` of a `shape` weight: the cell of its first element and the run
-/// length (`shape[r-1] / grid[r-1]`); the row's b-th run uses cell `base + b`.
-pub fn row_cells(shape: &[usize], grid: &[usize], row: usize) -> (usize, usize) {
-    let r = shape.len();
-    let gstrides = smelt_core::tensor::strides(grid);
-    let mut rem = row;
-    let mut base = 0;
-    for d in (0..r - 1).rev() {
-        let i = rem % shape[d];
-        rem /= shape[d];
-        base += (i / (shape[d] / grid[d])) * gstrides[d];
+/// Where the last-dim rows of a `shape` weight find their cells on `grid`.
+pub struct Cells {
+    shape: Vec<usize>,
+    block: Vec<usize>,
+    gstrides: Vec<usize>,
+}
+
+impl Cells {
+    pub fn new(shape: &[usize], grid: &[usize]) -> Cells {
+        Cells {
+            shape: shape.to_vec(),
+            block: shape
+                .iter()
+                .zip(grid)
+                .map(|(s, g)| (s / g).max(1))
+                .collect(),
+            gstrides: smelt_core::tensor::strides(grid),
+        }
     }
-    (base, shape[r - 1] / grid[r - 1])
+
+    /// For last-dim row `row`: the cell of its first element and the run length
+    /// (`shape[r-1] / grid[r-1]`); the row's b-th run uses cell `base + b`.
+    pub fn row(&self, row: usize) -> (usize, usize) {
+        let r = self.shape.len();
+        let mut rem = row;
+        let mut base = 0;
+        for d in (0..r - 1).rev() {
+            let i = rem % self.shape[d];
+            rem /= self.shape[d];
+            base += (i / self.block[d]) * self.gstrides[d];
+        }
+        (base, self.block[r - 1])
+    }
+}
+
+/// [`Cells::row`] for one row.
+pub fn row_cells(shape: &[usize], grid: &[usize], row: usize) -> (usize, usize) {
+    Cells::new(shape, grid).row(row)
 }
 
 /// Calls `f(start, len, cell)` for every run of consecutive elements (row-major) of a

@@ -173,7 +173,11 @@ pub fn encode(w: &[f32], l: &Layout, grid: &[usize], mode: Mode, to: DType) -> R
             bits, symmetric, ..
         } => {
             let q = linear::quantize(w, shape, grid, bits, symmetric);
-            let codes = pack(q.codes.iter().map(|&c| c as u8 as u32), bits);
+            let codes = if bits == 8 {
+                q.codes
+            } else {
+                pack(q.codes.iter().map(|&c| c as u32), bits)
+            };
             let mut ins = vec![
                 ("codes", Tensor::from_vec(vec![codes.len()], codes)?),
                 ("scale", Tensor::from_vec(grid.to_vec(), q.scale)?),
@@ -277,7 +281,6 @@ pub fn compress(
     let mut decode_nodes = Vec::with_capacity(chosen.len());
     for (i, l) in chosen.iter().enumerate() {
         progress(i, chosen.len());
-        let t = Instant::now();
         let w = &g.initializers[&l.value];
         let name = g.values[l.value].name.clone();
         let wf = match w.dtype() {
@@ -291,6 +294,7 @@ pub fn compress(
             )));
         }
         let (grid, note) = grid_for(l, granularity(opts.mode));
+        let t = Instant::now();
         let enc = encode(wv, l, &grid, opts.mode, w.dtype())
             .map_err(|e| Error::invalid(format!("weight '{name}': {e}")))?;
         let seconds = t.elapsed().as_secs_f64();

@@ -8,15 +8,16 @@
 //! `s = Σ w·(q-z) / Σ (q-z)²` is optimal, and with the scale fixed rounding gives the best
 //! codes, so alternating the two never raises the error (`REFINE` rounds).
 
-use crate::grid::row_cells;
+use crate::grid::Cells;
 use rayon::prelude::*;
 
 /// Rounds of scale refinement after the min/max start.
 const REFINE: usize = 1;
 
-/// A quantized weight: codes (one per element, in range), scales and zero points per cell.
+/// A quantized weight: codes (one per element, in range, as two's-complement bytes; for
+/// 8 bits this is already the packed stream), scales and zero points per cell.
 pub struct Quantized {
-    pub codes: Vec<i8>,
+    pub codes: Vec<u8>,
     pub scale: Vec<f32>,
     pub zero: Option<Vec<i8>>,
 }
@@ -41,16 +42,69 @@ fn code(w: f32, inv: f32, z: f32, lo: f32, hi: f32) -> f32 {
     })
 }
 
-/// Visits every last-dim row with its cells: `f(row, values, base cell, run length)`.
+/// Lanes of the hand-split reductions below (floats do not reassociate on their own, so
+/// a single accumulator would not vectorize).
+const LANES: usize = 8;
+
+/// (min, max) of `v`.
+fn min_max(v: &[f32]) -> (f32, f32) {
+    let mut a = [f32::INFINITY; LANES];
+    let mut c = [f32::NEG_INFINITY; LANES];
+    let mut it = v.chunks_exact(LANES);
+    for ch in &mut it {
+        for k in 0..LANES {
+            a[k] = if ch[k] < a[k] { ch[k] } else { a[k] };
+            c[k] = if ch[k] > c[k] { ch[k] } else { c[k] };
+        }
+    }
+    for &x in it.remainder() {
+        a[0] = a[0].min(x);
+        c[0] = c[0].max(x);
+    }
+    (
+        a.iter().fold(f32::INFINITY, |m, &x| m.min(x)),
+        c.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)),
+    )
+}
+
+/// (Σ w·(q-z), Σ (q-z)²) over `v` for the codes of scale `1/inv`, zero point `z`.
+fn ls_sums(v: &[f32], inv: f32, z: f32, lo: f32, hi: f32) -> (f32, f32) {
+    let mut n = [0.0f32; LANES];
+    let mut d = [0.0f32; LANES];
+    let mut it = v.chunks_exact(LANES);
+    for ch in &mut it {
+        for k in 0..LANES {
+            let q = code(ch[k], inv, z, lo, hi) - z;
+            n[k] += ch[k] * q;
+            d[k] += q * q;
+        }
+    }
+    for &x in it.remainder() {
+        let q = code(x, inv, z, lo, hi) - z;
+        n[0] += x * q;
+        d[0] += q * q;
+    }
+    (n.iter().sum(), d.iter().sum())
+}
+
+/// A code already rounded and clamped to the i8 range, as i8.
+#[inline(always)]
+fn to_i8(q: f32) -> i8 {
+    // SAFETY: `code` clamps to [lo, hi] within [-128, 127] and rounds: finite and in range
+    // (a NaN weight is refused before quantization).
+    unsafe { q.to_int_unchecked::<i32>() as i8 }
+}
+
+/// Visits every last-dim row with its cells: `f(values, base cell, run length)`.
 fn rows<'a>(
     w: &'a [f32],
     shape: &[usize],
-    grid: &[usize],
+    cells: &Cells,
     mut f: impl FnMut(&'a [f32], usize, usize),
 ) {
     let last = shape[shape.len() - 1].max(1);
     for (row, wr) in w.chunks(last).enumerate() {
-        let (base, bl) = row_cells(shape, grid, row);
+        let (base, bl) = cells.row(row);
         f(wr, base, bl);
     }
 }
@@ -70,18 +124,27 @@ pub fn quantize(
         (-half as f32, (half - 1) as f32)
     };
     let cells: usize = grid.iter().product();
+    let map = Cells::new(shape, grid);
     // pass 1: min and max per cell (with 0, so zero stays exact)
     let mut mn = vec![0.0f32; cells];
     let mut mx = vec![0.0f32; cells];
-    rows(w, shape, grid, |wr, base, bl| {
-        for (b, wb) in wr.chunks(bl).enumerate() {
-            let (mut a, mut c) = (mn[base + b], mx[base + b]);
-            for &v in wb {
-                a = if v < a { v } else { a };
-                c = if v > c { v } else { c };
+    rows(w, shape, &map, |wr, base, bl| {
+        if bl == 1 {
+            // a cell per column (per-channel along the last axis): elementwise over the row
+            let (a, c) = (
+                &mut mn[base..base + wr.len()],
+                &mut mx[base..base + wr.len()],
+            );
+            for ((a, c), &v) in a.iter_mut().zip(c.iter_mut()).zip(wr) {
+                *a = if v < *a { v } else { *a };
+                *c = if v > *c { v } else { *c };
             }
-            mn[base + b] = a;
-            mx[base + b] = c;
+            return;
+        }
+        for (b, wb) in wr.chunks(bl).enumerate() {
+            let (a, c) = min_max(wb);
+            mn[base + b] = mn[base + b].min(a);
+            mx[base + b] = mx[base + b].max(c);
         }
     });
     let mut scale = vec![1.0f32; cells];
@@ -103,16 +166,28 @@ pub fn quantize(
     for _ in 0..REFINE {
         let mut num = vec![0.0f64; cells];
         let mut den = vec![0.0f64; cells];
-        rows(w, shape, grid, |wr, base, bl| {
+        let inv: Vec<f32> = scale.iter().map(|s| 1.0 / s).collect();
+        rows(w, shape, &map, |wr, base, bl| {
+            if bl == 1 {
+                let r = base..base + wr.len();
+                let (n, d) = (&mut num[r.clone()], &mut den[r.clone()]);
+                for ((((n, d), &v), &i), &z) in n
+                    .iter_mut()
+                    .zip(d.iter_mut())
+                    .zip(wr)
+                    .zip(&inv[r.clone()])
+                    .zip(&zero[r])
+                {
+                    let q = code(v, i, z, lo, hi) - z;
+                    *n += (v * q) as f64;
+                    *d += (q * q) as f64;
+                }
+                return;
+            }
             for (b, wb) in wr.chunks(bl).enumerate() {
                 let c = base + b;
                 let (inv, z) = (1.0 / scale[c], zero[c]);
-                let (mut n, mut d) = (0.0f32, 0.0f32);
-                for &v in wb {
-                    let q = code(v, inv, z, lo, hi) - z;
-                    n += v * q;
-                    d += q * q;
-                }
+                let (n, d) = ls_sums(wb, inv, z, lo, hi);
                 num[c] += n as f64;
                 den[c] += d as f64;
             }
@@ -123,7 +198,7 @@ pub fn quantize(
             }
         }
     }
-    let mut codes = vec![0i8; w.len()];
+    let mut codes = vec![0u8; w.len()];
     let last = shape[shape.len() - 1].max(1);
     let inv: Vec<f32> = scale.iter().map(|s| 1.0 / s).collect();
     codes
@@ -132,11 +207,19 @@ pub fn quantize(
         .enumerate()
         .with_min_len(64)
         .for_each(|(row, (out, wr))| {
-            let (base, bl) = row_cells(shape, grid, row);
+            let (base, bl) = map.row(row);
+            if bl == 1 {
+                let r = base..base + wr.len();
+                for (((c, &v), &i), &z) in out.iter_mut().zip(wr).zip(&inv[r.clone()]).zip(&zero[r])
+                {
+                    *c = to_i8(code(v, i, z, lo, hi)) as u8;
+                }
+                return;
+            }
             for (b, (o, wb)) in out.chunks_mut(bl).zip(wr.chunks(bl)).enumerate() {
                 let (i, z) = (inv[base + b], zero[base + b]);
                 for (c, &v) in o.iter_mut().zip(wb) {
-                    *c = code(v, i, z, lo, hi) as i8;
+                    *c = to_i8(code(v, i, z, lo, hi)) as u8;
                 }
             }
         });
@@ -168,7 +251,7 @@ mod tests {
         crate::grid::for_each_run(shape, grid, |s, l, c| {
             let z = q.zero.as_ref().map_or(0.0, |z| z[c] as f32);
             for e in s..s + l {
-                let d = (q.codes[e] as f32 - z) * q.scale[c] - w[e];
+                let d = (q.codes[e] as i8 as f32 - z) * q.scale[c] - w[e];
                 err += (d * d) as f64;
             }
         });
@@ -186,9 +269,9 @@ mod tests {
                 assert!(q
                     .codes
                     .iter()
-                    .all(|&c| (c as i32) < half && (c as i32) >= -half));
+                    .all(|&c| (c as i8 as i32) < half && (c as i8 as i32) >= -half));
                 if sym {
-                    assert!(q.codes.iter().all(|&c| c as i32 > -half));
+                    assert!(q.codes.iter().all(|&c| c as i8 as i32 > -half));
                 }
                 let step = q.scale.iter().fold(0.0f32, |m, &s| m.max(s));
                 assert!(mse(&w, &q, &shape, &grid) <= (step * step / 4.0) as f64);

@@ -14,7 +14,7 @@
 //!
 //! Uniform: entries evenly spaced over `[min, max]`.
 
-use crate::grid::{row_cells, runs_by_cell};
+use crate::grid::{runs_by_cell, Cells};
 use rayon::prelude::*;
 
 const MAX_ITERS: usize = 300;
@@ -233,18 +233,22 @@ pub fn palettize(
         .collect();
     let mut codes = vec![0u8; w.len()];
     let last = shape[shape.len() - 1].max(1);
+    let map = Cells::new(shape, grid);
+    // boundaries between neighbouring entries, per table
+    let mids: Vec<Vec<f32>> = tables
+        .iter()
+        .map(|t| t.windows(2).map(|p| (p[0] + p[1]) / 2.0).collect())
+        .collect();
     codes
         .par_chunks_mut(last)
         .zip(w.par_chunks(last))
         .enumerate()
         .for_each(|(row, (out, wr))| {
-            let (base, bl) = row_cells(shape, grid, row);
+            let (base, bl) = map.row(row);
             for (b, (o, wb)) in out.chunks_mut(bl).zip(wr.chunks(bl)).enumerate() {
-                let t = &tables[base + b];
-                // boundaries between distinct neighbouring entries
-                let mids: Vec<f32> = t.windows(2).map(|p| (p[0] + p[1]) / 2.0).collect();
+                let (t, m) = (&tables[base + b], &mids[base + b]);
                 for (c, &x) in o.iter_mut().zip(wb) {
-                    let mut i = mids.partition_point(|&m| m < x);
+                    let mut i = m.partition_point(|&v| v < x);
                     // a padded duplicate: take the first equal entry
                     while i > 0 && t[i - 1] == t[i] {
                         i -= 1;
