@@ -305,7 +305,7 @@ impl Compared {
 
 /// The inputs found in `dir`: NAME.npy or in_NAME.npy (NAME also as its file-name form) for
 /// each input name; other files are ignored.
-fn data_inputs(dir: &Path, names: &[String]) -> Result<Vec<(String, Tensor)>> {
+pub(crate) fn data_inputs(dir: &Path, names: &[String]) -> Result<Vec<(String, Tensor)>> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("--data {}", dir.display()))?;
     let mut found: Vec<(String, PathBuf)> = Vec::new();
     let mut paths: Vec<PathBuf> = entries
@@ -362,7 +362,7 @@ fn predict(
 }
 
 /// Rows `r0..r1` (clamped) of `t` along its first axis.
-fn row_range(t: &Tensor, r0: usize, r1: usize) -> Result<Tensor> {
+pub(crate) fn row_range(t: &Tensor, r0: usize, r1: usize) -> Result<Tensor> {
     let rows = t.shape()[0];
     let (r0, r1) = (r0.min(rows), r1.min(rows));
     let row_bytes = t.byte_size() / rows.max(1);

@@ -83,6 +83,14 @@ pub struct CompressArgs {
     /// Tensor or node names to leave alone (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub skip: Vec<String>,
+    /// Calibration inputs: DIR/NAME.npy (or in_NAME.npy) per model input, rows on the first
+    /// axis. MatMul / Gemm weights then get their codes chosen to compensate rounding errors
+    /// on these inputs' activations (GPTQ).
+    #[arg(long, value_name = "DIR")]
+    pub calibration: Option<PathBuf>,
+    /// Calibration rows per run.
+    #[arg(long, default_value_t = 32)]
+    pub calibration_batch: usize,
     /// Print one line per weight: shape, grid, sizes, SNR, time.
     #[arg(long)]
     pub report: bool,
@@ -138,7 +146,45 @@ fn options(a: &CompressArgs) -> Result<Options> {
     o.weight_threshold = a.weight_threshold;
     o.ops = a.ops.clone();
     o.skip = a.skip.clone();
+    if let Some(dir) = &a.calibration {
+        o.calibration = calibration(&a.model, dir, a.calibration_batch)?;
+    }
     Ok(o)
+}
+
+/// The calibration feeds: every model input found in `dir`, split into runs of `batch` rows.
+fn calibration(
+    model: &std::path::Path,
+    dir: &std::path::Path,
+    batch: usize,
+) -> Result<Vec<Vec<(String, smelt::Tensor)>>> {
+    if batch == 0 {
+        bail!("--calibration-batch must be at least 1");
+    }
+    let (g, _) = smelt::convert::import(model, &Default::default())
+        .with_context(|| format!("reading {}", model.display()))?;
+    let names: Vec<String> = g.input_names().iter().map(|s| s.to_string()).collect();
+    let given = crate::compare::data_inputs(dir, &names)?;
+    if given.is_empty() {
+        bail!(
+            "--calibration {}: no NAME.npy for any input ({})",
+            dir.display(),
+            names.join(", ")
+        );
+    }
+    let rows = given[0].1.shape().first().copied().unwrap_or(0);
+    if given.iter().any(|(_, t)| t.shape().first() != Some(&rows)) {
+        bail!("--calibration: the inputs must share their first dim (rows)");
+    }
+    let mut feeds = Vec::new();
+    for r0 in (0..rows.max(1)).step_by(batch) {
+        let mut feed = Vec::new();
+        for (n, t) in &given {
+            feed.push((n.clone(), crate::compare::row_range(t, r0, r0 + batch)?));
+        }
+        feeds.push(feed);
+    }
+    Ok(feeds)
 }
 
 pub fn main(a: CompressArgs) -> Result<()> {

@@ -9,6 +9,8 @@
 //! the original value. Nothing else changes, so the graph runs anywhere the decode ops run;
 //! the CPU backend keeps such weights compressed and decodes them per tile.
 
+pub mod calibrate;
+pub mod gptq;
 pub mod grid;
 pub mod linear;
 pub mod palettize;
@@ -57,6 +59,9 @@ pub struct Options {
     pub ops: Vec<String>,
     /// Tensor or node names to leave alone.
     pub skip: Vec<String>,
+    /// Sample inputs (one feed per entry): MatMul / Gemm weights then get their codes chosen
+    /// to compensate rounding errors on these inputs' activations ([`gptq`]).
+    pub calibration: Vec<Vec<(String, Tensor)>>,
 }
 
 pub const DEFAULT_OPS: [&str; 5] = ["Conv", "ConvTranspose", "MatMul", "Gemm", "Gather"];
@@ -68,6 +73,7 @@ impl Options {
             weight_threshold: 2048,
             ops: DEFAULT_OPS.iter().map(|s| s.to_string()).collect(),
             skip: vec![],
+            calibration: vec![],
         }
     }
 }
@@ -87,7 +93,8 @@ pub struct TensorReport {
     pub snr_db: f64,
     /// Time to encode it (quantize or cluster, and pack); the check below is not counted.
     pub seconds: f64,
-    /// Why the granularity asked for was changed, if it was.
+    /// Why the granularity asked for was changed, if it was; "calibrated" when the codes
+    /// were chosen with error compensation.
     pub note: String,
 }
 
@@ -164,15 +171,75 @@ pub struct Encoded {
     pub inputs: Vec<(&'static str, Tensor)>,
 }
 
-/// Compresses one weight `w` of shape `l.shape` on `grid`.
-pub fn encode(w: &[f32], l: &Layout, grid: &[usize], mode: Mode, to: DType) -> Result<Encoded> {
+/// Re-chooses the codes of a 2-D weight with error compensation ([`gptq`]) under the
+/// Gram matrix `h` of its reader's input; `dequant(flat index, value) -> (code, value')`
+/// rounds one element with the fixed parameters.
+fn compensate(
+    w: &[f32],
+    l: &Layout,
+    h: &[f64],
+    codes: &mut [u8],
+    dequant: impl Fn(usize, f32) -> (u8, f32),
+) -> Result<()> {
+    let (r, c) = (l.shape[0], l.shape[1]);
+    // working layout [K, N]: K runs along the input axis
+    let (k, n, at): (usize, usize, Box<dyn Fn(usize, usize) -> usize>) = if l.input == 0 {
+        (r, c, Box::new(move |i, j| i * c + j))
+    } else {
+        (c, r, Box::new(move |i, j| j * c + i))
+    };
+    let mut wk = vec![0.0f32; k * n];
+    for i in 0..k {
+        for j in 0..n {
+            wk[i * n + j] = w[at(i, j)];
+        }
+    }
+    gptq::gptq(wk, k, n, h.to_vec(), |i, j, v| {
+        let idx = at(i, j);
+        let (q, d) = dequant(idx, v);
+        codes[idx] = q;
+        d
+    })
+}
+
+/// The grid cell of each element of a `shape` weight.
+fn cell_of(shape: &[usize], grid: &[usize]) -> impl Fn(usize) -> usize {
+    let map = grid::Cells::new(shape, grid);
+    let last = shape[shape.len() - 1].max(1);
+    move |idx| {
+        let (base, bl) = map.row(idx / last);
+        base + (idx % last) / bl
+    }
+}
+
+/// Compresses one weight `w` of shape `l.shape` on `grid`; with `h` (the input Gram matrix
+/// of a MatMul / Gemm weight from calibration) the codes are chosen with error compensation.
+pub fn encode(
+    w: &[f32],
+    l: &Layout,
+    grid: &[usize],
+    mode: Mode,
+    to: DType,
+    h: Option<&[f64]>,
+) -> Result<Encoded> {
     let shape = &l.shape;
     let ints = |v: &[usize]| Attr::Ints(v.iter().map(|&d| d as i64).collect());
     let (op_type, bits, inputs) = match mode {
         Mode::Linear {
             bits, symmetric, ..
         } => {
-            let q = linear::quantize(w, shape, grid, bits, symmetric);
+            let mut q = linear::quantize(w, shape, grid, bits, symmetric);
+            if let Some(h) = h {
+                let (lo, hi) = linear::code_range(bits, symmetric);
+                let cell = cell_of(shape, grid);
+                let (scale, zero) = (&q.scale, &q.zero);
+                compensate(w, l, h, &mut q.codes, |idx, v| {
+                    let c = cell(idx);
+                    let z = zero.as_ref().map_or(0.0, |z| z[c] as f32);
+                    let code = linear::code(v, 1.0 / scale[c], z, lo, hi);
+                    (linear::to_i8(code) as u8, (code - z) * scale[c])
+                })?;
+            }
             let codes = if bits == 8 {
                 q.codes
             } else {
@@ -188,7 +255,22 @@ pub fn encode(w: &[f32], l: &Layout, grid: &[usize], mode: Mode, to: DType) -> R
             ("LinearDequantize", bits, ins)
         }
         Mode::Palettize { bits, method, .. } => {
-            let p = palettize::palettize(w, shape, grid, bits, method);
+            let mut p = palettize::palettize(w, shape, grid, bits, method);
+            if let Some(h) = h {
+                let cell = cell_of(shape, grid);
+                let k = 1usize << bits;
+                let lut = &p.lut;
+                compensate(w, l, h, &mut p.codes, |idx, v| {
+                    let t = &lut[cell(idx) * k..(cell(idx) + 1) * k];
+                    let mut best = 0;
+                    for (i, &e) in t.iter().enumerate() {
+                        if (e - v).abs() < (t[best] - v).abs() {
+                            best = i;
+                        }
+                    }
+                    (best as u8, t[best])
+                })?;
+            }
             let codes = pack(p.codes.iter().map(|&c| c as u32), bits);
             let mut ls = grid.to_vec();
             ls.push(1 << bits);
@@ -273,6 +355,7 @@ pub fn compress(
         _ => {}
     }
     let (chosen, skipped) = candidates(g, opts);
+    let grams = calibrate::grams(g, &chosen, &opts.calibration)?;
     let mut out = g.clone();
     let mut report = Report {
         skipped,
@@ -295,7 +378,8 @@ pub fn compress(
         }
         let (grid, note) = grid_for(l, granularity(opts.mode));
         let t = Instant::now();
-        let enc = encode(wv, l, &grid, opts.mode, w.dtype())
+        let h = grams.get(&l.value).map(|h| h.as_slice());
+        let enc = encode(wv, l, &grid, opts.mode, w.dtype(), h)
             .map_err(|e| Error::invalid(format!("weight '{name}': {e}")))?;
         let seconds = t.elapsed().as_secs_f64();
         let decoded = decode(&enc).map_err(|e| Error::invalid(format!("weight '{name}': {e}")))?;
@@ -334,8 +418,17 @@ pub fn compress(
             bytes_before: w.byte_size(),
             bytes_after: enc.inputs.iter().map(|(_, t)| t.byte_size()).sum(),
             snr_db: snr_db(wv, &decoded),
+            note: if h.is_some() {
+                [note.as_str(), "calibrated"]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            } else {
+                note
+            },
             seconds,
-            note,
         });
     }
     progress(chosen.len(), chosen.len());

@@ -31,7 +31,7 @@ fn rint(x: f32) -> f32 {
 
 /// The code of `w`: `round(w / s) + z` clamped to `[lo, hi]` (`inv` = 1 / s).
 #[inline(always)]
-fn code(w: f32, inv: f32, z: f32, lo: f32, hi: f32) -> f32 {
+pub(crate) fn code(w: f32, inv: f32, z: f32, lo: f32, hi: f32) -> f32 {
     let q = w * inv + z;
     rint(if q < lo {
         lo
@@ -89,7 +89,7 @@ fn ls_sums(v: &[f32], inv: f32, z: f32, lo: f32, hi: f32) -> (f32, f32) {
 
 /// A code already rounded and clamped to the i8 range, as i8.
 #[inline(always)]
-fn to_i8(q: f32) -> i8 {
+pub(crate) fn to_i8(q: f32) -> i8 {
     // SAFETY: `code` clamps to [lo, hi] within [-128, 127] and rounds: finite and in range
     // (a NaN weight is refused before quantization).
     unsafe { q.to_int_unchecked::<i32>() as i8 }
@@ -106,6 +106,16 @@ fn rows<'a>(
     for (row, wr) in w.chunks(last).enumerate() {
         let (base, bl) = cells.row(row);
         f(wr, base, bl);
+    }
+}
+
+/// The code range `[lo, hi]` of `bits`-wide codes.
+pub fn code_range(bits: u32, symmetric: bool) -> (f32, f32) {
+    let half = 1i32 << (bits - 1);
+    if symmetric {
+        (-(half - 1) as f32, (half - 1) as f32)
+    } else {
+        (-half as f32, (half - 1) as f32)
     }
 }
 

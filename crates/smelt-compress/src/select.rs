@@ -18,6 +18,8 @@ use smelt_ir::{Graph, ValueId};
 #[derive(Clone, Debug)]
 pub struct Layout {
     pub value: ValueId,
+    /// Index of the node whose weight it is (the first reader).
+    pub reader: usize,
     pub op_type: String,
     pub shape: Vec<usize>,
     pub channel: usize,
@@ -48,7 +50,7 @@ pub fn candidates(g: &Graph, opts: &Options) -> (Vec<Layout>, Vec<(String, Strin
     let mut chosen: Vec<Layout> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for n in &g.nodes {
+    for (ni, n) in g.nodes.iter().enumerate() {
         for (slot, v) in n.inputs.iter().enumerate() {
             let Some(v) = *v else { continue };
             let Some(t) = g.initializers.get(&v) else {
@@ -83,6 +85,7 @@ pub fn candidates(g: &Graph, opts: &Options) -> (Vec<Layout>, Vec<(String, Strin
                 Some(w) => skipped.push((name.clone(), w)),
                 None => chosen.push(Layout {
                     value: v,
+                    reader: ni,
                     op_type: n.op_type.clone(),
                     shape: t.shape().to_vec(),
                     channel,

@@ -207,3 +207,72 @@ fn bad_options_and_weights_are_clear_errors() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// SNR in dB of `b` against `a`.
+fn snr(a: &Tensor, b: &Tensor) -> f64 {
+    let (a, b) = (a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
+    let s: f64 = a.iter().map(|&x| (x as f64).powi(2)).sum();
+    let e: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum();
+    10.0 * (s / e).log10()
+}
+
+#[test]
+fn calibration_lowers_the_output_error() {
+    let c = case("mnist_cnn");
+    let inputs = case_inputs(&c);
+    let feed: Vec<(&str, Tensor)> = inputs
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    let want = Model::load(model_path(&c), Config::default())
+        .unwrap()
+        .predict(&feed)
+        .unwrap()[0]
+        .clone();
+    let dir = std::env::temp_dir().join(format!("smelt-compress-cal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut out = Vec::new();
+    for mode in [
+        Mode::Linear {
+            bits: 4,
+            symmetric: true,
+            granularity: Granularity::PerBlock(32),
+        },
+        Mode::Palettize {
+            bits: 2,
+            method: Method::KMeans,
+            granularity: Granularity::PerTensor,
+        },
+    ] {
+        for calibrated in [false, true] {
+            let mut o = Options::new(mode);
+            if calibrated {
+                o.calibration = vec![inputs.clone()];
+            }
+            let pkg = dir.join("cal.ingot");
+            let (report, _) =
+                smelt::compress_file(&model_path(&c), &pkg, &o, &mut |_, _, _| {}).unwrap();
+            // only the Gemm weight has a Gram matrix (Conv weights round plainly)
+            let noted: Vec<bool> = report
+                .tensors
+                .iter()
+                .map(|t| t.note.contains("calibrated"))
+                .collect();
+            assert_eq!(noted, [false, calibrated], "{mode:?}");
+            let got = Model::load(&pkg, Config::default())
+                .unwrap()
+                .predict(&feed)
+                .unwrap()[0]
+                .clone();
+            out.push(snr(&want, &got));
+        }
+        let (plain, cal) = (out[out.len() - 2], out[out.len() - 1]);
+        println!("{mode:?}: logits SNR {plain:.2} dB plain, {cal:.2} dB calibrated");
+        assert!(cal > plain + 1.0, "{mode:?}: {cal} vs {plain}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
