@@ -1,9 +1,10 @@
 //! Lowering for the CPU: the portable graph rewritten into the form this backend runs.
 //!
 //! Compressed weights stay compressed. A decode node (`ai.smelt::LinearDequantize`,
-//! `ai.smelt::LutToDense`, or ONNX `DequantizeLinear` of a constant int8/uint8 tensor to
-//! f32) whose inputs are all constants is folded into the ops that read its output as a
-//! weight:
+//! `ai.smelt::LutToDense`, ONNX `DequantizeLinear` of a constant int8/uint8 tensor to f32,
+//! or the exporters' spelling of it, `Mul(Cast(int8/uint8 constant to f32), f32 constant
+//! scale)`) whose inputs are all constants is folded into the ops that read its output as
+//! a weight:
 //!
 //! | reader | slot | becomes |
 //! |---|---|---|
@@ -58,6 +59,50 @@ fn packed_of(g: &Graph, n: &Node) -> Option<Packed> {
         ("", "DequantizeLinear") => onnx_dequantize(n, &consts),
         _ => None,
     }
+}
+
+/// `Mul(Cast(q), scale)` with q a constant int8 / uint8 tensor cast to f32, read only by
+/// this Mul, and scale a constant f32 tensor broadcasting over q per axis or block: the
+/// weight, and the Cast node to drop with the Mul.
+fn cast_mul(g: &Graph, n: &Node, producer: &[Option<usize>]) -> Option<(Packed, usize)> {
+    let (a, b) = (n.inputs.first().copied()??, n.inputs.get(1).copied()??);
+    let (cv, sv) = if g.initializers.contains_key(&b) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let scale = g.initializers.get(&sv)?;
+    let ci = producer[cv]?;
+    let cast = &g.nodes[ci];
+    if cast.op_type != "Cast" || !cast.domain.is_empty() || cast.attrs.int("to").ok()? != Some(1) {
+        return None;
+    }
+    let readers = g
+        .nodes
+        .iter()
+        .filter(|m| m.inputs.contains(&Some(cv)))
+        .count();
+    if readers != 1 || g.outputs.contains(&cv) {
+        return None;
+    }
+    let q = g.initializers.get(&cast.inputs.first().copied()??)?;
+    let signed = match q.dtype() {
+        DType::I8 => true,
+        DType::U8 => false,
+        _ => return None,
+    };
+    let rank = q.shape().len();
+    if scale.dtype() != DType::F32 || rank == 0 || scale.shape().len() > rank {
+        return None;
+    }
+    // the scale's shape, right-aligned to q's rank, is the parameter grid
+    let mut grid = vec![1usize; rank - scale.shape().len()];
+    grid.extend(scale.shape());
+    let s = scale.reshape(grid.clone()).ok()?;
+    Some((
+        Packed::linear(q.shape(), 8, signed, q.clone(), &s, None).ok()?,
+        ci,
+    ))
 }
 
 /// ONNX DequantizeLinear of an int8 / uint8 constant with f32 scales, per tensor or per axis.
@@ -158,6 +203,12 @@ pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
     let mut stats = Lowering::default();
     let captured = captured(g);
     let mut drop: HashSet<usize> = HashSet::new();
+    let mut producer: Vec<Option<usize>> = vec![None; g.values.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        for o in n.outputs.iter().flatten() {
+            producer[*o] = Some(i);
+        }
+    }
     for (di, dn) in g.nodes.iter().enumerate() {
         let Some(Some(wv)) = dn.outputs.first().copied() else {
             continue;
@@ -165,8 +216,14 @@ pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
         if g.outputs.contains(&wv) || captured.contains(&g.values[wv].name) {
             continue;
         }
-        let Some(packed) = packed_of(g, dn) else {
-            continue;
+        let (packed, also) = match packed_of(g, dn) {
+            Some(p) => (p, None),
+            None if dn.op_type == "Mul" && dn.domain.is_empty() => match cast_mul(g, dn, &producer)
+            {
+                Some((p, cast)) => (p, Some(cast)),
+                None => continue,
+            },
+            None => continue,
         };
         let w = Arc::new(packed);
         let mut kept_reader = false;
@@ -191,6 +248,7 @@ pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
         }
         if !kept_reader {
             drop.insert(di);
+            drop.extend(also);
             stats.removed += 1;
         }
     }

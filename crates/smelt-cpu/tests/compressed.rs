@@ -332,3 +332,49 @@ fn compressed_kernels_reject_bad_inputs() {
         .to_string();
     assert!(e.contains("index 10 out of range for 10 rows"), "{e}");
 }
+
+#[test]
+fn exporter_spellings_of_dequantize_are_fused_too() {
+    // Mul(Cast(int8 const -> f32), scale const) and DequantizeLinear(int8 const, scale, axis)
+    let mut r = Rng(7);
+    for spelling in ["cast_mul", "dequantize_linear"] {
+        let (v, d) = (40, 24);
+        let mut b = GraphBuilder::new("q");
+        let ids = b.placeholder("ids", DType::I64, &fixed(&[3]));
+        let x = b.placeholder("x", DType::F32, &fixed(&[5, v]));
+        let q: Vec<i8> = (0..v * d).map(|_| (r.next() % 255) as i8).collect();
+        let qv = b.constant("q", Tensor::from_vec(vec![v, d], q).unwrap());
+        let scales: Vec<f32> = (0..v).map(|_| r.uniform(0.001, 0.01)).collect();
+        let w = if spelling == "cast_mul" {
+            let s = b.constant("s", Tensor::from_vec(vec![v, 1], scales).unwrap());
+            let c = b
+                .op("Cast", &[qv], Attributes::new().with("to", Attr::Int(1)))
+                .unwrap();
+            b.mul(c, s).unwrap()
+        } else {
+            let s = b.constant("s", Tensor::from_vec(vec![v], scales).unwrap());
+            b.op(
+                "DequantizeLinear",
+                &[qv, s],
+                Attributes::new().with("axis", Attr::Int(0)),
+            )
+            .unwrap()
+        };
+        let e = b.op("Gather", &[w, ids], Attributes::new()).unwrap();
+        let y = b.matmul(x, w).unwrap();
+        b.output(e, "e");
+        b.output(y, "y");
+        let g = b.build().unwrap();
+        let inputs = vec![
+            (
+                "ids".to_string(),
+                Tensor::from_vec(vec![3], vec![0i64, 39, -2]).unwrap(),
+            ),
+            (
+                "x".to_string(),
+                Tensor::from_vec(vec![5, v], r.vec(5 * v)).unwrap(),
+            ),
+        ];
+        check(g, inputs, 2, spelling);
+    }
+}
