@@ -104,7 +104,7 @@ def ours(model, flags):
         sys.exit(r.stderr)
     rows = {}
     for line in r.stdout.splitlines():
-        f = line.split()
+        f = line.split("  (")[0].split()
         if len(f) >= 9 and re.match(r"^-?[\d.]+$|^inf$", f[-2]) and "left" not in line:
             rows[f[0]] = (float(f[-2]), float(f[-1]) / 1e3)
     return rows

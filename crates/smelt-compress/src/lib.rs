@@ -141,9 +141,12 @@ fn grid_for(l: &Layout, g: Granularity) -> (Vec<usize>, String) {
                 grid[l.channel] = d / n;
                 (grid, String::new())
             } else {
+                // the largest group size under n that divides the channels
+                let g = (1..n.min(d).max(1)).rev().find(|g| d % g == 0).unwrap_or(1);
+                grid[l.channel] = d / g;
                 (
                     grid,
-                    format!("group of {n} does not divide {d} channels: per-tensor"),
+                    format!("group of {n} does not divide {d} channels: groups of {g}"),
                 )
             }
         }
@@ -255,7 +258,18 @@ pub fn encode(
             ("LinearDequantize", bits, ins)
         }
         Mode::Palettize { bits, method, .. } => {
-            let mut p = palettize::palettize(w, shape, grid, bits, method);
+            // with calibration, k-means weighs each element by its input's energy (H[k][k])
+            let importance: Option<Vec<f32>> = h.map(|h| {
+                let (r, c) = (shape[0], shape[1]);
+                let k = if l.input == 0 { r } else { c };
+                (0..r * c)
+                    .map(|e| {
+                        let i = if l.input == 0 { e / c } else { e % c };
+                        (h[i * k + i] as f32).max(0.0)
+                    })
+                    .collect()
+            });
+            let mut p = palettize::palettize(w, shape, grid, bits, method, importance.as_deref());
             if let Some(h) = h {
                 let cell = cell_of(shape, grid);
                 let k = 1usize << bits;

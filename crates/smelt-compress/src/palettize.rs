@@ -110,8 +110,10 @@ fn optimal_runs(p: &Prefix, m: usize, k: usize) -> Vec<f64> {
     ends.windows(2).map(|w| p.mean(w[0], w[1])).collect()
 }
 
-/// k-means of sorted values `v` into at most `k` centroids (ascending).
-fn kmeans_sorted(v: &[f32], k: usize) -> Vec<f32> {
+/// k-means of sorted values `v` (with importance weights `wt`, or all 1) into at most `k`
+/// centroids (ascending): minimizes `Σ wt·(v - c)²`.
+fn kmeans_sorted(v: &[f32], wt: Option<&[f32]>, k: usize) -> Vec<f32> {
+    let weight = |i: usize| wt.map_or(1.0, |w| w[i] as f64);
     let n = v.len();
     let mut uniq: Vec<f32> = v.to_vec();
     uniq.dedup();
@@ -127,7 +129,7 @@ fn kmeans_sorted(v: &[f32], k: usize) -> Vec<f32> {
         s2: vec![0.0],
     };
     let (mut cnt, mut start) = (0usize, v[0] as f64);
-    for &x in v {
+    for (i, &x) in v.iter().enumerate() {
         let x = x as f64;
         if cnt == cap || x - start > width {
             let (nn, ss, s2) = (
@@ -142,9 +144,10 @@ fn kmeans_sorted(v: &[f32], k: usize) -> Vec<f32> {
             start = x;
         }
         let l = runs.n.len() - 1;
-        runs.n[l] += 1.0;
-        runs.s[l] += x;
-        runs.s2[l] += x * x;
+        let q = weight(i);
+        runs.n[l] += q;
+        runs.s[l] += q * x;
+        runs.s2[l] += q * x * x;
         cnt += 1;
     }
     let m = runs.n.len() - 1;
@@ -156,8 +159,10 @@ fn kmeans_sorted(v: &[f32], k: usize) -> Vec<f32> {
     c.resize(k, *c.last().unwrap_or(&0.0));
     // step 2: Lloyd on all values
     let mut p = vec![0.0f64; n + 1];
+    let mut pw = vec![0.0f64; n + 1];
     for (i, &x) in v.iter().enumerate() {
-        p[i + 1] = p[i] + x as f64;
+        p[i + 1] = p[i] + weight(i) * x as f64;
+        pw[i + 1] = pw[i] + weight(i);
     }
     let mut splits = vec![0usize; k + 1];
     splits[k] = n;
@@ -170,8 +175,8 @@ fn kmeans_sorted(v: &[f32], k: usize) -> Vec<f32> {
         }
         for j in 0..k {
             let (a, b) = (splits[j], splits[j + 1]);
-            if b > a {
-                c[j] = (p[b] - p[a]) / (b - a) as f64;
+            if pw[b] - pw[a] > 0.0 {
+                c[j] = (p[b] - p[a]) / (pw[b] - pw[a]);
             }
         }
         if splits == prev {
@@ -185,12 +190,15 @@ fn kmeans_sorted(v: &[f32], k: usize) -> Vec<f32> {
 }
 
 /// Palettizes `w` (shape `shape`) per cell of `grid` with `2^bits` entries a cell.
+/// `importance` (one weight per element, e.g. the calibration Hessian's diagonal for the
+/// element's input) makes k-means fit the important values closer.
 pub fn palettize(
     w: &[f32],
     shape: &[usize],
     grid: &[usize],
     bits: u32,
     method: Method,
+    importance: Option<&[f32]>,
 ) -> Palettized {
     let k = 1usize << bits;
     let cells = runs_by_cell(shape, grid);
@@ -202,14 +210,25 @@ pub fn palettize(
                 .flat_map(|&(s, l)| w[s..s + l].iter().copied())
                 .collect();
             let mut t = match method {
-                Method::KMeans => {
-                    if vals.len() > 1 << 16 {
-                        vals.par_sort_unstable_by(f32::total_cmp);
-                    } else {
-                        vals.sort_unstable_by(f32::total_cmp);
+                Method::KMeans => match importance {
+                    None => {
+                        if vals.len() > 1 << 16 {
+                            vals.par_sort_unstable_by(f32::total_cmp);
+                        } else {
+                            vals.sort_unstable_by(f32::total_cmp);
+                        }
+                        kmeans_sorted(&vals, None, k)
                     }
-                    kmeans_sorted(&vals, k)
-                }
+                    Some(imp) => {
+                        let mut pairs: Vec<(f32, f32)> = runs
+                            .iter()
+                            .flat_map(|&(s, l)| (s..s + l).map(|e| (w[e], imp[e])))
+                            .collect();
+                        pairs.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                        let (v, q): (Vec<f32>, Vec<f32>) = pairs.into_iter().unzip();
+                        kmeans_sorted(&v, Some(&q), k)
+                    }
+                },
                 Method::Uniform => {
                     let (lo, hi) = vals
                         .iter()
@@ -276,7 +295,7 @@ mod tests {
             }
         }
         v.sort_by(f32::total_cmp);
-        let t = kmeans_sorted(&v, 4);
+        let t = kmeans_sorted(&v, None, 4);
         for (got, want) in t.iter().zip([-3.0, 0.5, 2.0, 7.0]) {
             assert!((got - want).abs() < 0.01, "{t:?}");
         }
@@ -291,7 +310,7 @@ mod tests {
         for method in [Method::KMeans, Method::Uniform] {
             for grid in [vec![1, 1], vec![3, 1], vec![6, 4]] {
                 for bits in [1, 2, 3, 4] {
-                    let p = palettize(&w, &shape, &grid, bits, method);
+                    let p = palettize(&w, &shape, &grid, bits, method, None);
                     let k = 1 << bits;
                     crate::grid::for_each_run(&shape, &grid, |s, l, c| {
                         let t = &p.lut[c * k..(c + 1) * k];
@@ -308,7 +327,7 @@ mod tests {
     #[test]
     fn fewer_distinct_values_than_entries_are_exact() {
         let w: Vec<f32> = (0..64).map(|i| (i % 3) as f32).collect();
-        let p = palettize(&w, &[8, 8], &[1, 1], 2, Method::KMeans);
+        let p = palettize(&w, &[8, 8], &[1, 1], 2, Method::KMeans, None);
         for (e, &x) in w.iter().enumerate() {
             assert_eq!(p.lut[p.codes[e] as usize], x);
         }
