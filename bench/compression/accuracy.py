@@ -76,6 +76,7 @@ CALIBRATED = [
     ("int4 per-block 32 affine, calibrated", ["--mode", "linear", "--dtype", "int4", "--granularity", "per-block", "--block-size", "32", "--affine", "--calibration", "{cal}"]),
     ("int4 per-block 32, calibrated", ["--mode", "linear", "--dtype", "int4", "--granularity", "per-block", "--block-size", "32", "--calibration", "{cal}"]),
     ("palettize 4-bit per-grouped-channel 16, calibrated", ["--mode", "palettize", "--nbits", "4", "--granularity", "per-grouped-channel", "--group-size", "16", "--calibration", "{cal}"]),
+    ("palettize 4-bit, a table per channel, calibrated", ["--mode", "palettize", "--nbits", "4", "--granularity", "per-grouped-channel", "--group-size", "1", "--calibration", "{cal}"]),
 ]
 
 

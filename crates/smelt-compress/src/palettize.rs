@@ -2,8 +2,8 @@
 //! entries (Core ML's lookup-table compression).
 //!
 //! k-means, in 1-D, on the cell's sorted values, in two steps:
-//! 1. A globally optimal start. The sorted values are merged into at most ~2·`GROUPS` runs
-//!    (a run closes at `n / GROUPS` values or a value span of `(max - min) / GROUPS`, so both
+//! 1. A globally optimal start. The sorted values are merged into at most ~2·G runs
+//!    (G = [`groups`]`(k)`; a run closes at `n / G` values or a value span of `(max - min) / G`, so both
 //!    the dense middle and the sparse tails keep resolution), and the optimal partition of
 //!    the runs into `k` contiguous clusters is found by dynamic programming (divide and
 //!    conquer over the monotone split points: `O(k · m log m)` for m runs).
@@ -17,9 +17,48 @@
 use crate::grid::{runs_by_cell, Cells};
 use rayon::prelude::*;
 
-const MAX_ITERS: usize = 300;
-/// Target number of runs the dynamic programme sees.
-const GROUPS: usize = 4096;
+const MAX_ITERS: usize = 30;
+/// Target number of runs the dynamic programme sees: 16 per centroid, at least 256.
+fn groups(k: usize) -> usize {
+    (16 * k).clamp(256, 4096)
+}
+/// Cells with more values than this are clustered through a histogram of `HIST_BINS` bins
+/// (each bin a point at its values' weighted mean, weighing their total weight) instead of
+/// a sort: `O(n)` instead of `O(n log n)`; only values sharing a bin (1/65536 of the range)
+/// can no longer be told apart, and the final assignment still uses the exact values.
+const HIST_MIN: usize = 1 << 18;
+const HIST_BINS: usize = 1 << 16;
+
+/// (weighted means, total weights) of the non-empty bins of `v` (weights `wt` or 1).
+fn histogram(v: &[f32], wt: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+    let (lo, hi) = v
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let scale = if hi > lo {
+        (HIST_BINS as f64 - 1.0) / (hi as f64 - lo as f64)
+    } else {
+        0.0
+    };
+    let mut w = vec![0.0f64; HIST_BINS];
+    let mut s = vec![0.0f64; HIST_BINS];
+    for (i, &x) in v.iter().enumerate() {
+        let b = (((x - lo) as f64) * scale) as usize;
+        let q = wt.map_or(1.0, |t| t[i] as f64);
+        w[b.min(HIST_BINS - 1)] += q;
+        s[b.min(HIST_BINS - 1)] += q * x as f64;
+    }
+    let mut means = Vec::new();
+    let mut weights = Vec::new();
+    for (wb, sb) in w.iter().zip(&s) {
+        if *wb > 0.0 {
+            means.push((sb / wb) as f32);
+            weights.push(*wb as f32);
+        }
+    }
+    (means, weights)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -121,8 +160,8 @@ fn kmeans_sorted(v: &[f32], wt: Option<&[f32]>, k: usize) -> Vec<f32> {
         return uniq;
     }
     // step 1: runs, then the optimal partition of the runs
-    let cap = n.div_ceil(GROUPS).max(1);
-    let width = (v[n - 1] as f64 - v[0] as f64) / GROUPS as f64;
+    let cap = n.div_ceil(groups(k)).max(1);
+    let width = (v[n - 1] as f64 - v[0] as f64) / groups(k) as f64;
     let mut runs = Prefix {
         n: vec![0.0],
         s: vec![0.0],
@@ -210,6 +249,15 @@ pub fn palettize(
                 .flat_map(|&(s, l)| w[s..s + l].iter().copied())
                 .collect();
             let mut t = match method {
+                Method::KMeans if vals.len() > HIST_MIN => {
+                    let imp: Option<Vec<f32>> = importance.map(|imp| {
+                        runs.iter()
+                            .flat_map(|&(s, l)| imp[s..s + l].iter().copied())
+                            .collect()
+                    });
+                    let (means, weights) = histogram(&vals, imp.as_deref());
+                    kmeans_sorted(&means, Some(&weights), k)
+                }
                 Method::KMeans => match importance {
                     None => {
                         if vals.len() > 1 << 16 {
