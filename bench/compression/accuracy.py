@@ -62,9 +62,11 @@ def mnist(tmp):
             pkg = os.path.join(tmp, "m.ingot")
             wall, snr, size = compress(MNIST, pkg, flags)
         out = sh(SMELT, "compare", MNIST, pkg, "--input", f"input={tmp}/x.npy", "--labels", f"{tmp}/y.npy", "--batch", "500")
-        acc = re.search(r"accuracy A \S+ \((\S+)%\) B \S+ \((\S+)%\)", out)
-        acc_a, acc_b = float(acc.group(1)), float(acc.group(2))
-        agree = re.search(r"top-1 agree (\S+) \((\S+)%\)", out).group(2)
+        frac = lambda t: 100.0 * int(t.split("/")[0]) / int(t.split("/")[1])
+        acc = re.search(r"accuracy A (\S+) \(\S+\) B (\S+) ", out)
+        acc_a, acc_b = frac(acc.group(1)), frac(acc.group(2))
+        agreed = re.search(r"top-1 agree (\S+) ", out).group(1)
+        agree = f"{frac(agreed):.2f}"
         osnr = re.search(r"snr (\S+) dB", out).group(1)
         fp32_acc = acc_a
         print(f"| {name} | {size:,} | {snr:.2f} | {wall:.2f} | {acc_b:.2f}% | {agree}% | {osnr} |")
