@@ -276,3 +276,54 @@ fn calibration_lowers_the_output_error() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn malformed_compressed_weights_are_clear_errors() {
+    // a package whose decode node disagrees with its codes: no panic, an error naming it
+    let c = case("mnist_cnn");
+    let dir = std::env::temp_dir().join(format!("smelt-compress-mal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let g = smelt::onnx::load_path(&model_path(&c)).unwrap().graph;
+    let (mut g, _) = smelt::compression::compress(
+        &g,
+        &Options::new(Mode::Palettize {
+            bits: 4,
+            method: Method::KMeans,
+            granularity: Granularity::PerTensor,
+        }),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    // cut the Gemm weight's indices in half
+    let id = g.value_id("f1.w.indices").unwrap();
+    let t = &g.initializers[&id];
+    let half: Vec<u8> = t.as_slice::<u8>().unwrap()[..t.len() / 2].to_vec();
+    g.initializers
+        .insert(id, Tensor::from_vec(vec![half.len()], half).unwrap());
+    let info = smelt::Info::default();
+    let pkg = dir.join("bad.ingot");
+    smelt::ingot::write(&pkg, &g, &info, &mut |_, _| {}).unwrap();
+    let inputs = case_inputs(&c);
+    let feed: Vec<(&str, Tensor)> = inputs
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    for fuse in [true, false] {
+        let r = Model::load(
+            &pkg,
+            Config {
+                fuse_compressed: fuse,
+                ..Config::default()
+            },
+        )
+        .and_then(|m| m.predict(&feed).map(|_| ()));
+        let e = r
+            .expect_err("a truncated code stream must not run")
+            .to_string();
+        assert!(
+            e.contains("f1.w") && e.contains("codes hold"),
+            "fuse {fuse}: {e}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
