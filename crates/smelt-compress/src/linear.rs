@@ -95,18 +95,49 @@ pub(crate) fn to_i8(q: f32) -> i8 {
     unsafe { q.to_int_unchecked::<i32>() as i8 }
 }
 
-/// Visits every last-dim row with its cells: `f(values, base cell, run length)`.
-fn rows<'a>(
-    w: &'a [f32],
+/// Runs `f(a, b, values, base cell, run length)` over every last-dim row, the rows split
+/// into one contiguous chunk per thread, each chunk with its own pair of per-cell
+/// accumulators (starting at `init`), merged element-wise by `join_a` / `join_b`.
+#[allow(clippy::too_many_arguments)]
+fn par_rows<T: Copy + Send + Sync>(
+    w: &[f32],
     shape: &[usize],
-    cells: &Cells,
-    mut f: impl FnMut(&'a [f32], usize, usize),
-) {
+    map: &Cells,
+    cells: usize,
+    init: T,
+    f: impl Fn(&mut [T], &mut [T], &[f32], usize, usize) + Sync,
+    join_a: impl Fn(T, T) -> T,
+    join_b: impl Fn(T, T) -> T,
+) -> (Vec<T>, Vec<T>) {
     let last = shape[shape.len() - 1].max(1);
-    for (row, wr) in w.chunks(last).enumerate() {
-        let (base, bl) = cells.row(row);
-        f(wr, base, bl);
+    let nrows = w.len() / last;
+    let t = if w.len() < 1 << 16 {
+        1
+    } else {
+        rayon::current_num_threads().clamp(1, nrows.max(1))
+    };
+    let per = nrows.div_ceil(t).max(1);
+    let mut parts: Vec<(Vec<T>, Vec<T>)> = (0..t)
+        .into_par_iter()
+        .map(|c| {
+            let (mut a, mut b) = (vec![init; cells], vec![init; cells]);
+            for row in c * per..((c + 1) * per).min(nrows) {
+                let (base, bl) = map.row(row);
+                f(&mut a, &mut b, &w[row * last..(row + 1) * last], base, bl);
+            }
+            (a, b)
+        })
+        .collect();
+    let (mut a, mut b) = parts.swap_remove(0);
+    for (pa, pb) in parts {
+        for (x, y) in a.iter_mut().zip(pa) {
+            *x = join_a(*x, y);
+        }
+        for (x, y) in b.iter_mut().zip(pb) {
+            *x = join_b(*x, y);
+        }
     }
+    (a, b)
 }
 
 /// The code range `[lo, hi]` of `bits`-wide codes.
@@ -136,27 +167,34 @@ pub fn quantize(
     let cells: usize = grid.iter().product();
     let map = Cells::new(shape, grid);
     // pass 1: min and max per cell (with 0, so zero stays exact)
-    let mut mn = vec![0.0f32; cells];
-    let mut mx = vec![0.0f32; cells];
-    rows(w, shape, &map, |wr, base, bl| {
-        if bl == 1 {
-            // a cell per column (per-channel along the last axis): elementwise over the row
-            let (a, c) = (
-                &mut mn[base..base + wr.len()],
-                &mut mx[base..base + wr.len()],
-            );
-            for ((a, c), &v) in a.iter_mut().zip(c.iter_mut()).zip(wr) {
-                *a = if v < *a { v } else { *a };
-                *c = if v > *c { v } else { *c };
+    let (mn, mx) = par_rows(
+        w,
+        shape,
+        &map,
+        cells,
+        0.0f32,
+        |mn, mx, wr, base, bl| {
+            if bl == 1 {
+                // a cell per column (per-channel along the last axis): elementwise
+                let (a, c) = (
+                    &mut mn[base..base + wr.len()],
+                    &mut mx[base..base + wr.len()],
+                );
+                for ((a, c), &v) in a.iter_mut().zip(c.iter_mut()).zip(wr) {
+                    *a = if v < *a { v } else { *a };
+                    *c = if v > *c { v } else { *c };
+                }
+                return;
             }
-            return;
-        }
-        for (b, wb) in wr.chunks(bl).enumerate() {
-            let (a, c) = min_max(wb);
-            mn[base + b] = mn[base + b].min(a);
-            mx[base + b] = mx[base + b].max(c);
-        }
-    });
+            for (b, wb) in wr.chunks(bl).enumerate() {
+                let (a, c) = min_max(wb);
+                mn[base + b] = mn[base + b].min(a);
+                mx[base + b] = mx[base + b].max(c);
+            }
+        },
+        f32::min,
+        f32::max,
+    );
     let mut scale = vec![1.0f32; cells];
     let mut zero = vec![0.0f32; cells];
     for c in 0..cells {
@@ -174,34 +212,40 @@ pub fn quantize(
     }
     // refinement: least-squares scale for the codes of the current one
     for _ in 0..REFINE {
-        let mut num = vec![0.0f64; cells];
-        let mut den = vec![0.0f64; cells];
         let inv: Vec<f32> = scale.iter().map(|s| 1.0 / s).collect();
-        rows(w, shape, &map, |wr, base, bl| {
-            if bl == 1 {
-                let r = base..base + wr.len();
-                let (n, d) = (&mut num[r.clone()], &mut den[r.clone()]);
-                for ((((n, d), &v), &i), &z) in n
-                    .iter_mut()
-                    .zip(d.iter_mut())
-                    .zip(wr)
-                    .zip(&inv[r.clone()])
-                    .zip(&zero[r])
-                {
-                    let q = code(v, i, z, lo, hi) - z;
-                    *n += (v * q) as f64;
-                    *d += (q * q) as f64;
+        let (num, den) = par_rows(
+            w,
+            shape,
+            &map,
+            cells,
+            0.0f64,
+            |num, den, wr, base, bl| {
+                if bl == 1 {
+                    let r = base..base + wr.len();
+                    let (n, d) = (&mut num[r.clone()], &mut den[r.clone()]);
+                    for ((((n, d), &v), &i), &z) in n
+                        .iter_mut()
+                        .zip(d.iter_mut())
+                        .zip(wr)
+                        .zip(&inv[r.clone()])
+                        .zip(&zero[r])
+                    {
+                        let q = code(v, i, z, lo, hi) - z;
+                        *n += (v * q) as f64;
+                        *d += (q * q) as f64;
+                    }
+                    return;
                 }
-                return;
-            }
-            for (b, wb) in wr.chunks(bl).enumerate() {
-                let c = base + b;
-                let (inv, z) = (1.0 / scale[c], zero[c]);
-                let (n, d) = ls_sums(wb, inv, z, lo, hi);
-                num[c] += n as f64;
-                den[c] += d as f64;
-            }
-        });
+                for (b, wb) in wr.chunks(bl).enumerate() {
+                    let c = base + b;
+                    let (n, d) = ls_sums(wb, inv[c], zero[c], lo, hi);
+                    num[c] += n as f64;
+                    den[c] += d as f64;
+                }
+            },
+            |x, y| x + y,
+            |x, y| x + y,
+        );
         for c in 0..cells {
             if den[c] > 0.0 && num[c] > 0.0 {
                 scale[c] = (num[c] / den[c]) as f32;

@@ -37,8 +37,18 @@ fn round_trip(name: &str) {
 
 fn round_trip_model(name: &str, onnx: &Path, inputs: Vec<(String, Tensor)>) {
     let onnx = onnx.to_path_buf();
-    let direct = smelt_onnx::load_path(&onnx).unwrap();
-    let want = smelt_cpu::run(&direct.graph, inputs.clone()).unwrap();
+    // the .onnx through the same runtime path (both lowered alike for the CPU)
+    let feed: Vec<(&str, Tensor)> = inputs
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    let want: Vec<(String, Tensor)> = Model::load(&onnx, Config::default())
+        .unwrap()
+        .predict(&feed)
+        .unwrap()
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect();
     let dir = tmp_dir(name);
     let pkg = dir.join(format!("{name}.ingot"));
     convert(&onnx, &pkg, &ConvertOptions::default());
