@@ -1,0 +1,181 @@
+//! The executor across devices: mixed placement, transfers, bad inputs, no device.
+
+use crate::common::*;
+use smelt_core::{DType, Dim, Tensor};
+use smelt_cuda::Executor;
+use smelt_ir::{Attr, Attributes};
+use smelt_ops::GraphBuilder;
+
+/// x -> Relu (gpu) -> TopK (cpu) -> Mul (gpu) with a weight, and a Shape (cpu) output.
+fn mixed() -> smelt_ir::Graph {
+    let mut b = GraphBuilder::new("mixed");
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(33)]);
+    let r = b.relu(x).unwrap();
+    let k = b.constant("k", Tensor::from_vec(vec![1], vec![5i64]).unwrap());
+    let outs = b
+        .add_node(
+            "topk",
+            "",
+            "TopK",
+            &[Some(r), Some(k)],
+            &["vals".into(), "idx".into()],
+            Attributes::new(),
+        )
+        .unwrap();
+    let w = b.constant(
+        "w",
+        Tensor::from_vec(vec![5], vec![1f32, 2., 3., 4., 5.]).unwrap(),
+    );
+    let m = b.mul(outs[0].unwrap(), w).unwrap();
+    let s = b.op("Shape", &[m], Attributes::new()).unwrap();
+    b.output(m, "m");
+    b.output(s, "shape");
+    b.output(outs[1].unwrap(), "idx");
+    b.build().unwrap()
+}
+
+#[test]
+fn mixed_placement_copies_only_at_boundaries() {
+    if !gpu_or_skip("mixed_placement_copies_only_at_boundaries") {
+        return;
+    }
+    let g = mixed();
+    let on_gpu: Vec<bool> = g
+        .nodes
+        .iter()
+        .map(|n| smelt_cuda::backend::gpu_support(n, &g) == smelt_ir::Support::Yes)
+        .collect();
+    assert_eq!(
+        on_gpu,
+        vec![true, false, true, false],
+        "Relu, TopK, Mul, Shape"
+    );
+    let ex = Executor::new(&g, &on_gpu).unwrap();
+    let x = Rng::new(40).tensor(&[4, 33], -1.0, 1.0);
+    let want = smelt_cpu::run(&g, vec![("x".into(), x.clone())]).unwrap();
+    for _ in 0..3 {
+        let got = ex.run(vec![("x".into(), x.clone())]).unwrap();
+        compare("mixed", &want, &got, EXACT);
+    }
+    let st = ex.stats();
+    println!("{st:?}");
+    // per run: x up, relu down (TopK), vals up (Mul), m down (Shape and the output); w once
+    assert_eq!(st.uploads, 3 * 2 + 1);
+    assert_eq!(st.downloads, 3 * 2);
+    assert_eq!(st.weight_bytes, 20);
+    assert_eq!((st.gpu_nodes, st.cpu_nodes, st.cpu_fallbacks), (6, 6, 0));
+    // later runs reuse cached blocks
+    assert!(
+        st.alloc.cache_hits > 0 && st.alloc.in_use == 0,
+        "{:?}",
+        st.alloc
+    );
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    if !gpu_or_skip("bad_inputs_are_errors_not_panics") {
+        return;
+    }
+    let table = Rng::new(41).tensor(&[10, 4], -1.0, 1.0);
+    let (g, _) = one(
+        "Gather",
+        vec![
+            In::Const(table),
+            In::Feed(Tensor::from_vec(vec![1], vec![0i64]).unwrap()),
+        ],
+        attrs(&[]),
+    );
+    let ex = Executor::new(&g, &[true]).unwrap();
+    let bad = Tensor::from_vec(vec![1], vec![10i64]).unwrap();
+    let e = ex.run(vec![("in1".into(), bad)]).unwrap_err().to_string();
+    assert!(e.contains("out of range"), "{e}");
+    let e = ex
+        .run(vec![(
+            "in1".into(),
+            Tensor::from_vec(vec![1], vec![1f32]).unwrap(),
+        )])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected dtype"), "{e}");
+    // MatMul with mismatched inner dims fed at run time (declared dims unknown)
+    let mut b = GraphBuilder::new("mm");
+    let a = b.placeholder("a", DType::F32, &[Dim::Unknown, Dim::Unknown]);
+    let c = b.placeholder("b", DType::F32, &[Dim::Unknown, Dim::Unknown]);
+    let y = b.matmul(a, c).unwrap();
+    b.output(y, "y");
+    let g = b.build().unwrap();
+    let ex = Executor::new(&g, &[true]).unwrap();
+    let e = ex
+        .run(vec![
+            ("a".into(), Tensor::zeros(DType::F32, vec![2, 3])),
+            ("b".into(), Tensor::zeros(DType::F32, vec![4, 5])),
+        ])
+        .unwrap_err();
+    println!("mismatched MatMul: {e}");
+}
+
+#[test]
+fn without_a_device_everything_is_a_clear_error() {
+    if smelt_cuda::device().is_ok() {
+        eprintln!("SKIP: a CUDA device is present (this test checks the no-device path)");
+        return;
+    }
+    let why = smelt_cuda::device().err().unwrap();
+    assert!(!why.is_empty());
+    assert!(smelt_cuda::CudaBackend::new().is_err());
+    let (g, _) = one(
+        "Relu",
+        vec![In::Feed(Tensor::zeros(DType::F32, vec![2]))],
+        attrs(&[]),
+    );
+    let e = Executor::new(&g, &[true])
+        .err()
+        .expect("no executor without a device")
+        .to_string();
+    assert!(e.contains("no device"), "{e}");
+    println!("no device: {why}");
+}
+
+#[test]
+fn placement_refuses_what_the_kernels_do_not_run() {
+    let (g, _) = one(
+        "Relu",
+        vec![In::Feed(Tensor::zeros(DType::I64, vec![2]))],
+        attrs(&[]),
+    );
+    assert!(matches!(
+        smelt_cuda::backend::gpu_support(&g.nodes[0], &g),
+        smelt_ir::Support::No(_)
+    ));
+    let (g, _) = one(
+        "TopK",
+        vec![
+            In::Feed(Tensor::zeros(DType::F32, vec![4])),
+            In::Const(Tensor::from_vec(vec![1], vec![1i64]).unwrap()),
+        ],
+        attrs(&[]),
+    );
+    assert!(matches!(
+        smelt_cuda::backend::gpu_support(&g.nodes[0], &g),
+        smelt_ir::Support::No(_)
+    ));
+    let (g, _) = one(
+        "Relu",
+        vec![In::Feed(Tensor::zeros(DType::F32, vec![2]))],
+        attrs(&[]),
+    );
+    assert_eq!(
+        smelt_cuda::backend::gpu_support(&g.nodes[0], &g),
+        smelt_ir::Support::Yes
+    );
+    let (g, _) = one(
+        "Gelu",
+        vec![In::Feed(Tensor::zeros(DType::F32, vec![2]))],
+        attrs(&[("approximate", Attr::String("tanh".into()))]),
+    );
+    assert!(matches!(
+        smelt_cuda::backend::gpu_support(&g.nodes[0], &g),
+        smelt_ir::Support::No(_)
+    ));
+}
