@@ -12,6 +12,7 @@
 //! ```
 
 pub mod convert;
+mod gpu;
 pub mod model;
 pub mod placement;
 

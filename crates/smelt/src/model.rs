@@ -121,6 +121,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub struct Model {
     id: u64,
     plan: smelt_cpu::Plan<Arc<Graph>>,
+    /// Runs the model when placement put nodes on a GPU.
+    pub(crate) gpu: Option<crate::gpu::GpuExecutor>,
     info: Info,
     placement: Placement,
     inputs: Vec<Feature>,
@@ -218,9 +220,11 @@ impl Model {
                 description: s.description.clone(),
             })
             .collect();
+        let graph = Arc::new(graph);
         Ok(Model {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            plan: smelt_cpu::Plan::new(Arc::new(graph)),
+            gpu: crate::gpu::executor(&graph, &placement)?,
+            plan: smelt_cpu::Plan::new(graph),
             info,
             placement,
             inputs,
@@ -368,7 +372,10 @@ impl Model {
 
     fn run(&self, inputs: &[(&str, Tensor)], state: Option<&mut State>) -> Result<Outputs> {
         let feed = self.feed(inputs, state.as_deref())?;
-        let outs = self.plan.run(feed)?;
+        let outs = match &self.gpu {
+            Some(g) => g.run(feed)?,
+            None => self.plan.run(feed)?,
+        };
         let mut result = Vec::with_capacity(self.outputs.len());
         let mut new_states: Vec<Option<Tensor>> = vec![None; self.states.len()];
         for (name, t) in outs {

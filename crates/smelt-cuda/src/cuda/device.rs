@@ -107,6 +107,29 @@ fn probe() -> std::result::Result<Arc<Device>, String> {
     }
 }
 
+/// Whether libnvrtc can be loaded (it compiles kernels without a GPU).
+pub fn nvrtc_present() -> bool {
+    // SAFETY: only tries to dlopen the library.
+    unsafe { cudarc::nvrtc::sys::is_culib_present() }
+}
+
+/// Compiles every kernel source to PTX for `arch` ("compute_90") with NVRTC. Needs only
+/// libnvrtc, no driver or GPU.
+pub fn compile_kernels(arch: &str) -> std::result::Result<String, String> {
+    if !nvrtc_present() {
+        return Err("libnvrtc not found".into());
+    }
+    let opts = cudarc::nvrtc::CompileOptions {
+        options: vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()],
+        ..Default::default()
+    };
+    let src = SOURCES.join("\n");
+    let ptx = std::panic::catch_unwind(|| cudarc::nvrtc::compile_ptx_with_opts(src, opts))
+        .map_err(|_| "NVRTC panicked while loading".to_string())?
+        .map_err(|e| format!("NVRTC failed to compile the kernels: {e:?}"))?;
+    Ok(ptx.to_src())
+}
+
 impl Device {
     /// "NVIDIA H200 (sm_90, 139.8 GiB)".
     pub fn describe(&self) -> String {

@@ -179,3 +179,37 @@ fn placement_refuses_what_the_kernels_do_not_run() {
         smelt_ir::Support::No(_)
     ));
 }
+
+#[test]
+fn kernels_compile_with_nvrtc() {
+    if !smelt_cuda::cuda::device::nvrtc_present() {
+        eprintln!("SKIP: libnvrtc not found (the kernel sources are not compiled here)");
+        return;
+    }
+    for arch in ["compute_75", "compute_90"] {
+        let ptx = smelt_cuda::cuda::device::compile_kernels(arch)
+            .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        for k in [
+            "unary_f32",
+            "binary_f32",
+            "where_f32",
+            "strided_copy_32",
+            "gather_32",
+            "im2col_f32",
+            "conv2d_direct_f32",
+            "pool2d_f32",
+            "softmax_rows_f32",
+            "layernorm_rows_f32",
+            "batchnorm_f32",
+            "reduce_rows_f32",
+            "reduce_mid_f32",
+            "cast_f32_i64",
+        ] {
+            assert!(
+                ptx.contains(&format!(".entry {k}(")),
+                "{arch}: kernel {k} missing from the PTX"
+            );
+        }
+        println!("{arch}: {} bytes of PTX", ptx.len());
+    }
+}

@@ -1,6 +1,8 @@
 // Shared by every kernel source: the strided-index struct the planner fills (plan::Strides).
 // Up to 8 dims; `a`, `b`, `c` are element strides of up to three operands (0 = broadcast).
 #define MAXR 8
+// NVRTC has no <math.h>: the constants are spelled out
+#define SM_INF __int_as_float(0x7f800000)
 struct Strides {
     int rank;
     int dims[MAXR];
@@ -49,7 +51,7 @@ __device__ float block_max(float v, float* sh) {
     __syncthreads();
     if (lane == 0) sh[w] = v;
     __syncthreads();
-    v = (threadIdx.x < nw) ? sh[threadIdx.x] : -INFINITY;
+    v = (threadIdx.x < nw) ? sh[threadIdx.x] : (-SM_INF);
     if (w == 0) v = warp_max(v);
     if (threadIdx.x == 0) sh[0] = v;
     __syncthreads();

@@ -37,8 +37,8 @@ extern "C" __global__ void conv2d_direct_f32(const float* x, const float* wt, co
         int g = oc / mg;
         float acc = bias ? bias[oc] : 0.0f;
         for (int ci = 0; ci < cg; ++ci) {
-            const float* xc = x + ((size_t)(b * p.c + g * cg + ci)) * p.h * p.w;
-            const float* wc = wt + ((size_t)(oc * cg + ci)) * p.kh * p.kw;
+            const float* xc = x + ((unsigned long long)(b * p.c + g * cg + ci)) * p.h * p.w;
+            const float* wc = wt + ((unsigned long long)(oc * cg + ci)) * p.kh * p.kw;
             for (int ky = 0; ky < p.kh; ++ky) {
                 int iy = oy * p.sh - p.ph + ky * p.dh;
                 if (iy < 0 || iy >= p.h) continue;

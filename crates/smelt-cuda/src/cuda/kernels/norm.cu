@@ -4,9 +4,9 @@ extern "C" __global__ void softmax_rows_f32(const float* x, float* y, int rows, 
     __shared__ float sh[32];
     int r = blockIdx.x;
     if (r >= rows) return;
-    const float* xr = x + (size_t)r * n;
-    float* yr = y + (size_t)r * n;
-    float m = -INFINITY;
+    const float* xr = x + (unsigned long long)r * n;
+    float* yr = y + (unsigned long long)r * n;
+    float m = (-SM_INF);
     for (int j = threadIdx.x; j < n; j += blockDim.x) m = fmaxf(m, xr[j]);
     m = block_max(m, sh);
     float s = 0.0f;
@@ -27,8 +27,8 @@ extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale
     __shared__ float sh[32];
     int r = blockIdx.x;
     if (r >= rows) return;
-    const float* xr = x + (size_t)r * n;
-    float* yr = y + (size_t)r * n;
+    const float* xr = x + (unsigned long long)r * n;
+    float* yr = y + (unsigned long long)r * n;
     float s = 0.0f;
     for (int j = threadIdx.x; j < n; j += blockDim.x) s += xr[j];
     float mean = block_sum(s, sh) / (float)n;

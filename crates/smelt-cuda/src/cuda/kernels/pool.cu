@@ -11,8 +11,8 @@ extern "C" __global__ void pool2d_f32(const float* x, float* y, PoolP p) {
     GRID_STRIDE(i, total) {
         int ox = i % p.ow, t = i / p.ow;
         int oy = t % p.oh, c = t / p.oh;
-        const float* xc = x + (size_t)c * p.h * p.w;
-        float acc = p.mode == 0 ? -INFINITY : 0.0f;
+        const float* xc = x + (unsigned long long)c * p.h * p.w;
+        float acc = p.mode == 0 ? (-SM_INF) : 0.0f;
         int cnt = 0;
         for (int ky = 0; ky < p.kh; ++ky) {
             int iy = oy * p.sh - p.ph + ky * p.dh;

@@ -3,7 +3,7 @@
 // 8 log-sum, 9 log-sum-exp).
 
 __device__ __forceinline__ float reduce_init(int op) {
-    return op == 2 ? -INFINITY : (op == 3 ? INFINITY : (op == 4 ? 1.0f : 0.0f));
+    return op == 2 ? (-SM_INF) : (op == 3 ? SM_INF : (op == 4 ? 1.0f : 0.0f));
 }
 __device__ __forceinline__ float reduce_step(int op, float acc, float v) {
     switch (op) {
@@ -29,17 +29,17 @@ extern "C" __global__ void reduce_mid_f32(const float* x, float* y, int outer, i
     int n = outer * inner;
     GRID_STRIDE(i, n) {
         int in = i % inner, o = i / inner;
-        const float* p = x + (size_t)o * r * inner + in;
+        const float* p = x + (unsigned long long)o * r * inner + in;
         if (op == 9) {
-            float m = -INFINITY;
-            for (int k = 0; k < r; ++k) m = fmaxf(m, p[(size_t)k * inner]);
+            float m = (-SM_INF);
+            for (int k = 0; k < r; ++k) m = fmaxf(m, p[(unsigned long long)k * inner]);
             float s = 0.0f;
-            for (int k = 0; k < r; ++k) s += expf(p[(size_t)k * inner] - m);
+            for (int k = 0; k < r; ++k) s += expf(p[(unsigned long long)k * inner] - m);
             y[i] = m + logf(s);
             continue;
         }
         float acc = reduce_init(op);
-        for (int k = 0; k < r; ++k) acc = reduce_step(op, acc, p[(size_t)k * inner]);
+        for (int k = 0; k < r; ++k) acc = reduce_step(op, acc, p[(unsigned long long)k * inner]);
         y[i] = reduce_final(op, acc, r);
     }
 }
@@ -49,7 +49,7 @@ extern "C" __global__ void reduce_rows_f32(const float* x, float* y, int outer, 
     __shared__ float sh[32];
     int o = blockIdx.x;
     if (o >= outer) return;
-    const float* p = x + (size_t)o * r;
+    const float* p = x + (unsigned long long)o * r;
     float res;
     if (op == 2 || op == 3) {
         float acc = reduce_init(op);
@@ -60,7 +60,7 @@ extern "C" __global__ void reduce_rows_f32(const float* x, float* y, int outer, 
         float v = op == 2 ? block_max(acc, sh) : -block_max(-acc, sh);
         res = nan > 0.0f ? __int_as_float(0x7fc00000) : v;
     } else if (op == 9) {
-        float m = -INFINITY;
+        float m = (-SM_INF);
         for (int k = threadIdx.x; k < r; k += blockDim.x) m = fmaxf(m, p[k]);
         m = block_max(m, sh);
         float s = 0.0f;
