@@ -34,7 +34,7 @@ pub struct ExecStats {
     pub upload_bytes: u64,
     pub downloads: u64,
     pub download_bytes: u64,
-    /// Weight bytes kept on the device.
+    /// Bytes of constant values (weights, Constant outputs) kept on the device.
     pub weight_bytes: u64,
     pub alloc: AllocStats,
 }
@@ -52,6 +52,9 @@ pub struct Executor<G: Deref<Target = Graph>> {
     ops: Vec<Option<GpuOp>>,
     /// Per value: the last node reading it (usize::MAX: a graph output; None: never read).
     last_use: Vec<Option<usize>>,
+    /// Per value: the same in every run (an initializer or a Constant node's output), so
+    /// its device copy is kept across runs like a weight.
+    constant: Vec<bool>,
     inner: Mutex<Inner>,
 }
 
@@ -80,10 +83,20 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             })
             .collect();
         let last_use = lifetimes(&graph);
+        let mut constant = vec![false; graph.values.len()];
+        for id in graph.initializers.keys() {
+            constant[*id] = true;
+        }
+        for n in &graph.nodes {
+            if n.op_type == "Constant" && n.domain.is_empty() && n.inputs.is_empty() {
+                n.outputs.iter().flatten().for_each(|&o| constant[o] = true);
+            }
+        }
         Ok(Executor {
             graph,
             ops,
             last_use,
+            constant,
             inner: Mutex::new(Inner {
                 stream,
                 weights: HashMap::new(),
@@ -280,8 +293,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             .collect())
     }
 
-    /// The value on the device, uploading (and keeping) it if needed. Weights are uploaded
-    /// once per executor.
+    /// The value on the device, uploading (and keeping) it if needed. Constant values are
+    /// uploaded once per executor.
     fn dev_of(&self, inner: &mut Inner, env: &mut [Slot], id: usize) -> Result<GpuTensor> {
         if let Some(d) = &env[id].dev {
             return Ok(d.clone());
@@ -301,7 +314,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         }
         let d = inner.stream.upload(h)?;
         let bytes = d.byte_size() as u64;
-        if self.graph.initializers.contains_key(&id) {
+        if self.constant[id] {
             inner.weights.insert(id, d.clone());
             inner.stats.weight_bytes += bytes;
         }

@@ -64,9 +64,9 @@ fn mixed_placement_copies_only_at_boundaries() {
     assert_eq!(st.downloads, 3 * 2);
     assert_eq!(st.weight_bytes, 20);
     assert_eq!((st.gpu_nodes, st.cpu_nodes, st.cpu_fallbacks), (6, 6, 0));
-    // later runs reuse cached blocks
+    // later runs reuse cached blocks; only the weight's block (256 bytes) stays in use
     assert!(
-        st.alloc.cache_hits > 0 && st.alloc.in_use == 0,
+        st.alloc.cache_hits > 0 && st.alloc.in_use == 256,
         "{:?}",
         st.alloc
     );

@@ -10,7 +10,8 @@ __device__ __forceinline__ float reduce_step(int op, float acc, float v) {
     case 2: return (v > acc || v != v) ? v : acc;
     case 3: return (v < acc || v != v) ? v : acc;
     case 4: return acc * v;
-    case 5: return acc + v * v;
+    case 5:
+    case 7: return acc + v * v;   // SumSquare, and L2 before its square root
     case 6: return acc + fabsf(v);
     default: return acc + v;
     }
