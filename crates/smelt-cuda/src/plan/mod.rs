@@ -15,6 +15,7 @@ pub mod norm;
 pub mod op;
 pub mod pool;
 pub mod reduce;
+pub mod resize;
 
 pub use op::GpuOp;
 

@@ -7,6 +7,7 @@ use super::elementwise::{self, BinaryOp, UnaryOp};
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
 use super::reduce::{self, ReduceAttrs};
+use super::resize::ResizeAttrs;
 use smelt_core::DType;
 use smelt_ir::{Graph, Node};
 
@@ -91,6 +92,7 @@ pub enum GpuOp {
         axis: i64,
     },
     Expand,
+    Resize(ResizeAttrs),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -222,6 +224,7 @@ impl GpuOp {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
             "Expand" => GpuOp::Expand,
+            "Resize" => GpuOp::Resize(ResizeAttrs::parse(node)?),
             _ => return Err(format!("no GPU kernel for {t}")),
         };
         Ok(op)
@@ -237,7 +240,7 @@ impl GpuOp {
             | GpuOp::Reduce(_)
             | GpuOp::Expand
             | GpuOp::Gather { .. } => i >= 1,
-            GpuOp::Slice { .. } => i >= 1,
+            GpuOp::Slice { .. } | GpuOp::Resize(_) => i >= 1,
             _ => false,
         };
         if host {

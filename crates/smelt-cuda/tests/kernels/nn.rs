@@ -210,3 +210,68 @@ fn reductions_match_cpu() {
     );
     check("ReduceMean opset 13", &g, f, SUMS);
 }
+
+#[test]
+fn resize_matches_cpu() {
+    if !gpu_or_skip("resize_matches_cpu") {
+        return;
+    }
+    use smelt_core::Tensor;
+    let mut rng = Rng::new(24);
+    let x = rng.tensor(&[2, 3, 31, 33], -1.0, 1.0);
+    let scales = |v: &[f32]| Tensor::from_vec(vec![v.len()], v.to_vec()).unwrap();
+    let empty = Tensor::from_vec(vec![0], Vec::<f32>::new()).unwrap();
+    let modes: [(&str, &str, &str); 6] = [
+        ("nearest", "asymmetric", "floor"),
+        ("nearest", "half_pixel", "round_prefer_floor"),
+        ("linear", "half_pixel", "round_prefer_floor"),
+        ("linear", "align_corners", "round_prefer_floor"),
+        ("linear", "pytorch_half_pixel", "round_prefer_floor"),
+        ("cubic", "half_pixel", "round_prefer_floor"),
+    ];
+    let mut worst = 0f32;
+    for (mode, coord, nearest) in modes {
+        for sc in [
+            [1.0f32, 1.0, 2.0, 2.0],
+            [1.0, 1.0, 0.5, 0.75],
+            [1.0, 1.0, 1.7, 3.0],
+        ] {
+            let at = attrs(&[
+                ("mode", Attr::String(mode.into())),
+                ("coordinate_transformation_mode", Attr::String(coord.into())),
+                ("nearest_mode", Attr::String(nearest.into())),
+            ]);
+            let (g, f) = one(
+                "Resize",
+                vec![
+                    In::Feed(x.clone()),
+                    In::Const(empty.clone()),
+                    In::Const(scales(&sc)),
+                ],
+                at,
+            );
+            worst = worst.max(check(&format!("Resize {mode} {coord} {sc:?}"), &g, f, SUMS));
+        }
+    }
+    // sizes instead of scales, and the opset-10 form
+    let sizes = Tensor::from_vec(vec![4], vec![2i64, 3, 64, 17]).unwrap();
+    let (g, f) = one(
+        "Resize",
+        vec![
+            In::Feed(x.clone()),
+            In::Const(empty.clone()),
+            In::Const(empty),
+            In::Const(sizes),
+        ],
+        attrs(&[("mode", Attr::String("linear".into()))]),
+    );
+    worst = worst.max(check("Resize sizes", &g, f, SUMS));
+    let (g, f) = one_opset(
+        "Resize",
+        vec![In::Feed(x), In::Const(scales(&[1.0, 1.0, 2.0, 2.0]))],
+        attrs(&[]),
+        10,
+    );
+    worst = worst.max(check("Resize opset 10", &g, f, SUMS));
+    println!("Resize: max abs error {worst:.3e}");
+}

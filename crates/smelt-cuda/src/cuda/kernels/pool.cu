@@ -1,4 +1,5 @@
-// 2-d pooling over NCHW (plan::PoolPlan fills PoolP). mode 0 = max, 1 = average.
+// 2-d pooling over NCHW (plan::pool fills PoolP; mode 0 = max, 1 = average), and the
+// resampling pass of Resize.
 struct PoolP {
     int nc, h, w, oh, ow;
     int kh, kw, sh, sw, ph, pw, dh, dw;
@@ -30,5 +31,23 @@ extern "C" __global__ void pool2d_f32(const float* x, float* y, PoolP p) {
             }
         }
         y[i] = p.mode == 0 ? acc : (cnt > 0 ? acc / (float)cnt : 0.0f);
+    }
+}
+
+// Resize pass: x [outer, dim, inner] -> y [outer, out, inner]; output position j takes
+// sum_k w[j*n+k] * x[idx[j*n+k]] along the axis (zero weights skipped, as on the CPU).
+extern "C" __global__ void resample_axis_f32(const float* x, float* y, int outer, int dim, int inner,
+                                              int out, int n, const int* idx, const float* w) {
+    int total = outer * out * inner;
+    GRID_STRIDE(i, total) {
+        int in = i % inner, r = i / inner;
+        int j = r % out, o = r / out;
+        const float* src = x + (unsigned long long)o * dim * inner + in;
+        float acc = 0.0f;
+        for (int k = 0; k < n; ++k) {
+            float wt = w[j * n + k];
+            if (wt != 0.0f) acc += wt * src[(unsigned long long)idx[j * n + k] * inner];
+        }
+        y[i] = acc;
     }
 }

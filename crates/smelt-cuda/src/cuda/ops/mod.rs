@@ -7,6 +7,7 @@
 //! which the executor answers by running the node on the CPU.
 
 mod elementwise;
+mod image;
 mod layout;
 mod linalg;
 mod nn;
@@ -95,6 +96,7 @@ pub fn run(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Vec<GpuTenso
         GpuOp::Slice { attrs } => layout::slice(s, &ins, attrs.as_ref())?,
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
+        GpuOp::Resize(a) => image::resize(s, a, &ins)?,
     };
     Ok(vec![y])
 }
