@@ -2,7 +2,7 @@
 //! attributes. `from_node` failing is the reason placement gives for keeping a node on the
 //! CPU; [`GpuOp::check_types`] adds the dtype contract.
 
-use super::conv::ConvAttrs;
+use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, UnaryOp};
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
@@ -61,6 +61,7 @@ pub enum GpuOp {
     MatMul,
     Gemm(GemmAttrs),
     Conv(ConvAttrs),
+    ConvTranspose(ConvTransposeAttrs),
     Pool(PoolAttrs),
     GlobalPool {
         max: bool,
@@ -148,6 +149,7 @@ impl GpuOp {
             "MatMul" => GpuOp::MatMul,
             "Gemm" => e(GemmAttrs::parse(a).map(GpuOp::Gemm))?,
             "Conv" => e(ConvAttrs::parse(a).map(GpuOp::Conv))?,
+            "ConvTranspose" => e(ConvTransposeAttrs::parse(a).map(GpuOp::ConvTranspose))?,
             "MaxPool" | "AveragePool" => {
                 if n_out > 1 {
                     return Err("MaxPool with the Indices output has no GPU kernel".into());

@@ -275,3 +275,50 @@ fn resize_matches_cpu() {
     worst = worst.max(check("Resize opset 10", &g, f, SUMS));
     println!("Resize: max abs error {worst:.3e}");
 }
+
+#[test]
+fn conv_transpose_matches_cpu() {
+    if !gpu_or_skip("conv_transpose_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(25);
+    // (n, c, h, w, m, k, stride, pad, dilation, group, output_padding, bias)
+    let cases = [
+        (1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, false),
+        (2, 4, 15, 17, 3, 2, 2, 0, 1, 1, 0, true), // the 2x upsampling of detection heads
+        (1, 8, 9, 11, 6, 3, 2, 1, 1, 2, 1, true),
+        (1, 3, 31, 33, 5, 3, 1, 1, 2, 1, 0, false),
+    ];
+    let mut worst = 0f32;
+    for (n, c, h, w, m, k, s, p, d, g, op, bias) in cases {
+        let mut ins = vec![
+            In::Feed(rng.tensor(&[n, c, h, w], -1.0, 1.0)),
+            In::Const(rng.tensor(&[c, m / g, k, k], -0.5, 0.5)),
+        ];
+        if bias {
+            ins.push(In::Const(rng.tensor(&[m], -1.0, 1.0)));
+        }
+        let mut at = conv_attrs(k, s, p, d, g, 2);
+        at.push(("output_padding", Attr::Ints(vec![op as i64; 2])));
+        let (gr, f) = one("ConvTranspose", ins, attrs(&at));
+        worst = worst.max(check(
+            &format!("ConvTranspose n{n} c{c} {h}x{w} m{m} k{k} s{s} p{p} d{d} g{g} op{op}"),
+            &gr,
+            f,
+            SUMS,
+        ));
+    }
+    let (gr, f) = one(
+        "ConvTranspose",
+        vec![
+            In::Feed(rng.tensor(&[1, 2, 7, 9], -1.0, 1.0)),
+            In::Const(rng.tensor(&[2, 3, 3, 3], -0.5, 0.5)),
+        ],
+        attrs(&[
+            ("auto_pad", Attr::String("SAME_UPPER".into())),
+            ("strides", Attr::Ints(vec![2, 2])),
+        ]),
+    );
+    worst = worst.max(check("ConvTranspose SAME_UPPER", &gr, f, SUMS));
+    println!("ConvTranspose: max abs error {worst:.3e}");
+}

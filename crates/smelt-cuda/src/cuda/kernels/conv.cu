@@ -57,3 +57,36 @@ extern "C" __global__ void conv2d_direct_f32(const float* x, const float* wt, co
 extern "C" __global__ void channel_bias_f32(float* y, const float* bias, int c, int inner, int n) {
     GRID_STRIDE(i, n) y[i] += bias[(i / inner) % c];
 }
+
+// ConvTranspose, one thread per output element: y[b, oc, oy, ox] sums x[b, c, iy, ix] *
+// w[c, oc % mg, ky, kx] over the group's input channels and the taps with
+// oy = iy * sh - ph + ky * dh (and likewise for x). w is [c][m/groups][kh][kw].
+extern "C" __global__ void conv_transpose2d_f32(const float* x, const float* wt, const float* bias, float* y, ConvP p) {
+    int total = p.n * p.m * p.oh * p.ow;
+    int cg = p.c / p.groups, mg = p.m / p.groups;
+    GRID_STRIDE(i, total) {
+        int ox = i % p.ow, t = i / p.ow;
+        int oy = t % p.oh; t /= p.oh;
+        int oc = t % p.m, b = t / p.m;
+        int g = oc / mg, ocg = oc % mg;
+        float acc = bias ? bias[oc] : 0.0f;
+        for (int ky = 0; ky < p.kh; ++ky) {
+            int ty = oy + p.ph - ky * p.dh;
+            if (ty < 0 || ty % p.sh) continue;
+            int iy = ty / p.sh;
+            if (iy >= p.h) continue;
+            for (int kx = 0; kx < p.kw; ++kx) {
+                int tx = ox + p.pw - kx * p.dw;
+                if (tx < 0 || tx % p.sw) continue;
+                int ix = tx / p.sw;
+                if (ix >= p.w) continue;
+                for (int ci = 0; ci < cg; ++ci) {
+                    int ch = g * cg + ci;
+                    acc += x[((unsigned long long)(b * p.c + ch) * p.h + iy) * p.w + ix]
+                         * wt[(((unsigned long long)ch * mg + ocg) * p.kh + ky) * p.kw + kx];
+                }
+            }
+        }
+        y[i] = acc;
+    }
+}

@@ -82,6 +82,9 @@ pub fn run(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Vec<GpuTenso
         GpuOp::MatMul => linalg::matmul(s, ins.f32(0)?, ins.f32(1)?)?,
         GpuOp::Gemm(g) => linalg::gemm(s, g, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
         GpuOp::Conv(c) => nn::conv(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
+        GpuOp::ConvTranspose(c) => {
+            nn::conv_transpose(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?
+        }
         GpuOp::Pool(p) => nn::pool(s, p, ins.f32(0)?)?,
         GpuOp::GlobalPool { max } => nn::global_pool(s, ins.f32(0)?, *max)?,
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,

@@ -3,7 +3,7 @@
 use super::{geom, Ins};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
-use crate::plan::conv::{self, ConvAttrs};
+use crate::plan::conv::{self, ConvAttrs, ConvTransposeAttrs};
 use crate::plan::matmul::GemmPlan;
 use crate::plan::pool::{self, PoolAttrs};
 use crate::plan::reduce::{self, ReduceAttrs, ReduceOp};
@@ -79,6 +79,22 @@ pub(super) fn conv(
             args![&yp, &bp, &c, &inner, &total],
         )?;
     }
+    Ok(y)
+}
+
+/// ConvTranspose by the direct kernel (each output gathers its taps; no atomics).
+pub(super) fn conv_transpose(
+    s: &Stream,
+    a: &ConvTransposeAttrs,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    bias: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
+    let (p, out) = conv::plan_transpose(a, x.shape(), w.shape())?;
+    let y = s.alloc(DType::F32, &out)?;
+    let (xp, wp, yp, bp) = (x.ptr(), w.ptr(), y.ptr(), bias.map_or(0u64, |b| b.ptr()));
+    let (g, b) = geom(y.len());
+    s.launch("conv_transpose2d_f32", g, b, args![&xp, &wp, &bp, &yp, &p])?;
     Ok(y)
 }
 
