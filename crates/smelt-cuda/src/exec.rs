@@ -160,6 +160,10 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         inner.stats.runs += 1;
         for (n, node) in g.nodes.iter().enumerate() {
             let outs = match &self.ops[n] {
+                Some(op) if op.host_output() => {
+                    inner.stats.gpu_nodes += 1;
+                    self.run_host_output(inner, &mut env, n, op)?
+                }
                 Some(op) => match self.run_gpu(inner, &mut env, n, op) {
                     Ok(outs) => {
                         inner.stats.gpu_nodes += 1;
@@ -240,6 +244,47 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             });
         }
         ops::run(&inner.stream, op, &ins)
+    }
+
+    /// Constant and Shape: host values made without a kernel or a copy.
+    fn run_host_output(
+        &self,
+        inner: &mut Inner,
+        env: &mut [Slot],
+        n: usize,
+        op: &GpuOp,
+    ) -> Result<Vec<Slot>> {
+        let node = &self.graph.nodes[n];
+        match op {
+            GpuOp::Shape { start, end } => {
+                let id = node.inputs.first().copied().flatten().ok_or_else(|| {
+                    Error::invalid("Shape without an input").in_node(&node.name, &node.op_type)
+                })?;
+                let dims: Vec<usize> = match (&env[id].dev, &env[id].host) {
+                    (Some(d), _) => d.shape().to_vec(),
+                    (None, Some(h)) => h.shape().to_vec(),
+                    (None, None) => {
+                        return Err(Error::invalid(format!(
+                            "value '{}' not computed",
+                            self.graph.values[id].name
+                        ))
+                        .in_node(&node.name, &node.op_type))
+                    }
+                };
+                let v = crate::plan::layout::shape_of(&dims, *start, *end);
+                let t = Tensor::from_vec(vec![v.len()], v)?;
+                Ok(vec![Slot {
+                    host: Some(t),
+                    dev: None,
+                }])
+            }
+            // the value is evaluated on the host; its device copy is cached across runs
+            _ => {
+                let outs = self.run_cpu(inner, env, n)?;
+                inner.stats.cpu_nodes -= 1;
+                Ok(outs)
+            }
+        }
     }
 
     fn run_cpu(&self, inner: &mut Inner, env: &mut [Slot], n: usize) -> Result<Vec<Slot>> {

@@ -305,6 +305,15 @@ pub fn unsqueeze(shape: &[usize], axes: &[i64]) -> Result<Vec<usize>> {
         .collect())
 }
 
+/// Shape's output: dims `start..end` of `dims` (negative from the end, both clamped to
+/// `[0, rank]`).
+pub fn shape_of(dims: &[usize], start: i64, end: Option<i64>) -> Vec<i64> {
+    let r = dims.len() as i64;
+    let fix = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) };
+    let (s, e) = (fix(start), end.map_or(r, fix));
+    (s..e.max(s)).map(|d| dims[d as usize] as i64).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +333,13 @@ mod tests {
             vec![0]
         );
     }
+    #[test]
+    fn shape_slices_clamp() {
+        assert_eq!(shape_of(&[2, 3, 4], 0, None), vec![2, 3, 4]);
+        assert_eq!(shape_of(&[2, 3, 4], -2, Some(100)), vec![3, 4]);
+        assert_eq!(shape_of(&[2, 3, 4], 2, Some(1)), Vec::<i64>::new());
+    }
+
     #[test]
     fn views() {
         assert_eq!(reshape(&[2, 3, 4], &[0, -1], false).unwrap(), vec![2, 12]);

@@ -94,6 +94,15 @@ pub enum GpuOp {
     },
     Expand,
     Resize(ResizeAttrs),
+    /// A constant: its value is made on the host once per run and kept on the device across
+    /// runs (the executor's constant cache), so readers on either side take it without a
+    /// per-run copy.
+    Constant,
+    /// Shape (dims `start..end`): read from the input's metadata wherever it lives, no copy.
+    Shape {
+        start: i64,
+        end: Option<i64>,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -227,9 +236,19 @@ impl GpuOp {
             },
             "Expand" => GpuOp::Expand,
             "Resize" => GpuOp::Resize(ResizeAttrs::parse(node)?),
+            "Constant" if node.inputs.is_empty() => GpuOp::Constant,
+            "Shape" => GpuOp::Shape {
+                start: a.int_or("start", 0).map_err(|e| e.to_string())?,
+                end: a.int("end").map_err(|e| e.to_string())?,
+            },
             _ => return Err(format!("no GPU kernel for {t}")),
         };
         Ok(op)
+    }
+
+    /// Whether the op's output is a host value made without a kernel (Constant, Shape).
+    pub fn host_output(&self) -> bool {
+        matches!(self, GpuOp::Constant | GpuOp::Shape { .. })
     }
 
     /// Where input `i` is read.
@@ -266,6 +285,9 @@ impl GpuOp {
     /// An unknown dtype is a refusal: the runtime cannot check it.
     pub fn check_types(&self, node: &Node, graph: &Graph) -> Result<(), String> {
         let dt = |id: usize| graph.values[id].info.dtype;
+        if self.host_output() {
+            return Ok(()); // no kernel reads the inputs' elements
+        }
         for (i, inp) in node.inputs.iter().enumerate() {
             let Some(id) = inp else { continue };
             if self.role(i) == Role::Host {

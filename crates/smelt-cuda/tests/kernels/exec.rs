@@ -59,17 +59,58 @@ fn mixed_placement_copies_only_at_boundaries() {
     }
     let st = ex.stats();
     println!("{st:?}");
-    // per run: x up, relu down (TopK), vals up (Mul), m down (Shape and the output); w once
+    // per run: x up, relu down (TopK), vals up (Mul), m down (the output; Shape reads
+    // only its dims); w once
     assert_eq!(st.uploads, 3 * 2 + 1);
     assert_eq!(st.downloads, 3 * 2);
     assert_eq!(st.weight_bytes, 20);
-    assert_eq!((st.gpu_nodes, st.cpu_nodes, st.cpu_fallbacks), (6, 6, 0));
+    assert_eq!((st.gpu_nodes, st.cpu_nodes, st.cpu_fallbacks), (9, 3, 0));
     // later runs reuse cached blocks; only the weight's block (256 bytes) stays in use
     assert!(
         st.alloc.cache_hits > 0 && st.alloc.in_use == 256,
         "{:?}",
         st.alloc
     );
+}
+
+#[test]
+fn shape_and_constant_need_no_copies() {
+    if !gpu_or_skip("shape_and_constant_need_no_copies") {
+        return;
+    }
+    // x -> Relu -> Shape, and a Constant added to x on the GPU
+    let mut b = GraphBuilder::new("meta");
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(3), Dim::Fixed(33)]);
+    let r = b.relu(x).unwrap();
+    let s = b.op("Shape", &[r], Attributes::new()).unwrap();
+    let c = b
+        .op(
+            "Constant",
+            &[],
+            Attributes::new().with(
+                "value",
+                Attr::Tensor(Tensor::from_vec(vec![33], vec![0.5f32; 33]).unwrap()),
+            ),
+        )
+        .unwrap();
+    let y = b.add(r, c).unwrap();
+    b.output(s, "shape");
+    b.output(y, "y");
+    let g = b.build().unwrap();
+    let ex = Executor::new(&g, &vec![true; g.nodes.len()]).unwrap();
+    let x = Rng::new(42).tensor(&[3, 33], -1.0, 1.0);
+    let want = smelt_cpu::run(&g, vec![("x".into(), x.clone())]).unwrap();
+    for _ in 0..2 {
+        compare(
+            "meta",
+            &want,
+            &ex.run(vec![("x".into(), x.clone())]).unwrap(),
+            EXACT,
+        );
+    }
+    let st = ex.stats();
+    // per run: x up and y down; the constant once; the shape never
+    assert_eq!((st.uploads, st.downloads), (2 * 1 + 1, 2), "{st:?}");
 }
 
 #[test]

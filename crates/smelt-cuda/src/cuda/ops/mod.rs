@@ -100,6 +100,11 @@ pub fn run(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Vec<GpuTenso
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
+        GpuOp::Constant | GpuOp::Shape { .. } => {
+            return Err(Error::invalid(
+                "Constant and Shape make host values: the executor runs them",
+            ))
+        }
     };
     Ok(vec![y])
 }
