@@ -111,6 +111,29 @@ pub fn binary(op_type: &str) -> Option<BinaryOp> {
     })
 }
 
+/// Comparisons of f32 operands giving bool, with the kernel's op code (`compare_f`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum CompareOp {
+    Equal = 0,
+    Less = 1,
+    Greater = 2,
+    LessOrEqual = 3,
+    GreaterOrEqual = 4,
+}
+
+pub fn compare(op_type: &str) -> Option<CompareOp> {
+    use CompareOp::*;
+    Some(match op_type {
+        "Equal" => Equal,
+        "Less" => Less,
+        "Greater" => Greater,
+        "LessOrEqual" => LessOrEqual,
+        "GreaterOrEqual" => GreaterOrEqual,
+        _ => return None,
+    })
+}
+
 /// How a broadcasting element-wise op runs: the output shape, and either `None` (every
 /// operand has the output's shape: a flat kernel) or the strides of each operand.
 #[derive(Clone, Debug)]

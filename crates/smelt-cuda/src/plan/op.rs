@@ -3,7 +3,7 @@
 //! CPU; [`GpuOp::check_types`] adds the dtype contract.
 
 use super::conv::{ConvAttrs, ConvTransposeAttrs};
-use super::elementwise::{self, BinaryOp, UnaryOp};
+use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
 use super::reduce::{self, ReduceAttrs};
@@ -54,6 +54,8 @@ pub enum GpuOp {
         from_inputs: bool,
     },
     Binary(BinaryOp),
+    /// f32 comparisons giving bool.
+    Compare(CompareOp),
     Where,
     Cast {
         to: DType,
@@ -130,6 +132,9 @@ impl GpuOp {
                 return Err(format!("{t} of {} inputs (GPU: 2)", node.inputs.len()));
             }
             return Ok(GpuOp::Binary(op));
+        }
+        if let Some(op) = elementwise::compare(t) {
+            return Ok(GpuOp::Compare(op));
         }
         if let Some(op) = reduce::reduce_op(t) {
             return e(ReduceAttrs::parse(op, a).map(GpuOp::Reduce));

@@ -164,3 +164,32 @@ fn where_and_cast_match_cpu() {
         check("Cast f32->i64", &g, f, EXACT);
     }
 }
+
+#[test]
+fn comparisons_match_cpu() {
+    if !gpu_or_skip("comparisons_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(4);
+    for op in ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"] {
+        for (sa, sb) in [
+            (&[257usize][..], &[257usize][..]),
+            (&[2, 31, 33], &[33]),
+            (&[31, 1], &[1, 33]),
+        ] {
+            // values on a coarse grid so that equal pairs occur
+            let q = |t: Tensor| {
+                let v: Vec<f32> = t
+                    .as_slice::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| (x * 4.0).round())
+                    .collect();
+                Tensor::from_vec(t.shape().to_vec(), v).unwrap()
+            };
+            let (a, b) = (q(rng.tensor(sa, -2.0, 2.0)), q(rng.tensor(sb, -2.0, 2.0)));
+            let (g, f) = one(op, vec![In::Feed(a), In::Feed(b)], attrs(&[]));
+            check(&format!("{op} {sa:?} {sb:?}"), &g, f, EXACT);
+        }
+    }
+}

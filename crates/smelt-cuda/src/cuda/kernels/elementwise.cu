@@ -85,3 +85,21 @@ extern "C" __global__ void cast_f32_i64(const float* x, long long* y, int n) {
         y[i] = (v != v) ? 0 : (v >= 9.2233720e18f ? 0x7fffffffffffffffLL : (v <= -9.2233720e18f ? (-0x7fffffffffffffffLL - 1) : (long long)v));
     }
 }
+
+// Comparisons (plan::CompareOp) of broadcast f32 operands into bool (0/1 bytes).
+extern "C" __global__ void compare_f32(const float* a, const float* b, unsigned char* y, int n, int op, Strides s) {
+    GRID_STRIDE(i, n) {
+        int oa, ob, oc;
+        offsets3(s, i, oa, ob, oc);
+        float x = a[oa], z = b[ob];
+        bool r;
+        switch (op) {
+        case 0: r = x == z; break;
+        case 1: r = x < z; break;
+        case 2: r = x > z; break;
+        case 3: r = x <= z; break;
+        default: r = x >= z; break;
+        }
+        y[i] = r ? 1 : 0;
+    }
+}

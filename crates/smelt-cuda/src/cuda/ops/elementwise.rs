@@ -3,7 +3,7 @@
 use super::{geom, Ins};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
-use crate::plan::elementwise::{broadcast, BinaryOp, UnaryOp};
+use crate::plan::elementwise::{broadcast, BinaryOp, CompareOp, UnaryOp};
 use crate::plan::{broadcast_shape, broadcast_strides, i32_of, pack_strides};
 use smelt_core::{DType, Error, Result};
 
@@ -51,6 +51,28 @@ pub(super) fn binary(s: &Stream, a: &GpuTensor, b: &GpuTensor, op: BinaryOp) -> 
         None => s.launch("binary_same_f32", g, bl, args![&ap, &bp, &yp, &n, &code])?,
         Some(st) => s.launch("binary_f32", g, bl, args![&ap, &bp, &yp, &n, &code, &st])?,
     }
+    Ok(y)
+}
+
+pub(super) fn compare(
+    s: &Stream,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    op: CompareOp,
+) -> Result<GpuTensor> {
+    let plan = broadcast(&[a.shape(), b.shape()])?;
+    let y = s.alloc(DType::Bool, &plan.out_shape)?;
+    let n = plan.n as i32;
+    let st = match plan.strides {
+        Some(st) => st,
+        None => {
+            let d = crate::plan::dense_strides(&plan.out_shape);
+            pack_strides(&plan.out_shape, &[&d, &d])?
+        }
+    };
+    let (ap, bp, yp, code) = (a.ptr(), b.ptr(), y.ptr(), op as i32);
+    let (g, bl) = geom(plan.n);
+    s.launch("compare_f32", g, bl, args![&ap, &bp, &yp, &n, &code, &st])?;
     Ok(y)
 }
 

@@ -77,6 +77,7 @@ pub fn run(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Vec<GpuTenso
             from_inputs,
         } => elementwise::clip(s, &ins, *min, *max, *from_inputs)?,
         GpuOp::Binary(b) => elementwise::binary(s, ins.f32(0)?, ins.f32(1)?, *b)?,
+        GpuOp::Compare(c) => elementwise::compare(s, ins.f32(0)?, ins.f32(1)?, *c)?,
         GpuOp::Where => elementwise::where_(s, &ins)?,
         GpuOp::Cast { to } => elementwise::cast(s, ins.dev(0)?, *to)?,
         GpuOp::MatMul => linalg::matmul(s, ins.f32(0)?, ins.f32(1)?)?,
