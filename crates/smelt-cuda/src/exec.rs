@@ -243,7 +243,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 }),
             });
         }
-        ops::run(&inner.stream, op, &ins)
+        ops::run(&inner.stream, op, &ins, node.outputs.len())
     }
 
     /// Constant and Shape: host values made without a kernel or a copy.

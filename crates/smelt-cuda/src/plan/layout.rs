@@ -305,6 +305,45 @@ pub fn unsqueeze(shape: &[usize], axes: &[i64]) -> Result<Vec<usize>> {
         .collect())
 }
 
+/// Split's part sizes along an axis of `dim`: the `split` attribute (opsets < 13) or input,
+/// else `num_outputs` parts of ceil(dim / n) with a smaller last part (opset 18), else
+/// `n_out` equal parts.
+pub fn split_sizes(
+    dim: usize,
+    given: Option<Vec<i64>>,
+    num_outputs: Option<i64>,
+    n_out: usize,
+) -> Result<Vec<usize>> {
+    if let Some(s) = given.filter(|s| !s.is_empty()) {
+        if s.iter().any(|&v| v < 0) || s.iter().sum::<i64>() != dim as i64 {
+            return Err(Error::invalid(format!(
+                "split sizes {s:?} do not sum to the axis size {dim}"
+            )));
+        }
+        return Ok(s.iter().map(|&v| v as usize).collect());
+    }
+    if let Some(n) = num_outputs {
+        if n < 1 {
+            return Err(Error::invalid(format!("num_outputs {n} must be >= 1")));
+        }
+        let chunk = dim.div_ceil(n as usize);
+        let mut left = dim;
+        return Ok((0..n)
+            .map(|_| {
+                let c = chunk.min(left);
+                left -= c;
+                c
+            })
+            .collect());
+    }
+    if n_out == 0 || !dim.is_multiple_of(n_out) {
+        return Err(Error::invalid(format!(
+            "axis size {dim} does not split evenly into {n_out} outputs"
+        )));
+    }
+    Ok(vec![dim / n_out; n_out])
+}
+
 /// Shape's output: dims `start..end` of `dims` (negative from the end, both clamped to
 /// `[0, rank]`).
 pub fn shape_of(dims: &[usize], start: i64, end: Option<i64>) -> Vec<i64> {

@@ -94,6 +94,13 @@ pub enum GpuOp {
     Gather {
         axis: i64,
     },
+    /// Split along `axis`: sizes from the attribute (opsets < 13) or input 1 (host), or
+    /// `num_outputs`, or equal parts.
+    Split {
+        axis: i64,
+        split: Option<Vec<i64>>,
+        num_outputs: Option<i64>,
+    },
     Expand,
     Resize(ResizeAttrs),
     /// A constant: its value is made on the host once per run and kept on the device across
@@ -240,6 +247,11 @@ impl GpuOp {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
             "Expand" => GpuOp::Expand,
+            "Split" => GpuOp::Split {
+                axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
+                split: a.ints("split").map_err(|e| e.to_string())?,
+                num_outputs: a.int("num_outputs").map_err(|e| e.to_string())?,
+            },
             "Resize" => GpuOp::Resize(ResizeAttrs::parse(node)?),
             "Constant" if node.inputs.is_empty() => GpuOp::Constant,
             "Shape" => GpuOp::Shape {
@@ -266,7 +278,7 @@ impl GpuOp {
             | GpuOp::Reduce(_)
             | GpuOp::Expand
             | GpuOp::Gather { .. } => i >= 1,
-            GpuOp::Slice { .. } | GpuOp::Resize(_) => i >= 1,
+            GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } => i >= 1,
             _ => false,
         };
         if host {

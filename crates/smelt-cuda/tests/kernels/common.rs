@@ -87,6 +87,17 @@ pub fn one_opset(
     attrs: Attributes,
     opset: i64,
 ) -> (Graph, Vec<(String, Tensor)>) {
+    one_n(op, ins, attrs, opset, 1)
+}
+
+/// A one-node graph with `n_out` outputs (y0, y1, ...; `y` when there is one).
+pub fn one_n(
+    op: &str,
+    ins: Vec<In>,
+    attrs: Attributes,
+    opset: i64,
+    n_out: usize,
+) -> (Graph, Vec<(String, Tensor)>) {
     let mut b = GraphBuilder::new("t");
     b.set_opset("", opset);
     let mut feeds = Vec::new();
@@ -104,10 +115,15 @@ pub fn one_opset(
             In::Absent => None,
         });
     }
-    let outs = b
-        .add_node("n", "", op, &vs, &["y".to_string()], attrs)
-        .unwrap();
-    b.output(outs[0].unwrap(), "y");
+    let names: Vec<String> = if n_out == 1 {
+        vec!["y".into()]
+    } else {
+        (0..n_out).map(|i| format!("y{i}")).collect()
+    };
+    let outs = b.add_node("n", "", op, &vs, &names, attrs).unwrap();
+    for (o, name) in outs.iter().zip(&names) {
+        b.output(o.unwrap(), name);
+    }
     (b.build().unwrap(), feeds)
 }
 

@@ -148,3 +148,45 @@ fn concat_slice_gather_match_cpu() {
     );
     check("Gather axis 1", &g, f, EXACT);
 }
+
+#[test]
+fn split_matches_cpu() {
+    if !gpu_or_skip("split_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(33);
+    let x = rng.tensor(&[4, 33, 31], -1.0, 1.0);
+    // sizes as an input, equal parts, num_outputs (uneven), the opset-11 attribute
+    let (g, f) = one_n(
+        "Split",
+        vec![In::Feed(x.clone()), In::Const(ints(&[1, 30, 2]))],
+        attrs(&[("axis", Attr::Int(1))]),
+        18,
+        3,
+    );
+    check("Split sizes input", &g, f, EXACT);
+    let (g, f) = one_n(
+        "Split",
+        vec![In::Feed(x.clone())],
+        attrs(&[("axis", Attr::Int(0))]),
+        18,
+        4,
+    );
+    check("Split equal", &g, f, EXACT);
+    let (g, f) = one_n(
+        "Split",
+        vec![In::Feed(x.clone())],
+        attrs(&[("axis", Attr::Int(-1)), ("num_outputs", Attr::Int(3))]),
+        18,
+        3,
+    );
+    check("Split num_outputs", &g, f, EXACT);
+    let (g, f) = one_n(
+        "Split",
+        vec![In::Feed(x)],
+        attrs(&[("axis", Attr::Int(2)), ("split", Attr::Ints(vec![10, 21]))]),
+        11,
+        2,
+    );
+    check("Split attribute", &g, f, EXACT);
+}

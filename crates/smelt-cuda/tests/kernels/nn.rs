@@ -153,6 +153,28 @@ fn normalisations_match_cpu() {
             SUMS,
         ));
     }
+    // with the Mean and InvStdDev outputs
+    for axis in [-1i64, 1] {
+        let x = rng.tensor(&[2, 31, 33], -2.0, 2.0);
+        let sc = if axis == -1 { vec![33] } else { vec![31, 33] };
+        let (g, f) = one_n(
+            "LayerNormalization",
+            vec![
+                In::Feed(x),
+                In::Const(rng.tensor(&sc, 0.5, 1.5)),
+                In::Const(rng.tensor(&sc, -1.0, 1.0)),
+            ],
+            attrs(&[("axis", Attr::Int(axis))]),
+            21,
+            3,
+        );
+        worst = worst.max(check(
+            &format!("LayerNormalization 3 outputs axis {axis}"),
+            &g,
+            f,
+            SUMS,
+        ));
+    }
     for c in [1, 31, 33] {
         let ins = vec![
             In::Feed(rng.tensor(&[2, c, 7, 9], -2.0, 2.0)),

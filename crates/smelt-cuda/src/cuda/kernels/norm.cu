@@ -22,8 +22,10 @@ extern "C" __global__ void softmax_rows_f32(const float* x, float* y, int rows, 
 }
 
 // LayerNormalization over the last n elements: y = (x - mean) / sqrt(var + eps) * scale + bias.
-// scale and bias hold n elements; bias may be null.
-extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale, const float* bias, float* y, int rows, int n, float eps) {
+// scale and bias hold n elements; bias may be null; mean_out and inv_out (one value per
+// row) may be null.
+extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale, const float* bias, float* y,
+                                               float* mean_out, float* inv_out, int rows, int n, float eps) {
     __shared__ float sh[32];
     int r = blockIdx.x;
     if (r >= rows) return;
@@ -35,6 +37,7 @@ extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale
     float v = 0.0f;
     for (int j = threadIdx.x; j < n; j += blockDim.x) { float d = xr[j] - mean; v += d * d; }
     float inv = rsqrtf(block_sum(v, sh) / (float)n + eps);
+    if (threadIdx.x == 0 && mean_out) { mean_out[r] = mean; inv_out[r] = inv; }
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         float o = (xr[j] - mean) * inv * scale[j];
         yr[j] = bias ? o + bias[j] : o;

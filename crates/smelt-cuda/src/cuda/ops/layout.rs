@@ -136,3 +136,34 @@ pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     s.launch("gather_32", g, b, args![&xp, &ip, &yp, &o, &a, &k, &inn])?;
     Ok(y)
 }
+
+pub(super) fn split(
+    s: &Stream,
+    ins: &Ins,
+    axis: i64,
+    attr: Option<Vec<i64>>,
+    num_outputs: Option<i64>,
+    n_out: usize,
+) -> Result<Vec<GpuTensor>> {
+    let x = ins.f32(0)?;
+    let a = crate::plan::axis(axis, x.shape().len(), "Split axis")?;
+    let given = match attr {
+        Some(v) => Some(v),
+        None => ins.host_ints(1)?,
+    };
+    let sizes = layout::split_sizes(x.shape()[a], given, num_outputs, n_out)?;
+    let mut outs = Vec::with_capacity(sizes.len());
+    let mut start = 0i64;
+    for sz in sizes {
+        let p = layout::slice(
+            x.shape(),
+            &[start],
+            &[start + sz as i64],
+            Some(&[a as i64]),
+            None,
+        )?;
+        outs.push(strided_copy(s, x, &p)?);
+        start += sz as i64;
+    }
+    Ok(outs)
+}

@@ -66,9 +66,34 @@ impl Ins<'_> {
     }
 }
 
-/// Runs `op` on `ins`; returns its outputs.
-pub fn run(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Vec<GpuTensor>> {
+/// Runs `op` on `ins`; returns its first `n_outputs` outputs (at least one).
+pub fn run(
+    s: &Stream,
+    op: &GpuOp,
+    ins: &[Option<Input>],
+    n_outputs: usize,
+) -> Result<Vec<GpuTensor>> {
     let ins = Ins(ins);
+    // ops with several outputs
+    match op {
+        GpuOp::Split {
+            axis,
+            split,
+            num_outputs,
+        } => return layout::split(s, &ins, *axis, split.clone(), *num_outputs, n_outputs),
+        GpuOp::LayerNorm { axis, eps } => {
+            return nn::layer_norm(
+                s,
+                ins.f32(0)?,
+                ins.f32(1)?,
+                ins.f32_opt(2)?,
+                *axis,
+                *eps,
+                n_outputs,
+            )
+        }
+        _ => {}
+    }
     let y = match op {
         GpuOp::Unary { op, p, q } => elementwise::unary(s, ins.f32(0)?, *op, *p, *q)?,
         GpuOp::Clip {
@@ -90,9 +115,6 @@ pub fn run(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Vec<GpuTenso
         GpuOp::GlobalPool { max } => nn::global_pool(s, ins.f32(0)?, *max)?,
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,
         GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,
-        GpuOp::LayerNorm { axis, eps } => {
-            nn::layer_norm(s, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?, *axis, *eps)?
-        }
         GpuOp::Reduce(r) => nn::reduce(s, r, ins.f32(0)?, ins.host_ints(1)?)?,
         GpuOp::Transpose { perm } => layout::transpose(s, ins.f32(0)?, perm.as_deref())?,
         GpuOp::View(v) => layout::view(&ins, v)?,
@@ -101,6 +123,7 @@ pub fn run(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Vec<GpuTenso
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
+        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } => unreachable!("handled above"),
         GpuOp::Constant | GpuOp::Shape { .. } => {
             return Err(Error::invalid(
                 "Constant and Shape make host values: the executor runs them",

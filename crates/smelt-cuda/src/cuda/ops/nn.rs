@@ -158,6 +158,8 @@ pub(super) fn softmax(
     Ok(y)
 }
 
+/// LayerNormalization; with `n_outputs` > 1 also Mean and InvStdDev (the input's shape
+/// with the normalised dims set to 1).
 pub(super) fn layer_norm(
     s: &Stream,
     x: &GpuTensor,
@@ -165,9 +167,25 @@ pub(super) fn layer_norm(
     bias: Option<&GpuTensor>,
     axis: i64,
     eps: f32,
-) -> Result<GpuTensor> {
+    n_outputs: usize,
+) -> Result<Vec<GpuTensor>> {
     let r = norm::layer_norm(x.shape(), axis, scale.shape(), bias.map(|b| b.shape()))?;
     let y = s.alloc(DType::F32, x.shape())?;
+    let ax = crate::plan::axis(axis, x.shape().len(), "LayerNormalization axis")?;
+    let stat: Vec<usize> = x
+        .shape()
+        .iter()
+        .enumerate()
+        .map(|(d, &v)| if d < ax { v } else { 1 })
+        .collect();
+    let stats = if n_outputs > 1 {
+        Some((s.alloc(DType::F32, &stat)?, s.alloc(DType::F32, &stat)?))
+    } else {
+        None
+    };
+    let (mp, ip) = stats
+        .as_ref()
+        .map_or((0u64, 0u64), |(m, i)| (m.ptr(), i.ptr()));
     let (xp, sp, bp, yp) = (
         x.ptr(),
         scale.ptr(),
@@ -179,9 +197,12 @@ pub(super) fn layer_norm(
         "layernorm_rows_f32",
         r.rows as u32,
         BLOCK,
-        args![&xp, &sp, &bp, &yp, &rows, &n, &eps],
+        args![&xp, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps],
     )?;
-    Ok(y)
+    Ok(match stats {
+        Some((m, i)) => vec![y, m, i],
+        None => vec![y],
+    })
 }
 
 pub(super) fn reduce(
