@@ -344,6 +344,79 @@ pub fn split_sizes(
     Ok(vec![dim / n_out; n_out])
 }
 
+/// Pad as a gather through per-dim coordinate maps (the CPU op's `pad_map`): output dims,
+/// one table of input coordinates (-1: the fill value) holding each dim's map at `offsets`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PadPlan {
+    pub out_shape: Vec<usize>,
+    pub table: Vec<i32>,
+    pub strides: Strides,
+}
+
+/// Plans Pad of `shape` by `pads` ([begins.., ends..] over `axes`, all dims when None).
+pub fn pad(
+    shape: &[usize],
+    pads: &[i64],
+    axes: Option<&[i64]>,
+    mode: smelt_ops::array::pad::Mode,
+) -> Result<PadPlan> {
+    let r = shape.len();
+    let axes: Vec<usize> = match axes {
+        Some(a) => a
+            .iter()
+            .map(|&v| axis(v, r, "Pad axis"))
+            .collect::<Result<_>>()?,
+        None => (0..r).collect(),
+    };
+    if pads.len() != 2 * axes.len() {
+        return Err(Error::invalid(format!(
+            "Pad: {} pads for {} axes",
+            pads.len(),
+            axes.len()
+        )));
+    }
+    if r > super::MAX_RANK {
+        return Err(Error::unsupported("Pad", format!("rank {r} on the GPU")));
+    }
+    let (mut pb, mut pe) = (vec![0i64; r], vec![0i64; r]);
+    for (k, &a) in axes.iter().enumerate() {
+        pb[a] = pads[k];
+        pe[a] = pads[axes.len() + k];
+    }
+    let mut out = Vec::with_capacity(r);
+    let mut table = Vec::new();
+    let mut st = Strides {
+        rank: r as i32,
+        ..Default::default()
+    };
+    let dense = dense_strides(shape);
+    for d in 0..r {
+        let o = (shape[d] as i64)
+            .checked_add(pb[d])
+            .and_then(|v| v.checked_add(pe[d]))
+            .filter(|&v| v >= 0)
+            .ok_or_else(|| {
+                Error::shape(format!(
+                    "Pad: dim {d} of {shape:?} with pads {} and {}",
+                    pb[d], pe[d]
+                ))
+            })?;
+        let map = smelt_ops::array::pad::pad_map(o as usize, shape[d], pb[d], mode)?;
+        st.dims[d] = i32_of(o as usize, "a dimension")?;
+        st.a[d] = i32_of(dense[d] as usize, "a stride")?;
+        st.b[d] = i32_of(table.len(), "the Pad table")?;
+        table.extend(map.iter().map(|m| m.map_or(-1, |v| v as i32)));
+        out.push(o as usize);
+    }
+    i32_of(out.iter().product(), "element count")?;
+    i32_of(shape.iter().product(), "element count")?;
+    Ok(PadPlan {
+        out_shape: out,
+        table,
+        strides: st,
+    })
+}
+
 /// Shape's output: dims `start..end` of `dims` (negative from the end, both clamped to
 /// `[0, rank]`).
 pub fn shape_of(dims: &[usize], start: i64, end: Option<i64>) -> Vec<i64> {

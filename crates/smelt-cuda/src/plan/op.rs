@@ -102,6 +102,11 @@ pub enum GpuOp {
         num_outputs: Option<i64>,
     },
     Expand,
+    /// Pad: pads and value from attributes (opsets < 11) or inputs 1..=3 (host).
+    Pad {
+        mode: smelt_ops::array::pad::Mode,
+        attrs: Option<(Vec<i64>, f32)>,
+    },
     Resize(ResizeAttrs),
     /// A constant: its value is made on the host once per run and kept on the device across
     /// runs (the executor's constant cache), so readers on either side take it without a
@@ -247,6 +252,29 @@ impl GpuOp {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
             "Expand" => GpuOp::Expand,
+            "Pad" => {
+                use smelt_ops::array::pad::Mode;
+                let mode = match a
+                    .string_or("mode", "constant".into())
+                    .map_err(|e| e.to_string())?
+                    .as_str()
+                {
+                    "constant" => Mode::Constant,
+                    "reflect" => Mode::Reflect,
+                    "edge" => Mode::Edge,
+                    "wrap" => Mode::Wrap,
+                    m => return Err(format!("unknown Pad mode '{m}'")),
+                };
+                let pads = match a.ints("pads").map_err(|e| e.to_string())? {
+                    Some(p) => Some(p),
+                    None => a.ints("paddings").map_err(|e| e.to_string())?,
+                };
+                let attrs = match pads {
+                    Some(p) => Some((p, a.float_or("value", 0.0).map_err(|e| e.to_string())?)),
+                    None => None,
+                };
+                GpuOp::Pad { mode, attrs }
+            }
             "Split" => GpuOp::Split {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
                 split: a.ints("split").map_err(|e| e.to_string())?,
@@ -278,7 +306,9 @@ impl GpuOp {
             | GpuOp::Reduce(_)
             | GpuOp::Expand
             | GpuOp::Gather { .. } => i >= 1,
-            GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } => i >= 1,
+            GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
+                i >= 1
+            }
             _ => false,
         };
         if host {

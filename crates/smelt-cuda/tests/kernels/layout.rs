@@ -190,3 +190,51 @@ fn split_matches_cpu() {
     );
     check("Split attribute", &g, f, EXACT);
 }
+
+#[test]
+fn pad_matches_cpu() {
+    if !gpu_or_skip("pad_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(34);
+    let x = rng.tensor(&[2, 3, 31, 33], -1.0, 1.0);
+    for mode in ["constant", "reflect", "edge", "wrap"] {
+        for pads in [
+            vec![0i64, 0, 1, 2, 0, 0, 3, 1],
+            vec![0, 1, -2, 5, 1, 0, 4, -3],
+        ] {
+            let (g, f) = one(
+                "Pad",
+                vec![
+                    In::Feed(x.clone()),
+                    In::Const(ints(&pads)),
+                    In::Const(smelt_core::Tensor::scalar(0.25f32)),
+                ],
+                attrs(&[("mode", Attr::String(mode.into()))]),
+            );
+            check(&format!("Pad {mode} {pads:?}"), &g, f, EXACT);
+        }
+    }
+    // axes input (opset 18) and the attribute form (opset 2)
+    let (g, f) = one(
+        "Pad",
+        vec![
+            In::Feed(x.clone()),
+            In::Const(ints(&[2, 3, 1, 0])),
+            In::Absent,
+            In::Const(ints(&[-1, 1])),
+        ],
+        attrs(&[]),
+    );
+    check("Pad axes", &g, f, EXACT);
+    let (g, f) = one_opset(
+        "Pad",
+        vec![In::Feed(x)],
+        attrs(&[
+            ("pads", Attr::Ints(vec![0, 0, 1, 1, 0, 0, 1, 1])),
+            ("value", Attr::Float(-1.0)),
+        ]),
+        2,
+    );
+    check("Pad opset 2", &g, f, EXACT);
+}

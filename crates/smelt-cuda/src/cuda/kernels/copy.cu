@@ -43,3 +43,21 @@ extern "C" __global__ void gather_32(const unsigned int* x, const long long* idx
         y[i] = x[(o * axis_len + (int)idx[k]) * inner + in];
     }
 }
+
+// Gather through per-dim coordinate maps (Pad): output coordinate q of dim d reads input
+// coordinate table[s.b[d] + q] (-1: the fill value); s.dims are the output dims and s.a the
+// input's strides.
+extern "C" __global__ void map_gather_f32(const float* x, float* y, int n, float fill, const int* table, Strides s) {
+    GRID_STRIDE(i, n) {
+        int rem = i, off = 0;
+        bool inside = true;
+        for (int d = s.rank - 1; d >= 0; --d) {
+            int q = rem % s.dims[d];
+            rem /= s.dims[d];
+            int src = table[s.b[d] + q];
+            if (src < 0) inside = false;
+            off += src * s.a[d];
+        }
+        y[i] = inside ? x[off] : fill;
+    }
+}

@@ -167,3 +167,35 @@ pub(super) fn split(
     }
     Ok(outs)
 }
+
+pub(super) fn pad(
+    s: &Stream,
+    ins: &Ins,
+    mode: smelt_ops::array::pad::Mode,
+    attrs: Option<&(Vec<i64>, f32)>,
+) -> Result<GpuTensor> {
+    let x = ins.f32(0)?;
+    let (p, fill) = match attrs {
+        Some((pads, v)) => (layout::pad(x.shape(), pads, None, mode)?, *v),
+        None => {
+            let pads = ins
+                .host_ints(1)?
+                .ok_or_else(|| Error::invalid("Pad without pads"))?;
+            let fill = match ins.host(2)? {
+                Some(t) if !t.is_empty() => t.to_f64_vec()?[0] as f32,
+                _ => 0.0,
+            };
+            let axes = ins.host_ints(3)?;
+            (layout::pad(x.shape(), &pads, axes.as_deref(), mode)?, fill)
+        }
+    };
+    let y = s.alloc(DType::F32, &p.out_shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let table = s.upload(&Tensor::from_vec(vec![p.table.len()], p.table.clone())?)?;
+    let (xp, yp, tp, n, st) = (x.ptr(), y.ptr(), table.ptr(), y.len() as i32, p.strides);
+    let (g, b) = geom(y.len());
+    s.launch("map_gather_f32", g, b, args![&xp, &yp, &n, &fill, &tp, &st])?;
+    Ok(y)
+}

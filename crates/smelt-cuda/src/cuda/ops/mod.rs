@@ -123,6 +123,7 @@ pub fn run(
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
+        GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
         GpuOp::Split { .. } | GpuOp::LayerNorm { .. } => unreachable!("handled above"),
         GpuOp::Constant | GpuOp::Shape { .. } => {
             return Err(Error::invalid(
