@@ -80,6 +80,13 @@ pub enum GpuOp {
         eps: f32,
     },
     Reduce(ReduceAttrs),
+    /// ArgMax / ArgMin along `axis`, into i64.
+    ArgExt {
+        max: bool,
+        axis: i64,
+        keepdims: bool,
+        last: bool,
+    },
     Transpose {
         perm: Option<Vec<i64>>,
     },
@@ -252,6 +259,15 @@ impl GpuOp {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
             "Expand" => GpuOp::Expand,
+            "ArgMax" | "ArgMin" => GpuOp::ArgExt {
+                max: t == "ArgMax",
+                axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
+                keepdims: a.int_or("keepdims", 1).map_err(|e| e.to_string())? != 0,
+                last: a
+                    .int_or("select_last_index", 0)
+                    .map_err(|e| e.to_string())?
+                    != 0,
+            },
             "Pad" => {
                 use smelt_ops::array::pad::Mode;
                 let mode = match a

@@ -344,3 +344,39 @@ fn conv_transpose_matches_cpu() {
     worst = worst.max(check("ConvTranspose SAME_UPPER", &gr, f, SUMS));
     println!("ConvTranspose: max abs error {worst:.3e}");
 }
+
+#[test]
+fn argmax_argmin_match_cpu() {
+    if !gpu_or_skip("argmax_argmin_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(26);
+    // a coarse grid so that ties occur, and a NaN
+    let mut v: Vec<f32> = rng
+        .tensor(&[3, 33, 31], -2.0, 2.0)
+        .as_slice::<f32>()
+        .unwrap()
+        .iter()
+        .map(|x| (x * 2.0).round())
+        .collect();
+    v[100] = f32::NAN;
+    let x = smelt_core::Tensor::from_vec(vec![3, 33, 31], v).unwrap();
+    for op in ["ArgMax", "ArgMin"] {
+        for axis in [0i64, 1, -1] {
+            for (keep, last) in [(1, 0), (0, 1)] {
+                let at = attrs(&[
+                    ("axis", Attr::Int(axis)),
+                    ("keepdims", Attr::Int(keep)),
+                    ("select_last_index", Attr::Int(last)),
+                ]);
+                let (g, f) = one(op, vec![In::Feed(x.clone())], at);
+                check(
+                    &format!("{op} axis {axis} keepdims {keep} last {last}"),
+                    &g,
+                    f,
+                    EXACT,
+                );
+            }
+        }
+    }
+}

@@ -79,3 +79,26 @@ extern "C" __global__ void reduce_rows_f32(const float* x, float* y, int outer, 
     }
     if (threadIdx.x == 0) y[o] = res;
 }
+
+// ArgMax (max = 1) / ArgMin of x [outer, r, inner] along r into y [outer, inner] (i64).
+// Ties give the first index, or the last with `last`; NaN counts as the extreme (the first
+// NaN wins, or the last with `last`), as the CPU op.
+extern "C" __global__ void arg_ext_f32(const float* x, long long* y, int outer, int r, int inner, int max, int last) {
+    int n = outer * inner;
+    GRID_STRIDE(i, n) {
+        int in = i % inner, o = i / inner;
+        const float* p = x + (unsigned long long)o * r * inner + in;
+        int bi = 0;
+        float bv = p[0];
+        for (int k = 1; k < r; ++k) {
+            float v = p[(unsigned long long)k * inner];
+            bool vn = v != v, bn = bv != bv, better;
+            if (bn) better = last && vn;
+            else if (vn) better = true;
+            else if (max) better = last ? v >= bv : v > bv;
+            else better = last ? v <= bv : v < bv;
+            if (better) { bi = k; bv = v; }
+        }
+        y[i] = bi;
+    }
+}

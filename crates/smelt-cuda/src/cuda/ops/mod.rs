@@ -123,6 +123,12 @@ pub fn run(
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
+        GpuOp::ArgExt {
+            max,
+            axis,
+            keepdims,
+            last,
+        } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
         GpuOp::Split { .. } | GpuOp::LayerNorm { .. } => unreachable!("handled above"),
         GpuOp::Constant | GpuOp::Shape { .. } => {

@@ -260,3 +260,39 @@ fn launch_reduce(
     }
     Ok(y)
 }
+
+/// ArgMax / ArgMin: first (or last) index of the extreme along `axis`, NaN the extreme.
+pub(super) fn arg_ext(
+    s: &Stream,
+    x: &GpuTensor,
+    max: bool,
+    axis: i64,
+    keepdims: bool,
+    last: bool,
+) -> Result<GpuTensor> {
+    let sh = x.shape();
+    if sh.is_empty() || sh.contains(&0) {
+        return Err(smelt_core::Error::unsupported(
+            "ArgMax/ArgMin",
+            "a scalar or empty input on the GPU",
+        ));
+    }
+    let p = reduce::plan(sh, Some(&[axis]), keepdims, false)?;
+    let a = crate::plan::axis(axis, sh.len(), "axis")?;
+    let (outer, r, inner) = (
+        sh[..a].iter().product::<usize>(),
+        sh[a],
+        sh[a + 1..].iter().product::<usize>(),
+    );
+    let y = s.alloc(DType::I64, &p.out_shape)?;
+    let (xp, yp) = (x.ptr(), y.ptr());
+    let (o, rr, i) = (
+        i32_of(outer, "outer")?,
+        i32_of(r, "axis")?,
+        i32_of(inner, "inner")?,
+    );
+    let (mx, lst) = (max as i32, last as i32);
+    let (g, b) = geom(outer * inner);
+    s.launch("arg_ext_f32", g, b, args![&xp, &yp, &o, &rr, &i, &mx, &lst])?;
+    Ok(y)
+}
