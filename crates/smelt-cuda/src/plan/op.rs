@@ -204,10 +204,8 @@ impl GpuOp {
                 log: t == "LogSoftmax",
             },
             "LayerNormalization" => {
-                if n_out > 1 {
-                    return Err(
-                        "LayerNormalization's Mean/InvStdDev outputs have no GPU kernel".into(),
-                    );
+                if a.int_or("stash_type", 1).map_err(|e| e.to_string())? != 1 {
+                    return Err("LayerNormalization stash_type other than float".into());
                 }
                 GpuOp::LayerNorm {
                     axis: a.int_or("axis", -1).map_err(|e| e.to_string())?,

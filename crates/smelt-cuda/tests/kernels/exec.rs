@@ -47,7 +47,7 @@ fn mixed_placement_copies_only_at_boundaries() {
         .collect();
     assert_eq!(
         on_gpu,
-        vec![true, false, true, false],
+        vec![true, false, true, true],
         "Relu, TopK, Mul, Shape"
     );
     let ex = Executor::new(&g, &on_gpu).unwrap();
