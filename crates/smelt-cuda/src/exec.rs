@@ -160,9 +160,9 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         inner.stats.runs += 1;
         for (n, node) in g.nodes.iter().enumerate() {
             let outs = match &self.ops[n] {
-                Some(op) if op.host_output() => {
+                Some(op) if op.location_free() => {
                     inner.stats.gpu_nodes += 1;
-                    self.run_host_output(inner, &mut env, n, op)?
+                    self.run_location_free(inner, &mut env, n, op)?
                 }
                 Some(op) => match self.run_gpu(inner, &mut env, n, op) {
                     Ok(outs) => {
@@ -246,8 +246,9 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         ops::run(&inner.stream, op, &ins, node.outputs.len())
     }
 
-    /// Constant and Shape: host values made without a kernel or a copy.
-    fn run_host_output(
+    /// Constant, Shape, Size and the views: no kernel, no copy (see
+    /// [`GpuOp::location_free`]).
+    fn run_location_free(
         &self,
         inner: &mut Inner,
         env: &mut [Slot],
@@ -255,27 +256,65 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         op: &GpuOp,
     ) -> Result<Vec<Slot>> {
         let node = &self.graph.nodes[n];
+        let at = |e: Error| e.in_node(&node.name, &node.op_type);
+        // the first input's dims, from whichever copy exists
+        let first = || -> Result<(usize, Vec<usize>)> {
+            let id = node
+                .inputs
+                .first()
+                .copied()
+                .flatten()
+                .ok_or_else(|| at(Error::invalid("input 0 missing")))?;
+            let dims = match (&env[id].dev, &env[id].host) {
+                (Some(d), _) => d.shape().to_vec(),
+                (None, Some(h)) => h.shape().to_vec(),
+                (None, None) => {
+                    return Err(at(Error::invalid(format!(
+                        "value '{}' not computed",
+                        self.graph.values[id].name
+                    ))))
+                }
+            };
+            Ok((id, dims))
+        };
+        let host = |t: Tensor| Slot {
+            host: Some(t),
+            dev: None,
+        };
         match op {
             GpuOp::Shape { start, end } => {
-                let id = node.inputs.first().copied().flatten().ok_or_else(|| {
-                    Error::invalid("Shape without an input").in_node(&node.name, &node.op_type)
-                })?;
-                let dims: Vec<usize> = match (&env[id].dev, &env[id].host) {
-                    (Some(d), _) => d.shape().to_vec(),
-                    (None, Some(h)) => h.shape().to_vec(),
-                    (None, None) => {
-                        return Err(Error::invalid(format!(
-                            "value '{}' not computed",
-                            self.graph.values[id].name
-                        ))
-                        .in_node(&node.name, &node.op_type))
-                    }
+                let v = crate::plan::layout::shape_of(&first()?.1, *start, *end);
+                Ok(vec![host(Tensor::from_vec(vec![v.len()], v)?)])
+            }
+            GpuOp::Size => {
+                let n: usize = first()?.1.iter().product();
+                Ok(vec![host(Tensor::scalar(n as i64))])
+            }
+            GpuOp::View(v) => {
+                let (id, dims) = first()?;
+                let param = match node.inputs.get(1).copied().flatten() {
+                    Some(p) => Some(
+                        host_of(inner, env, p)
+                            .and_then(|t| t.to_i64_vec())
+                            .map_err(at)?,
+                    ),
+                    None => None,
                 };
-                let v = crate::plan::layout::shape_of(&dims, *start, *end);
-                let t = Tensor::from_vec(vec![v.len()], v)?;
+                let out = crate::plan::layout::view_shape(v, &dims, param).map_err(at)?;
+                let s = &env[id];
                 Ok(vec![Slot {
-                    host: Some(t),
-                    dev: None,
+                    host: s
+                        .host
+                        .as_ref()
+                        .map(|h| h.reshape(out.clone()))
+                        .transpose()
+                        .map_err(at)?,
+                    dev: s
+                        .dev
+                        .as_ref()
+                        .map(|d| d.view(out.clone()))
+                        .transpose()
+                        .map_err(at)?,
                 }])
             }
             // the value is evaluated on the host; its device copy is cached across runs

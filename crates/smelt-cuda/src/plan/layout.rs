@@ -417,6 +417,32 @@ pub fn pad(
     })
 }
 
+/// The output shape of a view op over `shape`; `param` is input 1 (Reshape's target,
+/// Squeeze's or Unsqueeze's axes from opset 13) read on the host.
+pub fn view_shape(
+    v: &super::op::ViewKind,
+    shape: &[usize],
+    param: Option<Vec<i64>>,
+) -> Result<Vec<usize>> {
+    use super::op::ViewKind;
+    match v {
+        ViewKind::Identity => Ok(shape.to_vec()),
+        ViewKind::Flatten { axis } => flatten(shape, *axis),
+        ViewKind::Reshape { allowzero } => {
+            let t = param.ok_or_else(|| Error::invalid("Reshape without a shape input"))?;
+            reshape(shape, &t, *allowzero)
+        }
+        ViewKind::Squeeze { axes } => squeeze(shape, axes.clone().or(param).as_deref()),
+        ViewKind::Unsqueeze { axes } => {
+            let a = axes
+                .clone()
+                .or(param)
+                .ok_or_else(|| Error::invalid("Unsqueeze without axes"))?;
+            unsqueeze(shape, &a)
+        }
+    }
+}
+
 /// Shape's output: dims `start..end` of `dims` (negative from the end, both clamped to
 /// `[0, rank]`).
 pub fn shape_of(dims: &[usize], start: i64, end: Option<i64>) -> Vec<i64> {

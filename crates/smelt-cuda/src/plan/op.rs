@@ -124,6 +124,8 @@ pub enum GpuOp {
         start: i64,
         end: Option<i64>,
     },
+    /// Size: the input's element count, from its metadata.
+    Size,
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -296,6 +298,7 @@ impl GpuOp {
             },
             "Resize" => GpuOp::Resize(ResizeAttrs::parse(node)?),
             "Constant" if node.inputs.is_empty() => GpuOp::Constant,
+            "Size" => GpuOp::Size,
             "Shape" => GpuOp::Shape {
                 start: a.int_or("start", 0).map_err(|e| e.to_string())?,
                 end: a.int("end").map_err(|e| e.to_string())?,
@@ -305,9 +308,15 @@ impl GpuOp {
         Ok(op)
     }
 
-    /// Whether the op's output is a host value made without a kernel (Constant, Shape).
-    pub fn host_output(&self) -> bool {
-        matches!(self, GpuOp::Constant | GpuOp::Shape { .. })
+    /// Whether the op runs without a kernel wherever its input lives: Constant, Shape and
+    /// Size make host values from metadata; views (Reshape, Flatten, Squeeze, Unsqueeze,
+    /// Identity) relabel the input's host and/or device copy. No copy is made, and any dtype
+    /// is accepted.
+    pub fn location_free(&self) -> bool {
+        matches!(
+            self,
+            GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_)
+        )
     }
 
     /// Where input `i` is read.
@@ -346,7 +355,7 @@ impl GpuOp {
     /// An unknown dtype is a refusal: the runtime cannot check it.
     pub fn check_types(&self, node: &Node, graph: &Graph) -> Result<(), String> {
         let dt = |id: usize| graph.values[id].info.dtype;
-        if self.host_output() {
+        if self.location_free() {
             return Ok(()); // no kernel reads the inputs' elements
         }
         for (i, inp) in node.inputs.iter().enumerate() {

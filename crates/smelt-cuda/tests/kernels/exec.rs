@@ -114,6 +114,52 @@ fn shape_and_constant_need_no_copies() {
 }
 
 #[test]
+fn views_stay_where_their_input_is() {
+    if !gpu_or_skip("views_stay_where_their_input_is") {
+        return;
+    }
+    // an i64 host value through Unsqueeze and Reshape, and an f32 one through Flatten to a
+    // GPU Relu: no copies but the Relu's input and output
+    let mut b = GraphBuilder::new("views");
+    let ids = b.placeholder("ids", DType::I64, &[Dim::Fixed(2), Dim::Fixed(3)]);
+    let x = b.placeholder(
+        "x",
+        DType::F32,
+        &[Dim::Fixed(2), Dim::Fixed(3), Dim::Fixed(4)],
+    );
+    let ax = b.constant("ax", Tensor::from_vec(vec![1], vec![0i64]).unwrap());
+    let u = b.op("Unsqueeze", &[ids, ax], Attributes::new()).unwrap();
+    let r = b.reshape(u, &[-1]).unwrap();
+    let f = b.flatten(x, 1).unwrap();
+    let y = b.relu(f).unwrap();
+    b.output(r, "r");
+    b.output(y, "y");
+    let g = b.build().unwrap();
+    let on_gpu: Vec<bool> = g
+        .nodes
+        .iter()
+        .map(|n| smelt_cuda::backend::gpu_support(n, &g) == smelt_ir::Support::Yes)
+        .collect();
+    assert!(on_gpu.iter().all(|&v| v), "{on_gpu:?}");
+    let ex = Executor::new(&g, &on_gpu).unwrap();
+    let feeds = vec![
+        (
+            "ids".to_string(),
+            Tensor::from_vec(vec![2, 3], vec![1i64, 2, 3, 4, 5, 6]).unwrap(),
+        ),
+        ("x".to_string(), Rng::new(43).tensor(&[2, 3, 4], -1.0, 1.0)),
+    ];
+    let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+    compare("views", &want, &ex.run(feeds).unwrap(), EXACT);
+    let st = ex.stats();
+    assert_eq!(
+        (st.uploads, st.downloads, st.cpu_nodes),
+        (1, 1, 0),
+        "{st:?}"
+    );
+}
+
+#[test]
 fn bad_inputs_are_errors_not_panics() {
     if !gpu_or_skip("bad_inputs_are_errors_not_panics") {
         return;

@@ -5,7 +5,7 @@ use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::i32_of;
 use crate::plan::layout::{self, CopyPlan};
-use crate::plan::op::{SliceAttrs, ViewKind};
+use crate::plan::op::SliceAttrs;
 use smelt_core::{DType, Error, Result, Tensor};
 
 fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<GpuTensor> {
@@ -28,33 +28,6 @@ fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<GpuTensor> {
 
 pub(super) fn transpose(s: &Stream, x: &GpuTensor, perm: Option<&[i64]>) -> Result<GpuTensor> {
     strided_copy(s, x, &layout::transpose(x.shape(), perm)?)
-}
-
-pub(super) fn view(ins: &Ins, v: &ViewKind) -> Result<GpuTensor> {
-    let x = ins.dev(0)?;
-    let sh = x.shape();
-    let out = match v {
-        ViewKind::Identity => sh.to_vec(),
-        ViewKind::Flatten { axis } => layout::flatten(sh, *axis)?,
-        ViewKind::Reshape { allowzero } => {
-            let t = ins
-                .host_ints(1)?
-                .ok_or_else(|| Error::invalid("Reshape without a shape input"))?;
-            layout::reshape(sh, &t, *allowzero)?
-        }
-        ViewKind::Squeeze { axes } => {
-            let a = axes.clone().or(ins.host_ints(1)?);
-            layout::squeeze(sh, a.as_deref())?
-        }
-        ViewKind::Unsqueeze { axes } => {
-            let a = axes
-                .clone()
-                .or(ins.host_ints(1)?)
-                .ok_or_else(|| Error::invalid("Unsqueeze without axes"))?;
-            layout::unsqueeze(sh, &a)?
-        }
-    };
-    x.view(out)
 }
 
 pub(super) fn concat(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {

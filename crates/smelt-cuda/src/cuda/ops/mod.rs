@@ -117,7 +117,6 @@ pub fn run(
         GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,
         GpuOp::Reduce(r) => nn::reduce(s, r, ins.f32(0)?, ins.host_ints(1)?)?,
         GpuOp::Transpose { perm } => layout::transpose(s, ins.f32(0)?, perm.as_deref())?,
-        GpuOp::View(v) => layout::view(&ins, v)?,
         GpuOp::Concat { axis } => layout::concat(s, &ins, *axis)?,
         GpuOp::Slice { attrs } => layout::slice(s, &ins, attrs.as_ref())?,
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
@@ -131,9 +130,9 @@ pub fn run(
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
         GpuOp::Split { .. } | GpuOp::LayerNorm { .. } => unreachable!("handled above"),
-        GpuOp::Constant | GpuOp::Shape { .. } => {
+        GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {
             return Err(Error::invalid(
-                "Constant and Shape make host values: the executor runs them",
+                "location-free ops (Constant, Shape, Size, views) are run by the executor",
             ))
         }
     };
