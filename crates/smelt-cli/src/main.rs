@@ -18,6 +18,7 @@
 //! panics inside smelt is caught and reported the same way.
 
 mod compare;
+mod compress;
 mod convert;
 mod demo;
 mod image;
@@ -42,6 +43,8 @@ struct Cli {
 enum Cmd {
     /// Package a model (.onnx) as an .ingot file with metadata, states and descriptions.
     Convert(convert::ConvertArgs),
+    /// Compress a model's weights (linear int8/int4, palettization 1-8 bits) into an .ingot.
+    Compress(compress::CompressArgs),
     /// Print a model's metadata, inputs, outputs, states, weights, op histogram and parameter
     /// count, or with --plan where each node runs.
     Info(info::InfoArgs),
@@ -72,6 +75,7 @@ fn main() {
     }));
     let result = std::panic::catch_unwind(|| match cli.cmd {
         Cmd::Convert(a) => convert::main(a),
+        Cmd::Compress(a) => compress::main(a),
         Cmd::Info(a) => info::main(a),
         Cmd::Run(a) => run::main(a),
         Cmd::Compare(a) => compare::main(a),

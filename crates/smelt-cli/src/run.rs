@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// The compute units the model may use: all, cpu-only or cpu-and-gpu.
     #[arg(long, default_value = "all", value_name = "UNITS")]
     pub compute_units: ComputeUnits,
+    /// Decode each compressed weight whole on every run instead of per tile inside the
+    /// kernel that reads it (the reference path, to compare speed, memory or results).
+    #[arg(long)]
+    pub no_fuse: bool,
     /// Print the load time, the mapped and copied weight bytes, the resident memory
     /// (VmRSS, RssAnon, RssFile) after load and after the run, and the peak (VmHWM).
     #[arg(long)]
@@ -306,6 +310,7 @@ pub fn main(a: RunArgs) -> Result<()> {
     let t0 = Instant::now();
     let config = Config {
         compute_units: a.compute_units,
+        fuse_compressed: !a.no_fuse,
         ..Config::default()
     };
     let model =

@@ -3,6 +3,7 @@
 //! Buffers are released as soon as their last reader has run (lifetimes computed once per
 //! [`Plan`]), so peak memory follows the graph's live set, not its total size.
 
+pub mod lower;
 pub mod memory;
 
 use memory::{Buffer, MemoryPlan};

@@ -11,14 +11,17 @@
 //! # Ok::<(), smelt::Error>(())
 //! ```
 
+pub mod compress;
 pub mod convert;
 mod gpu;
 pub mod model;
 pub mod placement;
 
+pub use compress::compress_file;
 pub use convert::{convert, ConvertOptions};
 pub use model::{is_ingot, Config, Feature, Model, Outputs, State, StateInfo};
 pub use placement::{available_devices, ComputeUnits, Placement};
+pub use smelt_compress as compression;
 pub use smelt_core::{DType, Dim, Error, Result, Tensor, ValueInfo};
 pub use smelt_cpu::{run, Plan};
 pub use smelt_ingot as ingot;

@@ -16,6 +16,10 @@ pub struct Config {
     pub compute_units: ComputeUnits,
     /// Check every weight blob's checksum while loading an `.ingot` (see [`LoadOptions`]).
     pub verify_weights: bool,
+    /// Keep compressed weights compressed on the CPU: fuse their decode into the MatMul,
+    /// Gemm, Conv or Gather that reads them (see `smelt_cpu::lower`). Off: decode each
+    /// weight whole on every run (the reference path).
+    pub fuse_compressed: bool,
 }
 
 impl Default for Config {
@@ -23,6 +27,7 @@ impl Default for Config {
         Config {
             compute_units: ComputeUnits::All,
             verify_weights: true,
+            fuse_compressed: true,
         }
     }
 }
@@ -120,8 +125,12 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A loaded model, ready to predict.
 pub struct Model {
     id: u64,
+    /// The graph as loaded (portable form).
+    graph: Arc<Graph>,
+    /// The CPU's lowered form of it.
     plan: smelt_cpu::Plan<Arc<Graph>>,
-    /// Runs the model when placement put nodes on a GPU.
+    lowering: smelt_cpu::lower::Lowering,
+    /// Runs the model when placement put nodes on a GPU (over the portable graph).
     pub(crate) gpu: Option<crate::gpu::GpuExecutor>,
     info: Info,
     placement: Placement,
@@ -173,6 +182,11 @@ impl Model {
 
     fn new(graph: Graph, info: Info, load_stats: LoadStats, config: &Config) -> Result<Model> {
         smelt_ingot::read::check_states(&info, &graph)?;
+        let (lowered, lowering) = if config.fuse_compressed {
+            smelt_cpu::lower::lower(&graph)?
+        } else {
+            (graph.clone(), Default::default())
+        };
         let placement = placement::place(&graph, config.compute_units, &placement::backends());
         if !placement.complete() {
             let a = placement.nodes.iter().find(|a| a.device == usize::MAX);
@@ -224,7 +238,9 @@ impl Model {
         Ok(Model {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             gpu: crate::gpu::executor(&graph, &placement)?,
-            plan: smelt_cpu::Plan::new(graph),
+            plan: smelt_cpu::Plan::new(Arc::new(lowered)),
+            graph,
+            lowering,
             info,
             placement,
             inputs,
@@ -253,11 +269,15 @@ impl Model {
         &self.placement
     }
     pub fn graph(&self) -> &Graph {
-        self.plan.graph()
+        &self.graph
     }
     /// What loading did with the weights (mapped or copied bytes).
     pub fn load_stats(&self) -> &LoadStats {
         &self.load_stats
+    }
+    /// What CPU lowering did (readers of compressed weights fused into tiled kernels).
+    pub fn lowering(&self) -> &smelt_cpu::lower::Lowering {
+        &self.lowering
     }
 
     /// Runs the model on named inputs. A model with declared states needs

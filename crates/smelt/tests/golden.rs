@@ -34,11 +34,33 @@ fn run_case(name: &str) {
         })
         .collect();
     let t0 = std::time::Instant::now();
-    let outputs =
-        smelt_cpu::run(&model.graph, inputs).unwrap_or_else(|e| panic!("{name}: run failed: {e}"));
+    let plain = smelt_cpu::run(&model.graph, inputs.clone())
+        .unwrap_or_else(|e| panic!("{name}: run failed: {e}"));
     println!("{name}: ran in {:.2} s", t0.elapsed().as_secs_f64());
+    // the runtime's path too: lowered for the CPU (compressed weights fused into kernels)
+    let rt = smelt::Model::load(&path, smelt::Config::default())
+        .unwrap_or_else(|e| panic!("{name}: Model::load: {e}"));
+    let feed: Vec<(&str, Tensor)> = inputs
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    let lowered: Vec<(String, Tensor)> = rt
+        .predict(&feed)
+        .unwrap_or_else(|e| panic!("{name}: predict failed: {e}"))
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect();
+    println!(
+        "  lowering fused {} readers of compressed weights",
+        rt.lowering().fused
+    );
     let mut failures = Vec::new();
-    for (oname, file) in &c.outputs {
+    let runs = [("run", &plain), ("Model", &lowered)];
+    for ((oname, file), (via, outputs)) in c
+        .outputs
+        .iter()
+        .flat_map(|o| runs.iter().map(move |r| (o, *r)))
+    {
         let want = npy::read(dir.join(name).join(file)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let Some((_, got)) = outputs.iter().find(|(n, _)| n == oname) else {
             failures.push(format!(
@@ -49,15 +71,15 @@ fn run_case(name: &str) {
         };
         match compare(got, &want, c.rtol, c.atol) {
             Ok(e) => println!(
-                "  {oname}: {} {:?} max abs error {e:.3e} (atol {:e}, rtol {:e})",
+                "  {oname} ({via}): {} {:?} max abs error {e:.3e} (atol {:e}, rtol {:e})",
                 want.dtype(),
                 want.shape(),
                 c.atol,
                 c.rtol
             ),
             Err(m) => {
-                println!("  {oname}: FAIL {m}");
-                failures.push(format!("output '{oname}': {m}"));
+                println!("  {oname} ({via}): FAIL {m}");
+                failures.push(format!("output '{oname}' ({via}): {m}"));
             }
         }
     }

@@ -19,14 +19,51 @@ pub struct Conv {
 }
 
 pub fn register(r: &mut Registry) {
-    r.register("", "Conv", |ctx| {
-        let group = ctx.attrs.int_or("group", 1)?;
+    r.register("", "Conv", |ctx| Ok(Box::new(Conv::from_attrs(ctx.attrs)?)));
+}
+
+impl Conv {
+    pub fn from_attrs(a: &Attributes) -> Result<Conv> {
+        let group = a.int_or("group", 1)?;
         ensure!(group >= 1, "Conv: group must be >= 1, got {group}");
-        Ok(Box::new(Conv {
-            window: WindowAttrs::parse(ctx.attrs)?,
+        Ok(Conv {
+            window: WindowAttrs::parse(a)?,
             group: group as usize,
-        }))
-    });
+        })
+    }
+
+    /// f32 convolution of `x` with a weight of shape `w_shape` read through `w` (a
+    /// compressed weight decodes blocks of output channels as the kernel asks).
+    pub fn run_f32_with(
+        &self,
+        x: &Tensor,
+        w_shape: &[usize],
+        w: &(impl WeightRows<f32> + ?Sized),
+        b: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        ensure!(
+            x.dtype() == DType::F32,
+            "Conv: X is {}, this kernel takes float",
+            x.dtype()
+        );
+        let (n, c, m, g) = conv_geometry(&self.window, self.group, x.shape(), w_shape)?;
+        let bias = match b {
+            Some(b) => {
+                ensure!(
+                    b.shape() == [m] && b.dtype() == DType::F32,
+                    "Conv: bias must be float [{m}], got {} {:?}",
+                    b.dtype(),
+                    b.shape()
+                );
+                Some(b.as_slice::<f32>()?)
+            }
+            None => None,
+        };
+        let mut shape = vec![n, m];
+        shape.extend(&g.output);
+        let y = conv_raw(x.as_slice::<f32>()?, n, c, m, &g, w, bias, self.group);
+        Tensor::from_vec(shape, y)
+    }
 }
 
 /// Checks shapes and resolves the geometry: returns (N, C, M, geometry).
@@ -94,6 +131,33 @@ fn depthwise_2d<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
     }
 }
 
+/// Where a convolution reads its weight matrix `[M, C/group * prod(kernel)]`: a dense slice,
+/// or a compressed weight decoded a block of output channels at a time.
+pub trait WeightRows<T>: Sync {
+    /// Output channels per block the kernel asks for; `usize::MAX` reads a group at once.
+    fn block_rows(&self, cols: usize) -> usize;
+    /// Rows `r0..r1` (each `cols` long): borrowed, or decoded into `scratch`.
+    fn rows<'a>(&'a self, r0: usize, r1: usize, cols: usize, scratch: &'a mut Vec<T>) -> &'a [T];
+}
+
+impl<T: Copy + Sync> WeightRows<T> for [T] {
+    fn block_rows(&self, _: usize) -> usize {
+        usize::MAX
+    }
+    fn rows<'a>(&'a self, r0: usize, r1: usize, cols: usize, _: &'a mut Vec<T>) -> &'a [T] {
+        &self[r0 * cols..r1 * cols]
+    }
+}
+
+impl<T: Copy + Sync> WeightRows<T> for Vec<T> {
+    fn block_rows(&self, _: usize) -> usize {
+        usize::MAX
+    }
+    fn rows<'a>(&'a self, r0: usize, r1: usize, cols: usize, _: &'a mut Vec<T>) -> &'a [T] {
+        &self[r0 * cols..r1 * cols]
+    }
+}
+
 /// The convolution on raw slices; returns Y's elements (`[N, M, output...]`).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(
@@ -102,7 +166,7 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
     c: usize,
     m: usize,
     g: &Geometry,
-    w: &[T],
+    w: &(impl WeightRows<T> + ?Sized),
     bias: Option<&[T]>,
     group: usize,
 ) -> Vec<T> {
@@ -122,53 +186,59 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
     let beta = if bias.is_some() { T::one() } else { T::zero() };
     let depthwise = cg == 1 && mg == 1 && g.input.len() == 2 && kprod > 1;
     // one group of one image: y_g [mg, oprod] = w_g [mg, kk] x cols [kk, oprod]
-    let run_group = |img: usize, gi: usize, yg: &mut [T], col: &mut Vec<T>, par: bool| {
-        if let Some(b) = bias {
-            for (r, row) in yg.chunks_mut(oprod).enumerate() {
-                row.fill(b[gi * mg + r]);
+    let blk = w.block_rows(kk).clamp(1, mg.max(1));
+    let run_group =
+        |img: usize, gi: usize, yg: &mut [T], bufs: &mut (Vec<T>, Vec<T>), par: bool| {
+            let (col, scratch) = bufs;
+            if let Some(b) = bias {
+                for (r, row) in yg.chunks_mut(oprod).enumerate() {
+                    row.fill(b[gi * mg + r]);
+                }
             }
-        }
-        let xg = &x[(img * c + gi * cg) * iprod..(img * c + (gi + 1) * cg) * iprod];
-        let wg = &w[gi * mg * kk..(gi + 1) * mg * kk];
-        if depthwise {
-            if bias.is_none() {
-                yg.fill(T::zero());
+            let xg = &x[(img * c + gi * cg) * iprod..(img * c + (gi + 1) * cg) * iprod];
+            if depthwise {
+                if bias.is_none() {
+                    yg.fill(T::zero());
+                }
+                depthwise_2d(xg, w.rows(gi, gi + 1, kk, scratch), g, yg);
+                return;
             }
-            depthwise_2d(xg, wg, g, yg);
-            return;
-        }
-        let cols: &[T] = if pointwise {
-            xg
-        } else {
-            col.resize(kk * oprod, T::zero());
-            im2col(xg, cg, g, T::zero(), col);
-            col
+            let cols: &[T] = if pointwise {
+                xg
+            } else {
+                col.resize(kk * oprod, T::zero());
+                im2col(xg, cg, g, T::zero(), col);
+                col
+            };
+            for r0 in (0..mg).step_by(blk) {
+                let r1 = (r0 + blk).min(mg);
+                T::gemm(
+                    r1 - r0,
+                    oprod,
+                    kk,
+                    w.rows(gi * mg + r0, gi * mg + r1, kk, scratch),
+                    row_major(kk),
+                    cols,
+                    row_major(oprod),
+                    &mut yg[r0 * oprod..r1 * oprod],
+                    oprod,
+                    T::one(),
+                    beta,
+                    par,
+                );
+            }
         };
-        T::gemm(
-            mg,
-            oprod,
-            kk,
-            wg,
-            row_major(kk),
-            cols,
-            row_major(oprod),
-            yg,
-            oprod,
-            T::one(),
-            beta,
-            par,
-        );
-    };
     let group_work = mg * oprod * kk;
     for (img, yi) in y.chunks_mut(m * oprod).enumerate() {
         if group > 1 && group_work < (1 << 18) {
-            yi.par_chunks_mut(mg * oprod)
-                .enumerate()
-                .for_each_init(Vec::new, |col, (gi, yg)| run_group(img, gi, yg, col, false));
+            yi.par_chunks_mut(mg * oprod).enumerate().for_each_init(
+                || (Vec::new(), Vec::new()),
+                |bufs, (gi, yg)| run_group(img, gi, yg, bufs, false),
+            );
         } else {
-            let mut col = Vec::new();
+            let mut bufs = (Vec::new(), Vec::new());
             for (gi, yg) in yi.chunks_mut(mg * oprod).enumerate() {
-                run_group(img, gi, yg, &mut col, true);
+                run_group(img, gi, yg, &mut bufs, true);
             }
         }
     }
@@ -216,7 +286,7 @@ impl Conv {
                     c,
                     m,
                     &g,
-                    &f(w.as_slice::<$t>()?),
+                    &f(w.as_slice::<$t>()?)[..],
                     bias.as_deref(),
                     self.group,
                 );

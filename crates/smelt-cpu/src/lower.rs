@@ -1,0 +1,262 @@
+//! Lowering for the CPU: the portable graph rewritten into the form this backend runs.
+//!
+//! Compressed weights stay compressed. A decode node (`ai.smelt::LinearDequantize`,
+//! `ai.smelt::LutToDense`, ONNX `DequantizeLinear` of a constant int8/uint8 tensor to f32,
+//! or the exporters' spelling of it, `Mul(Cast(int8/uint8 constant to f32), f32 constant
+//! scale)`) whose inputs are all constants is folded into the ops that read its output as
+//! a weight:
+//!
+//! | reader | slot | becomes |
+//! |---|---|---|
+//! | MatMul, W 2-D | B | `CompressedMatMul` (`[K, N]` weight) |
+//! | Gemm, transA = 0, C absent or `[N]` / `[1, N]` | B | `CompressedMatMul` (either layout) |
+//! | Conv | W | `CompressedConv` |
+//! | Gather, axis 0 | data | `CompressedGather` |
+//!
+//! Those kernels decode a tile at a time, so the float weight never exists whole. A decode
+//! node with any other reader stays and runs as before (for those readers only). The lowered
+//! graph is built at load time and never saved.
+
+use smelt_core::{DType, Result, Tensor};
+use smelt_ir::{Attributes, Graph, Node, Op, ValueId};
+use smelt_ops::nn::conv::Conv;
+use smelt_ops::quant::compressed_conv::CompressedConv;
+use smelt_ops::quant::compressed_gather::CompressedGather;
+use smelt_ops::quant::compressed_matmul::CompressedMatMul;
+use smelt_ops::quant::linear_dequantize::LinearDequantize;
+use smelt_ops::quant::lut_to_dense::LutToDense;
+use smelt_ops::quant::packed::Packed;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// What lowering did, for `smelt info` and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lowering {
+    /// Readers turned into kernels on compressed weights.
+    pub fused: usize,
+    /// Decode nodes removed (every reader fused).
+    pub removed: usize,
+}
+
+/// The weight a decode node produces, when its inputs are constants and the output is f32.
+fn packed_of(g: &Graph, n: &Node) -> Option<Packed> {
+    let consts: Vec<Option<Tensor>> = n
+        .inputs
+        .iter()
+        .map(|i| i.map(|id| g.initializers.get(&id).cloned()))
+        .collect::<Option<Vec<_>>>()?;
+    match (n.domain.as_str(), n.op_type.as_str()) {
+        ("ai.smelt", "LinearDequantize") => {
+            let op = LinearDequantize::from_attrs(&n.attrs).ok()?;
+            (op.to == DType::F32).then_some(())?;
+            op.packed(&consts).ok()
+        }
+        ("ai.smelt", "LutToDense") => {
+            let op = LutToDense::from_attrs(&n.attrs).ok()?;
+            (op.to == DType::F32).then_some(())?;
+            op.packed(&consts).ok()
+        }
+        ("", "DequantizeLinear") => onnx_dequantize(n, &consts),
+        _ => None,
+    }
+}
+
+/// `Mul(Cast(q), scale)` with q a constant int8 / uint8 tensor cast to f32, read only by
+/// this Mul, and scale a constant f32 tensor broadcasting over q per axis or block: the
+/// weight, and the Cast node to drop with the Mul.
+fn cast_mul(g: &Graph, n: &Node, producer: &[Option<usize>]) -> Option<(Packed, usize)> {
+    let (a, b) = (n.inputs.first().copied()??, n.inputs.get(1).copied()??);
+    let (cv, sv) = if g.initializers.contains_key(&b) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let scale = g.initializers.get(&sv)?;
+    let ci = producer[cv]?;
+    let cast = &g.nodes[ci];
+    if cast.op_type != "Cast" || !cast.domain.is_empty() || cast.attrs.int("to").ok()? != Some(1) {
+        return None;
+    }
+    let readers = g
+        .nodes
+        .iter()
+        .filter(|m| m.inputs.contains(&Some(cv)))
+        .count();
+    if readers != 1 || g.outputs.contains(&cv) {
+        return None;
+    }
+    let q = g.initializers.get(&cast.inputs.first().copied()??)?;
+    let signed = match q.dtype() {
+        DType::I8 => true,
+        DType::U8 => false,
+        _ => return None,
+    };
+    let rank = q.shape().len();
+    if scale.dtype() != DType::F32 || rank == 0 || scale.shape().len() > rank {
+        return None;
+    }
+    // the scale's shape, right-aligned to q's rank, is the parameter grid
+    let mut grid = vec![1usize; rank - scale.shape().len()];
+    grid.extend(scale.shape());
+    let s = scale.reshape(grid.clone()).ok()?;
+    Some((
+        Packed::linear(q.shape(), 8, signed, q.clone(), &s, None).ok()?,
+        ci,
+    ))
+}
+
+/// ONNX DequantizeLinear of an int8 / uint8 constant with f32 scales, per tensor or per axis.
+fn onnx_dequantize(n: &Node, c: &[Option<Tensor>]) -> Option<Packed> {
+    let x = c.first()?.as_ref()?;
+    let scale = c.get(1)?.as_ref()?;
+    let zero = c.get(2).and_then(|z| z.as_ref());
+    let signed = match x.dtype() {
+        DType::I8 => true,
+        DType::U8 => false,
+        _ => return None,
+    };
+    let out = n.attrs.int("output_dtype").ok()?.unwrap_or(0);
+    if scale.dtype() != DType::F32 || !(out == 0 || out == 1) || x.shape().is_empty() {
+        return None;
+    }
+    if n.attrs.int("block_size").ok()?.unwrap_or(0) != 0 {
+        return None;
+    }
+    let rank = x.shape().len();
+    let mut grid = vec![1usize; rank];
+    if scale.len() != 1 {
+        let axis = n.attrs.int("axis").ok()?.unwrap_or(1);
+        let axis = smelt_ops::util::norm_axis(axis, rank).ok()?;
+        if scale.shape().len() != 1 || scale.len() != x.shape()[axis] {
+            return None;
+        }
+        grid[axis] = scale.len();
+    }
+    let reshape = |t: &Tensor| t.reshape(grid.clone()).ok();
+    let scale = reshape(scale)?;
+    let zero = match zero {
+        Some(z) if z.dtype() == x.dtype() && z.len() == scale.len() => Some(reshape(z)?),
+        Some(_) => return None,
+        None => None,
+    };
+    Packed::linear(x.shape(), 8, signed, x.clone(), &scale, zero.as_ref()).ok()
+}
+
+/// The kernel that replaces reader `r` of weight `w` in input slot `slot`, with its inputs.
+fn fused_reader(
+    g: &Graph,
+    r: &Node,
+    slot: usize,
+    w: &Arc<Packed>,
+) -> Option<(Arc<dyn Op>, &'static str, Vec<Option<ValueId>>)> {
+    let a: &Attributes = &r.attrs;
+    let int = |k: &str, d: i64| a.int_or(k, d).ok();
+    let float = |k: &str, d: f32| a.float_or(k, d).ok();
+    match (r.domain.as_str(), r.op_type.as_str(), slot) {
+        ("", "MatMul", 1) if w.shape.len() == 2 => {
+            let op = CompressedMatMul::new(w.clone(), false, 1.0, 0.0).ok()?;
+            Some((Arc::new(op), "CompressedMatMul", vec![r.inputs[0]]))
+        }
+        ("", "Gemm", 1) if w.shape.len() == 2 && int("transA", 0)? == 0 => {
+            let trans_b = int("transB", 0)? != 0;
+            let n = if trans_b { w.shape[0] } else { w.shape[1] };
+            let c = r.inputs.get(2).copied().flatten();
+            if let Some(c) = c {
+                let s = g.values[c].info.concrete_shape()?;
+                if !(s == [n] || s == [1, n]) {
+                    return None;
+                }
+            }
+            let op = CompressedMatMul::new(
+                w.clone(),
+                trans_b,
+                float("alpha", 1.0)?,
+                float("beta", 1.0)?,
+            )
+            .ok()?;
+            Some((Arc::new(op), "CompressedMatMul", vec![r.inputs[0], c]))
+        }
+        ("", "Conv", 1) => {
+            let op = CompressedConv {
+                conv: Conv::from_attrs(a).ok()?,
+                w: w.clone(),
+            };
+            let b = r.inputs.get(2).copied().flatten();
+            Some((Arc::new(op), "CompressedConv", vec![r.inputs[0], b]))
+        }
+        ("", "Gather", 0) if int("axis", 0)? == 0 => {
+            let op = CompressedGather { w: w.clone() };
+            Some((Arc::new(op), "CompressedGather", vec![r.inputs[1]]))
+        }
+        _ => None,
+    }
+}
+
+/// Values read by subgraph bodies (by name): their producers are left alone.
+fn captured(g: &Graph) -> HashSet<String> {
+    crate::captured_names(g).into_iter().collect()
+}
+
+/// Lowers `g` for the CPU (see the module doc). Returns the graph to run and what changed.
+pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
+    let mut out = g.clone();
+    let mut stats = Lowering::default();
+    let captured = captured(g);
+    let mut drop: HashSet<usize> = HashSet::new();
+    let mut producer: Vec<Option<usize>> = vec![None; g.values.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        for o in n.outputs.iter().flatten() {
+            producer[*o] = Some(i);
+        }
+    }
+    for (di, dn) in g.nodes.iter().enumerate() {
+        let Some(Some(wv)) = dn.outputs.first().copied() else {
+            continue;
+        };
+        if g.outputs.contains(&wv) || captured.contains(&g.values[wv].name) {
+            continue;
+        }
+        let (packed, also) = match packed_of(g, dn) {
+            Some(p) => (p, None),
+            None if dn.op_type == "Mul" && dn.domain.is_empty() => match cast_mul(g, dn, &producer)
+            {
+                Some((p, cast)) => (p, Some(cast)),
+                None => continue,
+            },
+            None => continue,
+        };
+        let w = Arc::new(packed);
+        let mut kept_reader = false;
+        for (ri, rn) in g.nodes.iter().enumerate() {
+            let slots: Vec<usize> = (0..rn.inputs.len())
+                .filter(|&s| rn.inputs[s] == Some(wv))
+                .collect();
+            if slots.is_empty() {
+                continue;
+            }
+            match (slots.len(), fused_reader(g, rn, slots[0], &w)) {
+                (1, Some((op, op_type, inputs))) => {
+                    let n = &mut out.nodes[ri];
+                    n.op = op;
+                    n.op_type = op_type.to_string();
+                    n.domain = "ai.smelt".into();
+                    n.inputs = inputs;
+                    stats.fused += 1;
+                }
+                _ => kept_reader = true,
+            }
+        }
+        if !kept_reader {
+            drop.insert(di);
+            drop.extend(also);
+            stats.removed += 1;
+        }
+    }
+    let mut i = 0;
+    out.nodes.retain(|_| {
+        i += 1;
+        !drop.contains(&(i - 1))
+    });
+    smelt_ir::verify(&out)?;
+    Ok((out, stats))
+}

@@ -1,0 +1,44 @@
+//! `CompressedConv`: Conv whose weight `[M, C/group, k..]` is compressed, decoded a block
+//! of output channels at a time inside the convolution (the GEMM of each block reads the
+//! decoded rows, then the scratch is reused). A lowered kernel built by the CPU backend from
+//! a Conv fed by `LinearDequantize` / `LutToDense` on constants; never saved.
+//!
+//! Inputs: X `[N, C, D..]` f32, optional bias `[M]`. Attributes: the Conv node's.
+
+use super::compressed_matmul::SCRATCH_ELEMS;
+use super::packed::Packed;
+use crate::nn::conv::{Conv, WeightRows};
+use crate::prelude::*;
+
+#[derive(Debug)]
+pub struct CompressedConv {
+    pub conv: Conv,
+    pub w: Arc<Packed>,
+}
+
+struct Rows<'a>(&'a Packed);
+
+impl WeightRows<f32> for Rows<'_> {
+    fn block_rows(&self, cols: usize) -> usize {
+        (SCRATCH_ELEMS / cols.max(1)).max(8)
+    }
+    fn rows<'a>(&'a self, r0: usize, r1: usize, _: usize, scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        self.0.decode_rows(r0, r1, scratch);
+        scratch
+    }
+}
+
+impl Op for CompressedConv {
+    fn op_type(&self) -> &str {
+        "CompressedConv"
+    }
+    fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
+        let y = self.conv.run_f32_with(
+            req(&inputs, 0)?,
+            &self.w.shape,
+            &Rows(&self.w),
+            opt(&inputs, 1),
+        )?;
+        Ok(vec![y])
+    }
+}

@@ -1,0 +1,149 @@
+//! `CompressedMatMul`: `Y = alpha * X · W (+ beta * bias)` with W a compressed 2-D weight,
+//! decoded a block at a time inside the product. A lowered kernel: the CPU backend builds it
+//! from MatMul / Gemm nodes whose weight comes from `LinearDequantize` / `LutToDense` on
+//! constants; it is never saved in a package.
+//!
+//! Shapes: W is `[K, N]` (`trans_b` false) or `[N, K]` (`trans_b` true). X is `[.., K]`
+//! (MatMul: any rank >= 1, leading dims folded into M) and Y is `[.., N]` (`[N]` for a 1-D
+//! X). `bias`, when present, is `[N]` (Gemm's C broadcast along rows).
+//!
+//! Blocking: `[K, N]` weights are decoded `kb` rows at a time and accumulated
+//! (`Y += X[:, k0..k1] · W[k0..k1, :]`); `[N, K]` weights `nb` rows at a time, each block
+//! giving columns `n0..n1` of Y. The decoded block stays near [`SCRATCH_ELEMS`] floats, so
+//! memory stays near the compressed size whatever the weight's.
+
+use super::packed::Packed;
+use crate::linalg::blas::{row_major, sgemm, transposed};
+use crate::prelude::*;
+
+/// Target size of one decoded weight block, in f32 elements (256 KiB).
+pub const SCRATCH_ELEMS: usize = 1 << 16;
+
+#[derive(Debug)]
+pub struct CompressedMatMul {
+    pub w: Arc<Packed>,
+    pub trans_b: bool,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+impl CompressedMatMul {
+    pub fn new(w: Arc<Packed>, trans_b: bool, alpha: f32, beta: f32) -> Result<Self> {
+        ensure!(
+            w.shape.len() == 2,
+            "CompressedMatMul: weight must be 2-D, got {:?}",
+            w.shape
+        );
+        Ok(CompressedMatMul {
+            w,
+            trans_b,
+            alpha,
+            beta,
+        })
+    }
+
+    /// (K, N) of the weight.
+    fn kn(&self) -> (usize, usize) {
+        let (r, c) = (self.w.shape[0], self.w.shape[1]);
+        if self.trans_b {
+            (c, r)
+        } else {
+            (r, c)
+        }
+    }
+
+    pub fn run(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let (k, n) = self.kn();
+        ensure!(
+            x.dtype() == DType::F32,
+            "CompressedMatMul: X must be float, got {}",
+            x.dtype()
+        );
+        let xs = x.shape();
+        ensure!(
+            xs.last() == Some(&k),
+            "CompressedMatMul: X {xs:?} must end in K={k} (weight {:?})",
+            self.w.shape
+        );
+        let m = x.len() / k.max(1);
+        let mut out_shape = xs[..xs.len() - 1].to_vec();
+        out_shape.push(n);
+        let mut y = vec![0.0f32; m * n];
+        let mut beta = 0.0;
+        if let Some(b) = bias {
+            ensure!(
+                b.dtype() == DType::F32 && b.len() == n,
+                "CompressedMatMul: bias must be float with {n} values, got {} {:?}",
+                b.dtype(),
+                b.shape()
+            );
+            let bv = b.as_slice::<f32>()?;
+            for row in y.chunks_mut(n.max(1)) {
+                for (o, &v) in row.iter_mut().zip(bv) {
+                    *o = self.beta * v;
+                }
+            }
+            beta = 1.0;
+        }
+        if m == 0 || n == 0 {
+            return Tensor::from_vec(out_shape, y);
+        }
+        if k == 0 {
+            return Tensor::from_vec(out_shape, y);
+        }
+        let xv = x.as_slice::<f32>()?;
+        let mut scratch = Vec::new();
+        if !self.trans_b {
+            // W [K, N]: accumulate over row blocks of K
+            let kb = (SCRATCH_ELEMS / n).clamp(1, k);
+            for k0 in (0..k).step_by(kb) {
+                let k1 = (k0 + kb).min(k);
+                self.w.decode_rows(k0, k1, &mut scratch);
+                sgemm(
+                    m,
+                    n,
+                    k1 - k0,
+                    &xv[k0..],
+                    row_major(k),
+                    &scratch,
+                    row_major(n),
+                    &mut y,
+                    n,
+                    self.alpha,
+                    beta,
+                );
+                beta = 1.0;
+            }
+        } else {
+            // W [N, K]: each row block is a block of output columns
+            let nb = (SCRATCH_ELEMS / k).clamp(1, n);
+            for n0 in (0..n).step_by(nb) {
+                let n1 = (n0 + nb).min(n);
+                self.w.decode_rows(n0, n1, &mut scratch);
+                sgemm(
+                    m,
+                    n1 - n0,
+                    k,
+                    xv,
+                    row_major(k),
+                    &scratch,
+                    transposed(k),
+                    &mut y[n0..],
+                    n,
+                    self.alpha,
+                    beta,
+                );
+            }
+        }
+        Tensor::from_vec(out_shape, y)
+    }
+}
+
+impl Op for CompressedMatMul {
+    fn op_type(&self) -> &str {
+        "CompressedMatMul"
+    }
+    fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
+        Ok(vec![self.run(req(&inputs, 0)?, opt(&inputs, 1))?])
+    }
+}
