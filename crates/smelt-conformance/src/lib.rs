@@ -219,6 +219,60 @@ pub enum Via {
     /// The imported graph written as an `.ingot` package and loaded back: every case then
     /// also tests the package's serialization of its ops, attributes and subgraphs.
     Ingot,
+    /// The imported graph on CUDA as `ComputeUnits::All` places it: nodes the CUDA backend
+    /// supports on the GPU, the rest on the CPU. An error without a CUDA device.
+    Cuda,
+    /// The CUDA runner alone: a case with any node the GPU does not run (at placement or
+    /// at run time) is `Unsupported`.
+    CudaOnly,
+}
+
+/// How a case's graph is executed.
+enum Runner<'g> {
+    Cpu(smelt_cpu::Plan<&'g smelt_ir::Graph>),
+    Cuda(Box<smelt_cuda::Executor<&'g smelt_ir::Graph>>, bool),
+}
+
+impl<'g> Runner<'g> {
+    fn new(graph: &'g smelt_ir::Graph, via: Via) -> Result<Runner<'g>, Outcome> {
+        let only = match via {
+            Via::Onnx | Via::Ingot => return Ok(Runner::Cpu(smelt_cpu::Plan::new(graph))),
+            Via::Cuda => false,
+            Via::CudaOnly => true,
+        };
+        let mut on_gpu = Vec::with_capacity(graph.nodes.len());
+        for n in &graph.nodes {
+            match smelt_cuda::backend::gpu_support(n, graph) {
+                smelt_ir::Support::Yes => on_gpu.push(true),
+                smelt_ir::Support::No(why) if only => {
+                    return Err(Outcome::Unsupported(format!(
+                        "cuda: node '{}' ({}): {why}",
+                        n.name, n.op_type
+                    )))
+                }
+                smelt_ir::Support::No(_) => on_gpu.push(false),
+            }
+        }
+        smelt_cuda::Executor::new(graph, &on_gpu)
+            .map(|e| Runner::Cuda(Box::new(e), only))
+            .map_err(|e| Outcome::Error(e.to_string()))
+    }
+    fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>, Outcome> {
+        match self {
+            Runner::Cpu(p) => p.run(inputs).map_err(classify),
+            Runner::Cuda(e, only) => {
+                let out = e.run(inputs).map_err(classify)?;
+                let st = e.stats();
+                if *only && st.cpu_fallbacks > 0 {
+                    return Err(Outcome::Unsupported(format!(
+                        "cuda: ran on the cpu: {}",
+                        st.fallback_reasons.join("; ")
+                    )));
+                }
+                Ok(out)
+            }
+        }
+    }
 }
 
 /// Writes the graph as an `.ingot` package in memory and loads it back.
@@ -231,7 +285,7 @@ fn through_ingot(model: &smelt_onnx::Model) -> Result<smelt_ir::Graph, Error> {
     Ok(smelt_ingot::from_bytes(std::sync::Arc::new(bytes), &Default::default())?.graph)
 }
 
-/// Runs one case with the CPU backend.
+/// Runs one case with the CPU backend, or CUDA (see [`Via`]).
 pub fn run_case(dir: &Path, via: Via) -> (Vec<String>, Outcome) {
     let name = dir
         .file_name()
@@ -262,13 +316,16 @@ pub fn run_case(dir: &Path, via: Via) -> (Vec<String>, Outcome) {
         return (ops, Outcome::Error("no test_data_set folder".into()));
     }
     let graph = match via {
-        Via::Onnx => model.graph,
+        Via::Onnx | Via::Cuda | Via::CudaOnly => model.graph,
         Via::Ingot => match through_ingot(&model) {
             Ok(g) => g,
             Err(e) => return (ops, Outcome::Error(format!("through .ingot: {e}"))),
         },
     };
-    let plan = smelt_cpu::Plan::new(&graph);
+    let plan = match Runner::new(&graph, via) {
+        Ok(r) => r,
+        Err(o) => return (ops, o),
+    };
     for set in sets {
         let (inputs, outputs) = match (read_pb_dir(&set, "input"), read_pb_dir(&set, "output")) {
             (Ok(i), Ok(o)) => (i, o),
@@ -294,7 +351,7 @@ pub fn run_case(dir: &Path, via: Via) -> (Vec<String>, Outcome) {
             .collect();
         let got = match plan.run(named) {
             Ok(o) => o,
-            Err(e) => return (ops, classify(e)),
+            Err(o) => return (ops, o),
         };
         if got.len() != outputs.len() {
             return (

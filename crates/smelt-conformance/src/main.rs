@@ -1,8 +1,11 @@
-//! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--via-ingot] [--write FILE] [-q]`
+//! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--via-ingot | --cuda |
+//! --cuda-only] [--write FILE] [-q]`
 //!
 //! Runs the ONNX backend tests on the CPU backend, prints one line per case and the totals,
 //! and with `--write` saves the Markdown report. `--via-ingot` runs each model after writing
-//! it as an `.ingot` package and loading it back.
+//! it as an `.ingot` package and loading it back. `--cuda` runs each model as
+//! `ComputeUnits::All` places it (CUDA where supported, the CPU for the rest); `--cuda-only`
+//! is the CUDA runner alone (a case with a node off the GPU is unsupported).
 
 use smelt_conformance::*;
 use std::path::PathBuf;
@@ -21,8 +24,10 @@ fn main() {
             "--write" => write = args.next().map(PathBuf::from),
             "-q" | "--quiet" => quiet = true,
             "--via-ingot" => via = Via::Ingot,
+            "--cuda" => via = Via::Cuda,
+            "--cuda-only" => via = Via::CudaOnly,
             other => {
-                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--via-ingot] [--write FILE] [-q]");
+                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--via-ingot | --cuda | --cuda-only] [--write FILE] [-q]");
                 std::process::exit(2);
             }
         }

@@ -97,6 +97,17 @@ impl<G: Deref<Target = Graph>> Plan<G> {
         Ok((outs, MemoryPlan::new(buffers)))
     }
 
+    /// Runs the graph as a subgraph body: captured values resolve through `outer`, and
+    /// input types are not checked against the declared ones (loop-carried types may
+    /// differ). Other executors use this to run If/Loop/Scan bodies on the CPU.
+    pub fn run_in_scope(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        outer: &(dyn Fn(&str) -> Option<Tensor> + Sync),
+    ) -> Result<Vec<(String, Tensor)>> {
+        self.run_scoped(inputs, outer, false, None)
+    }
+
     /// `check`: enforce declared input types (off for subgraph bodies, whose loop-carried
     /// types may legitimately differ from the declared ones).
     fn run_scoped(
@@ -245,7 +256,7 @@ struct Traced {
 }
 
 /// Names a subgraph reads from enclosing scopes (its own captures and those of nested bodies).
-fn captured_names(g: &Graph) -> Vec<String> {
+pub fn captured_names(g: &Graph) -> Vec<String> {
     let mut v: Vec<String> = g
         .captures
         .iter()
@@ -264,7 +275,7 @@ fn captured_names(g: &Graph) -> Vec<String> {
 }
 
 /// Checks a caller's tensor against the declared type of a graph input.
-fn check_input(name: &str, info: &ValueInfo, t: &Tensor) -> Result<()> {
+pub fn check_input(name: &str, info: &ValueInfo, t: &Tensor) -> Result<()> {
     if let Some(d) = info.dtype {
         if d != t.dtype() {
             return Err(Error::Input {

@@ -13,6 +13,7 @@
 
 pub mod compress;
 pub mod convert;
+mod gpu;
 pub mod model;
 pub mod placement;
 

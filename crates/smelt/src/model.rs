@@ -130,6 +130,8 @@ pub struct Model {
     /// The CPU's lowered form of it.
     plan: smelt_cpu::Plan<Arc<Graph>>,
     lowering: smelt_cpu::lower::Lowering,
+    /// Runs the model when placement put nodes on a GPU (over the portable graph).
+    pub(crate) gpu: Option<crate::gpu::GpuExecutor>,
     info: Info,
     placement: Placement,
     inputs: Vec<Feature>,
@@ -232,10 +234,12 @@ impl Model {
                 description: s.description.clone(),
             })
             .collect();
+        let graph = Arc::new(graph);
         Ok(Model {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            gpu: crate::gpu::executor(&graph, &placement)?,
             plan: smelt_cpu::Plan::new(Arc::new(lowered)),
-            graph: Arc::new(graph),
+            graph,
             lowering,
             info,
             placement,
@@ -388,7 +392,10 @@ impl Model {
 
     fn run(&self, inputs: &[(&str, Tensor)], state: Option<&mut State>) -> Result<Outputs> {
         let feed = self.feed(inputs, state.as_deref())?;
-        let outs = self.plan.run(feed)?;
+        let outs = match &self.gpu {
+            Some(g) => g.run(feed)?,
+            None => self.plan.run(feed)?,
+        };
         let mut result = Vec::with_capacity(self.outputs.len());
         let mut new_states: Vec<Option<Tensor>> = vec![None; self.states.len()];
         for (name, t) in outs {

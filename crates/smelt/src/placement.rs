@@ -39,9 +39,15 @@ impl std::str::FromStr for ComputeUnits {
     }
 }
 
-/// The backends compiled into this build that found their device, most preferred first.
+/// The backends compiled into this build that found their device, most preferred first
+/// (the CPU last: it runs every op).
 pub fn backends() -> Vec<Arc<dyn Backend>> {
-    vec![Arc::new(smelt_cpu::CpuBackend)]
+    let mut v: Vec<Arc<dyn Backend>> = Vec::new();
+    if let Ok(cuda) = smelt_cuda::CudaBackend::new() {
+        v.push(Arc::new(cuda));
+    }
+    v.push(Arc::new(smelt_cpu::CpuBackend));
+    v
 }
 
 /// The devices smelt can run on here.

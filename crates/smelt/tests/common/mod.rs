@@ -5,7 +5,12 @@ use smelt_core::Tensor;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// The repository root: `$SMELT_ROOT`, else where the tests were built (a test binary
+/// copied to another machine is pointed at its checkout with `SMELT_ROOT`).
 pub fn root() -> PathBuf {
+    if let Some(r) = std::env::var_os("SMELT_ROOT") {
+        return PathBuf::from(r);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()

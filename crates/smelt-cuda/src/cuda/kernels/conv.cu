@@ -1,0 +1,92 @@
+// Convolution pieces (plan::ConvPlan fills ConvP). NCHW layout; a 1-d conv is H = 1.
+struct ConvP {
+    int n, c, h, w;      // input
+    int m, oh, ow;       // output channels and spatial size
+    int kh, kw, sh, sw, ph, pw, dh, dw;
+    int groups;
+};
+
+// col is [n][c*kh*kw][oh*ow]; taps that fall in the padding are 0.
+extern "C" __global__ void im2col_f32(const float* x, float* col, ConvP p) {
+    int P = p.oh * p.ow, K = p.c * p.kh * p.kw;
+    int total = p.n * K * P;
+    GRID_STRIDE(i, total) {
+        int pix = i % P, r = i / P;
+        int k = r % K, b = r / K;
+        int kx = k % p.kw, t = k / p.kw;
+        int ky = t % p.kh, ch = t / p.kh;
+        int ox = pix % p.ow, oy = pix / p.ow;
+        int iy = oy * p.sh - p.ph + ky * p.dh;
+        int ix = ox * p.sw - p.pw + kx * p.dw;
+        float v = 0.0f;
+        if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w)
+            v = x[((b * p.c + ch) * p.h + iy) * p.w + ix];
+        col[i] = v;
+    }
+}
+
+// Direct convolution, one thread per output element (grouped and depthwise convs).
+// w is [m][c/groups][kh][kw]; bias may be null.
+extern "C" __global__ void conv2d_direct_f32(const float* x, const float* wt, const float* bias, float* y, ConvP p) {
+    int total = p.n * p.m * p.oh * p.ow;
+    int cg = p.c / p.groups, mg = p.m / p.groups;
+    GRID_STRIDE(i, total) {
+        int ox = i % p.ow, t = i / p.ow;
+        int oy = t % p.oh; t /= p.oh;
+        int oc = t % p.m, b = t / p.m;
+        int g = oc / mg;
+        float acc = bias ? bias[oc] : 0.0f;
+        for (int ci = 0; ci < cg; ++ci) {
+            const float* xc = x + ((unsigned long long)(b * p.c + g * cg + ci)) * p.h * p.w;
+            const float* wc = wt + ((unsigned long long)(oc * cg + ci)) * p.kh * p.kw;
+            for (int ky = 0; ky < p.kh; ++ky) {
+                int iy = oy * p.sh - p.ph + ky * p.dh;
+                if (iy < 0 || iy >= p.h) continue;
+                for (int kx = 0; kx < p.kw; ++kx) {
+                    int ix = ox * p.sw - p.pw + kx * p.dw;
+                    if (ix < 0 || ix >= p.w) continue;
+                    acc += xc[iy * p.w + ix] * wc[ky * p.kw + kx];
+                }
+            }
+        }
+        y[i] = acc;
+    }
+}
+
+// y[i] += bias[(i / inner) % c] for y of n elements laid out [.., c, inner].
+extern "C" __global__ void channel_bias_f32(float* y, const float* bias, int c, int inner, int n) {
+    GRID_STRIDE(i, n) y[i] += bias[(i / inner) % c];
+}
+
+// ConvTranspose, one thread per output element: y[b, oc, oy, ox] sums x[b, c, iy, ix] *
+// w[c, oc % mg, ky, kx] over the group's input channels and the taps with
+// oy = iy * sh - ph + ky * dh (and likewise for x). w is [c][m/groups][kh][kw].
+extern "C" __global__ void conv_transpose2d_f32(const float* x, const float* wt, const float* bias, float* y, ConvP p) {
+    int total = p.n * p.m * p.oh * p.ow;
+    int cg = p.c / p.groups, mg = p.m / p.groups;
+    GRID_STRIDE(i, total) {
+        int ox = i % p.ow, t = i / p.ow;
+        int oy = t % p.oh; t /= p.oh;
+        int oc = t % p.m, b = t / p.m;
+        int g = oc / mg, ocg = oc % mg;
+        float acc = bias ? bias[oc] : 0.0f;
+        for (int ky = 0; ky < p.kh; ++ky) {
+            int ty = oy + p.ph - ky * p.dh;
+            if (ty < 0 || ty % p.sh) continue;
+            int iy = ty / p.sh;
+            if (iy >= p.h) continue;
+            for (int kx = 0; kx < p.kw; ++kx) {
+                int tx = ox + p.pw - kx * p.dw;
+                if (tx < 0 || tx % p.sw) continue;
+                int ix = tx / p.sw;
+                if (ix >= p.w) continue;
+                for (int ci = 0; ci < cg; ++ci) {
+                    int ch = g * cg + ci;
+                    acc += x[((unsigned long long)(b * p.c + ch) * p.h + iy) * p.w + ix]
+                         * wt[(((unsigned long long)ch * mg + ocg) * p.kh + ky) * p.kw + kx];
+                }
+            }
+        }
+        y[i] = acc;
+    }
+}

@@ -1,0 +1,63 @@
+// Data movement: strided gather copies (Transpose, Slice, Expand, broadcast of a bias),
+// block copies into a larger output (Concat) and Gather. Element width 4 or 8 bytes.
+
+// y[i] = x[base + sum(idx_d * s.a[d])] over output dims s.dims (strides may be 0 or negative).
+extern "C" __global__ void strided_copy_32(const unsigned int* x, unsigned int* y, int n, int base, Strides s) {
+    GRID_STRIDE(i, n) {
+        int oa, ob, oc;
+        offsets3(s, i, oa, ob, oc);
+        y[i] = x[base + oa];
+    }
+}
+extern "C" __global__ void strided_copy_64(const unsigned long long* x, unsigned long long* y, int n, int base, Strides s) {
+    GRID_STRIDE(i, n) {
+        int oa, ob, oc;
+        offsets3(s, i, oa, ob, oc);
+        y[i] = x[base + oa];
+    }
+}
+
+// Concat: x is [outer, run] placed at column `offset` of y, which is [outer, out_run].
+extern "C" __global__ void copy_into_32(const unsigned int* x, unsigned int* y, int outer, int run, int out_run, int offset) {
+    int n = outer * run;
+    GRID_STRIDE(i, n) {
+        int o = i / run, j = i - o * run;
+        y[o * out_run + offset + j] = x[i];
+    }
+}
+extern "C" __global__ void copy_into_64(const unsigned long long* x, unsigned long long* y, int outer, int run, int out_run, int offset) {
+    int n = outer * run;
+    GRID_STRIDE(i, n) {
+        int o = i / run, j = i - o * run;
+        y[o * out_run + offset + j] = x[i];
+    }
+}
+
+// Gather along an axis: x is [outer, axis_len, inner], idx holds nidx indices already checked
+// and made non-negative on the host, y is [outer, nidx, inner].
+extern "C" __global__ void gather_32(const unsigned int* x, const long long* idx, unsigned int* y, int outer, int axis_len, int nidx, int inner) {
+    int n = outer * nidx * inner;
+    GRID_STRIDE(i, n) {
+        int in = i % inner, r = i / inner;
+        int k = r % nidx, o = r / nidx;
+        y[i] = x[(o * axis_len + (int)idx[k]) * inner + in];
+    }
+}
+
+// Gather through per-dim coordinate maps (Pad): output coordinate q of dim d reads input
+// coordinate table[s.b[d] + q] (-1: the fill value); s.dims are the output dims and s.a the
+// input's strides.
+extern "C" __global__ void map_gather_f32(const float* x, float* y, int n, float fill, const int* table, Strides s) {
+    GRID_STRIDE(i, n) {
+        int rem = i, off = 0;
+        bool inside = true;
+        for (int d = s.rank - 1; d >= 0; --d) {
+            int q = rem % s.dims[d];
+            rem /= s.dims[d];
+            int src = table[s.b[d] + q];
+            if (src < 0) inside = false;
+            off += src * s.a[d];
+        }
+        y[i] = inside ? x[off] : fill;
+    }
+}

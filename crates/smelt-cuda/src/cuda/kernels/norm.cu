@@ -1,0 +1,54 @@
+// Row-wise normalisations: one block per row of n contiguous elements.
+
+extern "C" __global__ void softmax_rows_f32(const float* x, float* y, int rows, int n, int log_softmax) {
+    __shared__ float sh[32];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    const float* xr = x + (unsigned long long)r * n;
+    float* yr = y + (unsigned long long)r * n;
+    float m = (-SM_INF);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) m = fmaxf(m, xr[j]);
+    m = block_max(m, sh);
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) s += expf(xr[j] - m);
+    s = block_sum(s, sh);
+    if (log_softmax) {
+        float ls = logf(s);
+        for (int j = threadIdx.x; j < n; j += blockDim.x) yr[j] = xr[j] - m - ls;
+    } else {
+        float inv = 1.0f / s;
+        for (int j = threadIdx.x; j < n; j += blockDim.x) yr[j] = expf(xr[j] - m) * inv;
+    }
+}
+
+// LayerNormalization over the last n elements: y = (x - mean) / sqrt(var + eps) * scale + bias.
+// scale and bias hold n elements; bias may be null; mean_out and inv_out (one value per
+// row) may be null.
+extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale, const float* bias, float* y,
+                                               float* mean_out, float* inv_out, int rows, int n, float eps) {
+    __shared__ float sh[32];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    const float* xr = x + (unsigned long long)r * n;
+    float* yr = y + (unsigned long long)r * n;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) s += xr[j];
+    float mean = block_sum(s, sh) / (float)n;
+    float v = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) { float d = xr[j] - mean; v += d * d; }
+    float inv = rsqrtf(block_sum(v, sh) / (float)n + eps);
+    if (threadIdx.x == 0 && mean_out) { mean_out[r] = mean; inv_out[r] = inv; }
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        float o = (xr[j] - mean) * inv * scale[j];
+        yr[j] = bias ? o + bias[j] : o;
+    }
+}
+
+// BatchNormalization (inference) over x laid out [.., c, inner].
+extern "C" __global__ void batchnorm_f32(const float* x, float* y, const float* scale, const float* bias,
+                                          const float* mean, const float* var, int c, int inner, int n, float eps) {
+    GRID_STRIDE(i, n) {
+        int ch = (i / inner) % c;
+        y[i] = (x[i] - mean[ch]) * rsqrtf(var[ch] + eps) * scale[ch] + bias[ch];
+    }
+}

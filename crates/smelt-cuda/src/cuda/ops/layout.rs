@@ -1,0 +1,174 @@
+//! Transpose, Slice, Expand (strided copies), Concat, Gather and the no-copy views.
+
+use super::{geom, Ins};
+use crate::cuda::stream::{args, Stream};
+use crate::cuda::tensor::GpuTensor;
+use crate::plan::i32_of;
+use crate::plan::layout::{self, CopyPlan};
+use crate::plan::op::SliceAttrs;
+use smelt_core::{DType, Error, Result, Tensor};
+
+fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<GpuTensor> {
+    let y = s.alloc(x.dtype(), &p.out_shape)?;
+    let kernel = match x.dtype().size_of() {
+        4 => "strided_copy_32",
+        8 => "strided_copy_64",
+        _ => {
+            return Err(Error::unsupported(
+                "cuda",
+                format!("copy of {} elements", x.dtype()),
+            ))
+        }
+    };
+    let (xp, yp, n, base, st) = (x.ptr(), y.ptr(), p.n as i32, p.base, p.strides);
+    let (g, b) = geom(p.n);
+    s.launch(kernel, g, b, args![&xp, &yp, &n, &base, &st])?;
+    Ok(y)
+}
+
+pub(super) fn transpose(s: &Stream, x: &GpuTensor, perm: Option<&[i64]>) -> Result<GpuTensor> {
+    strided_copy(s, x, &layout::transpose(x.shape(), perm)?)
+}
+
+pub(super) fn concat(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
+    let xs: Vec<&GpuTensor> = (0..ins.0.len())
+        .map(|i| ins.f32(i))
+        .collect::<Result<_>>()?;
+    let shapes: Vec<&[usize]> = xs.iter().map(|x| x.shape()).collect();
+    let p = layout::concat(&shapes, axis)?;
+    let y = s.alloc(DType::F32, &p.out_shape)?;
+    let (yp, outer, out_run) = (y.ptr(), p.outer as i32, p.out_run as i32);
+    for (x, &(run, off)) in xs.iter().zip(&p.parts) {
+        if run == 0 || p.outer == 0 {
+            continue;
+        }
+        let (xp, run32, off32) = (x.ptr(), run as i32, off as i32);
+        let (g, b) = geom(p.outer * run);
+        s.launch(
+            "copy_into_32",
+            g,
+            b,
+            args![&xp, &yp, &outer, &run32, &out_run, &off32],
+        )?;
+    }
+    Ok(y)
+}
+
+pub(super) fn slice(s: &Stream, ins: &Ins, attrs: Option<&SliceAttrs>) -> Result<GpuTensor> {
+    let x = ins.f32(0)?;
+    let p = match attrs {
+        Some(a) => layout::slice(x.shape(), &a.starts, &a.ends, a.axes.as_deref(), None)?,
+        None => {
+            let need = |i: usize, what: &str| {
+                ins.host_ints(i)?
+                    .ok_or_else(|| Error::invalid(format!("Slice without {what}")))
+            };
+            let (st, en) = (need(1, "starts")?, need(2, "ends")?);
+            let (ax, sp) = (ins.host_ints(3)?, ins.host_ints(4)?);
+            layout::slice(x.shape(), &st, &en, ax.as_deref(), sp.as_deref())?
+        }
+    };
+    strided_copy(s, x, &p)
+}
+
+pub(super) fn expand(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
+    let x = ins.f32(0)?;
+    let t = ins
+        .host_ints(1)?
+        .ok_or_else(|| Error::invalid("Expand without a shape"))?;
+    let target: Vec<usize> = t
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| Error::shape(format!("Expand to {t:?}"))))
+        .collect::<Result<_>>()?;
+    strided_copy(s, x, &layout::expand(x.shape(), &target)?)
+}
+
+pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
+    let x = ins.f32(0)?;
+    let idx = ins
+        .host(1)?
+        .ok_or_else(|| Error::invalid("Gather without indices"))?;
+    if !matches!(idx.dtype(), DType::I64 | DType::I32) {
+        return Err(Error::dtype(idx.dtype(), "Gather indices"));
+    }
+    let p = layout::gather(x.shape(), idx.shape(), axis)?;
+    let checked = layout::gather_indices(&idx.to_i64_vec()?, p.axis_len)?;
+    let y = s.alloc(DType::F32, &p.out_shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let di = s.upload(&Tensor::from_vec(vec![checked.len()], checked)?)?;
+    let (xp, ip, yp) = (x.ptr(), di.ptr(), y.ptr());
+    let (o, a, k, inn) = (
+        p.outer as i32,
+        i32_of(p.axis_len, "axis")?,
+        p.nidx as i32,
+        p.inner as i32,
+    );
+    let (g, b) = geom(y.len());
+    s.launch("gather_32", g, b, args![&xp, &ip, &yp, &o, &a, &k, &inn])?;
+    Ok(y)
+}
+
+pub(super) fn split(
+    s: &Stream,
+    ins: &Ins,
+    axis: i64,
+    attr: Option<Vec<i64>>,
+    num_outputs: Option<i64>,
+    n_out: usize,
+) -> Result<Vec<GpuTensor>> {
+    let x = ins.f32(0)?;
+    let a = crate::plan::axis(axis, x.shape().len(), "Split axis")?;
+    let given = match attr {
+        Some(v) => Some(v),
+        None => ins.host_ints(1)?,
+    };
+    let sizes = layout::split_sizes(x.shape()[a], given, num_outputs, n_out)?;
+    let mut outs = Vec::with_capacity(sizes.len());
+    let mut start = 0i64;
+    for sz in sizes {
+        let p = layout::slice(
+            x.shape(),
+            &[start],
+            &[start + sz as i64],
+            Some(&[a as i64]),
+            None,
+        )?;
+        outs.push(strided_copy(s, x, &p)?);
+        start += sz as i64;
+    }
+    Ok(outs)
+}
+
+pub(super) fn pad(
+    s: &Stream,
+    ins: &Ins,
+    mode: smelt_ops::array::pad::Mode,
+    attrs: Option<&(Vec<i64>, f32)>,
+) -> Result<GpuTensor> {
+    let x = ins.f32(0)?;
+    let (p, fill) = match attrs {
+        Some((pads, v)) => (layout::pad(x.shape(), pads, None, mode)?, *v),
+        None => {
+            let pads = ins
+                .host_ints(1)?
+                .ok_or_else(|| Error::invalid("Pad without pads"))?;
+            let fill = match ins.host(2)? {
+                Some(t) if !t.is_empty() => t.to_f64_vec()?[0] as f32,
+                _ => 0.0,
+            };
+            let axes = ins.host_ints(3)?;
+            (layout::pad(x.shape(), &pads, axes.as_deref(), mode)?, fill)
+        }
+    };
+    let y = s.alloc(DType::F32, &p.out_shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let table = s.upload(&Tensor::from_vec(vec![p.table.len()], p.table.clone())?)?;
+    let (xp, yp, tp, n, st) = (x.ptr(), y.ptr(), table.ptr(), y.len() as i32, p.strides);
+    let (g, b) = geom(y.len());
+    s.launch("map_gather_f32", g, b, args![&xp, &yp, &n, &fill, &tp, &st])?;
+    Ok(y)
+}

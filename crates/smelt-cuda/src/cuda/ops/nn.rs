@@ -1,0 +1,298 @@
+//! Conv, pooling, normalisations and reductions.
+
+use super::{geom, Ins};
+use crate::cuda::stream::{args, Stream};
+use crate::cuda::tensor::GpuTensor;
+use crate::plan::conv::{self, ConvAttrs, ConvTransposeAttrs};
+use crate::plan::matmul::GemmPlan;
+use crate::plan::pool::{self, PoolAttrs};
+use crate::plan::reduce::{self, ReduceAttrs, ReduceOp};
+use crate::plan::{i32_of, norm, BLOCK};
+use smelt_core::{DType, Result};
+
+/// Conv: groups == 1 by im2col + one strided-batched GEMM over the images, then the bias;
+/// grouped and depthwise convs by the direct kernel.
+pub(super) fn conv(
+    s: &Stream,
+    a: &ConvAttrs,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    bias: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
+    let (p, out) = conv::plan(a, x.shape(), w.shape())?;
+    let y = s.alloc(DType::F32, &out)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let (xp, wp, yp) = (x.ptr(), w.ptr(), y.ptr());
+    if p.groups != 1 {
+        let bp = bias.map_or(0u64, |b| b.ptr());
+        let (g, b) = geom(y.len());
+        s.launch("conv2d_direct_f32", g, b, args![&xp, &wp, &bp, &yp, &p])?;
+        return Ok(y);
+    }
+    let (k, pix) = p.col_dims();
+    let n = p.n as usize;
+    // 1x1, stride 1, no padding: the input already is the column matrix
+    let direct = p.kh == 1
+        && p.kw == 1
+        && p.sh == 1
+        && p.sw == 1
+        && p.ph == 0
+        && p.pw == 0
+        && p.oh == p.h
+        && p.ow == p.w;
+    let col;
+    let colp = if direct {
+        xp
+    } else {
+        col = s.alloc(DType::F32, &[n, k, pix])?;
+        let cp = col.ptr();
+        let (g, b) = geom(col.len());
+        s.launch("im2col_f32", g, b, args![&xp, &cp, &p])?;
+        cp
+    };
+    let gp = GemmPlan {
+        batch: n,
+        m: p.m as usize,
+        n: pix,
+        k,
+        trans_a: false,
+        trans_b: false,
+        stride_a: 0,
+        stride_b: k * pix,
+        out_shape: out,
+    };
+    super::linalg::gemm_raw(s, &gp, wp, colp, yp, 1.0, 0.0)?;
+    if let Some(bias) = bias {
+        let (bp, c, inner, total) = (
+            bias.ptr(),
+            p.m,
+            i32_of(pix, "pixels")?,
+            i32_of(y.len(), "element count")?,
+        );
+        let (g, b) = geom(y.len());
+        s.launch(
+            "channel_bias_f32",
+            g,
+            b,
+            args![&yp, &bp, &c, &inner, &total],
+        )?;
+    }
+    Ok(y)
+}
+
+/// ConvTranspose by the direct kernel (each output gathers its taps; no atomics).
+pub(super) fn conv_transpose(
+    s: &Stream,
+    a: &ConvTransposeAttrs,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    bias: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
+    let (p, out) = conv::plan_transpose(a, x.shape(), w.shape())?;
+    let y = s.alloc(DType::F32, &out)?;
+    let (xp, wp, yp, bp) = (x.ptr(), w.ptr(), y.ptr(), bias.map_or(0u64, |b| b.ptr()));
+    let (g, b) = geom(y.len());
+    s.launch("conv_transpose2d_f32", g, b, args![&xp, &wp, &bp, &yp, &p])?;
+    Ok(y)
+}
+
+pub(super) fn pool(s: &Stream, a: &PoolAttrs, x: &GpuTensor) -> Result<GpuTensor> {
+    let (p, out) = pool::plan(a, x.shape())?;
+    let y = s.alloc(DType::F32, &out)?;
+    let (xp, yp) = (x.ptr(), y.ptr());
+    let (g, b) = geom(y.len());
+    s.launch("pool2d_f32", g, b, args![&xp, &yp, &p])?;
+    Ok(y)
+}
+
+pub(super) fn global_pool(s: &Stream, x: &GpuTensor, max: bool) -> Result<GpuTensor> {
+    let sh = x.shape();
+    if sh.len() < 2 {
+        return Err(smelt_core::Error::shape(format!(
+            "global pooling of {sh:?}"
+        )));
+    }
+    let mut out = sh[..2].to_vec();
+    out.extend(std::iter::repeat_n(1, sh.len() - 2));
+    let r: usize = sh[2..].iter().product();
+    let op = if max { ReduceOp::Max } else { ReduceOp::Mean };
+    launch_reduce(s, x, out, sh[0] * sh[1], r, 1, op)
+}
+
+pub(super) fn batch_norm(s: &Stream, ins: &Ins, eps: f32) -> Result<GpuTensor> {
+    let x = ins.f32(0)?;
+    let ps = [ins.f32(1)?, ins.f32(2)?, ins.f32(3)?, ins.f32(4)?];
+    let shapes: Vec<&[usize]> = ps.iter().map(|t| t.shape()).collect();
+    let (c, inner, total) = norm::batch_norm(x.shape(), &shapes)?;
+    let y = s.alloc(DType::F32, x.shape())?;
+    let (xp, yp) = (x.ptr(), y.ptr());
+    let (sp, bp, mp, vp) = (ps[0].ptr(), ps[1].ptr(), ps[2].ptr(), ps[3].ptr());
+    let (c, inner, n) = (c as i32, i32_of(inner, "inner")?, total as i32);
+    let (g, b) = geom(total);
+    s.launch(
+        "batchnorm_f32",
+        g,
+        b,
+        args![&xp, &yp, &sp, &bp, &mp, &vp, &c, &inner, &n, &eps],
+    )?;
+    Ok(y)
+}
+
+pub(super) fn softmax(
+    s: &Stream,
+    x: &GpuTensor,
+    axis: Option<i64>,
+    log: bool,
+) -> Result<GpuTensor> {
+    let r = norm::softmax(x.shape(), axis)?;
+    let y = s.alloc(DType::F32, x.shape())?;
+    let (xp, yp, rows, n, lg) = (x.ptr(), y.ptr(), r.rows as i32, r.n as i32, log as i32);
+    s.launch(
+        "softmax_rows_f32",
+        r.rows as u32,
+        BLOCK,
+        args![&xp, &yp, &rows, &n, &lg],
+    )?;
+    Ok(y)
+}
+
+/// LayerNormalization; with `n_outputs` > 1 also Mean and InvStdDev (the input's shape
+/// with the normalised dims set to 1).
+pub(super) fn layer_norm(
+    s: &Stream,
+    x: &GpuTensor,
+    scale: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    axis: i64,
+    eps: f32,
+    n_outputs: usize,
+) -> Result<Vec<GpuTensor>> {
+    let r = norm::layer_norm(x.shape(), axis, scale.shape(), bias.map(|b| b.shape()))?;
+    let y = s.alloc(DType::F32, x.shape())?;
+    let ax = crate::plan::axis(axis, x.shape().len(), "LayerNormalization axis")?;
+    let stat: Vec<usize> = x
+        .shape()
+        .iter()
+        .enumerate()
+        .map(|(d, &v)| if d < ax { v } else { 1 })
+        .collect();
+    let stats = if n_outputs > 1 {
+        Some((s.alloc(DType::F32, &stat)?, s.alloc(DType::F32, &stat)?))
+    } else {
+        None
+    };
+    let (mp, ip) = stats
+        .as_ref()
+        .map_or((0u64, 0u64), |(m, i)| (m.ptr(), i.ptr()));
+    let (xp, sp, bp, yp) = (
+        x.ptr(),
+        scale.ptr(),
+        bias.map_or(0u64, |b| b.ptr()),
+        y.ptr(),
+    );
+    let (rows, n) = (r.rows as i32, r.n as i32);
+    s.launch(
+        "layernorm_rows_f32",
+        r.rows as u32,
+        BLOCK,
+        args![&xp, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps],
+    )?;
+    Ok(match stats {
+        Some((m, i)) => vec![y, m, i],
+        None => vec![y],
+    })
+}
+
+pub(super) fn reduce(
+    s: &Stream,
+    a: &ReduceAttrs,
+    x: &GpuTensor,
+    axes_in: Option<Vec<i64>>,
+) -> Result<GpuTensor> {
+    let axes = a.axes.clone().or(axes_in);
+    let p = reduce::plan(
+        x.shape(),
+        axes.as_deref(),
+        a.keepdims,
+        a.noop_with_empty_axes,
+    )?;
+    if p.identity {
+        return x.view(p.out_shape);
+    }
+    launch_reduce(s, x, p.out_shape, p.outer, p.r, p.inner, a.op)
+}
+
+fn launch_reduce(
+    s: &Stream,
+    x: &GpuTensor,
+    out: Vec<usize>,
+    outer: usize,
+    r: usize,
+    inner: usize,
+    op: ReduceOp,
+) -> Result<GpuTensor> {
+    let y = s.alloc(DType::F32, &out)?;
+    if r == 0 {
+        // an empty reduction has no GPU kernel (its identity value differs per op)
+        return Err(smelt_core::Error::unsupported(
+            "Reduce",
+            "empty reduced axis",
+        ));
+    }
+    let (xp, yp, code) = (x.ptr(), y.ptr(), op as i32);
+    let (o, rr, i) = (
+        i32_of(outer, "outer")?,
+        i32_of(r, "reduced size")?,
+        i32_of(inner, "inner")?,
+    );
+    if inner == 1 {
+        s.launch(
+            "reduce_rows_f32",
+            outer as u32,
+            BLOCK,
+            args![&xp, &yp, &o, &rr, &code],
+        )?;
+    } else {
+        let (g, b) = geom(outer * inner);
+        s.launch("reduce_mid_f32", g, b, args![&xp, &yp, &o, &rr, &i, &code])?;
+    }
+    Ok(y)
+}
+
+/// ArgMax / ArgMin: first (or last) index of the extreme along `axis`, NaN the extreme.
+pub(super) fn arg_ext(
+    s: &Stream,
+    x: &GpuTensor,
+    max: bool,
+    axis: i64,
+    keepdims: bool,
+    last: bool,
+) -> Result<GpuTensor> {
+    let sh = x.shape();
+    if sh.is_empty() || sh.contains(&0) {
+        return Err(smelt_core::Error::unsupported(
+            "ArgMax/ArgMin",
+            "a scalar or empty input on the GPU",
+        ));
+    }
+    let p = reduce::plan(sh, Some(&[axis]), keepdims, false)?;
+    let a = crate::plan::axis(axis, sh.len(), "axis")?;
+    let (outer, r, inner) = (
+        sh[..a].iter().product::<usize>(),
+        sh[a],
+        sh[a + 1..].iter().product::<usize>(),
+    );
+    let y = s.alloc(DType::I64, &p.out_shape)?;
+    let (xp, yp) = (x.ptr(), y.ptr());
+    let (o, rr, i) = (
+        i32_of(outer, "outer")?,
+        i32_of(r, "axis")?,
+        i32_of(inner, "inner")?,
+    );
+    let (mx, lst) = (max as i32, last as i32);
+    let (g, b) = geom(outer * inner);
+    s.launch("arg_ext_f32", g, b, args![&xp, &yp, &o, &rr, &i, &mx, &lst])?;
+    Ok(y)
+}

@@ -1,0 +1,495 @@
+//! The cross-device executor: runs a graph's nodes in order, the ones placed on CUDA on
+//! the GPU and the rest on the CPU (subgraph bodies of If/Loop/Scan with their node, on the
+//! CPU). A value lives on the host, the device or both; it is copied only when a node on
+//! the other device reads it, and the copy is kept for later readers. Weights are uploaded
+//! once per executor and stay on the device.
+//!
+//! A node placed on CUDA whose inputs turn out at run time to be a case the kernels do not
+//! take (a dtype, a broadcast form) runs on the CPU instead; [`ExecStats::cpu_fallbacks`]
+//! counts those and `fallback_reasons` says why.
+
+use crate::cuda::alloc::AllocStats;
+use crate::cuda::ops::{self, Input};
+use crate::cuda::stream::Stream;
+use crate::cuda::tensor::{device_dtype, GpuTensor};
+use crate::plan::op::Role;
+use crate::plan::GpuOp;
+use smelt_core::{Error, Result, Tensor};
+use smelt_ir::{Attr, EvalCtx, Graph, SubgraphRunner};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::Mutex;
+
+/// What the executor has done since it was made.
+#[derive(Clone, Debug, Default)]
+pub struct ExecStats {
+    pub runs: u64,
+    /// Nodes run on the GPU and on the CPU, over all runs.
+    pub gpu_nodes: u64,
+    pub cpu_nodes: u64,
+    /// Nodes placed on CUDA that ran on the CPU (see the module doc).
+    pub cpu_fallbacks: u64,
+    pub fallback_reasons: Vec<String>,
+    pub uploads: u64,
+    pub upload_bytes: u64,
+    pub downloads: u64,
+    pub download_bytes: u64,
+    /// Bytes of constant values (weights, Constant outputs) kept on the device.
+    pub weight_bytes: u64,
+    pub alloc: AllocStats,
+}
+
+struct Inner {
+    stream: Stream,
+    /// Device copies of initializers, by value id.
+    weights: HashMap<usize, GpuTensor>,
+    stats: ExecStats,
+}
+
+pub struct Executor<G: Deref<Target = Graph>> {
+    graph: G,
+    /// Per node: its GPU op when it is placed on CUDA.
+    ops: Vec<Option<GpuOp>>,
+    /// Per value: the last node reading it (usize::MAX: a graph output; None: never read).
+    last_use: Vec<Option<usize>>,
+    /// Per value: the same in every run (an initializer or a Constant node's output), so
+    /// its device copy is kept across runs like a weight.
+    constant: Vec<bool>,
+    inner: Mutex<Inner>,
+}
+
+/// A value's copies.
+#[derive(Clone, Default)]
+struct Slot {
+    host: Option<Tensor>,
+    dev: Option<GpuTensor>,
+}
+
+impl<G: Deref<Target = Graph>> Executor<G> {
+    /// An executor with the nodes where `on_gpu[k]` is true run on CUDA (a node without a
+    /// GPU op stays on the CPU). Creates the model's stream: `Err` without a device.
+    pub fn new(graph: G, on_gpu: &[bool]) -> Result<Executor<G>> {
+        let stream = Stream::new()?;
+        let ops = graph
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                if on_gpu.get(k).copied().unwrap_or(false) {
+                    GpuOp::from_node(n).ok()
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let last_use = lifetimes(&graph);
+        let mut constant = vec![false; graph.values.len()];
+        for id in graph.initializers.keys() {
+            constant[*id] = true;
+        }
+        for n in &graph.nodes {
+            if n.op_type == "Constant" && n.domain.is_empty() && n.inputs.is_empty() {
+                n.outputs.iter().flatten().for_each(|&o| constant[o] = true);
+            }
+        }
+        Ok(Executor {
+            graph,
+            ops,
+            last_use,
+            constant,
+            inner: Mutex::new(Inner {
+                stream,
+                weights: HashMap::new(),
+                stats: ExecStats::default(),
+            }),
+        })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+    /// How many nodes run on the GPU.
+    pub fn gpu_node_count(&self) -> usize {
+        self.ops.iter().filter(|o| o.is_some()).count()
+    }
+    pub fn stats(&self) -> ExecStats {
+        let inner = self.inner.lock().unwrap();
+        let mut s = inner.stats.clone();
+        s.alloc = inner.stream.stats();
+        s
+    }
+    /// The device this executor runs on ("NVIDIA H200 (sm_90, 139.8 GiB)").
+    pub fn device_name(&self) -> String {
+        self.inner.lock().unwrap().stream.device().describe()
+    }
+
+    /// Runs the graph on named host inputs; returns the outputs in graph order on the host.
+    /// Predictions on one executor are serialised (one stream per model instance).
+    pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
+        let mut guard = self.inner.lock().unwrap();
+        let inner = &mut *guard;
+        inner.stream.bind()?;
+        let g: &Graph = &self.graph;
+        let mut env: Vec<Slot> = vec![Slot::default(); g.values.len()];
+        for (id, t) in &g.initializers {
+            env[*id].host = Some(t.clone());
+        }
+        for (name, t) in inputs {
+            let id = g
+                .value_id(&name)
+                .filter(|id| g.inputs.contains(id))
+                .ok_or_else(|| Error::Input {
+                    name: name.clone(),
+                    msg: format!(
+                        "not an input of graph '{}' (inputs: {})",
+                        g.name,
+                        g.input_names().join(", ")
+                    ),
+                })?;
+            smelt_cpu::check_input(&name, &g.values[id].info, &t)?;
+            env[id].host = Some(t);
+        }
+        for &id in &g.inputs {
+            if env[id].host.is_none() {
+                return Err(Error::Input {
+                    name: g.values[id].name.clone(),
+                    msg: "missing".into(),
+                });
+            }
+        }
+        inner.stats.runs += 1;
+        for (n, node) in g.nodes.iter().enumerate() {
+            let outs = match &self.ops[n] {
+                Some(op) if op.location_free() => {
+                    inner.stats.gpu_nodes += 1;
+                    self.run_location_free(inner, &mut env, n, op)?
+                }
+                Some(op) => match self.run_gpu(inner, &mut env, n, op) {
+                    Ok(outs) => {
+                        inner.stats.gpu_nodes += 1;
+                        outs.into_iter()
+                            .map(|t| Slot {
+                                host: None,
+                                dev: Some(t),
+                            })
+                            .collect()
+                    }
+                    Err(e) if falls_back(&e) => {
+                        inner.stats.cpu_fallbacks += 1;
+                        if inner.stats.fallback_reasons.len() < 32 {
+                            inner
+                                .stats
+                                .fallback_reasons
+                                .push(format!("{} ({}): {e}", node.name, node.op_type));
+                        }
+                        self.run_cpu(inner, &mut env, n)?
+                    }
+                    Err(e) => return Err(e.in_node(&node.name, &node.op_type)),
+                },
+                None => self.run_cpu(inner, &mut env, n)?,
+            };
+            for i in node.inputs.iter().flatten() {
+                if self.last_use[*i] == Some(n) {
+                    env[*i] = Slot::default();
+                }
+            }
+            if outs.len()
+                < node
+                    .outputs
+                    .iter()
+                    .rposition(|o| o.is_some())
+                    .map_or(0, |p| p + 1)
+            {
+                return Err(Error::invalid(format!(
+                    "produced {} outputs, node declares {}",
+                    outs.len(),
+                    node.outputs.len()
+                ))
+                .in_node(&node.name, &node.op_type));
+            }
+            for (o, t) in node.outputs.iter().zip(outs) {
+                if let Some(o) = o {
+                    if self.last_use[*o].is_some() {
+                        env[*o] = t;
+                    }
+                }
+            }
+        }
+        let mut result = Vec::with_capacity(g.outputs.len());
+        for &o in &g.outputs {
+            let t = host_of(inner, &mut env, o)
+                .map_err(|e| Error::invalid(format!("graph output '{}': {e}", g.values[o].name)))?;
+            result.push((g.values[o].name.clone(), t));
+        }
+        inner.stream.sync()?;
+        Ok(result)
+    }
+
+    fn run_gpu(
+        &self,
+        inner: &mut Inner,
+        env: &mut [Slot],
+        n: usize,
+        op: &GpuOp,
+    ) -> Result<Vec<GpuTensor>> {
+        let node = &self.graph.nodes[n];
+        let mut ins = Vec::with_capacity(node.inputs.len());
+        for (i, id) in node.inputs.iter().enumerate() {
+            ins.push(match id {
+                None => None,
+                Some(id) => Some(match op.role(i) {
+                    Role::Data => Input::Dev(self.dev_of(inner, env, *id)?),
+                    Role::Host => Input::Host(host_of(inner, env, *id)?),
+                }),
+            });
+        }
+        ops::run(&inner.stream, op, &ins, node.outputs.len())
+    }
+
+    /// Constant, Shape, Size and the views: no kernel, no copy (see
+    /// [`GpuOp::location_free`]).
+    fn run_location_free(
+        &self,
+        inner: &mut Inner,
+        env: &mut [Slot],
+        n: usize,
+        op: &GpuOp,
+    ) -> Result<Vec<Slot>> {
+        let node = &self.graph.nodes[n];
+        let at = |e: Error| e.in_node(&node.name, &node.op_type);
+        // the first input's dims, from whichever copy exists
+        let first = || -> Result<(usize, Vec<usize>)> {
+            let id = node
+                .inputs
+                .first()
+                .copied()
+                .flatten()
+                .ok_or_else(|| at(Error::invalid("input 0 missing")))?;
+            let dims = match (&env[id].dev, &env[id].host) {
+                (Some(d), _) => d.shape().to_vec(),
+                (None, Some(h)) => h.shape().to_vec(),
+                (None, None) => {
+                    return Err(at(Error::invalid(format!(
+                        "value '{}' not computed",
+                        self.graph.values[id].name
+                    ))))
+                }
+            };
+            Ok((id, dims))
+        };
+        let host = |t: Tensor| Slot {
+            host: Some(t),
+            dev: None,
+        };
+        match op {
+            GpuOp::Shape { start, end } => {
+                let v = crate::plan::layout::shape_of(&first()?.1, *start, *end);
+                Ok(vec![host(Tensor::from_vec(vec![v.len()], v)?)])
+            }
+            GpuOp::Size => {
+                let n: usize = first()?.1.iter().product();
+                Ok(vec![host(Tensor::scalar(n as i64))])
+            }
+            GpuOp::View(v) => {
+                let (id, dims) = first()?;
+                let param = match node.inputs.get(1).copied().flatten() {
+                    Some(p) => Some(
+                        host_of(inner, env, p)
+                            .and_then(|t| t.to_i64_vec())
+                            .map_err(at)?,
+                    ),
+                    None => None,
+                };
+                let out = crate::plan::layout::view_shape(v, &dims, param).map_err(at)?;
+                let s = &env[id];
+                Ok(vec![Slot {
+                    host: s
+                        .host
+                        .as_ref()
+                        .map(|h| h.reshape(out.clone()))
+                        .transpose()
+                        .map_err(at)?,
+                    dev: s
+                        .dev
+                        .as_ref()
+                        .map(|d| d.view(out.clone()))
+                        .transpose()
+                        .map_err(at)?,
+                }])
+            }
+            // the value is evaluated on the host; its device copy is cached across runs
+            _ => {
+                let outs = self.run_cpu(inner, env, n)?;
+                inner.stats.cpu_nodes -= 1;
+                Ok(outs)
+            }
+        }
+    }
+
+    fn run_cpu(&self, inner: &mut Inner, env: &mut [Slot], n: usize) -> Result<Vec<Slot>> {
+        let g: &Graph = &self.graph;
+        let node = &g.nodes[n];
+        inner.stats.cpu_nodes += 1;
+        let mut ins = Vec::with_capacity(node.inputs.len());
+        for id in &node.inputs {
+            ins.push(match id {
+                None => None,
+                Some(id) => Some(
+                    host_of(inner, env, *id).map_err(|e| e.in_node(&node.name, &node.op_type))?,
+                ),
+            });
+        }
+        // values a subgraph body reads from this graph must be on the host
+        let mut captured: HashMap<String, Tensor> = HashMap::new();
+        for a in node.attrs.0.values() {
+            let subs: Vec<&Graph> = match a {
+                Attr::Graph(s) => vec![&**s],
+                Attr::Graphs(ss) => ss.iter().map(|s| &**s).collect(),
+                _ => continue,
+            };
+            for s in subs {
+                for name in smelt_cpu::captured_names(s) {
+                    if let Some(id) = g.value_id(&name) {
+                        if env[id].host.is_some() || env[id].dev.is_some() {
+                            captured.insert(name, host_of(inner, env, id)?);
+                        }
+                    }
+                }
+            }
+        }
+        let scope = CpuScope {
+            captured: &captured,
+        };
+        let ctx = EvalCtx {
+            n_outputs: node.outputs.len(),
+            subgraphs: &scope,
+        };
+        let outs = node
+            .op
+            .eval(&ctx, ins)
+            .map_err(|e| e.in_node(&node.name, &node.op_type))?;
+        Ok(outs
+            .into_iter()
+            .map(|t| Slot {
+                host: Some(t),
+                dev: None,
+            })
+            .collect())
+    }
+
+    /// The value on the device, uploading (and keeping) it if needed. Constant values are
+    /// uploaded once per executor.
+    fn dev_of(&self, inner: &mut Inner, env: &mut [Slot], id: usize) -> Result<GpuTensor> {
+        if let Some(d) = &env[id].dev {
+            return Ok(d.clone());
+        }
+        if let Some(w) = inner.weights.get(&id) {
+            env[id].dev = Some(w.clone());
+            return Ok(w.clone());
+        }
+        let h = env[id].host.as_ref().ok_or_else(|| {
+            Error::invalid(format!(
+                "value '{}' not computed",
+                self.graph.values[id].name
+            ))
+        })?;
+        if !device_dtype(h.dtype()) {
+            return Err(Error::dtype(h.dtype(), "a CUDA device tensor"));
+        }
+        let d = inner.stream.upload(h)?;
+        let bytes = d.byte_size() as u64;
+        if self.constant[id] {
+            inner.weights.insert(id, d.clone());
+            inner.stats.weight_bytes += bytes;
+        }
+        inner.stats.uploads += 1;
+        inner.stats.upload_bytes += bytes;
+        env[id].dev = Some(d.clone());
+        Ok(d)
+    }
+}
+
+/// The value on the host, downloading (and keeping) it if needed.
+fn host_of(inner: &mut Inner, env: &mut [Slot], id: usize) -> Result<Tensor> {
+    if let Some(h) = &env[id].host {
+        return Ok(h.clone());
+    }
+    let d = env[id]
+        .dev
+        .as_ref()
+        .ok_or_else(|| Error::invalid(format!("value {id} not computed")))?;
+    let h = inner.stream.download(d)?;
+    inner.stats.downloads += 1;
+    inner.stats.download_bytes += d.byte_size() as u64;
+    env[id].host = Some(h.clone());
+    Ok(h)
+}
+
+/// Whether a GPU op's error means "run this node on the CPU" rather than a failure: an
+/// unsupported case, or a planning error (the CPU op then gives the reference answer or
+/// the reference error). CUDA failures themselves ("cuda: ...") are errors.
+fn falls_back(e: &Error) -> bool {
+    match e {
+        Error::Invalid(m) => !m.starts_with("cuda:"),
+        Error::Shape(_) => true,
+        e => e.is_unsupported(),
+    }
+}
+
+/// Per value, the last node that reads it (captures of subgraph bodies included).
+fn lifetimes(graph: &Graph) -> Vec<Option<usize>> {
+    let mut last_use: Vec<Option<usize>> = vec![None; graph.values.len()];
+    for (n, node) in graph.nodes.iter().enumerate() {
+        for i in node.inputs.iter().flatten() {
+            last_use[*i] = Some(n);
+        }
+        for a in node.attrs.0.values() {
+            let subs: Vec<&Graph> = match a {
+                Attr::Graph(g) => vec![&**g],
+                Attr::Graphs(gs) => gs.iter().map(|g| &**g).collect(),
+                _ => vec![],
+            };
+            for s in subs {
+                for name in smelt_cpu::captured_names(s) {
+                    if let Some(id) = graph.value_id(&name) {
+                        last_use[id] = Some(last_use[id].map_or(n, |l| l.max(n)));
+                    }
+                }
+            }
+        }
+    }
+    for &o in &graph.outputs {
+        last_use[o] = Some(usize::MAX);
+    }
+    last_use
+}
+
+/// Runs subgraph bodies on the CPU with the captured values of the enclosing graph.
+struct CpuScope<'a> {
+    captured: &'a HashMap<String, Tensor>,
+}
+
+impl SubgraphRunner for CpuScope<'_> {
+    fn run(&self, sub: &Graph, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        if inputs.len() != sub.inputs.len() {
+            return Err(Error::invalid(format!(
+                "subgraph '{}' takes {} inputs, given {}",
+                sub.name,
+                sub.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let named = sub
+            .inputs
+            .iter()
+            .zip(inputs)
+            .map(|(&i, t)| (sub.values[i].name.clone(), t))
+            .collect();
+        let lookup = |name: &str| self.captured.get(name).cloned();
+        Ok(smelt_cpu::Plan::new(sub)
+            .run_in_scope(named, &lookup)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
+    }
+}

@@ -1,0 +1,164 @@
+//! Reductions (ReduceSum, ReduceMean, ..., GlobalAveragePool, GlobalMaxPool) as x viewed
+//! [outer, r, inner] reduced over r.
+
+use super::{axis, i32_of};
+use smelt_core::{Error, Result};
+use smelt_ir::Attributes;
+
+/// The kernels' op codes (`reduce_*` in reduce.cu).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ReduceOp {
+    Sum = 0,
+    Mean = 1,
+    Max = 2,
+    Min = 3,
+    Prod = 4,
+    SumSquare = 5,
+    L1 = 6,
+    L2 = 7,
+    LogSum = 8,
+    LogSumExp = 9,
+}
+
+pub fn reduce_op(op_type: &str) -> Option<ReduceOp> {
+    use ReduceOp::*;
+    Some(match op_type {
+        "ReduceSum" => Sum,
+        "ReduceMean" => Mean,
+        "ReduceMax" => Max,
+        "ReduceMin" => Min,
+        "ReduceProd" => Prod,
+        "ReduceSumSquare" => SumSquare,
+        "ReduceL1" => L1,
+        "ReduceL2" => L2,
+        "ReduceLogSum" => LogSum,
+        "ReduceLogSumExp" => LogSumExp,
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReduceAttrs {
+    pub op: ReduceOp,
+    /// From the attribute (older opsets); `None`: from input 1, if given.
+    pub axes: Option<Vec<i64>>,
+    pub keepdims: bool,
+    pub noop_with_empty_axes: bool,
+}
+
+impl ReduceAttrs {
+    pub fn parse(op: ReduceOp, a: &Attributes) -> Result<ReduceAttrs> {
+        Ok(ReduceAttrs {
+            op,
+            axes: a.ints("axes")?,
+            keepdims: a.int_or("keepdims", 1)? != 0,
+            noop_with_empty_axes: a.int_or("noop_with_empty_axes", 0)? != 0,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReducePlan {
+    pub outer: usize,
+    pub r: usize,
+    pub inner: usize,
+    pub out_shape: Vec<usize>,
+    /// Nothing to reduce (empty axes with noop_with_empty_axes): the output is the input.
+    pub identity: bool,
+}
+
+/// Plans a reduction of `shape` over `axes` (the attribute's or input's; empty or `None`:
+/// all axes, unless `noop_with_empty_axes`). The reduced axes must be consecutive once
+/// size-1 dims are ignored; others are `Unsupported`.
+pub fn plan(
+    shape: &[usize],
+    axes: Option<&[i64]>,
+    keepdims: bool,
+    noop: bool,
+) -> Result<ReducePlan> {
+    let r = shape.len();
+    let mut ax: Vec<usize> = match axes {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .map(|&v| axis(v, r, "reduce axis"))
+            .collect::<Result<_>>()?,
+        _ if noop => {
+            return Ok(ReducePlan {
+                outer: 1,
+                r: 1,
+                inner: shape.iter().product(),
+                out_shape: shape.to_vec(),
+                identity: true,
+            })
+        }
+        _ => (0..r).collect(),
+    };
+    ax.sort_unstable();
+    ax.dedup();
+    i32_of(shape.iter().product(), "element count")?;
+    let big: Vec<usize> = ax.iter().copied().filter(|&a| shape[a] != 1).collect();
+    if let (Some(&lo), Some(&hi)) = (big.first(), big.last()) {
+        if (lo..=hi).any(|d| shape[d] != 1 && !ax.contains(&d)) {
+            return Err(Error::unsupported(
+                "Reduce",
+                format!("axes {ax:?} of {shape:?} are not consecutive (the GPU reduces one run of dims)"),
+            ));
+        }
+    }
+    let (lo, hi) = match (big.first(), big.last()) {
+        (Some(&lo), Some(&hi)) => (lo, hi),
+        _ => (r, r.saturating_sub(1)), // nothing of size > 1 is reduced
+    };
+    let outer: usize = shape[..lo.min(r)].iter().product();
+    let red: usize = if lo <= hi && lo < r {
+        shape[lo..=hi].iter().product()
+    } else {
+        1
+    };
+    let inner: usize = if lo <= hi && lo < r {
+        shape[hi + 1..].iter().product()
+    } else {
+        1
+    };
+    let out_shape: Vec<usize> = (0..r)
+        .filter_map(|d| match (ax.contains(&d), keepdims) {
+            (true, true) => Some(1),
+            (true, false) => None,
+            (false, _) => Some(shape[d]),
+        })
+        .collect();
+    Ok(ReducePlan {
+        outer,
+        r: red,
+        inner: if lo <= hi && lo < r {
+            inner
+        } else {
+            shape.iter().product::<usize>() / outer.max(1)
+        },
+        out_shape,
+        identity: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn reduce_plans() {
+        let p = plan(&[2, 3, 4, 5], Some(&[1, 2]), true, false).unwrap();
+        assert_eq!((p.outer, p.r, p.inner), (2, 12, 5));
+        assert_eq!(p.out_shape, vec![2, 1, 1, 5]);
+        let p = plan(&[2, 3, 1, 5], Some(&[-1, 1]), false, false).unwrap();
+        assert!(p.r == 15 && p.outer == 2 && p.inner == 1, "{p:?}");
+        assert_eq!(p.out_shape, vec![2, 1]);
+        assert!(plan(&[2, 3, 4], Some(&[0, 2]), true, false)
+            .unwrap_err()
+            .is_unsupported());
+        let p = plan(&[2, 3], None, false, false).unwrap();
+        assert_eq!((p.outer, p.r, p.inner, p.out_shape.len()), (1, 6, 1, 0));
+        assert!(plan(&[2, 3], Some(&[]), true, true).unwrap().identity);
+        let p = plan(&[2, 1, 3], Some(&[1]), true, false).unwrap();
+        assert_eq!((p.outer * p.r * p.inner), 6);
+    }
+}

@@ -1,0 +1,162 @@
+//! Resize as one resampling pass per resized axis, with the CPU op's axis plans
+//! (`smelt_ops::image::resample::plan`: source indices and weights per output position),
+//! so every mode and coordinate transform computes the same function on both backends.
+//! The GPU form takes no `axes` attribute, the `stretch` policy and no tf_crop_and_resize.
+
+use super::i32_of;
+use smelt_core::{Error, Result};
+use smelt_ir::Node;
+use smelt_ops::image::resample::{self, Coord, Mode, Nearest, Params};
+
+#[derive(Clone, Debug)]
+pub struct ResizeAttrs {
+    pub p: Params,
+    /// The opset-10 form (inputs X, scales): asymmetric coordinates, "simple" nearest.
+    pub opset10: bool,
+}
+
+impl ResizeAttrs {
+    pub fn parse(node: &Node) -> std::result::Result<ResizeAttrs, String> {
+        let a = &node.attrs;
+        let e = |e: Error| e.to_string();
+        if a.has("axes") {
+            return Err("Resize with an axes attribute has no GPU plan".into());
+        }
+        if a.string_or("keep_aspect_ratio_policy", "stretch".into())
+            .map_err(e)?
+            != "stretch"
+        {
+            return Err("Resize keep_aspect_ratio_policy other than stretch".into());
+        }
+        let mode = match a.string_or("mode", "nearest".into()).map_err(e)?.as_str() {
+            "nearest" => Mode::Nearest,
+            "linear" | "bilinear" | "trilinear" => Mode::Linear,
+            "cubic" | "bicubic" => Mode::Cubic,
+            m => return Err(format!("unknown Resize mode '{m}'")),
+        };
+        // opset 10 has inputs (X, scales); later opsets (X, roi, scales[, sizes])
+        let opset10 = node.inputs.len() == 2;
+        let (coord, nearest) = if opset10 {
+            (Coord::Asymmetric, Nearest::Simple)
+        } else {
+            (
+                Coord::parse(
+                    &a.string_or("coordinate_transformation_mode", "half_pixel".into())
+                        .map_err(e)?,
+                )
+                .map_err(e)?,
+                Nearest::parse(
+                    &a.string_or("nearest_mode", "round_prefer_floor".into())
+                        .map_err(e)?,
+                )
+                .map_err(e)?,
+            )
+        };
+        if coord == Coord::TfCropAndResize {
+            return Err("Resize tf_crop_and_resize has no GPU plan".into());
+        }
+        let antialias = a.int_or("antialias", 0).map_err(e)? != 0;
+        if antialias && mode == Mode::Nearest {
+            return Err("antialias is not defined for nearest mode".into());
+        }
+        Ok(ResizeAttrs {
+            p: Params {
+                mode,
+                coord,
+                nearest,
+                cubic_a: a.float_or("cubic_coeff_a", -0.75).map_err(e)? as f64,
+                exclude_outside: a.int_or("exclude_outside", 0).map_err(e)? != 0,
+                extrapolation: a.float_or("extrapolation_value", 0.0).map_err(e)? as f64,
+                antialias,
+            },
+            opset10,
+        })
+    }
+}
+
+/// One resampling pass: x [outer, dim, inner] to y [outer, out, inner], each output
+/// position the weighted sum of `n` source positions (`idx`, `w`: out x n).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AxisStep {
+    pub axis: usize,
+    pub outer: usize,
+    pub dim: usize,
+    pub inner: usize,
+    pub out: usize,
+    pub n: usize,
+    pub idx: Vec<i32>,
+    pub w: Vec<f32>,
+}
+
+/// The passes and the output shape for x of `shape` with `scales` (floats) or `sizes`.
+pub fn plan(
+    a: &ResizeAttrs,
+    shape: &[usize],
+    scales: Option<Vec<f64>>,
+    sizes: Option<Vec<i64>>,
+) -> Result<(Vec<AxisStep>, Vec<usize>)> {
+    let r = shape.len();
+    let mut sc = vec![1.0f64; r];
+    let mut out = shape.to_vec();
+    match (
+        scales.filter(|s| !s.is_empty()),
+        sizes.filter(|s| !s.is_empty()),
+    ) {
+        (Some(s), None) => {
+            if s.len() != r {
+                return Err(Error::invalid(format!(
+                    "scales has {} values, expected {r}",
+                    s.len()
+                )));
+            }
+            for d in 0..r {
+                if !(s[d] > 0.0 && s[d].is_finite()) {
+                    return Err(Error::invalid(format!(
+                        "scales must be positive, got {}",
+                        s[d]
+                    )));
+                }
+                sc[d] = s[d];
+                out[d] = (s[d] * shape[d] as f64).floor() as usize;
+            }
+        }
+        (None, Some(s)) => {
+            if s.len() != r || s.iter().any(|&v| v < 0) {
+                return Err(Error::invalid(format!("sizes {s:?} for rank {r}")));
+            }
+            for d in 0..r {
+                if shape[d] == 0 {
+                    return Err(Error::invalid(format!("cannot resize empty axis {d}")));
+                }
+                sc[d] = s[d] as f64 / shape[d] as f64;
+                out[d] = s[d] as usize;
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("only one of scales and sizes may be given"))
+        }
+        (None, None) => return Err(Error::invalid("one of scales and sizes must be given")),
+    }
+    i32_of(out.iter().product(), "Resize output size")?;
+    let mut steps = Vec::new();
+    let mut cur = shape.to_vec();
+    for d in 0..r {
+        if (sc[d] - 1.0).abs() < 1e-9 && out[d] == cur[d] {
+            continue; // as the CPU op: an axis kept as it is is not resampled
+        }
+        let pl = resample::plan(&a.p, cur[d], out[d], sc[d], (0.0, 1.0))?;
+        i32_of(cur.iter().product(), "Resize intermediate size")?;
+        steps.push(AxisStep {
+            axis: d,
+            outer: cur[..d].iter().product(),
+            dim: cur[d],
+            inner: cur[d + 1..].iter().product(),
+            out: out[d],
+            n: pl.n,
+            idx: pl.idx.iter().map(|&i| i as i32).collect(),
+            w: pl.w.iter().map(|&w| w as f32).collect(),
+        });
+        cur[d] = out[d];
+    }
+    Ok((steps, out))
+}

@@ -1,0 +1,12 @@
+//! Every GPU kernel against the CPU reference on random inputs whose sizes straddle the
+//! block and tile widths. Without a CUDA device each test prints `SKIP: no CUDA device`
+//! and returns; on the GPU machine they run for real.
+
+#![allow(clippy::type_complexity)]
+
+mod common;
+mod elementwise;
+mod exec;
+mod layout;
+mod linalg;
+mod nn;
