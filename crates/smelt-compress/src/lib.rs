@@ -348,6 +348,29 @@ fn granularity(m: Mode) -> Granularity {
     }
 }
 
+/// Turns top-level `Constant` nodes holding a float tensor (`value`) into initializers, so
+/// weights exporters put in Constant nodes (PP-OCR's, say) can be compressed like others.
+fn hoist_constants(g: &mut Graph) {
+    let mut keep = Vec::with_capacity(g.nodes.len());
+    for n in std::mem::take(&mut g.nodes) {
+        let hoist = n.op_type == "Constant"
+            && n.domain.is_empty()
+            && n.attrs.0.len() == 1
+            && n.outputs.len() == 1;
+        match (
+            hoist,
+            n.attrs.tensor("value"),
+            n.outputs.first().copied().flatten(),
+        ) {
+            (true, Ok(Some(t)), Some(out)) if t.dtype().is_float() && !g.outputs.contains(&out) => {
+                g.initializers.insert(out, t);
+            }
+            _ => keep.push(n),
+        }
+    }
+    g.nodes = keep;
+}
+
 /// Compresses the weights of `g` chosen by `opts`. `progress` sees (weights done, total).
 pub fn compress(
     g: &Graph,
@@ -368,6 +391,9 @@ pub fn compress(
         }
         _ => {}
     }
+    let mut hoisted = g.clone();
+    hoist_constants(&mut hoisted);
+    let g = &hoisted;
     let (chosen, skipped) = candidates(g, opts);
     let grams = calibrate::grams(g, &chosen, &opts.calibration)?;
     let mut out = g.clone();

@@ -327,3 +327,52 @@ fn malformed_compressed_weights_are_clear_errors() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn weights_held_in_constant_nodes_are_compressed_too() {
+    // PP-OCR's classifier keeps its weights in Constant nodes
+    let c = case("ocr_cls");
+    let inputs = case_inputs(&c);
+    let feed: Vec<(&str, Tensor)> = inputs
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    let want = Model::load(model_path(&c), Config::default())
+        .unwrap()
+        .predict(&feed)
+        .unwrap()[0]
+        .clone();
+    let dir = std::env::temp_dir().join(format!("smelt-compress-const-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pkg = dir.join("cls.ingot");
+    let mode = Mode::Linear {
+        bits: 8,
+        symmetric: true,
+        granularity: Granularity::PerChannel,
+    };
+    let (report, _) = smelt::compress_file(
+        &model_path(&c),
+        &pkg,
+        &Options::new(mode),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(
+        !report.tensors.is_empty(),
+        "no Constant-node weight was compressed"
+    );
+    let m = Model::load(&pkg, Config::default()).unwrap();
+    assert!(
+        m.lowering().fused >= report.tensors.len() / 2,
+        "{:?}",
+        m.lowering()
+    );
+    let got = m.predict(&feed).unwrap()[0].clone();
+    let s = snr(&want, &got);
+    println!(
+        "ocr_cls int8: {} weights, output SNR {s:.1} dB",
+        report.tensors.len()
+    );
+    assert!(s > 30.0, "output SNR {s}");
+    std::fs::remove_dir_all(dir).ok();
+}
