@@ -185,12 +185,11 @@ fn compensate(
     dequant: impl Fn(usize, f32) -> (u8, f32),
 ) -> Result<()> {
     let (r, c) = (l.shape[0], l.shape[1]);
-    // working layout [K, N]: K runs along the input axis
-    let (k, n, at): (usize, usize, Box<dyn Fn(usize, usize) -> usize>) = if l.input == 0 {
-        (r, c, Box::new(move |i, j| i * c + j))
-    } else {
-        (c, r, Box::new(move |i, j| j * c + i))
-    };
+    // working layout [K, N]: K runs along the input axis; `at(i, j)` is working element
+    // (i, j)'s flat index in the weight's own layout
+    let input0 = l.input == 0;
+    let at = move |i: usize, j: usize| if input0 { i * c + j } else { j * c + i };
+    let (k, n) = if input0 { (r, c) } else { (c, r) };
     let mut wk = vec![0.0f32; k * n];
     for i in 0..k {
         for j in 0..n {

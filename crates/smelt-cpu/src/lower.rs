@@ -142,13 +142,11 @@ fn onnx_dequantize(n: &Node, c: &[Option<Tensor>]) -> Option<Packed> {
     Packed::linear(x.shape(), 8, signed, x.clone(), &scale, zero.as_ref()).ok()
 }
 
+/// A fused reader: its kernel, op type and inputs.
+type Fused = (Arc<dyn Op>, &'static str, Vec<Option<ValueId>>);
+
 /// The kernel that replaces reader `r` of weight `w` in input slot `slot`, with its inputs.
-fn fused_reader(
-    g: &Graph,
-    r: &Node,
-    slot: usize,
-    w: &Arc<Packed>,
-) -> Option<(Arc<dyn Op>, &'static str, Vec<Option<ValueId>>)> {
+fn fused_reader(g: &Graph, r: &Node, slot: usize, w: &Arc<Packed>) -> Option<Fused> {
     let a: &Attributes = &r.attrs;
     let int = |k: &str, d: i64| a.int_or(k, d).ok();
     let float = |k: &str, d: f32| a.float_or(k, d).ok();
