@@ -146,4 +146,14 @@ mod tests {
         assert!(check_dims(&[Dim::Fixed(1 << 40), Dim::Unknown, Dim::Fixed(1 << 40)]).is_err());
         assert!(check_dims(&[Dim::Fixed(1 << 40), Dim::Sym("n".into())]).is_ok());
     }
+
+    #[test]
+    fn broadcast_shapes_follow_numpy() {
+        assert_eq!(
+            broadcast_shapes(&[&[2, 1, 4], &[3, 1]]).unwrap(),
+            vec![2, 3, 4]
+        );
+        assert!(broadcast_shapes(&[&[2, 3], &[4]]).is_err());
+        assert_eq!(broadcast_shapes(&[&[], &[5]]).unwrap(), vec![5]);
+    }
 }

@@ -24,39 +24,13 @@ pub struct GemmPlan {
 /// batch (or all ones) or both sides have the same batch; other broadcasts are
 /// `Unsupported` (the executor then runs the node on the CPU).
 pub fn matmul(a: &[usize], b: &[usize]) -> Result<GemmPlan> {
-    if a.is_empty() || b.is_empty() {
-        return Err(Error::shape("MatMul of a scalar"));
-    }
-    let a2: Vec<usize> = if a.len() == 1 {
-        vec![1, a[0]]
-    } else {
-        a.to_vec()
-    };
-    let b2: Vec<usize> = if b.len() == 1 {
-        vec![b[0], 1]
-    } else {
-        b.to_vec()
-    };
-    let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
-    let (kb, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
-    if k != kb {
-        return Err(Error::shape(format!(
-            "MatMul {a:?} x {b:?}: inner dims differ"
-        )));
-    }
-    let ba = &a2[..a2.len() - 2];
-    let bb = &b2[..b2.len() - 2];
-    let batch_out = super::broadcast_shape(&[ba, bb])?;
+    let d = smelt_ops::linalg::matmul::matmul_dims(a, b)?;
+    let (m, n, k) = (d.m, d.n, d.k);
+    let (ba, bb) = (&d.batch_a, &d.batch_b);
     let na: usize = ba.iter().product();
     let nb: usize = bb.iter().product();
-    let nbatch: usize = batch_out.iter().product();
-    let mut out_shape = batch_out.clone();
-    if a.len() > 1 {
-        out_shape.push(m);
-    }
-    if b.len() > 1 {
-        out_shape.push(n);
-    }
+    let nbatch: usize = d.batch.iter().product();
+    let out_shape = d.out_shape;
     let plan = if nb == 1 {
         // every batch of A against one B: one GEMM with A's batches stacked into rows
         GemmPlan {

@@ -65,26 +65,8 @@ pub fn dense_strides(shape: &[usize]) -> Vec<i64> {
     s
 }
 
-/// Numpy broadcast of several shapes.
-pub fn broadcast_shape(shapes: &[&[usize]]) -> Result<Vec<usize>> {
-    let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut out = vec![1usize; rank];
-    for s in shapes {
-        let off = rank - s.len();
-        for (i, &d) in s.iter().enumerate() {
-            let o = &mut out[off + i];
-            if *o == 1 {
-                *o = d;
-            } else if d != 1 && d != *o {
-                return Err(Error::shape(format!(
-                    "shapes {:?} do not broadcast",
-                    shapes.iter().map(|s| s.to_vec()).collect::<Vec<_>>()
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
+/// Numpy broadcast of several shapes (the one the CPU ops use).
+pub use smelt_core::broadcast_shapes as broadcast_shape;
 
 /// Strides of a dense `shape` read over the broadcast output `out` (0 where broadcast).
 pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<i64> {
@@ -176,15 +158,5 @@ mod tests {
         assert_eq!(&p.dims[..2], &[6, 4]);
         assert_eq!(&p.a[..2], &[4, 1]);
         assert_eq!(&p.b[..2], &[0, 1]);
-    }
-
-    #[test]
-    fn broadcast_shapes_follow_numpy() {
-        assert_eq!(
-            broadcast_shape(&[&[2, 1, 4], &[3, 1]]).unwrap(),
-            vec![2, 3, 4]
-        );
-        assert!(broadcast_shape(&[&[2, 3], &[4]]).is_err());
-        assert_eq!(broadcast_shape(&[&[], &[5]]).unwrap(), vec![5]);
     }
 }

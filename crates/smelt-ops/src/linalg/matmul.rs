@@ -24,19 +24,24 @@ pub struct MatMulPlan {
     pub out_shape: Vec<usize>,
 }
 
-/// The dims of a numpy matmul of shapes `a` and `b`: (m, n, k, A's batch dims, B's batch
-/// dims, the broadcast batch dims, the output shape).
-type MatMulDims = (
-    usize,
-    usize,
-    usize,
-    Vec<usize>,
-    Vec<usize>,
-    Vec<usize>,
-    Vec<usize>,
-);
+/// The dims of a numpy matmul `A x B` (1-D operands promoted to matrices).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatMulDims {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// A's batch dims (all but its last two).
+    pub batch_a: Vec<usize>,
+    /// B's batch dims.
+    pub batch_b: Vec<usize>,
+    /// The two broadcast together.
+    pub batch: Vec<usize>,
+    pub out_shape: Vec<usize>,
+}
 
-fn matmul_dims(a: &[usize], b: &[usize]) -> Result<MatMulDims> {
+/// Checks shapes `a` and `b` for a matmul and resolves its dims (any backend's plan starts
+/// here).
+pub fn matmul_dims(a: &[usize], b: &[usize]) -> Result<MatMulDims> {
     ensure!(
         !a.is_empty() && !b.is_empty(),
         "MatMul: inputs must have rank >= 1, got {a:?} and {b:?}"
@@ -72,19 +77,35 @@ fn matmul_dims(a: &[usize], b: &[usize]) -> Result<MatMulDims> {
     if b.len() > 1 {
         out_shape.push(n);
     }
-    Ok((m, n, k, ba, bb, batch, out_shape))
+    Ok(MatMulDims {
+        m,
+        n,
+        k,
+        batch_a: ba,
+        batch_b: bb,
+        batch,
+        out_shape,
+    })
 }
 
 /// The output shape of `A x B` (shape inference: no per-batch plan, whose size follows the
 /// batch dims).
 pub fn matmul_out_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
-    Ok(matmul_dims(a, b)?.6)
+    Ok(matmul_dims(a, b)?.out_shape)
 }
 
 /// Plans `A x B` for shapes `a` and `b` with numpy semantics. The plan holds two offsets
 /// per batch: call it for tensors that exist, not for declared shapes.
 pub fn plan_matmul(a: &[usize], b: &[usize]) -> Result<MatMulPlan> {
-    let (m, n, k, ba, bb, batch, out_shape) = matmul_dims(a, b)?;
+    let MatMulDims {
+        m,
+        n,
+        k,
+        batch_a: ba,
+        batch_b: bb,
+        batch,
+        out_shape,
+    } = matmul_dims(a, b)?;
     let (ba, bb) = (&ba[..], &bb[..]);
     if numel(bb) == 1 && a.len() > 2 && numel(&batch) == numel(ba) {
         // B is shared by every batch: fold A's batch dims into M (one large product)
