@@ -200,20 +200,7 @@ impl<G: Deref<Target = Graph>> Plan<G> {
                 .op
                 .eval(&ctx, ins)
                 .map_err(|e| e.in_node(&node.name, &node.op_type))?;
-            if outs.len()
-                < node
-                    .outputs
-                    .iter()
-                    .rposition(|o| o.is_some())
-                    .map_or(0, |p| p + 1)
-            {
-                return Err(Error::invalid(format!(
-                    "produced {} outputs, node declares {}",
-                    outs.len(),
-                    node.outputs.len()
-                ))
-                .in_node(&node.name, &node.op_type));
-            }
+            node.check_output_count(outs.len())?;
             for (o, t) in node.outputs.iter().zip(outs) {
                 if let Some(o) = o {
                     if let Some(tr) = trace.as_deref_mut() {

@@ -1,7 +1,7 @@
 //! Graphs, nodes and values.
 
 use crate::{Attributes, Op};
-use smelt_core::{Tensor, ValueInfo};
+use smelt_core::{Error, Result, Tensor, ValueInfo};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -26,6 +26,26 @@ pub struct Node {
     pub inputs: Vec<Option<ValueId>>,
     pub outputs: Vec<Option<ValueId>>,
     pub op: Arc<dyn Op>,
+}
+
+impl Node {
+    /// Checks that an evaluation gave at least every output up to the last one this node
+    /// names (trailing optional outputs may be left out); the error names the node.
+    pub fn check_output_count(&self, produced: usize) -> Result<()> {
+        let needed = self
+            .outputs
+            .iter()
+            .rposition(|o| o.is_some())
+            .map_or(0, |p| p + 1);
+        if produced < needed {
+            return Err(Error::invalid(format!(
+                "produced {produced} outputs, node declares {}",
+                self.outputs.len()
+            ))
+            .in_node(&self.name, &self.op_type));
+        }
+        Ok(())
+    }
 }
 
 /// A graph. Nodes are in topological order (checked by [`crate::verify`]).
