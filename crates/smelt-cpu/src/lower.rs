@@ -64,7 +64,7 @@ fn packed_of(g: &Graph, n: &Node) -> Option<Packed> {
 /// `Mul(Cast(q), scale)` with q a constant int8 / uint8 tensor cast to f32, read only by
 /// this Mul, and scale a constant f32 tensor broadcasting over q per axis or block: the
 /// weight, and the Cast node to drop with the Mul.
-fn cast_mul(g: &Graph, n: &Node, producer: &[Option<usize>]) -> Option<(Packed, usize)> {
+fn cast_mul(g: &Graph, n: &Node, links: &Links) -> Option<(Packed, usize)> {
     let (a, b) = (n.inputs.first().copied()??, n.inputs.get(1).copied()??);
     let (cv, sv) = if g.initializers.contains_key(&b) {
         (a, b)
@@ -72,17 +72,12 @@ fn cast_mul(g: &Graph, n: &Node, producer: &[Option<usize>]) -> Option<(Packed, 
         (b, a)
     };
     let scale = g.initializers.get(&sv)?;
-    let ci = producer[cv]?;
+    let ci = links.producer[cv]?;
     let cast = &g.nodes[ci];
     if cast.op_type != "Cast" || !cast.domain.is_empty() || cast.attrs.int("to").ok()? != Some(1) {
         return None;
     }
-    let readers = g
-        .nodes
-        .iter()
-        .filter(|m| m.inputs.contains(&Some(cv)))
-        .count();
-    if readers != 1 || g.outputs.contains(&cv) {
+    if links.readers[cv].len() != 1 || g.outputs.contains(&cv) {
         return None;
     }
     let q = g.initializers.get(&cast.inputs.first().copied()??)?;
@@ -195,18 +190,38 @@ fn captured(g: &Graph) -> HashSet<String> {
     crate::captured_names(g).into_iter().collect()
 }
 
+/// Who writes and who reads each value of a graph (node indices, in graph order; a node
+/// reading a value twice is listed once).
+struct Links {
+    producer: Vec<Option<usize>>,
+    readers: Vec<Vec<usize>>,
+}
+
+impl Links {
+    fn of(g: &Graph) -> Links {
+        let mut producer = vec![None; g.values.len()];
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); g.values.len()];
+        for (i, n) in g.nodes.iter().enumerate() {
+            for o in n.outputs.iter().flatten() {
+                producer[*o] = Some(i);
+            }
+            for v in n.inputs.iter().flatten() {
+                if readers[*v].last() != Some(&i) {
+                    readers[*v].push(i);
+                }
+            }
+        }
+        Links { producer, readers }
+    }
+}
+
 /// Lowers `g` for the CPU (see the module doc). Returns the graph to run and what changed.
 pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
     let mut out = g.clone();
     let mut stats = Lowering::default();
     let captured = captured(g);
     let mut drop: HashSet<usize> = HashSet::new();
-    let mut producer: Vec<Option<usize>> = vec![None; g.values.len()];
-    for (i, n) in g.nodes.iter().enumerate() {
-        for o in n.outputs.iter().flatten() {
-            producer[*o] = Some(i);
-        }
-    }
+    let links = Links::of(g);
     for (di, dn) in g.nodes.iter().enumerate() {
         let Some(Some(wv)) = dn.outputs.first().copied() else {
             continue;
@@ -216,8 +231,7 @@ pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
         }
         let (packed, also) = match packed_of(g, dn) {
             Some(p) => (p, None),
-            None if dn.op_type == "Mul" && dn.domain.is_empty() => match cast_mul(g, dn, &producer)
-            {
+            None if dn.op_type == "Mul" && dn.domain.is_empty() => match cast_mul(g, dn, &links) {
                 Some((p, cast)) => (p, Some(cast)),
                 None => continue,
             },
@@ -225,13 +239,11 @@ pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
         };
         let w = Arc::new(packed);
         let mut kept_reader = false;
-        for (ri, rn) in g.nodes.iter().enumerate() {
+        for &ri in &links.readers[wv] {
+            let rn = &g.nodes[ri];
             let slots: Vec<usize> = (0..rn.inputs.len())
                 .filter(|&s| rn.inputs[s] == Some(wv))
                 .collect();
-            if slots.is_empty() {
-                continue;
-            }
             match (slots.len(), fused_reader(g, rn, slots[0], &w)) {
                 (1, Some((op, op_type, inputs))) => {
                     let n = &mut out.nodes[ri];
