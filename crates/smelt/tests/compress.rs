@@ -9,6 +9,22 @@ use smelt::compression::palettize::Method;
 use smelt::compression::{Granularity, Mode, Options};
 use smelt::{Config, Model, Tensor};
 
+/// A fresh scratch folder for one test (removed by the test when it is done).
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("smelt-compress{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The first output of the fp32 model of case `c` on `feed`.
+fn fp32_output(c: &Case, feed: &[(&str, Tensor)]) -> Tensor {
+    Model::load(model_path(c), Config::default())
+        .unwrap()
+        .predict(feed)
+        .unwrap()[0]
+        .clone()
+}
+
 fn top1(t: &Tensor) -> Vec<usize> {
     let v = t.as_slice::<f32>().unwrap();
     v.chunks(10)
@@ -24,10 +40,8 @@ fn every_mode_packages_runs_fused_and_agrees_with_fp32() {
         .iter()
         .map(|(n, t)| (n.as_str(), t.clone()))
         .collect();
-    let fp32 = Model::load(model_path(&c), Config::default()).unwrap();
-    let want = top1(&fp32.predict(&feed).unwrap()[0]);
-    let dir = std::env::temp_dir().join(format!("smelt-compress-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let want = top1(&fp32_output(&c, &feed));
+    let dir = scratch("");
     let modes = [
         (
             "int8 per-channel",
@@ -147,8 +161,7 @@ fn every_mode_packages_runs_fused_and_agrees_with_fp32() {
 #[test]
 fn bad_options_and_weights_are_clear_errors() {
     let c = case("mnist_cnn");
-    let dir = std::env::temp_dir().join(format!("smelt-compress-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("-bad");
     let pkg = dir.join("bad.ingot");
     let e = smelt::compress_file(
         &model_path(&c),
@@ -228,13 +241,8 @@ fn calibration_lowers_the_output_error() {
         .iter()
         .map(|(n, t)| (n.as_str(), t.clone()))
         .collect();
-    let want = Model::load(model_path(&c), Config::default())
-        .unwrap()
-        .predict(&feed)
-        .unwrap()[0]
-        .clone();
-    let dir = std::env::temp_dir().join(format!("smelt-compress-cal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let want = fp32_output(&c, &feed);
+    let dir = scratch("-cal");
     let mut out = Vec::new();
     for mode in [
         Mode::Linear {
@@ -281,8 +289,7 @@ fn calibration_lowers_the_output_error() {
 fn malformed_compressed_weights_are_clear_errors() {
     // a package whose decode node disagrees with its codes: no panic, an error naming it
     let c = case("mnist_cnn");
-    let dir = std::env::temp_dir().join(format!("smelt-compress-mal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("-mal");
     let g = smelt::onnx::load_path(&model_path(&c)).unwrap().graph;
     let (mut g, _) = smelt::compression::compress(
         &g,
@@ -337,13 +344,8 @@ fn weights_held_in_constant_nodes_are_compressed_too() {
         .iter()
         .map(|(n, t)| (n.as_str(), t.clone()))
         .collect();
-    let want = Model::load(model_path(&c), Config::default())
-        .unwrap()
-        .predict(&feed)
-        .unwrap()[0]
-        .clone();
-    let dir = std::env::temp_dir().join(format!("smelt-compress-const-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let want = fp32_output(&c, &feed);
+    let dir = scratch("-const");
     let pkg = dir.join("cls.ingot");
     let mode = Mode::Linear {
         bits: 8,
