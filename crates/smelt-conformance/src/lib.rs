@@ -225,6 +225,10 @@ pub enum Via {
     /// The CUDA runner alone: a case with any node the GPU does not run (at placement or
     /// at run time) is `Unsupported`.
     CudaOnly,
+    /// No device needed: the CPU runs the case, and a case with any node the CUDA backend
+    /// would refuse at placement is `Unsupported`. An upper bound on `CudaOnly` (run-time
+    /// fallbacks are not seen), for working on GPU coverage on a machine without a GPU.
+    CudaPlan,
 }
 
 /// How a case's graph is executed.
@@ -237,6 +241,18 @@ impl<'g> Runner<'g> {
     fn new(graph: &'g smelt_ir::Graph, via: Via) -> Result<Runner<'g>, Outcome> {
         let only = match via {
             Via::Onnx | Via::Ingot => return Ok(Runner::Cpu(smelt_cpu::Plan::new(graph))),
+            Via::CudaPlan => {
+                for n in &graph.nodes {
+                    if let smelt_ir::Support::No(why) = smelt_cuda::backend::gpu_support(n, graph)
+                    {
+                        return Err(Outcome::Unsupported(format!(
+                            "cuda: node '{}' ({}): {why}",
+                            n.name, n.op_type
+                        )));
+                    }
+                }
+                return Ok(Runner::Cpu(smelt_cpu::Plan::new(graph)));
+            }
             Via::Cuda => false,
             Via::CudaOnly => true,
         };
@@ -316,7 +332,7 @@ pub fn run_case(dir: &Path, via: Via) -> (Vec<String>, Outcome) {
         return (ops, Outcome::Error("no test_data_set folder".into()));
     }
     let graph = match via {
-        Via::Onnx | Via::Cuda | Via::CudaOnly => model.graph,
+        Via::Onnx | Via::Cuda | Via::CudaOnly | Via::CudaPlan => model.graph,
         Via::Ingot => match through_ingot(&model) {
             Ok(g) => g,
             Err(e) => return (ops, Outcome::Error(format!("through .ingot: {e}"))),

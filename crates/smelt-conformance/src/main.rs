@@ -1,11 +1,13 @@
 //! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--via-ingot | --cuda |
-//! --cuda-only] [--write FILE] [-q]`
+//! --cuda-only | --cuda-plan] [--write FILE] [-q]`
 //!
 //! Runs the ONNX backend tests on the CPU backend, prints one line per case and the totals,
 //! and with `--write` saves the Markdown report. `--via-ingot` runs each model after writing
 //! it as an `.ingot` package and loading it back. `--cuda` runs each model as
 //! `ComputeUnits::All` places it (CUDA where supported, the CPU for the rest); `--cuda-only`
-//! is the CUDA runner alone (a case with a node off the GPU is unsupported).
+//! is the CUDA runner alone (a case with a node off the GPU is unsupported). `--cuda-plan`
+//! needs no GPU: the CPU runs each case, and one with a node CUDA placement would refuse is
+//! unsupported (an upper bound on `--cuda-only`).
 
 use smelt_conformance::*;
 use std::path::PathBuf;
@@ -26,8 +28,9 @@ fn main() {
             "--via-ingot" => via = Via::Ingot,
             "--cuda" => via = Via::Cuda,
             "--cuda-only" => via = Via::CudaOnly,
+            "--cuda-plan" => via = Via::CudaPlan,
             other => {
-                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--via-ingot | --cuda | --cuda-only] [--write FILE] [-q]");
+                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--via-ingot | --cuda | --cuda-only | --cuda-plan] [--write FILE] [-q]");
                 std::process::exit(2);
             }
         }
