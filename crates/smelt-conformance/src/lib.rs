@@ -243,8 +243,7 @@ impl<'g> Runner<'g> {
             Via::Onnx | Via::Ingot => return Ok(Runner::Cpu(smelt_cpu::Plan::new(graph))),
             Via::CudaPlan => {
                 for n in &graph.nodes {
-                    if let smelt_ir::Support::No(why) = smelt_cuda::backend::gpu_support(n, graph)
-                    {
+                    if let smelt_ir::Support::No(why) = smelt_cuda::backend::gpu_support(n, graph) {
                         return Err(Outcome::Unsupported(format!(
                             "cuda: node '{}' ({}): {why}",
                             n.name, n.op_type

@@ -1,4 +1,5 @@
-//! MaxPool and AveragePool over NCHW (1-d and 2-d), with the CPU op's window rules.
+//! MaxPool and AveragePool over NC + 1 to 3 spatial dims, with the CPU op's window rules.
+//! 1-d and 2-d windows are planned as 3-d ones with leading spatial dims of 1.
 
 use super::i32_of;
 use smelt_core::{Error, Result};
@@ -25,74 +26,59 @@ impl PoolAttrs {
     }
 }
 
-/// The kernel's parameter block (`PoolP` in pool.cu).
+/// The kernel's parameter block (`PoolP` in pool.cu): spatial dims as (depth, height,
+/// width), unused leading ones of size 1 with kernel 1, stride 1, no padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolParams {
     pub nc: i32,
-    pub h: i32,
-    pub w: i32,
-    pub oh: i32,
-    pub ow: i32,
-    pub kh: i32,
-    pub kw: i32,
-    pub sh: i32,
-    pub sw: i32,
-    pub ph: i32,
-    pub pw: i32,
-    pub dh: i32,
-    pub dw: i32,
-    pub peh: i32,
-    pub pew: i32,
+    /// input spatial dims
+    pub i: [i32; 3],
+    /// output spatial dims
+    pub o: [i32; 3],
+    pub k: [i32; 3],
+    pub s: [i32; 3],
+    /// begin pads
+    pub p: [i32; 3],
+    pub d: [i32; 3],
+    /// end pads (the count_include_pad divisor)
+    pub pe: [i32; 3],
     pub mode: i32,
     pub count_include_pad: i32,
 }
 
-/// Plans pooling of x [N, C, (H,) W]; returns the parameters and the output shape.
+/// Plans pooling of x [N, C, (D, (H,)) W]; returns the parameters and the output shape.
 pub fn plan(a: &PoolAttrs, x: &[usize]) -> Result<(PoolParams, Vec<usize>)> {
-    if !(x.len() == 3 || x.len() == 4) {
+    if !(3..=5).contains(&x.len()) {
         return Err(Error::unsupported(
             "Pool",
-            format!("GPU pooling is 1-d or 2-d; input {x:?}"),
+            format!("GPU pooling is 1-d, 2-d or 3-d; input {x:?}"),
         ));
     }
     let sp = &x[2..];
     let g = a.window.resolve(sp, &a.window.kernel(sp.len(), None)?)?;
-    let two = |v: &[usize], one: usize| -> (i32, i32) {
-        if v.len() == 2 {
-            (v[0] as i32, v[1] as i32)
-        } else {
-            (one as i32, v[0] as i32)
+    // right-aligned into three dims, `fill` in front
+    let three = |v: &[usize], fill: i32| -> [i32; 3] {
+        let mut r = [fill; 3];
+        for (j, &e) in v.iter().enumerate() {
+            r[3 - v.len() + j] = e as i32;
         }
+        r
     };
     let mut out = vec![x[0], x[1]];
     out.extend(&g.output);
     i32_of(out.iter().product(), "pool output size")?;
     i32_of(x.iter().product(), "pool input size")?;
-    let (h, w) = two(&g.input, 1);
-    let (oh, ow) = two(&g.output, 1);
-    let (kh, kw) = two(&g.kernel, 1);
-    let (sh, sw) = two(&g.strides, 1);
-    let (ph, pw) = two(&g.pads_begin, 0);
-    let (peh, pew) = two(&g.pads_end, 0);
-    let (dh, dw) = two(&g.dilations, 1);
     Ok((
         PoolParams {
             nc: (x[0] * x[1]) as i32,
-            h,
-            w,
-            oh,
-            ow,
-            kh,
-            kw,
-            sh,
-            sw,
-            ph,
-            pw,
-            dh,
-            dw,
-            peh,
-            pew,
+            i: three(&g.input, 1),
+            o: three(&g.output, 1),
+            k: three(&g.kernel, 1),
+            s: three(&g.strides, 1),
+            p: three(&g.pads_begin, 0),
+            d: three(&g.dilations, 1),
+            pe: three(&g.pads_end, 0),
             mode: if a.max { 0 } else { 1 },
             count_include_pad: a.count_include_pad as i32,
         },

@@ -284,7 +284,7 @@ fn kernels_compile_with_nvrtc() {
             "gather_32",
             "im2col_f32",
             "conv2d_direct_f32",
-            "pool2d_f32",
+            "pool_f32",
             "softmax_rows_f32",
             "layernorm_rows_f32",
             "batchnorm_f32",

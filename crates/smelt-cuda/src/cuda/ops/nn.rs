@@ -103,7 +103,7 @@ pub(super) fn pool(s: &Stream, a: &PoolAttrs, x: &GpuTensor) -> Result<GpuTensor
     let y = s.alloc(DType::F32, &out)?;
     let (xp, yp) = (x.ptr(), y.ptr());
     let (g, b) = geom(y.len());
-    s.launch("pool2d_f32", g, b, args![&xp, &yp, &p])?;
+    s.launch("pool_f32", g, b, args![&xp, &yp, &p])?;
     Ok(y)
 }
 
