@@ -16,6 +16,7 @@ pub mod op;
 pub mod pool;
 pub mod reduce;
 pub mod resize;
+pub mod train;
 
 pub use op::GpuOp;
 

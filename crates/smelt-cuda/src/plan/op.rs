@@ -126,6 +126,8 @@ pub enum GpuOp {
     },
     /// Size: the input's element count, from its metadata.
     Size,
+    /// An optimizer step of `ai.onnx.preview.training` (R and T read on the host).
+    Optimizer(smelt_ops::misc::optimizers::Rule),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -138,6 +140,11 @@ pub enum Role {
 impl GpuOp {
     /// The GPU op of `node`, or why there is none.
     pub fn from_node(node: &Node) -> Result<GpuOp, String> {
+        if node.domain == smelt_ops::misc::optimizers::DOMAIN {
+            return smelt_ops::misc::optimizers::Rule::parse(&node.op_type, &node.attrs)
+                .map(GpuOp::Optimizer)
+                .map_err(|e| e.to_string());
+        }
         if !node.domain.is_empty() {
             return Err(format!("no GPU kernel for domain '{}'", node.domain));
         }
@@ -329,6 +336,7 @@ impl GpuOp {
             | GpuOp::Reduce(_)
             | GpuOp::Expand
             | GpuOp::Gather { .. } => i >= 1,
+            GpuOp::Optimizer(_) => i < 2,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }

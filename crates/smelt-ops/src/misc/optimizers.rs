@@ -7,10 +7,12 @@
 use crate::prelude::*;
 use num_traits::{Float, NumCast};
 
-const DOMAIN: &str = "ai.onnx.preview.training";
+/// The domain of the optimizer ops.
+pub const DOMAIN: &str = "ai.onnx.preview.training";
 
-#[derive(Debug, Clone, Copy)]
-enum Rule {
+/// One optimizer's update rule with its attributes (defaults applied).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
     Adagrad {
         decay: f64,
         eps: f64,
@@ -32,7 +34,43 @@ enum Rule {
 }
 
 impl Rule {
-    fn name(&self) -> &'static str {
+    /// The rule of `op_type` (Adagrad, Adam or Momentum) from the node's attributes.
+    pub fn parse(op_type: &str, a: &Attributes) -> Result<Rule> {
+        Ok(match op_type {
+            "Adagrad" => Rule::Adagrad {
+                decay: a.float_or("decay_factor", 0.0)? as f64,
+                eps: a.float_or("epsilon", 1e-6)? as f64,
+                norm: a.float_or("norm_coefficient", 0.0)? as f64,
+            },
+            "Adam" => Rule::Adam {
+                alpha: a.float_or("alpha", 0.9)? as f64,
+                beta: a.float_or("beta", 0.999)? as f64,
+                eps: a.float_or("epsilon", 1e-6)? as f64,
+                norm: a.float_or("norm_coefficient", 0.0)? as f64,
+                norm_post: a.float_or("norm_coefficient_post", 0.0)? as f64,
+            },
+            "Momentum" => {
+                let mode = a.req_string("mode")?;
+                ensure!(
+                    mode == "standard" || mode == "nesterov",
+                    "unknown Momentum mode '{mode}' (standard, nesterov)"
+                );
+                let req = |n: &str| -> Result<f64> {
+                    Ok(a.float(n)?
+                        .ok_or_else(|| Error::invalid(format!("missing float attribute '{n}'")))?
+                        as f64)
+                };
+                Rule::Momentum {
+                    alpha: req("alpha")?,
+                    beta: req("beta")?,
+                    norm: req("norm_coefficient")?,
+                    nesterov: mode == "nesterov",
+                }
+            }
+            other => return Err(Error::unsupported(DOMAIN, other.to_string())),
+        })
+    }
+    pub fn name(&self) -> &'static str {
         match self {
             Rule::Adagrad { .. } => "Adagrad",
             Rule::Adam { .. } => "Adam",
@@ -40,7 +78,7 @@ impl Rule {
         }
     }
     /// Tensors per group: X, G and the state tensors.
-    fn per_group(&self) -> usize {
+    pub fn per_group(&self) -> usize {
         match self {
             Rule::Adagrad { .. } | Rule::Momentum { .. } => 3,
             Rule::Adam { .. } => 4,
@@ -96,45 +134,13 @@ pub struct Optimizer(Rule);
 
 pub fn register(r: &mut Registry) {
     r.register(DOMAIN, "Adagrad", |c| {
-        let a = c.attrs;
-        Ok(Box::new(Optimizer(Rule::Adagrad {
-            decay: a.float_or("decay_factor", 0.0)? as f64,
-            eps: a.float_or("epsilon", 1e-6)? as f64,
-            norm: a.float_or("norm_coefficient", 0.0)? as f64,
-        })))
+        Ok(Box::new(Optimizer(Rule::parse("Adagrad", c.attrs)?)))
     });
     r.register(DOMAIN, "Adam", |c| {
-        let a = c.attrs;
-        Ok(Box::new(Optimizer(Rule::Adam {
-            alpha: a.float_or("alpha", 0.9)? as f64,
-            beta: a.float_or("beta", 0.999)? as f64,
-            eps: a.float_or("epsilon", 1e-6)? as f64,
-            norm: a.float_or("norm_coefficient", 0.0)? as f64,
-            norm_post: a.float_or("norm_coefficient_post", 0.0)? as f64,
-        })))
+        Ok(Box::new(Optimizer(Rule::parse("Adam", c.attrs)?)))
     });
     r.register(DOMAIN, "Momentum", |c| {
-        let a = c.attrs;
-        let mode = a.req_string("mode")?;
-        ensure!(
-            mode == "standard" || mode == "nesterov",
-            "unknown Momentum mode '{mode}' (standard, nesterov)"
-        );
-        Ok(Box::new(Optimizer(Rule::Momentum {
-            alpha: a
-                .float("alpha")?
-                .ok_or_else(|| Error::invalid("missing float attribute 'alpha'"))?
-                as f64,
-            beta: a
-                .float("beta")?
-                .ok_or_else(|| Error::invalid("missing float attribute 'beta'"))?
-                as f64,
-            norm: a
-                .float("norm_coefficient")?
-                .ok_or_else(|| Error::invalid("missing float attribute 'norm_coefficient'"))?
-                as f64,
-            nesterov: mode == "nesterov",
-        })))
+        Ok(Box::new(Optimizer(Rule::parse("Momentum", c.attrs)?)))
     });
 }
 

@@ -11,6 +11,7 @@ mod image;
 mod layout;
 mod linalg;
 mod nn;
+mod train;
 
 use super::stream::Stream;
 use super::tensor::GpuTensor;
@@ -92,6 +93,7 @@ pub fn run(
                 n_outputs,
             )
         }
+        GpuOp::Optimizer(rule) => return train::optimizer(s, rule, &ins, ins.0.len()),
         _ => {}
     }
     let y = match op {
@@ -129,7 +131,9 @@ pub fn run(
             last,
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
-        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } => unreachable!("handled above"),
+        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } | GpuOp::Optimizer(_) => {
+            unreachable!("handled above")
+        }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {
             return Err(Error::invalid(
                 "location-free ops (Constant, Shape, Size, views) are run by the executor",
