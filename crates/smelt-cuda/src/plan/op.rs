@@ -128,6 +128,8 @@ pub enum GpuOp {
     Size,
     /// An optimizer step of `ai.onnx.preview.training` (R and T read on the host).
     Optimizer(smelt_ops::misc::optimizers::Rule),
+    /// MaxUnpool: X f32 and Indices i64 on the device, output_shape on the host.
+    MaxUnpool(smelt_ops::nn::spatial::WindowAttrs),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -193,10 +195,17 @@ impl GpuOp {
             "Conv" => e(ConvAttrs::parse(a).map(GpuOp::Conv))?,
             "ConvTranspose" => e(ConvTransposeAttrs::parse(a).map(GpuOp::ConvTranspose))?,
             "MaxPool" | "AveragePool" => {
-                if n_out > 1 {
-                    return Err("MaxPool with the Indices output has no GPU kernel".into());
+                if n_out > 1 && t == "AveragePool" {
+                    return Err("AveragePool has one output".into());
                 }
                 e(PoolAttrs::parse(a, t == "MaxPool").map(GpuOp::Pool))?
+            }
+            "MaxUnpool" => {
+                let w = smelt_ops::nn::spatial::WindowAttrs::parse(a).map_err(|e| e.to_string())?;
+                if w.kernel.is_none() {
+                    return Err("MaxUnpool: missing attribute 'kernel_shape'".into());
+                }
+                GpuOp::MaxUnpool(w)
             }
             "GlobalAveragePool" => GpuOp::GlobalPool { max: false },
             "GlobalMaxPool" => GpuOp::GlobalPool { max: true },
@@ -337,6 +346,7 @@ impl GpuOp {
             | GpuOp::Expand
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Optimizer(_) => i < 2,
+            GpuOp::MaxUnpool(_) => i >= 2,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }
@@ -353,6 +363,7 @@ impl GpuOp {
     fn data_dtype(&self, i: usize) -> Option<DType> {
         match self {
             GpuOp::Where if i == 0 => Some(DType::Bool),
+            GpuOp::MaxUnpool(_) if i == 1 => Some(DType::I64),
             GpuOp::Cast { .. } => None,
             _ => Some(DType::F32),
         }

@@ -11,17 +11,21 @@ pub struct PoolAttrs {
     pub window: WindowAttrs,
     pub max: bool,
     pub count_include_pad: bool,
+    /// MaxPool's Indices within a plane: 0 row-major, 1 column-major.
+    pub storage_order: i64,
 }
 
 impl PoolAttrs {
     pub fn parse(a: &Attributes, max: bool) -> Result<PoolAttrs> {
-        if max && a.int_or("storage_order", 0)? != 0 {
-            return Err(Error::unsupported("MaxPool", "storage_order=1"));
-        }
         Ok(PoolAttrs {
             window: WindowAttrs::parse(a)?,
             max,
             count_include_pad: a.int_or("count_include_pad", 0)? != 0,
+            storage_order: if max {
+                a.int_or("storage_order", 0)?
+            } else {
+                0
+            },
         })
     }
 }
@@ -45,6 +49,7 @@ pub struct PoolParams {
     pub pe: [i32; 3],
     pub mode: i32,
     pub count_include_pad: i32,
+    pub storage_order: i32,
 }
 
 /// Plans pooling of x [N, C, (D, (H,)) W]; returns the parameters and the output shape.
@@ -81,7 +86,67 @@ pub fn plan(a: &PoolAttrs, x: &[usize]) -> Result<(PoolParams, Vec<usize>)> {
             pe: three(&g.pads_end, 0),
             mode: if a.max { 0 } else { 1 },
             count_include_pad: a.count_include_pad as i32,
+            storage_order: a.storage_order as i32,
         },
         out,
     ))
+}
+
+/// MaxUnpool's parameter block (`UnpoolP` in pool.cu): the default unpooled shape the
+/// indices address and the output shape (the default zero-extended at the end of each
+/// dim), rank <= 5.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnpoolParams {
+    pub rank: i32,
+    pub nx: i32,
+    pub dflt: [i32; 5],
+    pub os: [i32; 5],
+    pub n_default: i64,
+}
+
+/// Plans MaxUnpool of x (and indices of x's shape) with an optional output_shape; returns
+/// the parameters and the output shape.
+pub fn unpool_plan(
+    window: &WindowAttrs,
+    x: &[usize],
+    indices: &[usize],
+    output_shape: Option<&[i64]>,
+) -> Result<(UnpoolParams, Vec<usize>)> {
+    if indices != x {
+        return Err(Error::shape(format!(
+            "MaxUnpool: indices shape {indices:?} differs from X shape {x:?}"
+        )));
+    }
+    let dflt = smelt_ops::nn::max_unpool::unpooled_shape(window, x)?;
+    if dflt.len() > 5 {
+        return Err(Error::unsupported(
+            "MaxUnpool",
+            format!("rank {} on the GPU (at most 5)", dflt.len()),
+        ));
+    }
+    let os: Vec<usize> = match output_shape {
+        None => dflt.clone(),
+        Some(s) => {
+            if s.len() != dflt.len() || s.iter().zip(&dflt).any(|(&a, &b)| a < b as i64) {
+                return Err(Error::shape(format!(
+                    "MaxUnpool: output_shape {s:?} must have rank {} and be at least the unpooled shape {dflt:?}",
+                    dflt.len()
+                )));
+            }
+            s.iter().map(|&d| d as usize).collect()
+        }
+    };
+    let mut p = UnpoolParams {
+        rank: dflt.len() as i32,
+        nx: i32_of(x.iter().product(), "MaxUnpool input size")?,
+        n_default: i32_of(dflt.iter().product(), "MaxUnpool unpooled size")? as i64,
+        ..Default::default()
+    };
+    i32_of(os.iter().product(), "MaxUnpool output size")?;
+    for d in 0..dflt.len() {
+        p.dflt[d] = dflt[d] as i32;
+        p.os[d] = os[d] as i32;
+    }
+    Ok((p, os))
 }

@@ -60,3 +60,78 @@ fn pooling_1d_and_3d_match_cpu() {
         }
     }
 }
+
+#[test]
+fn max_pool_indices_and_unpool_match_cpu() {
+    if !gpu_or_skip("max_pool_indices_and_unpool_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(24);
+    for (sp, k, st) in [
+        (vec![33usize], vec![3i64], vec![2i64]),
+        (vec![31, 33], vec![3, 3], vec![2, 2]),
+        (vec![5, 6, 7], vec![2, 2, 2], vec![1, 2, 2]),
+    ] {
+        let mut shape = vec![2, 3];
+        shape.extend(&sp);
+        let x = rng.tensor(&shape, -1.0, 1.0);
+        for order in [0i64, 1] {
+            let at = vec![
+                ("kernel_shape", Attr::Ints(k.clone())),
+                ("strides", Attr::Ints(st.clone())),
+                ("storage_order", Attr::Int(order)),
+            ];
+            let (g, f) = one_n("MaxPool", vec![In::Feed(x.clone())], attrs(&at), 12, 2);
+            check(
+                &format!("MaxPool+Indices {sp:?} order {order}"),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+        // unpool: pooled values scattered to random positions of the default unpooled
+        // shape, with repeats (the last writer wins, as on the CPU)
+        let pooled: Vec<usize> = sp
+            .iter()
+            .zip(&k)
+            .zip(&st)
+            .map(|((&d, &k), &s)| (d - k as usize) / s as usize + 1)
+            .collect();
+        let mut pshape = vec![2, 3];
+        pshape.extend(&pooled);
+        // the default unpooled shape: (pooled - 1) * stride + kernel per dim
+        let dflt: Vec<usize> = pooled
+            .iter()
+            .zip(&k)
+            .zip(&st)
+            .map(|((&p, &k), &s)| (p - 1) * s as usize + k as usize)
+            .collect();
+        let unpooled: usize = 6 * dflt.iter().product::<usize>();
+        let n: usize = pshape.iter().product();
+        let px = rng.tensor(&pshape, -1.0, 1.0);
+        let idx: Vec<i64> = (0..n)
+            .map(|_| (rng.next() * unpooled as f32) as i64 % unpooled as i64)
+            .collect();
+        let idx = smelt_core::Tensor::from_vec(pshape.clone(), idx).unwrap();
+        let at = vec![
+            ("kernel_shape", Attr::Ints(k.clone())),
+            ("strides", Attr::Ints(st.clone())),
+        ];
+        // the default shape, then one grown by 2 at the end of each spatial dim
+        let mut grown = vec![2i64, 3];
+        grown.extend(dflt.iter().map(|&d| d as i64 + 2));
+        for os in [None, Some(grown)] {
+            let mut ins = vec![In::Feed(px.clone()), In::Feed(idx.clone())];
+            if let Some(o) = &os {
+                ins.push(In::Const(ints(o)));
+            }
+            let (g, f) = one_opset("MaxUnpool", ins, attrs(&at), 11);
+            check(
+                &format!("MaxUnpool {sp:?} output_shape {os:?}"),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+    }
+}

@@ -24,26 +24,31 @@ pub fn register(r: &mut Registry) {
     });
 }
 
+/// The default (inferred) unpooled shape of `x` under `window`: the shape the indices
+/// address.
+pub fn unpooled_shape(window: &WindowAttrs, x: &[usize]) -> Result<Vec<usize>> {
+    let (n, c, sp) = split_nc(x, "MaxUnpool")?;
+    let nd = sp.len();
+    let k = window.kernel(nd, None)?;
+    let st = window.strides(nd)?;
+    let (pb, pe) = window.explicit_pads(nd)?;
+    let mut out = vec![n, c];
+    for d in 0..nd {
+        let full = (sp[d].max(1) - 1) * st[d] + k[d];
+        ensure!(
+            full >= pb[d] + pe[d],
+            "MaxUnpool: pads {}+{} exceed the unpooled size {full} on dim {d}",
+            pb[d],
+            pe[d]
+        );
+        out.push(full - pb[d] - pe[d]);
+    }
+    Ok(out)
+}
+
 impl MaxUnpool {
-    /// The default (inferred) output shape.
     fn out_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
-        let (n, c, sp) = split_nc(x, "MaxUnpool")?;
-        let nd = sp.len();
-        let k = self.window.kernel(nd, None)?;
-        let st = self.window.strides(nd)?;
-        let (pb, pe) = self.window.explicit_pads(nd)?;
-        let mut out = vec![n, c];
-        for d in 0..nd {
-            let full = (sp[d].max(1) - 1) * st[d] + k[d];
-            ensure!(
-                full >= pb[d] + pe[d],
-                "MaxUnpool: pads {}+{} exceed the unpooled size {full} on dim {d}",
-                pb[d],
-                pe[d]
-            );
-            out.push(full - pb[d] - pe[d]);
-        }
-        Ok(out)
+        unpooled_shape(&self.window, x)
     }
 
     fn run<T: Elem + Copy>(

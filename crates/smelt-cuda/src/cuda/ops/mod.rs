@@ -11,6 +11,7 @@ mod image;
 mod layout;
 mod linalg;
 mod nn;
+mod pool;
 mod train;
 
 use super::stream::Stream;
@@ -93,6 +94,7 @@ pub fn run(
                 n_outputs,
             )
         }
+        GpuOp::Pool(p) => return pool::pool(s, p, ins.f32(0)?, n_outputs),
         GpuOp::Optimizer(rule) => return train::optimizer(s, rule, &ins, ins.0.len()),
         _ => {}
     }
@@ -113,7 +115,7 @@ pub fn run(
         GpuOp::ConvTranspose(c) => {
             nn::conv_transpose(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?
         }
-        GpuOp::Pool(p) => nn::pool(s, p, ins.f32(0)?)?,
+        GpuOp::MaxUnpool(w) => pool::max_unpool(s, w, &ins)?,
         GpuOp::GlobalPool { max } => nn::global_pool(s, ins.f32(0)?, *max)?,
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,
         GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,
@@ -131,7 +133,7 @@ pub fn run(
             last,
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
-        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } | GpuOp::Optimizer(_) => {
+        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } | GpuOp::Optimizer(_) | GpuOp::Pool(_) => {
             unreachable!("handled above")
         }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {

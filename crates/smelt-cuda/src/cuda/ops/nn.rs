@@ -5,7 +5,6 @@ use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::conv::{self, ConvAttrs, ConvTransposeAttrs};
 use crate::plan::matmul::GemmPlan;
-use crate::plan::pool::{self, PoolAttrs};
 use crate::plan::reduce::{self, ReduceAttrs, ReduceOp};
 use crate::plan::{i32_of, norm, BLOCK};
 use smelt_core::{DType, Result};
@@ -95,15 +94,6 @@ pub(super) fn conv_transpose(
     let (xp, wp, yp, bp) = (x.ptr(), w.ptr(), y.ptr(), bias.map_or(0u64, |b| b.ptr()));
     let (g, b) = geom(y.len());
     s.launch("conv_transpose2d_f32", g, b, args![&xp, &wp, &bp, &yp, &p])?;
-    Ok(y)
-}
-
-pub(super) fn pool(s: &Stream, a: &PoolAttrs, x: &GpuTensor) -> Result<GpuTensor> {
-    let (p, out) = pool::plan(a, x.shape())?;
-    let y = s.alloc(DType::F32, &out)?;
-    let (xp, yp) = (x.ptr(), y.ptr());
-    let (g, b) = geom(y.len());
-    s.launch("pool_f32", g, b, args![&xp, &yp, &p])?;
     Ok(y)
 }
 
