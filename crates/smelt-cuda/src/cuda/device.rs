@@ -21,6 +21,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/norm.cu"),
     include_str!("kernels/reduce.cu"),
     include_str!("kernels/train.cu"),
+    include_str!("kernels/misc.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

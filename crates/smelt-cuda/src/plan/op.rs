@@ -130,6 +130,20 @@ pub enum GpuOp {
     Optimizer(smelt_ops::misc::optimizers::Rule),
     /// MaxUnpool: X f32 and Indices i64 on the device, output_shape on the host.
     MaxUnpool(smelt_ops::nn::spatial::WindowAttrs),
+    /// LRN across channels of x [N, C, ...].
+    Lrn {
+        alpha: f32,
+        beta: f32,
+        bias: f32,
+        size: usize,
+    },
+    /// ReverseSequence (any dtype; sequence_lens read on the host).
+    ReverseSequence {
+        batch_axis: i64,
+        time_axis: i64,
+    },
+    /// Det of [*, M, M].
+    Det,
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -200,6 +214,26 @@ impl GpuOp {
                 }
                 e(PoolAttrs::parse(a, t == "MaxPool").map(GpuOp::Pool))?
             }
+            "LRN" => {
+                let size = a
+                    .int("size")
+                    .map_err(|e| e.to_string())?
+                    .ok_or("LRN without size")?;
+                if size <= 0 {
+                    return Err(format!("LRN: size must be positive, got {size}"));
+                }
+                GpuOp::Lrn {
+                    alpha: a.float_or("alpha", 1e-4).map_err(|e| e.to_string())?,
+                    beta: a.float_or("beta", 0.75).map_err(|e| e.to_string())?,
+                    bias: a.float_or("bias", 1.0).map_err(|e| e.to_string())?,
+                    size: size as usize,
+                }
+            }
+            "ReverseSequence" => GpuOp::ReverseSequence {
+                batch_axis: a.int_or("batch_axis", 1).map_err(|e| e.to_string())?,
+                time_axis: a.int_or("time_axis", 0).map_err(|e| e.to_string())?,
+            },
+            "Det" => GpuOp::Det,
             "MaxUnpool" => {
                 let w = smelt_ops::nn::spatial::WindowAttrs::parse(a).map_err(|e| e.to_string())?;
                 if w.kernel.is_none() {
@@ -347,6 +381,7 @@ impl GpuOp {
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Optimizer(_) => i < 2,
             GpuOp::MaxUnpool(_) => i >= 2,
+            GpuOp::ReverseSequence { .. } => i >= 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }
@@ -364,7 +399,7 @@ impl GpuOp {
         match self {
             GpuOp::Where if i == 0 => Some(DType::Bool),
             GpuOp::MaxUnpool(_) if i == 1 => Some(DType::I64),
-            GpuOp::Cast { .. } => None,
+            GpuOp::Cast { .. } | GpuOp::ReverseSequence { .. } => None,
             _ => Some(DType::F32),
         }
     }
@@ -392,7 +427,11 @@ impl GpuOp {
                 }
                 (Some(d), None) => {
                     let GpuOp::Cast { to } = self else {
-                        unreachable!()
+                        // data movement of any dtype the device holds
+                        if !crate::cuda::tensor::device_dtype(d) {
+                            return Err(format!("input '{name}' is {d}, not held on the GPU"));
+                        }
+                        continue;
                     };
                     let ok = (*to == DType::F32
                         && matches!(

@@ -9,6 +9,7 @@ mod elementwise;
 mod exec;
 mod layout;
 mod linalg;
+mod misc;
 mod nn;
 mod pool;
 mod train;

@@ -10,6 +10,7 @@ mod elementwise;
 mod image;
 mod layout;
 mod linalg;
+mod misc;
 mod nn;
 mod pool;
 mod train;
@@ -116,6 +117,17 @@ pub fn run(
             nn::conv_transpose(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?
         }
         GpuOp::MaxUnpool(w) => pool::max_unpool(s, w, &ins)?,
+        GpuOp::Lrn {
+            alpha,
+            beta,
+            bias,
+            size,
+        } => misc::lrn(s, ins.f32(0)?, *alpha, *beta, *bias, *size)?,
+        GpuOp::ReverseSequence {
+            batch_axis,
+            time_axis,
+        } => misc::reverse_sequence(s, &ins, *batch_axis, *time_axis)?,
+        GpuOp::Det => misc::det(s, ins.f32(0)?)?,
         GpuOp::GlobalPool { max } => nn::global_pool(s, ins.f32(0)?, *max)?,
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,
         GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,

@@ -1,0 +1,94 @@
+//! LRN, ReverseSequence and Det against the CPU ops.
+
+use crate::common::*;
+use smelt_core::Tensor;
+use smelt_ir::Attr;
+
+#[test]
+fn lrn_matches_cpu() {
+    if !gpu_or_skip("lrn_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(41);
+    let mut worst = 0f32;
+    for (shape, size) in [
+        (vec![2usize, 5, 7, 7], 3i64),
+        (vec![1, 33, 257], 5),
+        (vec![3, 4], 2),
+    ] {
+        let x = rng.tensor(&shape, -2.0, 2.0);
+        let at = [
+            ("size", Attr::Int(size)),
+            ("alpha", Attr::Float(0.002)),
+            ("beta", Attr::Float(0.5)),
+            ("bias", Attr::Float(2.0)),
+        ];
+        let (g, f) = one("LRN", vec![In::Feed(x)], attrs(&at));
+        worst = worst.max(check(&format!("LRN {shape:?} size {size}"), &g, f, ULPS));
+    }
+    println!("LRN: max abs error {worst:.3e}");
+}
+
+#[test]
+fn reverse_sequence_matches_cpu() {
+    if !gpu_or_skip("reverse_sequence_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(42);
+    for (ba, ta) in [(1i64, 0i64), (0, 1)] {
+        // [time, batch, inner] or [batch, time, inner]
+        let (nb, nt) = (5usize, 33usize);
+        let shape = if ba == 1 {
+            vec![nt, nb, 9]
+        } else {
+            vec![nb, nt, 9]
+        };
+        let lens: Vec<i64> = (0..nb).map(|b| [0, 1, 17, 32, 33][b]).collect();
+        let x = rng.tensor(&shape, -1.0, 1.0);
+        let xi: Vec<i64> = x
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| (v * 1000.0) as i64)
+            .collect();
+        let xi = Tensor::from_vec(shape.clone(), xi).unwrap();
+        for x in [x, xi] {
+            let at = [("batch_axis", Attr::Int(ba)), ("time_axis", Attr::Int(ta))];
+            let (g, f) = one(
+                "ReverseSequence",
+                vec![In::Feed(x.clone()), In::Const(ints(&lens))],
+                attrs(&at),
+            );
+            check(
+                &format!("ReverseSequence {:?} batch_axis {ba}", x.dtype()),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+    }
+}
+
+#[test]
+fn det_matches_cpu() {
+    if !gpu_or_skip("det_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(43);
+    let mut worst = 0f32;
+    for shape in [
+        vec![1usize, 1],
+        vec![3, 3],
+        vec![257, 4, 4],
+        vec![2, 3, 7, 7],
+    ] {
+        let x = rng.tensor(&shape, -1.0, 1.0);
+        let (g, f) = one("Det", vec![In::Feed(x)], attrs(&[]));
+        worst = worst.max(check(&format!("Det {shape:?}"), &g, f, ULPS));
+    }
+    // a singular matrix (two equal rows) gives 0 on both
+    let s = Tensor::from_vec(vec![3, 3], vec![1f32, 2., 3., 1., 2., 3., 4., 5., 7.]).unwrap();
+    let (g, f) = one("Det", vec![In::Feed(s)], attrs(&[]));
+    check("Det singular", &g, f, EXACT);
+    println!("Det: max abs error {worst:.3e}");
+}
