@@ -12,7 +12,7 @@ LP=""; for l in libcuda.so.1 libnvrtc.so.13 libcublas.so.13; do
   [ -n "$p" ] && LP="$LP:$(dirname "$p")"
 done
 export LD_LIBRARY_PATH="${LP#:}:${LD_LIBRARY_PATH:-}"
-for f in kernels golden_cuda smelt-conformance; do xz -dc $f.xz > $f && chmod +x $f; done
+for f in kernels golden_cuda smelt-conformance smelt; do xz -dc $f.xz > $f && chmod +x $f; done
 xz -dc onnx-tests.tar.xz | tar -C cache -xf -
 export SMELT_ROOT=$(cd .. && pwd)   # the checkout, for the golden test's data
 timeout 300 ./kernels --nocapture --test-threads=1 > $OUT/kernels.txt 2>&1; echo "kernels rc=$?"
@@ -26,3 +26,9 @@ for mode in "" --cuda --cuda-only; do
   SMELT_CACHE=$G/cache timeout 300 ./smelt-conformance -q $mode --write $OUT/conf${mode:-_cpu}.md > $OUT/conf${mode:-_cpu}.txt 2>&1
   echo "conformance ${mode:-cpu} rc=$?: $(grep '^node:' $OUT/conf${mode:-_cpu}.txt)"
 done
+# the PyTorch comparison (needs torch, torchvision, transformers on the machine); skipped
+# with SMELT_NO_BENCH=1
+if [ -z "${SMELT_NO_BENCH:-}" ] && python3 -c "import torch, torchvision, transformers" 2>/dev/null; then
+  timeout 400 python3 ../bench/cuda_vs_pytorch.py --smelt $G/smelt > $OUT/bench.txt 2>&1; echo "bench rc=$?"
+  grep -E "^\|" $OUT/bench.txt
+fi
