@@ -22,6 +22,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/reduce.cu"),
     include_str!("kernels/train.cu"),
     include_str!("kernels/misc.cu"),
+    include_str!("kernels/bn_train.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

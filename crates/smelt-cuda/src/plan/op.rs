@@ -71,6 +71,11 @@ pub enum GpuOp {
     BatchNorm {
         eps: f32,
     },
+    /// BatchNormalization with batch statistics: Y and up to four statistics outputs.
+    BatchNormTraining {
+        eps: f32,
+        momentum: f32,
+    },
     Softmax {
         axis: Option<i64>,
         log: bool,
@@ -244,11 +249,18 @@ impl GpuOp {
             "GlobalAveragePool" => GpuOp::GlobalPool { max: false },
             "GlobalMaxPool" => GpuOp::GlobalPool { max: true },
             "BatchNormalization" => {
-                if n_out > 1 || a.int_or("training_mode", 0).unwrap_or(0) != 0 {
-                    return Err("BatchNormalization in training mode has no GPU kernel".into());
-                }
-                GpuOp::BatchNorm {
-                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                let eps = a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?;
+                // the CPU op's rule: training_mode (opset 14), else more than one declared
+                // output (opsets 7 to 13), unless is_test=1 (opset < 7)
+                let is_test = a.int_or("is_test", 0).map_err(|e| e.to_string())? != 0;
+                let training_mode = a.int_or("training_mode", 0).map_err(|e| e.to_string())?;
+                if training_mode != 0 || (n_out > 1 && !is_test) {
+                    GpuOp::BatchNormTraining {
+                        eps,
+                        momentum: a.float_or("momentum", 0.9).map_err(|e| e.to_string())?,
+                    }
+                } else {
+                    GpuOp::BatchNorm { eps }
                 }
             }
             "Softmax" | "LogSoftmax" => GpuOp::Softmax {

@@ -92,3 +92,40 @@ fn det_matches_cpu() {
     check("Det singular", &g, f, EXACT);
     println!("Det: max abs error {worst:.3e}");
 }
+
+#[test]
+fn batch_norm_training_matches_cpu() {
+    if !gpu_or_skip("batch_norm_training_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(44);
+    let mut worst = 0f32;
+    for (shape, n_out) in [
+        (vec![2usize, 3, 17, 15], 3usize),
+        (vec![4, 33, 257], 3),
+        (vec![1, 5], 3),
+    ] {
+        let c = shape[1];
+        let x = rng.tensor(&shape, -2.0, 3.0);
+        let ins = vec![
+            In::Feed(x),
+            In::Const(rng.tensor(&[c], 0.5, 1.5)),
+            In::Const(rng.tensor(&[c], -1.0, 1.0)),
+            In::Const(rng.tensor(&[c], -0.5, 0.5)),
+            In::Const(rng.tensor(&[c], 0.5, 2.0)),
+        ];
+        let at = [
+            ("epsilon", Attr::Float(1e-3)),
+            ("momentum", Attr::Float(0.8)),
+            ("training_mode", Attr::Int(1)),
+        ];
+        let (g, f) = one_n("BatchNormalization", ins, attrs(&at), 15, n_out);
+        worst = worst.max(check(
+            &format!("BatchNormalization training {shape:?}"),
+            &g,
+            f,
+            SUMS,
+        ));
+    }
+    println!("BatchNormalization training: max abs error {worst:.3e}");
+}

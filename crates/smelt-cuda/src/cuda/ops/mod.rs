@@ -6,6 +6,7 @@
 //! An input the kernels do not take (dtype, a shape case) gives `Error::UnsupportedOp`,
 //! which the executor answers by running the node on the CPU.
 
+mod bn_train;
 mod elementwise;
 mod image;
 mod layout;
@@ -96,6 +97,9 @@ pub fn run(
             )
         }
         GpuOp::Pool(p) => return pool::pool(s, p, ins.f32(0)?, n_outputs),
+        GpuOp::BatchNormTraining { eps, momentum } => {
+            return bn_train::batch_norm_training(s, &ins, *eps, *momentum, n_outputs)
+        }
         GpuOp::Optimizer(rule) => return train::optimizer(s, rule, &ins, ins.0.len()),
         _ => {}
     }
@@ -145,7 +149,11 @@ pub fn run(
             last,
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
-        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } | GpuOp::Optimizer(_) | GpuOp::Pool(_) => {
+        GpuOp::Split { .. }
+        | GpuOp::LayerNorm { .. }
+        | GpuOp::Optimizer(_)
+        | GpuOp::Pool(_)
+        | GpuOp::BatchNormTraining { .. } => {
             unreachable!("handled above")
         }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {
