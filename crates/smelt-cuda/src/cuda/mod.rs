@@ -1,6 +1,7 @@
 //! The CUDA side of the backend: device, memory, streams, kernels and launches.
 
 pub mod alloc;
+pub mod cudnn;
 pub mod device;
 pub mod ops;
 pub mod stream;

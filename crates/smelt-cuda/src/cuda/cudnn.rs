@@ -1,0 +1,315 @@
+//! Convolution through cuDNN where libcudnn is present (it is optional: without it, or
+//! with `SMELT_NO_CUDNN=1`, convolutions use the im2col + GEMM and direct kernels).
+//!
+//! One handle per stream. A [`ConvKey`] (shapes, window, groups, data type, math mode)
+//! maps to cached descriptors and the algorithm cuDNN's heuristics rank first among those
+//! whose workspace fits [`MAX_WORKSPACE`]; the caller allocates the workspace.
+//! Layout: dense NCHW / NCDHW, weights [K, C/groups, kernel...]; 1-d convolutions are
+//! described as 2-d with a height of 1. Pads must be symmetric (cuDNN takes one pad per
+//! dim): [`ConvKey::new`] refuses the rest.
+
+use cudarc::cudnn::{result, sys};
+use smelt_core::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Largest workspace an algorithm may ask for.
+pub const MAX_WORKSPACE: usize = 256 << 20;
+
+/// Whether cuDNN can be used in this process (library present, versions consistent, not
+/// disabled by `SMELT_NO_CUDNN`).
+pub fn available() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        if std::env::var_os("SMELT_NO_CUDNN").is_some() {
+            return false;
+        }
+        // SAFETY: only tries to open the library
+        if !unsafe { sys::is_culib_present() } {
+            return false;
+        }
+        std::panic::catch_unwind(|| result::version_check().is_ok()).unwrap_or(false)
+    })
+}
+
+/// The element type of a convolution's tensors (accumulation is always f32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvData {
+    F32,
+    F16,
+    Bf16,
+}
+
+/// Arithmetic cuDNN may use: exact fp32 FMA, or tensor cores (TF32 for f32 data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvMath {
+    Fma,
+    TensorOp,
+}
+
+/// One convolution's geometry, as cuDNN describes it (always >= 2 spatial dims).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConvKey {
+    /// x: [N, C, spatial...]
+    pub x: Vec<i32>,
+    /// w: [K, C / groups, kernel...]
+    pub w: Vec<i32>,
+    /// y: [N, K, out spatial...]
+    pub y: Vec<i32>,
+    pub pads: Vec<i32>,
+    pub strides: Vec<i32>,
+    pub dilations: Vec<i32>,
+    pub groups: i32,
+    pub data: ConvData,
+    pub math: ConvMath,
+}
+
+impl ConvKey {
+    /// The key of a convolution with per-dim begin and end pads; `None` where cuDNN cannot
+    /// describe it (asymmetric pads, more than 3 spatial dims, sizes over i32).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        x: &[usize],
+        w: &[usize],
+        y: &[usize],
+        pads_begin: &[usize],
+        pads_end: &[usize],
+        strides: &[usize],
+        dilations: &[usize],
+        groups: usize,
+        data: ConvData,
+        math: ConvMath,
+    ) -> Option<ConvKey> {
+        let sp = x.len().checked_sub(2)?;
+        if !(1..=3).contains(&sp)
+            || pads_begin != pads_end
+            || w.len() != x.len()
+            || y.len() != x.len()
+        {
+            return None;
+        }
+        let i = |v: &[usize]| -> Option<Vec<i32>> {
+            v.iter().map(|&d| i32::try_from(d).ok()).collect()
+        };
+        let (mut x, mut w, mut y) = (i(x)?, i(w)?, i(y)?);
+        let (mut pads, mut strides, mut dilations) = (i(pads_begin)?, i(strides)?, i(dilations)?);
+        if sp == 1 {
+            // [N, C, W] as [N, C, 1, W]
+            x.insert(2, 1);
+            w.insert(2, 1);
+            y.insert(2, 1);
+            pads.insert(0, 0);
+            strides.insert(0, 1);
+            dilations.insert(0, 1);
+        }
+        Some(ConvKey {
+            x,
+            w,
+            y,
+            pads,
+            strides,
+            dilations,
+            groups: i32::try_from(groups).ok()?,
+            data,
+            math,
+        })
+    }
+}
+
+/// Cached descriptors and algorithm of one [`ConvKey`].
+pub struct ConvPlan {
+    x: sys::cudnnTensorDescriptor_t,
+    w: sys::cudnnFilterDescriptor_t,
+    y: sys::cudnnTensorDescriptor_t,
+    conv: sys::cudnnConvolutionDescriptor_t,
+    algo: sys::cudnnConvolutionFwdAlgo_t,
+    /// workspace bytes the algorithm needs
+    pub workspace: usize,
+}
+
+// SAFETY: descriptors are plain handles, only read after creation.
+unsafe impl Send for ConvPlan {}
+unsafe impl Sync for ConvPlan {}
+
+impl Drop for ConvPlan {
+    fn drop(&mut self) {
+        // SAFETY: created in `plan`, destroyed once here
+        unsafe {
+            let _ = result::destroy_tensor_descriptor(self.x);
+            let _ = result::destroy_filter_descriptor(self.w);
+            let _ = result::destroy_tensor_descriptor(self.y);
+            let _ = result::destroy_convolution_descriptor(self.conv);
+        }
+    }
+}
+
+fn cudnn_err(what: &str, e: impl std::fmt::Debug) -> Error {
+    Error::invalid(format!("cudnn: {what}: {e:?}"))
+}
+
+fn dtype(d: ConvData) -> sys::cudnnDataType_t {
+    match d {
+        ConvData::F32 => sys::cudnnDataType_t::CUDNN_DATA_FLOAT,
+        ConvData::F16 => sys::cudnnDataType_t::CUDNN_DATA_HALF,
+        ConvData::Bf16 => sys::cudnnDataType_t::CUDNN_DATA_BFLOAT16,
+    }
+}
+
+fn packed_strides(dims: &[i32]) -> Vec<i32> {
+    let mut s = vec![1i32; dims.len()];
+    for i in (0..dims.len() - 1).rev() {
+        s[i] = s[i + 1] * dims[i + 1];
+    }
+    s
+}
+
+/// A cuDNN handle bound to one stream, with its plan cache.
+pub struct Cudnn {
+    handle: sys::cudnnHandle_t,
+    plans: Mutex<HashMap<ConvKey, Arc<ConvPlan>>>,
+}
+
+// SAFETY: the handle is used from one stream; calls are serialised by the executor.
+unsafe impl Send for Cudnn {}
+unsafe impl Sync for Cudnn {}
+
+impl Drop for Cudnn {
+    fn drop(&mut self) {
+        self.plans.lock().unwrap().clear();
+        // SAFETY: created in `new`, destroyed once
+        unsafe {
+            let _ = result::destroy_handle(self.handle);
+        }
+    }
+}
+
+impl Cudnn {
+    /// A handle on `stream` (the current context must be bound).
+    pub fn new(stream: cudarc::driver::sys::CUstream) -> Result<Cudnn> {
+        let handle = result::create_handle().map_err(|e| cudnn_err("creating the handle", e))?;
+        // SAFETY: a fresh handle and a live stream of the same context
+        unsafe { result::set_stream(handle, stream as sys::cudaStream_t) }
+            .map_err(|e| cudnn_err("binding the stream", e))?;
+        Ok(Cudnn {
+            handle,
+            plans: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The plan of `key` (made once, then cached); an error where cuDNN has no algorithm.
+    pub fn plan(&self, key: &ConvKey) -> Result<Arc<ConvPlan>> {
+        if let Some(p) = self.plans.lock().unwrap().get(key) {
+            return Ok(p.clone());
+        }
+        let dt = dtype(key.data);
+        let n = key.x.len() as i32;
+        // SAFETY: descriptors are created here and owned by the plan (dropped on error)
+        let plan = unsafe {
+            let mut p = ConvPlan {
+                x: result::create_tensor_descriptor().map_err(|e| cudnn_err("x descriptor", e))?,
+                w: result::create_filter_descriptor().map_err(|e| cudnn_err("w descriptor", e))?,
+                y: result::create_tensor_descriptor().map_err(|e| cudnn_err("y descriptor", e))?,
+                conv: result::create_convolution_descriptor()
+                    .map_err(|e| cudnn_err("conv descriptor", e))?,
+                algo: sys::cudnnConvolutionFwdAlgo_t::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+                workspace: 0,
+            };
+            let (xs, ys) = (packed_strides(&key.x), packed_strides(&key.y));
+            result::set_tensornd_descriptor(p.x, dt, n, key.x.as_ptr(), xs.as_ptr())
+                .map_err(|e| cudnn_err("x descriptor", e))?;
+            result::set_tensornd_descriptor(p.y, dt, n, key.y.as_ptr(), ys.as_ptr())
+                .map_err(|e| cudnn_err("y descriptor", e))?;
+            result::set_filternd_descriptor(
+                p.w,
+                dt,
+                sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW,
+                n,
+                key.w.as_ptr(),
+            )
+            .map_err(|e| cudnn_err("w descriptor", e))?;
+            result::set_convolutionnd_descriptor(
+                p.conv,
+                n - 2,
+                key.pads.as_ptr(),
+                key.strides.as_ptr(),
+                key.dilations.as_ptr(),
+                sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION,
+                sys::cudnnDataType_t::CUDNN_DATA_FLOAT,
+            )
+            .map_err(|e| cudnn_err("conv descriptor", e))?;
+            result::set_convolution_group_count(p.conv, key.groups)
+                .map_err(|e| cudnn_err("group count", e))?;
+            let math = match key.math {
+                ConvMath::Fma => sys::cudnnMathType_t::CUDNN_FMA_MATH,
+                ConvMath::TensorOp => sys::cudnnMathType_t::CUDNN_TENSOR_OP_MATH,
+            };
+            result::set_convolution_math_type(p.conv, math)
+                .map_err(|e| cudnn_err("math type", e))?;
+            let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 8] = std::mem::zeroed();
+            let mut count = 0;
+            result::get_convolution_forward_algorithm(
+                self.handle,
+                p.x,
+                p.w,
+                p.conv,
+                p.y,
+                perf.len() as i32,
+                &mut count,
+                perf.as_mut_ptr(),
+            )
+            .map_err(|e| cudnn_err("choosing an algorithm", e))?;
+            let pick = perf[..count.max(0) as usize].iter().find(|r| {
+                r.status == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS
+                    && r.memory <= MAX_WORKSPACE
+                    && (key.math == ConvMath::TensorOp
+                        || r.mathType != sys::cudnnMathType_t::CUDNN_TENSOR_OP_MATH)
+            });
+            let Some(r) = pick else {
+                return Err(Error::unsupported(
+                    "cudnn",
+                    format!("no convolution algorithm for {key:?}"),
+                ));
+            };
+            p.algo = r.algo;
+            p.workspace = result::get_convolution_forward_workspace_size(
+                self.handle,
+                p.x,
+                p.w,
+                p.conv,
+                p.y,
+                p.algo,
+            )
+            .map_err(|e| cudnn_err("workspace size", e))?;
+            p
+        };
+        let plan = Arc::new(plan);
+        self.plans.lock().unwrap().insert(key.clone(), plan.clone());
+        Ok(plan)
+    }
+
+    /// y = conv(x, w) on the handle's stream; `ws` holds at least `plan.workspace` bytes
+    /// (0 when none is needed). Pointers are device addresses of dense tensors of the
+    /// key's shapes and data type.
+    pub fn forward(&self, plan: &ConvPlan, x: u64, w: u64, y: u64, ws: u64) -> Result<()> {
+        let (alpha, beta) = (1f32, 0f32);
+        // SAFETY: the caller passes live device buffers of the planned shapes
+        unsafe {
+            result::convolution_forward(
+                self.handle,
+                &alpha as *const f32 as *const _,
+                plan.x,
+                x as *const _,
+                plan.w,
+                w as *const _,
+                plan.conv,
+                plan.algo,
+                ws as *mut _,
+                plan.workspace,
+                &beta as *const f32 as *const _,
+                plan.y,
+                y as *mut _,
+            )
+        }
+        .map_err(|e| cudnn_err("convolution forward", e))
+    }
+}
