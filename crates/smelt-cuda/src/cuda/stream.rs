@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 
 /// Staging chunk size for host transfers.
 const PINNED_BYTES: usize = 8 << 20;
+/// cuBLAS workspace, set explicitly so that cuBLAS allocates nothing itself and picks the
+/// same kernels in plain runs and under stream capture (CUDA graphs).
+const CUBLAS_WORKSPACE: usize = 32 << 20;
 
 pub struct Stream {
     pub(crate) dev: Arc<Device>,
@@ -26,6 +29,8 @@ pub struct Stream {
     pub(crate) blas: cudarc::cublas::CudaBlas,
     alloc: Arc<Allocator>,
     pinned: Mutex<Option<Pinned>>,
+    /// The cuBLAS workspace block (kept for the stream's life, outside the allocator).
+    _workspace: Workspace,
     /// The operand precision of GEMM-type ops launched on this stream.
     pub(crate) precision: Precision,
     /// Host waits so far (each upload or download chunk, each `sync`): a run that waits
@@ -49,12 +54,29 @@ impl Stream {
         let blas = cudarc::cublas::CudaBlas::new(stream.clone())
             .map_err(|e| cuda_err("creating the cuBLAS handle", e))?;
         let alloc = Allocator::new(dev.clone());
+        // SAFETY: plain allocation on the bound context.
+        let workspace = Workspace(
+            unsafe { result::malloc_sync(CUBLAS_WORKSPACE) }
+                .map_err(|e| cuda_err("allocating the cuBLAS workspace", e))?,
+        );
+        // SAFETY: a live handle and a device block of that size that outlives the handle's
+        // use (the stream owns both; cuBLAS work is queued on this stream).
+        unsafe {
+            cudarc::cublas::sys::cublasSetWorkspace_v2(
+                *blas.handle(),
+                workspace.0 as *mut c_void,
+                CUBLAS_WORKSPACE,
+            )
+        }
+        .result()
+        .map_err(|e| cuda_err("setting the cuBLAS workspace", e))?;
         Ok(Stream {
             dev,
             stream,
             blas,
             alloc,
             pinned: Mutex::new(None),
+            _workspace: workspace,
             precision: Precision::F32,
             syncs: AtomicU64::new(0),
             constants: Mutex::new(HashSet::new()),
@@ -315,6 +337,18 @@ impl Stream {
             )
         }
         .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
+    }
+}
+
+/// The cuBLAS workspace: freed after the handle (declared after `blas` in `Stream`).
+struct Workspace(sys::CUdeviceptr);
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        // SAFETY: allocated by malloc_sync; the stream synchronised in its Drop.
+        unsafe {
+            let _ = result::free_sync(self.0);
+        }
     }
 }
 
