@@ -475,6 +475,17 @@ pub fn main(a: RunArgs) -> Result<()> {
                 dev_ms[0],
                 dev_ms[dev_ms.len() - 1]
             );
+            if let Some(st) = model.gpu_stats() {
+                println!(
+                    "cuda graphs: {} captured, {} replays over all {} runs{}",
+                    st.graph_captures,
+                    st.graph_replays,
+                    st.runs,
+                    st.graph_failure_reasons
+                        .first()
+                        .map_or(String::new(), |r| format!(" (a capture failed: {r})"))
+                );
+            }
         }
     }
     if let Some(st) = model.gpu_stats() {

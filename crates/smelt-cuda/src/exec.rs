@@ -756,8 +756,9 @@ fn falls_back(e: &Error) -> bool {
 }
 
 /// The graph inputs read on the device (by a GPU op's data input, directly or through a
-/// chain of views), and whether no graph input is read on the host (by a CPU node, a GPU
-/// op's host input, or a view's shape input).
+/// chain of views), and whether a CUDA graph may be captured: no graph input is read on
+/// the host (by a CPU node, a GPU op's host input, or a view's shape input) and no graph
+/// output is a host-only view of one (a replay could not see the new value).
 fn input_reads(graph: &Graph, ops: &[Option<GpuOp>]) -> (Vec<usize>, bool) {
     let mut on_dev = vec![false; graph.values.len()];
     let mut on_host = vec![false; graph.values.len()];
@@ -791,13 +792,30 @@ fn input_reads(graph: &Graph, ops: &[Option<GpuOp>]) -> (Vec<usize>, bool) {
             graph.inputs.iter().for_each(|&i| on_host[i] = true);
         }
     }
+    // a graph output that is a view of an input left on the host: a replay (which reads
+    // outputs from device buffers or fixed host values) would miss the new value
+    let mut host_view = vec![false; graph.values.len()];
+    for &i in &graph.inputs {
+        host_view[i] = !on_dev[i];
+    }
+    for (n, node) in graph.nodes.iter().enumerate() {
+        if let (Some(GpuOp::View(_)), Some(Some(x))) = (&ops[n], node.inputs.first()) {
+            for &o in node.outputs.iter().flatten() {
+                host_view[o] = host_view[*x];
+            }
+        }
+    }
     let upload = graph
         .inputs
         .iter()
         .copied()
         .filter(|&i| on_dev[i])
         .collect();
-    let graphable = !graph.inputs.iter().any(|&i| on_host[i]);
+    let graphable = !graph.inputs.iter().any(|&i| on_host[i])
+        && !graph
+            .outputs
+            .iter()
+            .any(|&o| host_view[o] && !graph.inputs.contains(&o));
     (upload, graphable)
 }
 
