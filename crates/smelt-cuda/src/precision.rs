@@ -72,3 +72,23 @@ impl std::str::FromStr for Precision {
         Precision::parse(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Precision;
+    #[test]
+    fn names_round_trip() {
+        for p in [
+            Precision::F32,
+            Precision::Tf32,
+            Precision::F16,
+            Precision::Bf16,
+        ] {
+            assert_eq!(Precision::parse(p.name()).unwrap(), p);
+        }
+        assert_eq!("BF16".parse::<Precision>().unwrap(), Precision::Bf16);
+        assert_eq!(Precision::default(), Precision::F32);
+        assert!(Precision::parse("fp8").is_err());
+        assert!(Precision::F16.is_16bit() && !Precision::Tf32.is_16bit());
+    }
+}

@@ -154,6 +154,10 @@ fn replay_equals_plain(
     );
     assert_eq!(st.cpu_fallbacks, 0, "{what}: {:?}", st.fallback_reasons);
     assert!(st.last_device_ms.is_some_and(|t| t > 0.0));
+    if st.graph_captures > 0 {
+        // the graph's intermediates stay reserved, off the free lists
+        assert!(st.alloc.reserved > 0, "{:?}", st.alloc);
+    }
     assert_eq!(without.stats().graph_captures, 0);
     st
 }
