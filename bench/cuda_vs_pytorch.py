@@ -5,12 +5,16 @@ Exports torchvision ResNet-50 and a BERT-base (random weights, seq 128) to ONNX 
 batch sizes, then times on the same inputs:
   - PyTorch eager and PyTorch replaying a captured CUDA graph (fp32 and fp16), with CUDA
     events after warm-up;
-  - smelt (`smelt run --compute-units all --repeat N`), fp32 only so far: its median is the
-    wall-clock time of a whole prediction (input upload, kernels, output download), so it
-    is an upper bound on device time.
-Prints a markdown table and checks smelt's output against PyTorch fp32.
+  - smelt (`smelt run --compute-units all --repeat N --precision P`) at fp32 and fp16
+    (fp16 GEMM/conv operands with fp32 accumulation, other ops fp32): two medians, the
+    wall-clock time of a whole prediction (input upload, kernels, output download) and the
+    device time from smelt's CUDA events (recorded on the stream after the input uploads
+    and after the output downloads: kernels, graph replay and the output download, not the
+    input upload). smelt replays a CUDA graph after its third run when the model allows it.
+Prints a markdown table and checks smelt's outputs against PyTorch fp32.
 
 Usage (on the GPU machine): python3 bench/cuda_vs_pytorch.py --smelt PATH [--batches 1 32]
+  [--precisions fp32 fp16] [--profile]  (--profile: also prints smelt's per-op profile)
 """
 import argparse, os, re, subprocess, sys, tempfile
 import numpy as np
@@ -46,15 +50,32 @@ def graph_time(model, inputs):
     return cuda_time(g.replay)
 
 
-def smelt_time(smelt, onnx_path, npys, runs):
-    args = [smelt, "run", onnx_path, "--compute-units", "all", "--repeat", str(runs), "-o", os.path.dirname(onnx_path) + "/out"]
+def smelt_time(smelt, onnx_path, npys, runs, precision, extra=()):
+    """(wall (median, min, max), device (median, min, max) or None), stdout; or None, why."""
+    args = [smelt, "run", onnx_path, "--compute-units", "all", "--repeat", str(runs),
+            "--precision", precision, "-o", os.path.dirname(onnx_path) + "/out", *extra]
     for n, p in npys:
         args += ["--input", f"{n}={p}"]
     r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode:
-        return None, r.stderr.strip().splitlines()[-1]
-    m = re.search(r"median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms", r.stdout)
-    return (float(m.group(1)), float(m.group(2)), float(m.group(3))), r.stdout
+        return None, (r.stderr.strip().splitlines() or ["no output"])[-1]
+    m = re.search(r"latency over \d+ runs: median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms", r.stdout)
+    d = re.search(r"device time over \d+ runs: median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms", r.stdout)
+    wall = tuple(float(m.group(i)) for i in (1, 2, 3))
+    dev = tuple(float(d.group(i)) for i in (1, 2, 3)) if d else None
+    return (wall, dev), r.stdout
+
+
+def max_diff(out_dir, ref):
+    """Largest |smelt - torch| over the saved output of torch's shape; removes the files."""
+    err = "-"
+    for f in sorted(os.listdir(out_dir)):
+        got = np.load(os.path.join(out_dir, f))
+        if err == "-" and got.shape == ref.shape:
+            err = f"{np.abs(got - ref).max():.2e}"
+    for f in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, f))
+    return err
 
 
 def main():
@@ -62,6 +83,8 @@ def main():
     ap.add_argument("--smelt", required=True)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "fp16"])
+    ap.add_argument("--profile", action="store_true")
     a = ap.parse_args()
     import torchvision
     from transformers import BertConfig, BertModel
@@ -117,24 +140,39 @@ def main():
                 res["eager fp16"] = cuda_time(lambda: mh(*hin))
                 res["graph fp16"] = graph_time(mh, hin)
             m.float().cpu()
-            st, log = smelt_time(a.smelt, path, npys, a.runs)
-            err = "-"
-            if st is not None:
-                for f in sorted(os.listdir(os.path.join(tmp, "out"))):
-                    got = np.load(os.path.join(tmp, "out", f))
-                    if got.shape == ref.shape:
-                        err = f"{np.abs(got - ref).max():.2e}"
-                        break
-                for f in os.listdir(os.path.join(tmp, "out")):
-                    os.remove(os.path.join(tmp, "out", f))
-            rows.append((name, b, res, st, err, log if st is None else ""))
+            smelt = {}
+            for prec in a.precisions:
+                st, log = smelt_time(a.smelt, path, npys, a.runs, prec)
+                err = max_diff(os.path.join(tmp, "out"), ref) if st is not None else "-"
+                smelt[prec] = (st, err, log if st is None else "")
+                if st is not None:
+                    gr = re.search(r"cuda graphs: (\d+) captured, (\d+) replays", log)
+                    smelt[prec] = (st, err, f"{gr.group(2)} graph replays" if gr else "")
+                if a.profile and st is not None:
+                    _, plog = smelt_time(a.smelt, path, npys, 5, prec, ["--profile", "--no-save"])
+                    print(f"--- smelt profile: {name} batch {b} {prec} ---")
+                    print("\n".join(l for l in plog.splitlines() if not l.startswith(("input ", "output ", "       ->"))))
+            rows.append((name, b, res, smelt))
             torch.cuda.empty_cache()
-    print("| model | batch | torch eager fp32 | torch graph fp32 | torch eager fp16 | torch graph fp16 | smelt fp32 (wall, median [min-max]) | smelt max abs diff vs torch fp32 |")
-    print("|---|---|---|---|---|---|---|---|")
+    head = "| model | batch | torch eager fp32 | torch graph fp32 | torch eager fp16 | torch graph fp16 |"
+    line = "|---|---|---|---|---|---|"
+    for prec in a.precisions:
+        head += f" smelt {prec} wall | smelt {prec} device | smelt {prec} max abs diff vs torch fp32 |"
+        line += "---|---|---|"
+    print("\nwall: median [min-max] of whole predictions; device: smelt's CUDA events, median [min-max]")
+    print(head)
+    print(line)
     f = lambda t: f"{t[0]:.3f} ms"
-    for name, b, res, st, err, why in rows:
-        s = f"{st[0]:.3f} ms [{st[1]:.3f}-{st[2]:.3f}]" if st else f"failed: {why}"
-        print(f"| {name} | {b} | {f(res['eager fp32'])} | {f(res['graph fp32'])} | {f(res['eager fp16'])} | {f(res['graph fp16'])} | {s} | {err} |")
+    g = lambda t: f"{t[0]:.3f} ms [{t[1]:.3f}-{t[2]:.3f}]" if t else "-"
+    for name, b, res, smelt in rows:
+        cells = f"| {name} | {b} | {f(res['eager fp32'])} | {f(res['graph fp32'])} | {f(res['eager fp16'])} | {f(res['graph fp16'])} |"
+        for prec in a.precisions:
+            st, err, why = smelt[prec]  # why: the failure, or the graph replay count
+            if st is None:
+                cells += f" failed: {why} | - | - |"
+            else:
+                cells += f" {g(st[0])} | {g(st[1])} {why} | {err} |"
+        print(cells)
 
 
 if __name__ == "__main__":

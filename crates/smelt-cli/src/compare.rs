@@ -47,6 +47,13 @@ pub struct CompareArgs {
     /// Top-1 agreement over the last axis of every output (automatic for float [N, C], C >= 2).
     #[arg(long)]
     pub top1: bool,
+    /// Operand precision of MatMul, Gemm and Conv on the GPU for model B (fp32, tf32,
+    /// fp16, bf16; fp32 accumulation); model A stays fp32.
+    #[arg(long, default_value = "fp32", value_name = "P")]
+    pub precision: smelt::Precision,
+    /// Run model A (the reference) on the CPU only.
+    #[arg(long)]
+    pub cpu_reference: bool,
 }
 
 /// Running sums over pairs of values (a from the reference, b from the other model).
@@ -340,8 +347,8 @@ pub(crate) fn data_inputs(dir: &Path, names: &[String]) -> Result<Vec<(String, T
         .collect()
 }
 
-fn load(path: &Path) -> Result<Model> {
-    Model::load(path, Config::default()).with_context(|| format!("loading {}", path.display()))
+fn load(path: &Path, config: Config) -> Result<Model> {
+    Model::load(path, config).with_context(|| format!("loading {}", path.display()))
 }
 
 fn predict(
@@ -401,8 +408,24 @@ pub fn main(a: CompareArgs) -> Result<()> {
         }
         None => None,
     };
-    let ma = load(&a.a)?;
-    let mb = load(&a.b)?;
+    let ma = load(
+        &a.a,
+        Config {
+            compute_units: if a.cpu_reference {
+                smelt::ComputeUnits::CpuOnly
+            } else {
+                smelt::ComputeUnits::All
+            },
+            ..Config::default()
+        },
+    )?;
+    let mb = load(
+        &a.b,
+        Config {
+            precision: a.precision,
+            ..Config::default()
+        },
+    )?;
     // The inputs of either model (A's first); each model is fed the ones it declares.
     let features: Vec<&smelt::Feature> = ma
         .inputs()

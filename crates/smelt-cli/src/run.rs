@@ -50,6 +50,17 @@ pub struct RunArgs {
     /// (VmRSS, RssAnon, RssFile) after load and after the run, and the peak (VmHWM).
     #[arg(long)]
     pub stats: bool,
+    /// Operand precision of MatMul, Gemm and Conv on the GPU: fp32 (exact), tf32, fp16 or
+    /// bf16 (fp32 accumulation, f32 outputs; other ops stay f32).
+    #[arg(long, default_value = "fp32", value_name = "P")]
+    pub precision: smelt::Precision,
+    /// Profile the GPU run (also SMELT_PROFILE=1): device time per op type and the slowest
+    /// nodes, transfers and allocator stats, over all runs. Turns CUDA graphs off.
+    #[arg(long)]
+    pub profile: bool,
+    /// Do not capture and replay CUDA graphs (also SMELT_NO_CUDA_GRAPH=1).
+    #[arg(long)]
+    pub no_cuda_graph: bool,
 }
 
 /// The resident-set fields `--stats` prints after load and after the run.
@@ -305,12 +316,57 @@ fn devices_used(model: &Model) -> String {
     }
 }
 
+/// The GPU executor's profile (when recorded), transfers, CUDA graphs and allocator.
+fn print_gpu_stats(st: &smelt::GpuStats) {
+    if let Some(p) = &st.profile {
+        print!("{}", p.report(15));
+    }
+    println!(
+        "gpu       {} runs, precision {}; nodes {} on the GPU, {} on the CPU, {} fallbacks",
+        st.runs, st.precision, st.gpu_nodes, st.cpu_nodes, st.cpu_fallbacks
+    );
+    println!(
+        "transfers host->device {} ({}), device->host {} ({}); weights on the device {} (+{} 16-bit copies)",
+        st.uploads,
+        human_bytes(st.upload_bytes as f64),
+        st.downloads,
+        human_bytes(st.download_bytes as f64),
+        human_bytes(st.weight_bytes as f64),
+        human_bytes(st.weight_16bit_bytes as f64)
+    );
+    println!(
+        "graphs    {} captured, {} replays, {} failed{}",
+        st.graph_captures,
+        st.graph_replays,
+        st.graph_failures,
+        st.graph_failure_reasons
+            .first()
+            .map_or(String::new(), |r| format!(" ({r})"))
+    );
+    let al = &st.alloc;
+    println!(
+        "allocator in use {}, peak {}, cached {}, reserved for graphs {}; {} cuMemAlloc, {} cache hits",
+        human_bytes(al.in_use as f64),
+        human_bytes(al.peak as f64),
+        human_bytes(al.cached as f64),
+        human_bytes(al.reserved as f64),
+        al.device_allocs,
+        al.cache_hits
+    );
+    for r in st.fallback_reasons.iter().take(5) {
+        println!("fallback  {r}");
+    }
+}
+
 pub fn main(a: RunArgs) -> Result<()> {
     let dims = parse_dims(&a.dims)?;
     let t0 = Instant::now();
     let config = Config {
         compute_units: a.compute_units,
         fuse_compressed: !a.no_fuse,
+        precision: a.precision,
+        profile: a.profile,
+        cuda_graphs: !a.no_cuda_graph,
         ..Config::default()
     };
     let model =
@@ -389,12 +445,17 @@ pub fn main(a: RunArgs) -> Result<()> {
     let after_run = a.stats.then(|| memory_line(RSS_KEYS));
     if a.repeat > 0 {
         let mut ms = Vec::with_capacity(a.repeat);
+        let mut dev_ms = Vec::with_capacity(a.repeat);
         for _ in 0..a.repeat {
             let t = Instant::now();
             predict().context("running the model")?;
             ms.push(t.elapsed().as_secs_f64() * 1e3);
+            if let Some(d) = model.gpu_stats().and_then(|s| s.last_device_ms) {
+                dev_ms.push(d);
+            }
         }
         ms.sort_by(|x, y| x.total_cmp(y));
+        dev_ms.sort_by(|x, y| x.total_cmp(y));
         let peak = peak_rss().map_or("unknown".to_string(), mib);
         println!(
             "latency over {} runs: median {:.3} ms, min {:.3} ms, max {:.3} ms; peak RSS {peak}",
@@ -403,6 +464,34 @@ pub fn main(a: RunArgs) -> Result<()> {
             ms[0],
             ms[ms.len() - 1]
         );
+        if !dev_ms.is_empty() {
+            // the executor's two CUDA events per run: after the input uploads, after the
+            // output downloads (see smelt_cuda::exec)
+            println!(
+                "device time over {} runs: median {:.3} ms, min {:.3} ms, max {:.3} ms \
+                 (CUDA events from after the input uploads to after the output downloads)",
+                dev_ms.len(),
+                dev_ms[dev_ms.len() / 2],
+                dev_ms[0],
+                dev_ms[dev_ms.len() - 1]
+            );
+            if let Some(st) = model.gpu_stats() {
+                println!(
+                    "cuda graphs: {} captured, {} replays over all {} runs{}",
+                    st.graph_captures,
+                    st.graph_replays,
+                    st.runs,
+                    st.graph_failure_reasons
+                        .first()
+                        .map_or(String::new(), |r| format!(" (a capture failed: {r})"))
+                );
+            }
+        }
+    }
+    if let Some(st) = model.gpu_stats() {
+        if a.profile || st.profile.is_some() || a.stats {
+            print_gpu_stats(&st);
+        }
     }
     if a.stats {
         // one more run, traced: each intermediate's size and lifetime, placed in one arena

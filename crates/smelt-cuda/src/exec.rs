@@ -7,18 +7,40 @@
 //! A node placed on CUDA whose inputs turn out at run time to be a case the kernels do not
 //! take (a dtype, a broadcast form) runs on the CPU instead; [`ExecStats::cpu_fallbacks`]
 //! counts those and `fallback_reasons` says why.
+//!
+//! Options ([`ExecOptions`]): the GEMM precision (see `crate::precision`), a per-node
+//! profile (see `crate::profile`), and CUDA graphs. Every run records a CUDA event on the
+//! stream after the graph inputs read on the device are uploaded and another after the
+//! outputs are downloaded: [`ExecStats::last_device_ms`] is the device time between them
+//! (kernels, the output downloads, and any gap where the stream waited for the host, such
+//! as a CPU node or an upload mid-run; not the input uploads).
+//!
+//! CUDA graphs: a run whose previous run had the same input shapes and dtypes and was
+//! clean (no host wait mid-run: no upload or download between the input uploads and the
+//! output downloads, no CPU node, no fallback; no graph input read on the host anywhere)
+//! is captured on the stream into a graph, which is launched; later runs with the same
+//! shapes copy their inputs into the captured input buffers, replay the graph and read the
+//! captured output buffers. The graph's blocks are reserved in the allocator while it
+//! lives. A capture that fails runs the same inputs with plain launches and is not retried
+//! for those shapes. Off with `ExecOptions::cuda_graphs = false` or `SMELT_NO_CUDA_GRAPH=1`,
+//! and while profiling.
 
 use crate::cuda::alloc::AllocStats;
 use crate::cuda::ops::{self, Input};
-use crate::cuda::stream::Stream;
+use crate::cuda::stream::{Event, Stream};
 use crate::cuda::tensor::{device_dtype, GpuTensor};
 use crate::plan::op::Role;
 use crate::plan::GpuOp;
+use crate::precision::Precision;
+use crate::profile::{Profile, Recorder};
 use smelt_core::{Error, Result, Tensor};
 use smelt_ir::{Attr, EvalCtx, Graph, SubgraphRunner};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Mutex;
+
+mod cuda_graph;
+use cuda_graph::{input_reads, Captured, Key};
 
 /// What the executor has done since it was made.
 #[derive(Clone, Debug, Default)]
@@ -36,14 +58,63 @@ pub struct ExecStats {
     pub download_bytes: u64,
     /// Bytes of constant values (weights, Constant outputs) kept on the device.
     pub weight_bytes: u64,
+    /// Bytes of the 16-bit copies of weights (fp16/bf16 precision).
+    pub weight_16bit_bytes: u64,
     pub alloc: AllocStats,
+    pub precision: Precision,
+    /// Device time of the last run between its two events (see the module doc), ms.
+    pub last_device_ms: Option<f64>,
+    /// CUDA graphs captured, runs that replayed one, and captures given up (with why).
+    pub graph_captures: u64,
+    pub graph_replays: u64,
+    pub graph_failures: u64,
+    pub graph_failure_reasons: Vec<String>,
+    /// Per op type and node, when profiling.
+    pub profile: Option<Profile>,
+}
+
+/// How an executor runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Operand precision of MatMul, Gemm and Conv (fp32 accumulation whatever it is).
+    pub precision: Precision,
+    /// Record device time per node (see `crate::profile`).
+    pub profile: bool,
+    /// Capture static-shape runs into CUDA graphs and replay them (see the module doc).
+    pub cuda_graphs: bool,
+}
+
+impl Default for ExecOptions {
+    /// fp32; profiling when `SMELT_PROFILE` is set (not "0"); CUDA graphs unless
+    /// `SMELT_NO_CUDA_GRAPH` is set (not "0").
+    fn default() -> Self {
+        ExecOptions {
+            precision: Precision::F32,
+            profile: env_flag("SMELT_PROFILE"),
+            cuda_graphs: !env_flag("SMELT_NO_CUDA_GRAPH"),
+        }
+    }
+}
+
+/// Whether environment variable `name` is set to anything but "" or "0".
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 struct Inner {
+    /// Dropped first: its blocks go back to the allocator before the stream goes.
+    graph: Option<Captured>,
     stream: Stream,
     /// Device copies of initializers, by value id.
     weights: HashMap<usize, GpuTensor>,
     stats: ExecStats,
+    recorder: Option<Recorder>,
+    /// The run's start and end events.
+    marks: (Event, Event),
+    /// The key of the last run when it was clean (capturable), and a key whose capture
+    /// failed (not tried again).
+    eligible: Option<Key>,
+    refused: Option<Key>,
 }
 
 pub struct Executor<G: Deref<Target = Graph>> {
@@ -55,6 +126,11 @@ pub struct Executor<G: Deref<Target = Graph>> {
     /// Per value: the same in every run (an initializer or a Constant node's output), so
     /// its device copy is kept across runs like a weight.
     constant: Vec<bool>,
+    /// Graph inputs read on the device (directly or through views): uploaded first.
+    upload_first: Vec<usize>,
+    /// No graph input is read on the host (a CUDA graph could not see a new value).
+    graphable: bool,
+    opts: ExecOptions,
     inner: Mutex<Inner>,
 }
 
@@ -69,8 +145,14 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     /// An executor with the nodes where `on_gpu[k]` is true run on CUDA (a node without a
     /// GPU op stays on the CPU). Creates the model's stream: `Err` without a device.
     pub fn new(graph: G, on_gpu: &[bool]) -> Result<Executor<G>> {
-        let stream = Stream::new()?;
-        let ops = graph
+        Executor::with_options(graph, on_gpu, ExecOptions::default())
+    }
+
+    /// [`Executor::new`] with options.
+    pub fn with_options(graph: G, on_gpu: &[bool], opts: ExecOptions) -> Result<Executor<G>> {
+        let mut stream = Stream::new()?;
+        stream.precision = opts.precision;
+        let ops: Vec<Option<GpuOp>> = graph
             .nodes
             .iter()
             .enumerate()
@@ -92,17 +174,34 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 n.outputs.iter().flatten().for_each(|&o| constant[o] = true);
             }
         }
+        let (upload_first, graphable) = input_reads(&graph, &ops);
+        let marks = (stream.event()?, stream.event()?);
         Ok(Executor {
             graph,
             ops,
             last_use,
             constant,
+            upload_first,
+            graphable,
             inner: Mutex::new(Inner {
+                graph: None,
                 stream,
                 weights: HashMap::new(),
-                stats: ExecStats::default(),
+                stats: ExecStats {
+                    precision: opts.precision,
+                    ..Default::default()
+                },
+                recorder: opts.profile.then(Recorder::default),
+                marks,
+                eligible: None,
+                refused: None,
             }),
+            opts,
         })
+    }
+
+    pub fn options(&self) -> &ExecOptions {
+        &self.opts
     }
 
     pub fn graph(&self) -> &Graph {
@@ -116,6 +215,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         let inner = self.inner.lock().unwrap();
         let mut s = inner.stats.clone();
         s.alloc = inner.stream.stats();
+        s.weight_16bit_bytes = inner.stream.lowp_bytes();
+        s.profile = inner.recorder.as_ref().map(|r| r.profile(&self.graph));
         s
     }
     /// The device this executor runs on ("NVIDIA H200 (sm_90, 139.8 GiB)").
@@ -129,6 +230,80 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         let mut guard = self.inner.lock().unwrap();
         let inner = &mut *guard;
         inner.stream.bind()?;
+        let g: &Graph = &self.graph;
+        let mut env = self.feed(inputs)?;
+        let key: Key = g
+            .inputs
+            .iter()
+            .map(|&i| {
+                let h = env[i].host.as_ref().expect("fed");
+                (h.dtype(), h.shape().to_vec())
+            })
+            .collect();
+        inner.stats.runs += 1;
+        if inner.graph.as_ref().is_some_and(|c| c.key == key) {
+            return self.replay(inner, &env);
+        }
+        for &id in &self.upload_first {
+            if env[id]
+                .host
+                .as_ref()
+                .is_some_and(|h| device_dtype(h.dtype()))
+            {
+                self.dev_of(inner, &mut env, id)?;
+            }
+        }
+        inner.stream.record(&inner.marks.0)?;
+        let capture = self.opts.cuda_graphs
+            && self.graphable
+            && inner.recorder.is_none()
+            && inner.eligible.as_ref() == Some(&key)
+            && inner.refused.as_ref() != Some(&key);
+        if capture {
+            let saved = env.clone();
+            if let Err(e) = self.capture(inner, &mut env, &key) {
+                inner.stats.graph_failures += 1;
+                if inner.stats.graph_failure_reasons.len() < 8 {
+                    inner.stats.graph_failure_reasons.push(e.to_string());
+                }
+                inner.refused = Some(key.clone());
+                inner.eligible = None;
+                // a weight first converted inside the failed capture was never converted
+                inner.stream.clear_lowp();
+                env = saved;
+                self.run_nodes(inner, &mut env, false)?;
+            }
+        } else {
+            let before = (
+                inner.stream.syncs(),
+                inner.stats.cpu_nodes,
+                inner.stats.cpu_fallbacks,
+            );
+            if let Err(e) = self.run_nodes(inner, &mut env, false) {
+                if let Some(r) = &mut inner.recorder {
+                    r.abandon();
+                }
+                return Err(e);
+            }
+            let after = (
+                inner.stream.syncs(),
+                inner.stats.cpu_nodes,
+                inner.stats.cpu_fallbacks,
+            );
+            inner.eligible = (before == after).then_some(key);
+        }
+        let mut result = Vec::with_capacity(g.outputs.len());
+        for &o in &g.outputs {
+            let t = host_of(inner, &mut env, o)
+                .map_err(|e| Error::invalid(format!("graph output '{}': {e}", g.values[o].name)))?;
+            result.push((g.values[o].name.clone(), t));
+        }
+        self.finish(inner)?;
+        Ok(result)
+    }
+
+    /// The run's values with the initializers and the checked inputs on the host.
+    fn feed(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<Slot>> {
         let g: &Graph = &self.graph;
         let mut env: Vec<Slot> = vec![Slot::default(); g.values.len()];
         for (id, t) in &g.initializers {
@@ -157,36 +332,83 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 });
             }
         }
-        inner.stats.runs += 1;
+        Ok(env)
+    }
+
+    /// Records the end event, waits for the stream, reads the run's device time (and the
+    /// profile's events).
+    fn finish(&self, inner: &mut Inner) -> Result<()> {
+        inner.stream.record(&inner.marks.1)?;
+        inner.stream.sync()?;
+        inner.stats.last_device_ms = Some(inner.marks.0.ms_to(&inner.marks.1)? as f64);
+        if let Some(r) = &mut inner.recorder {
+            r.finish_run()?;
+        }
+        Ok(())
+    }
+
+    /// Runs every node in order. `capturing`: a node that would run on the CPU is an error
+    /// (the capture is then abandoned).
+    fn run_nodes(&self, inner: &mut Inner, env: &mut [Slot], capturing: bool) -> Result<()> {
+        let mut rec = inner.recorder.take();
+        let r = self.run_nodes_with(inner, env, capturing, &mut rec);
+        inner.recorder = rec;
+        r
+    }
+
+    fn run_nodes_with(
+        &self,
+        inner: &mut Inner,
+        env: &mut [Slot],
+        capturing: bool,
+        rec: &mut Option<Recorder>,
+    ) -> Result<()> {
+        let g: &Graph = &self.graph;
         for (n, node) in g.nodes.iter().enumerate() {
             let outs = match &self.ops[n] {
                 Some(op) if op.location_free() => {
                     inner.stats.gpu_nodes += 1;
-                    self.run_location_free(inner, &mut env, n, op)?
+                    self.run_location_free(inner, env, n, op)?
                 }
-                Some(op) => match self.run_gpu(inner, &mut env, n, op) {
-                    Ok(outs) => {
-                        inner.stats.gpu_nodes += 1;
-                        outs.into_iter()
-                            .map(|t| Slot {
-                                host: None,
-                                dev: Some(t),
-                            })
-                            .collect()
+                Some(op) => {
+                    let mark = match rec {
+                        Some(r) => Some(r.start(&inner.stream, n)?),
+                        None => None,
+                    };
+                    let r = self.run_gpu(inner, env, n, op);
+                    if let (Some(r), Some(k)) = (rec.as_mut(), mark) {
+                        r.end(&inner.stream, k)?;
                     }
-                    Err(e) if falls_back(&e) => {
-                        inner.stats.cpu_fallbacks += 1;
-                        if inner.stats.fallback_reasons.len() < 32 {
-                            inner
-                                .stats
-                                .fallback_reasons
-                                .push(format!("{} ({}): {e}", node.name, node.op_type));
+                    match r {
+                        Ok(outs) => {
+                            inner.stats.gpu_nodes += 1;
+                            outs.into_iter()
+                                .map(|t| Slot {
+                                    host: None,
+                                    dev: Some(t),
+                                })
+                                .collect()
                         }
-                        self.run_cpu(inner, &mut env, n)?
+                        Err(e) if falls_back(&e) && !capturing => {
+                            inner.stats.cpu_fallbacks += 1;
+                            if inner.stats.fallback_reasons.len() < 32 {
+                                inner
+                                    .stats
+                                    .fallback_reasons
+                                    .push(format!("{} ({}): {e}", node.name, node.op_type));
+                            }
+                            self.run_cpu_timed(inner, env, n, rec)?
+                        }
+                        Err(e) => return Err(e.in_node(&node.name, &node.op_type)),
                     }
-                    Err(e) => return Err(e.in_node(&node.name, &node.op_type)),
-                },
-                None => self.run_cpu(inner, &mut env, n)?,
+                }
+                None if capturing => {
+                    return Err(Error::invalid(format!(
+                        "cuda graph: node '{}' ({}) runs on the CPU",
+                        node.name, node.op_type
+                    )))
+                }
+                None => self.run_cpu_timed(inner, env, n, rec)?,
             };
             for i in node.inputs.iter().flatten() {
                 if self.last_use[*i] == Some(n) {
@@ -202,14 +424,22 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 }
             }
         }
-        let mut result = Vec::with_capacity(g.outputs.len());
-        for &o in &g.outputs {
-            let t = host_of(inner, &mut env, o)
-                .map_err(|e| Error::invalid(format!("graph output '{}': {e}", g.values[o].name)))?;
-            result.push((g.values[o].name.clone(), t));
+        Ok(())
+    }
+
+    fn run_cpu_timed(
+        &self,
+        inner: &mut Inner,
+        env: &mut [Slot],
+        n: usize,
+        rec: &mut Option<Recorder>,
+    ) -> Result<Vec<Slot>> {
+        let t = std::time::Instant::now();
+        let outs = self.run_cpu(inner, env, n)?;
+        if let Some(r) = rec {
+            r.cpu(n, t.elapsed().as_secs_f64() * 1e3);
         }
-        inner.stream.sync()?;
-        Ok(result)
+        Ok(outs)
     }
 
     fn run_gpu(
@@ -386,6 +616,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         let d = inner.stream.upload(h)?;
         let bytes = d.byte_size() as u64;
         if self.constant[id] {
+            inner.stream.mark_constant(&d);
             inner.weights.insert(id, d.clone());
             inner.stats.weight_bytes += bytes;
         }

@@ -14,10 +14,14 @@ pub mod backend;
 pub mod cuda;
 pub mod exec;
 pub mod plan;
+pub mod precision;
+mod profile;
 
 pub use backend::CudaBackend;
 pub use cuda::alloc::AllocStats;
 pub use cuda::device::{device, Device};
 pub use cuda::stream::Stream;
 pub use cuda::tensor::GpuTensor;
-pub use exec::{ExecStats, Executor};
+pub use exec::{ExecOptions, ExecStats, Executor};
+pub use precision::Precision;
+pub use profile::{OpTime, Profile};

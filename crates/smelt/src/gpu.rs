@@ -2,7 +2,7 @@
 //! runs through `smelt_cuda::Executor` (those nodes on the GPU, the rest on the CPU,
 //! copies at device boundaries); a model with every node on the CPU never touches it.
 
-use crate::model::Model;
+use crate::model::{Config, Model};
 use crate::placement::Placement;
 use smelt_core::Result;
 use smelt_ir::Graph;
@@ -11,7 +11,11 @@ use std::sync::Arc;
 pub(crate) type GpuExecutor = smelt_cuda::Executor<Arc<Graph>>;
 
 /// The executor for `placement`, or `None` when no node is placed on CUDA.
-pub(crate) fn executor(graph: &Arc<Graph>, placement: &Placement) -> Result<Option<GpuExecutor>> {
+pub(crate) fn executor(
+    graph: &Arc<Graph>,
+    placement: &Placement,
+    config: &Config,
+) -> Result<Option<GpuExecutor>> {
     let on_gpu: Vec<bool> = placement
         .nodes
         .iter()
@@ -25,7 +29,13 @@ pub(crate) fn executor(graph: &Arc<Graph>, placement: &Placement) -> Result<Opti
     if !on_gpu.contains(&true) {
         return Ok(None);
     }
-    smelt_cuda::Executor::new(graph.clone(), &on_gpu).map(Some)
+    let defaults = smelt_cuda::ExecOptions::default();
+    let opts = smelt_cuda::ExecOptions {
+        precision: config.precision,
+        profile: config.profile || defaults.profile,
+        cuda_graphs: config.cuda_graphs && defaults.cuda_graphs,
+    };
+    smelt_cuda::Executor::with_options(graph.clone(), &on_gpu, opts).map(Some)
 }
 
 impl Model {

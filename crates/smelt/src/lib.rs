@@ -24,6 +24,7 @@ pub use placement::{available_devices, ComputeUnits, Placement};
 pub use smelt_compress as compression;
 pub use smelt_core::{DType, Dim, Error, Result, Tensor, ValueInfo};
 pub use smelt_cpu::{run, Plan};
+pub use smelt_cuda::{ExecStats as GpuStats, Precision, Profile};
 pub use smelt_ingot as ingot;
 pub use smelt_ingot::{Info, StateDecl};
 pub use smelt_ir::{DeviceInfo, DeviceKind, Graph};

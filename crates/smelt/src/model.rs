@@ -4,6 +4,7 @@
 
 use crate::placement::{self, ComputeUnits, Placement};
 use smelt_core::{Dim, Error, Result, Tensor, ValueInfo};
+use smelt_cuda::Precision;
 use smelt_ingot::{Info, LoadOptions, LoadStats};
 use smelt_ir::Graph;
 use std::path::Path;
@@ -20,6 +21,16 @@ pub struct Config {
     /// Gemm, Conv or Gather that reads them (see `smelt_cpu::lower`). Off: decode each
     /// weight whole on every run (the reference path).
     pub fuse_compressed: bool,
+    /// Operand precision of MatMul, Gemm and Conv on a GPU (fp32 accumulation, f32
+    /// outputs, every other op f32; see `smelt_cuda::Precision`). The CPU always computes
+    /// in fp32. Default: `F32`, the exact path.
+    pub precision: Precision,
+    /// Record device time per node on the GPU (also `SMELT_PROFILE=1`); read it with
+    /// `Model::gpu_stats().profile`. Turns CUDA graphs off.
+    pub profile: bool,
+    /// Capture static-shape GPU runs into CUDA graphs and replay them (also off with
+    /// `SMELT_NO_CUDA_GRAPH=1`).
+    pub cuda_graphs: bool,
 }
 
 impl Default for Config {
@@ -28,6 +39,9 @@ impl Default for Config {
             compute_units: ComputeUnits::All,
             verify_weights: true,
             fuse_compressed: true,
+            precision: Precision::F32,
+            profile: false,
+            cuda_graphs: true,
         }
     }
 }
@@ -237,7 +251,7 @@ impl Model {
         let graph = Arc::new(graph);
         Ok(Model {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            gpu: crate::gpu::executor(&graph, &placement)?,
+            gpu: crate::gpu::executor(&graph, &placement, config)?,
             plan: smelt_cpu::Plan::new(Arc::new(lowered)),
             graph,
             lowering,

@@ -7,13 +7,27 @@
 //! the test can run on a machine with no network. `-- --nocapture` prints, per case, the
 //! placement, the largest GPU-vs-CPU and GPU-vs-reference errors, the transfers and the
 //! timings.
+//!
+//! Each case also runs on the GPU at tf32, fp16 and bf16 GEMM precision (see
+//! `smelt::Precision`) and prints the largest error of each float output against the CPU's
+//! fp32 result, relative to the output's largest magnitude; it must stay within the loose
+//! named tolerance `PRECISION_TOL` (these are whole networks: rounding compounds over
+//! layers, so the bound is a sanity check, the printed numbers are the measurement).
 
 mod common;
 
 use common::*;
-use smelt::{ComputeUnits, Config, Model};
+use smelt::{ComputeUnits, Config, Model, Precision};
 use smelt_core::{npy, Tensor};
 use std::time::Instant;
+
+/// Loose bound on max |gpu - cpu fp32| / max |cpu fp32| per float output, per precision:
+/// unit roundoff 2^-11 (tf32, fp16) or 2^-8 (bf16) times 64 for depth and conditioning.
+const PRECISION_TOL: [(Precision, &str, f64); 3] = [
+    (Precision::Tf32, "64 * 2^-11", 64.0 / 2048.0),
+    (Precision::F16, "64 * 2^-11", 64.0 / 2048.0),
+    (Precision::Bf16, "64 * 2^-8", 64.0 / 256.0),
+];
 
 fn has_cuda() -> bool {
     smelt::available_devices()
@@ -127,7 +141,51 @@ fn run_case(name: &str) {
             }
         }
     }
+    let again = gpu.predict(&feed).unwrap();
+    for (oname, t) in got.iter() {
+        let d = compare(again.get(oname).unwrap(), t, 0.0, f64::INFINITY).unwrap_or(f64::NAN);
+        println!("  {oname}: last run (CUDA graph replay when captured) vs first run: max abs diff {d:.3e}");
+    }
+    for (p, tol_name, tol) in PRECISION_TOL {
+        let m = Model::load(
+            &path,
+            Config {
+                compute_units: ComputeUnits::All,
+                precision: p,
+                ..Config::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{name} {p}: loading: {e}"));
+        let out = m
+            .predict(&feed)
+            .unwrap_or_else(|e| panic!("{name} {p}: gpu: {e}"));
+        for (oname, want) in want_cpu.iter() {
+            if !want.dtype().is_float() {
+                continue;
+            }
+            let e = compare(out.get(oname).unwrap(), want, 0.0, f64::INFINITY).unwrap_or(f64::NAN);
+            let scale = want
+                .to_f64_vec()
+                .unwrap()
+                .iter()
+                .fold(0f64, |a, v| a.max(v.abs()))
+                .max(f64::MIN_POSITIVE);
+            let rel = e / scale;
+            println!(
+                "  {p}: {oname}: max abs error vs cpu fp32 {e:.3e} (max |out| {scale:.3e}, relative {rel:.3e}; tolerance {tol_name} = {tol:.3e})"
+            );
+            if rel.is_nan() || rel > tol {
+                failures.push(format!(
+                    "{oname} at {p}: relative error {rel:.3e} over {tol_name}"
+                ));
+            }
+        }
+    }
     if let Some(s) = gpu.gpu_stats() {
+        println!(
+            "  gpu: CUDA graphs {} captured, {} replays, {} failed {:?}; device time of the last run {:?} ms",
+            s.graph_captures, s.graph_replays, s.graph_failures, s.graph_failure_reasons, s.last_device_ms
+        );
         println!(
             "  gpu: {} runs, {} gpu / {} cpu node runs, {} fallbacks {:?}; uploads {} ({} B), downloads {} ({} B); weights {} B; device memory in use {} B, peak {} B, cache hits {}, cuMemAlloc {}",
             s.runs, s.gpu_nodes, s.cpu_nodes, s.cpu_fallbacks, s.fallback_reasons.iter().take(3).collect::<Vec<_>>(),

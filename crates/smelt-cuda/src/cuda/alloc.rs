@@ -4,11 +4,19 @@
 //! Contract: one allocator per [`Stream`](super::stream::Stream). A block freed while kernels
 //! that use it are still queued is safe to hand out again, because every user of this
 //! allocator enqueues on that one stream, in order.
+//!
+//! CUDA graphs: a captured graph bakes its blocks' addresses in, and replays write them
+//! later, so those blocks must not be handed to anyone else while the graph lives. Between
+//! [`Allocator::begin_reserve`] and [`Allocator::end_reserve`] every block handed out is
+//! recorded (frees inside the capture still go to the free lists, so the captured run
+//! reuses memory as a plain run does: the graph replays in the same order); `end_reserve`
+//! then takes the recorded blocks off the free lists, and the ones still live go to the
+//! reserved list when dropped, until [`Allocator::release_reserved`].
 
 use super::device::{cuda_err, Device};
 use cudarc::driver::{result, sys};
 use smelt_core::{Error, Result};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// What the allocator has done, for `smelt run --stats` and tests.
@@ -24,11 +32,19 @@ pub struct AllocStats {
     pub cache_hits: u64,
     /// Requests that called cuMemAlloc.
     pub device_allocs: u64,
+    /// Bytes in blocks kept for a captured CUDA graph (not counted in `cached`).
+    pub reserved: u64,
 }
 
 struct Pool {
     free: HashMap<usize, Vec<sys::CUdeviceptr>>,
     stats: AllocStats,
+    /// While a capture runs: every block handed out.
+    capture: Option<HashSet<sys::CUdeviceptr>>,
+    /// Blocks a captured graph uses: never returned to `free` while the graph lives.
+    reserved: HashSet<sys::CUdeviceptr>,
+    /// The reserved blocks nobody holds now, with their sizes.
+    held: Vec<(sys::CUdeviceptr, usize)>,
 }
 
 pub(crate) struct Allocator {
@@ -67,9 +83,14 @@ impl DevBuf {
 impl Drop for DevBuf {
     fn drop(&mut self) {
         let mut p = self.alloc.pool.lock().unwrap();
-        p.free.entry(self.size).or_default().push(self.ptr);
         p.stats.in_use -= self.size as u64;
-        p.stats.cached += self.size as u64;
+        if p.reserved.contains(&self.ptr) {
+            p.held.push((self.ptr, self.size));
+            p.stats.reserved += self.size as u64;
+        } else {
+            p.free.entry(self.size).or_default().push(self.ptr);
+            p.stats.cached += self.size as u64;
+        }
     }
 }
 
@@ -80,6 +101,9 @@ impl Allocator {
             pool: Mutex::new(Pool {
                 free: HashMap::new(),
                 stats: AllocStats::default(),
+                capture: None,
+                reserved: HashSet::new(),
+                held: Vec::new(),
             }),
         })
     }
@@ -98,6 +122,9 @@ impl Allocator {
                 p.stats.cached -= size as u64;
                 p.stats.in_use += size as u64;
                 p.stats.peak = p.stats.peak.max(p.stats.in_use);
+                if let Some(c) = &mut p.capture {
+                    c.insert(ptr);
+                }
                 return Ok(self.wrap(ptr, size));
             }
         }
@@ -121,7 +148,56 @@ impl Allocator {
         p.stats.device_allocs += 1;
         p.stats.in_use += size as u64;
         p.stats.peak = p.stats.peak.max(p.stats.in_use);
+        if let Some(c) = &mut p.capture {
+            c.insert(ptr);
+        }
         Ok(self.wrap(ptr, size))
+    }
+
+    /// Starts recording the blocks handed out (a CUDA graph capture begins).
+    pub(crate) fn begin_reserve(&self) {
+        self.pool.lock().unwrap().capture = Some(HashSet::new());
+    }
+
+    /// Stops recording. `keep`: the capture became a graph, so every recorded block is
+    /// reserved for it (taken off the free lists now, or when its holder drops it);
+    /// otherwise the record is dropped and the blocks stay ordinary.
+    pub(crate) fn end_reserve(&self, keep: bool) {
+        let mut p = self.pool.lock().unwrap();
+        let Some(c) = p.capture.take() else { return };
+        if !keep {
+            return;
+        }
+        let mut moved = Vec::new();
+        for (size, v) in p.free.iter_mut() {
+            v.retain(|x| {
+                if c.contains(x) {
+                    moved.push((*x, *size));
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        for &(_, size) in &moved {
+            p.stats.cached -= size as u64;
+            p.stats.reserved += size as u64;
+        }
+        p.held.extend(moved);
+        p.reserved.extend(c);
+    }
+
+    /// The graph is gone: its blocks (the ones nobody holds) return to the free lists.
+    /// Callers drop the graph's own tensors first.
+    pub(crate) fn release_reserved(&self) {
+        let mut p = self.pool.lock().unwrap();
+        p.reserved.clear();
+        let held = std::mem::take(&mut p.held);
+        for (ptr, size) in held {
+            p.free.entry(size).or_default().push(ptr);
+            p.stats.reserved -= size as u64;
+            p.stats.cached += size as u64;
+        }
     }
 
     fn wrap(self: &Arc<Self>, ptr: sys::CUdeviceptr, size: usize) -> DevBuf {
@@ -136,8 +212,13 @@ impl Allocator {
     pub(crate) fn release_cached(&self) -> Result<()> {
         self.dev.bind()?;
         let mut p = self.pool.lock().unwrap();
-        let blocks: Vec<sys::CUdeviceptr> = p.free.drain().flat_map(|(_, v)| v).collect();
+        let mut blocks: Vec<sys::CUdeviceptr> = p.free.drain().flat_map(|(_, v)| v).collect();
         p.stats.cached = 0;
+        if p.reserved.is_empty() {
+            // no graph holds them any more (dropping the allocator)
+            blocks.extend(p.held.drain(..).map(|(b, _)| b));
+            p.stats.reserved = 0;
+        }
         drop(p);
         if blocks.is_empty() {
             return Ok(());
@@ -156,6 +237,8 @@ impl Allocator {
 impl Drop for Allocator {
     fn drop(&mut self) {
         // every DevBuf holds an Arc to this allocator, so all blocks are on the free lists
+        // or held for a graph that is gone
+        self.release_reserved();
         let _ = self.release_cached();
     }
 }

@@ -17,6 +17,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/elementwise.cu"),
     include_str!("kernels/copy.cu"),
     include_str!("kernels/conv.cu"),
+    include_str!("kernels/precision.cu"),
     include_str!("kernels/pool.cu"),
     include_str!("kernels/norm.cu"),
     include_str!("kernels/reduce.cu"),

@@ -1,17 +1,27 @@
 //! A stream: the unit of ordering for one model instance. It owns the model's caching
 //! allocator, its cuBLAS handle (bound to the stream) and a pinned staging buffer for
 //! uploads and downloads. Kernels launched through it run in order.
+//!
+//! It also holds what the executor's options set for its launches: the GEMM precision, the
+//! addresses of constant blocks (weights) and their cached 16-bit copies, events for device
+//! timing, and stream capture into CUDA graphs.
 
 use super::alloc::{AllocStats, Allocator, Pinned};
 use super::device::{cuda_err, device, Device, Func};
 use super::tensor::{device_dtype, GpuTensor};
-use cudarc::driver::{result, CudaStream};
+use crate::precision::Precision;
+use cudarc::driver::{result, sys, CudaStream};
 use smelt_core::{DType, Error, Result, Tensor};
+use std::collections::{HashMap, HashSet};
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Staging chunk size for host transfers.
 const PINNED_BYTES: usize = 8 << 20;
+/// cuBLAS workspace, set explicitly so that cuBLAS allocates nothing itself and picks the
+/// same kernels in plain runs and under stream capture (CUDA graphs).
+const CUBLAS_WORKSPACE: usize = 32 << 20;
 
 pub struct Stream {
     pub(crate) dev: Arc<Device>,
@@ -19,6 +29,17 @@ pub struct Stream {
     pub(crate) blas: cudarc::cublas::CudaBlas,
     alloc: Arc<Allocator>,
     pinned: Mutex<Option<Pinned>>,
+    /// The cuBLAS workspace block (kept for the stream's life, outside the allocator).
+    _workspace: Workspace,
+    /// The operand precision of GEMM-type ops launched on this stream.
+    pub(crate) precision: Precision,
+    /// Host waits so far (each upload or download chunk, each `sync`): a run that waits
+    /// mid-way cannot be captured into a CUDA graph.
+    syncs: AtomicU64,
+    /// Start addresses of constant blocks (weights kept for the executor's life).
+    constants: Mutex<HashSet<u64>>,
+    /// 16-bit copies of constant tensors, by (address, elements).
+    lowp: Mutex<HashMap<(u64, usize), GpuTensor>>,
 }
 
 impl Stream {
@@ -33,13 +54,162 @@ impl Stream {
         let blas = cudarc::cublas::CudaBlas::new(stream.clone())
             .map_err(|e| cuda_err("creating the cuBLAS handle", e))?;
         let alloc = Allocator::new(dev.clone());
+        // SAFETY: plain allocation on the bound context.
+        let workspace = Workspace(
+            unsafe { result::malloc_sync(CUBLAS_WORKSPACE) }
+                .map_err(|e| cuda_err("allocating the cuBLAS workspace", e))?,
+        );
+        // SAFETY: a live handle and a device block of that size that outlives the handle's
+        // use (the stream owns both; cuBLAS work is queued on this stream).
+        unsafe {
+            cudarc::cublas::sys::cublasSetWorkspace_v2(
+                *blas.handle(),
+                workspace.0 as *mut c_void,
+                CUBLAS_WORKSPACE,
+            )
+        }
+        .result()
+        .map_err(|e| cuda_err("setting the cuBLAS workspace", e))?;
         Ok(Stream {
             dev,
             stream,
             blas,
             alloc,
             pinned: Mutex::new(None),
+            _workspace: workspace,
+            precision: Precision::F32,
+            syncs: AtomicU64::new(0),
+            constants: Mutex::new(HashSet::new()),
+            lowp: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// How many times the host has waited for this stream.
+    pub(crate) fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    /// Marks `t`'s block as a constant that lives as long as the stream's owner keeps it
+    /// (a weight): its 16-bit copies may be cached by address.
+    pub(crate) fn mark_constant(&self, t: &GpuTensor) {
+        self.constants.lock().unwrap().insert(t.ptr());
+    }
+    pub(crate) fn is_constant(&self, t: &GpuTensor) -> bool {
+        self.constants.lock().unwrap().contains(&t.ptr())
+    }
+    /// The cached 16-bit copy of constant `t`, or `make()`'s result, cached.
+    pub(crate) fn lowp_cached(
+        &self,
+        t: &GpuTensor,
+        make: impl FnOnce() -> Result<GpuTensor>,
+    ) -> Result<GpuTensor> {
+        let key = (t.ptr(), t.len());
+        if let Some(c) = self.lowp.lock().unwrap().get(&key) {
+            return Ok(c.clone());
+        }
+        let c = make()?;
+        self.lowp.lock().unwrap().insert(key, c.clone());
+        Ok(c)
+    }
+    /// Forgets the cached 16-bit copies (they are made again on next use).
+    pub(crate) fn clear_lowp(&self) {
+        self.lowp.lock().unwrap().clear();
+    }
+    /// Bytes held by the cached 16-bit copies of weights.
+    pub(crate) fn lowp_bytes(&self) -> u64 {
+        let m = self.lowp.lock().unwrap();
+        m.values().map(|t| t.byte_size() as u64).sum()
+    }
+
+    /// A timing event.
+    pub(crate) fn event(&self) -> Result<Event> {
+        result::event::create(sys::CUevent_flags::CU_EVENT_DEFAULT)
+            .map(Event)
+            .map_err(|e| cuda_err("creating an event", e))
+    }
+    /// Records `e` on the stream (it completes when the work queued before it has).
+    pub(crate) fn record(&self, e: &Event) -> Result<()> {
+        // SAFETY: a live event and stream of this context.
+        unsafe { result::event::record(e.0, self.stream.cu_stream()) }
+            .map_err(|e| cuda_err("recording an event", e))
+    }
+
+    /// Starts capturing this stream's launches into a graph (relaxed mode, so allocating
+    /// device memory during the capture is allowed); blocks handed out from now on are
+    /// recorded for reservation. Any host wait before `end_capture` fails the capture.
+    pub(crate) fn begin_capture(&self) -> Result<()> {
+        self.alloc.begin_reserve();
+        // SAFETY: a live stream.
+        unsafe {
+            result::stream::begin_capture(
+                self.stream.cu_stream(),
+                sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED,
+            )
+        }
+        .map_err(|e| {
+            self.alloc.end_reserve(false);
+            cuda_err("beginning a stream capture", e)
+        })
+    }
+
+    /// Ends the capture. `keep`: instantiate the graph and reserve every block handed out
+    /// since `begin_capture` for it; otherwise (or when capture failed) discard it. The
+    /// captured launches have not run: launch the graph to run them.
+    pub(crate) fn end_capture(&self, keep: bool) -> Result<Option<Graph>> {
+        // SAFETY: a live stream in capture mode.
+        let g = unsafe { result::stream::end_capture(self.stream.cu_stream()) };
+        let g = match g {
+            Ok(g) if !g.is_null() => g,
+            Ok(_) => {
+                self.alloc.end_reserve(false);
+                return Ok(None);
+            }
+            Err(e) => {
+                self.alloc.end_reserve(false);
+                return if keep {
+                    Err(cuda_err("ending a stream capture", e))
+                } else {
+                    Ok(None)
+                };
+            }
+        };
+        if !keep {
+            // SAFETY: g came from end_capture and is not used again.
+            unsafe {
+                let _ = result::graph::destroy(g);
+            }
+            self.alloc.end_reserve(false);
+            return Ok(None);
+        }
+        // SAFETY: g is a valid graph.
+        let exec = unsafe { result::graph::instantiate(g, sys::CUgraphInstantiate_flags(0)) };
+        match exec {
+            Ok(exec) => {
+                self.alloc.end_reserve(true);
+                Ok(Some(Graph { graph: g, exec }))
+            }
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe {
+                    let _ = result::graph::destroy(g);
+                }
+                self.alloc.end_reserve(false);
+                Err(cuda_err("instantiating a CUDA graph", e))
+            }
+        }
+    }
+
+    /// Queues a replay of `g` on this stream.
+    pub(crate) fn launch_graph(&self, g: &Graph) -> Result<()> {
+        // SAFETY: a live graph exec of this context.
+        unsafe { result::graph::launch(g.exec, self.stream.cu_stream()) }
+            .map_err(|e| cuda_err("launching a CUDA graph", e))
+    }
+
+    /// A graph's blocks go back to the free lists (after the graph and its tensors are
+    /// dropped).
+    pub(crate) fn release_reserved(&self) {
+        self.alloc.release_reserved();
     }
 
     pub fn device(&self) -> &Device {
@@ -55,6 +225,7 @@ impl Stream {
 
     /// Waits for all queued work; a failed kernel shows here as an error.
     pub fn sync(&self) -> Result<()> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         self.stream
             .synchronize()
             .map_err(|e| cuda_err("a queued kernel or copy failed", e))
@@ -76,6 +247,21 @@ impl Stream {
     /// Copies a host tensor to the device (through pinned memory, then waits).
     pub fn upload(&self, t: &Tensor) -> Result<GpuTensor> {
         let g = self.alloc(t.dtype(), t.shape())?;
+        self.upload_into(t, &g)?;
+        Ok(g)
+    }
+
+    /// Copies a host tensor into an existing device tensor of the same dtype and shape.
+    pub(crate) fn upload_into(&self, t: &Tensor, g: &GpuTensor) -> Result<()> {
+        if t.dtype() != g.dtype() || t.shape() != g.shape() {
+            return Err(Error::invalid(format!(
+                "cuda: uploading {} {:?} into {} {:?}",
+                t.dtype(),
+                t.shape(),
+                g.dtype(),
+                g.shape()
+            )));
+        }
         let bytes = t.le_bytes()?;
         let mut guard = self.pinned.lock().unwrap();
         let pinned = self.staging(&mut guard)?;
@@ -93,7 +279,7 @@ impl Stream {
             .map_err(|e| cuda_err("upload", e))?;
             self.sync()?;
         }
-        Ok(g)
+        Ok(())
     }
 
     /// Copies a device tensor back to the host (waits for queued work first).
@@ -151,6 +337,60 @@ impl Stream {
             )
         }
         .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
+    }
+}
+
+/// The cuBLAS workspace: freed after the handle (declared after `blas` in `Stream`).
+struct Workspace(sys::CUdeviceptr);
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        // SAFETY: allocated by malloc_sync; the stream synchronised in its Drop.
+        unsafe {
+            let _ = result::free_sync(self.0);
+        }
+    }
+}
+
+/// A CUDA event (timing enabled).
+pub(crate) struct Event(sys::CUevent);
+// SAFETY: event handles may be used from any thread of the context.
+unsafe impl Send for Event {}
+
+impl Event {
+    /// Milliseconds from `self` to `end`, both recorded and complete.
+    pub(crate) fn ms_to(&self, end: &Event) -> Result<f32> {
+        // SAFETY: two live events.
+        unsafe { result::event::elapsed(self.0, end.0) }
+            .map_err(|e| cuda_err("reading event times", e))
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // SAFETY: created by event::create, destroyed once.
+        unsafe {
+            let _ = result::event::destroy(self.0);
+        }
+    }
+}
+
+/// An instantiated CUDA graph (see `Stream::begin_capture`).
+pub(crate) struct Graph {
+    graph: sys::CUgraph,
+    exec: sys::CUgraphExec,
+}
+// SAFETY: graph handles may be used from any thread of the context; launches are serialised
+// by the owning executor's mutex.
+unsafe impl Send for Graph {}
+
+impl Drop for Graph {
+    fn drop(&mut self) {
+        // SAFETY: created by end_capture / instantiate, destroyed once.
+        unsafe {
+            let _ = result::graph::exec_destroy(self.exec);
+            let _ = result::graph::destroy(self.graph);
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 use crate::common::*;
+use smelt_cuda::{ExecOptions, Executor, Precision};
 use smelt_ir::Attr;
 
 #[test]
@@ -78,4 +79,154 @@ fn gemm_matches_cpu() {
         }
     }
     println!("Gemm: max abs error {worst:.3e}");
+}
+
+// ---- reduced-precision GEMM operands (fp32 accumulation) against the CPU's fp32 op ----
+
+/// The named tolerance of a GEMM-type op with operands rounded to `p` and fp32 sums of `k`
+/// products whose factors are at most `scale` in magnitude (product): each product is off
+/// by at most 2u relative (both factors rounded, u the unit roundoff), and k such errors of
+/// random sign add up to about 2u * sqrt(k) * scale; 4 of those standard deviations, plus
+/// the fp32 summation tolerance.
+fn lowp_tol(p: Precision, k: usize, scale: f32) -> Tol {
+    let u = p.unit_roundoff() as f32;
+    Tol {
+        name: match p {
+            Precision::F32 => "sums",
+            Precision::Tf32 => "tf32: 8u sqrt(k) scale, u = 2^-11",
+            Precision::F16 => "fp16: 8u sqrt(k) scale, u = 2^-11",
+            Precision::Bf16 => "bf16: 8u sqrt(k) scale, u = 2^-8",
+        },
+        abs: SUMS.abs + 4.0 * 2.0 * u * (k as f32).sqrt() * scale,
+        rel: SUMS.rel,
+    }
+}
+
+/// Runs `g` on the CPU (fp32) and twice on the GPU at precision `p` (the second run uses
+/// the cached 16-bit weights); both within `tol`; returns the largest error.
+fn check_prec(
+    what: &str,
+    g: &smelt_ir::Graph,
+    feeds: Vec<(String, smelt_core::Tensor)>,
+    p: Precision,
+    tol: Tol,
+) -> f32 {
+    let want = smelt_cpu::run(g, feeds.clone()).unwrap_or_else(|e| panic!("{what}: cpu: {e}"));
+    let opts = ExecOptions {
+        precision: p,
+        profile: false,
+        cuda_graphs: false,
+    };
+    let ex = Executor::with_options(g, &vec![true; g.nodes.len()], opts)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut worst = 0f32;
+    for run in 0..2 {
+        let got = ex
+            .run(feeds.clone())
+            .unwrap_or_else(|e| panic!("{what}: gpu: {e}"));
+        worst = worst.max(compare(&format!("{what} {p} run {run}"), &want, &got, tol));
+    }
+    let st = ex.stats();
+    assert_eq!(st.cpu_fallbacks, 0, "{what}: {:?}", st.fallback_reasons);
+    // a GEMM-type node whose input 1 (the weight) is a constant keeps a 16-bit copy of it,
+    // except grouped convs (direct f32 kernel)
+    let node = &g.nodes[0];
+    let grouped = node.attrs.int_or("group", 1).unwrap() != 1;
+    let const_w = node.inputs[1].is_some_and(|w| g.initializers.contains_key(&w));
+    if p.is_16bit() && const_w && !grouped {
+        assert!(st.weight_16bit_bytes > 0, "{what}: no 16-bit weight copy");
+    }
+    worst
+}
+
+const LOWP: [Precision; 3] = [Precision::Tf32, Precision::F16, Precision::Bf16];
+
+#[test]
+fn matmul_gemm_reduced_precision_match_cpu_fp32() {
+    if !gpu_or_skip("matmul_gemm_reduced_precision_match_cpu_fp32") {
+        return;
+    }
+    for p in LOWP {
+        let mut rng = Rng::new(12);
+        let mut worst = 0f32;
+        let cases: [(&[usize], &[usize], bool); 5] = [
+            (&[31, 33], &[33, 257], false),
+            (&[257, 33], &[33, 31], true),
+            (&[2, 3, 31, 257], &[257, 5], true),
+            (&[3, 5, 33], &[3, 33, 2], false),
+            (&[2, 4, 128, 64], &[2, 4, 64, 128], false),
+        ];
+        for (a, b, const_b) in cases {
+            let k = a[a.len() - 1];
+            let bt = rng.tensor(b, -1.0, 1.0);
+            let (g, f) = one(
+                "MatMul",
+                vec![
+                    In::Feed(rng.tensor(a, -1.0, 1.0)),
+                    if const_b { In::Const(bt) } else { In::Feed(bt) },
+                ],
+                attrs(&[]),
+            );
+            let what = format!("MatMul {a:?} x {b:?}");
+            worst = worst.max(check_prec(&what, &g, f, p, lowp_tol(p, k, 1.0)));
+        }
+        let (m, k, n) = (31usize, 257usize, 33usize);
+        for (ta, tb) in [(0, 0), (1, 1), (0, 1)] {
+            let a = rng.tensor(&if ta == 1 { [k, m] } else { [m, k] }, -1.0, 1.0);
+            let b = rng.tensor(&if tb == 1 { [n, k] } else { [k, n] }, -1.0, 1.0);
+            let c = rng.tensor(&[n], -1.0, 1.0);
+            let at = attrs(&[
+                ("transA", Attr::Int(ta)),
+                ("transB", Attr::Int(tb)),
+                ("alpha", Attr::Float(0.5)),
+                ("beta", Attr::Float(2.0)),
+            ]);
+            let (g, f) = one("Gemm", vec![In::Feed(a), In::Const(b), In::Const(c)], at);
+            // alpha 0.5 scales the products
+            let what = format!("Gemm tA={ta} tB={tb}");
+            worst = worst.max(check_prec(&what, &g, f, p, lowp_tol(p, k, 0.5)));
+        }
+        println!(
+            "MatMul/Gemm at {p}: max abs error vs cpu fp32 {worst:.3e} (tolerance at k=257: {:.3e})",
+            lowp_tol(p, 257, 1.0).abs
+        );
+        // the reduced path was taken: rounding 257-term operands changes some result
+        assert!(worst > 0.0, "{p}: results equal fp32 exactly");
+    }
+}
+
+#[test]
+fn conv_reduced_precision_matches_cpu_fp32() {
+    if !gpu_or_skip("conv_reduced_precision_matches_cpu_fp32") {
+        return;
+    }
+    for p in LOWP {
+        let mut rng = Rng::new(21);
+        let mut worst = 0f32;
+        // (n, c, h, w, m, k, stride, pad, group)
+        let cases = [
+            (2, 3, 31, 33, 5, 3, 1, 1, 1),
+            (1, 16, 17, 17, 32, 1, 1, 0, 1), // 1x1: the input converted directly
+            (1, 3, 64, 64, 64, 7, 2, 3, 1),  // ResNet stem
+            (2, 64, 9, 9, 64, 3, 1, 1, 1),   // k = 576
+            (2, 8, 17, 19, 8, 3, 1, 1, 8),   // depthwise: stays f32
+        ];
+        for (n, c, h, w, m, k, s, pd, grp) in cases {
+            let x = rng.tensor(&[n, c, h, w], -1.0, 1.0);
+            let wt = rng.tensor(&[m, c / grp, k, k], -0.5, 0.5);
+            let b = rng.tensor(&[m], -1.0, 1.0);
+            let at = attrs(&[
+                ("kernel_shape", Attr::Ints(vec![k as i64; 2])),
+                ("strides", Attr::Ints(vec![s as i64; 2])),
+                ("pads", Attr::Ints(vec![pd as i64; 4])),
+                ("group", Attr::Int(grp as i64)),
+            ]);
+            let (g, f) = one("Conv", vec![In::Feed(x), In::Const(wt), In::Const(b)], at);
+            let kk = c / grp * k * k;
+            let what = format!("Conv n{n} c{c} {h}x{w} m{m} k{k} s{s} g{grp}");
+            worst = worst.max(check_prec(&what, &g, f, p, lowp_tol(p, kk, 0.5)));
+        }
+        println!("Conv at {p}: max abs error vs cpu fp32 {worst:.3e}");
+        assert!(worst > 0.0, "{p}: results equal fp32 exactly");
+    }
 }

@@ -7,6 +7,7 @@
 mod common;
 mod elementwise;
 mod exec;
+mod graphs;
 mod layout;
 mod linalg;
 mod misc;

@@ -1,4 +1,6 @@
-//! MatMul and Gemm through cuBLAS (fp32 compute, no TF32).
+//! MatMul and Gemm through cuBLAS, in the stream's precision (see `crate::precision`):
+//! fp32 SGEMM (no TF32) by default; TF32, fp16 or bf16 operands with fp32 accumulation and
+//! an f32 output otherwise.
 
 use super::geom;
 use crate::cuda::device::cuda_err;
@@ -6,11 +8,67 @@ use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::i32_of;
 use crate::plan::matmul::{self, GemmAttrs, GemmPlan};
-use cudarc::cublas::{result as blas, sys::cublasOperation_t};
+use crate::precision::Precision;
+use cudarc::cublas::{
+    result as blas,
+    sys::{cublasComputeType_t, cublasGemmAlgo_t, cublasOperation_t, cudaDataType},
+};
 use smelt_core::{DType, Error, Result};
+use std::ffi::c_void;
+
+/// A GEMM operand in the stream's precision: its address, and the 16-bit copy made for
+/// this call (kept alive until the GEMM is queued; the stream orders its reuse).
+pub(crate) struct Operand {
+    pub ptr: u64,
+    _tmp: Option<GpuTensor>,
+}
+
+/// The 16-bit kernels' `bf` argument: 0 = fp16, 1 = bf16.
+fn bf_flag(p: Precision) -> i32 {
+    (p == Precision::Bf16) as i32
+}
+
+/// `t` (f32) as a GEMM operand: itself at fp32/tf32; at fp16/bf16 a 16-bit copy, cached on
+/// the stream when `t` is a constant (a weight: converted once), made now otherwise.
+pub(crate) fn operand(s: &Stream, t: &GpuTensor) -> Result<Operand> {
+    if !s.precision.is_16bit() {
+        return Ok(Operand {
+            ptr: t.ptr(),
+            _tmp: None,
+        });
+    }
+    let convert = || -> Result<GpuTensor> {
+        // 16-bit elements, stored in an F16 tensor whatever the type (only the bytes matter)
+        let y = s.alloc(DType::F16, &[t.len()])?;
+        let (xp, yp, n, bf) = (
+            t.ptr(),
+            y.ptr(),
+            i32_of(t.len(), "element count")?,
+            bf_flag(s.precision),
+        );
+        let (g, b) = geom(t.len());
+        s.launch("f32_to_16bit", g, b, args![&xp, &yp, &n, &bf])?;
+        Ok(y)
+    };
+    let c = if s.is_constant(t) {
+        s.lowp_cached(t, convert)?
+    } else {
+        convert()?
+    };
+    Ok(Operand {
+        ptr: c.ptr(),
+        _tmp: Some(c),
+    })
+}
+
+/// The `bf` argument of the 16-bit kernels for the stream's precision.
+pub(crate) fn bf16_flag(s: &Stream) -> i32 {
+    bf_flag(s.precision)
+}
 
 /// Row-major C[b] = alpha * A[b] * B[b] + beta * C[b] (plan's transposes applied), as the
-/// column-major product C^T = B^T * A^T. `c` is dense m x n per batch.
+/// column-major product C^T = B^T * A^T. `c` is dense f32 m x n per batch; `a` and `b` are
+/// in the stream's precision (see [`operand`]).
 pub(crate) fn gemm_raw(
     s: &Stream,
     p: &GemmPlan,
@@ -33,6 +91,51 @@ pub(crate) fn gemm_raw(
     let (m, n, k) = (i32_of(p.m, "m")?, i32_of(p.n, "n")?, i32_of(p.k, "k")?);
     let ldb = if p.trans_b { k } else { n };
     let lda = if p.trans_a { m } else { k };
+    if s.precision != Precision::F32 {
+        let (ty, compute) = match s.precision {
+            Precision::Tf32 => (
+                cudaDataType::CUDA_R_32F,
+                cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
+            ),
+            Precision::F16 => (
+                cudaDataType::CUDA_R_16F,
+                cublasComputeType_t::CUBLAS_COMPUTE_32F,
+            ),
+            _ => (
+                cudaDataType::CUDA_R_16BF,
+                cublasComputeType_t::CUBLAS_COMPUTE_32F,
+            ),
+        };
+        // SAFETY: as below; alpha and beta are f32 because the compute type is 32F.
+        return unsafe {
+            blas::gemm_strided_batched_ex(
+                *s.blas.handle(),
+                op(p.trans_b),
+                op(p.trans_a),
+                n,
+                m,
+                k.max(1),
+                &alpha as *const f32 as *const c_void,
+                b as *const c_void,
+                ty,
+                ldb.max(1),
+                p.stride_b as i64,
+                a as *const c_void,
+                ty,
+                lda.max(1),
+                p.stride_a as i64,
+                &beta as *const f32 as *const c_void,
+                c as *mut c_void,
+                cudaDataType::CUDA_R_32F,
+                n,
+                (p.m * p.n) as i64,
+                i32_of(p.batch, "batch")?,
+                compute,
+                cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+            )
+        }
+        .map_err(|e| cuda_err("cublasGemmStridedBatchedEx", e));
+    }
     // SAFETY: a, b, c are live device blocks of the planned sizes; the handle is bound to
     // this stream.
     unsafe {
@@ -66,7 +169,8 @@ pub(super) fn matmul(s: &Stream, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTens
         return Err(Error::unsupported("MatMul", "empty inner dimension"));
     }
     let y = s.alloc(DType::F32, &p.out_shape)?;
-    gemm_raw(s, &p, a.ptr(), b.ptr(), y.ptr(), 1.0, 0.0)?;
+    let (oa, ob) = (operand(s, a)?, operand(s, b)?);
+    gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), 1.0, 0.0)?;
     Ok(y)
 }
 
@@ -93,6 +197,7 @@ pub(super) fn gemm(
         }
         _ => 0.0,
     };
-    gemm_raw(s, &p, a.ptr(), b.ptr(), y.ptr(), g.alpha, beta)?;
+    let (oa, ob) = (operand(s, a)?, operand(s, b)?);
+    gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), g.alpha, beta)?;
     Ok(y)
 }

@@ -10,7 +10,8 @@ use crate::plan::{i32_of, norm, BLOCK};
 use smelt_core::{DType, Result};
 
 /// Conv: groups == 1 by im2col + one strided-batched GEMM over the images, then the bias;
-/// grouped and depthwise convs by the direct kernel.
+/// grouped and depthwise convs by the direct kernel (always f32). At fp16/bf16 precision
+/// the im2col writes 16-bit columns and the weights are the stream's cached 16-bit copy.
 pub(super) fn conv(
     s: &Stream,
     a: &ConvAttrs,
@@ -41,9 +42,19 @@ pub(super) fn conv(
         && p.pw == 0
         && p.oh == p.h
         && p.ow == p.w;
+    let wop = super::linalg::operand(s, w)?;
     let col;
+    let xop;
     let colp = if direct {
-        xp
+        xop = super::linalg::operand(s, x)?;
+        xop.ptr
+    } else if s.precision.is_16bit() {
+        // 16-bit elements in an F16 tensor whatever the type (only the bytes matter)
+        col = s.alloc(DType::F16, &[n, k, pix])?;
+        let (cp, bf) = (col.ptr(), super::linalg::bf16_flag(s));
+        let (g, b) = geom(col.len());
+        s.launch("im2col_16bit", g, b, args![&xp, &cp, &p, &bf])?;
+        cp
     } else {
         col = s.alloc(DType::F32, &[n, k, pix])?;
         let cp = col.ptr();
@@ -62,7 +73,7 @@ pub(super) fn conv(
         stride_b: k * pix,
         out_shape: out,
     };
-    super::linalg::gemm_raw(s, &gp, wp, colp, yp, 1.0, 0.0)?;
+    super::linalg::gemm_raw(s, &gp, wop.ptr, colp, yp, 1.0, 0.0)?;
     if let Some(bias) = bias {
         let (bp, c, inner, total) = (
             bias.ptr(),

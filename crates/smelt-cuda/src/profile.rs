@@ -1,0 +1,155 @@
+//! Per-node GPU profile (`ExecOptions::profile`, `SMELT_PROFILE=1`): CUDA events recorded on
+//! the stream before and after each GPU node's launches give its device time (the event
+//! pair brackets everything the node queued: kernels, cuBLAS, its input conversions, and an
+//! upload it waited for); a CPU node's time is host wall-clock. Times are summed over the
+//! profiled runs. Profiling turns CUDA graphs off (events per node cannot be replayed).
+
+use crate::cuda::stream::{Event, Stream};
+use smelt_core::Result;
+use smelt_ir::Graph;
+use std::collections::HashMap;
+
+/// Time spent in one op type (or one node), over all profiled runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OpTime {
+    /// The op type, with " (cpu)" for nodes that ran on the CPU; for a node, its name.
+    pub name: String,
+    pub op: String,
+    pub ms: f64,
+    /// Node executions counted.
+    pub count: u64,
+}
+
+/// What a profile measured, by op type and by node (both sorted by time, largest first).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Profile {
+    pub runs: u64,
+    pub ops: Vec<OpTime>,
+    pub nodes: Vec<OpTime>,
+}
+
+impl Profile {
+    /// The sum of all node times.
+    pub fn total_ms(&self) -> f64 {
+        self.ops.iter().map(|o| o.ms).sum()
+    }
+
+    /// A table of op types (total, count, share, per run) and the `top` slowest nodes.
+    pub fn report(&self, top: usize) -> String {
+        let total = self.total_ms().max(1e-12);
+        let runs = self.runs.max(1) as f64;
+        let mut s = format!(
+            "profile over {} run(s): {:.3} ms of node time per run (GPU: device events; cpu: host clock)\n",
+            self.runs,
+            self.total_ms() / runs
+        );
+        s += &format!(
+            "  {:<28} {:>12} {:>8} {:>7} {:>12}\n",
+            "op", "total ms", "count", "share", "ms per run"
+        );
+        for o in &self.ops {
+            s += &format!(
+                "  {:<28} {:>12.3} {:>8} {:>6.1}% {:>12.4}\n",
+                o.op,
+                o.ms,
+                o.count,
+                100.0 * o.ms / total,
+                o.ms / runs
+            );
+        }
+        s += &format!("  top {} nodes:\n", top.min(self.nodes.len()));
+        for o in self.nodes.iter().take(top) {
+            s += &format!(
+                "  {:<40} {:<20} {:>10.4} ms per run {:>6.1}%\n",
+                o.name,
+                o.op,
+                o.ms / runs,
+                100.0 * o.ms / total
+            );
+        }
+        s
+    }
+}
+
+/// The executor's side: event pairs reused from run to run, and sums per node.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    events: Vec<(Event, Event)>,
+    /// This run's (node, event pair) of GPU nodes, in order.
+    pending: Vec<(usize, usize)>,
+    /// Per node: (ms, executions, ran on the CPU).
+    per_node: HashMap<usize, (f64, u64, bool)>,
+    runs: u64,
+}
+
+impl Recorder {
+    /// Records the start event of GPU node `n`; returns the pair's index for `end`.
+    pub(crate) fn start(&mut self, s: &Stream, n: usize) -> Result<usize> {
+        let k = self.pending.len();
+        if k == self.events.len() {
+            self.events.push((s.event()?, s.event()?));
+        }
+        s.record(&self.events[k].0)?;
+        self.pending.push((n, k));
+        Ok(k)
+    }
+    pub(crate) fn end(&mut self, s: &Stream, k: usize) -> Result<()> {
+        s.record(&self.events[k].1)
+    }
+    /// A CPU node's host time.
+    pub(crate) fn cpu(&mut self, n: usize, ms: f64) {
+        let e = self.per_node.entry(n).or_insert((0.0, 0, true));
+        e.0 += ms;
+        e.1 += 1;
+        e.2 = true;
+    }
+    /// After the stream is synchronised: reads this run's event pairs.
+    pub(crate) fn finish_run(&mut self) -> Result<()> {
+        for (n, k) in std::mem::take(&mut self.pending) {
+            let ms = self.events[k].0.ms_to(&self.events[k].1)? as f64;
+            let e = self.per_node.entry(n).or_insert((0.0, 0, false));
+            e.0 += ms;
+            e.1 += 1;
+        }
+        self.runs += 1;
+        Ok(())
+    }
+    /// A run that failed: forget its pending pairs.
+    pub(crate) fn abandon(&mut self) {
+        self.pending.clear();
+    }
+
+    pub(crate) fn profile(&self, g: &Graph) -> Profile {
+        let mut ops: HashMap<String, OpTime> = HashMap::new();
+        let mut nodes = Vec::new();
+        for (&n, &(ms, count, cpu)) in &self.per_node {
+            let node = &g.nodes[n];
+            let op = if cpu {
+                format!("{} (cpu)", node.op_type)
+            } else {
+                node.op_type.clone()
+            };
+            let o = ops.entry(op.clone()).or_insert_with(|| OpTime {
+                name: op.clone(),
+                op: op.clone(),
+                ..Default::default()
+            });
+            o.ms += ms;
+            o.count += count;
+            nodes.push(OpTime {
+                name: node.name.clone(),
+                op,
+                ms,
+                count,
+            });
+        }
+        let mut ops: Vec<OpTime> = ops.into_values().collect();
+        ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        Profile {
+            runs: self.runs,
+            ops,
+            nodes,
+        }
+    }
+}

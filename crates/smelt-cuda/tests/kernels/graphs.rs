@@ -1,0 +1,277 @@
+//! CUDA graphs (capture after a clean run with the same input shapes, replay later) give
+//! the same bits as plain launches, with new input values every run; the per-node profile
+//! and the per-run device time.
+
+use crate::common::*;
+use smelt_core::{DType, Dim, Tensor};
+use smelt_cuda::{ExecOptions, Executor, Precision};
+use smelt_ir::{Attr, Attributes, Graph};
+use smelt_ops::GraphBuilder;
+
+fn a(list: &[(&str, Attr)]) -> Attributes {
+    attrs(list)
+}
+
+/// x [n, 33] -> MatMul W [33, 257] -> Add b -> Relu -> Reshape [n * 257]; and the
+/// Shape of the MatMul output.
+fn small(rng: &mut Rng) -> Graph {
+    let mut b = GraphBuilder::new("small");
+    let x = b.placeholder("x", DType::F32, &[Dim::Sym("n".into()), Dim::Fixed(33)]);
+    let w = b.constant("w", rng.tensor(&[33, 257], -1.0, 1.0));
+    let bias = b.constant("b", rng.tensor(&[257], -1.0, 1.0));
+    let m = b.op("MatMul", &[x, w], Attributes::new()).unwrap();
+    let s = b.op("Add", &[m, bias], Attributes::new()).unwrap();
+    let r = b.relu(s).unwrap();
+    let shape = b.constant("shape", Tensor::from_vec(vec![1], vec![-1i64]).unwrap());
+    let y = b.op("Reshape", &[r, shape], Attributes::new()).unwrap();
+    let sh = b.op("Shape", &[m], Attributes::new()).unwrap();
+    b.output(y, "y");
+    b.output(sh, "shape_of_m");
+    b.build().unwrap()
+}
+
+/// x [n, 3, 17, 17] -> Conv 3x3 (8) + bias -> Relu -> MaxPool 2x2 -> Conv 1x1 (16) ->
+/// GlobalAveragePool -> Flatten -> Gemm (10, transB) -> Softmax.
+fn conv_net(rng: &mut Rng) -> Graph {
+    let mut b = GraphBuilder::new("convnet");
+    let x = b.placeholder(
+        "x",
+        DType::F32,
+        &[
+            Dim::Sym("n".into()),
+            Dim::Fixed(3),
+            Dim::Fixed(17),
+            Dim::Fixed(17),
+        ],
+    );
+    let w1 = b.constant("w1", rng.tensor(&[8, 3, 3, 3], -0.5, 0.5));
+    let b1 = b.constant("b1", rng.tensor(&[8], -0.5, 0.5));
+    let c1 = b
+        .op(
+            "Conv",
+            &[x, w1, b1],
+            a(&[
+                ("kernel_shape", Attr::Ints(vec![3, 3])),
+                ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+            ]),
+        )
+        .unwrap();
+    let r1 = b.relu(c1).unwrap();
+    let p1 = b
+        .op(
+            "MaxPool",
+            &[r1],
+            a(&[
+                ("kernel_shape", Attr::Ints(vec![2, 2])),
+                ("strides", Attr::Ints(vec![2, 2])),
+            ]),
+        )
+        .unwrap();
+    let w2 = b.constant("w2", rng.tensor(&[16, 8, 1, 1], -0.5, 0.5));
+    let c2 = b
+        .op(
+            "Conv",
+            &[p1, w2],
+            a(&[("kernel_shape", Attr::Ints(vec![1, 1]))]),
+        )
+        .unwrap();
+    let gp = b.op("GlobalAveragePool", &[c2], Attributes::new()).unwrap();
+    let fl = b.op("Flatten", &[gp], Attributes::new()).unwrap();
+    let wf = b.constant("wf", rng.tensor(&[10, 16], -1.0, 1.0));
+    let bf = b.constant("bf", rng.tensor(&[10], -1.0, 1.0));
+    let fc = b
+        .op("Gemm", &[fl, wf, bf], a(&[("transB", Attr::Int(1))]))
+        .unwrap();
+    let y = b
+        .op("Softmax", &[fc], a(&[("axis", Attr::Int(-1))]))
+        .unwrap();
+    b.output(y, "y");
+    b.output(c2, "features");
+    b.build().unwrap()
+}
+
+fn opts(precision: Precision, cuda_graphs: bool, profile: bool) -> ExecOptions {
+    ExecOptions {
+        precision,
+        profile,
+        cuda_graphs,
+    }
+}
+
+fn bits(t: &Tensor) -> Vec<u8> {
+    t.le_bytes().unwrap().to_vec()
+}
+
+/// Runs `g` through an executor with CUDA graphs and one without, on new random inputs of
+/// batch `batches[r]` in run r; every output must be equal bit for bit (and within SUMS of
+/// the CPU at fp32). Returns the graph executor's stats.
+fn replay_equals_plain(
+    what: &str,
+    g: &Graph,
+    x_dims: &[usize],
+    batches: &[usize],
+    p: Precision,
+) -> smelt_cuda::ExecStats {
+    let on = vec![true; g.nodes.len()];
+    let with = Executor::with_options(g, &on, opts(p, true, false)).unwrap();
+    let without = Executor::with_options(g, &on, opts(p, false, false)).unwrap();
+    let mut rng = Rng::new(77);
+    for (r, &n) in batches.iter().enumerate() {
+        let mut shape = vec![n];
+        shape.extend_from_slice(x_dims);
+        let feed = vec![("x".to_string(), rng.tensor(&shape, -1.0, 1.0))];
+        let got = with
+            .run(feed.clone())
+            .unwrap_or_else(|e| panic!("{what} run {r}: {e}"));
+        let want = without.run(feed.clone()).unwrap();
+        for ((name, a), (_, b)) in got.iter().zip(&want) {
+            assert_eq!(a.shape(), b.shape(), "{what} run {r}: {name}");
+            assert!(
+                bits(a) == bits(b),
+                "{what} run {r} (batch {n}): output {name} differs from plain launches"
+            );
+        }
+        if p == Precision::F32 {
+            let cpu = smelt_cpu::run(g, feed).unwrap();
+            compare(&format!("{what} run {r}"), &cpu, &got, SUMS);
+        }
+    }
+    let st = with.stats();
+    println!(
+        "{what} at {p}: {} runs, {} captures, {} replays, {} failures {:?}; reserved {} B; last device time {:?} ms",
+        st.runs,
+        st.graph_captures,
+        st.graph_replays,
+        st.graph_failures,
+        st.graph_failure_reasons,
+        st.alloc.reserved,
+        st.last_device_ms
+    );
+    assert_eq!(
+        st.graph_failures, 0,
+        "{what}: {:?}",
+        st.graph_failure_reasons
+    );
+    assert_eq!(st.cpu_fallbacks, 0, "{what}: {:?}", st.fallback_reasons);
+    assert!(st.last_device_ms.is_some_and(|t| t > 0.0));
+    if st.graph_captures > 0 {
+        // the graph's intermediates stay reserved, off the free lists
+        assert!(st.alloc.reserved > 0, "{:?}", st.alloc);
+    }
+    assert_eq!(without.stats().graph_captures, 0);
+    st
+}
+
+#[test]
+fn cuda_graph_replay_equals_plain_launches() {
+    if !gpu_or_skip("cuda_graph_replay_equals_plain_launches") {
+        return;
+    }
+    let mut rng = Rng::new(70);
+    // one shape: run 1 uploads weights, run 2 is clean, run 3 captures, runs 4.. replay
+    let g = small(&mut rng);
+    let st = replay_equals_plain("small graph", &g, &[33], &[4; 6], Precision::F32);
+    assert_eq!((st.graph_captures, st.graph_replays), (1, 3));
+    let net = conv_net(&mut rng);
+    let st = replay_equals_plain("conv net", &net, &[3, 17, 17], &[2; 6], Precision::F32);
+    assert_eq!((st.graph_captures, st.graph_replays), (1, 3));
+    // shapes change: batch 2 captured in run 3 and replayed; batch 5 runs plain once (a
+    // clean run), then is captured (the batch-2 graph is released) and replayed twice;
+    // batch 2 again: plain once, captured, replayed twice
+    let seq = [2, 2, 2, 2, 5, 5, 5, 5, 2, 2, 2, 2];
+    let st = replay_equals_plain(
+        "conv net, changing batch",
+        &net,
+        &[3, 17, 17],
+        &seq,
+        Precision::F32,
+    );
+    assert_eq!((st.graph_captures, st.graph_replays), (3, 5));
+    // fp16 operands: replays equal fp16 plain launches too
+    let st = replay_equals_plain("conv net fp16", &net, &[3, 17, 17], &[3; 5], Precision::F16);
+    assert_eq!((st.graph_captures, st.graph_replays), (1, 2));
+}
+
+#[test]
+fn no_graph_when_the_run_waits_on_the_host() {
+    if !gpu_or_skip("no_graph_when_the_run_waits_on_the_host") {
+        return;
+    }
+    // TopK runs on the CPU between GPU nodes: never captured
+    let mut b = GraphBuilder::new("mixed");
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(33)]);
+    let r = b.relu(x).unwrap();
+    let k = b.constant("k", Tensor::from_vec(vec![1], vec![5i64]).unwrap());
+    let outs = b
+        .add_node(
+            "topk",
+            "",
+            "TopK",
+            &[Some(r), Some(k)],
+            &["v".into(), "i".into()],
+            Attributes::new(),
+        )
+        .unwrap();
+    let y = b.relu(outs[0].unwrap()).unwrap();
+    b.output(y, "y");
+    let g = b.build().unwrap();
+    let on: Vec<bool> = g
+        .nodes
+        .iter()
+        .map(|n| smelt_cuda::backend::gpu_support(n, &g) == smelt_ir::Support::Yes)
+        .collect();
+    let ex = Executor::with_options(&g, &on, opts(Precision::F32, true, false)).unwrap();
+    let mut rng = Rng::new(3);
+    for _ in 0..5 {
+        let feed = vec![("x".to_string(), rng.tensor(&[4, 33], -1.0, 1.0))];
+        let want = smelt_cpu::run(&g, feed.clone()).unwrap();
+        let got = ex.run(feed).unwrap();
+        compare("mixed", &want, &got, EXACT);
+    }
+    let st = ex.stats();
+    assert_eq!(
+        (st.graph_captures, st.graph_replays, st.graph_failures),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn profile_reports_op_types_and_device_time() {
+    if !gpu_or_skip("profile_reports_op_types_and_device_time") {
+        return;
+    }
+    let mut rng = Rng::new(71);
+    let net = conv_net(&mut rng);
+    let ex = Executor::with_options(
+        &net,
+        &vec![true; net.nodes.len()],
+        opts(Precision::F32, true, true),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        ex.run(vec![(
+            "x".to_string(),
+            rng.tensor(&[2, 3, 17, 17], -1.0, 1.0),
+        )])
+        .unwrap();
+    }
+    let st = ex.stats();
+    let p = st.profile.clone().expect("a profile");
+    print!("{}", p.report(5));
+    println!(
+        "device time of the last run {:?} ms; {st:?}",
+        st.last_device_ms
+    );
+    assert_eq!(p.runs, 3);
+    assert_eq!(st.graph_captures, 0, "profiling turns graphs off");
+    let conv = p
+        .ops
+        .iter()
+        .find(|o| o.op == "Conv")
+        .expect("Conv in the profile");
+    assert_eq!(conv.count, 6);
+    assert!(conv.ms > 0.0 && p.total_ms() > 0.0);
+    // location-free nodes (Flatten) have no time of their own
+    assert!(p.ops.iter().all(|o| o.op != "Flatten"));
+    assert!(st.last_device_ms.is_some_and(|t| t > 0.0));
+}
