@@ -7,11 +7,14 @@
 //! Layout contract: device tensors are dense and row-major; element counts and offsets fit
 //! in an i32 (checked here, so kernels index with 32-bit integers).
 
+pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod layout;
+pub mod loss;
 pub mod matmul;
 pub mod norm;
+pub mod norm2;
 pub mod op;
 pub mod pool;
 pub mod reduce;

@@ -2,8 +2,10 @@
 //! attributes. `from_node` failing is the reason placement gives for keeping a node on the
 //! CPU; [`GpuOp::check_types`] adds the dtype contract.
 
+use super::attention::AttentionAttrs;
 use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
+use super::loss::LossAttrs;
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
 use super::reduce::{self, ReduceAttrs};
@@ -126,6 +128,15 @@ pub enum GpuOp {
     },
     /// Size: the input's element count, from its metadata.
     Size,
+    /// Attention (opset 23/24), f32 (see `plan::attention`).
+    Attention(AttentionAttrs),
+    /// NegativeLogLikelihoodLoss / SoftmaxCrossEntropyLoss; the target is read on the host.
+    Loss(LossAttrs),
+    /// RMSNormalization over dims `axis..`.
+    RmsNorm {
+        axis: i64,
+        eps: f32,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -303,6 +314,20 @@ impl GpuOp {
                 start: a.int_or("start", 0).map_err(|e| e.to_string())?,
                 end: a.int("end").map_err(|e| e.to_string())?,
             },
+            "Attention" => e(AttentionAttrs::parse(a).map(GpuOp::Attention))?,
+            "NegativeLogLikelihoodLoss" | "SoftmaxCrossEntropyLoss" => {
+                e(LossAttrs::parse(a, t == "SoftmaxCrossEntropyLoss").map(GpuOp::Loss))?
+            }
+            "RMSNormalization" => {
+                let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
+                if ![1, 10, 11, 16].contains(&stash) {
+                    return Err(format!("RMSNormalization stash_type {stash}"));
+                }
+                GpuOp::RmsNorm {
+                    axis: a.int_or("axis", -1).map_err(|e| e.to_string())?,
+                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                }
+            }
             _ => return Err(format!("no GPU kernel for {t}")),
         };
         Ok(op)
@@ -329,6 +354,7 @@ impl GpuOp {
             | GpuOp::Reduce(_)
             | GpuOp::Expand
             | GpuOp::Gather { .. } => i >= 1,
+            GpuOp::Loss(_) => i == 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }
@@ -357,6 +383,11 @@ impl GpuOp {
         let dt = |id: usize| graph.values[id].info.dtype;
         if self.location_free() {
             return Ok(()); // no kernel reads the inputs' elements
+        }
+        match self {
+            GpuOp::Attention(_) => return super::attention::check_types(node, graph),
+            GpuOp::Loss(_) => return super::loss::check_types(node, graph),
+            _ => {}
         }
         for (i, inp) in node.inputs.iter().enumerate() {
             let Some(id) = inp else { continue };

@@ -10,3 +10,4 @@ mod exec;
 mod layout;
 mod linalg;
 mod nn;
+mod nn2;

@@ -52,3 +52,22 @@ extern "C" __global__ void batchnorm_f32(const float* x, float* y, const float* 
         y[i] = (x[i] - mean[ch]) * rsqrtf(var[ch] + eps) * scale[ch] + bias[ch];
     }
 }
+
+// RMSNormalization over rows of n elements: y = x / sqrt(mean(x^2) + eps) * scale, the
+// scale read through `sp` (its strides over the normalised dims in `a`, 0 = broadcast).
+extern "C" __global__ void rmsnorm_rows_f32(const float* x, const float* scale, float* y, int rows, int n,
+                                             float eps, Strides sp) {
+    __shared__ float sh[32];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    const float* xr = x + (unsigned long long)r * n;
+    float* yr = y + (unsigned long long)r * n;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) s += xr[j] * xr[j];
+    float inv = 1.0f / sqrtf(block_sum(s, sh) / (float)n + eps);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        int so, u1, u2;
+        offsets3(sp, j, so, u1, u2);
+        yr[j] = xr[j] * inv * scale[so];
+    }
+}

@@ -6,11 +6,14 @@
 //! An input the kernels do not take (dtype, a shape case) gives `Error::UnsupportedOp`,
 //! which the executor answers by running the node on the CPU.
 
+mod attention;
 mod elementwise;
 mod image;
 mod layout;
 mod linalg;
+mod loss;
 mod nn;
+mod norm2;
 
 use super::stream::Stream;
 use super::tensor::GpuTensor;
@@ -92,6 +95,8 @@ pub fn run(
                 n_outputs,
             )
         }
+        GpuOp::Attention(a) => return attention::attention(s, a, &ins, n_outputs),
+        GpuOp::Loss(a) => return loss::loss(s, a, &ins, n_outputs),
         _ => {}
     }
     let y = match op {
@@ -129,7 +134,10 @@ pub fn run(
             last,
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
-        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } => unreachable!("handled above"),
+        GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
+        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } | GpuOp::Attention(_) | GpuOp::Loss(_) => {
+            unreachable!("handled above")
+        }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {
             return Err(Error::invalid(
                 "location-free ops (Constant, Shape, Size, views) are run by the executor",
