@@ -22,6 +22,8 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/reduce.cu"),
     include_str!("kernels/attention.cu"),
     include_str!("kernels/loss.cu"),
+    include_str!("kernels/grid_sample.cu"),
+    include_str!("kernels/sequence.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

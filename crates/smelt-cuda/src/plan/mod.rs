@@ -10,6 +10,7 @@
 pub mod attention;
 pub mod conv;
 pub mod elementwise;
+pub mod grid_sample;
 pub mod layout;
 pub mod loss;
 pub mod matmul;
@@ -19,6 +20,7 @@ pub mod op;
 pub mod pool;
 pub mod reduce;
 pub mod resize;
+pub mod sequence;
 
 pub use op::GpuOp;
 

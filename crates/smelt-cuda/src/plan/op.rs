@@ -5,11 +5,13 @@
 use super::attention::AttentionAttrs;
 use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
+use super::grid_sample::GridSampleAttrs;
 use super::loss::LossAttrs;
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
 use super::reduce::{self, ReduceAttrs};
 use super::resize::ResizeAttrs;
+use super::sequence::LinearAttentionAttrs;
 use smelt_core::DType;
 use smelt_ir::{Graph, Node};
 
@@ -136,6 +138,28 @@ pub enum GpuOp {
     RmsNorm {
         axis: i64,
         eps: f32,
+    },
+    /// GridSample, up to 3 spatial dims (see `plan::grid_sample`).
+    GridSample(GridSampleAttrs),
+    /// LinearAttention (opset 27), f32.
+    LinearAttention(LinearAttentionAttrs),
+    /// CausalConvWithState (opset 27), f32; `silu`: the SiLU activation.
+    CausalConv {
+        silu: bool,
+    },
+    /// GroupNormalization (`groups` Some) / InstanceNormalization (None).
+    GroupNorm {
+        groups: Option<usize>,
+        eps: f32,
+    },
+    /// LpNormalization, p 1 or 2.
+    LpNorm {
+        axis: i64,
+        p: i64,
+    },
+    /// MeanVarianceNormalization over `axes`.
+    Mvn {
+        axes: Vec<i64>,
     },
 }
 
@@ -318,6 +342,49 @@ impl GpuOp {
             "NegativeLogLikelihoodLoss" | "SoftmaxCrossEntropyLoss" => {
                 e(LossAttrs::parse(a, t == "SoftmaxCrossEntropyLoss").map(GpuOp::Loss))?
             }
+            "LinearAttention" => e(LinearAttentionAttrs::parse(a).map(GpuOp::LinearAttention))?,
+            "CausalConvWithState" => {
+                let act = a
+                    .string_or("activation", "none".into())
+                    .map_err(|e| e.to_string())?;
+                if !matches!(act.as_str(), "none" | "silu" | "swish") {
+                    return Err(format!("unknown activation '{act}'"));
+                }
+                GpuOp::CausalConv {
+                    silu: act != "none",
+                }
+            }
+            "InstanceNormalization" | "GroupNormalization" => {
+                let groups = if t == "GroupNormalization" {
+                    let g = a.req_int("num_groups").map_err(|e| e.to_string())?;
+                    if g <= 0 {
+                        return Err(format!("num_groups {g}"));
+                    }
+                    Some(g as usize)
+                } else {
+                    None
+                };
+                GpuOp::GroupNorm {
+                    groups,
+                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                }
+            }
+            "LpNormalization" => {
+                let p = a.int_or("p", 2).map_err(|e| e.to_string())?;
+                if p != 1 && p != 2 {
+                    return Err(format!("LpNormalization p {p}"));
+                }
+                GpuOp::LpNorm {
+                    axis: a.int_or("axis", -1).map_err(|e| e.to_string())?,
+                    p,
+                }
+            }
+            "MeanVarianceNormalization" => GpuOp::Mvn {
+                axes: a
+                    .ints_or("axes", vec![0, 2, 3])
+                    .map_err(|e| e.to_string())?,
+            },
+            "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
                 if ![1, 10, 11, 16].contains(&stash) {

@@ -11,3 +11,4 @@ mod layout;
 mod linalg;
 mod nn;
 mod nn2;
+mod seq;

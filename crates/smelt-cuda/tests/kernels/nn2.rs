@@ -224,3 +224,66 @@ fn rms_norm_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn group_instance_lp_mvn_norms_match_cpu() {
+    if !gpu_or_skip("group_instance_lp_mvn_norms_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(67);
+    for &n in &SIZES {
+        // InstanceNormalization
+        let (g, f) = one(
+            "InstanceNormalization",
+            vec![
+                In::Feed(rng.tensor(&[2, 3, n, 2], -2.0, 2.0)),
+                In::Const(rng.tensor(&[3], 0.5, 1.5)),
+                In::Const(rng.tensor(&[3], -1.0, 1.0)),
+            ],
+            attrs(&[("epsilon", Attr::Float(1e-3))]),
+        );
+        check(&format!("InstanceNormalization n{n}"), &g, f, SUMS);
+        // GroupNormalization: per-channel scale (opset 21) and per-group (opset 18)
+        for (opset, per) in [(21, 6), (18, 3)] {
+            let (g, f) = one_opset(
+                "GroupNormalization",
+                vec![
+                    In::Feed(rng.tensor(&[2, 6, n], -2.0, 2.0)),
+                    In::Const(rng.tensor(&[per], 0.5, 1.5)),
+                    In::Const(rng.tensor(&[per], -1.0, 1.0)),
+                ],
+                attrs(&[("num_groups", Attr::Int(3))]),
+                opset,
+            );
+            check(&format!("GroupNormalization-{opset} n{n}"), &g, f, SUMS);
+        }
+        // LpNormalization
+        for (axis, p) in [(-1i64, 2i64), (0, 1), (1, 2)] {
+            let (g, f) = one(
+                "LpNormalization",
+                vec![In::Feed(rng.tensor(&[3, n, 2], -2.0, 2.0))],
+                attrs(&[("axis", Attr::Int(axis)), ("p", Attr::Int(p))]),
+            );
+            check(
+                &format!("LpNormalization n{n} axis {axis} p {p}"),
+                &g,
+                f,
+                SUMS,
+            );
+        }
+        // MeanVarianceNormalization: default axes and one axis
+        for axes in [vec![0i64, 2, 3], vec![1], vec![-1, 1]] {
+            let (g, f) = one(
+                "MeanVarianceNormalization",
+                vec![In::Feed(rng.tensor(&[2, 3, n, 2], -2.0, 2.0))],
+                attrs(&[("axes", Attr::Ints(axes.clone()))]),
+            );
+            check(
+                &format!("MeanVarianceNormalization n{n} axes {axes:?}"),
+                &g,
+                f,
+                SUMS,
+            );
+        }
+    }
+}

@@ -14,6 +14,8 @@ mod linalg;
 mod loss;
 mod nn;
 mod norm2;
+mod sample;
+mod sequence;
 
 use super::stream::Stream;
 use super::tensor::GpuTensor;
@@ -97,6 +99,8 @@ pub fn run(
         }
         GpuOp::Attention(a) => return attention::attention(s, a, &ins, n_outputs),
         GpuOp::Loss(a) => return loss::loss(s, a, &ins, n_outputs),
+        GpuOp::LinearAttention(a) => return sequence::linear_attention(s, a, &ins),
+        GpuOp::CausalConv { silu } => return sequence::causal_conv(s, &ins, *silu),
         _ => {}
     }
     let y = match op {
@@ -134,8 +138,19 @@ pub fn run(
             last,
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
+        GpuOp::GridSample(a) => sample::grid_sample(s, a, ins.f32(0)?, ins.f32(1)?)?,
+        GpuOp::GroupNorm { groups, eps } => {
+            norm2::group_norm(s, ins.f32(0)?, ins.f32(1)?, ins.f32(2)?, *groups, *eps)?
+        }
+        GpuOp::LpNorm { axis, p } => norm2::lp_norm(s, ins.f32(0)?, *axis, *p)?,
+        GpuOp::Mvn { axes } => norm2::mvn(s, ins.f32(0)?, axes)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
-        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } | GpuOp::Attention(_) | GpuOp::Loss(_) => {
+        GpuOp::Split { .. }
+        | GpuOp::LayerNorm { .. }
+        | GpuOp::Attention(_)
+        | GpuOp::Loss(_)
+        | GpuOp::LinearAttention(_)
+        | GpuOp::CausalConv { .. } => {
             unreachable!("handled above")
         }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {

@@ -1,0 +1,156 @@
+//! GridSample, LinearAttention and CausalConvWithState against the CPU reference.
+
+use crate::common::*;
+use smelt_ir::Attr;
+
+#[test]
+fn grid_sample_matches_cpu() {
+    if !gpu_or_skip("grid_sample_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(53);
+    // (X shape, grid spatial shape)
+    let shapes: [(&[usize], &[usize]); 4] = [
+        (&[2, 3, 31, 33], &[17, 16]),
+        (&[1, 2, 5, 257], &[3, 90]),
+        (&[1, 2, 4, 5, 6], &[3, 4, 5]),
+        (&[2, 3, 257], &[33]),
+    ];
+    for (xs, gs) in shapes {
+        let k = xs.len() - 2;
+        for mode in ["nearest", "linear", "cubic"] {
+            if mode == "cubic" && k != 2 {
+                continue;
+            }
+            for pad in ["zeros", "border", "reflection"] {
+                for align in [0, 1] {
+                    let mut gshape = vec![xs[0]];
+                    gshape.extend_from_slice(gs);
+                    gshape.push(k);
+                    let (g, f) = one_opset(
+                        "GridSample",
+                        vec![
+                            In::Feed(rng.tensor(xs, -1.0, 1.0)),
+                            // beyond [-1, 1] to exercise the padding
+                            In::Feed(rng.tensor(&gshape, -1.3, 1.3)),
+                        ],
+                        attrs(&[
+                            ("mode", Attr::String(mode.into())),
+                            ("padding_mode", Attr::String(pad.into())),
+                            ("align_corners", Attr::Int(align)),
+                        ]),
+                        20,
+                    );
+                    check(
+                        &format!("GridSample {xs:?} {gs:?} {mode} {pad} align {align}"),
+                        &g,
+                        f,
+                        ULPS,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn linear_attention_matches_cpu() {
+    if !gpu_or_skip("linear_attention_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(59);
+    // (b, t, hq, hk, dk, dv, rule, per-head decay, beta last, past)
+    let cases = [
+        (2, 5, 2, 2, 8, 8, "linear", false, 0, false),
+        (1, 33, 4, 2, 16, 257, "gated", false, 0, true),
+        (2, 7, 4, 1, 31, 12, "gated", true, 0, false),
+        (1, 9, 2, 2, 8, 33, "delta", false, 2, true),
+        (2, 4, 6, 3, 16, 8, "gated_delta", true, 1, true),
+        (1, 3, 2, 1, 257, 4, "gated_delta", false, 1, false),
+    ];
+    for (b, t, hq, hk, dk, dv, rule, per_head, beta_last, past) in cases {
+        let mut ins = vec![
+            In::Feed(rng.tensor(&[b, t, hq * dk], -0.5, 0.5)),
+            In::Feed(rng.tensor(&[b, t, hk * dk], -0.5, 0.5)),
+            In::Feed(rng.tensor(&[b, t, hk * dv], -1.0, 1.0)),
+        ];
+        ins.push(if past {
+            In::Feed(rng.tensor(&[b, hk, dk, dv], -0.5, 0.5))
+        } else {
+            In::Absent
+        });
+        ins.push(if rule.starts_with("gated") {
+            let last = if per_head { hk } else { hk * dk };
+            In::Feed(rng.tensor(&[b, t, last], -0.5, 0.0))
+        } else {
+            In::Absent
+        });
+        ins.push(if rule.ends_with("delta") {
+            In::Feed(rng.tensor(&[b, t, beta_last], 0.1, 0.9))
+        } else {
+            In::Absent
+        });
+        while matches!(ins.last(), Some(In::Absent)) {
+            ins.pop();
+        }
+        let (g, f) = one_n(
+            "LinearAttention",
+            ins,
+            attrs(&[
+                ("q_num_heads", Attr::Int(hq as i64)),
+                ("kv_num_heads", Attr::Int(hk as i64)),
+                ("update_rule", Attr::String(rule.into())),
+            ]),
+            27,
+            2,
+        );
+        check(
+            &format!("LinearAttention b{b} t{t} hq{hq} hk{hk} dk{dk} dv{dv} {rule}"),
+            &g,
+            f,
+            SUMS,
+        );
+    }
+}
+
+#[test]
+fn causal_conv_with_state_matches_cpu() {
+    if !gpu_or_skip("causal_conv_with_state_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(61);
+    for &l in &SIZES {
+        for (b, c, k, bias, past, act) in [
+            (2, 3, 4, true, true, "silu"),
+            (1, 33, 1, false, false, "none"),
+            (2, 5, 7, false, true, "swish"),
+            (1, 2, 3, true, false, "none"),
+        ] {
+            let mut ins = vec![
+                In::Feed(rng.tensor(&[b, c, l], -1.0, 1.0)),
+                In::Const(rng.tensor(&[c, 1, k], -1.0, 1.0)),
+                if bias {
+                    In::Const(rng.tensor(&[c], -1.0, 1.0))
+                } else {
+                    In::Absent
+                },
+            ];
+            if past {
+                ins.push(In::Feed(rng.tensor(&[b, c, k - 1], -1.0, 1.0)));
+            }
+            let (g, f) = one_n(
+                "CausalConvWithState",
+                ins,
+                attrs(&[("activation", Attr::String(act.into()))]),
+                27,
+                2,
+            );
+            check(
+                &format!("CausalConvWithState b{b} c{c} l{l} k{k} bias {bias} past {past} {act}"),
+                &g,
+                f,
+                ULPS,
+            );
+        }
+    }
+}
