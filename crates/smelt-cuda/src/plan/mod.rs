@@ -20,6 +20,7 @@ pub mod op;
 pub mod pool;
 pub mod reduce;
 pub mod resize;
+pub mod rotary;
 pub mod sequence;
 
 pub use op::GpuOp;

@@ -11,6 +11,7 @@ use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
 use super::reduce::{self, ReduceAttrs};
 use super::resize::ResizeAttrs;
+use super::rotary::RotaryAttrs;
 use super::sequence::LinearAttentionAttrs;
 use smelt_core::DType;
 use smelt_ir::{Graph, Node};
@@ -161,6 +162,8 @@ pub enum GpuOp {
     Mvn {
         axes: Vec<i64>,
     },
+    /// RotaryEmbedding (opset 23); position_ids read on the host.
+    Rotary(RotaryAttrs),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -384,6 +387,7 @@ impl GpuOp {
                     .ints_or("axes", vec![0, 2, 3])
                     .map_err(|e| e.to_string())?,
             },
+            "RotaryEmbedding" => e(RotaryAttrs::parse(a).map(GpuOp::Rotary))?,
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
@@ -422,6 +426,7 @@ impl GpuOp {
             | GpuOp::Expand
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Loss(_) => i == 1,
+            GpuOp::Rotary(_) => i == 3,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }

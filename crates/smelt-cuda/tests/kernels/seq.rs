@@ -154,3 +154,58 @@ fn causal_conv_with_state_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn rotary_embedding_matches_cpu() {
+    if !gpu_or_skip("rotary_embedding_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(71);
+    // (b, h, s, d, rotary dim (0 = d), interleaved, 3-d, position_ids)
+    for (b, h, s, d, rd, il, three_d, pos) in [
+        (2, 3, 5, 8, 0, false, false, true),
+        (1, 2, 257, 16, 8, true, false, false),
+        (2, 4, 33, 32, 0, true, true, true),
+        (1, 1, 31, 64, 32, false, true, false),
+    ] {
+        let half = if rd == 0 { d / 2 } else { rd / 2 };
+        let x = if three_d {
+            rng.tensor(&[b, s, h * d], -1.0, 1.0)
+        } else {
+            rng.tensor(&[b, h, s, d], -1.0, 1.0)
+        };
+        let maxp = 300;
+        let cshape = if pos {
+            vec![maxp, half]
+        } else {
+            vec![b, s, half]
+        };
+        let mut ins = vec![
+            In::Feed(x),
+            In::Const(rng.tensor(&cshape, -1.0, 1.0)),
+            In::Const(rng.tensor(&cshape, -1.0, 1.0)),
+        ];
+        if pos {
+            let ids: Vec<i64> = (0..b * s)
+                .map(|_| (rng.next() * maxp as f32) as i64 % maxp as i64)
+                .collect();
+            ins.push(In::Feed(
+                smelt_core::Tensor::from_vec(vec![b, s], ids).unwrap(),
+            ));
+        }
+        let mut at = vec![
+            ("interleaved", Attr::Int(il as i64)),
+            ("rotary_embedding_dim", Attr::Int(rd as i64)),
+        ];
+        if three_d {
+            at.push(("num_heads", Attr::Int(h as i64)));
+        }
+        let (g, f) = one_opset("RotaryEmbedding", ins, attrs(&at), 23);
+        check(
+            &format!("RotaryEmbedding b{b} h{h} s{s} d{d} rd{rd} il {il} 3d {three_d} pos {pos}"),
+            &g,
+            f,
+            ULPS,
+        );
+    }
+}

@@ -78,3 +78,30 @@ extern "C" __global__ void causal_conv_f32(const float* x, const float* w, const
         }
     }
 }
+
+struct RopeParams {
+    int n, b, s, h, d, half, three_d, interleaved, has_rows;
+};
+
+// RotaryEmbedding (plan::rotary): one thread per element; rows (may be null) holds the
+// cache row offset of each (b, s). Arithmetic in double, as the CPU op.
+extern "C" __global__ void rotary_f32(const float* x, const float* cosc, const float* sinc, const int* rows,
+                                      float* y, RopeParams p) {
+    GRID_STRIDE(e, p.n) {
+        int j = e % p.d, r = e / p.d;
+        int si, bi;
+        if (p.three_d) { r /= p.h; si = r % p.s; bi = r / p.s; }
+        else { si = (r % p.s); bi = r / p.s / p.h; }
+        int rd = 2 * p.half;
+        if (j >= rd) { y[e] = x[e]; continue; }
+        int k, j1, j2;
+        bool first;
+        if (p.interleaved) { k = j / 2; first = (j % 2) == 0; j1 = 2 * k; j2 = 2 * k + 1; }
+        else { first = j < p.half; k = first ? j : j - p.half; j1 = k; j2 = k + p.half; }
+        int bs = bi * p.s + si;
+        int c0 = p.has_rows ? rows[bs] : bs * p.half;
+        double c = (double)cosc[c0 + k], sn = (double)sinc[c0 + k];
+        double x1 = (double)x[e - j + j1], x2 = (double)x[e - j + j2];
+        y[e] = (float)(first ? c * x1 - sn * x2 : sn * x1 + c * x2);
+    }
+}

@@ -144,6 +144,7 @@ pub fn run(
         }
         GpuOp::LpNorm { axis, p } => norm2::lp_norm(s, ins.f32(0)?, *axis, *p)?,
         GpuOp::Mvn { axes } => norm2::mvn(s, ins.f32(0)?, axes)?,
+        GpuOp::Rotary(a) => sequence::rotary(s, a, &ins)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }

@@ -1,10 +1,12 @@
-//! LinearAttention and CausalConvWithState (plans in `plan::sequence`).
+//! LinearAttention, CausalConvWithState (plans in `plan::sequence`) and RotaryEmbedding
+//! (`plan::rotary`).
 
 use super::{geom, Ins};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
+use crate::plan::rotary::{self, RotaryAttrs};
 use crate::plan::sequence::{self, LinearAttentionAttrs};
-use smelt_core::{DType, Result};
+use smelt_core::{DType, Result, Tensor};
 
 /// Returns Y and present_state.
 pub(super) fn linear_attention(
@@ -69,4 +71,26 @@ pub(super) fn causal_conv(s: &Stream, ins: &Ins, silu: bool) -> Result<Vec<GpuTe
         args![&xp, &wp, &bp, &pp, &yp, &sp, &bb, &cc, &ll, &kk, &si],
     )?;
     Ok(vec![y, st])
+}
+
+/// RotaryEmbedding: position_ids (input 3) read on the host.
+pub(super) fn rotary(s: &Stream, a: &RotaryAttrs, ins: &Ins) -> Result<GpuTensor> {
+    let (x, cos, sin) = (ins.f32(0)?, ins.f32(1)?, ins.f32(2)?);
+    let pos = ins.host_ints(3)?;
+    let (p, rows) = rotary::plan(a, x.shape(), cos.shape(), sin.shape(), pos.as_deref())?;
+    let rows = match rows {
+        Some(r) => Some(s.upload(&Tensor::from_vec(vec![r.len()], r)?)?),
+        None => None,
+    };
+    let y = s.alloc(DType::F32, x.shape())?;
+    let (xp, cp, sp, rp, yp) = (
+        x.ptr(),
+        cos.ptr(),
+        sin.ptr(),
+        rows.as_ref().map_or(0u64, |t| t.ptr()),
+        y.ptr(),
+    );
+    let (g, b) = geom(y.len());
+    s.launch("rotary_f32", g, b, args![&xp, &cp, &sp, &rp, &yp, &p])?;
+    Ok(y)
 }
