@@ -24,6 +24,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/loss.cu"),
     include_str!("kernels/grid_sample.cu"),
     include_str!("kernels/sequence.cu"),
+    include_str!("kernels/pool2.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

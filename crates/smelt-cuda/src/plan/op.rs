@@ -164,6 +164,11 @@ pub enum GpuOp {
     },
     /// RotaryEmbedding (opset 23); position_ids read on the host.
     Rotary(RotaryAttrs),
+    /// LpPool (1-d and 2-d): the window as AveragePool's, `p` the norm order.
+    LpPool {
+        attrs: PoolAttrs,
+        p: f64,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -388,6 +393,21 @@ impl GpuOp {
                     .map_err(|e| e.to_string())?,
             },
             "RotaryEmbedding" => e(RotaryAttrs::parse(a).map(GpuOp::Rotary))?,
+            "LpPool" => {
+                let p = match a.get("p") {
+                    Some(smelt_ir::Attr::Float(f)) => *f as f64,
+                    _ => a.int_or("p", 2).map_err(|e| e.to_string())? as f64,
+                };
+                if p <= 0.0 {
+                    return Err(format!("LpPool p {p}"));
+                }
+                let mut attrs = PoolAttrs::parse(a, false).map_err(|e| e.to_string())?;
+                if attrs.window.kernel.is_none() {
+                    return Err("LpPool without kernel_shape".into());
+                }
+                attrs.count_include_pad = false;
+                GpuOp::LpPool { attrs, p }
+            }
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;

@@ -287,3 +287,47 @@ fn group_instance_lp_mvn_norms_match_cpu() {
         }
     }
 }
+
+#[test]
+fn lp_pool_matches_cpu() {
+    if !gpu_or_skip("lp_pool_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(73);
+    for &n in &SIZES[..4] {
+        for (shape, k, s, pad, p) in [
+            (
+                vec![2, 3, n, 7],
+                vec![3, 2],
+                vec![1, 1],
+                vec![1, 0, 1, 1],
+                2i64,
+            ),
+            (
+                vec![1, 2, n + 2, n + 1],
+                vec![2, 2],
+                vec![2, 2],
+                vec![0, 0, 0, 0],
+                3,
+            ),
+            (vec![2, 3, n + 3], vec![3], vec![2], vec![1, 1], 1),
+        ] {
+            let (g, f) = one(
+                "LpPool",
+                vec![In::Feed(rng.tensor(&shape, -2.0, 2.0))],
+                attrs(&[
+                    ("kernel_shape", Attr::Ints(k.clone())),
+                    ("strides", Attr::Ints(s.clone())),
+                    ("pads", Attr::Ints(pad.clone())),
+                    ("p", Attr::Int(p)),
+                ]),
+            );
+            check(
+                &format!("LpPool {shape:?} k{k:?} s{s:?} pads{pad:?} p{p}"),
+                &g,
+                f,
+                ULPS,
+            );
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod linalg;
 mod loss;
 mod nn;
 mod norm2;
+mod pool2;
 mod sample;
 mod sequence;
 
@@ -145,6 +146,7 @@ pub fn run(
         GpuOp::LpNorm { axis, p } => norm2::lp_norm(s, ins.f32(0)?, *axis, *p)?,
         GpuOp::Mvn { axes } => norm2::mvn(s, ins.f32(0)?, axes)?,
         GpuOp::Rotary(a) => sequence::rotary(s, a, &ins)?,
+        GpuOp::LpPool { attrs, p } => pool2::lp_pool(s, attrs, *p, ins.f32(0)?)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
