@@ -25,6 +25,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/grid_sample.cu"),
     include_str!("kernels/sequence.cu"),
     include_str!("kernels/pool2.cu"),
+    include_str!("kernels/signal.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

@@ -22,6 +22,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rotary;
 pub mod sequence;
+pub mod signal;
 
 pub use op::GpuOp;
 

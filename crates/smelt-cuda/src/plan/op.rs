@@ -13,6 +13,7 @@ use super::reduce::{self, ReduceAttrs};
 use super::resize::ResizeAttrs;
 use super::rotary::RotaryAttrs;
 use super::sequence::LinearAttentionAttrs;
+use super::signal::{DftAttrs, WindowAttrs};
 use smelt_core::DType;
 use smelt_ir::{Graph, Node};
 
@@ -169,6 +170,10 @@ pub enum GpuOp {
         attrs: PoolAttrs,
         p: f64,
     },
+    /// DFT: dft_length and axis (inputs 1, 2) read on the host.
+    Dft(DftAttrs),
+    /// HannWindow / HammingWindow / BlackmanWindow: the size read on the host.
+    Window(WindowAttrs),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -408,6 +413,10 @@ impl GpuOp {
                 attrs.count_include_pad = false;
                 GpuOp::LpPool { attrs, p }
             }
+            "DFT" => e(DftAttrs::parse(a).map(GpuOp::Dft))?,
+            "HannWindow" | "HammingWindow" | "BlackmanWindow" => {
+                e(WindowAttrs::parse(t, a).map(GpuOp::Window))?
+            }
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
@@ -447,6 +456,8 @@ impl GpuOp {
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Loss(_) => i == 1,
             GpuOp::Rotary(_) => i == 3,
+            GpuOp::Dft(_) => i >= 1,
+            GpuOp::Window(_) => true,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }

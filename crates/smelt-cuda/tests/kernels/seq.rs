@@ -209,3 +209,87 @@ fn rotary_embedding_matches_cpu() {
         );
     }
 }
+
+#[test]
+fn dft_matches_cpu() {
+    if !gpu_or_skip("dft_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(79);
+    let scalar = |v: i64| smelt_core::Tensor::from_vec(vec![], vec![v]).unwrap();
+    for &n in &SIZES[..4] {
+        // opset 17: axis attribute, complex and real input, forward and inverse
+        for (c, inverse, onesided) in [(2, 0, 0), (1, 0, 1), (2, 1, 0)] {
+            let (g, f) = one_opset(
+                "DFT",
+                vec![In::Feed(rng.tensor(&[2, n, 3, c], -1.0, 1.0))],
+                attrs(&[
+                    ("axis", Attr::Int(1)),
+                    ("inverse", Attr::Int(inverse)),
+                    ("onesided", Attr::Int(onesided)),
+                ]),
+                17,
+            );
+            check(
+                &format!("DFT-17 n{n} c{c} inverse {inverse} onesided {onesided}"),
+                &g,
+                f,
+                SUMS,
+            );
+        }
+        // opset 20: dft_length (padding and cutting) and axis inputs; a one-sided inverse
+        for (len, inverse, onesided) in [(n + 5, 0, 0), ((n / 2).max(1), 0, 1), (0, 1, 1)] {
+            let half = n / 2 + 1;
+            let x = if inverse == 1 {
+                rng.tensor(&[3, half, 2], -1.0, 1.0)
+            } else {
+                rng.tensor(&[3, n, 2], -1.0, 1.0)
+            };
+            let (g, f) = one_opset(
+                "DFT",
+                vec![
+                    In::Feed(x),
+                    if len > 0 {
+                        In::Const(scalar(len as i64))
+                    } else {
+                        In::Absent
+                    },
+                    In::Const(scalar(-2)),
+                ],
+                attrs(&[
+                    ("inverse", Attr::Int(inverse)),
+                    ("onesided", Attr::Int(onesided)),
+                ]),
+                20,
+            );
+            check(
+                &format!("DFT-20 n{n} len {len} inverse {inverse} onesided {onesided}"),
+                &g,
+                f,
+                SUMS,
+            );
+        }
+    }
+}
+
+#[test]
+fn windows_match_cpu() {
+    if !gpu_or_skip("windows_match_cpu") {
+        return;
+    }
+    for &n in &SIZES {
+        for op in ["HannWindow", "HammingWindow", "BlackmanWindow"] {
+            for periodic in [0, 1] {
+                let (g, f) = one_opset(
+                    op,
+                    vec![In::Feed(
+                        smelt_core::Tensor::from_vec(vec![], vec![n as i64]).unwrap(),
+                    )],
+                    attrs(&[("periodic", Attr::Int(periodic))]),
+                    17,
+                );
+                check(&format!("{op} n{n} periodic {periodic}"), &g, f, ULPS);
+            }
+        }
+    }
+}

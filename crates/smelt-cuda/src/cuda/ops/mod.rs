@@ -17,6 +17,7 @@ mod norm2;
 mod pool2;
 mod sample;
 mod sequence;
+mod signal;
 
 use super::stream::Stream;
 use super::tensor::GpuTensor;
@@ -147,6 +148,8 @@ pub fn run(
         GpuOp::Mvn { axes } => norm2::mvn(s, ins.f32(0)?, axes)?,
         GpuOp::Rotary(a) => sequence::rotary(s, a, &ins)?,
         GpuOp::LpPool { attrs, p } => pool2::lp_pool(s, attrs, *p, ins.f32(0)?)?,
+        GpuOp::Dft(a) => signal::dft(s, a, &ins)?,
+        GpuOp::Window(a) => signal::window(s, a, &ins)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
