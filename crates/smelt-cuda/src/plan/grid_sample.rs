@@ -102,3 +102,62 @@ pub fn plan(a: &GridSampleAttrs, x: &[usize], grid: &[usize]) -> Result<(GsParam
         out,
     ))
 }
+
+/// AffineGrid's parameter block (`AgParams` in grid_sample.cu): theta [N, k, k+1] with
+/// size (N, C, spatial..) gives grid [N, spatial.., k], k = 2 or 3 (the CPU op's contract,
+/// `smelt_ops::image::affine_grid`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AgParams {
+    pub n: i32,
+    pub k: i32,
+    pub sp: [i32; 3],
+    /// output points per image, total output elements
+    pub np: i32,
+    pub total: i32,
+    pub align: i32,
+}
+
+/// Plans AffineGrid from theta's shape and the size input; returns the block and the
+/// output shape.
+pub fn affine_grid(theta: &[usize], size: &[i64], align: bool) -> Result<(AgParams, Vec<usize>)> {
+    if size.iter().any(|&d| d < 0) {
+        return Err(Error::invalid(format!(
+            "AffineGrid: size must be non-negative, got {size:?}"
+        )));
+    }
+    let k = match size.len() {
+        4 => 2,
+        5 => 3,
+        l => {
+            return Err(Error::invalid(format!(
+                "AffineGrid: size must have 4 or 5 entries, got {l}"
+            )))
+        }
+    };
+    let n = size[0] as usize;
+    if theta != [n, k, k + 1] {
+        return Err(Error::invalid(format!(
+            "AffineGrid: theta shape {theta:?}, expected {:?}",
+            [n, k, k + 1]
+        )));
+    }
+    let sp: Vec<usize> = size[2..].iter().map(|&d| d as usize).collect();
+    let np: usize = sp.iter().product();
+    let total = i32_of(n * np * k, "AffineGrid output elements")?;
+    let mut p = AgParams {
+        n: n as i32,
+        k: k as i32,
+        np: np as i32,
+        total,
+        align: align as i32,
+        ..Default::default()
+    };
+    for (i, &d) in sp.iter().enumerate() {
+        p.sp[i] = d as i32;
+    }
+    let mut shape = vec![n];
+    shape.extend(&sp);
+    shape.push(k);
+    Ok((p, shape))
+}

@@ -174,6 +174,10 @@ pub enum GpuOp {
     Dft(DftAttrs),
     /// HannWindow / HammingWindow / BlackmanWindow: the size read on the host.
     Window(WindowAttrs),
+    /// AffineGrid: the size (input 1) read on the host.
+    AffineGrid {
+        align: bool,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -417,6 +421,9 @@ impl GpuOp {
             "HannWindow" | "HammingWindow" | "BlackmanWindow" => {
                 e(WindowAttrs::parse(t, a).map(GpuOp::Window))?
             }
+            "AffineGrid" => GpuOp::AffineGrid {
+                align: a.int_or("align_corners", 0).map_err(|e| e.to_string())? != 0,
+            },
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
@@ -458,6 +465,7 @@ impl GpuOp {
             GpuOp::Rotary(_) => i == 3,
             GpuOp::Dft(_) => i >= 1,
             GpuOp::Window(_) => true,
+            GpuOp::AffineGrid { .. } => i == 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }

@@ -293,3 +293,30 @@ fn windows_match_cpu() {
         }
     }
 }
+
+#[test]
+fn affine_grid_matches_cpu() {
+    if !gpu_or_skip("affine_grid_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(83);
+    for size in [
+        vec![2i64, 3, 31, 33],
+        vec![1, 1, 1, 257],
+        vec![2, 2, 5, 7, 9],
+    ] {
+        let k = size.len() - 2;
+        for align in [0, 1] {
+            let (g, f) = one_opset(
+                "AffineGrid",
+                vec![
+                    In::Feed(rng.tensor(&[size[0] as usize, k, k + 1], -1.0, 1.0)),
+                    In::Const(ints(&size)),
+                ],
+                attrs(&[("align_corners", Attr::Int(align))]),
+                20,
+            );
+            check(&format!("AffineGrid {size:?} align {align}"), &g, f, ULPS);
+        }
+    }
+}

@@ -102,3 +102,34 @@ extern "C" __global__ void grid_sample_f32(const float* x, const float* grid, fl
         y[i] = (float)acc;
     }
 }
+
+struct AgParams {
+    int n, k;
+    int sp[3];
+    int np, total, align;
+};
+
+// AffineGrid: one thread per output element (b, point, r) = theta[b][r] · (x, y[, z], 1)
+// over the normalised base grid (x on the last spatial dim), in double as the CPU op.
+extern "C" __global__ void affine_grid_f32(const float* theta, float* y, AgParams p) {
+    GRID_STRIDE(e, p.total) {
+        int r = e % p.k, t = e / p.k;
+        int pt = t % p.np, b = t / p.np;
+        const float* th = theta + ((long long)b * p.k + r) * (p.k + 1);
+        double acc = 0.0;
+        int stride = 1;
+        double coord[3];
+        for (int d = p.k - 1; d >= 0; --d) {
+            int n = p.sp[d];
+            int i = (pt / stride) % n;
+            stride *= n;
+            double v;
+            if (p.align) v = n <= 1 ? 0.0 : -1.0 + 2.0 * (double)i / (double)(n - 1);
+            else v = (2.0 * (double)i + 1.0) / (double)n - 1.0;
+            coord[p.k - 1 - d] = v;
+        }
+        for (int j = 0; j < p.k; ++j) acc += (double)th[j] * coord[j];
+        acc += (double)th[p.k];
+        y[e] = (float)acc;
+    }
+}

@@ -150,6 +150,7 @@ pub fn run(
         GpuOp::LpPool { attrs, p } => pool2::lp_pool(s, attrs, *p, ins.f32(0)?)?,
         GpuOp::Dft(a) => signal::dft(s, a, &ins)?,
         GpuOp::Window(a) => signal::window(s, a, &ins)?,
+        GpuOp::AffineGrid { align } => sample::affine_grid(s, *align, &ins)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
