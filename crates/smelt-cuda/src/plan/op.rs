@@ -178,6 +178,13 @@ pub enum GpuOp {
     AffineGrid {
         align: bool,
     },
+    /// Softmax (kind 0) / LogSoftmax (1) / Hardmax (2) over any axis, with the CPU op's
+    /// opset rule (`coerce`: opset < 13 flattens dims `axis..`).
+    SoftmaxNd {
+        axis: i64,
+        coerce: bool,
+        kind: i32,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -253,10 +260,21 @@ impl GpuOp {
                     eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
                 }
             }
-            "Softmax" | "LogSoftmax" => GpuOp::Softmax {
-                axis: a.int("axis").map_err(|e| e.to_string())?,
-                log: t == "LogSoftmax",
-            },
+            "Softmax" | "LogSoftmax" | "Hardmax" => {
+                let kind = match t {
+                    "Softmax" => 0,
+                    "LogSoftmax" => 1,
+                    _ => 2,
+                };
+                match super::norm::cpu_softmax_rule(node) {
+                    Some((axis, coerce)) => GpuOp::SoftmaxNd { axis, coerce, kind },
+                    None if kind == 2 => return Err("Hardmax's opset rule is unknown".into()),
+                    None => GpuOp::Softmax {
+                        axis: a.int("axis").map_err(|e| e.to_string())?,
+                        log: kind == 1,
+                    },
+                }
+            }
             "LayerNormalization" => {
                 if a.int_or("stash_type", 1).map_err(|e| e.to_string())? != 1 {
                     return Err("LayerNormalization stash_type other than float".into());

@@ -331,3 +331,62 @@ fn lp_pool_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn softmax_family_over_any_axis_matches_cpu() {
+    if !gpu_or_skip("softmax_family_over_any_axis_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(89);
+    for &n in &SIZES[..4] {
+        let shape = [3, n, 4, 2];
+        for op in ["Softmax", "LogSoftmax", "Hardmax"] {
+            // opset 11 flattens dims axis..; opset 13 normalises the axis alone
+            for opset in [11, 13] {
+                for axis in [None, Some(0i64), Some(1), Some(2), Some(-1)] {
+                    let at = match axis {
+                        Some(a) => vec![("axis", Attr::Int(a))],
+                        None => vec![],
+                    };
+                    let (g, f) = one_opset(
+                        op,
+                        vec![In::Feed(rng.tensor(&shape, -4.0, 4.0))],
+                        attrs(&at),
+                        opset,
+                    );
+                    let tol = if op == "Hardmax" { EXACT } else { SUMS };
+                    check(&format!("{op}-{opset} {shape:?} axis {axis:?}"), &g, f, tol);
+                }
+            }
+        }
+    }
+}
+
+/// The opset rule of Softmax-family nodes is read from the CPU op (no device needed).
+#[test]
+fn softmax_rule_is_read_from_the_cpu_op() {
+    for (opset, axis, want) in [
+        (11, None, (1, true)),
+        (13, None, (-1, false)),
+        (13, Some(0), (0, false)),
+        (11, Some(2), (2, true)),
+    ] {
+        for op in ["Softmax", "LogSoftmax", "Hardmax"] {
+            let at = match axis {
+                Some(a) => vec![("axis", Attr::Int(a))],
+                None => vec![],
+            };
+            let (g, _) = one_opset(
+                op,
+                vec![In::Feed(Rng::new(1).tensor(&[2, 3, 4], -1.0, 1.0))],
+                attrs(&at),
+                opset,
+            );
+            assert_eq!(
+                smelt_cuda::plan::norm::cpu_softmax_rule(&g.nodes[0]),
+                Some(want),
+                "{op}-{opset} axis {axis:?}"
+            );
+        }
+    }
+}

@@ -137,3 +137,32 @@ extern "C" __global__ void mvn_f32(const float* x, float* y, int groups, int r, 
         y[base + o] = (x[base + o] - m) * inv;
     }
 }
+
+// Softmax (kind 0), LogSoftmax (1), Hardmax (2) of x [outer, n, inner] along n: one thread
+// per (outer, inner). Hardmax is 1 at the first maximum (NaN never is), 0 elsewhere.
+extern "C" __global__ void softmax_mid_f32(const float* x, float* y, int outer, int n, int inner, int kind) {
+    int total = outer * inner;
+    GRID_STRIDE(i, total) {
+        int in = i % inner, o = i / inner;
+        long long base = (long long)o * n * inner + in;
+        float m = (-SM_INF);
+        int arg = 0;
+        for (int k = 0; k < n; ++k) {
+            float v = x[base + (long long)k * inner];
+            if (v > m) { m = v; arg = k; }
+        }
+        if (kind == 2) {
+            for (int k = 0; k < n; ++k) y[base + (long long)k * inner] = k == arg ? 1.0f : 0.0f;
+            continue;
+        }
+        float s = 0.0f;
+        for (int k = 0; k < n; ++k) s += expf(x[base + (long long)k * inner] - m);
+        if (kind == 1) {
+            float l = m + logf(s);
+            for (int k = 0; k < n; ++k) y[base + (long long)k * inner] = x[base + (long long)k * inner] - l;
+        } else {
+            float inv = 1.0f / s;
+            for (int k = 0; k < n; ++k) y[base + (long long)k * inner] = expf(x[base + (long long)k * inner] - m) * inv;
+        }
+    }
+}

@@ -151,6 +151,9 @@ pub fn run(
         GpuOp::Dft(a) => signal::dft(s, a, &ins)?,
         GpuOp::Window(a) => signal::window(s, a, &ins)?,
         GpuOp::AffineGrid { align } => sample::affine_grid(s, *align, &ins)?,
+        GpuOp::SoftmaxNd { axis, coerce, kind } => {
+            nn::softmax_nd(s, ins.f32(0)?, *axis, *coerce, *kind)?
+        }
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
