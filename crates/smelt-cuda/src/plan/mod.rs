@@ -8,6 +8,7 @@
 //! in an i32 (checked here, so kernels index with 32-bit integers).
 
 pub mod attention;
+pub mod col2im;
 pub mod conv;
 pub mod elementwise;
 pub mod grid_sample;

@@ -3,6 +3,7 @@
 //! CPU; [`GpuOp::check_types`] adds the dtype contract.
 
 use super::attention::AttentionAttrs;
+use super::col2im::Col2ImAttrs;
 use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
 use super::grid_sample::GridSampleAttrs;
@@ -185,6 +186,8 @@ pub enum GpuOp {
         coerce: bool,
         kind: i32,
     },
+    /// Col2Im: image_shape and block_shape (inputs 1, 2) read on the host.
+    Col2Im(Col2ImAttrs),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -442,6 +445,7 @@ impl GpuOp {
             "AffineGrid" => GpuOp::AffineGrid {
                 align: a.int_or("align_corners", 0).map_err(|e| e.to_string())? != 0,
             },
+            "Col2Im" => e(Col2ImAttrs::parse(a).map(GpuOp::Col2Im))?,
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
@@ -484,6 +488,7 @@ impl GpuOp {
             GpuOp::Dft(_) => i >= 1,
             GpuOp::Window(_) => true,
             GpuOp::AffineGrid { .. } => i == 1,
+            GpuOp::Col2Im(_) => i >= 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }

@@ -320,3 +320,74 @@ fn affine_grid_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn col2im_matches_cpu() {
+    if !gpu_or_skip("col2im_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(97);
+    // (n, c, image, block, dilations, pads, strides)
+    let cases: [(
+        usize,
+        usize,
+        Vec<i64>,
+        Vec<i64>,
+        Vec<i64>,
+        Vec<i64>,
+        Vec<i64>,
+    ); 4] = [
+        (
+            1,
+            2,
+            vec![5, 5],
+            vec![2, 2],
+            vec![1, 1],
+            vec![0, 0, 0, 0],
+            vec![1, 1],
+        ),
+        (
+            2,
+            3,
+            vec![31, 33],
+            vec![3, 2],
+            vec![2, 1],
+            vec![1, 0, 1, 2],
+            vec![2, 1],
+        ),
+        (1, 1, vec![257], vec![5], vec![1], vec![2, 2], vec![3]),
+        (
+            1,
+            2,
+            vec![4, 5, 6],
+            vec![2, 2, 3],
+            vec![1, 1, 1],
+            vec![0, 1, 0, 0, 1, 1],
+            vec![1, 2, 1],
+        ),
+    ];
+    for (n, c, img, blk, dil, pads, st) in cases {
+        let nd = img.len();
+        let mut l = 1usize;
+        for d in 0..nd {
+            let span = dil[d] * (blk[d] - 1) + 1;
+            l *= ((img[d] + pads[d] + pads[d + nd] - span) / st[d] + 1) as usize;
+        }
+        let kprod: i64 = blk.iter().product();
+        let (g, f) = one_opset(
+            "Col2Im",
+            vec![
+                In::Feed(rng.tensor(&[n, c * kprod as usize, l], -1.0, 1.0)),
+                In::Const(ints(&img)),
+                In::Const(ints(&blk)),
+            ],
+            attrs(&[
+                ("dilations", Attr::Ints(dil.clone())),
+                ("pads", Attr::Ints(pads.clone())),
+                ("strides", Attr::Ints(st.clone())),
+            ]),
+            18,
+        );
+        check(&format!("Col2Im image {img:?} block {blk:?}"), &g, f, EXACT);
+    }
+}
