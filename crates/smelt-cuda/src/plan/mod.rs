@@ -10,6 +10,7 @@
 pub mod attention;
 pub mod col2im;
 pub mod conv;
+pub mod einsum;
 pub mod elementwise;
 pub mod grid_sample;
 pub mod layout;

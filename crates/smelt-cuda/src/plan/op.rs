@@ -188,6 +188,10 @@ pub enum GpuOp {
     },
     /// Col2Im: image_shape and block_shape (inputs 1, 2) read on the host.
     Col2Im(Col2ImAttrs),
+    /// Einsum over up to 4 inputs (see `plan::einsum`).
+    Einsum {
+        equation: String,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -446,6 +450,17 @@ impl GpuOp {
                 align: a.int_or("align_corners", 0).map_err(|e| e.to_string())? != 0,
             },
             "Col2Im" => e(Col2ImAttrs::parse(a).map(GpuOp::Col2Im))?,
+            "Einsum" if node.inputs.len() > super::einsum::MAX_IN => {
+                return Err(format!("Einsum of {} inputs", node.inputs.len()))
+            }
+            "Einsum" => GpuOp::Einsum {
+                equation: a
+                    .req_string("equation")
+                    .map_err(|e| e.to_string())?
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect(),
+            },
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;

@@ -391,3 +391,33 @@ fn col2im_matches_cpu() {
         check(&format!("Col2Im image {img:?} block {blk:?}"), &g, f, EXACT);
     }
 }
+
+#[test]
+fn einsum_matches_cpu() {
+    if !gpu_or_skip("einsum_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(101);
+    let cases: [(&str, Vec<Vec<usize>>); 8] = [
+        ("bij,bjk->bik", vec![vec![3, 31, 33], vec![3, 33, 5]]),
+        ("i,i", vec![vec![257], vec![257]]),
+        ("ij->ji", vec![vec![33, 31]]),
+        ("ij->i", vec![vec![5, 257]]),
+        ("...ii->...i", vec![vec![2, 3, 17, 17]]),
+        (",->", vec![vec![], vec![]]),
+        ("ab,bc,cd->ad", vec![vec![4, 5], vec![5, 6], vec![6, 3]]),
+        ("bhqd,bhkd->bhqk", vec![vec![2, 1, 7, 8], vec![2, 3, 9, 8]]),
+    ];
+    for (eq, shapes) in cases {
+        let ins: Vec<In> = shapes
+            .iter()
+            .map(|s| In::Feed(rng.tensor(s, -1.0, 1.0)))
+            .collect();
+        let (g, f) = one(
+            "Einsum",
+            ins,
+            attrs(&[("equation", Attr::String(eq.into()))]),
+        );
+        check(&format!("Einsum '{eq}' {shapes:?}"), &g, f, SUMS);
+    }
+}

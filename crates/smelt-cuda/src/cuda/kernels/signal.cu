@@ -52,3 +52,39 @@ extern "C" __global__ void window_f32(float* y, int n, int kind, double d) {
         y[i] = (float)v;
     }
 }
+
+struct EinsumParams {
+    int nin, nout, ncon;
+    int out_dims[8], con_dims[8];
+    int ostr[4][8], cstr[4][8];
+    int total, ncomb;
+};
+
+// Einsum (plan::einsum): one thread per output element.
+extern "C" __global__ void einsum_f32(const float* x0, const float* x1, const float* x2, const float* x3, float* y,
+                                      EinsumParams p) {
+    const float* xs[4] = {x0, x1, x2, x3};
+    GRID_STRIDE(e, p.total) {
+        int base[4] = {0, 0, 0, 0};
+        int rem = e;
+        for (int d = p.nout - 1; d >= 0; --d) {
+            int v = rem % p.out_dims[d];
+            rem /= p.out_dims[d];
+            for (int k = 0; k < p.nin; ++k) base[k] += v * p.ostr[k][d];
+        }
+        float acc = 0.0f;
+        for (int c = 0; c < p.ncomb; ++c) {
+            int off[4] = {base[0], base[1], base[2], base[3]};
+            int r = c;
+            for (int d = p.ncon - 1; d >= 0; --d) {
+                int v = r % p.con_dims[d];
+                r /= p.con_dims[d];
+                for (int k = 0; k < p.nin; ++k) off[k] += v * p.cstr[k][d];
+            }
+            float prod = xs[0][off[0]];
+            for (int k = 1; k < p.nin; ++k) prod *= xs[k][off[k]];
+            acc += prod;
+        }
+        y[e] = acc;
+    }
+}

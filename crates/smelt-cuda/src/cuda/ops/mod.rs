@@ -155,6 +155,7 @@ pub fn run(
             nn::softmax_nd(s, ins.f32(0)?, *axis, *coerce, *kind)?
         }
         GpuOp::Col2Im(a) => pool2::col2im(s, a, &ins)?,
+        GpuOp::Einsum { equation } => signal::einsum(s, equation, &ins)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }

@@ -1,8 +1,9 @@
-//! DFT and the window generators (plans in `plan::signal`).
+//! DFT and the window generators (plans in `plan::signal`), and Einsum (`plan::einsum`).
 
 use super::{geom, Ins};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
+use crate::plan::einsum;
 use crate::plan::signal::{self, DftAttrs, WindowAttrs};
 use smelt_core::{DType, Error, Result};
 
@@ -48,5 +49,21 @@ pub(super) fn window(s: &Stream, a: &WindowAttrs, ins: &Ins) -> Result<GpuTensor
     let (yp, nn, k) = (y.ptr(), crate::plan::i32_of(n, "window size")?, a.kind);
     let (g, b) = geom(n);
     s.launch("window_f32", g, b, args![&yp, &nn, &k, &d])?;
+    Ok(y)
+}
+
+pub(super) fn einsum(s: &Stream, equation: &str, ins: &Ins) -> Result<GpuTensor> {
+    let n = ins.0.len();
+    let mut xs = Vec::with_capacity(n);
+    for i in 0..n {
+        xs.push(ins.f32(i)?);
+    }
+    let shapes: Vec<&[usize]> = xs.iter().map(|x| x.shape()).collect();
+    let (p, out) = einsum::plan(equation, &shapes)?;
+    let y = s.alloc(DType::F32, &out)?;
+    let ptr = |i: usize| xs.get(i).map_or(0u64, |x| x.ptr());
+    let (p0, p1, p2, p3, yp) = (ptr(0), ptr(1), ptr(2), ptr(3), y.ptr());
+    let (g, b) = geom(y.len());
+    s.launch("einsum_f32", g, b, args![&p0, &p1, &p2, &p3, &yp, &p])?;
     Ok(y)
 }
