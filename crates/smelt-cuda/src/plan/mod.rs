@@ -20,6 +20,7 @@ pub mod norm;
 pub mod norm2;
 pub mod op;
 pub mod pool;
+pub mod quant;
 pub mod reduce;
 pub mod resize;
 pub mod rotary;

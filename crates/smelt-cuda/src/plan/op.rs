@@ -10,6 +10,7 @@ use super::grid_sample::GridSampleAttrs;
 use super::loss::LossAttrs;
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
+use super::quant::QuantAttrs;
 use super::reduce::{self, ReduceAttrs};
 use super::resize::ResizeAttrs;
 use super::rotary::RotaryAttrs;
@@ -192,6 +193,10 @@ pub enum GpuOp {
     Einsum {
         equation: String,
     },
+    /// QuantizeLinear (f32 -> u8) / DequantizeLinear (u8 -> f32).
+    Quant(QuantAttrs),
+    /// DynamicQuantizeLinear (f32 -> u8, scale, zero point).
+    DynQuant,
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -461,6 +466,10 @@ impl GpuOp {
                     .filter(|c| !c.is_whitespace())
                     .collect(),
             },
+            "QuantizeLinear" | "DequantizeLinear" => {
+                e(QuantAttrs::parse(a, t == "DequantizeLinear").map(GpuOp::Quant))?
+            }
+            "DynamicQuantizeLinear" => GpuOp::DynQuant,
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
@@ -536,6 +545,7 @@ impl GpuOp {
         match self {
             GpuOp::Attention(_) => return super::attention::check_types(node, graph),
             GpuOp::Loss(_) => return super::loss::check_types(node, graph),
+            GpuOp::Quant(q) => return super::quant::check_types(node, graph, q.dequant),
             _ => {}
         }
         for (i, inp) in node.inputs.iter().enumerate() {

@@ -390,3 +390,65 @@ fn softmax_rule_is_read_from_the_cpu_op() {
         }
     }
 }
+
+#[test]
+fn quantize_dequantize_u8_match_cpu() {
+    if !gpu_or_skip("quantize_dequantize_u8_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(103);
+    let u8s = |shape: &[usize], rng: &mut Rng| {
+        let n: usize = shape.iter().product();
+        let v: Vec<u8> = (0..n).map(|_| (rng.next() * 256.0) as u8).collect();
+        Tensor::from_vec(shape.to_vec(), v).unwrap()
+    };
+    for &n in &SIZES {
+        // (x shape, scale shape, axis, block size)
+        for (xs, ss, axis, bs) in [
+            (vec![n], vec![], 1i64, 0i64),
+            (vec![2, 3, n], vec![3], 1, 0),
+            (vec![2, n, 4], vec![2, n.div_ceil(2), 4], 1, 2),
+        ] {
+            let mut at = vec![("axis", Attr::Int(axis))];
+            if bs > 0 {
+                at.push(("block_size", Attr::Int(bs)));
+            }
+            let scale = rng.tensor(&ss, 0.01, 0.2);
+            let (g, f) = one_opset(
+                "QuantizeLinear",
+                vec![
+                    In::Feed(rng.tensor(&xs, -20.0, 20.0)),
+                    In::Const(scale.clone()),
+                    In::Const(u8s(&ss, &mut rng)),
+                ],
+                attrs(&at),
+                21,
+            );
+            check(&format!("QuantizeLinear {xs:?} scale {ss:?}"), &g, f, EXACT);
+            let (g, f) = one_opset(
+                "DequantizeLinear",
+                vec![
+                    In::Feed(u8s(&xs, &mut rng)),
+                    In::Const(scale),
+                    In::Const(u8s(&ss, &mut rng)),
+                ],
+                attrs(&at),
+                21,
+            );
+            check(
+                &format!("DequantizeLinear {xs:?} scale {ss:?}"),
+                &g,
+                f,
+                ULPS,
+            );
+        }
+        let (g, f) = one_n(
+            "DynamicQuantizeLinear",
+            vec![In::Feed(rng.tensor(&[3, n], -2.0, 5.0))],
+            attrs(&[]),
+            11,
+            3,
+        );
+        check(&format!("DynamicQuantizeLinear n{n}"), &g, f, EXACT);
+    }
+}

@@ -15,6 +15,7 @@ mod loss;
 mod nn;
 mod norm2;
 mod pool2;
+mod quant;
 mod sample;
 mod sequence;
 mod signal;
@@ -101,6 +102,7 @@ pub fn run(
         }
         GpuOp::Attention(a) => return attention::attention(s, a, &ins, n_outputs),
         GpuOp::Loss(a) => return loss::loss(s, a, &ins, n_outputs),
+        GpuOp::DynQuant => return quant::dynamic_quantize(s, ins.f32(0)?),
         GpuOp::LinearAttention(a) => return sequence::linear_attention(s, a, &ins),
         GpuOp::CausalConv { silu } => return sequence::causal_conv(s, &ins, *silu),
         _ => {}
@@ -156,13 +158,15 @@ pub fn run(
         }
         GpuOp::Col2Im(a) => pool2::col2im(s, a, &ins)?,
         GpuOp::Einsum { equation } => signal::einsum(s, equation, &ins)?,
+        GpuOp::Quant(a) => quant::quantize(s, a, &ins)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
         | GpuOp::Attention(_)
         | GpuOp::Loss(_)
         | GpuOp::LinearAttention(_)
-        | GpuOp::CausalConv { .. } => {
+        | GpuOp::CausalConv { .. }
+        | GpuOp::DynQuant => {
             unreachable!("handled above")
         }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {
