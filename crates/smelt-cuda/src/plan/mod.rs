@@ -23,6 +23,7 @@ pub mod pool;
 pub mod quant;
 pub mod reduce;
 pub mod resize;
+pub mod roi_align;
 pub mod rotary;
 pub mod sequence;
 pub mod signal;

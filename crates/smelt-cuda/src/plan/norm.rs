@@ -132,3 +132,17 @@ pub fn softmax3(shape: &[usize], ax: i64, coerce: bool) -> Result<(usize, usize,
         (outer, shape[a], shape[a + 1..].iter().product())
     })
 }
+
+/// Field `name` of the `Debug` form (`Type { name: value, .. }`) of a node's CPU op of
+/// struct `ty`: how a setting the CPU op resolved from the opset (which placement does not
+/// see) is read. None when the form is not recognised.
+pub fn cpu_op_field(node: &smelt_ir::Node, ty: &str, name: &str) -> Option<String> {
+    let d = format!("{:?}", node.op);
+    if !d.starts_with(&format!("{ty} {{")) {
+        return None;
+    }
+    let at = d.find(&format!(" {name}: "))? + name.len() + 3;
+    let rest = &d[at..];
+    let end = rest.find([',', ' ', '}']).unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}

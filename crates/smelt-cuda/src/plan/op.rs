@@ -13,6 +13,7 @@ use super::pool::PoolAttrs;
 use super::quant::QuantAttrs;
 use super::reduce::{self, ReduceAttrs};
 use super::resize::ResizeAttrs;
+use super::roi_align::RoiAlignAttrs;
 use super::rotary::RotaryAttrs;
 use super::sequence::LinearAttentionAttrs;
 use super::signal::{DftAttrs, WindowAttrs};
@@ -197,6 +198,8 @@ pub enum GpuOp {
     Quant(QuantAttrs),
     /// DynamicQuantizeLinear (f32 -> u8, scale, zero point).
     DynQuant,
+    /// RoiAlign: batch_indices (input 2) read on the host.
+    RoiAlign(RoiAlignAttrs),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -470,6 +473,7 @@ impl GpuOp {
                 e(QuantAttrs::parse(a, t == "DequantizeLinear").map(GpuOp::Quant))?
             }
             "DynamicQuantizeLinear" => GpuOp::DynQuant,
+            "RoiAlign" => GpuOp::RoiAlign(RoiAlignAttrs::parse(node)?),
             "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
             "RMSNormalization" => {
                 let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
@@ -513,6 +517,7 @@ impl GpuOp {
             GpuOp::Window(_) => true,
             GpuOp::AffineGrid { .. } => i == 1,
             GpuOp::Col2Im(_) => i >= 1,
+            GpuOp::RoiAlign(_) => i == 2,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }

@@ -421,3 +421,66 @@ fn einsum_matches_cpu() {
         check(&format!("Einsum '{eq}' {shapes:?}"), &g, f, SUMS);
     }
 }
+
+#[test]
+fn roi_align_matches_cpu() {
+    if !gpu_or_skip("roi_align_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(107);
+    let (n, c, h, w, r) = (2, 3, 33, 31, 5);
+    for opset in [10, 16] {
+        for (mode, sr, oh, ow) in [
+            ("avg", 0i64, 3i64, 4i64),
+            ("max", 2, 5, 5),
+            ("avg", 1, 7, 2),
+        ] {
+            // boxes partly outside the image, some smaller than a pixel
+            let rois = rng.tensor(&[r, 4], -4.0, 40.0);
+            let (g, f) = one_opset(
+                "RoiAlign",
+                vec![
+                    In::Feed(rng.tensor(&[n, c, h, w], -1.0, 1.0)),
+                    In::Feed(rois),
+                    In::Const(ints(&[0, 1, 1, 0, 1])),
+                ],
+                attrs(&[
+                    ("mode", Attr::String(mode.into())),
+                    ("sampling_ratio", Attr::Int(sr)),
+                    ("output_height", Attr::Int(oh)),
+                    ("output_width", Attr::Int(ow)),
+                    ("spatial_scale", Attr::Float(0.75)),
+                ]),
+                opset,
+            );
+            check(
+                &format!("RoiAlign-{opset} {mode} sr {sr} {oh}x{ow}"),
+                &g,
+                f,
+                ULPS,
+            );
+        }
+    }
+}
+
+/// RoiAlign's opset-dependent default mode is read from the CPU op (no device needed).
+#[test]
+fn roi_align_default_mode_is_read_from_the_cpu_op() {
+    use smelt_cuda::plan::op::GpuOp;
+    for (opset, half) in [(10, false), (16, true)] {
+        let (g, _) = one_opset(
+            "RoiAlign",
+            vec![
+                In::Feed(Rng::new(1).tensor(&[1, 1, 4, 4], -1.0, 1.0)),
+                In::Feed(Rng::new(2).tensor(&[1, 4], 0.0, 3.0)),
+                In::Const(ints(&[0])),
+            ],
+            attrs(&[]),
+            opset,
+        );
+        match GpuOp::from_node(&g.nodes[0]) {
+            Ok(GpuOp::RoiAlign(a)) => assert_eq!(a.half_pixel, half, "opset {opset}"),
+            other => panic!("opset {opset}: {other:?}"),
+        }
+    }
+}

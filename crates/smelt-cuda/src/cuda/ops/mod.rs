@@ -159,6 +159,7 @@ pub fn run(
         GpuOp::Col2Im(a) => pool2::col2im(s, a, &ins)?,
         GpuOp::Einsum { equation } => signal::einsum(s, equation, &ins)?,
         GpuOp::Quant(a) => quant::quantize(s, a, &ins)?,
+        GpuOp::RoiAlign(a) => sample::roi_align(s, a, &ins)?,
         GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
