@@ -200,6 +200,11 @@ pub enum GpuOp {
     DynQuant,
     /// RoiAlign: batch_indices (input 2) read on the host.
     RoiAlign(RoiAlignAttrs),
+    /// BatchNormalization in training mode (as the CPU op resolved it from the opset).
+    BatchNormTrain {
+        eps: f32,
+        momentum: f32,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -267,6 +272,15 @@ impl GpuOp {
             }
             "GlobalAveragePool" => GpuOp::GlobalPool { max: false },
             "GlobalMaxPool" => GpuOp::GlobalPool { max: true },
+            "BatchNormalization"
+                if super::norm::cpu_op_field(node, "BatchNorm", "training").as_deref()
+                    == Some("true") =>
+            {
+                GpuOp::BatchNormTrain {
+                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                    momentum: a.float_or("momentum", 0.9).map_err(|e| e.to_string())?,
+                }
+            }
             "BatchNormalization" => {
                 if n_out > 1 || a.int_or("training_mode", 0).unwrap_or(0) != 0 {
                     return Err("BatchNormalization in training mode has no GPU kernel".into());

@@ -452,3 +452,71 @@ fn quantize_dequantize_u8_match_cpu() {
         check(&format!("DynamicQuantizeLinear n{n}"), &g, f, EXACT);
     }
 }
+
+#[test]
+fn batch_norm_training_matches_cpu() {
+    if !gpu_or_skip("batch_norm_training_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(109);
+    for &n in &SIZES[..4] {
+        // opset 15: training_mode with 3 outputs; opset 9: training by 5 outputs
+        for (opset, n_out) in [(15, 3), (9, 5)] {
+            let c = 3;
+            let mut at = vec![
+                ("epsilon", Attr::Float(1e-3)),
+                ("momentum", Attr::Float(0.8)),
+            ];
+            if opset >= 14 {
+                at.push(("training_mode", Attr::Int(1)));
+            }
+            let (g, f) = one_n(
+                "BatchNormalization",
+                vec![
+                    In::Feed(rng.tensor(&[2, c, n, 3], -2.0, 2.0)),
+                    In::Const(rng.tensor(&[c], 0.5, 1.5)),
+                    In::Const(rng.tensor(&[c], -1.0, 1.0)),
+                    In::Const(rng.tensor(&[c], -0.5, 0.5)),
+                    In::Const(rng.tensor(&[c], 0.5, 1.5)),
+                ],
+                attrs(&at),
+                opset,
+                n_out,
+            );
+            check(
+                &format!("BatchNormalization training opset {opset} n{n}"),
+                &g,
+                f,
+                SUMS,
+            );
+        }
+    }
+}
+
+/// Training mode is what the CPU op resolved from the opset (no device needed).
+#[test]
+fn batch_norm_training_is_read_from_the_cpu_op() {
+    use smelt_cuda::plan::op::GpuOp;
+    for (opset, mode, n_out, want) in [(15, 1, 3, true), (15, 0, 1, false), (9, 0, 5, true)] {
+        let p = || In::Const(Rng::new(3).tensor(&[2], 0.5, 1.5));
+        let (g, _) = one_n(
+            "BatchNormalization",
+            vec![
+                In::Feed(Rng::new(1).tensor(&[1, 2, 3], -1.0, 1.0)),
+                p(),
+                p(),
+                p(),
+                p(),
+            ],
+            attrs(&[("training_mode", Attr::Int(mode))]),
+            opset,
+            n_out,
+        );
+        let op = GpuOp::from_node(&g.nodes[0]).unwrap();
+        assert_eq!(
+            matches!(op, GpuOp::BatchNormTrain { .. }),
+            want,
+            "opset {opset}"
+        );
+    }
+}

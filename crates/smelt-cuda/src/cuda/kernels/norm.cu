@@ -166,3 +166,37 @@ extern "C" __global__ void softmax_mid_f32(const float* x, float* y, int outer, 
         }
     }
 }
+
+// BatchNormalization in training mode over x [nb, c, sp]: one block per channel takes the
+// batch mean and population variance (two passes), normalises with them, and writes the
+// running statistics (input * momentum + batch * (1 - momentum)) and the batch ones; the
+// four statistic outputs may be null.
+extern "C" __global__ void batchnorm_train_f32(const float* x, const float* scale, const float* bias,
+                                               const float* mean_in, const float* var_in, float* y, float* rm,
+                                               float* rv, float* bm, float* bv, int nb, int c, int sp, float eps,
+                                               float mo) {
+    __shared__ float sh[32];
+    int ch = blockIdx.x;
+    if (ch >= c) return;
+    int cnt = nb * sp;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) s += x[((long long)(j / sp) * c + ch) * sp + j % sp];
+    float m = block_sum(s, sh) / (float)cnt;
+    float q = 0.0f;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) {
+        float d = x[((long long)(j / sp) * c + ch) * sp + j % sp] - m;
+        q += d * d;
+    }
+    float v = block_sum(q, sh) / (float)cnt;
+    float a = scale[ch] / sqrtf(v + eps);
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) {
+        long long k = ((long long)(j / sp) * c + ch) * sp + j % sp;
+        y[k] = (x[k] - m) * a + bias[ch];
+    }
+    if (threadIdx.x == 0) {
+        if (rm) rm[ch] = mean_in[ch] * mo + m * (1.0f - mo);
+        if (rv) rv[ch] = var_in[ch] * mo + v * (1.0f - mo);
+        if (bm) bm[ch] = m;
+        if (bv) bv[ch] = v;
+    }
+}

@@ -103,6 +103,9 @@ pub fn run(
         GpuOp::Attention(a) => return attention::attention(s, a, &ins, n_outputs),
         GpuOp::Loss(a) => return loss::loss(s, a, &ins, n_outputs),
         GpuOp::DynQuant => return quant::dynamic_quantize(s, ins.f32(0)?),
+        GpuOp::BatchNormTrain { eps, momentum } => {
+            return norm2::batch_norm_train(s, &ins, *eps, *momentum, n_outputs)
+        }
         GpuOp::LinearAttention(a) => return sequence::linear_attention(s, a, &ins),
         GpuOp::CausalConv { silu } => return sequence::causal_conv(s, &ins, *silu),
         _ => {}
@@ -167,7 +170,8 @@ pub fn run(
         | GpuOp::Loss(_)
         | GpuOp::LinearAttention(_)
         | GpuOp::CausalConv { .. }
-        | GpuOp::DynQuant => {
+        | GpuOp::DynQuant
+        | GpuOp::BatchNormTrain { .. } => {
             unreachable!("handled above")
         }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {

@@ -1,5 +1,5 @@
 //! RMSNormalization, Group/InstanceNormalization, LpNormalization and
-//! MeanVarianceNormalization (plans in `plan::norm2`).
+//! MeanVarianceNormalization (plans in `plan::norm2`), BatchNormalization in training mode.
 
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
@@ -76,4 +76,47 @@ pub(super) fn mvn(s: &Stream, x: &GpuTensor, axes: &[i64]) -> Result<GpuTensor> 
         args![&xp, &yp, &g, &rr, &kept, &red],
     )?;
     Ok(y)
+}
+
+/// BatchNormalization in training mode: Y, running mean / variance, then the batch mean /
+/// variance, cut to `n_outputs`. x is [N, C, ...] (rank >= 2); the parameters hold C values.
+pub(super) fn batch_norm_train(
+    s: &Stream,
+    ins: &super::Ins,
+    eps: f32,
+    momentum: f32,
+    n_outputs: usize,
+) -> Result<Vec<GpuTensor>> {
+    let x = ins.f32(0)?;
+    let ps = [ins.f32(1)?, ins.f32(2)?, ins.f32(3)?, ins.f32(4)?];
+    let sh = x.shape();
+    if sh.len() < 2 || ps.iter().any(|p| p.len() != sh[1]) {
+        return Err(smelt_core::Error::unsupported(
+            "BatchNormalization",
+            format!("training mode on X {sh:?} with these parameters on the GPU"),
+        ));
+    }
+    let (nb, c) = (sh[0], sh[1]);
+    let sp: usize = sh[2..].iter().product();
+    crate::plan::i32_of(x.len(), "element count")?;
+    let y = s.alloc(DType::F32, sh)?;
+    let stats: Vec<GpuTensor> = (1..n_outputs.clamp(1, 5))
+        .map(|_| s.alloc(DType::F32, &[c]))
+        .collect::<Result<_>>()?;
+    let st = |i: usize| stats.get(i).map_or(0u64, |t| t.ptr());
+    let (xp, yp) = (x.ptr(), y.ptr());
+    let (sc, b, m, v) = (ps[0].ptr(), ps[1].ptr(), ps[2].ptr(), ps[3].ptr());
+    let (rm, rv, bm, bv) = (st(0), st(1), st(2), st(3));
+    let (nb, ci, spi) = (nb as i32, c as i32, sp as i32);
+    if c > 0 {
+        s.launch(
+            "batchnorm_train_f32",
+            c as u32,
+            BLOCK,
+            args![&xp, &sc, &b, &m, &v, &yp, &rm, &rv, &bm, &bv, &nb, &ci, &spi, &eps, &momentum],
+        )?;
+    }
+    let mut out = vec![y];
+    out.extend(stats);
+    Ok(out)
 }
