@@ -464,7 +464,10 @@ impl GpuOp {
                 attrs.count_include_pad = false;
                 GpuOp::LpPool { attrs, p }
             }
-            "DFT" => e(DftAttrs::parse(a).map(GpuOp::Dft))?,
+            "DFT" => {
+                let cpu = super::norm::cpu_op_field(node, "Dft", "axis_attr");
+                e(DftAttrs::parse(a, cpu.as_deref()).map(GpuOp::Dft))?
+            }
             "HannWindow" | "HammingWindow" | "BlackmanWindow" => {
                 e(WindowAttrs::parse(t, a).map(GpuOp::Window))?
             }

@@ -6,8 +6,8 @@
 //! n/2+1 with `onesided`); inverse is scaled by 1/n, and with `onesided` takes a half
 //! spectrum and gives the real signal (C = 1). The axis is the `axis` attribute (opsets
 //! 17-19, default 1) or input 2 (opset 20, default -2); placement does not know the opset,
-//! so a node with neither, where the two defaults name different dims, is refused at run
-//! time. The GPU sums the naive O(n^2) transform in f64 (the CPU uses an FFT for powers of
+//! so the CPU op's resolved axis is read from it (where that fails, a node with neither,
+//! where the two defaults name different dims, is refused at run time). The GPU sums the naive O(n^2) transform in f64 (the CPU uses an FFT for powers of
 //! two). f32 only.
 //!
 //! Windows: `size` (input 0, host) samples of f32 (`output_datatype` must be 1).
@@ -18,15 +18,31 @@ use smelt_ir::Attributes;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DftAttrs {
+    /// The axis attribute (opsets 17-19, with its default), None from opset 20.
     pub axis: Option<i64>,
+    /// Whether the opset is known (else `axis` is only the attribute, if any).
+    pub opset_known: bool,
     pub inverse: bool,
     pub onesided: bool,
 }
 
 impl DftAttrs {
-    pub fn parse(a: &Attributes) -> Result<DftAttrs> {
+    /// `cpu_axis`: the CPU op's resolved `axis_attr` field (`Some(v)` / `None`), if read.
+    pub fn parse(a: &Attributes, cpu_axis: Option<&str>) -> Result<DftAttrs> {
+        let parsed = cpu_axis.and_then(|f| match f {
+            "None" => Some(None),
+            f => f
+                .strip_prefix("Some(")
+                .and_then(|v| v.strip_suffix(')'))
+                .and_then(|v| v.parse::<i64>().ok())
+                .map(Some),
+        });
         Ok(DftAttrs {
-            axis: a.int("axis")?,
+            axis: match parsed {
+                Some(ax) => ax,
+                None => a.int("axis")?,
+            },
+            opset_known: parsed.is_some(),
             inverse: a.int_or("inverse", 0)? != 0,
             onesided: a.int_or("onesided", 0)? != 0,
         })
@@ -67,6 +83,7 @@ pub fn dft(
     let axis = match (a.axis, axis_in) {
         (Some(v), _) => v,
         (None, Some(v)) => v,
+        (None, None) if a.opset_known => -2,
         (None, None) => {
             // opset 17-19 default 1, opset 20 default -2
             if rank as i64 - 2 != 1 {

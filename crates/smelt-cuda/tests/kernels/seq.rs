@@ -237,6 +237,14 @@ fn dft_matches_cpu() {
                 SUMS,
             );
         }
+        // opset 20 without an axis: the default -2 on a rank-4 input
+        let (g, f) = one_opset(
+            "DFT",
+            vec![In::Feed(rng.tensor(&[2, 3, n, 2], -1.0, 1.0))],
+            attrs(&[]),
+            20,
+        );
+        check(&format!("DFT-20 n{n} default axis"), &g, f, SUMS);
         // opset 20: dft_length (padding and cutting) and axis inputs; a one-sided inverse
         for (len, inverse, onesided) in [(n + 5, 0, 0), ((n / 2).max(1), 0, 1), (0, 1, 1)] {
             let half = n / 2 + 1;
@@ -480,6 +488,27 @@ fn roi_align_default_mode_is_read_from_the_cpu_op() {
         );
         match GpuOp::from_node(&g.nodes[0]) {
             Ok(GpuOp::RoiAlign(a)) => assert_eq!(a.half_pixel, half, "opset {opset}"),
+            other => panic!("opset {opset}: {other:?}"),
+        }
+    }
+}
+
+/// DFT's opset-dependent axis is read from the CPU op (no device needed).
+#[test]
+fn dft_axis_is_read_from_the_cpu_op() {
+    use smelt_cuda::plan::op::GpuOp;
+    for (opset, want) in [(17, Some(1)), (20, None)] {
+        let (g, _) = one_opset(
+            "DFT",
+            vec![In::Feed(Rng::new(1).tensor(&[2, 3, 4, 2], -1.0, 1.0))],
+            attrs(&[]),
+            opset,
+        );
+        match GpuOp::from_node(&g.nodes[0]) {
+            Ok(GpuOp::Dft(a)) => {
+                assert!(a.opset_known, "opset {opset}");
+                assert_eq!(a.axis, want, "opset {opset}");
+            }
             other => panic!("opset {opset}: {other:?}"),
         }
     }
