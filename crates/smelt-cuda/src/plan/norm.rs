@@ -98,18 +98,8 @@ pub fn batch_norm(x: &[usize], params: &[&[usize]]) -> Result<(usize, usize, usi
 /// and the CPU op resolved both the default axis and the rule from it. None when the form
 /// is not recognised (the node then keeps the opset-free last-axis plan, or the CPU).
 pub fn cpu_softmax_rule(node: &smelt_ir::Node) -> Option<(i64, bool)> {
-    let d = format!("{:?}", node.op);
-    if !d.starts_with("Softmax {") {
-        return None;
-    }
-    let field = |name: &str| -> Option<&str> {
-        let at = d.find(&format!("{name}: "))? + name.len() + 2;
-        let rest = &d[at..];
-        let end = rest.find([',', ' ', '}']).unwrap_or(rest.len());
-        Some(&rest[..end])
-    };
-    let axis = field("axis")?.parse::<i64>().ok()?;
-    let coerce = match field("coerce_2d")? {
+    let axis = cpu_op_field(node, "Softmax", "axis")?.parse::<i64>().ok()?;
+    let coerce = match cpu_op_field(node, "Softmax", "coerce_2d")?.as_str() {
         "true" => true,
         "false" => false,
         _ => return None,
