@@ -27,6 +27,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/pool2.cu"),
     include_str!("kernels/signal.cu"),
     include_str!("kernels/quant.cu"),
+    include_str!("kernels/half.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

@@ -9,7 +9,8 @@
 //! - outputs Y (B, Hq, S, Dv) or (B, S, Hq*Dv), present_key (B, Hkv, T, D), present_value
 //!   (B, Hkv, T, Dv), qk_matmul_output (B, Hq, S, T) per `qk_matmul_output_mode`.
 //!
-//! f32 only (Q, K, V, past, a float mask); the GPU accumulates in f32 where the CPU uses f64.
+//! f32 (Q, K, V, past, a float mask), or f16 through the f32 kernels; the GPU accumulates in
+//! f32 where the CPU uses f64.
 
 use super::i32_of;
 use smelt_core::{DType, Error, Result};
@@ -53,8 +54,8 @@ impl AttentionAttrs {
     }
 }
 
-/// The dtype contract: Q, K, V, past_key, past_value f32; attn_mask bool or f32;
-/// nonpad_kv_seqlen i64.
+/// The dtype contract: Q, K, V, past_key, past_value f32 (or all f16); attn_mask bool or
+/// Q's dtype; nonpad_kv_seqlen i64.
 pub fn check_types(node: &Node, graph: &Graph) -> std::result::Result<(), String> {
     for (i, inp) in node.inputs.iter().enumerate() {
         let Some(id) = inp else { continue };
@@ -62,10 +63,13 @@ pub fn check_types(node: &Node, graph: &Graph) -> std::result::Result<(), String
         let Some(d) = v.info.dtype else {
             return Err(format!("dtype of input '{}' unknown", v.name));
         };
+        // the float inputs share Q's dtype, f32 or f16 (f16 runs through the f32 kernels)
+        let qd = node.inputs[0].and_then(|q| graph.values[q].info.dtype);
+        let float = matches!(qd, Some(DType::F32 | DType::F16)) && Some(d) == qd;
         let ok = match i {
-            3 => matches!(d, DType::F32 | DType::Bool),
+            3 => d == DType::Bool || float,
             6 => d == DType::I64,
-            _ => d == DType::F32,
+            _ => float,
         };
         if !ok {
             return Err(format!(

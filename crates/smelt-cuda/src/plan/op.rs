@@ -568,6 +568,9 @@ impl GpuOp {
             GpuOp::Attention(_) => return super::attention::check_types(node, graph),
             GpuOp::Loss(_) => return super::loss::check_types(node, graph),
             GpuOp::Quant(q) => return super::quant::check_types(node, graph, q.dequant),
+            GpuOp::LinearAttention(_) | GpuOp::CausalConv { .. } => {
+                return super::sequence::check_types(node, graph)
+            }
             _ => {}
         }
         for (i, inp) in node.inputs.iter().enumerate() {

@@ -5,11 +5,12 @@
 //! - CausalConvWithState: input [B, C, L], weight [C, 1, K], bias [C]?, past_state
 //!   [B, C, K-1]? -> output [B, C, L] (optionally SiLU), present_state [B, C, K-1].
 //!
-//! f32 only.
+//! f32, or f16 through the f32 kernels (every float input of one dtype).
 
 use super::i32_of;
+use smelt_core::DType;
 use smelt_core::{Error, Result};
-use smelt_ir::Attributes;
+use smelt_ir::{Attributes, Graph, Node};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinearAttentionAttrs {
@@ -159,4 +160,23 @@ pub fn causal_conv(
     }
     i32_of(b * c * (l + k), "CausalConvWithState elements")?;
     Ok([b, c, l, k])
+}
+
+/// The dtype contract of both ops: every input f32, or every input f16.
+pub fn check_types(node: &Node, graph: &Graph) -> std::result::Result<(), String> {
+    let mut seen: Option<DType> = None;
+    for inp in node.inputs.iter().flatten() {
+        let v = &graph.values[*inp];
+        let Some(d) = v.info.dtype else {
+            return Err(format!("dtype of input '{}' unknown", v.name));
+        };
+        if !matches!(d, DType::F32 | DType::F16) || seen.is_some_and(|s| s != d) {
+            return Err(format!(
+                "{} input '{}' is {d}; the GPU kernels take all-f32 or all-f16 inputs",
+                node.op_type, v.name
+            ));
+        }
+        seen = Some(d);
+    }
+    Ok(())
 }

@@ -513,3 +513,103 @@ fn dft_axis_is_read_from_the_cpu_op() {
         }
     }
 }
+
+/// An f16 copy of an f32 tensor.
+fn f16(t: &smelt_core::Tensor) -> smelt_core::Tensor {
+    smelt_ops::rnn::common::to_tensor(
+        smelt_core::DType::F16,
+        t.shape().to_vec(),
+        t.to_f64_vec().unwrap(),
+    )
+    .unwrap()
+}
+
+/// Runs `g` on the CPU and wholly on the GPU and compares f16 outputs within one f16
+/// rounding (the GPU rounds f32 results, the CPU f64 or f32 ones).
+fn check_f16(what: &str, g: &smelt_ir::Graph, feeds: Vec<(String, smelt_core::Tensor)>) {
+    let want = smelt_cpu::run(g, feeds.clone()).unwrap_or_else(|e| panic!("{what}: cpu: {e}"));
+    let ex = smelt_cuda::Executor::new(g, &vec![true; g.nodes.len()]).unwrap();
+    assert_eq!(
+        ex.gpu_node_count(),
+        g.nodes.len(),
+        "{what}: a node has no GPU op"
+    );
+    let got = ex.run(feeds).unwrap_or_else(|e| panic!("{what}: gpu: {e}"));
+    assert_eq!(ex.stats().cpu_fallbacks, 0, "{what}: fell back to the CPU");
+    for ((n, w), (_, gt)) in want.iter().zip(&got) {
+        assert_eq!(w.dtype(), gt.dtype(), "{what}: {n} dtype");
+        assert_eq!(w.shape(), gt.shape(), "{what}: {n} shape");
+        for (i, (a, b)) in w
+            .to_f64_vec()
+            .unwrap()
+            .iter()
+            .zip(gt.to_f64_vec().unwrap())
+            .enumerate()
+        {
+            assert!(
+                (a - b).abs() <= 1e-3 + 1e-3 * a.abs() || (a.is_nan() && b.is_nan()),
+                "{what}: {n}[{i}]: cpu {a}, gpu {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn f16_sequence_ops_match_cpu() {
+    if !gpu_or_skip("f16_sequence_ops_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(113);
+    // Attention with past and present, GQA, a float mask, all four outputs
+    let (b, hq, hkv, s, l, past, d) = (2, 4, 2, 33, 7, 257, 8);
+    let t = past + l;
+    let (g, f) = one_n(
+        "Attention",
+        vec![
+            In::Feed(f16(&rng.tensor(&[b, hq, s, d], -1.0, 1.0))),
+            In::Feed(f16(&rng.tensor(&[b, hkv, l, d], -1.0, 1.0))),
+            In::Feed(f16(&rng.tensor(&[b, hkv, l, d], -1.0, 1.0))),
+            In::Feed(f16(&rng.tensor(&[s, t], -1.0, 0.5))),
+            In::Feed(f16(&rng.tensor(&[b, hkv, past, d], -1.0, 1.0))),
+            In::Feed(f16(&rng.tensor(&[b, hkv, past, d], -1.0, 1.0))),
+        ],
+        attrs(&[]),
+        24,
+        4,
+    );
+    check_f16("Attention f16", &g, f);
+    // CausalConvWithState with bias, past state and SiLU
+    let (g, f) = one_n(
+        "CausalConvWithState",
+        vec![
+            In::Feed(f16(&rng.tensor(&[2, 5, 257], -1.0, 1.0))),
+            In::Const(f16(&rng.tensor(&[5, 1, 4], -1.0, 1.0))),
+            In::Const(f16(&rng.tensor(&[5], -1.0, 1.0))),
+            In::Feed(f16(&rng.tensor(&[2, 5, 3], -1.0, 1.0))),
+        ],
+        attrs(&[("activation", Attr::String("silu".into()))]),
+        27,
+        2,
+    );
+    check_f16("CausalConvWithState f16", &g, f);
+    // LinearAttention, gated delta rule
+    let (bb, tt, hq, hk, dk, dv) = (1, 9, 4, 2, 16, 33);
+    let (g, f) = one_n(
+        "LinearAttention",
+        vec![
+            In::Feed(f16(&rng.tensor(&[bb, tt, hq * dk], -0.5, 0.5))),
+            In::Feed(f16(&rng.tensor(&[bb, tt, hk * dk], -0.5, 0.5))),
+            In::Feed(f16(&rng.tensor(&[bb, tt, hk * dv], -1.0, 1.0))),
+            In::Feed(f16(&rng.tensor(&[bb, hk, dk, dv], -0.5, 0.5))),
+            In::Feed(f16(&rng.tensor(&[bb, tt, hk], -0.5, 0.0))),
+            In::Feed(f16(&rng.tensor(&[bb, tt, hk], 0.1, 0.9))),
+        ],
+        attrs(&[
+            ("q_num_heads", Attr::Int(hq as i64)),
+            ("kv_num_heads", Attr::Int(hk as i64)),
+        ]),
+        27,
+        2,
+    );
+    check_f16("LinearAttention f16", &g, f);
+}

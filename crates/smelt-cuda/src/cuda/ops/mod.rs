@@ -8,6 +8,7 @@
 
 mod attention;
 mod elementwise;
+mod half;
 mod image;
 mod layout;
 mod linalg;
@@ -100,14 +101,20 @@ pub fn run(
                 n_outputs,
             )
         }
-        GpuOp::Attention(a) => return attention::attention(s, a, &ins, n_outputs),
+        GpuOp::Attention(a) => {
+            return half::via_f32(s, &ins, |i| attention::attention(s, a, i, n_outputs))
+        }
         GpuOp::Loss(a) => return loss::loss(s, a, &ins, n_outputs),
         GpuOp::DynQuant => return quant::dynamic_quantize(s, ins.f32(0)?),
         GpuOp::BatchNormTrain { eps, momentum } => {
             return norm2::batch_norm_train(s, &ins, *eps, *momentum, n_outputs)
         }
-        GpuOp::LinearAttention(a) => return sequence::linear_attention(s, a, &ins),
-        GpuOp::CausalConv { silu } => return sequence::causal_conv(s, &ins, *silu),
+        GpuOp::LinearAttention(a) => {
+            return half::via_f32(s, &ins, |i| sequence::linear_attention(s, a, i))
+        }
+        GpuOp::CausalConv { silu } => {
+            return half::via_f32(s, &ins, |i| sequence::causal_conv(s, i, *silu))
+        }
         _ => {}
     }
     let y = match op {
