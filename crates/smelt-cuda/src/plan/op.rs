@@ -571,6 +571,17 @@ impl GpuOp {
             GpuOp::LinearAttention(_) | GpuOp::CausalConv { .. } => {
                 return super::sequence::check_types(node, graph)
             }
+            GpuOp::LpPool { .. } => {
+                // the pool kernel is 1-d / 2-d: refuse other ranks here, not at run time
+                let rank = node.inputs[0]
+                    .and_then(|x| graph.values[x].info.shape.as_ref().map(|s| s.len()));
+                if rank.is_some_and(|r| r != 3 && r != 4) {
+                    return Err(format!(
+                        "LpPool of rank {} (GPU: 1-d, 2-d)",
+                        rank.unwrap_or(0)
+                    ));
+                }
+            }
             _ => {}
         }
         for (i, inp) in node.inputs.iter().enumerate() {
