@@ -23,7 +23,14 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/reduce.cu"),
     include_str!("kernels/train.cu"),
     include_str!("kernels/misc.cu"),
-    include_str!("kernels/bn_train.cu"),
+    include_str!("kernels/attention.cu"),
+    include_str!("kernels/loss.cu"),
+    include_str!("kernels/grid_sample.cu"),
+    include_str!("kernels/sequence.cu"),
+    include_str!("kernels/pool2.cu"),
+    include_str!("kernels/signal.cu"),
+    include_str!("kernels/quant.cu"),
+    include_str!("kernels/half.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

@@ -7,15 +7,26 @@
 //! Layout contract: device tensors are dense and row-major; element counts and offsets fit
 //! in an i32 (checked here, so kernels index with 32-bit integers).
 
+pub mod attention;
+pub mod col2im;
 pub mod conv;
+pub mod einsum;
 pub mod elementwise;
+pub mod grid_sample;
 pub mod layout;
+pub mod loss;
 pub mod matmul;
 pub mod norm;
+pub mod norm2;
 pub mod op;
 pub mod pool;
+pub mod quant;
 pub mod reduce;
 pub mod resize;
+pub mod roi_align;
+pub mod rotary;
+pub mod sequence;
+pub mod signal;
 pub mod train;
 
 pub use op::GpuOp;

@@ -2,12 +2,21 @@
 //! attributes. `from_node` failing is the reason placement gives for keeping a node on the
 //! CPU; [`GpuOp::check_types`] adds the dtype contract.
 
+use super::attention::AttentionAttrs;
+use super::col2im::Col2ImAttrs;
 use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
+use super::grid_sample::GridSampleAttrs;
+use super::loss::LossAttrs;
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
+use super::quant::QuantAttrs;
 use super::reduce::{self, ReduceAttrs};
 use super::resize::ResizeAttrs;
+use super::roi_align::RoiAlignAttrs;
+use super::rotary::RotaryAttrs;
+use super::sequence::LinearAttentionAttrs;
+use super::signal::{DftAttrs, WindowAttrs};
 use smelt_core::DType;
 use smelt_ir::{Graph, Node};
 
@@ -70,11 +79,6 @@ pub enum GpuOp {
     },
     BatchNorm {
         eps: f32,
-    },
-    /// BatchNormalization with batch statistics: Y and up to four statistics outputs.
-    BatchNormTraining {
-        eps: f32,
-        momentum: f32,
     },
     Softmax {
         axis: Option<i64>,
@@ -149,6 +153,76 @@ pub enum GpuOp {
     },
     /// Det of [*, M, M].
     Det,
+    /// Attention (opset 23/24), f32 (see `plan::attention`).
+    Attention(AttentionAttrs),
+    /// NegativeLogLikelihoodLoss / SoftmaxCrossEntropyLoss; the target is read on the host.
+    Loss(LossAttrs),
+    /// RMSNormalization over dims `axis..`.
+    RmsNorm {
+        axis: i64,
+        eps: f32,
+    },
+    /// GridSample, up to 3 spatial dims (see `plan::grid_sample`).
+    GridSample(GridSampleAttrs),
+    /// LinearAttention (opset 27), f32.
+    LinearAttention(LinearAttentionAttrs),
+    /// CausalConvWithState (opset 27), f32; `silu`: the SiLU activation.
+    CausalConv {
+        silu: bool,
+    },
+    /// GroupNormalization (`groups` Some) / InstanceNormalization (None).
+    GroupNorm {
+        groups: Option<usize>,
+        eps: f32,
+    },
+    /// LpNormalization, p 1 or 2.
+    LpNorm {
+        axis: i64,
+        p: i64,
+    },
+    /// MeanVarianceNormalization over `axes`.
+    Mvn {
+        axes: Vec<i64>,
+    },
+    /// RotaryEmbedding (opset 23); position_ids read on the host.
+    Rotary(RotaryAttrs),
+    /// LpPool (1 to 3 spatial dims): the window as AveragePool's, `p` the norm order.
+    LpPool {
+        attrs: PoolAttrs,
+        p: f64,
+    },
+    /// DFT: dft_length and axis (inputs 1, 2) read on the host.
+    Dft(DftAttrs),
+    /// HannWindow / HammingWindow / BlackmanWindow: the size read on the host.
+    Window(WindowAttrs),
+    /// AffineGrid: the size (input 1) read on the host.
+    AffineGrid {
+        align: bool,
+    },
+    /// Softmax (kind 0) / LogSoftmax (1) / Hardmax (2) over any axis, with the CPU op's
+    /// opset rule (`coerce`: opset < 13 flattens dims `axis..`).
+    SoftmaxNd {
+        axis: i64,
+        coerce: bool,
+        kind: i32,
+    },
+    /// Col2Im: image_shape and block_shape (inputs 1, 2) read on the host.
+    Col2Im(Col2ImAttrs),
+    /// Einsum over up to 4 inputs (see `plan::einsum`).
+    Einsum {
+        equation: String,
+    },
+    /// QuantizeLinear (f32 -> u8) / DequantizeLinear (u8 -> f32).
+    Quant(QuantAttrs),
+    /// DynamicQuantizeLinear (f32 -> u8, scale, zero point).
+    DynQuant,
+    /// RoiAlign: batch_indices (input 2) read on the host.
+    RoiAlign(RoiAlignAttrs),
+    /// BatchNormalization in training mode (as the CPU op resolved it from the opset).
+    BatchNormTrain {
+        eps: f32,
+        momentum: f32,
+    },
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -248,25 +322,38 @@ impl GpuOp {
             }
             "GlobalAveragePool" => GpuOp::GlobalPool { max: false },
             "GlobalMaxPool" => GpuOp::GlobalPool { max: true },
-            "BatchNormalization" => {
-                let eps = a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?;
-                // the CPU op's rule: training_mode (opset 14), else more than one declared
-                // output (opsets 7 to 13), unless is_test=1 (opset < 7)
-                let is_test = a.int_or("is_test", 0).map_err(|e| e.to_string())? != 0;
-                let training_mode = a.int_or("training_mode", 0).map_err(|e| e.to_string())?;
-                if training_mode != 0 || (n_out > 1 && !is_test) {
-                    GpuOp::BatchNormTraining {
-                        eps,
-                        momentum: a.float_or("momentum", 0.9).map_err(|e| e.to_string())?,
-                    }
-                } else {
-                    GpuOp::BatchNorm { eps }
+            "BatchNormalization"
+                if super::norm::cpu_op_field(node, "BatchNorm", "training").as_deref()
+                    == Some("true") =>
+            {
+                GpuOp::BatchNormTrain {
+                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                    momentum: a.float_or("momentum", 0.9).map_err(|e| e.to_string())?,
                 }
             }
-            "Softmax" | "LogSoftmax" => GpuOp::Softmax {
-                axis: a.int("axis").map_err(|e| e.to_string())?,
-                log: t == "LogSoftmax",
-            },
+            "BatchNormalization" => {
+                if n_out > 1 || a.int_or("training_mode", 0).unwrap_or(0) != 0 {
+                    return Err("BatchNormalization: training mode not resolved".into());
+                }
+                GpuOp::BatchNorm {
+                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                }
+            }
+            "Softmax" | "LogSoftmax" | "Hardmax" => {
+                let kind = match t {
+                    "Softmax" => 0,
+                    "LogSoftmax" => 1,
+                    _ => 2,
+                };
+                match super::norm::cpu_softmax_rule(node) {
+                    Some((axis, coerce)) => GpuOp::SoftmaxNd { axis, coerce, kind },
+                    None if kind == 2 => return Err("Hardmax's opset rule is unknown".into()),
+                    None => GpuOp::Softmax {
+                        axis: a.int("axis").map_err(|e| e.to_string())?,
+                        log: kind == 1,
+                    },
+                }
+            }
             "LayerNormalization" => {
                 if a.int_or("stash_type", 1).map_err(|e| e.to_string())? != 1 {
                     return Err("LayerNormalization stash_type other than float".into());
@@ -365,6 +452,106 @@ impl GpuOp {
                 start: a.int_or("start", 0).map_err(|e| e.to_string())?,
                 end: a.int("end").map_err(|e| e.to_string())?,
             },
+            "Attention" => e(AttentionAttrs::parse(a).map(GpuOp::Attention))?,
+            "NegativeLogLikelihoodLoss" | "SoftmaxCrossEntropyLoss" => {
+                e(LossAttrs::parse(a, t == "SoftmaxCrossEntropyLoss").map(GpuOp::Loss))?
+            }
+            "LinearAttention" => e(LinearAttentionAttrs::parse(a).map(GpuOp::LinearAttention))?,
+            "CausalConvWithState" => {
+                let act = a
+                    .string_or("activation", "none".into())
+                    .map_err(|e| e.to_string())?;
+                if !matches!(act.as_str(), "none" | "silu" | "swish") {
+                    return Err(format!("unknown activation '{act}'"));
+                }
+                GpuOp::CausalConv {
+                    silu: act != "none",
+                }
+            }
+            "InstanceNormalization" | "GroupNormalization" => {
+                let groups = if t == "GroupNormalization" {
+                    let g = a.req_int("num_groups").map_err(|e| e.to_string())?;
+                    if g <= 0 {
+                        return Err(format!("num_groups {g}"));
+                    }
+                    Some(g as usize)
+                } else {
+                    None
+                };
+                GpuOp::GroupNorm {
+                    groups,
+                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                }
+            }
+            "LpNormalization" => {
+                let p = a.int_or("p", 2).map_err(|e| e.to_string())?;
+                if p != 1 && p != 2 {
+                    return Err(format!("LpNormalization p {p}"));
+                }
+                GpuOp::LpNorm {
+                    axis: a.int_or("axis", -1).map_err(|e| e.to_string())?,
+                    p,
+                }
+            }
+            "MeanVarianceNormalization" => GpuOp::Mvn {
+                axes: a
+                    .ints_or("axes", vec![0, 2, 3])
+                    .map_err(|e| e.to_string())?,
+            },
+            "RotaryEmbedding" => e(RotaryAttrs::parse(a).map(GpuOp::Rotary))?,
+            "LpPool" => {
+                let p = match a.get("p") {
+                    Some(smelt_ir::Attr::Float(f)) => *f as f64,
+                    _ => a.int_or("p", 2).map_err(|e| e.to_string())? as f64,
+                };
+                if p <= 0.0 {
+                    return Err(format!("LpPool p {p}"));
+                }
+                let mut attrs = PoolAttrs::parse(a, false).map_err(|e| e.to_string())?;
+                if attrs.window.kernel.is_none() {
+                    return Err("LpPool without kernel_shape".into());
+                }
+                attrs.count_include_pad = false;
+                GpuOp::LpPool { attrs, p }
+            }
+            "DFT" => {
+                let cpu = super::norm::cpu_op_field(node, "Dft", "axis_attr");
+                e(DftAttrs::parse(a, cpu.as_deref()).map(GpuOp::Dft))?
+            }
+            "HannWindow" | "HammingWindow" | "BlackmanWindow" => {
+                e(WindowAttrs::parse(t, a).map(GpuOp::Window))?
+            }
+            "AffineGrid" => GpuOp::AffineGrid {
+                align: a.int_or("align_corners", 0).map_err(|e| e.to_string())? != 0,
+            },
+            "Col2Im" => e(Col2ImAttrs::parse(a).map(GpuOp::Col2Im))?,
+            "Einsum" if node.inputs.len() > super::einsum::MAX_IN => {
+                return Err(format!("Einsum of {} inputs", node.inputs.len()))
+            }
+            "Einsum" => GpuOp::Einsum {
+                equation: a
+                    .req_string("equation")
+                    .map_err(|e| e.to_string())?
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect(),
+            },
+            "QuantizeLinear" | "DequantizeLinear" => {
+                e(QuantAttrs::parse(a, t == "DequantizeLinear").map(GpuOp::Quant))?
+            }
+            "DynamicQuantizeLinear" => GpuOp::DynQuant,
+            "RoiAlign" => GpuOp::RoiAlign(RoiAlignAttrs::parse(node)?),
+            "GridSample" => e(GridSampleAttrs::parse(a).map(GpuOp::GridSample))?,
+            "RMSNormalization" => {
+                let stash = a.int_or("stash_type", 1).map_err(|e| e.to_string())?;
+                if ![1, 10, 11, 16].contains(&stash) {
+                    return Err(format!("RMSNormalization stash_type {stash}"));
+                }
+                GpuOp::RmsNorm {
+                    axis: a.int_or("axis", -1).map_err(|e| e.to_string())?,
+                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                }
+            }
             _ => return Err(format!("no GPU kernel for {t}")),
         };
         Ok(op)
@@ -394,6 +581,13 @@ impl GpuOp {
             GpuOp::Optimizer(_) => i < 2,
             GpuOp::MaxUnpool(_) => i >= 2,
             GpuOp::ReverseSequence { .. } => i >= 1,
+            GpuOp::Loss(_) => i == 1,
+            GpuOp::Rotary(_) => i == 3,
+            GpuOp::Dft(_) => i >= 1,
+            GpuOp::Window(_) => true,
+            GpuOp::AffineGrid { .. } => i == 1,
+            GpuOp::Col2Im(_) => i >= 1,
+            GpuOp::RoiAlign(_) => i == 2,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
             }
@@ -423,6 +617,15 @@ impl GpuOp {
         let dt = |id: usize| graph.values[id].info.dtype;
         if self.location_free() {
             return Ok(()); // no kernel reads the inputs' elements
+        }
+        match self {
+            GpuOp::Attention(_) => return super::attention::check_types(node, graph),
+            GpuOp::Loss(_) => return super::loss::check_types(node, graph),
+            GpuOp::Quant(q) => return super::quant::check_types(node, graph, q.dequant),
+            GpuOp::LinearAttention(_) | GpuOp::CausalConv { .. } => {
+                return super::sequence::check_types(node, graph)
+            }
+            _ => {}
         }
         for (i, inp) in node.inputs.iter().enumerate() {
             let Some(id) = inp else { continue };

@@ -12,5 +12,7 @@ mod layout;
 mod linalg;
 mod misc;
 mod nn;
+mod nn2;
 mod pool;
+mod seq;
 mod train;

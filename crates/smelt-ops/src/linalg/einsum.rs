@@ -28,7 +28,7 @@ pub fn register(r: &mut Registry) {
 }
 
 /// Labels are letters (their char code) or ellipsis dims (`ELL + i`, aligned to the right).
-const ELL: u32 = 1000;
+pub const ELL: u32 = 1000;
 
 /// One term of the equation: its letters, and where `...` sits (index into the letters).
 struct Term {
@@ -73,8 +73,9 @@ impl Term {
     }
 }
 
-/// Input label lists (ellipsis expanded) and the output label list.
-fn parse(eq: &str, ranks: &[usize]) -> Result<(Vec<Vec<u32>>, Vec<u32>)> {
+/// Input label lists (ellipsis expanded) and the output label list of equation `eq` (no
+/// whitespace) over inputs of `ranks`.
+pub fn parse(eq: &str, ranks: &[usize]) -> Result<(Vec<Vec<u32>>, Vec<u32>)> {
     let (lhs, rhs) = match eq.split_once("->") {
         Some((l, r)) => (l, Some(r)),
         None => (eq, None),

@@ -87,6 +87,16 @@ impl ParamMap {
         }
     }
 
+    /// The map as plain numbers for a device kernel: (kind: 0 per tensor, 1 per axis,
+    /// 2 blocked; dim; inner; block size; number of blocks), with `index` computed as above.
+    pub fn layout(&self) -> (u8, usize, usize, usize, usize) {
+        match self.kind {
+            Kind::Tensor => (0, self.dim, self.inner, 0, 0),
+            Kind::Axis => (1, self.dim, self.inner, 0, 0),
+            Kind::Block(bs, nb) => (2, self.dim, self.inner, bs, nb),
+        }
+    }
+
     #[allow(dead_code)]
     pub fn outer(&self) -> usize {
         self.outer

@@ -52,3 +52,151 @@ extern "C" __global__ void batchnorm_f32(const float* x, float* y, const float* 
         y[i] = (x[i] - mean[ch]) * rsqrtf(var[ch] + eps) * scale[ch] + bias[ch];
     }
 }
+
+// RMSNormalization over rows of n elements: y = x / sqrt(mean(x^2) + eps) * scale, the
+// scale read through `sp` (its strides over the normalised dims in `a`, 0 = broadcast).
+extern "C" __global__ void rmsnorm_rows_f32(const float* x, const float* scale, float* y, int rows, int n,
+                                             float eps, Strides sp) {
+    __shared__ float sh[32];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    const float* xr = x + (unsigned long long)r * n;
+    float* yr = y + (unsigned long long)r * n;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) s += xr[j] * xr[j];
+    float inv = 1.0f / sqrtf(block_sum(s, sh) / (float)n + eps);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        int so, u1, u2;
+        offsets3(sp, j, so, u1, u2);
+        yr[j] = xr[j] * inv * scale[so];
+    }
+}
+
+// GroupNormalization / InstanceNormalization: x [N, C, sp] seen as rows of blk = cpg * sp
+// elements (one per (n, group); one block per row). y = (x - mean) * (scale[q] / sqrt(var +
+// eps)) + bias[q], q = the channel (per_ch) or the group.
+extern "C" __global__ void groupnorm_rows_f32(const float* x, const float* scale, const float* bias, float* y,
+                                              int rows, int groups, int cpg, int sp, int per_ch, float eps) {
+    __shared__ float sh[32];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    int blk = cpg * sp, gi = r % groups;
+    const float* xr = x + (unsigned long long)r * blk;
+    float* yr = y + (unsigned long long)r * blk;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < blk; j += blockDim.x) s += xr[j];
+    float mean = block_sum(s, sh) / (float)blk;
+    float v = 0.0f;
+    for (int j = threadIdx.x; j < blk; j += blockDim.x) { float d = xr[j] - mean; v += d * d; }
+    float inv = 1.0f / sqrtf(block_sum(v, sh) / (float)blk + eps);
+    for (int j = threadIdx.x; j < blk; j += blockDim.x) {
+        int q = per_ch ? gi * cpg + j / sp : gi;
+        yr[j] = (xr[j] - mean) * (scale[q] * inv) + bias[q];
+    }
+}
+
+// LpNormalization (p 1 or 2) of x [outer, n, inner] along n: one thread per (outer, inner).
+extern "C" __global__ void lpnorm_mid_f32(const float* x, float* y, int outer, int n, int inner, int p) {
+    int total = outer * inner;
+    GRID_STRIDE(i, total) {
+        int in = i % inner, o = i / inner;
+        long long base = (long long)o * n * inner + in;
+        float acc = 0.0f;
+        for (int k = 0; k < n; ++k) {
+            float v = x[base + (long long)k * inner];
+            acc += p == 1 ? fabsf(v) : v * v;
+        }
+        float nrm = p == 1 ? acc : sqrtf(acc);
+        float a = nrm == 0.0f ? 0.0f : 1.0f / nrm;
+        for (int k = 0; k < n; ++k) y[base + (long long)k * inner] = x[base + (long long)k * inner] * a;
+    }
+}
+
+// MeanVarianceNormalization: one block per kept index; `kept` and `red` hold the kept and
+// reduced dims with x's strides (in `a`). y = (x - mean) / (sqrt(max(E[x^2] - mean^2, 0)) + 1e-9).
+extern "C" __global__ void mvn_f32(const float* x, float* y, int groups, int r, Strides kept, Strides red) {
+    __shared__ float sh[32];
+    int g = blockIdx.x;
+    if (g >= groups) return;
+    int base, u1, u2;
+    offsets3(kept, g, base, u1, u2);
+    float s = 0.0f, q = 0.0f;
+    for (int j = threadIdx.x; j < r; j += blockDim.x) {
+        int o;
+        offsets3(red, j, o, u1, u2);
+        float v = x[base + o];
+        s += v;
+        q += v * v;
+    }
+    float m = block_sum(s, sh) / (float)r;
+    float ms = block_sum(q, sh) / (float)r;
+    float inv = 1.0f / (sqrtf(fmaxf(ms - m * m, 0.0f)) + 1e-9f);
+    for (int j = threadIdx.x; j < r; j += blockDim.x) {
+        int o;
+        offsets3(red, j, o, u1, u2);
+        y[base + o] = (x[base + o] - m) * inv;
+    }
+}
+
+// Softmax (kind 0), LogSoftmax (1), Hardmax (2) of x [outer, n, inner] along n: one thread
+// per (outer, inner). Hardmax is 1 at the first maximum (NaN never is), 0 elsewhere.
+extern "C" __global__ void softmax_mid_f32(const float* x, float* y, int outer, int n, int inner, int kind) {
+    int total = outer * inner;
+    GRID_STRIDE(i, total) {
+        int in = i % inner, o = i / inner;
+        long long base = (long long)o * n * inner + in;
+        float m = (-SM_INF);
+        int arg = 0;
+        for (int k = 0; k < n; ++k) {
+            float v = x[base + (long long)k * inner];
+            if (v > m) { m = v; arg = k; }
+        }
+        if (kind == 2) {
+            for (int k = 0; k < n; ++k) y[base + (long long)k * inner] = k == arg ? 1.0f : 0.0f;
+            continue;
+        }
+        float s = 0.0f;
+        for (int k = 0; k < n; ++k) s += expf(x[base + (long long)k * inner] - m);
+        if (kind == 1) {
+            float l = m + logf(s);
+            for (int k = 0; k < n; ++k) y[base + (long long)k * inner] = x[base + (long long)k * inner] - l;
+        } else {
+            float inv = 1.0f / s;
+            for (int k = 0; k < n; ++k) y[base + (long long)k * inner] = expf(x[base + (long long)k * inner] - m) * inv;
+        }
+    }
+}
+
+// BatchNormalization in training mode over x [nb, c, sp]: one block per channel takes the
+// batch mean and population variance (two passes), normalises with them, and writes the
+// running statistics (input * momentum + batch * (1 - momentum)) and the batch ones; the
+// four statistic outputs may be null.
+extern "C" __global__ void batchnorm_train_f32(const float* x, const float* scale, const float* bias,
+                                               const float* mean_in, const float* var_in, float* y, float* rm,
+                                               float* rv, float* bm, float* bv, int nb, int c, int sp, float eps,
+                                               float mo) {
+    __shared__ float sh[32];
+    int ch = blockIdx.x;
+    if (ch >= c) return;
+    int cnt = nb * sp;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) s += x[((long long)(j / sp) * c + ch) * sp + j % sp];
+    float m = block_sum(s, sh) / (float)cnt;
+    float q = 0.0f;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) {
+        float d = x[((long long)(j / sp) * c + ch) * sp + j % sp] - m;
+        q += d * d;
+    }
+    float v = block_sum(q, sh) / (float)cnt;
+    float a = scale[ch] / sqrtf(v + eps);
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) {
+        long long k = ((long long)(j / sp) * c + ch) * sp + j % sp;
+        y[k] = (x[k] - m) * a + bias[ch];
+    }
+    if (threadIdx.x == 0) {
+        if (rm) rm[ch] = mean_in[ch] * mo + m * (1.0f - mo);
+        if (rv) rv[ch] = var_in[ch] * mo + v * (1.0f - mo);
+        if (bm) bm[ch] = m;
+        if (bv) bv[ch] = v;
+    }
+}

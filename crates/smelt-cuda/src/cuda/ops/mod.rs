@@ -6,14 +6,22 @@
 //! An input the kernels do not take (dtype, a shape case) gives `Error::UnsupportedOp`,
 //! which the executor answers by running the node on the CPU.
 
-mod bn_train;
+mod attention;
 mod elementwise;
+mod half;
 mod image;
 mod layout;
 mod linalg;
+mod loss;
 mod misc;
 mod nn;
+mod norm2;
 mod pool;
+mod pool2;
+mod quant;
+mod sample;
+mod sequence;
+mod signal;
 mod train;
 
 use super::stream::Stream;
@@ -97,10 +105,21 @@ pub fn run(
             )
         }
         GpuOp::Pool(p) => return pool::pool(s, p, ins.f32(0)?, n_outputs),
-        GpuOp::BatchNormTraining { eps, momentum } => {
-            return bn_train::batch_norm_training(s, &ins, *eps, *momentum, n_outputs)
-        }
         GpuOp::Optimizer(rule) => return train::optimizer(s, rule, &ins, ins.0.len()),
+        GpuOp::Attention(a) => {
+            return half::via_f32(s, &ins, |i| attention::attention(s, a, i, n_outputs))
+        }
+        GpuOp::Loss(a) => return loss::loss(s, a, &ins, n_outputs),
+        GpuOp::DynQuant => return quant::dynamic_quantize(s, ins.f32(0)?),
+        GpuOp::BatchNormTrain { eps, momentum } => {
+            return norm2::batch_norm_train(s, &ins, *eps, *momentum, n_outputs)
+        }
+        GpuOp::LinearAttention(a) => {
+            return half::via_f32(s, &ins, |i| sequence::linear_attention(s, a, i))
+        }
+        GpuOp::CausalConv { silu } => {
+            return half::via_f32(s, &ins, |i| sequence::causal_conv(s, i, *silu))
+        }
         _ => {}
     }
     let y = match op {
@@ -149,11 +168,35 @@ pub fn run(
             last,
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
+        GpuOp::GridSample(a) => sample::grid_sample(s, a, ins.f32(0)?, ins.f32(1)?)?,
+        GpuOp::GroupNorm { groups, eps } => {
+            norm2::group_norm(s, ins.f32(0)?, ins.f32(1)?, ins.f32(2)?, *groups, *eps)?
+        }
+        GpuOp::LpNorm { axis, p } => norm2::lp_norm(s, ins.f32(0)?, *axis, *p)?,
+        GpuOp::Mvn { axes } => norm2::mvn(s, ins.f32(0)?, axes)?,
+        GpuOp::Rotary(a) => sequence::rotary(s, a, &ins)?,
+        GpuOp::LpPool { attrs, p } => pool2::lp_pool(s, attrs, *p, ins.f32(0)?)?,
+        GpuOp::Dft(a) => signal::dft(s, a, &ins)?,
+        GpuOp::Window(a) => signal::window(s, a, &ins)?,
+        GpuOp::AffineGrid { align } => sample::affine_grid(s, *align, &ins)?,
+        GpuOp::SoftmaxNd { axis, coerce, kind } => {
+            nn::softmax_nd(s, ins.f32(0)?, *axis, *coerce, *kind)?
+        }
+        GpuOp::Col2Im(a) => pool2::col2im(s, a, &ins)?,
+        GpuOp::Einsum { equation } => signal::einsum(s, equation, &ins)?,
+        GpuOp::Quant(a) => quant::quantize(s, a, &ins)?,
+        GpuOp::RoiAlign(a) => sample::roi_align(s, a, &ins)?,
+        GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
         | GpuOp::Optimizer(_)
         | GpuOp::Pool(_)
-        | GpuOp::BatchNormTraining { .. } => {
+        | GpuOp::Attention(_)
+        | GpuOp::Loss(_)
+        | GpuOp::LinearAttention(_)
+        | GpuOp::CausalConv { .. }
+        | GpuOp::DynQuant
+        | GpuOp::BatchNormTrain { .. } => {
             unreachable!("handled above")
         }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {

@@ -159,6 +159,37 @@ pub(super) fn softmax(
     Ok(y)
 }
 
+/// Softmax (kind 0) / LogSoftmax (1) / Hardmax (2) over `axis` with the opset rule
+/// `coerce` (see `plan::norm::softmax3`): rows by the row kernel, other axes (and Hardmax)
+/// one thread per (outer, inner).
+pub(super) fn softmax_nd(
+    s: &Stream,
+    x: &GpuTensor,
+    axis: i64,
+    coerce: bool,
+    kind: i32,
+) -> Result<GpuTensor> {
+    let (outer, n, inner) = norm::softmax3(x.shape(), axis, coerce)?;
+    let y = s.alloc(DType::F32, x.shape())?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let (xp, yp) = (x.ptr(), y.ptr());
+    let (o, nn, i) = (outer as i32, n as i32, inner as i32);
+    if inner == 1 && kind != 2 {
+        s.launch(
+            "softmax_rows_f32",
+            outer as u32,
+            BLOCK,
+            args![&xp, &yp, &o, &nn, &kind],
+        )?;
+    } else {
+        let (g, b) = geom(outer * inner);
+        s.launch("softmax_mid_f32", g, b, args![&xp, &yp, &o, &nn, &i, &kind])?;
+    }
+    Ok(y)
+}
+
 /// LayerNormalization; with `n_outputs` > 1 also Mean and InvStdDev (the input's shape
 /// with the normalised dims set to 1).
 pub(super) fn layer_norm(
