@@ -20,6 +20,8 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/pool.cu"),
     include_str!("kernels/norm.cu"),
     include_str!("kernels/reduce.cu"),
+    include_str!("kernels/typed.cu"),
+    include_str!("kernels/cast.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

@@ -60,6 +60,18 @@ pub enum GpuOp {
     Cast {
         to: DType,
     },
+    /// CastLike: Cast to input 1's dtype (input 1 is read on the host for its dtype only).
+    CastLike,
+    /// Sum / Mean / Max / Min of one or more inputs: `op` folded left to right, Mean then
+    /// divides by the count.
+    Variadic {
+        op: BinaryOp,
+        mean: bool,
+    },
+    /// IsNaN (mode 1) / IsInf (2: +inf, 4: -inf, or both): float to bool.
+    IsClass {
+        mode: i32,
+    },
     MatMul,
     Gemm(GemmAttrs),
     Conv(ConvAttrs),
@@ -148,7 +160,15 @@ impl GpuOp {
         if let Some((op, p, q)) = elementwise::unary(t, a)? {
             return Ok(GpuOp::Unary { op, p, q });
         }
-        if let Some(op) = elementwise::binary(t) {
+        if let Some((op, mean)) = elementwise::variadic(t) {
+            if mean || t == "Sum" || node.inputs.len() != 2 {
+                if node.inputs.is_empty() || node.inputs.iter().any(|i| i.is_none()) {
+                    return Err(format!("{t} with no or missing inputs"));
+                }
+                return Ok(GpuOp::Variadic { op, mean });
+            }
+        }
+        if let Some(op) = elementwise::binary_attrs(t, a)? {
             if node.inputs.len() != 2 {
                 return Err(format!("{t} of {} inputs (GPU: 2)", node.inputs.len()));
             }
@@ -173,6 +193,16 @@ impl GpuOp {
                 }
             }
             "Where" => GpuOp::Where,
+            // `saturate` only concerns float8 targets, which the kernels refuse by dtype
+            "CastLike" => GpuOp::CastLike,
+            "IsNaN" => GpuOp::IsClass { mode: 1 },
+            "IsInf" => {
+                let f = |n: &str| a.int_or(n, 1).map_err(|e| e.to_string());
+                GpuOp::IsClass {
+                    mode: if f("detect_positive")? != 0 { 2 } else { 0 }
+                        | if f("detect_negative")? != 0 { 4 } else { 0 },
+                }
+            }
             "Cast" => {
                 let code = a
                     .int("to")
@@ -322,7 +352,7 @@ impl GpuOp {
     /// Where input `i` is read.
     pub fn role(&self, i: usize) -> Role {
         let host = match self {
-            GpuOp::Clip { .. } => i >= 1,
+            GpuOp::Clip { .. } | GpuOp::CastLike => i >= 1,
             GpuOp::View(ViewKind::Reshape { .. })
             | GpuOp::View(ViewKind::Squeeze { .. })
             | GpuOp::View(ViewKind::Unsqueeze { .. })
@@ -341,53 +371,103 @@ impl GpuOp {
         }
     }
 
-    /// The dtype a device input `i` must have (None: any the op accepts, see check_types).
-    fn data_dtype(&self, i: usize) -> Option<DType> {
-        match self {
-            GpuOp::Where if i == 0 => Some(DType::Bool),
-            GpuOp::Cast { .. } => None,
-            _ => Some(DType::F32),
-        }
-    }
-
-    /// Checks the node's declared dtypes against what the kernels run: f32 data (Where's
-    /// condition bool; Cast from f32, i64, i32, bool or u8 to f32, or f32 to i64).
-    /// An unknown dtype is a refusal: the runtime cannot check it.
+    /// Checks the node's declared dtypes against what the kernels run (see
+    /// [`GpuOp::dtype_error`]). An unknown dtype is a refusal: the runtime cannot check it.
     pub fn check_types(&self, node: &Node, graph: &Graph) -> Result<(), String> {
-        let dt = |id: usize| graph.values[id].info.dtype;
         if self.location_free() {
             return Ok(()); // no kernel reads the inputs' elements
         }
+        let mut data = Vec::new();
         for (i, inp) in node.inputs.iter().enumerate() {
             let Some(id) = inp else { continue };
-            if self.role(i) == Role::Host {
+            let v = &graph.values[*id];
+            if self.role(i) == Role::Host && !matches!(self, GpuOp::CastLike) {
                 continue;
             }
-            let name = &graph.values[*id].name;
-            match (dt(*id), self.data_dtype(i)) {
-                (None, _) => return Err(format!("dtype of input '{name}' unknown")),
-                (Some(d), Some(want)) if d != want => {
-                    return Err(format!(
-                        "input '{name}' is {d}; the GPU kernel takes {want}"
-                    ))
-                }
-                (Some(d), None) => {
-                    let GpuOp::Cast { to } = self else {
-                        unreachable!()
-                    };
-                    let ok = (*to == DType::F32
-                        && matches!(
-                            d,
-                            DType::F32 | DType::I64 | DType::I32 | DType::Bool | DType::U8
-                        ))
-                        || (d == DType::F32 && *to == DType::I64);
-                    if !ok {
-                        return Err(format!("Cast {d} to {to} has no GPU kernel"));
-                    }
-                }
-                _ => {}
+            match v.info.dtype {
+                None => return Err(format!("dtype of input '{}' unknown", v.name)),
+                Some(d) => data.push((i, d, v.name.as_str())),
             }
         }
-        Ok(())
+        match self.dtype_error(&data) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Why the kernels do not take inputs of these (index, dtype, name), or None:
+    /// - data movement (Transpose, Concat, Slice, Split, Gather, Expand, Pad, Where's
+    ///   values): any device dtype, keyed by element size;
+    /// - element-wise math: see [`UnaryOp::takes`] / [`BinaryOp::takes`]; comparisons on
+    ///   one numeric dtype or bool; Cast / CastLike between the numeric dtypes and bool;
+    ///   IsNaN / IsInf on floats;
+    /// - everything else (MatMul, Conv, pools, norms, reductions, Resize, Clip): f32.
+    pub fn dtype_error(&self, data: &[(usize, DType, &str)]) -> Option<String> {
+        use elementwise::{cast_code, is_float, is_int};
+        let movable = |d: DType| cast_code(d).is_some();
+        let first = data.first().map(|x| x.1);
+        let bad = |what: &str| {
+            let list: Vec<String> = data.iter().map(|x| x.1.to_string()).collect();
+            Some(format!("{what} of {} has no GPU kernel", list.join(", ")))
+        };
+        match self {
+            GpuOp::Unary { op, .. } => match first {
+                Some(d) if op.takes(d) => None,
+                _ => bad(&format!("{op:?}")),
+            },
+            GpuOp::Binary(op) => match data {
+                [(_, a, _), (_, b, _)] if op.takes(*a, *b) => None,
+                _ => bad(&format!("{op:?}")),
+            },
+            GpuOp::Variadic { op, .. } => {
+                let d = first?;
+                if data.iter().all(|x| x.1 == d) && op.takes(d, d) {
+                    None
+                } else {
+                    bad(&format!("{op:?}"))
+                }
+            }
+            GpuOp::Compare(_) => match data {
+                [(_, a, _), (_, b, _)] if a == b && (movable(*a)) => None,
+                _ => bad("comparison"),
+            },
+            GpuOp::Cast { to } => match first {
+                Some(d) if movable(d) && movable(*to) => None,
+                Some(d) => Some(format!("Cast {d} to {to} has no GPU kernel")),
+                None => None,
+            },
+            GpuOp::CastLike => match data {
+                [(_, a, _), (_, b, _)] if movable(*a) && movable(*b) => None,
+                _ => bad("CastLike"),
+            },
+            GpuOp::IsClass { .. } => match first {
+                Some(d) if is_float(d) => None,
+                _ => bad("IsNaN/IsInf"),
+            },
+            GpuOp::Where => match data {
+                [(_, DType::Bool, _), (_, a, _), (_, b, _)] if a == b && movable(*a) => None,
+                _ => bad("Where"),
+            },
+            GpuOp::Transpose { .. }
+            | GpuOp::Concat { .. }
+            | GpuOp::Slice { .. }
+            | GpuOp::Split { .. }
+            | GpuOp::Gather { .. }
+            | GpuOp::Expand
+            | GpuOp::Pad { .. } => {
+                let d = first?;
+                if movable(d) && data.iter().all(|x| x.1 == d) {
+                    None
+                } else {
+                    bad("data movement")
+                }
+            }
+            _ => {
+                let _ = is_int;
+                data.iter()
+                    .find(|x| x.1 != DType::F32)
+                    .map(|(_, d, name)| format!("input '{name}' is {d}; the GPU kernel takes f32"))
+            }
+        }
     }
 }

@@ -61,3 +61,28 @@ extern "C" __global__ void map_gather_f32(const float* x, float* y, int n, float
         y[i] = inside ? x[off] : fill;
     }
 }
+
+// The same copies for 1- and 2-byte elements, Gather for 1, 2 and 8, and the Pad gather for
+// every width with the fill value's bits in the low bytes of `fill`.
+#define SM_COPY_W(bits, T) \
+extern "C" __global__ void strided_copy_##bits(const T* x, T* y, int n, int base, Strides s) { \
+    GRID_STRIDE(i, n) { int oa, ob, oc; offsets3(s, i, oa, ob, oc); y[i] = x[base + oa]; } } \
+extern "C" __global__ void copy_into_##bits(const T* x, T* y, int outer, int run, int out_run, int offset) { \
+    int n = outer * run; \
+    GRID_STRIDE(i, n) { int o = i / run, j = i - o * run; y[o * out_run + offset + j] = x[i]; } }
+SM_COPY_W(8, unsigned char) SM_COPY_W(16, unsigned short)
+
+#define SM_GATHER_W(bits, T) \
+extern "C" __global__ void gather_##bits(const T* x, const long long* idx, T* y, int outer, int axis_len, int nidx, int inner) { \
+    int n = outer * nidx * inner; \
+    GRID_STRIDE(i, n) { int in = i % inner, r = i / inner; int k = r % nidx, o = r / nidx; \
+        y[i] = x[(o * axis_len + (int)idx[k]) * inner + in]; } }
+SM_GATHER_W(8, unsigned char) SM_GATHER_W(16, unsigned short) SM_GATHER_W(64, unsigned long long)
+
+#define SM_MAP_GATHER_W(bits, T) \
+extern "C" __global__ void map_gather_##bits(const T* x, T* y, int n, unsigned long long fill, const int* table, Strides s) { \
+    GRID_STRIDE(i, n) { int rem = i, off = 0; bool inside = true; \
+        for (int d = s.rank - 1; d >= 0; --d) { int q = rem % s.dims[d]; rem /= s.dims[d]; \
+            int src = table[s.b[d] + q]; if (src < 0) inside = false; off += src * s.a[d]; } \
+        y[i] = inside ? x[off] : (T)fill; } }
+SM_MAP_GATHER_W(8, unsigned char) SM_MAP_GATHER_W(16, unsigned short) SM_MAP_GATHER_W(32, unsigned int) SM_MAP_GATHER_W(64, unsigned long long)

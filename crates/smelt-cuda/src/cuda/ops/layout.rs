@@ -1,6 +1,6 @@
 //! Transpose, Slice, Expand (strided copies), Concat, Gather and the no-copy views.
 
-use super::{geom, Ins};
+use super::{geom, intern, width, Ins};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::i32_of;
@@ -9,17 +9,11 @@ use crate::plan::op::SliceAttrs;
 use smelt_core::{DType, Error, Result, Tensor};
 
 fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<GpuTensor> {
+    let kernel = intern(format!("strided_copy_{}", width(x.dtype())?));
     let y = s.alloc(x.dtype(), &p.out_shape)?;
-    let kernel = match x.dtype().size_of() {
-        4 => "strided_copy_32",
-        8 => "strided_copy_64",
-        _ => {
-            return Err(Error::unsupported(
-                "cuda",
-                format!("copy of {} elements", x.dtype()),
-            ))
-        }
-    };
+    if y.is_empty() {
+        return Ok(y);
+    }
     let (xp, yp, n, base, st) = (x.ptr(), y.ptr(), p.n as i32, p.base, p.strides);
     let (g, b) = geom(p.n);
     s.launch(kernel, g, b, args![&xp, &yp, &n, &base, &st])?;
@@ -32,11 +26,22 @@ pub(super) fn transpose(s: &Stream, x: &GpuTensor, perm: Option<&[i64]>) -> Resu
 
 pub(super) fn concat(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     let xs: Vec<&GpuTensor> = (0..ins.0.len())
-        .map(|i| ins.f32(i))
+        .map(|i| ins.dev(i))
         .collect::<Result<_>>()?;
+    let d = xs
+        .first()
+        .ok_or_else(|| Error::invalid("Concat of no inputs"))?
+        .dtype();
+    if let Some(x) = xs.iter().find(|x| x.dtype() != d) {
+        return Err(Error::unsupported(
+            "Concat",
+            format!("inputs of {d} and {}", x.dtype()),
+        ));
+    }
+    let kernel = intern(format!("copy_into_{}", width(d)?));
     let shapes: Vec<&[usize]> = xs.iter().map(|x| x.shape()).collect();
     let p = layout::concat(&shapes, axis)?;
-    let y = s.alloc(DType::F32, &p.out_shape)?;
+    let y = s.alloc(d, &p.out_shape)?;
     let (yp, outer, out_run) = (y.ptr(), p.outer as i32, p.out_run as i32);
     for (x, &(run, off)) in xs.iter().zip(&p.parts) {
         if run == 0 || p.outer == 0 {
@@ -45,7 +50,7 @@ pub(super) fn concat(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
         let (xp, run32, off32) = (x.ptr(), run as i32, off as i32);
         let (g, b) = geom(p.outer * run);
         s.launch(
-            "copy_into_32",
+            kernel,
             g,
             b,
             args![&xp, &yp, &outer, &run32, &out_run, &off32],
@@ -55,7 +60,7 @@ pub(super) fn concat(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
 }
 
 pub(super) fn slice(s: &Stream, ins: &Ins, attrs: Option<&SliceAttrs>) -> Result<GpuTensor> {
-    let x = ins.f32(0)?;
+    let x = ins.dev(0)?;
     let p = match attrs {
         Some(a) => layout::slice(x.shape(), &a.starts, &a.ends, a.axes.as_deref(), None)?,
         None => {
@@ -72,7 +77,7 @@ pub(super) fn slice(s: &Stream, ins: &Ins, attrs: Option<&SliceAttrs>) -> Result
 }
 
 pub(super) fn expand(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
-    let x = ins.f32(0)?;
+    let x = ins.dev(0)?;
     let t = ins
         .host_ints(1)?
         .ok_or_else(|| Error::invalid("Expand without a shape"))?;
@@ -84,7 +89,8 @@ pub(super) fn expand(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
 }
 
 pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
-    let x = ins.f32(0)?;
+    let x = ins.dev(0)?;
+    let kernel = intern(format!("gather_{}", width(x.dtype())?));
     let idx = ins
         .host(1)?
         .ok_or_else(|| Error::invalid("Gather without indices"))?;
@@ -93,7 +99,7 @@ pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     }
     let p = layout::gather(x.shape(), idx.shape(), axis)?;
     let checked = layout::gather_indices(&idx.to_i64_vec()?, p.axis_len)?;
-    let y = s.alloc(DType::F32, &p.out_shape)?;
+    let y = s.alloc(x.dtype(), &p.out_shape)?;
     if y.is_empty() {
         return Ok(y);
     }
@@ -106,7 +112,7 @@ pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
         p.inner as i32,
     );
     let (g, b) = geom(y.len());
-    s.launch("gather_32", g, b, args![&xp, &ip, &yp, &o, &a, &k, &inn])?;
+    s.launch(kernel, g, b, args![&xp, &ip, &yp, &o, &a, &k, &inn])?;
     Ok(y)
 }
 
@@ -118,7 +124,7 @@ pub(super) fn split(
     num_outputs: Option<i64>,
     n_out: usize,
 ) -> Result<Vec<GpuTensor>> {
-    let x = ins.f32(0)?;
+    let x = ins.dev(0)?;
     let a = crate::plan::axis(axis, x.shape().len(), "Split axis")?;
     let given = match attr {
         Some(v) => Some(v),
@@ -147,28 +153,39 @@ pub(super) fn pad(
     mode: smelt_ops::array::pad::Mode,
     attrs: Option<&(Vec<i64>, f32)>,
 ) -> Result<GpuTensor> {
-    let x = ins.f32(0)?;
+    let x = ins.dev(0)?;
+    let d = x.dtype();
+    let kernel = intern(format!("map_gather_{}", width(d)?));
     let (p, fill) = match attrs {
-        Some((pads, v)) => (layout::pad(x.shape(), pads, None, mode)?, *v),
+        Some((pads, v)) => (
+            layout::pad(x.shape(), pads, None, mode)?,
+            Tensor::from_vec(vec![], vec![*v])?,
+        ),
         None => {
             let pads = ins
                 .host_ints(1)?
                 .ok_or_else(|| Error::invalid("Pad without pads"))?;
             let fill = match ins.host(2)? {
-                Some(t) if !t.is_empty() => t.to_f64_vec()?[0] as f32,
-                _ => 0.0,
+                Some(t) if !t.is_empty() => t.clone(),
+                _ => Tensor::from_vec(vec![], vec![0f32])?,
             };
             let axes = ins.host_ints(3)?;
             (layout::pad(x.shape(), &pads, axes.as_deref(), mode)?, fill)
         }
     };
-    let y = s.alloc(DType::F32, &p.out_shape)?;
+    // the fill value's bits in x's dtype, in the low bytes of a u64
+    let fill = smelt_ops::math::cast::cast(&fill, d, false)?;
+    let bytes = fill.le_bytes()?;
+    let mut raw = [0u8; 8];
+    raw[..d.size_of()].copy_from_slice(&bytes[..d.size_of()]);
+    let fill = u64::from_le_bytes(raw);
+    let y = s.alloc(d, &p.out_shape)?;
     if y.is_empty() {
         return Ok(y);
     }
     let table = s.upload(&Tensor::from_vec(vec![p.table.len()], p.table.clone())?)?;
     let (xp, yp, tp, n, st) = (x.ptr(), y.ptr(), table.ptr(), y.len() as i32, p.strides);
     let (g, b) = geom(y.len());
-    s.launch("map_gather_f32", g, b, args![&xp, &yp, &n, &fill, &tp, &st])?;
+    s.launch(kernel, g, b, args![&xp, &yp, &n, &fill, &tp, &st])?;
     Ok(y)
 }

@@ -95,16 +95,24 @@ pub fn run(
         _ => {}
     }
     let y = match op {
-        GpuOp::Unary { op, p, q } => elementwise::unary(s, ins.f32(0)?, *op, *p, *q)?,
+        GpuOp::Unary { op, p, q } => elementwise::unary(s, ins.dev(0)?, *op, *p, *q)?,
         GpuOp::Clip {
             min,
             max,
             from_inputs,
         } => elementwise::clip(s, &ins, *min, *max, *from_inputs)?,
-        GpuOp::Binary(b) => elementwise::binary(s, ins.f32(0)?, ins.f32(1)?, *b)?,
-        GpuOp::Compare(c) => elementwise::compare(s, ins.f32(0)?, ins.f32(1)?, *c)?,
+        GpuOp::Binary(b) => elementwise::binary(s, ins.dev(0)?, ins.dev(1)?, *b)?,
+        GpuOp::Compare(c) => elementwise::compare(s, ins.dev(0)?, ins.dev(1)?, *c)?,
         GpuOp::Where => elementwise::where_(s, &ins)?,
         GpuOp::Cast { to } => elementwise::cast(s, ins.dev(0)?, *to)?,
+        GpuOp::CastLike => {
+            let like = ins
+                .host(1)?
+                .ok_or_else(|| Error::invalid("CastLike without a target"))?;
+            elementwise::cast(s, ins.dev(0)?, like.dtype())?
+        }
+        GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
+        GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
         GpuOp::MatMul => linalg::matmul(s, ins.f32(0)?, ins.f32(1)?)?,
         GpuOp::Gemm(g) => linalg::gemm(s, g, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
         GpuOp::Conv(c) => nn::conv(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
@@ -116,7 +124,7 @@ pub fn run(
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,
         GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,
         GpuOp::Reduce(r) => nn::reduce(s, r, ins.f32(0)?, ins.host_ints(1)?)?,
-        GpuOp::Transpose { perm } => layout::transpose(s, ins.f32(0)?, perm.as_deref())?,
+        GpuOp::Transpose { perm } => layout::transpose(s, ins.dev(0)?, perm.as_deref())?,
         GpuOp::Concat { axis } => layout::concat(s, &ins, *axis)?,
         GpuOp::Slice { attrs } => layout::slice(s, &ins, attrs.as_ref())?,
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
@@ -137,6 +145,36 @@ pub fn run(
         }
     };
     Ok(vec![y])
+}
+
+/// The kernel `{prefix}_{suffix of d}` (e.g. `binary_i64`), or unsupported for a dtype
+/// without kernels. Names are interned once (the launcher caches by `&'static str`).
+fn kernel_for(prefix: &str, d: DType) -> Result<&'static str> {
+    let sfx = crate::plan::elementwise::suffix(d)
+        .ok_or_else(|| Error::unsupported("cuda", format!("{prefix} of {d}")))?;
+    Ok(intern(format!("{prefix}_{sfx}")))
+}
+
+/// A `&'static str` of `name`, leaked once per distinct name (a fixed, small set).
+fn intern(name: String) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut set = NAMES.get_or_init(Default::default).lock().unwrap();
+    if let Some(n) = set.get(name.as_str()) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.into_boxed_str());
+    set.insert(n);
+    n
+}
+
+/// The element-width suffix (8, 16, 32, 64) of the data-movement kernels for `d`.
+fn width(d: DType) -> Result<u32> {
+    if !crate::cuda::tensor::device_dtype(d) {
+        return Err(Error::unsupported("cuda", format!("copy of {d} elements")));
+    }
+    Ok(8 * d.size_of() as u32)
 }
 
 /// 1-d launch geometry of `n` elements.
