@@ -114,7 +114,8 @@ pub fn suffix(d: DType) -> Option<&'static str> {
     })
 }
 
-/// The dtype code of the `cast_any` kernel (cast.cu), or None for a dtype it does not take.
+/// The dtype code of the `cast_any` kernel (cast.cu), or None for a dtype it does not take:
+/// the numeric dtypes, bool, and the low-bit ones (float8, float4, int4, uint4 one per byte).
 pub fn cast_code(d: DType) -> Option<i32> {
     Some(match d {
         DType::F32 => 0,
@@ -130,6 +131,13 @@ pub fn cast_code(d: DType) -> Option<i32> {
         DType::I64 => 10,
         DType::U64 => 11,
         DType::Bool => 12,
+        DType::F8E4M3FN => 13,
+        DType::F8E4M3FNUZ => 14,
+        DType::F8E5M2 => 15,
+        DType::F8E5M2FNUZ => 16,
+        DType::F4E2M1 => 17,
+        DType::I4 => 18,
+        DType::U4 => 19,
         _ => return None,
     })
 }

@@ -57,11 +57,15 @@ pub enum GpuOp {
     /// f32 comparisons giving bool.
     Compare(CompareOp),
     Where,
+    /// Cast; `saturate` only concerns float8 targets.
     Cast {
         to: DType,
+        saturate: bool,
     },
     /// CastLike: Cast to input 1's dtype (input 1 is read on the host for its dtype only).
-    CastLike,
+    CastLike {
+        saturate: bool,
+    },
     /// Sum / Mean / Max / Min of one or more inputs: `op` folded left to right, Mean then
     /// divides by the count.
     Variadic {
@@ -193,8 +197,9 @@ impl GpuOp {
                 }
             }
             "Where" => GpuOp::Where,
-            // `saturate` only concerns float8 targets, which the kernels refuse by dtype
-            "CastLike" => GpuOp::CastLike,
+            "CastLike" => GpuOp::CastLike {
+                saturate: a.int_or("saturate", 1).map_err(|e| e.to_string())? != 0,
+            },
             "IsNaN" => GpuOp::IsClass { mode: 1 },
             "IsInf" => {
                 let f = |n: &str| a.int_or(n, 1).map_err(|e| e.to_string());
@@ -209,7 +214,10 @@ impl GpuOp {
                     .map_err(|e| e.to_string())?
                     .ok_or("Cast without 'to'")?;
                 let to = DType::from_onnx(code).ok_or(format!("Cast to unknown type {code}"))?;
-                GpuOp::Cast { to }
+                GpuOp::Cast {
+                    to,
+                    saturate: a.int_or("saturate", 1).map_err(|e| e.to_string())? != 0,
+                }
             }
             "MatMul" => GpuOp::MatMul,
             "Gemm" => e(GemmAttrs::parse(a).map(GpuOp::Gemm))?,
@@ -352,7 +360,7 @@ impl GpuOp {
     /// Where input `i` is read.
     pub fn role(&self, i: usize) -> Role {
         let host = match self {
-            GpuOp::Clip { .. } | GpuOp::CastLike => i >= 1,
+            GpuOp::Clip { .. } | GpuOp::CastLike { .. } => i >= 1,
             GpuOp::View(ViewKind::Reshape { .. })
             | GpuOp::View(ViewKind::Squeeze { .. })
             | GpuOp::View(ViewKind::Unsqueeze { .. })
@@ -381,7 +389,7 @@ impl GpuOp {
         for (i, inp) in node.inputs.iter().enumerate() {
             let Some(id) = inp else { continue };
             let v = &graph.values[*id];
-            if self.role(i) == Role::Host && !matches!(self, GpuOp::CastLike) {
+            if self.role(i) == Role::Host && !matches!(self, GpuOp::CastLike { .. }) {
                 continue;
             }
             match v.info.dtype {
@@ -399,7 +407,8 @@ impl GpuOp {
     /// - data movement (Transpose, Concat, Slice, Split, Gather, Expand, Pad, Where's
     ///   values): any device dtype, keyed by element size;
     /// - element-wise math: see [`UnaryOp::takes`] / [`BinaryOp::takes`]; comparisons on
-    ///   one numeric dtype or bool; Cast / CastLike between the numeric dtypes and bool;
+    ///   one numeric dtype or bool; Cast / CastLike between the numeric dtypes, bool and
+    ///   the low-bit ones;
     ///   IsNaN / IsInf on floats;
     /// - everything else (MatMul, Conv, pools, norms, reductions, Resize, Clip): f32.
     pub fn dtype_error(&self, data: &[(usize, DType, &str)]) -> Option<String> {
@@ -428,15 +437,15 @@ impl GpuOp {
                 }
             }
             GpuOp::Compare(_) => match data {
-                [(_, a, _), (_, b, _)] if a == b && (movable(*a)) => None,
+                [(_, a, _), (_, b, _)] if a == b && elementwise::suffix(*a).is_some() => None,
                 _ => bad("comparison"),
             },
-            GpuOp::Cast { to } => match first {
+            GpuOp::Cast { to, .. } => match first {
                 Some(d) if movable(d) && movable(*to) => None,
                 Some(d) => Some(format!("Cast {d} to {to} has no GPU kernel")),
                 None => None,
             },
-            GpuOp::CastLike => match data {
+            GpuOp::CastLike { .. } => match data {
                 [(_, a, _), (_, b, _)] if movable(*a) && movable(*b) => None,
                 _ => bad("CastLike"),
             },

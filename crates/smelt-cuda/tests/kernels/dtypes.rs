@@ -291,6 +291,42 @@ fn cast_matrix() {
             check_any(&format!("Cast specials {from} to {to}"), &g, f, EXACT);
         }
     }
+    // low-bit targets (float8 with saturate 0 and 1, float4, int4, uint4) and back
+    let low = [
+        DType::F8E4M3FN,
+        DType::F8E4M3FNUZ,
+        DType::F8E5M2,
+        DType::F8E5M2FNUZ,
+        DType::F4E2M1,
+        DType::I4,
+        DType::U4,
+    ];
+    for &from in &all {
+        for &to in &low {
+            for sat in [0, 1] {
+                let x = rand(&mut rng, from, &[257], -600.0, 600.0, false);
+                let xs = smelt_ops::math::cast::cast(&special, from, false).unwrap();
+                for (what, x) in [("random", x), ("specials", xs)] {
+                    let at = [
+                        ("to", Attr::Int(to.to_onnx())),
+                        ("saturate", Attr::Int(sat)),
+                    ];
+                    let (g, f) = one("Cast", vec![In::Feed(x.clone())], attrs(&at));
+                    check_any(
+                        &format!("Cast {what} {from} to {to} sat {sat}"),
+                        &g,
+                        f,
+                        EXACT,
+                    );
+                    // and back, from every code the values took
+                    let y = smelt_ops::math::cast::cast(&x, to, sat != 0).unwrap();
+                    let at = [("to", Attr::Int(from.to_onnx()))];
+                    let (g, f) = one("Cast", vec![In::Feed(y)], attrs(&at));
+                    check_any(&format!("Cast {what} {to} to {from}"), &g, f, EXACT);
+                }
+            }
+        }
+    }
     // CastLike takes input 1's dtype
     let x = rand(&mut rng, DType::F32, &[257], -300.0, 300.0, false);
     let like = Tensor::from_vec(vec![1], vec![0i16]).unwrap();

@@ -192,8 +192,15 @@ pub(super) fn where_(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
     Ok(y)
 }
 
-/// Cast between any two device dtypes (the numeric ones and bool), as the CPU's Cast.
+/// Cast between any two device dtypes (numeric, bool, low-bit), as the CPU's Cast with
+/// `saturate` = 1 (the default).
 pub(super) fn cast(s: &Stream, x: &GpuTensor, to: DType) -> Result<GpuTensor> {
+    cast_sat(s, x, to, true)
+}
+
+/// Cast with `saturate` (float8 targets: overflow to the largest finite value, else to
+/// infinity or NaN as the format has them).
+pub(super) fn cast_sat(s: &Stream, x: &GpuTensor, to: DType, saturate: bool) -> Result<GpuTensor> {
     if x.dtype() == to {
         return Ok(x.clone());
     }
@@ -210,7 +217,8 @@ pub(super) fn cast(s: &Stream, x: &GpuTensor, to: DType) -> Result<GpuTensor> {
     let n = i32_of(x.len(), "element count")?;
     let (xp, yp) = (x.ptr(), y.ptr());
     let (g, b) = geom(x.len());
-    s.launch("cast_any", g, b, args![&xp, &yp, &n, &from_c, &to_c])?;
+    let sat = saturate as i32;
+    s.launch("cast_any", g, b, args![&xp, &yp, &n, &from_c, &to_c, &sat])?;
     Ok(y)
 }
 

@@ -104,12 +104,12 @@ pub fn run(
         GpuOp::Binary(b) => elementwise::binary(s, ins.dev(0)?, ins.dev(1)?, *b)?,
         GpuOp::Compare(c) => elementwise::compare(s, ins.dev(0)?, ins.dev(1)?, *c)?,
         GpuOp::Where => elementwise::where_(s, &ins)?,
-        GpuOp::Cast { to } => elementwise::cast(s, ins.dev(0)?, *to)?,
-        GpuOp::CastLike => {
+        GpuOp::Cast { to, saturate } => elementwise::cast_sat(s, ins.dev(0)?, *to, *saturate)?,
+        GpuOp::CastLike { saturate } => {
             let like = ins
                 .host(1)?
                 .ok_or_else(|| Error::invalid("CastLike without a target"))?;
-            elementwise::cast(s, ins.dev(0)?, like.dtype())?
+            elementwise::cast_sat(s, ins.dev(0)?, like.dtype(), *saturate)?
         }
         GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
         GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
