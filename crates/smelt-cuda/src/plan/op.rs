@@ -449,6 +449,10 @@ impl GpuOp {
                 [(_, a, _), (_, b, _)] if movable(*a) && movable(*b) => None,
                 _ => bad("CastLike"),
             },
+            GpuOp::Reduce(r) => match first {
+                Some(d) if reduce::takes(r.op, d) => None,
+                _ => bad(&format!("{:?}", r.op)),
+            },
             GpuOp::IsClass { .. } => match first {
                 Some(d) if is_float(d) => None,
                 _ => bad("IsNaN/IsInf"),

@@ -38,6 +38,16 @@ pub fn reduce_op(op_type: &str) -> Option<ReduceOp> {
     })
 }
 
+/// Whether the kernels reduce `d` with `op`: f32 (its own kernels), the other floats and
+/// the integers (`reduce_typed_*`), bool for Max (any) and Min (all).
+pub fn takes(op: ReduceOp, d: smelt_core::DType) -> bool {
+    use super::elementwise::{is_float, is_int};
+    match d {
+        smelt_core::DType::Bool => matches!(op, ReduceOp::Max | ReduceOp::Min),
+        d => is_float(d) || is_int(d),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReduceAttrs {
     pub op: ReduceOp,

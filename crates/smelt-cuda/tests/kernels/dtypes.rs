@@ -127,7 +127,7 @@ fn typed_kernels_in_ptx() {
     for s in [
         "f64", "f16", "bf16", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64",
     ] {
-        for k in ["unary", "binary", "binary_same", "compare"] {
+        for k in ["unary", "binary", "binary_same", "compare", "reduce_typed"] {
             names.push(format!("{k}_{s}"));
         }
     }
@@ -524,6 +524,55 @@ fn data_movement_every_width() {
                 attrs(&[]),
             );
             check_any(&format!("Where {d} [{n}]"), &g, f, EXACT);
+        }
+    }
+}
+
+#[test]
+fn reduce_every_dtype() {
+    if !gpu_or_skip("reduce_every_dtype") {
+        return;
+    }
+    let mut rng = Rng::new(28);
+    let ops = [
+        "ReduceSum",
+        "ReduceMean",
+        "ReduceMax",
+        "ReduceMin",
+        "ReduceProd",
+        "ReduceSumSquare",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceLogSum",
+        "ReduceLogSumExp",
+    ];
+    let mut all: Vec<DType> = numeric().into_iter().filter(|&d| d != DType::F32).collect();
+    all.push(DType::Bool);
+    for d in all {
+        for op in ops {
+            if d == DType::Bool && !matches!(op, "ReduceMax" | "ReduceMin") {
+                continue;
+            }
+            for n in SIZES {
+                // Prod of few small values; the rest over [1, 5)
+                let x = rand(&mut rng, d, &[3, n, 2], 1.0, 5.0, false);
+                for (axes, keep) in [(vec![1i64], 1i64), (vec![2], 0), (vec![0, 1, 2], 0)] {
+                    if op == "ReduceProd" && n > 33 && axes.len() != 1 {
+                        continue;
+                    }
+                    let (g, f) = one(
+                        op,
+                        vec![In::Feed(x.clone()), In::Const(ints(&axes))],
+                        attrs(&[("keepdims", Attr::Int(keep))]),
+                    );
+                    let tol = match d {
+                        DType::F64 => SUMS,
+                        DType::F16 | DType::BF16 => HALF,
+                        _ => EXACT,
+                    };
+                    check_any(&format!("{op} {d} {axes:?} [{n}]"), &g, f, tol);
+                }
+            }
         }
     }
 }

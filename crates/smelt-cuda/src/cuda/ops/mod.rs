@@ -11,6 +11,7 @@ mod image;
 mod layout;
 mod linalg;
 mod nn;
+mod reduce;
 
 use super::stream::Stream;
 use super::tensor::GpuTensor;
@@ -123,6 +124,9 @@ pub fn run(
         GpuOp::GlobalPool { max } => nn::global_pool(s, ins.f32(0)?, *max)?,
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,
         GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,
+        GpuOp::Reduce(r) if ins.dev(0)?.dtype() != DType::F32 => {
+            reduce::reduce_typed(s, r, ins.dev(0)?, ins.host_ints(1)?)?
+        }
         GpuOp::Reduce(r) => nn::reduce(s, r, ins.f32(0)?, ins.host_ints(1)?)?,
         GpuOp::Transpose { perm } => layout::transpose(s, ins.dev(0)?, perm.as_deref())?,
         GpuOp::Concat { axis } => layout::concat(s, &ins, *axis)?,
