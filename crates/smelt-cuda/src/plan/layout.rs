@@ -61,6 +61,31 @@ pub fn expand(shape: &[usize], target: &[usize]) -> Result<CopyPlan> {
     copy_plan(out, 0, &st)
 }
 
+/// Tile `shape` by `reps` (one per dim): a strided copy over [r0, d0, r1, d1, ...] reading
+/// x with stride 0 along each repeat dim; returns the plan (over those 2R dims) and the
+/// output shape [r0 * d0, r1 * d1, ...] to view the result as.
+pub fn tile(shape: &[usize], reps: &[i64]) -> Result<(CopyPlan, Vec<usize>)> {
+    if reps.len() != shape.len() || reps.iter().any(|&r| r < 0) {
+        return Err(Error::invalid(format!(
+            "Tile repeats {reps:?} for a rank {} input",
+            shape.len()
+        )));
+    }
+    i32_of(shape.iter().product(), "element count")?;
+    let dense = dense_strides(shape);
+    let (mut vshape, mut vst) = (Vec::new(), Vec::new());
+    for (i, &r) in reps.iter().enumerate() {
+        vshape.extend([r as usize, shape[i]]);
+        vst.extend([0, dense[i]]);
+    }
+    let out = reps
+        .iter()
+        .zip(shape)
+        .map(|(&r, &d)| r as usize * d)
+        .collect();
+    Ok((copy_plan(vshape, 0, &vst)?, out))
+}
+
 /// ONNX Slice: per listed axis, start/end clamped as the spec says, any non-zero step.
 pub fn slice(
     shape: &[usize],
@@ -492,5 +517,8 @@ mod tests {
         );
         let t = transpose(&[2, 3], None).unwrap();
         assert_eq!(t.out_shape, vec![3, 2]);
+        let (p, out) = tile(&[2, 3], &[2, 1]).unwrap();
+        assert_eq!((p.n, out), (12, vec![4, 3]));
+        assert!(tile(&[2, 3], &[2]).is_err());
     }
 }

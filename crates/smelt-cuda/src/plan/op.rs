@@ -125,6 +125,8 @@ pub enum GpuOp {
         num_outputs: Option<i64>,
     },
     Expand,
+    /// Tile by the repeats of input 1 (read on the host).
+    Tile,
     /// Pad: pads and value from attributes (opsets < 11) or inputs 1..=3 (host).
     Pad {
         mode: smelt_ops::array::pad::Mode,
@@ -297,6 +299,7 @@ impl GpuOp {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
             "Expand" => GpuOp::Expand,
+            "Tile" => GpuOp::Tile,
             "ArgMax" | "ArgMin" => GpuOp::ArgExt {
                 max: t == "ArgMax",
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
@@ -366,6 +369,7 @@ impl GpuOp {
             | GpuOp::View(ViewKind::Unsqueeze { .. })
             | GpuOp::Reduce(_)
             | GpuOp::Expand
+            | GpuOp::Tile
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
@@ -449,6 +453,10 @@ impl GpuOp {
                 [(_, a, _), (_, b, _)] if movable(*a) && movable(*b) => None,
                 _ => bad("CastLike"),
             },
+            GpuOp::Clip { .. } => match first {
+                Some(d) if is_float(d) || is_int(d) => None,
+                _ => bad("Clip"),
+            },
             GpuOp::Reduce(r) => match first {
                 Some(d) if reduce::takes(r.op, d) => None,
                 _ => bad(&format!("{:?}", r.op)),
@@ -467,6 +475,7 @@ impl GpuOp {
             | GpuOp::Split { .. }
             | GpuOp::Gather { .. }
             | GpuOp::Expand
+            | GpuOp::Tile
             | GpuOp::Pad { .. } => {
                 let d = first?;
                 if movable(d) && data.iter().all(|x| x.1 == d) {
@@ -475,12 +484,10 @@ impl GpuOp {
                     bad("data movement")
                 }
             }
-            _ => {
-                let _ = is_int;
-                data.iter()
-                    .find(|x| x.1 != DType::F32)
-                    .map(|(_, d, name)| format!("input '{name}' is {d}; the GPU kernel takes f32"))
-            }
+            _ => data
+                .iter()
+                .find(|x| x.1 != DType::F32)
+                .map(|(_, d, name)| format!("input '{name}' is {d}; the GPU kernel takes f32")),
         }
     }
 }

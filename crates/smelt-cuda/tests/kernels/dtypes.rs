@@ -516,6 +516,12 @@ fn data_movement_every_width() {
             let at = [("axis", Attr::Int(2)), ("num_outputs", Attr::Int(2))];
             let (g, f) = one_n("Split", vec![In::Feed(x.clone())], attrs(&at), 18, 2);
             check_any(&format!("Split {d} [{n}]"), &g, f, EXACT);
+            let (g, f) = one(
+                "Tile",
+                vec![In::Feed(x.clone()), In::Const(ints(&[2, 1, 3]))],
+                attrs(&[]),
+            );
+            check_any(&format!("Tile {d} [{n}]"), &g, f, EXACT);
             let c = rand(&mut rng, DType::Bool, &[n, 1], 0.0, 1.0, false);
             let z = rand(&mut rng, d, &[3], -50.0, 50.0, false);
             let (g, f) = one(
@@ -572,6 +578,27 @@ fn reduce_every_dtype() {
                     };
                     check_any(&format!("{op} {d} {axes:?} [{n}]"), &g, f, tol);
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn clip_every_dtype() {
+    if !gpu_or_skip("clip_every_dtype") {
+        return;
+    }
+    let mut rng = Rng::new(29);
+    for d in numeric() {
+        for n in SIZES {
+            let x = rand(&mut rng, d, &[n], 0.0, 100.0, false);
+            let lo = rand(&mut rng, d, &[], 10.0, 30.0, false);
+            let hi = rand(&mut rng, d, &[], 60.0, 90.0, false);
+            for (l, h) in [(true, true), (true, false), (false, true)] {
+                let b = |on: bool, t: &Tensor| if on { In::Const(t.clone()) } else { In::Absent };
+                let ins = vec![In::Feed(x.clone()), b(l, &lo), b(h, &hi)];
+                let (g, f) = one("Clip", ins, attrs(&[]));
+                check_any(&format!("Clip {d} {l} {h} [{n}]"), &g, f, EXACT);
             }
         }
     }

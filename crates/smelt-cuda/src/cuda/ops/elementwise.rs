@@ -31,6 +31,9 @@ pub(super) fn unary(s: &Stream, x: &GpuTensor, op: UnaryOp, p: f32, q: f32) -> R
     Ok(y)
 }
 
+/// Clip: f32 through the unary kernel; other dtypes as Max with the lower bound then Min
+/// with the upper one (NaN stays NaN, as on the CPU). Bounds: the attributes (opset < 11,
+/// floats) or inputs 1 and 2 of x's dtype, one element each, read on the host.
 pub(super) fn clip(
     s: &Stream,
     ins: &Ins,
@@ -38,22 +41,42 @@ pub(super) fn clip(
     max: Option<f32>,
     from_inputs: bool,
 ) -> Result<GpuTensor> {
-    let bound = |i: usize, attr: Option<f32>, def: f32| -> Result<f32> {
+    let x = ins.dev(0)?;
+    let d = x.dtype();
+    let bound = |i: usize, attr: Option<f32>| -> Result<Option<Tensor>> {
         if !from_inputs {
-            return Ok(attr.unwrap_or(def));
+            return attr
+                .map(|v| smelt_ops::math::cast::cast(&Tensor::scalar(v), d, false))
+                .transpose();
         }
         match ins.host(i)? {
-            None => Ok(def),
-            Some(t) if t.len() == 1 && t.dtype() == DType::F32 => Ok(t.as_slice::<f32>()?[0]),
+            None => Ok(None),
+            Some(t) if t.len() == 1 && t.dtype() == d => Ok(Some(t.clone())),
             Some(t) => Err(Error::unsupported(
                 "Clip",
-                format!("bound {} {:?}", t.dtype(), t.shape()),
+                format!("bound {} {:?} for {d}", t.dtype(), t.shape()),
             )),
         }
     };
-    let lo = bound(1, min, f32::NEG_INFINITY)?;
-    let hi = bound(2, max, f32::INFINITY)?;
-    unary(s, ins.f32(0)?, UnaryOp::Clip, lo, hi)
+    let (lo, hi) = (bound(1, min)?, bound(2, max)?);
+    if d == DType::F32 {
+        let f = |t: &Option<Tensor>, def: f32| -> Result<f32> {
+            Ok(match t {
+                Some(t) => t.as_slice::<f32>()?[0],
+                None => def,
+            })
+        };
+        let (l, h) = (f(&lo, f32::NEG_INFINITY)?, f(&hi, f32::INFINITY)?);
+        return unary(s, x, UnaryOp::Clip, l, h);
+    }
+    let mut y = x.clone();
+    for (b, op) in [(lo, BinaryOp::Max), (hi, BinaryOp::Min)] {
+        if let Some(b) = b {
+            let b = s.upload(&b.reshape(vec![])?)?;
+            y = binary(s, &y, &b, op)?;
+        }
+    }
+    Ok(y)
 }
 
 /// A device i32 [1] holding 0: the divisor-zero flag of integer Div / Mod.

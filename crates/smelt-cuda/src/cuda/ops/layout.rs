@@ -88,6 +88,15 @@ pub(super) fn expand(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
     strided_copy(s, x, &layout::expand(x.shape(), &target)?)
 }
 
+pub(super) fn tile(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
+    let x = ins.dev(0)?;
+    let reps = ins
+        .host_ints(1)?
+        .ok_or_else(|| Error::invalid("Tile without repeats"))?;
+    let (p, out) = layout::tile(x.shape(), &reps)?;
+    strided_copy(s, x, &p)?.view(out)
+}
+
 pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     let x = ins.dev(0)?;
     let kernel = intern(format!("gather_{}", width(x.dtype())?));

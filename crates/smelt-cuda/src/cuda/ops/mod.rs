@@ -133,6 +133,7 @@ pub fn run(
         GpuOp::Slice { attrs } => layout::slice(s, &ins, attrs.as_ref())?,
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
+        GpuOp::Tile => layout::tile(s, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
         GpuOp::ArgExt {
             max,
