@@ -6,7 +6,7 @@ use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
-use super::reduce::{self, ReduceAttrs};
+use super::reduce::{self, ReduceAttrs, ScanAttrs};
 use super::resize::ResizeAttrs;
 use smelt_core::DType;
 use smelt_ir::{Graph, Node};
@@ -96,6 +96,8 @@ pub enum GpuOp {
         eps: f32,
     },
     Reduce(ReduceAttrs),
+    /// CumSum / CumProd along the axis of input 1 (read on the host).
+    Scan(ScanAttrs),
     /// ArgMax / ArgMin along `axis`, into i64.
     ArgExt {
         max: bool,
@@ -299,6 +301,7 @@ impl GpuOp {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
             "Expand" => GpuOp::Expand,
+            "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
             "Tile" => GpuOp::Tile,
             "ArgMax" | "ArgMin" => GpuOp::ArgExt {
                 max: t == "ArgMax",
@@ -370,6 +373,7 @@ impl GpuOp {
             | GpuOp::Reduce(_)
             | GpuOp::Expand
             | GpuOp::Tile
+            | GpuOp::Scan(_)
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
                 i >= 1
@@ -456,6 +460,10 @@ impl GpuOp {
             GpuOp::Clip { .. } => match first {
                 Some(d) if is_float(d) || is_int(d) => None,
                 _ => bad("Clip"),
+            },
+            GpuOp::Scan(sc) => match first {
+                Some(d) if sc.takes(d) => None,
+                _ => bad(if sc.prod { "CumProd" } else { "CumSum" }),
             },
             GpuOp::Reduce(r) => match first {
                 Some(d) if reduce::takes(r.op, d) => None,

@@ -127,7 +127,14 @@ fn typed_kernels_in_ptx() {
     for s in [
         "f64", "f16", "bf16", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64",
     ] {
-        for k in ["unary", "binary", "binary_same", "compare", "reduce_typed"] {
+        for k in [
+            "unary",
+            "binary",
+            "binary_same",
+            "compare",
+            "reduce_typed",
+            "scan",
+        ] {
             names.push(format!("{k}_{s}"));
         }
     }
@@ -599,6 +606,41 @@ fn clip_every_dtype() {
                 let ins = vec![In::Feed(x.clone()), b(l, &lo), b(h, &hi)];
                 let (g, f) = one("Clip", ins, attrs(&[]));
                 check_any(&format!("Clip {d} {l} {h} [{n}]"), &g, f, EXACT);
+            }
+        }
+    }
+}
+
+#[test]
+fn cumsum_cumprod_every_dtype() {
+    if !gpu_or_skip("cumsum_cumprod_every_dtype") {
+        return;
+    }
+    let mut rng = Rng::new(30);
+    for d in numeric() {
+        for op in ["CumSum", "CumProd"] {
+            if op == "CumProd" && matches!(d, DType::I8 | DType::U8 | DType::I16 | DType::U16) {
+                continue; // the CPU op does not take them
+            }
+            for n in SIZES {
+                let x = rand(&mut rng, d, &[2, n, 3], 1.0, 3.0, false);
+                for (axis, ex, rev) in [(1i64, 0i64, 0i64), (-1, 1, 0), (1, 0, 1), (0, 1, 1)] {
+                    let at = [("exclusive", Attr::Int(ex)), ("reverse", Attr::Int(rev))];
+                    let ins = vec![In::Feed(x.clone()), In::Const(ints(&[axis]))];
+                    let (g, f) = one(op, ins, attrs(&at));
+                    // both sides scan in the same order; long products may overflow alike
+                    let tol = if op == "CumProd" && n > 33 {
+                        SUMS
+                    } else {
+                        tol_of(d)
+                    };
+                    check_any(
+                        &format!("{op} {d} axis {axis} ex {ex} rev {rev} [{n}]"),
+                        &g,
+                        f,
+                        tol,
+                    );
+                }
             }
         }
     }

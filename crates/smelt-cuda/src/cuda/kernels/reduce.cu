@@ -187,3 +187,45 @@ extern "C" __global__ void reduce_typed_##sfx(const T* x, T* y, int outer, int r
 SM_REDUCE(f64, double) SM_REDUCE(f16, f16s) SM_REDUCE(bf16, bf16s)
 SM_REDUCE(i8, signed char) SM_REDUCE(u8, unsigned char) SM_REDUCE(i16, short) SM_REDUCE(u16, unsigned short)
 SM_REDUCE(i32, int) SM_REDUCE(u32, unsigned int) SM_REDUCE(i64, long long) SM_REDUCE(u64, unsigned long long)
+
+// CumSum / CumProd of x viewed as [outer, n, inner] along n, one thread per (outer, inner)
+// line, as the CPU: sums of f16/bf16 accumulate in float, products round to the type at
+// each step (the half crate's Mul); integers wrap. `exclusive` writes the running value
+// before the element, `reverse` runs from the end.
+template <class T> __device__ void scan_typed(const T* x, T* y, int outer, int n, int inner, int prod, int exclusive, int reverse) {
+    int lines = outer * inner;
+    GRID_STRIDE(l, lines) {
+        int in = l % inner, o = l / inner;
+        unsigned long long base = (unsigned long long)o * n * inner + in;
+        if constexpr (Num<T>::FLOAT) {
+            typedef Num<T> N;
+            typedef typename N::C C;
+            C acc = prod ? (C)1 : (C)0;
+            for (int s = 0; s < n; ++s) {
+                int k = reverse ? n - 1 - s : s;
+                unsigned long long at = base + (unsigned long long)k * inner;
+                C v = N::up(x[at]);
+                if (exclusive) y[at] = N::down(acc);
+                acc = prod ? N::up(N::down(acc * v)) : acc + v;
+                if (!exclusive) y[at] = N::down(acc);
+            }
+        } else {
+            typedef unsigned long long U;
+            U acc = prod ? 1ull : 0ull;
+            for (int s = 0; s < n; ++s) {
+                int k = reverse ? n - 1 - s : s;
+                unsigned long long at = base + (unsigned long long)k * inner;
+                U v = (U)x[at];
+                if (exclusive) y[at] = (T)acc;
+                acc = prod ? acc * v : acc + v;
+                if (!exclusive) y[at] = (T)acc;
+            }
+        }
+    }
+}
+#define SM_SCAN(sfx, T) \
+extern "C" __global__ void scan_##sfx(const T* x, T* y, int outer, int n, int inner, int prod, int exclusive, int reverse) { \
+    scan_typed<T>(x, y, outer, n, inner, prod, exclusive, reverse); }
+SM_SCAN(f32, float) SM_SCAN(f64, double) SM_SCAN(f16, f16s) SM_SCAN(bf16, bf16s)
+SM_SCAN(i8, signed char) SM_SCAN(u8, unsigned char) SM_SCAN(i16, short) SM_SCAN(u16, unsigned short)
+SM_SCAN(i32, int) SM_SCAN(u32, unsigned int) SM_SCAN(i64, long long) SM_SCAN(u64, unsigned long long)

@@ -134,6 +134,7 @@ pub fn run(
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Tile => layout::tile(s, &ins)?,
+        GpuOp::Scan(a) => reduce::scan(s, a, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
         GpuOp::ArgExt {
             max,

@@ -1,11 +1,12 @@
 //! Reductions of the dtypes other than f32 (f32 keeps `nn::reduce` and its block kernels):
-//! `reduce_typed_<t>`, one thread per output over x viewed as [outer, r, inner].
+//! `reduce_typed_<t>`, one thread per output over x viewed as [outer, r, inner]; and the
+//! scans CumSum / CumProd (`scan_<t>`, one thread per line), every dtype incl. f32.
 
-use super::{geom, kernel_for};
+use super::{geom, kernel_for, Ins};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::i32_of;
-use crate::plan::reduce::{self, ReduceAttrs};
+use crate::plan::reduce::{self, ReduceAttrs, ScanAttrs};
 use smelt_core::{Error, Result};
 
 pub(super) fn reduce_typed(
@@ -45,6 +46,34 @@ pub(super) fn reduce_typed(
         g,
         b,
         args![&xp, &yp, &o, &r, &i, &code],
+    )?;
+    Ok(y)
+}
+
+pub(super) fn scan(s: &Stream, a: &ScanAttrs, ins: &Ins) -> Result<GpuTensor> {
+    let x = ins.dev(0)?;
+    let d = x.dtype();
+    if !a.takes(d) {
+        return Err(Error::unsupported("cuda", format!("scan of {d}")));
+    }
+    let ax = ins
+        .host_ints(1)?
+        .filter(|v| v.len() == 1)
+        .ok_or_else(|| Error::invalid("CumSum/CumProd: axis must be one value"))?;
+    let (outer, n, inner) = reduce::scan_dims(x.shape(), ax[0])?;
+    let y = s.alloc(d, x.shape())?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let (xp, yp) = (x.ptr(), y.ptr());
+    let (o, nn, i) = (outer as i32, n as i32, inner as i32);
+    let (p, e, r) = (a.prod as i32, a.exclusive as i32, a.reverse as i32);
+    let (g, b) = geom(outer * inner);
+    s.launch(
+        kernel_for("scan", d)?,
+        g,
+        b,
+        args![&xp, &yp, &o, &nn, &i, &p, &e, &r],
     )?;
     Ok(y)
 }
