@@ -86,6 +86,46 @@ pub fn tile(shape: &[usize], reps: &[i64]) -> Result<(CopyPlan, Vec<usize>)> {
     Ok((copy_plan(vshape, 0, &vst)?, out))
 }
 
+/// DepthToSpace (`to_space`, DCR or `crd` mode) / SpaceToDepth of an NCHW `shape` by block
+/// `b`: a transpose of a 6-d view (the CPU op's reshape-transpose-reshape); returns the
+/// plan and the output shape to view the result as.
+pub fn depth_space(
+    shape: &[usize],
+    b: i64,
+    to_space: bool,
+    crd: bool,
+) -> Result<(CopyPlan, Vec<usize>)> {
+    let &[n, c, h, w] = shape else {
+        return Err(Error::invalid(format!("{shape:?} is not NCHW")));
+    };
+    if b < 1 {
+        return Err(Error::invalid(format!("blocksize {b} must be >= 1")));
+    }
+    let b = b as usize;
+    let (view, perm, out) = if to_space {
+        if !c.is_multiple_of(b * b) {
+            return Err(Error::shape(format!("channels {c} not divisible by {b}²")));
+        }
+        let cb = c / (b * b);
+        let out = vec![n, cb, h * b, w * b];
+        if crd {
+            (vec![n, cb, b, b, h, w], [0, 1, 4, 2, 5, 3], out)
+        } else {
+            (vec![n, b, b, cb, h, w], [0, 3, 4, 1, 5, 2], out)
+        }
+    } else {
+        if !h.is_multiple_of(b) || !w.is_multiple_of(b) {
+            return Err(Error::shape(format!("{h}x{w} not divisible by {b}")));
+        }
+        (
+            vec![n, c, h / b, b, w / b, b],
+            [0, 3, 5, 1, 2, 4],
+            vec![n, c * b * b, h / b, w / b],
+        )
+    };
+    Ok((transpose(&view, Some(&perm))?, out))
+}
+
 /// ONNX Slice: per listed axis, start/end clamped as the spec says, any non-zero step.
 pub fn slice(
     shape: &[usize],
@@ -517,6 +557,8 @@ mod tests {
         );
         let t = transpose(&[2, 3], None).unwrap();
         assert_eq!(t.out_shape, vec![3, 2]);
+        let (p, out) = depth_space(&[1, 8, 2, 3], 2, true, false).unwrap();
+        assert_eq!((p.n, out), (48, vec![1, 2, 4, 6]));
         let (p, out) = tile(&[2, 3], &[2, 1]).unwrap();
         assert_eq!((p.n, out), (12, vec![4, 3]));
         assert!(tile(&[2, 3], &[2]).is_err());

@@ -129,6 +129,12 @@ pub enum GpuOp {
     Expand,
     /// Tile by the repeats of input 1 (read on the host).
     Tile,
+    /// DepthToSpace (`to_space`, DCR or CRD) / SpaceToDepth: a transpose of a 6-d view.
+    DepthSpace {
+        block: i64,
+        to_space: bool,
+        crd: bool,
+    },
     /// Pad: pads and value from attributes (opsets < 11) or inputs 1..=3 (host).
     Pad {
         mode: smelt_ops::array::pad::Mode,
@@ -303,6 +309,22 @@ impl GpuOp {
             "Expand" => GpuOp::Expand,
             "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
             "Tile" => GpuOp::Tile,
+            "DepthToSpace" | "SpaceToDepth" => GpuOp::DepthSpace {
+                block: a
+                    .int("blocksize")
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no blocksize")?,
+                to_space: t == "DepthToSpace",
+                crd: match a
+                    .string_or("mode", "DCR".into())
+                    .map_err(|e| e.to_string())?
+                    .as_str()
+                {
+                    "DCR" => false,
+                    "CRD" => true,
+                    m => return Err(format!("unknown DepthToSpace mode '{m}'")),
+                },
+            },
             "ArgMax" | "ArgMin" => GpuOp::ArgExt {
                 max: t == "ArgMax",
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
@@ -484,6 +506,7 @@ impl GpuOp {
             | GpuOp::Gather { .. }
             | GpuOp::Expand
             | GpuOp::Tile
+            | GpuOp::DepthSpace { .. }
             | GpuOp::Pad { .. } => {
                 let d = first?;
                 if movable(d) && data.iter().all(|x| x.1 == d) {

@@ -529,6 +529,19 @@ fn data_movement_every_width() {
                 attrs(&[]),
             );
             check_any(&format!("Tile {d} [{n}]"), &g, f, EXACT);
+            let img = rand(&mut rng, d, &[1, 8, 2, n.min(33) * 2], -50.0, 50.0, false);
+            for (op, mode) in [
+                ("DepthToSpace", "DCR"),
+                ("DepthToSpace", "CRD"),
+                ("SpaceToDepth", "DCR"),
+            ] {
+                let at = [
+                    ("blocksize", Attr::Int(2)),
+                    ("mode", Attr::String(mode.into())),
+                ];
+                let (g, f) = one(op, vec![In::Feed(img.clone())], attrs(&at));
+                check_any(&format!("{op} {mode} {d} [{n}]"), &g, f, EXACT);
+            }
             let c = rand(&mut rng, DType::Bool, &[n, 1], 0.0, 1.0, false);
             let z = rand(&mut rng, d, &[3], -50.0, 50.0, false);
             let (g, f) = one(

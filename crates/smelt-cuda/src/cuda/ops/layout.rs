@@ -8,7 +8,7 @@ use crate::plan::layout::{self, CopyPlan};
 use crate::plan::op::SliceAttrs;
 use smelt_core::{DType, Error, Result, Tensor};
 
-fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<GpuTensor> {
+pub(super) fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<GpuTensor> {
     let kernel = intern(format!("strided_copy_{}", width(x.dtype())?));
     let y = s.alloc(x.dtype(), &p.out_shape)?;
     if y.is_empty() {

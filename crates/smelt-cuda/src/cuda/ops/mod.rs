@@ -134,6 +134,15 @@ pub fn run(
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Tile => layout::tile(s, &ins)?,
+        GpuOp::DepthSpace {
+            block,
+            to_space,
+            crd,
+        } => {
+            let x = ins.dev(0)?;
+            let (p, out) = crate::plan::layout::depth_space(x.shape(), *block, *to_space, *crd)?;
+            layout::strided_copy(s, x, &p)?.view(out)?
+        }
         GpuOp::Scan(a) => reduce::scan(s, a, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
         GpuOp::ArgExt {
