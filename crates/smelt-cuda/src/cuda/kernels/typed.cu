@@ -9,8 +9,8 @@
 template <class C> __device__ __forceinline__ C unary_fl(int op, C x, C p, C q) {
     const C z = (C)0, one = (C)1;
     switch (op) {
-    case 0: return x > z ? x : z;                                   // Relu
-    case 1: return one / (one + m_exp(-x));                         // Sigmoid
+    case 0: return x < z ? z : x;                                   // Relu (NaN stays)
+    case 1: { if (x >= z) return one / (one + m_exp(-x)); C e = m_exp(x); return e / (one + e); } // Sigmoid
     case 2: return m_tanh(x);
     case 3: return m_exp(x);
     case 4: return m_log(x);
@@ -30,7 +30,7 @@ template <class C> __device__ __forceinline__ C unary_fl(int op, C x, C p, C q) 
     case 18: { C v = p * x + q; v = v > z ? v : z; return v < one ? v : one; } // HardSigmoid
     case 19: return x >= z ? x : p * m_expm1(x);                    // Elu(alpha p)
     case 20: return x;                                              // Identity
-    case 21: return (C)((x > z) - (x < z));                         // Sign
+    case 21: return x != x ? x : (C)((x > z) - (x < z));            // Sign (NaN stays)
     case 22: return m_rint(x);                                      // Round (half to even)
     case 23: { C v = x / (C)6 + (C)0.5; v = v > z ? v : z; return x * (v < one ? v : one); } // HardSwish
     case 24: return x > z ? q * x : q * (p * m_exp(x) - p);         // Selu(alpha p, gamma q)
