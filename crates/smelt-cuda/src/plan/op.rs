@@ -129,6 +129,11 @@ pub enum GpuOp {
     Expand,
     /// Tile by the repeats of input 1 (read on the host).
     Tile,
+    /// ConstantOfShape: the one-element `value` (default f32 0) over the shape of input 0,
+    /// read on the host; filled on the device.
+    ConstantOfShape {
+        value: smelt_core::Tensor,
+    },
     /// DepthToSpace (`to_space`, DCR or CRD) / SpaceToDepth: a transpose of a 6-d view.
     DepthSpace {
         block: i64,
@@ -309,6 +314,20 @@ impl GpuOp {
             "Expand" => GpuOp::Expand,
             "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
             "Tile" => GpuOp::Tile,
+            "ConstantOfShape" => {
+                let value = a
+                    .tensor("value")
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_else(|| smelt_core::Tensor::scalar(0f32));
+                if value.len() != 1 || elementwise::cast_code(value.dtype()).is_none() {
+                    return Err(format!(
+                        "ConstantOfShape of a {} value {:?} has no GPU kernel",
+                        value.dtype(),
+                        value.shape()
+                    ));
+                }
+                GpuOp::ConstantOfShape { value }
+            }
             "DepthToSpace" | "SpaceToDepth" => GpuOp::DepthSpace {
                 block: a
                     .int("blocksize")
@@ -389,6 +408,7 @@ impl GpuOp {
     pub fn role(&self, i: usize) -> Role {
         let host = match self {
             GpuOp::Clip { .. } | GpuOp::CastLike { .. } => i >= 1,
+            GpuOp::ConstantOfShape { .. } => true,
             GpuOp::View(ViewKind::Reshape { .. })
             | GpuOp::View(ViewKind::Squeeze { .. })
             | GpuOp::View(ViewKind::Unsqueeze { .. })

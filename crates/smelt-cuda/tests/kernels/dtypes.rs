@@ -142,7 +142,14 @@ fn typed_kernels_in_ptx() {
         names.push(format!("isclass_{s}"));
     }
     for w in [8, 16, 32, 64] {
-        for k in ["strided_copy", "copy_into", "gather", "map_gather", "where"] {
+        for k in [
+            "strided_copy",
+            "copy_into",
+            "gather",
+            "map_gather",
+            "where",
+            "fill",
+        ] {
             names.push(format!("{k}_{w}"));
         }
     }
@@ -542,6 +549,13 @@ fn data_movement_every_width() {
                 let (g, f) = one(op, vec![In::Feed(img.clone())], attrs(&at));
                 check_any(&format!("{op} {mode} {d} [{n}]"), &g, f, EXACT);
             }
+            let v = rand(&mut rng, d, &[1], 1.0, 9.0, true);
+            let (g, f) = one(
+                "ConstantOfShape",
+                vec![In::Feed(ints(&[2, n as i64]))],
+                attrs(&[("value", Attr::Tensor(v))]),
+            );
+            check_any(&format!("ConstantOfShape {d} [{n}]"), &g, f, EXACT);
             let c = rand(&mut rng, DType::Bool, &[n, 1], 0.0, 1.0, false);
             let z = rand(&mut rng, d, &[3], -50.0, 50.0, false);
             let (g, f) = one(

@@ -86,3 +86,8 @@ extern "C" __global__ void map_gather_##bits(const T* x, T* y, int n, unsigned l
             int src = table[s.b[d] + q]; if (src < 0) inside = false; off += src * s.a[d]; } \
         y[i] = inside ? x[off] : (T)fill; } }
 SM_MAP_GATHER_W(8, unsigned char) SM_MAP_GATHER_W(16, unsigned short) SM_MAP_GATHER_W(32, unsigned int) SM_MAP_GATHER_W(64, unsigned long long)
+
+// y[i] = the value whose bits are the low bytes of `bits` (ConstantOfShape).
+#define SM_FILL_W(bits_, T) \
+extern "C" __global__ void fill_##bits_(T* y, int n, unsigned long long bits) { GRID_STRIDE(i, n) y[i] = (T)bits; }
+SM_FILL_W(8, unsigned char) SM_FILL_W(16, unsigned short) SM_FILL_W(32, unsigned int) SM_FILL_W(64, unsigned long long)

@@ -97,6 +97,31 @@ pub(super) fn tile(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
     strided_copy(s, x, &p)?.view(out)
 }
 
+/// ConstantOfShape: `value`'s bits over the shape of input 0 (host).
+pub(super) fn constant_of_shape(s: &Stream, ins: &Ins, value: &Tensor) -> Result<GpuTensor> {
+    let dims = ins
+        .host_ints(0)?
+        .ok_or_else(|| Error::invalid("ConstantOfShape without a shape"))?;
+    let shape: Vec<usize> = dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| Error::shape(format!("shape {dims:?}"))))
+        .collect::<Result<_>>()?;
+    let d = value.dtype();
+    let kernel = intern(format!("fill_{}", width(d)?));
+    let y = s.alloc(d, &shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let bytes = value.le_bytes()?;
+    let mut raw = [0u8; 8];
+    raw[..d.size_of()].copy_from_slice(&bytes[..d.size_of()]);
+    let bits = u64::from_le_bytes(raw);
+    let (yp, n) = (y.ptr(), i32_of(y.len(), "element count")?);
+    let (g, b) = geom(y.len());
+    s.launch(kernel, g, b, args![&yp, &n, &bits])?;
+    Ok(y)
+}
+
 pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     let x = ins.dev(0)?;
     let kernel = intern(format!("gather_{}", width(x.dtype())?));

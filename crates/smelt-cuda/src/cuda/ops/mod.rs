@@ -134,6 +134,7 @@ pub fn run(
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Tile => layout::tile(s, &ins)?,
+        GpuOp::ConstantOfShape { value } => layout::constant_of_shape(s, &ins, value)?,
         GpuOp::DepthSpace {
             block,
             to_space,
