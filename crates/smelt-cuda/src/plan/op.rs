@@ -129,6 +129,8 @@ pub enum GpuOp {
     Expand,
     /// Tile by the repeats of input 1 (read on the host).
     Tile,
+    /// Range(start, limit, delta): three host scalars of one numeric dtype.
+    Range,
     /// ConstantOfShape: the one-element `value` (default f32 0) over the shape of input 0,
     /// read on the host; filled on the device.
     ConstantOfShape {
@@ -314,6 +316,7 @@ impl GpuOp {
             "Expand" => GpuOp::Expand,
             "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
             "Tile" => GpuOp::Tile,
+            "Range" => GpuOp::Range,
             "ConstantOfShape" => {
                 let value = a
                     .tensor("value")
@@ -408,7 +411,7 @@ impl GpuOp {
     pub fn role(&self, i: usize) -> Role {
         let host = match self {
             GpuOp::Clip { .. } | GpuOp::CastLike { .. } => i >= 1,
-            GpuOp::ConstantOfShape { .. } => true,
+            GpuOp::ConstantOfShape { .. } | GpuOp::Range => true,
             GpuOp::View(ViewKind::Reshape { .. })
             | GpuOp::View(ViewKind::Squeeze { .. })
             | GpuOp::View(ViewKind::Unsqueeze { .. })
@@ -439,7 +442,8 @@ impl GpuOp {
         for (i, inp) in node.inputs.iter().enumerate() {
             let Some(id) = inp else { continue };
             let v = &graph.values[*id];
-            if self.role(i) == Role::Host && !matches!(self, GpuOp::CastLike { .. }) {
+            if self.role(i) == Role::Host && !matches!(self, GpuOp::CastLike { .. } | GpuOp::Range)
+            {
                 continue;
             }
             match v.info.dtype {
@@ -503,6 +507,14 @@ impl GpuOp {
                 Some(d) if is_float(d) || is_int(d) => None,
                 _ => bad("Clip"),
             },
+            GpuOp::Range => {
+                let d = first?;
+                if data.len() == 3 && data.iter().all(|x| x.1 == d) && (is_float(d) || is_int(d)) {
+                    None
+                } else {
+                    bad("Range")
+                }
+            }
             GpuOp::Scan(sc) => match first {
                 Some(d) if sc.takes(d) => None,
                 _ => bad(if sc.prod { "CumProd" } else { "CumSum" }),

@@ -123,6 +123,8 @@ fn typed_kernels_in_ptx() {
         "binary_same_t_f32".into(),
         "unary_t_f32".into(),
         "isclass_f32".into(),
+        "range_i64".into(),
+        "range_f64".into(),
     ];
     for s in [
         "f64", "f16", "bf16", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64",
@@ -669,6 +671,35 @@ fn cumsum_cumprod_every_dtype() {
                     );
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn range_every_dtype() {
+    if !gpu_or_skip("range_every_dtype") {
+        return;
+    }
+    for d in numeric() {
+        let signed = !matches!(d, DType::U8 | DType::U16 | DType::U32 | DType::U64);
+        let cases: &[(f64, f64, f64)] = if signed {
+            &[
+                (-5.0, 90.0, 3.0),
+                (100.0, -20.0, -7.0),
+                (0.5, 60.25, 0.75),
+                (1.0, 1.0, 1.0),
+            ]
+        } else {
+            &[(1.0, 250.0, 1.0), (200.0, 3.0, 1.0), (2.0, 100.0, 7.0)]
+        };
+        for &(a, b, c) in cases {
+            let t = |v: f64| {
+                smelt_ops::math::cast::cast(&Tensor::from_vec(vec![], vec![v]).unwrap(), d, false)
+                    .unwrap()
+            };
+            let ins = vec![In::Const(t(a)), In::Const(t(b)), In::Const(t(c))];
+            let (g, f) = one("Range", ins, attrs(&[]));
+            check_any(&format!("Range {d} {a} {b} {c}"), &g, f, EXACT);
         }
     }
 }

@@ -91,3 +91,12 @@ SM_MAP_GATHER_W(8, unsigned char) SM_MAP_GATHER_W(16, unsigned short) SM_MAP_GAT
 #define SM_FILL_W(bits_, T) \
 extern "C" __global__ void fill_##bits_(T* y, int n, unsigned long long bits) { GRID_STRIDE(i, n) y[i] = (T)bits; }
 SM_FILL_W(8, unsigned char) SM_FILL_W(16, unsigned short) SM_FILL_W(32, unsigned int) SM_FILL_W(64, unsigned long long)
+
+// Range: y[i] = a + i * c, in i64 (exact) or f64 (rounded as the CPU: the product, then the
+// sum, no fused multiply-add); the host converts to the output dtype.
+extern "C" __global__ void range_i64(long long* y, int n, long long a, long long c) {
+    GRID_STRIDE(i, n) y[i] = (long long)((unsigned long long)a + (unsigned long long)i * (unsigned long long)c);
+}
+extern "C" __global__ void range_f64(double* y, int n, double a, double c) {
+    GRID_STRIDE(i, n) y[i] = __dadd_rn(a, __dmul_rn((double)i, c));
+}

@@ -97,6 +97,67 @@ pub(super) fn tile(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
     strided_copy(s, x, &p)?.view(out)
 }
 
+/// Range's values as i64 (integer dtypes) or f64 (floats), the CPU op's length and
+/// arithmetic; the caller casts them to the inputs' dtype. An integer value outside that
+/// dtype (the CPU's error) is unsupported here, so the CPU reports it.
+pub(super) fn range(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
+    let get = |i: usize| -> Result<&Tensor> {
+        ins.host(i)?
+            .filter(|t| t.len() == 1)
+            .ok_or_else(|| Error::invalid("Range takes three scalars"))
+    };
+    let (a, b, c) = (get(0)?, get(1)?, get(2)?);
+    let d = a.dtype();
+    const MAX_LEN: f64 = (1u64 << 40) as f64;
+    if crate::plan::elementwise::is_int(d) {
+        let v = |t: &Tensor| t.to_i64_vec().map(|v| v[0] as i128);
+        let (a, b, c) = (v(a)?, v(b)?, v(c)?);
+        if c == 0 {
+            return Err(Error::invalid("Range delta must not be 0"));
+        }
+        let n = ((b - a + c - c.signum()) / c).max(0);
+        let last = a + (n - 1).max(0) * c;
+        let fits = |x: i128| {
+            let t = Tensor::from_vec(vec![1], vec![x as i64]).and_then(|t| {
+                smelt_ops::math::cast::cast(&t, d, false).and_then(|u| u.to_i64_vec())
+            });
+            i64::try_from(x).is_ok() && t.is_ok_and(|u| u[0] as i128 == x)
+        };
+        if (n as f64) >= MAX_LEN || !fits(a) || !fits(last) {
+            return Err(Error::unsupported("Range", "values outside the dtype"));
+        }
+        let y = s.alloc(DType::I64, &[n as usize])?;
+        if n > 0 {
+            let (yp, nn, a, c) = (
+                y.ptr(),
+                i32_of(n as usize, "Range length")?,
+                a as i64,
+                c as i64,
+            );
+            let (g, bl) = geom(n as usize);
+            s.launch("range_i64", g, bl, args![&yp, &nn, &a, &c])?;
+        }
+        return Ok(y);
+    }
+    let f = |t: &Tensor| t.to_f64_vec().map(|v| v[0]);
+    let (a, b, c) = (f(a)?, f(b)?, f(c)?);
+    if c == 0.0 {
+        return Err(Error::invalid("Range delta must not be 0"));
+    }
+    let n = ((b - a) / c).ceil().max(0.0);
+    if !n.is_finite() || n >= MAX_LEN {
+        return Err(Error::unsupported("Range", format!("length {n}")));
+    }
+    let n = n as usize;
+    let y = s.alloc(DType::F64, &[n])?;
+    if n > 0 {
+        let (yp, nn) = (y.ptr(), i32_of(n, "Range length")?);
+        let (g, bl) = geom(n);
+        s.launch("range_f64", g, bl, args![&yp, &nn, &a, &c])?;
+    }
+    Ok(y)
+}
+
 /// ConstantOfShape: `value`'s bits over the shape of input 0 (host).
 pub(super) fn constant_of_shape(s: &Stream, ins: &Ins, value: &Tensor) -> Result<GpuTensor> {
     let dims = ins

@@ -134,6 +134,11 @@ pub fn run(
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Tile => layout::tile(s, &ins)?,
+        GpuOp::Range => {
+            let r = layout::range(s, &ins)?;
+            let to = ins.host(0)?.map(|t| t.dtype()).unwrap_or(DType::F32);
+            elementwise::cast(s, &r, to)?
+        }
         GpuOp::ConstantOfShape { value } => layout::constant_of_shape(s, &ins, value)?,
         GpuOp::DepthSpace {
             block,
