@@ -129,6 +129,10 @@ pub enum GpuOp {
     Expand,
     /// Tile by the repeats of input 1 (read on the host).
     Tile,
+    /// Trilu: the upper or lower triangle of the last two dims, k from input 1 (host).
+    Trilu {
+        upper: bool,
+    },
     /// Range(start, limit, delta): three host scalars of one numeric dtype.
     Range,
     /// ConstantOfShape: the one-element `value` (default f32 0) over the shape of input 0,
@@ -317,6 +321,9 @@ impl GpuOp {
             "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
             "Tile" => GpuOp::Tile,
             "Range" => GpuOp::Range,
+            "Trilu" => GpuOp::Trilu {
+                upper: a.int_or("upper", 1).map_err(|e| e.to_string())? != 0,
+            },
             "ConstantOfShape" => {
                 let value = a
                     .tensor("value")
@@ -418,6 +425,7 @@ impl GpuOp {
             | GpuOp::Reduce(_)
             | GpuOp::Expand
             | GpuOp::Tile
+            | GpuOp::Trilu { .. }
             | GpuOp::Scan(_)
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
@@ -538,6 +546,7 @@ impl GpuOp {
             | GpuOp::Gather { .. }
             | GpuOp::Expand
             | GpuOp::Tile
+            | GpuOp::Trilu { .. }
             | GpuOp::DepthSpace { .. }
             | GpuOp::Pad { .. } => {
                 let d = first?;

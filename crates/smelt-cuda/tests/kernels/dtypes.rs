@@ -551,6 +551,11 @@ fn data_movement_every_width() {
                 let (g, f) = one(op, vec![In::Feed(img.clone())], attrs(&at));
                 check_any(&format!("{op} {mode} {d} [{n}]"), &g, f, EXACT);
             }
+            for (upper, k) in [(1, 0i64), (0, 0), (1, -2), (0, 5)] {
+                let ins = vec![In::Feed(x.clone()), In::Const(Tensor::scalar(k))];
+                let (g, f) = one("Trilu", ins, attrs(&[("upper", Attr::Int(upper))]));
+                check_any(&format!("Trilu {d} {upper} {k} [{n}]"), &g, f, EXACT);
+            }
             let v = rand(&mut rng, d, &[1], 1.0, 9.0, true);
             let (g, f) = one(
                 "ConstantOfShape",

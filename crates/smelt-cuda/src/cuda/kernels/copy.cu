@@ -100,3 +100,11 @@ extern "C" __global__ void range_i64(long long* y, int n, long long a, long long
 extern "C" __global__ void range_f64(double* y, int n, double a, double c) {
     GRID_STRIDE(i, n) y[i] = __dadd_rn(a, __dmul_rn((double)i, c));
 }
+
+// Trilu over the last two dims [rows, cols]: keeps x where j - i >= k (upper) or
+// j - i <= k (lower), else 0 (all-zero bits).
+#define SM_TRILU_W(bits_, T) \
+extern "C" __global__ void trilu_##bits_(const T* x, T* y, int n, int rows, int cols, long long k, int upper) { \
+    GRID_STRIDE(i, n) { int j = i % cols, r = (i / cols) % rows; long long d = (long long)j - r; \
+        bool keep = upper ? d >= k : d <= k; y[i] = keep ? x[i] : (T)0; } }
+SM_TRILU_W(8, unsigned char) SM_TRILU_W(16, unsigned short) SM_TRILU_W(32, unsigned int) SM_TRILU_W(64, unsigned long long)

@@ -158,6 +158,34 @@ pub(super) fn range(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
     Ok(y)
 }
 
+/// Trilu of x (rank >= 2) with k from input 1 (host scalar, default 0).
+pub(super) fn trilu(s: &Stream, ins: &Ins, upper: bool) -> Result<GpuTensor> {
+    let x = ins.dev(0)?;
+    let k = match ins.host_ints(1)? {
+        Some(v) if v.len() == 1 => v[0],
+        Some(v) => return Err(Error::invalid(format!("Trilu k of {} values", v.len()))),
+        None => 0,
+    };
+    let r = x.shape().len();
+    if r < 2 {
+        return Err(Error::invalid("Trilu input must have rank >= 2"));
+    }
+    let kernel = intern(format!("trilu_{}", width(x.dtype())?));
+    let y = s.alloc(x.dtype(), x.shape())?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let (xp, yp, n) = (x.ptr(), y.ptr(), i32_of(y.len(), "element count")?);
+    let (rows, cols, up) = (
+        x.shape()[r - 2] as i32,
+        x.shape()[r - 1] as i32,
+        upper as i32,
+    );
+    let (g, b) = geom(y.len());
+    s.launch(kernel, g, b, args![&xp, &yp, &n, &rows, &cols, &k, &up])?;
+    Ok(y)
+}
+
 /// ConstantOfShape: `value`'s bits over the shape of input 0 (host).
 pub(super) fn constant_of_shape(s: &Stream, ins: &Ins, value: &Tensor) -> Result<GpuTensor> {
     let dims = ins

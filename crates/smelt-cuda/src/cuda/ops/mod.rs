@@ -134,6 +134,7 @@ pub fn run(
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Tile => layout::tile(s, &ins)?,
+        GpuOp::Trilu { upper } => layout::trilu(s, &ins, *upper)?,
         GpuOp::Range => {
             let r = layout::range(s, &ins)?;
             let to = ins.host(0)?.map(|t| t.dtype()).unwrap_or(DType::F32);
