@@ -263,6 +263,34 @@ pub fn gather(data: &[usize], idx: &[usize], ax: i64) -> Result<GatherPlan> {
     })
 }
 
+/// GatherElements of data `dshape` by indices of `ishape` along `ax`: the strides over the
+/// indices' dims (the data's, 0 on the axis; not merged, the axis must stay apart) and
+/// the axis stride.
+pub fn gather_elements(dshape: &[usize], ishape: &[usize], ax: i64) -> Result<(Strides, i32)> {
+    let r = dshape.len();
+    let a = axis(ax, r, "GatherElements axis")?;
+    if ishape.len() != r || (0..r).any(|d| d != a && ishape[d] > dshape[d]) {
+        return Err(Error::shape(format!(
+            "GatherElements: indices {ishape:?} do not fit data {dshape:?}"
+        )));
+    }
+    if r > super::MAX_RANK {
+        return Err(Error::unsupported("GatherElements", format!("rank {r}")));
+    }
+    i32_of(dshape.iter().product(), "element count")?;
+    i32_of(ishape.iter().product(), "element count")?;
+    let dense = dense_strides(dshape);
+    let mut st = Strides {
+        rank: r as i32,
+        ..Default::default()
+    };
+    for d in 0..r {
+        st.dims[d] = ishape[d] as i32;
+        st.a[d] = if d == a { 0 } else { dense[d] as i32 };
+    }
+    Ok((st, dense[a] as i32))
+}
+
 /// Gather's indices made non-negative, or an error naming the first out of range.
 pub fn gather_indices(idx: &[i64], axis_len: usize) -> Result<Vec<i64>> {
     let d = axis_len as i64;

@@ -129,6 +129,10 @@ pub enum GpuOp {
     Expand,
     /// Tile by the repeats of input 1 (read on the host).
     Tile,
+    /// GatherElements along `axis`, indices (input 1) read on the host.
+    GatherElements {
+        axis: i64,
+    },
     /// Trilu: the upper or lower triangle of the last two dims, k from input 1 (host).
     Trilu {
         upper: bool,
@@ -321,6 +325,9 @@ impl GpuOp {
             "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
             "Tile" => GpuOp::Tile,
             "Range" => GpuOp::Range,
+            "GatherElements" => GpuOp::GatherElements {
+                axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
+            },
             "Trilu" => GpuOp::Trilu {
                 upper: a.int_or("upper", 1).map_err(|e| e.to_string())? != 0,
             },
@@ -426,6 +433,7 @@ impl GpuOp {
             | GpuOp::Expand
             | GpuOp::Tile
             | GpuOp::Trilu { .. }
+            | GpuOp::GatherElements { .. }
             | GpuOp::Scan(_)
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Slice { .. } | GpuOp::Resize(_) | GpuOp::Split { .. } | GpuOp::Pad { .. } => {
@@ -547,6 +555,7 @@ impl GpuOp {
             | GpuOp::Expand
             | GpuOp::Tile
             | GpuOp::Trilu { .. }
+            | GpuOp::GatherElements { .. }
             | GpuOp::DepthSpace { .. }
             | GpuOp::Pad { .. } => {
                 let d = first?;

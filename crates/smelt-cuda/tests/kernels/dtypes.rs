@@ -556,6 +556,17 @@ fn data_movement_every_width() {
                 let (g, f) = one("Trilu", ins, attrs(&[("upper", Attr::Int(upper))]));
                 check_any(&format!("Trilu {d} {upper} {k} [{n}]"), &g, f, EXACT);
             }
+            // GatherElements along axis 1 with negative indices, indices smaller off-axis
+            let iv: Vec<i64> = (0..2 * 4 * 2)
+                .map(|k| (k as i64 * 7919 % (2 * n as i64)) - n as i64)
+                .collect();
+            let idx = Tensor::from_vec(vec![2, 4, 2], iv).unwrap();
+            let (g, f) = one(
+                "GatherElements",
+                vec![In::Feed(x.clone()), In::Const(idx)],
+                attrs(&[("axis", Attr::Int(1))]),
+            );
+            check_any(&format!("GatherElements {d} [{n}]"), &g, f, EXACT);
             let v = rand(&mut rng, d, &[1], 1.0, 9.0, true);
             let (g, f) = one(
                 "ConstantOfShape",

@@ -108,3 +108,11 @@ extern "C" __global__ void trilu_##bits_(const T* x, T* y, int n, int rows, int 
     GRID_STRIDE(i, n) { int j = i % cols, r = (i / cols) % rows; long long d = (long long)j - r; \
         bool keep = upper ? d >= k : d <= k; y[i] = keep ? x[i] : (T)0; } }
 SM_TRILU_W(8, unsigned char) SM_TRILU_W(16, unsigned short) SM_TRILU_W(32, unsigned int) SM_TRILU_W(64, unsigned long long)
+
+// GatherElements: y has the indices' dims s.dims; y[i] = x[offset of i over the data strides
+// s.a (0 on the axis) + idx[i] * axis_stride], indices checked and made non-negative on the
+// host.
+#define SM_GATHER_EL_W(bits_, T) \
+extern "C" __global__ void gather_elements_##bits_(const T* x, const long long* idx, T* y, int n, int axis_stride, Strides s) { \
+    GRID_STRIDE(i, n) { int oa, ob, oc; offsets3(s, i, oa, ob, oc); y[i] = x[oa + (int)idx[i] * axis_stride]; } }
+SM_GATHER_EL_W(8, unsigned char) SM_GATHER_EL_W(16, unsigned short) SM_GATHER_EL_W(32, unsigned int) SM_GATHER_EL_W(64, unsigned long long)

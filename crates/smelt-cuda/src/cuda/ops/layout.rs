@@ -158,6 +158,35 @@ pub(super) fn range(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
     Ok(y)
 }
 
+/// GatherElements: indices (host, i32/i64) checked and made non-negative, then uploaded.
+pub(super) fn gather_elements(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
+    let x = ins.dev(0)?;
+    let idx = ins
+        .host(1)?
+        .ok_or_else(|| Error::invalid("GatherElements without indices"))?;
+    if !matches!(idx.dtype(), DType::I64 | DType::I32) {
+        return Err(Error::dtype(idx.dtype(), "GatherElements indices"));
+    }
+    let kernel = intern(format!("gather_elements_{}", width(x.dtype())?));
+    let (st, axis_stride) = layout::gather_elements(x.shape(), idx.shape(), axis)?;
+    let a = crate::plan::axis(axis, x.shape().len(), "GatherElements axis")?;
+    let checked = layout::gather_indices(&idx.to_i64_vec()?, x.shape()[a])?;
+    let y = s.alloc(x.dtype(), idx.shape())?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let di = s.upload(&Tensor::from_vec(vec![checked.len()], checked)?)?;
+    let (xp, ip, yp, n) = (
+        x.ptr(),
+        di.ptr(),
+        y.ptr(),
+        i32_of(y.len(), "element count")?,
+    );
+    let (g, b) = geom(y.len());
+    s.launch(kernel, g, b, args![&xp, &ip, &yp, &n, &axis_stride, &st])?;
+    Ok(y)
+}
+
 /// Trilu of x (rank >= 2) with k from input 1 (host scalar, default 0).
 pub(super) fn trilu(s: &Stream, ins: &Ins, upper: bool) -> Result<GpuTensor> {
     let x = ins.dev(0)?;

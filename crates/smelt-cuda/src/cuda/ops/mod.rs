@@ -135,6 +135,7 @@ pub fn run(
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Tile => layout::tile(s, &ins)?,
         GpuOp::Trilu { upper } => layout::trilu(s, &ins, *upper)?,
+        GpuOp::GatherElements { axis } => layout::gather_elements(s, &ins, *axis)?,
         GpuOp::Range => {
             let r = layout::range(s, &ins)?;
             let to = ins.host(0)?.map(|t| t.dtype()).unwrap_or(DType::F32);
