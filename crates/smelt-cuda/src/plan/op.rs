@@ -129,6 +129,10 @@ pub enum GpuOp {
     Expand,
     /// Tile by the repeats of input 1 (read on the host).
     Tile,
+    /// BitCast: the same bytes as dtype `to` of equal width (bool: any nonzero byte true).
+    BitCast {
+        to: DType,
+    },
     /// GatherElements along `axis`, indices (input 1) read on the host.
     GatherElements {
         axis: i64,
@@ -325,6 +329,15 @@ impl GpuOp {
             "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
             "Tile" => GpuOp::Tile,
             "Range" => GpuOp::Range,
+            "BitCast" => {
+                let code = a
+                    .int("to")
+                    .map_err(|e| e.to_string())?
+                    .ok_or("BitCast without 'to'")?;
+                GpuOp::BitCast {
+                    to: DType::from_onnx(code).ok_or(format!("BitCast to unknown type {code}"))?,
+                }
+            }
             "GatherElements" => GpuOp::GatherElements {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
@@ -523,6 +536,20 @@ impl GpuOp {
                 Some(d) if is_float(d) || is_int(d) => None,
                 _ => bad("Clip"),
             },
+            GpuOp::BitCast { to } => {
+                let d = first?;
+                let four = |d: DType| matches!(d, DType::I4 | DType::U4 | DType::F4E2M1);
+                if movable(d)
+                    && movable(*to)
+                    && !four(d)
+                    && !four(*to)
+                    && d.size_of() == to.size_of()
+                {
+                    None
+                } else {
+                    Some(format!("BitCast {d} to {to} has no GPU kernel"))
+                }
+            }
             GpuOp::Range => {
                 let d = first?;
                 if data.len() == 3 && data.iter().all(|x| x.1 == d) && (is_float(d) || is_int(d)) {

@@ -719,3 +719,32 @@ fn range_every_dtype() {
         }
     }
 }
+
+#[test]
+fn bitcast_equal_widths() {
+    if !gpu_or_skip("bitcast_equal_widths") {
+        return;
+    }
+    let mut rng = Rng::new(31);
+    let pairs = [
+        (DType::F32, DType::I32),
+        (DType::I32, DType::U32),
+        (DType::F64, DType::I64),
+        (DType::F16, DType::BF16),
+        (DType::I8, DType::U8),
+        (DType::U8, DType::Bool),
+        (DType::Bool, DType::I8),
+        (DType::U8, DType::F8E4M3FN),
+    ];
+    for (from, to) in pairs {
+        for n in SIZES {
+            let x = rand(&mut rng, from, &[n], -100.0, 100.0, false);
+            let (g, f) = one(
+                "BitCast",
+                vec![In::Feed(x)],
+                attrs(&[("to", Attr::Int(to.to_onnx()))]),
+            );
+            check_any(&format!("BitCast {from} to {to} [{n}]"), &g, f, EXACT);
+        }
+    }
+}

@@ -187,6 +187,32 @@ pub(super) fn gather_elements(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTen
     Ok(y)
 }
 
+/// BitCast to `to` of x's width: a byte copy under the new dtype; to bool, any nonzero
+/// byte becomes true (the Cast of the bytes as u8).
+pub(super) fn bit_cast(s: &Stream, x: &GpuTensor, to: DType) -> Result<GpuTensor> {
+    if to.size_of() != x.dtype().size_of() || !crate::cuda::tensor::device_dtype(to) {
+        return Err(Error::unsupported(
+            "BitCast",
+            format!("{} to {to}", x.dtype()),
+        ));
+    }
+    let y = s.alloc(to, x.shape())?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let (xp, yp, n) = (x.ptr(), y.ptr(), i32_of(y.len(), "element count")?);
+    let (g, b) = geom(y.len());
+    if to == DType::Bool {
+        let (from_c, to_c, sat) = (5i32, 12i32, 1i32); // u8 -> bool
+        s.launch("cast_any", g, b, args![&xp, &yp, &n, &from_c, &to_c, &sat])?;
+    } else {
+        let kernel = intern(format!("copy_into_{}", width(to)?));
+        let (one, zero) = (1i32, 0i32);
+        s.launch(kernel, g, b, args![&xp, &yp, &one, &n, &n, &zero])?;
+    }
+    Ok(y)
+}
+
 /// Trilu of x (rank >= 2) with k from input 1 (host scalar, default 0).
 pub(super) fn trilu(s: &Stream, ins: &Ins, upper: bool) -> Result<GpuTensor> {
     let x = ins.dev(0)?;

@@ -135,6 +135,7 @@ pub fn run(
         GpuOp::Expand => layout::expand(s, &ins)?,
         GpuOp::Tile => layout::tile(s, &ins)?,
         GpuOp::Trilu { upper } => layout::trilu(s, &ins, *upper)?,
+        GpuOp::BitCast { to } => layout::bit_cast(s, ins.dev(0)?, *to)?,
         GpuOp::GatherElements { axis } => layout::gather_elements(s, &ins, *axis)?,
         GpuOp::Range => {
             let r = layout::range(s, &ins)?;
