@@ -31,6 +31,8 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/signal.cu"),
     include_str!("kernels/quant.cu"),
     include_str!("kernels/half.cu"),
+    include_str!("kernels/typed.cu"),
+    include_str!("kernels/cast.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

@@ -5,12 +5,10 @@ use super::alloc::DevBuf;
 use smelt_core::{DType, Error, Result};
 use std::sync::Arc;
 
-/// Element types that live on the device (others stay on the host).
+/// Element types that live on the device (others stay on the host): the numeric dtypes of
+/// 8 to 64 bits and bool (one byte), the ones the typed kernels and Cast take.
 pub fn device_dtype(d: DType) -> bool {
-    matches!(
-        d,
-        DType::F32 | DType::I64 | DType::I32 | DType::Bool | DType::U8 | DType::F16
-    )
+    crate::plan::elementwise::cast_code(d).is_some()
 }
 
 #[derive(Clone)]

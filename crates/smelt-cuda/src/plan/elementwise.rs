@@ -2,7 +2,7 @@
 //! attributes, and the broadcast plan of binary and ternary ops.
 
 use super::{broadcast_shape, broadcast_strides, pack_strides, Strides};
-use smelt_core::Result;
+use smelt_core::{DType, Result};
 use smelt_ir::Attributes;
 
 /// Unary ops, with the kernel's op code as discriminant (see `unary_f` in the kernels).
@@ -35,6 +35,111 @@ pub enum UnaryOp {
     HardSwish = 23,
     Selu = 24,
     Softsign = 25,
+    Tan = 27,
+    Asin = 28,
+    Acos = 29,
+    Atan = 30,
+    Sinh = 31,
+    Cosh = 32,
+    Asinh = 33,
+    Acosh = 34,
+    Atanh = 35,
+    Shrink = 36,
+    ThresholdedRelu = 37,
+    GeluTanh = 38,
+    Mish = 39,
+    /// Integers: `!x`.
+    BitwiseNot = 40,
+    /// Bool: logical not.
+    Not = 41,
+    Celu = 42,
+}
+
+impl UnaryOp {
+    /// Whether the op runs on `d`: float math on f32/f64/f16/bf16; Relu, Neg, Abs, Sign
+    /// also on integers (wrapping, as the CPU); BitwiseNot on integers; Not on bool.
+    pub fn takes(self, d: DType) -> bool {
+        use UnaryOp::*;
+        match self {
+            Not => d == DType::Bool,
+            BitwiseNot => is_int(d),
+            Relu | Neg | Abs | Sign | Identity => is_float(d) || is_int(d),
+            _ => is_float(d),
+        }
+    }
+    /// Whether the f32 kernel of elementwise.cu has the op (newer codes use `unary_t_f32`).
+    pub fn in_f32_table(self) -> bool {
+        (self as i32) <= 25
+    }
+}
+
+/// The float dtypes the typed kernels compute (f16/bf16 in float).
+pub fn is_float(d: DType) -> bool {
+    matches!(d, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
+}
+/// The 8- to 64-bit integer dtypes.
+pub fn is_int(d: DType) -> bool {
+    matches!(
+        d,
+        DType::I8
+            | DType::U8
+            | DType::I16
+            | DType::U16
+            | DType::I32
+            | DType::U32
+            | DType::I64
+            | DType::U64
+    )
+}
+fn is_unsigned(d: DType) -> bool {
+    matches!(d, DType::U8 | DType::U16 | DType::U32 | DType::U64)
+}
+
+/// The kernels' suffix of a dtype (`binary_i64`, `unary_f16`, ...); bool shares u8's.
+pub fn suffix(d: DType) -> Option<&'static str> {
+    Some(match d {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::F16 => "f16",
+        DType::BF16 => "bf16",
+        DType::I8 => "i8",
+        DType::U8 | DType::Bool => "u8",
+        DType::I16 => "i16",
+        DType::U16 => "u16",
+        DType::I32 => "i32",
+        DType::U32 => "u32",
+        DType::I64 => "i64",
+        DType::U64 => "u64",
+        _ => return None,
+    })
+}
+
+/// The dtype code of the `cast_any` kernel (cast.cu), or None for a dtype it does not take:
+/// the numeric dtypes, bool, and the low-bit ones (float8, float4, int4, uint4 one per byte).
+pub fn cast_code(d: DType) -> Option<i32> {
+    Some(match d {
+        DType::F32 => 0,
+        DType::F64 => 1,
+        DType::F16 => 2,
+        DType::BF16 => 3,
+        DType::I8 => 4,
+        DType::U8 => 5,
+        DType::I16 => 6,
+        DType::U16 => 7,
+        DType::I32 => 8,
+        DType::U32 => 9,
+        DType::I64 => 10,
+        DType::U64 => 11,
+        DType::Bool => 12,
+        DType::F8E4M3FN => 13,
+        DType::F8E4M3FNUZ => 14,
+        DType::F8E5M2 => 15,
+        DType::F8E5M2FNUZ => 16,
+        DType::F4E2M1 => 17,
+        DType::I4 => 18,
+        DType::U4 => 19,
+        _ => return None,
+    })
 }
 
 /// The unary op of an ONNX op type with its two float parameters, or `None` if `op_type`
@@ -59,10 +164,11 @@ pub fn unary(
             let approx = a
                 .string_or("approximate", "none".into())
                 .map_err(|e| e.to_string())?;
-            if approx != "none" {
-                return Err(format!("Gelu approximate='{approx}' has no GPU kernel"));
+            match approx.as_str() {
+                "none" => (Gelu, 0.0, 0.0),
+                "tanh" => (GeluTanh, 0.0, 0.0),
+                _ => return Err(format!("Gelu approximate='{approx}' has no GPU kernel")),
             }
-            (Gelu, 0.0, 0.0)
         }
         "LeakyRelu" => (LeakyRelu, f("alpha", 0.01)?, 0.0),
         "Reciprocal" => (Reciprocal, 0.0, 0.0),
@@ -78,6 +184,21 @@ pub fn unary(
         "HardSwish" => (HardSwish, 0.0, 0.0),
         "Selu" => (Selu, f("alpha", 1.673_263_2)?, f("gamma", 1.050_701)?),
         "Softsign" => (Softsign, 0.0, 0.0),
+        "Tan" => (Tan, 0.0, 0.0),
+        "Asin" => (Asin, 0.0, 0.0),
+        "Acos" => (Acos, 0.0, 0.0),
+        "Atan" => (Atan, 0.0, 0.0),
+        "Sinh" => (Sinh, 0.0, 0.0),
+        "Cosh" => (Cosh, 0.0, 0.0),
+        "Asinh" => (Asinh, 0.0, 0.0),
+        "Acosh" => (Acosh, 0.0, 0.0),
+        "Atanh" => (Atanh, 0.0, 0.0),
+        "Shrink" => (Shrink, f("lambd", 0.5)?, f("bias", 0.0)?),
+        "ThresholdedRelu" => (ThresholdedRelu, f("alpha", 1.0)?, 0.0),
+        "Mish" => (Mish, 0.0, 0.0),
+        "Celu" => (Celu, f("alpha", 1.0)?, 0.0),
+        "BitwiseNot" => (BitwiseNot, 0.0, 0.0),
+        "Not" => (Not, 0.0, 0.0),
         _ => return Ok(None),
     }))
 }
@@ -94,6 +215,89 @@ pub enum BinaryOp {
     Max = 5,
     Min = 6,
     PRelu = 7,
+    /// Mod with the divisor's sign (fmod=0); `FMod`: the dividend's (fmod=1).
+    Mod = 8,
+    FMod = 9,
+    /// BitwiseAnd/Or/Xor on integers, And/Or/Xor on bool.
+    BitAnd = 10,
+    BitOr = 11,
+    BitXor = 12,
+    /// BitShift LEFT / RIGHT (unsigned integers; shifting by the width or more gives 0).
+    Shl = 13,
+    Shr = 14,
+}
+
+impl BinaryOp {
+    /// Whether the op runs on operands of dtypes `a` and `b` (equal, except Pow's).
+    pub fn takes(self, a: DType, b: DType) -> bool {
+        use BinaryOp::*;
+        match self {
+            Pow => (is_float(a) || is_int(a)) && (is_float(b) || is_int(b)),
+            _ if a != b => false,
+            Add | Sub | Mul | Div | Max | Min | Mod | FMod => is_float(a) || is_int(a),
+            PRelu => is_float(a),
+            BitAnd | BitOr | BitXor => is_int(a) || a == DType::Bool,
+            Shl | Shr => is_unsigned(a),
+        }
+    }
+    /// Whether the f32 kernels of elementwise.cu have the op (others: `binary_t_f32`).
+    pub fn in_f32_table(self) -> bool {
+        (self as i32) <= 7
+    }
+    /// Integer Div and Mod check their divisor for 0 (the CPU reports it as an error).
+    pub fn checks_divisor(self, d: DType) -> bool {
+        matches!(self, BinaryOp::Div | BinaryOp::Mod | BinaryOp::FMod) && is_int(d)
+    }
+}
+
+/// The binary op of an ONNX op type with its attributes (Mod's fmod, BitShift's direction;
+/// And/Or/Xor are the bitwise ops on bool), `Ok(None)` if not a binary op of this table.
+pub fn binary_attrs(
+    op_type: &str,
+    a: &Attributes,
+) -> std::result::Result<Option<BinaryOp>, String> {
+    use BinaryOp::*;
+    Ok(Some(match op_type {
+        "Mod" => match a.int_or("fmod", 0).map_err(|e| e.to_string())? {
+            0 => Mod,
+            1 => FMod,
+            v => return Err(format!("Mod: fmod must be 0 or 1, got {v}")),
+        },
+        "BitwiseAnd" | "And" => BitAnd,
+        "BitwiseOr" | "Or" => BitOr,
+        "BitwiseXor" | "Xor" => BitXor,
+        "BitShift" => match a
+            .string_or("direction", String::new())
+            .map_err(|e| e.to_string())?
+            .as_str()
+        {
+            "LEFT" => Shl,
+            "RIGHT" => Shr,
+            d => {
+                return Err(format!(
+                    "BitShift: direction must be LEFT or RIGHT, got '{d}'"
+                ))
+            }
+        },
+        t => return Ok(binary(t)),
+    }))
+}
+
+/// Whether `op_type` is a logical op (And/Or/Xor): bool operands only.
+pub fn logical(op_type: &str) -> bool {
+    matches!(op_type, "And" | "Or" | "Xor")
+}
+
+/// Sum / Mean / Max / Min over one or more inputs: the binary op folded over them, and
+/// whether the result is then divided by the count (Mean).
+pub fn variadic(op_type: &str) -> Option<(BinaryOp, bool)> {
+    Some(match op_type {
+        "Sum" => (BinaryOp::Add, false),
+        "Mean" => (BinaryOp::Add, true),
+        "Max" => (BinaryOp::Max, false),
+        "Min" => (BinaryOp::Min, false),
+        _ => return None,
+    })
 }
 
 pub fn binary(op_type: &str) -> Option<BinaryOp> {

@@ -61,6 +61,71 @@ pub fn expand(shape: &[usize], target: &[usize]) -> Result<CopyPlan> {
     copy_plan(out, 0, &st)
 }
 
+/// Tile `shape` by `reps` (one per dim): a strided copy over [r0, d0, r1, d1, ...] reading
+/// x with stride 0 along each repeat dim; returns the plan (over those 2R dims) and the
+/// output shape [r0 * d0, r1 * d1, ...] to view the result as.
+pub fn tile(shape: &[usize], reps: &[i64]) -> Result<(CopyPlan, Vec<usize>)> {
+    if reps.len() != shape.len() || reps.iter().any(|&r| r < 0) {
+        return Err(Error::invalid(format!(
+            "Tile repeats {reps:?} for a rank {} input",
+            shape.len()
+        )));
+    }
+    i32_of(shape.iter().product(), "element count")?;
+    let dense = dense_strides(shape);
+    let (mut vshape, mut vst) = (Vec::new(), Vec::new());
+    for (i, &r) in reps.iter().enumerate() {
+        vshape.extend([r as usize, shape[i]]);
+        vst.extend([0, dense[i]]);
+    }
+    let out = reps
+        .iter()
+        .zip(shape)
+        .map(|(&r, &d)| r as usize * d)
+        .collect();
+    Ok((copy_plan(vshape, 0, &vst)?, out))
+}
+
+/// DepthToSpace (`to_space`, DCR or `crd` mode) / SpaceToDepth of an NCHW `shape` by block
+/// `b`: a transpose of a 6-d view (the CPU op's reshape-transpose-reshape); returns the
+/// plan and the output shape to view the result as.
+pub fn depth_space(
+    shape: &[usize],
+    b: i64,
+    to_space: bool,
+    crd: bool,
+) -> Result<(CopyPlan, Vec<usize>)> {
+    let &[n, c, h, w] = shape else {
+        return Err(Error::invalid(format!("{shape:?} is not NCHW")));
+    };
+    if b < 1 {
+        return Err(Error::invalid(format!("blocksize {b} must be >= 1")));
+    }
+    let b = b as usize;
+    let (view, perm, out) = if to_space {
+        if !c.is_multiple_of(b * b) {
+            return Err(Error::shape(format!("channels {c} not divisible by {b}²")));
+        }
+        let cb = c / (b * b);
+        let out = vec![n, cb, h * b, w * b];
+        if crd {
+            (vec![n, cb, b, b, h, w], [0, 1, 4, 2, 5, 3], out)
+        } else {
+            (vec![n, b, b, cb, h, w], [0, 3, 4, 1, 5, 2], out)
+        }
+    } else {
+        if !h.is_multiple_of(b) || !w.is_multiple_of(b) {
+            return Err(Error::shape(format!("{h}x{w} not divisible by {b}")));
+        }
+        (
+            vec![n, c, h / b, b, w / b, b],
+            [0, 3, 5, 1, 2, 4],
+            vec![n, c * b * b, h / b, w / b],
+        )
+    };
+    Ok((transpose(&view, Some(&perm))?, out))
+}
+
 /// ONNX Slice: per listed axis, start/end clamped as the spec says, any non-zero step.
 pub fn slice(
     shape: &[usize],
@@ -196,6 +261,34 @@ pub fn gather(data: &[usize], idx: &[usize], ax: i64) -> Result<GatherPlan> {
         inner: data[a + 1..].iter().product(),
         out_shape: out,
     })
+}
+
+/// GatherElements of data `dshape` by indices of `ishape` along `ax`: the strides over the
+/// indices' dims (the data's, 0 on the axis; not merged, the axis must stay apart) and
+/// the axis stride.
+pub fn gather_elements(dshape: &[usize], ishape: &[usize], ax: i64) -> Result<(Strides, i32)> {
+    let r = dshape.len();
+    let a = axis(ax, r, "GatherElements axis")?;
+    if ishape.len() != r || (0..r).any(|d| d != a && ishape[d] > dshape[d]) {
+        return Err(Error::shape(format!(
+            "GatherElements: indices {ishape:?} do not fit data {dshape:?}"
+        )));
+    }
+    if r > super::MAX_RANK {
+        return Err(Error::unsupported("GatherElements", format!("rank {r}")));
+    }
+    i32_of(dshape.iter().product(), "element count")?;
+    i32_of(ishape.iter().product(), "element count")?;
+    let dense = dense_strides(dshape);
+    let mut st = Strides {
+        rank: r as i32,
+        ..Default::default()
+    };
+    for d in 0..r {
+        st.dims[d] = ishape[d] as i32;
+        st.a[d] = if d == a { 0 } else { dense[d] as i32 };
+    }
+    Ok((st, dense[a] as i32))
 }
 
 /// Gather's indices made non-negative, or an error naming the first out of range.
@@ -492,5 +585,10 @@ mod tests {
         );
         let t = transpose(&[2, 3], None).unwrap();
         assert_eq!(t.out_shape, vec![3, 2]);
+        let (p, out) = depth_space(&[1, 8, 2, 3], 2, true, false).unwrap();
+        assert_eq!((p.n, out), (48, vec![1, 2, 4, 6]));
+        let (p, out) = tile(&[2, 3], &[2, 1]).unwrap();
+        assert_eq!((p.n, out), (12, vec![4, 3]));
+        assert!(tile(&[2, 3], &[2]).is_err());
     }
 }

@@ -11,7 +11,7 @@ use super::loss::LossAttrs;
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
 use super::quant::QuantAttrs;
-use super::reduce::{self, ReduceAttrs};
+use super::reduce::{self, ReduceAttrs, ScanAttrs};
 use super::resize::ResizeAttrs;
 use super::roi_align::RoiAlignAttrs;
 use super::rotary::RotaryAttrs;
@@ -66,8 +66,24 @@ pub enum GpuOp {
     /// f32 comparisons giving bool.
     Compare(CompareOp),
     Where,
+    /// Cast; `saturate` only concerns float8 targets.
     Cast {
         to: DType,
+        saturate: bool,
+    },
+    /// CastLike: Cast to input 1's dtype (input 1 is read on the host for its dtype only).
+    CastLike {
+        saturate: bool,
+    },
+    /// Sum / Mean / Max / Min of one or more inputs: `op` folded left to right, Mean then
+    /// divides by the count.
+    Variadic {
+        op: BinaryOp,
+        mean: bool,
+    },
+    /// IsNaN (mode 1) / IsInf (2: +inf, 4: -inf, or both): float to bool.
+    IsClass {
+        mode: i32,
     },
     MatMul,
     Gemm(GemmAttrs),
@@ -89,6 +105,8 @@ pub enum GpuOp {
         eps: f32,
     },
     Reduce(ReduceAttrs),
+    /// CumSum / CumProd along the axis of input 1 (read on the host).
+    Scan(ScanAttrs),
     /// ArgMax / ArgMin along `axis`, into i64.
     ArgExt {
         max: bool,
@@ -118,6 +136,33 @@ pub enum GpuOp {
         num_outputs: Option<i64>,
     },
     Expand,
+    /// Tile by the repeats of input 1 (read on the host).
+    Tile,
+    /// BitCast: the same bytes as dtype `to` of equal width (bool: any nonzero byte true).
+    BitCast {
+        to: DType,
+    },
+    /// GatherElements along `axis`, indices (input 1) read on the host.
+    GatherElements {
+        axis: i64,
+    },
+    /// Trilu: the upper or lower triangle of the last two dims, k from input 1 (host).
+    Trilu {
+        upper: bool,
+    },
+    /// Range(start, limit, delta): three host scalars of one numeric dtype.
+    Range,
+    /// ConstantOfShape: the one-element `value` (default f32 0) over the shape of input 0,
+    /// read on the host; filled on the device.
+    ConstantOfShape {
+        value: smelt_core::Tensor,
+    },
+    /// DepthToSpace (`to_space`, DCR or CRD) / SpaceToDepth: a transpose of a 6-d view.
+    DepthSpace {
+        block: i64,
+        to_space: bool,
+        crd: bool,
+    },
     /// Pad: pads and value from attributes (opsets < 11) or inputs 1..=3 (host).
     Pad {
         mode: smelt_ops::array::pad::Mode,
@@ -250,7 +295,15 @@ impl GpuOp {
         if let Some((op, p, q)) = elementwise::unary(t, a)? {
             return Ok(GpuOp::Unary { op, p, q });
         }
-        if let Some(op) = elementwise::binary(t) {
+        if let Some((op, mean)) = elementwise::variadic(t) {
+            if mean || t == "Sum" || node.inputs.len() != 2 {
+                if node.inputs.is_empty() || node.inputs.iter().any(|i| i.is_none()) {
+                    return Err(format!("{t} with no or missing inputs"));
+                }
+                return Ok(GpuOp::Variadic { op, mean });
+            }
+        }
+        if let Some(op) = elementwise::binary_attrs(t, a)? {
             if node.inputs.len() != 2 {
                 return Err(format!("{t} of {} inputs (GPU: 2)", node.inputs.len()));
             }
@@ -275,13 +328,27 @@ impl GpuOp {
                 }
             }
             "Where" => GpuOp::Where,
+            "CastLike" => GpuOp::CastLike {
+                saturate: a.int_or("saturate", 1).map_err(|e| e.to_string())? != 0,
+            },
+            "IsNaN" => GpuOp::IsClass { mode: 1 },
+            "IsInf" => {
+                let f = |n: &str| a.int_or(n, 1).map_err(|e| e.to_string());
+                GpuOp::IsClass {
+                    mode: if f("detect_positive")? != 0 { 2 } else { 0 }
+                        | if f("detect_negative")? != 0 { 4 } else { 0 },
+                }
+            }
             "Cast" => {
                 let code = a
                     .int("to")
                     .map_err(|e| e.to_string())?
                     .ok_or("Cast without 'to'")?;
                 let to = DType::from_onnx(code).ok_or(format!("Cast to unknown type {code}"))?;
-                GpuOp::Cast { to }
+                GpuOp::Cast {
+                    to,
+                    saturate: a.int_or("saturate", 1).map_err(|e| e.to_string())? != 0,
+                }
             }
             "MatMul" => GpuOp::MatMul,
             "Gemm" => e(GemmAttrs::parse(a).map(GpuOp::Gemm))?,
@@ -408,6 +475,54 @@ impl GpuOp {
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
             },
             "Expand" => GpuOp::Expand,
+            "CumSum" | "CumProd" => e(ScanAttrs::parse(t, a).map(GpuOp::Scan))?,
+            "Tile" => GpuOp::Tile,
+            "Range" => GpuOp::Range,
+            "BitCast" => {
+                let code = a
+                    .int("to")
+                    .map_err(|e| e.to_string())?
+                    .ok_or("BitCast without 'to'")?;
+                GpuOp::BitCast {
+                    to: DType::from_onnx(code).ok_or(format!("BitCast to unknown type {code}"))?,
+                }
+            }
+            "GatherElements" => GpuOp::GatherElements {
+                axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
+            },
+            "Trilu" => GpuOp::Trilu {
+                upper: a.int_or("upper", 1).map_err(|e| e.to_string())? != 0,
+            },
+            "ConstantOfShape" => {
+                let value = a
+                    .tensor("value")
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_else(|| smelt_core::Tensor::scalar(0f32));
+                if value.len() != 1 || elementwise::cast_code(value.dtype()).is_none() {
+                    return Err(format!(
+                        "ConstantOfShape of a {} value {:?} has no GPU kernel",
+                        value.dtype(),
+                        value.shape()
+                    ));
+                }
+                GpuOp::ConstantOfShape { value }
+            }
+            "DepthToSpace" | "SpaceToDepth" => GpuOp::DepthSpace {
+                block: a
+                    .int("blocksize")
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no blocksize")?,
+                to_space: t == "DepthToSpace",
+                crd: match a
+                    .string_or("mode", "DCR".into())
+                    .map_err(|e| e.to_string())?
+                    .as_str()
+                {
+                    "DCR" => false,
+                    "CRD" => true,
+                    m => return Err(format!("unknown DepthToSpace mode '{m}'")),
+                },
+            },
             "ArgMax" | "ArgMin" => GpuOp::ArgExt {
                 max: t == "ArgMax",
                 axis: a.int_or("axis", 0).map_err(|e| e.to_string())?,
@@ -571,12 +686,17 @@ impl GpuOp {
     /// Where input `i` is read.
     pub fn role(&self, i: usize) -> Role {
         let host = match self {
-            GpuOp::Clip { .. } => i >= 1,
+            GpuOp::Clip { .. } | GpuOp::CastLike { .. } => i >= 1,
+            GpuOp::ConstantOfShape { .. } | GpuOp::Range => true,
             GpuOp::View(ViewKind::Reshape { .. })
             | GpuOp::View(ViewKind::Squeeze { .. })
             | GpuOp::View(ViewKind::Unsqueeze { .. })
             | GpuOp::Reduce(_)
             | GpuOp::Expand
+            | GpuOp::Tile
+            | GpuOp::Trilu { .. }
+            | GpuOp::GatherElements { .. }
+            | GpuOp::Scan(_)
             | GpuOp::Gather { .. } => i >= 1,
             GpuOp::Optimizer(_) => i < 2,
             GpuOp::MaxUnpool(_) => i >= 2,
@@ -600,21 +720,9 @@ impl GpuOp {
         }
     }
 
-    /// The dtype a device input `i` must have (None: any the op accepts, see check_types).
-    fn data_dtype(&self, i: usize) -> Option<DType> {
-        match self {
-            GpuOp::Where if i == 0 => Some(DType::Bool),
-            GpuOp::MaxUnpool(_) if i == 1 => Some(DType::I64),
-            GpuOp::Cast { .. } | GpuOp::ReverseSequence { .. } => None,
-            _ => Some(DType::F32),
-        }
-    }
-
-    /// Checks the node's declared dtypes against what the kernels run: f32 data (Where's
-    /// condition bool; Cast from f32, i64, i32, bool or u8 to f32, or f32 to i64).
-    /// An unknown dtype is a refusal: the runtime cannot check it.
+    /// Checks the node's declared dtypes against what the kernels run (see
+    /// [`GpuOp::dtype_error`]). An unknown dtype is a refusal: the runtime cannot check it.
     pub fn check_types(&self, node: &Node, graph: &Graph) -> Result<(), String> {
-        let dt = |id: usize| graph.values[id].info.dtype;
         if self.location_free() {
             return Ok(()); // no kernel reads the inputs' elements
         }
@@ -627,40 +735,140 @@ impl GpuOp {
             }
             _ => {}
         }
+        let mut data = Vec::new();
         for (i, inp) in node.inputs.iter().enumerate() {
             let Some(id) = inp else { continue };
-            if self.role(i) == Role::Host {
+            let v = &graph.values[*id];
+            if self.role(i) == Role::Host && !matches!(self, GpuOp::CastLike { .. } | GpuOp::Range)
+            {
                 continue;
             }
-            let name = &graph.values[*id].name;
-            match (dt(*id), self.data_dtype(i)) {
-                (None, _) => return Err(format!("dtype of input '{name}' unknown")),
-                (Some(d), Some(want)) if d != want => {
-                    return Err(format!(
-                        "input '{name}' is {d}; the GPU kernel takes {want}"
-                    ))
-                }
-                (Some(d), None) => {
-                    let GpuOp::Cast { to } = self else {
-                        // data movement of any dtype the device holds
-                        if !crate::cuda::tensor::device_dtype(d) {
-                            return Err(format!("input '{name}' is {d}, not held on the GPU"));
-                        }
-                        continue;
-                    };
-                    let ok = (*to == DType::F32
-                        && matches!(
-                            d,
-                            DType::F32 | DType::I64 | DType::I32 | DType::Bool | DType::U8
-                        ))
-                        || (d == DType::F32 && *to == DType::I64);
-                    if !ok {
-                        return Err(format!("Cast {d} to {to} has no GPU kernel"));
-                    }
-                }
-                _ => {}
+            match v.info.dtype {
+                None => return Err(format!("dtype of input '{}' unknown", v.name)),
+                Some(d) => data.push((i, d, v.name.as_str())),
             }
         }
-        Ok(())
+        match self.dtype_error(&data) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Why the kernels do not take inputs of these (index, dtype, name), or None:
+    /// - data movement (Transpose, Concat, Slice, Split, Gather, Expand, Pad, Where's
+    ///   values): any device dtype, keyed by element size;
+    /// - element-wise math: see [`UnaryOp::takes`] / [`BinaryOp::takes`]; comparisons on
+    ///   one numeric dtype or bool; Cast / CastLike between the numeric dtypes, bool and
+    ///   the low-bit ones;
+    ///   IsNaN / IsInf on floats;
+    /// - everything else (MatMul, Conv, pools, norms, reductions, Resize, Clip): f32.
+    pub fn dtype_error(&self, data: &[(usize, DType, &str)]) -> Option<String> {
+        use elementwise::{cast_code, is_float, is_int};
+        let movable = |d: DType| cast_code(d).is_some();
+        let first = data.first().map(|x| x.1);
+        let bad = |what: &str| {
+            let list: Vec<String> = data.iter().map(|x| x.1.to_string()).collect();
+            Some(format!("{what} of {} has no GPU kernel", list.join(", ")))
+        };
+        match self {
+            GpuOp::Unary { op, .. } => match first {
+                Some(d) if op.takes(d) => None,
+                _ => bad(&format!("{op:?}")),
+            },
+            GpuOp::Binary(op) => match data {
+                [(_, a, _), (_, b, _)] if op.takes(*a, *b) => None,
+                _ => bad(&format!("{op:?}")),
+            },
+            GpuOp::Variadic { op, .. } => {
+                let d = first?;
+                if data.iter().all(|x| x.1 == d) && op.takes(d, d) {
+                    None
+                } else {
+                    bad(&format!("{op:?}"))
+                }
+            }
+            GpuOp::Compare(_) => match data {
+                [(_, a, _), (_, b, _)] if a == b && elementwise::suffix(*a).is_some() => None,
+                _ => bad("comparison"),
+            },
+            GpuOp::Cast { to, .. } => match first {
+                Some(d) if movable(d) && movable(*to) => None,
+                Some(d) => Some(format!("Cast {d} to {to} has no GPU kernel")),
+                None => None,
+            },
+            GpuOp::CastLike { .. } => match data {
+                [(_, a, _), (_, b, _)] if movable(*a) && movable(*b) => None,
+                _ => bad("CastLike"),
+            },
+            GpuOp::Clip { .. } => match first {
+                Some(d) if is_float(d) || is_int(d) => None,
+                _ => bad("Clip"),
+            },
+            GpuOp::BitCast { to } => {
+                let d = first?;
+                let four = |d: DType| matches!(d, DType::I4 | DType::U4 | DType::F4E2M1);
+                if movable(d)
+                    && movable(*to)
+                    && !four(d)
+                    && !four(*to)
+                    && d.size_of() == to.size_of()
+                {
+                    None
+                } else {
+                    Some(format!("BitCast {d} to {to} has no GPU kernel"))
+                }
+            }
+            GpuOp::Range => {
+                let d = first?;
+                if data.len() == 3 && data.iter().all(|x| x.1 == d) && (is_float(d) || is_int(d)) {
+                    None
+                } else {
+                    bad("Range")
+                }
+            }
+            GpuOp::Scan(sc) => match first {
+                Some(d) if sc.takes(d) => None,
+                _ => bad(if sc.prod { "CumProd" } else { "CumSum" }),
+            },
+            GpuOp::Reduce(r) => match first {
+                Some(d) if reduce::takes(r.op, d) => None,
+                _ => bad(&format!("{:?}", r.op)),
+            },
+            GpuOp::IsClass { .. } => match first {
+                Some(d) if is_float(d) => None,
+                _ => bad("IsNaN/IsInf"),
+            },
+            GpuOp::Where => match data {
+                [(_, DType::Bool, _), (_, a, _), (_, b, _)] if a == b && movable(*a) => None,
+                _ => bad("Where"),
+            },
+            GpuOp::Transpose { .. }
+            | GpuOp::Concat { .. }
+            | GpuOp::Slice { .. }
+            | GpuOp::Split { .. }
+            | GpuOp::Gather { .. }
+            | GpuOp::Expand
+            | GpuOp::Tile
+            | GpuOp::Trilu { .. }
+            | GpuOp::GatherElements { .. }
+            | GpuOp::DepthSpace { .. }
+            | GpuOp::ReverseSequence { .. }
+            | GpuOp::Pad { .. } => {
+                let d = first?;
+                if movable(d) && data.iter().all(|x| x.1 == d) {
+                    None
+                } else {
+                    bad("data movement")
+                }
+            }
+            GpuOp::MaxUnpool(_) => match data {
+                [(0, DType::F32, _), (1, DType::I64, _)] => None,
+                _ => bad("MaxUnpool (f32 values, i64 indices)"),
+            },
+            _ => data
+                .iter()
+                .find(|x| x.1 != DType::F32)
+                .map(|(_, d, name)| format!("input '{name}' is {d}; the GPU kernel takes f32")),
+        }
     }
 }

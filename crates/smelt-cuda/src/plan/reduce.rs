@@ -38,6 +38,59 @@ pub fn reduce_op(op_type: &str) -> Option<ReduceOp> {
     })
 }
 
+/// Whether the kernels reduce `d` with `op`: f32 (its own kernels), the other floats and
+/// the integers (`reduce_typed_*`), bool for Max (any) and Min (all).
+pub fn takes(op: ReduceOp, d: smelt_core::DType) -> bool {
+    use super::elementwise::{is_float, is_int};
+    match d {
+        smelt_core::DType::Bool => matches!(op, ReduceOp::Max | ReduceOp::Min),
+        d => is_float(d) || is_int(d),
+    }
+}
+
+/// CumSum / CumProd attributes (the axis is input 1, read on the host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanAttrs {
+    pub prod: bool,
+    pub exclusive: bool,
+    pub reverse: bool,
+}
+
+impl ScanAttrs {
+    pub fn parse(op_type: &str, a: &Attributes) -> Result<ScanAttrs> {
+        Ok(ScanAttrs {
+            prod: op_type == "CumProd",
+            exclusive: a.int_or("exclusive", 0)? != 0,
+            reverse: a.int_or("reverse", 0)? != 0,
+        })
+    }
+    /// The dtypes the CPU op takes: CumSum floats and integers; CumProd floats and the
+    /// 32/64-bit integers.
+    pub fn takes(&self, d: smelt_core::DType) -> bool {
+        use smelt_core::DType::*;
+        if self.prod {
+            super::elementwise::is_float(d) || matches!(d, I32 | I64 | U32 | U64)
+        } else {
+            super::elementwise::is_float(d) || super::elementwise::is_int(d)
+        }
+    }
+}
+
+/// A scan of `shape` along `axis` (CumSum's axis input, may be negative) as
+/// (outer, n, inner).
+pub fn scan_dims(shape: &[usize], ax: i64) -> Result<(usize, usize, usize)> {
+    let a = axis(ax, shape.len(), "scan axis")?;
+    if shape.is_empty() {
+        return Err(Error::invalid("a scan of a rank-0 input"));
+    }
+    i32_of(shape.iter().product(), "element count")?;
+    Ok((
+        shape[..a].iter().product(),
+        shape[a],
+        shape[a + 1..].iter().product(),
+    ))
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReduceAttrs {
     pub op: ReduceOp,

@@ -5,6 +5,7 @@
 #![allow(clippy::type_complexity)]
 
 mod common;
+mod dtypes;
 mod elementwise;
 mod exec;
 mod graphs;

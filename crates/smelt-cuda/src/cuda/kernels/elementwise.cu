@@ -3,7 +3,7 @@
 
 __device__ __forceinline__ float unary_f(int op, float x, float p, float q) {
     switch (op) {
-    case 0: return x > 0.0f ? x : 0.0f;                       // Relu
+    case 0: return x < 0.0f ? 0.0f : x;                       // Relu (NaN stays)
     case 1: return 1.0f / (1.0f + expf(-x));                  // Sigmoid
     case 2: return tanhf(x);                                  // Tanh
     case 3: return expf(x);                                   // Exp
@@ -24,7 +24,7 @@ __device__ __forceinline__ float unary_f(int op, float x, float p, float q) {
     case 18: return fmaxf(0.0f, fminf(1.0f, p * x + q));      // HardSigmoid(alpha p, beta q)
     case 19: return x >= 0.0f ? x : p * (expf(x) - 1.0f);     // Elu(alpha p)
     case 20: return x;                                        // Identity
-    case 21: return (float)((x > 0.0f) - (x < 0.0f));         // Sign
+    case 21: return x != x ? x : (float)((x > 0.0f) - (x < 0.0f)); // Sign (NaN stays)
     case 22: return rintf(x);                                 // Round (half to even)
     case 23: return x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f)); // HardSwish
     case 24: return x > 0.0f ? q * x : q * p * (expf(x) - 1.0f);   // Selu(alpha p, gamma q)

@@ -19,6 +19,7 @@ mod norm2;
 mod pool;
 mod pool2;
 mod quant;
+mod reduce;
 mod sample;
 mod sequence;
 mod signal;
@@ -123,16 +124,24 @@ pub fn run(
         _ => {}
     }
     let y = match op {
-        GpuOp::Unary { op, p, q } => elementwise::unary(s, ins.f32(0)?, *op, *p, *q)?,
+        GpuOp::Unary { op, p, q } => elementwise::unary(s, ins.dev(0)?, *op, *p, *q)?,
         GpuOp::Clip {
             min,
             max,
             from_inputs,
         } => elementwise::clip(s, &ins, *min, *max, *from_inputs)?,
-        GpuOp::Binary(b) => elementwise::binary(s, ins.f32(0)?, ins.f32(1)?, *b)?,
-        GpuOp::Compare(c) => elementwise::compare(s, ins.f32(0)?, ins.f32(1)?, *c)?,
+        GpuOp::Binary(b) => elementwise::binary(s, ins.dev(0)?, ins.dev(1)?, *b)?,
+        GpuOp::Compare(c) => elementwise::compare(s, ins.dev(0)?, ins.dev(1)?, *c)?,
         GpuOp::Where => elementwise::where_(s, &ins)?,
-        GpuOp::Cast { to } => elementwise::cast(s, ins.dev(0)?, *to)?,
+        GpuOp::Cast { to, saturate } => elementwise::cast_sat(s, ins.dev(0)?, *to, *saturate)?,
+        GpuOp::CastLike { saturate } => {
+            let like = ins
+                .host(1)?
+                .ok_or_else(|| Error::invalid("CastLike without a target"))?;
+            elementwise::cast_sat(s, ins.dev(0)?, like.dtype(), *saturate)?
+        }
+        GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
+        GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
         GpuOp::MatMul => linalg::matmul(s, ins.f32(0)?, ins.f32(1)?)?,
         GpuOp::Gemm(g) => linalg::gemm(s, g, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
         GpuOp::Conv(c) => nn::conv(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
@@ -154,12 +163,35 @@ pub fn run(
         GpuOp::GlobalPool { max } => nn::global_pool(s, ins.f32(0)?, *max)?,
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,
         GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,
+        GpuOp::Reduce(r) if ins.dev(0)?.dtype() != DType::F32 => {
+            reduce::reduce_typed(s, r, ins.dev(0)?, ins.host_ints(1)?)?
+        }
         GpuOp::Reduce(r) => nn::reduce(s, r, ins.f32(0)?, ins.host_ints(1)?)?,
-        GpuOp::Transpose { perm } => layout::transpose(s, ins.f32(0)?, perm.as_deref())?,
+        GpuOp::Transpose { perm } => layout::transpose(s, ins.dev(0)?, perm.as_deref())?,
         GpuOp::Concat { axis } => layout::concat(s, &ins, *axis)?,
         GpuOp::Slice { attrs } => layout::slice(s, &ins, attrs.as_ref())?,
         GpuOp::Gather { axis } => layout::gather(s, &ins, *axis)?,
         GpuOp::Expand => layout::expand(s, &ins)?,
+        GpuOp::Tile => layout::tile(s, &ins)?,
+        GpuOp::Trilu { upper } => layout::trilu(s, &ins, *upper)?,
+        GpuOp::BitCast { to } => layout::bit_cast(s, ins.dev(0)?, *to)?,
+        GpuOp::GatherElements { axis } => layout::gather_elements(s, &ins, *axis)?,
+        GpuOp::Range => {
+            let r = layout::range(s, &ins)?;
+            let to = ins.host(0)?.map(|t| t.dtype()).unwrap_or(DType::F32);
+            elementwise::cast(s, &r, to)?
+        }
+        GpuOp::ConstantOfShape { value } => layout::constant_of_shape(s, &ins, value)?,
+        GpuOp::DepthSpace {
+            block,
+            to_space,
+            crd,
+        } => {
+            let x = ins.dev(0)?;
+            let (p, out) = crate::plan::layout::depth_space(x.shape(), *block, *to_space, *crd)?;
+            layout::strided_copy(s, x, &p)?.view(out)?
+        }
+        GpuOp::Scan(a) => reduce::scan(s, a, &ins)?,
         GpuOp::Resize(a) => image::resize(s, a, &ins)?,
         GpuOp::ArgExt {
             max,
@@ -206,6 +238,36 @@ pub fn run(
         }
     };
     Ok(vec![y])
+}
+
+/// The kernel `{prefix}_{suffix of d}` (e.g. `binary_i64`), or unsupported for a dtype
+/// without kernels. Names are interned once (the launcher caches by `&'static str`).
+fn kernel_for(prefix: &str, d: DType) -> Result<&'static str> {
+    let sfx = crate::plan::elementwise::suffix(d)
+        .ok_or_else(|| Error::unsupported("cuda", format!("{prefix} of {d}")))?;
+    Ok(intern(format!("{prefix}_{sfx}")))
+}
+
+/// A `&'static str` of `name`, leaked once per distinct name (a fixed, small set).
+fn intern(name: String) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut set = NAMES.get_or_init(Default::default).lock().unwrap();
+    if let Some(n) = set.get(name.as_str()) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.into_boxed_str());
+    set.insert(n);
+    n
+}
+
+/// The element-width suffix (8, 16, 32, 64) of the data-movement kernels for `d`.
+fn width(d: DType) -> Result<u32> {
+    if !crate::cuda::tensor::device_dtype(d) {
+        return Err(Error::unsupported("cuda", format!("copy of {d} elements")));
+    }
+    Ok(8 * d.size_of() as u32)
 }
 
 /// 1-d launch geometry of `n` elements.
