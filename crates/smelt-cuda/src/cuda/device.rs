@@ -20,6 +20,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/pool.cu"),
     include_str!("kernels/norm.cu"),
     include_str!("kernels/reduce.cu"),
+    include_str!("kernels/index.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

@@ -10,7 +10,7 @@ pub fn device_dtype(d: DType) -> bool {
     matches!(
         d,
         DType::F32 | DType::I64 | DType::I32 | DType::Bool | DType::U8 | DType::F16
-    )
+    ) || crate::plan::index::movable(d) // f64, bf16, the other integers: data-moving kernels
 }
 
 #[derive(Clone)]

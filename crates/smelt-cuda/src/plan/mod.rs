@@ -9,6 +9,7 @@
 
 pub mod conv;
 pub mod elementwise;
+pub mod index;
 pub mod layout;
 pub mod matmul;
 pub mod norm;

@@ -4,6 +4,7 @@
 
 use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
+use super::index::IndexOp;
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
 use super::reduce::{self, ReduceAttrs};
@@ -126,6 +127,8 @@ pub enum GpuOp {
     },
     /// Size: the input's element count, from its metadata.
     Size,
+    /// Indexing, generation and selection ops (plan/index.rs).
+    Index(IndexOp),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -159,6 +162,9 @@ impl GpuOp {
         }
         if let Some(op) = reduce::reduce_op(t) {
             return e(ReduceAttrs::parse(op, a).map(GpuOp::Reduce));
+        }
+        if let Some(r) = IndexOp::parse(node) {
+            return r.map(GpuOp::Index);
         }
         let op = match t {
             "Clip" => {
@@ -322,6 +328,7 @@ impl GpuOp {
     /// Where input `i` is read.
     pub fn role(&self, i: usize) -> Role {
         let host = match self {
+            GpuOp::Index(x) => x.role(i) == Role::Host,
             GpuOp::Clip { .. } => i >= 1,
             GpuOp::View(ViewKind::Reshape { .. })
             | GpuOp::View(ViewKind::Squeeze { .. })
@@ -355,6 +362,9 @@ impl GpuOp {
     /// An unknown dtype is a refusal: the runtime cannot check it.
     pub fn check_types(&self, node: &Node, graph: &Graph) -> Result<(), String> {
         let dt = |id: usize| graph.values[id].info.dtype;
+        if let GpuOp::Index(x) = self {
+            return x.check_types(node, graph);
+        }
         if self.location_free() {
             return Ok(()); // no kernel reads the inputs' elements
         }

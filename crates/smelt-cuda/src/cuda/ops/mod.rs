@@ -8,6 +8,7 @@
 
 mod elementwise;
 mod image;
+mod index;
 mod layout;
 mod linalg;
 mod nn;
@@ -81,6 +82,7 @@ pub fn run(
             split,
             num_outputs,
         } => return layout::split(s, &ins, *axis, split.clone(), *num_outputs, n_outputs),
+        GpuOp::Index(x) => return index::run(s, x, &ins, n_outputs),
         GpuOp::LayerNorm { axis, eps } => {
             return nn::layer_norm(
                 s,
@@ -129,7 +131,9 @@ pub fn run(
             last,
         } => nn::arg_ext(s, ins.f32(0)?, *max, *axis, *keepdims, *last)?,
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
-        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } => unreachable!("handled above"),
+        GpuOp::Split { .. } | GpuOp::LayerNorm { .. } | GpuOp::Index(_) => {
+            unreachable!("handled above")
+        }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {
             return Err(Error::invalid(
                 "location-free ops (Constant, Shape, Size, views) are run by the executor",

@@ -1,0 +1,210 @@
+// Indexing, generation and selection ops (plan/index.rs): Trilu, EyeLike, ConstantOfShape,
+// Range, GatherElements, Tile, ScatterElements / ScatterND, OneHot, CumSum / CumProd, Hardmax.
+// Data-moving kernels are keyed by element width (_8, _16, _32, _64: bool is 1 byte; zero
+// bits are 0 of every dtype); arithmetic ones by dtype (_f32, _f64, _f16, _i32, _i64), with
+// f16 stored as its bits and computed in float. Indices arrive checked and made
+// non-negative on the host.
+
+#define IX_SIZES(M) M(8, unsigned char) M(16, unsigned short) M(32, unsigned int) M(64, unsigned long long)
+
+// f16 <-> float/double without cuda_fp16.h (PTX cvt, round to nearest even).
+struct ix_h16 { unsigned short v; };
+__device__ __forceinline__ float ix_h2f(unsigned short h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
+__device__ __forceinline__ unsigned short ix_f2h(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
+__device__ __forceinline__ unsigned short ix_d2h(double d) { unsigned short h; asm("cvt.rn.f16.f64 %0, %1;" : "=h"(h) : "d"(d)); return h; }
+
+// Storage type S computed as C: ld/st convert, add/mul are the CPU op's arithmetic
+// (integers wrap, f16 in float).
+template <typename S> struct IxNum;
+template <> struct IxNum<float> {
+    typedef float C;
+    static __device__ __forceinline__ C ld(float v) { return v; }
+    static __device__ __forceinline__ float st(C c) { return c; }
+    static __device__ __forceinline__ C add(C a, C b) { return __fadd_rn(a, b); }
+    static __device__ __forceinline__ C mul(C a, C b) { return __fmul_rn(a, b); }
+};
+template <> struct IxNum<double> {
+    typedef double C;
+    static __device__ __forceinline__ C ld(double v) { return v; }
+    static __device__ __forceinline__ double st(C c) { return c; }
+    static __device__ __forceinline__ C add(C a, C b) { return __dadd_rn(a, b); }
+    static __device__ __forceinline__ C mul(C a, C b) { return __dmul_rn(a, b); }
+};
+template <> struct IxNum<ix_h16> {
+    typedef float C;
+    static __device__ __forceinline__ C ld(ix_h16 v) { return ix_h2f(v.v); }
+    static __device__ __forceinline__ ix_h16 st(C c) { ix_h16 h; h.v = ix_f2h(c); return h; }
+    static __device__ __forceinline__ C add(C a, C b) { return __fadd_rn(a, b); }
+    static __device__ __forceinline__ C mul(C a, C b) { return __fmul_rn(a, b); }
+};
+template <> struct IxNum<int> {
+    typedef int C;
+    static __device__ __forceinline__ C ld(int v) { return v; }
+    static __device__ __forceinline__ int st(C c) { return c; }
+    static __device__ __forceinline__ C add(C a, C b) { return (int)((unsigned)a + (unsigned)b); }
+    static __device__ __forceinline__ C mul(C a, C b) { return (int)((unsigned)a * (unsigned)b); }
+};
+template <> struct IxNum<long long> {
+    typedef long long C;
+    static __device__ __forceinline__ C ld(long long v) { return v; }
+    static __device__ __forceinline__ long long st(C c) { return c; }
+    static __device__ __forceinline__ C add(C a, C b) { return (long long)((unsigned long long)a + (unsigned long long)b); }
+    static __device__ __forceinline__ C mul(C a, C b) { return (long long)((unsigned long long)a * (unsigned long long)b); }
+};
+#define IX_TYPES(M) M(f32, float) M(f64, double) M(f16, ix_h16) M(i32, int) M(i64, long long)
+
+// ---- generation -------------------------------------------------------------------------
+
+// Trilu over trailing [nr, nc] matrices: zero where (upper ? j - i < k : j - i > k).
+// EyeLike: y [r, c] is `one` where j - i == k, else 0. Fill: y[i] = v.
+#define IX_GEN(B, T)                                                                              \
+    extern "C" __global__ void trilu_##B(const T* x, T* y, int n, int nr, int nc, long long k, int upper) { \
+        GRID_STRIDE(i, n) {                                                                       \
+            long long d = (long long)(i % nc) - (long long)((i / nc) % nr);                       \
+            bool zero = upper ? d < k : d > k;                                                    \
+            y[i] = zero ? (T)0 : x[i];                                                            \
+        }                                                                                         \
+    }                                                                                             \
+    extern "C" __global__ void eye_##B(T* y, int r, int c, long long k, T one) {                  \
+        int n = r * c;                                                                            \
+        GRID_STRIDE(i, n) { y[i] = ((long long)(i % c) - (long long)(i / c) == k) ? one : (T)0; } \
+    }                                                                                             \
+    extern "C" __global__ void fill_##B(T* y, int n, T v) {                                       \
+        GRID_STRIDE(i, n) { y[i] = v; }                                                           \
+    }
+IX_SIZES(IX_GEN)
+
+// Range: y[i] = start + i * delta; integers exactly (the values fit, checked on the host),
+// floats in double with one rounding per op (no fma, as the CPU op), then to the dtype.
+extern "C" __global__ void range_i32(int* y, int n, long long start, long long delta) {
+    GRID_STRIDE(i, n) { y[i] = (int)((unsigned long long)start + (unsigned long long)i * (unsigned long long)delta); }
+}
+extern "C" __global__ void range_i64(long long* y, int n, long long start, long long delta) {
+    GRID_STRIDE(i, n) { y[i] = (long long)((unsigned long long)start + (unsigned long long)i * (unsigned long long)delta); }
+}
+extern "C" __global__ void range_f32(float* y, int n, double start, double delta) {
+    GRID_STRIDE(i, n) { y[i] = (float)__dadd_rn(start, __dmul_rn((double)i, delta)); }
+}
+extern "C" __global__ void range_f64(double* y, int n, double start, double delta) {
+    GRID_STRIDE(i, n) { y[i] = __dadd_rn(start, __dmul_rn((double)i, delta)); }
+}
+extern "C" __global__ void range_f16(unsigned short* y, int n, double start, double delta) {
+    GRID_STRIDE(i, n) { y[i] = ix_d2h(__dadd_rn(start, __dmul_rn((double)i, delta))); }
+}
+
+// ---- gathers ----------------------------------------------------------------------------
+
+// GatherElements: s.dims = the indices' (= output's) dims, s.a = data strides with the axis'
+// stride 0; y[i] = x[off(i) + idx[i] * sa].
+// Tile: s.dims = output dims, s.a = input strides, s.b = input dims; coordinate q reads q % b.
+// OneHot: y [outer, depth, inner] is `on` where tgt[o, i] == d (tgt -1: none), else `off`.
+#define IX_GATHER(B, T)                                                                           \
+    extern "C" __global__ void gather_elements_##B(const T* x, const long long* idx, T* y, int n, int sa, Strides s) { \
+        GRID_STRIDE(i, n) {                                                                       \
+            int oa, ob, oc;                                                                       \
+            offsets3(s, i, oa, ob, oc);                                                           \
+            y[i] = x[oa + (int)idx[i] * sa];                                                      \
+        }                                                                                         \
+    }                                                                                             \
+    extern "C" __global__ void tile_##B(const T* x, T* y, int n, Strides s) {                     \
+        GRID_STRIDE(i, n) {                                                                       \
+            int rem = i, off = 0;                                                                 \
+            for (int d = s.rank - 1; d >= 0; --d) {                                               \
+                int q = rem % s.dims[d];                                                          \
+                rem /= s.dims[d];                                                                 \
+                off += (q % s.b[d]) * s.a[d];                                                     \
+            }                                                                                     \
+            y[i] = x[off];                                                                        \
+        }                                                                                         \
+    }                                                                                             \
+    extern "C" __global__ void one_hot_##B(const int* tgt, T* y, int outer, int depth, int inner, T off, T on) { \
+        int n = outer * depth * inner;                                                            \
+        GRID_STRIDE(i, n) {                                                                       \
+            int in = i % inner, r = i / inner;                                                    \
+            int d = r % depth, o = r / depth;                                                     \
+            y[i] = tgt[o * inner + in] == d ? on : off;                                           \
+        }                                                                                         \
+    }                                                                                             \
+    /* Scatter without reduction: y[dst[u]] = upd[u]; `serial` (duplicate destinations):      \
+       one thread applies them in order, so the last one wins as on the CPU. */               \
+    extern "C" __global__ void scatter_set_##B(T* y, const T* upd, const long long* dst, int n, int serial) { \
+        if (serial) {                                                                             \
+            if (blockIdx.x == 0 && threadIdx.x == 0)                                              \
+                for (int u = 0; u < n; ++u) y[dst[u]] = upd[u];                                   \
+            return;                                                                               \
+        }                                                                                         \
+        GRID_STRIDE(u, n) { y[dst[u]] = upd[u]; }                                                 \
+    }
+IX_SIZES(IX_GATHER)
+
+// ---- arithmetic -------------------------------------------------------------------------
+
+// Scatter with a reduction (1 add, 2 mul, 3 max, 4 min), as the CPU's Reduction::apply.
+template <typename S>
+__device__ void ix_scatter_red(S* y, const S* upd, const long long* dst, int n, int red, int serial) {
+    typedef IxNum<S> N;
+    int first = serial ? 0 : blockIdx.x * blockDim.x + threadIdx.x;
+    int step = serial ? 1 : blockDim.x * gridDim.x;
+    if (serial && (blockIdx.x != 0 || threadIdx.x != 0)) return;
+    for (int u = first; u < n; u += step) {
+        typename N::C a = N::ld(y[dst[u]]), b = N::ld(upd[u]);
+        if (red == 1) y[dst[u]] = N::st(N::add(a, b));
+        else if (red == 2) y[dst[u]] = N::st(N::mul(a, b));
+        else if (red == 3) { if (b > a) y[dst[u]] = upd[u]; }
+        else if (b < a) y[dst[u]] = upd[u];
+    }
+}
+
+// CumSum / CumProd along the middle dim of [outer, n, inner], one thread per line, in the
+// CPU op's order: sums accumulate in C (f16 in float, rounded once per output); products
+// round to the storage type after every step (the CPU multiplies in the dtype).
+template <typename S>
+__device__ void ix_cum(const S* x, S* y, int outer, int n, int inner, int prod, int excl, int rev) {
+    typedef IxNum<S> N;
+    int lines = outer * inner;
+    GRID_STRIDE(l, lines) {
+        int o = l / inner, in = l - o * inner;
+        typename N::C acc = prod ? N::ld(N::st((typename N::C)1)) : (typename N::C)0;
+        for (int s = 0; s < n; ++s) {
+            int j = rev ? n - 1 - s : s;
+            int at = (o * n + j) * inner + in;
+            typename N::C v = N::ld(x[at]);
+            if (excl) y[at] = N::st(acc);
+            if (prod) acc = N::ld(N::st(N::mul(acc, v)));
+            else acc = N::add(acc, v);
+            if (!excl) y[at] = N::st(acc);
+        }
+    }
+}
+
+// Hardmax along the middle dim of [outer, n, inner]: 1 at the first maximum (the first
+// element greater than all before it, starting from -inf; position 0 if none), else 0.
+template <typename S>
+__device__ void ix_hardmax(const S* x, S* y, int outer, int n, int inner) {
+    typedef IxNum<S> N;
+    int lines = outer * inner;
+    GRID_STRIDE(l, lines) {
+        int o = l / inner, in = l - o * inner;
+        typename N::C m = (typename N::C)(-SM_INF);
+        int arg = 0;
+        for (int j = 0; j < n; ++j) {
+            typename N::C v = N::ld(x[(o * n + j) * inner + in]);
+            if (v > m) { m = v; arg = j; }
+        }
+        for (int j = 0; j < n; ++j)
+            y[(o * n + j) * inner + in] = N::st((typename N::C)(j == arg ? 1 : 0));
+    }
+}
+
+#define IX_ARITH(N, S)                                                                            \
+    extern "C" __global__ void scatter_red_##N(S* y, const S* upd, const long long* dst, int n, int red, int serial) { \
+        ix_scatter_red<S>(y, upd, dst, n, red, serial);                                           \
+    }                                                                                             \
+    extern "C" __global__ void cum_##N(const S* x, S* y, int outer, int n, int inner, int prod, int excl, int rev) { \
+        ix_cum<S>(x, y, outer, n, inner, prod, excl, rev);                                        \
+    }
+IX_TYPES(IX_ARITH)
+
+extern "C" __global__ void hardmax_f32(const float* x, float* y, int outer, int n, int inner) { ix_hardmax<float>(x, y, outer, n, inner); }
+extern "C" __global__ void hardmax_f64(const double* x, double* y, int outer, int n, int inner) { ix_hardmax<double>(x, y, outer, n, inner); }
+extern "C" __global__ void hardmax_f16(const ix_h16* x, ix_h16* y, int outer, int n, int inner) { ix_hardmax<ix_h16>(x, y, outer, n, inner); }

@@ -1,0 +1,519 @@
+//! Indexing, generation and selection ops ([`IndexOp`], one case of `GpuOp`): their
+//! attributes, which inputs are read on the host (indices, shapes, scalars), the dtype
+//! contract, and the host-side planning (checked indices, scatter destinations, strides).
+//! The kernels are `cuda/kernels/index.cu`; the launches `cuda/ops/index.rs`.
+//!
+//! Dtypes: data-moving ops (Trilu, EyeLike, ConstantOfShape, GatherElements, Tile, OneHot,
+//! Scatter without reduction, Dropout) take any dtype of 1, 2, 4 or 8 bytes; arithmetic
+//! ones (Range, CumSum, CumProd, Scatter reductions) f32, f64, f16, i32, i64; Hardmax f32,
+//! f64, f16. Every result equals the CPU op's (smelt-ops), exactly.
+
+use super::{dense_strides, i32_of, Strides, MAX_RANK};
+use crate::plan::op::Role;
+use smelt_core::{DType, Dim, Error, Result, Tensor};
+use smelt_ir::{Graph, Node};
+use smelt_ops::array::common::{wrap_index, Reduction};
+
+#[derive(Clone, Debug)]
+pub enum IndexOp {
+    /// Range(start, limit, delta): all three read on the host.
+    Range,
+    /// Trilu (k from input 1, host).
+    Trilu { upper: bool },
+    /// EyeLike: only the input's shape is read.
+    EyeLike { dtype: Option<DType>, k: i64 },
+    /// ConstantOfShape (shape from input 0, host): `value` (one element).
+    ConstantOfShape { value: Tensor },
+    /// GatherElements (indices, input 1, read and checked on the host).
+    GatherElements { axis: i64 },
+    /// Tile (repeats from input 1, host).
+    Tile,
+    /// OneHot (indices, depth and values read on the host; the output made on the device).
+    OneHot { axis: i64 },
+    /// ScatterElements / Scatter (`nd` false, along `axis`) or ScatterND (`nd`): indices on
+    /// the host, data and updates on the device.
+    Scatter { axis: i64, red: Reduction, nd: bool },
+    /// CumSum (`prod` false) / CumProd along the axis of input 1 (host).
+    Cum {
+        prod: bool,
+        exclusive: bool,
+        reverse: bool,
+    },
+    /// Hardmax along `axis` (None: the attribute is absent).
+    Hardmax { axis: Option<i64> },
+    /// Dropout in inference with a mask output and/or ratio / training_mode inputs (host):
+    /// the output is the input, the mask all true. Training (a true training_mode with a
+    /// ratio other than 0) is unsupported at run time.
+    Dropout,
+}
+
+/// Dtypes the data-moving kernels take (1, 2, 4 or 8 bytes).
+pub fn movable(d: DType) -> bool {
+    use DType::*;
+    matches!(
+        d,
+        F32 | F16 | BF16 | F64 | I8 | U8 | I16 | U16 | I32 | U32 | I64 | U64 | Bool
+    )
+}
+
+/// Dtypes of the arithmetic kernels (Range, CumSum, CumProd, scatter reductions).
+pub fn numeric(d: DType) -> bool {
+    matches!(
+        d,
+        DType::F32 | DType::F64 | DType::F16 | DType::I32 | DType::I64
+    )
+}
+
+fn err<T>(e: Error) -> std::result::Result<T, String> {
+    Err(e.to_string())
+}
+
+impl IndexOp {
+    /// The op of `node` if this family has it (None: not this family).
+    pub fn parse(node: &Node) -> Option<std::result::Result<IndexOp, String>> {
+        let a = &node.attrs;
+        let int_or = |k: &str, d: i64| a.int_or(k, d).map_err(|e| e.to_string());
+        let n_out = node.outputs.iter().filter(|o| o.is_some()).count();
+        let op = || -> std::result::Result<IndexOp, String> {
+            Ok(match node.op_type.as_str() {
+                "Range" => IndexOp::Range,
+                "Trilu" => IndexOp::Trilu {
+                    upper: int_or("upper", 1)? != 0,
+                },
+                "EyeLike" => IndexOp::EyeLike {
+                    dtype: match a.int("dtype").map_err(|e| e.to_string())? {
+                        Some(c) => Some(DType::from_onnx(c).ok_or(format!("EyeLike dtype {c}"))?),
+                        None => None,
+                    },
+                    k: int_or("k", 0)?,
+                },
+                "ConstantOfShape" => {
+                    let value = a
+                        .tensor("value")
+                        .map_err(|e| e.to_string())?
+                        .unwrap_or_else(|| Tensor::scalar(0f32));
+                    if value.len() != 1 {
+                        return Err("ConstantOfShape value must hold one element".into());
+                    }
+                    IndexOp::ConstantOfShape { value }
+                }
+                "GatherElements" => IndexOp::GatherElements {
+                    axis: int_or("axis", 0)?,
+                },
+                "Tile" => IndexOp::Tile,
+                "OneHot" => IndexOp::OneHot {
+                    axis: int_or("axis", -1)?,
+                },
+                "ScatterElements" | "Scatter" | "ScatterND" => {
+                    let red = if node.op_type == "Scatter" {
+                        Reduction::None
+                    } else {
+                        let s = a
+                            .string_or("reduction", "none".into())
+                            .map_err(|e| e.to_string())?;
+                        Reduction::parse(&s).or_else(err)?
+                    };
+                    IndexOp::Scatter {
+                        axis: int_or("axis", 0)?,
+                        red,
+                        nd: node.op_type == "ScatterND",
+                    }
+                }
+                "CumSum" | "CumProd" => IndexOp::Cum {
+                    prod: node.op_type == "CumProd",
+                    exclusive: int_or("exclusive", 0)? != 0,
+                    reverse: int_or("reverse", 0)? != 0,
+                },
+                "Hardmax" => IndexOp::Hardmax {
+                    axis: a.int("axis").map_err(|e| e.to_string())?,
+                },
+                "Dropout" => {
+                    if n_out > 2 {
+                        return Err("Dropout with more than two outputs".into());
+                    }
+                    if a.has("is_test") && int_or("is_test", 0)? == 0 {
+                        return Err("Dropout in training mode (is_test 0)".into());
+                    }
+                    IndexOp::Dropout
+                }
+                _ => unreachable!(),
+            })
+        };
+        match node.op_type.as_str() {
+            "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
+            | "OneHot" | "ScatterElements" | "Scatter" | "ScatterND" | "CumSum" | "CumProd"
+            | "Hardmax" => Some(op()),
+            // the plain inference form stays a no-copy view (op.rs)
+            "Dropout" if n_out > 1 || node.inputs.len() > 1 => Some(op()),
+            _ => None,
+        }
+    }
+
+    /// Where input `i` is read.
+    pub fn role(&self, i: usize) -> Role {
+        let host = match self {
+            IndexOp::Range | IndexOp::ConstantOfShape { .. } | IndexOp::OneHot { .. } => true,
+            IndexOp::Trilu { .. }
+            | IndexOp::GatherElements { .. }
+            | IndexOp::Tile
+            | IndexOp::Cum { .. }
+            | IndexOp::Dropout => i >= 1,
+            IndexOp::Scatter { .. } => i == 1,
+            IndexOp::EyeLike { .. } | IndexOp::Hardmax { .. } => false,
+        };
+        if host {
+            Role::Host
+        } else {
+            Role::Data
+        }
+    }
+
+    /// The dtype contract on the declared types (see the module doc); an unknown dtype of
+    /// a device input is a refusal.
+    pub fn check_types(&self, node: &Node, graph: &Graph) -> std::result::Result<(), String> {
+        let dt = |i: usize| -> Option<DType> {
+            node.inputs
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|id| graph.values[id].info.dtype)
+        };
+        let out_dt = |i: usize| -> Option<DType> {
+            node.outputs
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|id| graph.values[id].info.dtype)
+        };
+        let need = |i: usize, ok: fn(DType) -> bool, what: &str| match dt(i) {
+            Some(d) if ok(d) => Ok(()),
+            Some(d) => Err(format!("{} input {i} is {d}; the GPU {what}", node.op_type)),
+            None => Err(format!("{} input {i}: dtype unknown", node.op_type)),
+        };
+        match self {
+            IndexOp::Range => need(0, numeric, "Range takes f32, f64, f16, i32, i64"),
+            IndexOp::Trilu { .. } | IndexOp::GatherElements { .. } | IndexOp::Tile => {
+                need(0, movable, "kernel moves 1-8 byte elements")
+            }
+            IndexOp::EyeLike { dtype, .. } => {
+                let d = dtype.or(dt(0)).ok_or("EyeLike: dtype unknown")?;
+                if d == DType::Bool || (numeric(d) || (movable(d) && d.is_int())) {
+                    Ok(())
+                } else {
+                    Err(format!("EyeLike to {d} has no GPU kernel"))
+                }
+            }
+            IndexOp::ConstantOfShape { value } => {
+                if movable(value.dtype()) {
+                    Ok(())
+                } else {
+                    Err(format!("ConstantOfShape of {}", value.dtype()))
+                }
+            }
+            IndexOp::OneHot { .. } => need(2, movable, "kernel moves 1-8 byte elements"),
+            IndexOp::Scatter { red, .. } => {
+                if *red == Reduction::None {
+                    need(0, movable, "kernel moves 1-8 byte elements")
+                } else {
+                    need(
+                        0,
+                        numeric,
+                        "scatter reductions take f32, f64, f16, i32, i64",
+                    )
+                }
+            }
+            IndexOp::Cum { .. } => need(0, numeric, "scan takes f32, f64, f16, i32, i64"),
+            IndexOp::Hardmax { axis } => {
+                need(0, hardmax_dtype, "Hardmax takes f32, f64, f16")?;
+                hardmax_placeable(node, graph, *axis)
+            }
+            IndexOp::Dropout => {
+                need(0, movable, "kernel moves 1-8 byte elements")?;
+                if node.outputs.get(1).copied().flatten().is_some()
+                    && out_dt(1) != Some(DType::Bool)
+                {
+                    return Err("Dropout mask other than bool (opset < 10)".into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn hardmax_dtype(d: DType) -> bool {
+    matches!(d, DType::F32 | DType::F64 | DType::F16)
+}
+
+/// Hardmax's axis semantics differ by opset (before 13 the dims from `axis` on are one
+/// flattened row; from 13 only `axis`): placement takes the cases where both agree, on the
+/// declared shape: the axis is given and every dim after it is 1, or the input is 2-D.
+fn hardmax_placeable(
+    node: &Node,
+    graph: &Graph,
+    axis: Option<i64>,
+) -> std::result::Result<(), String> {
+    let id = node.inputs[0].ok_or("Hardmax without input")?;
+    let shape = graph.values[id]
+        .info
+        .shape
+        .as_ref()
+        .ok_or("Hardmax input rank unknown (the axis semantics differ by opset)")?;
+    let dims: Vec<Option<usize>> = shape
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    hardmax_dims_agree(&dims, axis).map_err(|e| e.to_string())
+}
+
+/// Whether both opsets' Hardmax give the same rows for `dims` (None: unknown extent).
+pub fn hardmax_dims_agree(dims: &[Option<usize>], axis: Option<i64>) -> Result<()> {
+    let r = dims.len();
+    let ax = match axis {
+        Some(a) => super::axis(a, r, "Hardmax axis")?,
+        None if r == 2 => 1,
+        None => {
+            return Err(Error::unsupported(
+                "Hardmax",
+                "no axis attribute on rank other than 2 (the default differs by opset)",
+            ))
+        }
+    };
+    if r == 0 || dims[ax + 1..].iter().all(|d| *d == Some(1)) {
+        return Ok(());
+    }
+    Err(Error::unsupported(
+        "Hardmax",
+        format!("axis {ax} is not the last non-unit dim (the semantics differ by opset)"),
+    ))
+}
+
+/// [outer, n, inner] around axis `a` of `shape`.
+pub fn split3(shape: &[usize], a: usize) -> (usize, usize, usize) {
+    (
+        shape[..a].iter().product(),
+        shape[a],
+        shape[a + 1..].iter().product(),
+    )
+}
+
+/// Hardmax rows at run time (the planned case: every dim after the axis is 1).
+pub fn hardmax(shape: &[usize], axis: Option<i64>) -> Result<(usize, usize, usize)> {
+    let dims: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
+    hardmax_dims_agree(&dims, axis)?;
+    if shape.is_empty() {
+        return Ok((1, 1, 1));
+    }
+    let a = match axis {
+        Some(a) => super::axis(a, shape.len(), "Hardmax axis")?,
+        None => 1,
+    };
+    i32_of(shape.iter().product(), "Hardmax size")?;
+    Ok(split3(shape, a))
+}
+
+/// Range's length and the overflow check of integer ranges (as the CPU op: every value fits
+/// the dtype; checking the ends suffices, the sequence is monotone).
+pub fn range_len_int(a: i64, b: i64, c: i64, dt: DType) -> Result<usize> {
+    let (a, b, c) = (a as i128, b as i128, c as i128);
+    if c == 0 {
+        return Err(Error::invalid("Range delta must not be 0"));
+    }
+    let n = ((b - a + c - c.signum()) / c).max(0);
+    if n > 0 {
+        let last = a + (n - 1) * c;
+        let (lo, hi) = match dt {
+            DType::I32 => (i32::MIN as i128, i32::MAX as i128),
+            _ => (i64::MIN as i128, i64::MAX as i128),
+        };
+        if a < lo || a > hi || last < lo || last > hi {
+            return Err(Error::invalid(format!("Range value {last} overflows {dt}")));
+        }
+    }
+    let n = usize::try_from(n).map_err(|_| Error::invalid("Range too long"))?;
+    i32_of(n, "Range length")?;
+    Ok(n)
+}
+
+/// Range's length for floats (as the CPU op).
+pub fn range_len_float(a: f64, b: f64, c: f64) -> Result<usize> {
+    if c == 0.0 {
+        return Err(Error::invalid("Range delta must not be 0"));
+    }
+    let n = ((b - a) / c).ceil().max(0.0);
+    if !(n.is_finite() && n < (1u64 << 40) as f64) {
+        return Err(Error::invalid(format!(
+            "Range length {n} is not a valid size"
+        )));
+    }
+    i32_of(n as usize, "Range length")?;
+    Ok(n as usize)
+}
+
+/// GatherElements / ScatterElements: the strided walk over the indices' shape (data strides
+/// with the axis' stride 0), the axis stride, and the checked, wrapped indices.
+pub fn gather_elements(
+    dshape: &[usize],
+    ishape: &[usize],
+    idx: &[i64],
+    axis: i64,
+) -> Result<(Strides, i32, Vec<i64>)> {
+    if dshape.is_empty() {
+        return Err(Error::invalid("GatherElements of a scalar"));
+    }
+    let a = super::axis(axis, dshape.len(), "GatherElements axis")?;
+    // the CPU op's checks: same rank, non-axis dims within data's
+    if dshape.len() != ishape.len() || (0..dshape.len()).any(|d| d != a && ishape[d] > dshape[d]) {
+        return Err(Error::invalid(format!(
+            "indices shape {ishape:?} does not fit data shape {dshape:?}"
+        )));
+    }
+    let mut st = dense_strides(dshape);
+    let sa = st[a];
+    st[a] = 0;
+    let p = super::pack_strides(ishape, &[&st])?;
+    i32_of(dshape.iter().product(), "data size")?;
+    let dim = dshape[a];
+    let w = idx
+        .iter()
+        .map(|&i| wrap_index(i, dim, "GatherElements").map(|v| v as i64))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((p, i32_of(sa as usize, "axis stride")?, w))
+}
+
+/// ScatterElements destinations: data offset per update, in the updates' order.
+pub fn scatter_elements_dst(
+    dshape: &[usize],
+    ishape: &[usize],
+    idx: &[i64],
+    axis: i64,
+) -> Result<Vec<i64>> {
+    if dshape.is_empty() {
+        return Err(Error::invalid("ScatterElements of a scalar"));
+    }
+    let a = super::axis(axis, dshape.len(), "ScatterElements axis")?;
+    let base = smelt_ops::array::gather_elements::base_offsets(dshape, ishape, a)?;
+    let sa = dense_strides(dshape)[a];
+    let dim = dshape[a];
+    base.iter()
+        .zip(idx)
+        .map(|(&b, &i)| Ok(b as i64 + wrap_index(i, dim, "scatter")? as i64 * sa))
+        .collect()
+}
+
+/// ScatterND destinations: for each index tuple t and slice element j, offset + j, in the
+/// updates' order; `ushape` must be indices[:-1] ++ data[k:].
+pub fn scatter_nd_dst(
+    dshape: &[usize],
+    ishape: &[usize],
+    ushape: &[usize],
+    idx: &[i64],
+) -> Result<Vec<i64>> {
+    if ishape.is_empty() {
+        return Err(Error::invalid("ScatterND indices must have rank >= 1"));
+    }
+    let k = ishape[ishape.len() - 1];
+    if k > dshape.len() {
+        return Err(Error::invalid(format!(
+            "index tuples of length {k} too long for data {dshape:?}"
+        )));
+    }
+    let want: Vec<usize> = ishape[..ishape.len() - 1]
+        .iter()
+        .chain(&dshape[k..])
+        .copied()
+        .collect();
+    if ushape != want.as_slice() {
+        return Err(Error::invalid(format!(
+            "updates shape {ushape:?} should be {want:?}"
+        )));
+    }
+    let st = dense_strides(dshape);
+    let slice: usize = dshape[k..].iter().product();
+    let n: usize = ishape[..ishape.len() - 1].iter().product();
+    let mut dst = Vec::with_capacity(n * slice);
+    for t in 0..n {
+        let mut off = 0i64;
+        for j in 0..k {
+            off += wrap_index(idx[t * k + j], dshape[j], "ScatterND")? as i64 * st[j];
+        }
+        dst.extend((0..slice as i64).map(|j| off + j));
+    }
+    Ok(dst)
+}
+
+/// Whether any destination repeats (then the updates apply serially, in order).
+pub fn has_duplicates(dst: &[i64]) -> bool {
+    let mut v = dst.to_vec();
+    v.sort_unstable();
+    v.windows(2).any(|w| w[0] == w[1])
+}
+
+/// Tile: the output shape and the kernel's strides (dims = output dims, a = input strides,
+/// b = input dims), unmerged.
+pub fn tile(shape: &[usize], reps: &[i64]) -> Result<(Vec<usize>, Strides)> {
+    if reps.len() != shape.len() {
+        return Err(Error::invalid(format!(
+            "Tile repeats {reps:?} must have one entry per input dim ({})",
+            shape.len()
+        )));
+    }
+    if reps.iter().any(|&r| r < 0) {
+        return Err(Error::invalid(format!("Tile repeats {reps:?} negative")));
+    }
+    if shape.len() > MAX_RANK {
+        return Err(Error::unsupported("Tile", format!("rank {}", shape.len())));
+    }
+    let out: Vec<usize> = shape
+        .iter()
+        .zip(reps)
+        .map(|(&d, &r)| d * r as usize)
+        .collect();
+    i32_of(out.iter().product(), "Tile output size")?;
+    let st = dense_strides(shape);
+    let mut p = Strides {
+        rank: shape.len() as i32,
+        ..Default::default()
+    };
+    for i in 0..shape.len() {
+        p.dims[i] = out[i] as i32;
+        p.a[i] = st[i] as i32;
+        p.b[i] = shape[i].max(1) as i32;
+    }
+    Ok((out, p))
+}
+
+/// OneHot: output shape, (outer, depth, inner), and per index position the hot position
+/// (-1: none), as the CPU op (indices truncated, negatives wrapped once).
+pub fn one_hot(
+    ishape: &[usize],
+    idx: &[f64],
+    depth: f64,
+    axis: i64,
+) -> Result<(Vec<usize>, (usize, usize, usize), Vec<i32>)> {
+    if !(depth >= 1.0 && depth < (1u64 << 40) as f64) {
+        return Err(Error::invalid(format!("OneHot depth {depth} must be >= 1")));
+    }
+    let depth = depth as usize;
+    let a = super::axis(axis, ishape.len() + 1, "OneHot axis")?;
+    let outer: usize = ishape[..a].iter().product();
+    let inner: usize = ishape[a..].iter().product();
+    let mut shape = ishape.to_vec();
+    shape.insert(a, depth);
+    i32_of(shape.iter().product(), "OneHot output size")?;
+    let tgt = idx
+        .iter()
+        .map(|&v| {
+            let x = v.trunc() as i64;
+            let x = if x < 0 { x + depth as i64 } else { x };
+            if (0..depth as i64).contains(&x) {
+                x as i32
+            } else {
+                -1
+            }
+        })
+        .collect();
+    Ok((shape, (outer, depth, inner), tgt))
+}
