@@ -7,6 +7,7 @@
 mod common;
 mod elementwise;
 mod exec;
+mod index;
 mod layout;
 mod linalg;
 mod nn;

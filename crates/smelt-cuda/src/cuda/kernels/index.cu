@@ -7,11 +7,10 @@
 
 #define IX_SIZES(M) M(8, unsigned char) M(16, unsigned short) M(32, unsigned int) M(64, unsigned long long)
 
-// f16 <-> float/double without cuda_fp16.h (PTX cvt, round to nearest even).
+// f16 <-> float without cuda_fp16.h (PTX cvt, round to nearest even).
 struct ix_h16 { unsigned short v; };
 __device__ __forceinline__ float ix_h2f(unsigned short h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
 __device__ __forceinline__ unsigned short ix_f2h(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
-__device__ __forceinline__ unsigned short ix_d2h(double d) { unsigned short h; asm("cvt.rn.f16.f64 %0, %1;" : "=h"(h) : "d"(d)); return h; }
 
 // Storage type S computed as C: ld/st convert, add/mul are the CPU op's arithmetic
 // (integers wrap, f16 in float).
@@ -89,7 +88,8 @@ extern "C" __global__ void range_f64(double* y, int n, double start, double delt
     GRID_STRIDE(i, n) { y[i] = __dadd_rn(start, __dmul_rn((double)i, delta)); }
 }
 extern "C" __global__ void range_f16(unsigned short* y, int n, double start, double delta) {
-    GRID_STRIDE(i, n) { y[i] = ix_d2h(__dadd_rn(start, __dmul_rn((double)i, delta))); }
+    // through f32 as the CPU op (half's NumCast rounds f64 to f32, then to f16)
+    GRID_STRIDE(i, n) { y[i] = ix_f2h((float)__dadd_rn(start, __dmul_rn((double)i, delta))); }
 }
 
 // ---- gathers ----------------------------------------------------------------------------
