@@ -28,6 +28,12 @@ pub enum IndexOp {
     GatherElements { axis: i64 },
     /// Tile (repeats from input 1, host).
     Tile,
+    /// GatherND (indices, input 1, on the host).
+    GatherND { batch_dims: usize },
+    /// Compress (condition, input 1, on the host); no axis: the flattened input.
+    Compress { axis: Option<i64> },
+    /// CenterCropPad (target shape, input 1, on the host).
+    CenterCropPad { axes: Option<Vec<i64>> },
     /// OneHot (indices, depth and values read on the host; the output made on the device).
     OneHot { axis: i64 },
     /// ScatterElements / Scatter (`nd` false, along `axis`) or ScatterND (`nd`): indices on
@@ -101,6 +107,21 @@ impl IndexOp {
                     axis: int_or("axis", 0)?,
                 },
                 "Tile" => IndexOp::Tile,
+                "GatherND" => {
+                    let b = int_or("batch_dims", 0)?;
+                    if b < 0 {
+                        return Err(format!("batch_dims {b} must be >= 0"));
+                    }
+                    IndexOp::GatherND {
+                        batch_dims: b as usize,
+                    }
+                }
+                "Compress" => IndexOp::Compress {
+                    axis: a.int("axis").map_err(|e| e.to_string())?,
+                },
+                "CenterCropPad" => IndexOp::CenterCropPad {
+                    axes: a.ints("axes").map_err(|e| e.to_string())?,
+                },
                 "OneHot" => IndexOp::OneHot {
                     axis: int_or("axis", -1)?,
                 },
@@ -141,8 +162,8 @@ impl IndexOp {
         };
         match node.op_type.as_str() {
             "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
-            | "OneHot" | "ScatterElements" | "Scatter" | "ScatterND" | "CumSum" | "CumProd"
-            | "Hardmax" => Some(op()),
+            | "GatherND" | "Compress" | "CenterCropPad" | "OneHot" | "ScatterElements"
+            | "Scatter" | "ScatterND" | "CumSum" | "CumProd" | "Hardmax" => Some(op()),
             // the plain inference form stays a no-copy view (op.rs)
             "Dropout" if n_out > 1 || node.inputs.len() > 1 => Some(op()),
             _ => None,
@@ -156,6 +177,9 @@ impl IndexOp {
             IndexOp::Trilu { .. }
             | IndexOp::GatherElements { .. }
             | IndexOp::Tile
+            | IndexOp::GatherND { .. }
+            | IndexOp::Compress { .. }
+            | IndexOp::CenterCropPad { .. }
             | IndexOp::Cum { .. }
             | IndexOp::Dropout => i >= 1,
             IndexOp::Scatter { .. } => i == 1,
@@ -192,9 +216,12 @@ impl IndexOp {
         };
         match self {
             IndexOp::Range => need(0, numeric, "Range takes f32, f64, f16, i32, i64"),
-            IndexOp::Trilu { .. } | IndexOp::GatherElements { .. } | IndexOp::Tile => {
-                need(0, movable, "kernel moves 1-8 byte elements")
-            }
+            IndexOp::Trilu { .. }
+            | IndexOp::GatherElements { .. }
+            | IndexOp::Tile
+            | IndexOp::GatherND { .. }
+            | IndexOp::Compress { .. }
+            | IndexOp::CenterCropPad { .. } => need(0, movable, "kernel moves 1-8 byte elements"),
             IndexOp::EyeLike { dtype, .. } => {
                 let d = dtype.or(dt(0)).ok_or("EyeLike: dtype unknown")?;
                 if d == DType::Bool || (numeric(d) || (movable(d) && d.is_int())) {
@@ -516,4 +543,144 @@ pub fn one_hot(
         })
         .collect();
     Ok((shape, (outer, depth, inner), tgt))
+}
+
+/// GatherND: output shape, per index tuple the data offset of its slice, and the slice
+/// length (as the CPU op: batch dims shared, negative indices wrapped).
+pub fn gather_nd(
+    ds: &[usize],
+    is: &[usize],
+    idx: &[i64],
+    b: usize,
+) -> Result<(Vec<usize>, Vec<i64>, usize)> {
+    if !(!is.is_empty() && b < is.len() && b < ds.len()) || ds[..b] != is[..b] {
+        return Err(Error::invalid(format!(
+            "batch_dims {b} does not fit data {ds:?} and indices {is:?}"
+        )));
+    }
+    let k = is[is.len() - 1];
+    if b + k > ds.len() {
+        return Err(Error::invalid(format!(
+            "index tuples of length {k} too long for data {ds:?} with batch_dims {b}"
+        )));
+    }
+    let batch: usize = ds[..b].iter().product();
+    let per: usize = is[b..is.len() - 1].iter().product();
+    let slice: usize = ds[b + k..].iter().product();
+    let st = dense_strides(&ds[b..]);
+    let bstride: usize = ds[b..].iter().product();
+    let shape: Vec<usize> = is[..is.len() - 1]
+        .iter()
+        .chain(&ds[b + k..])
+        .copied()
+        .collect();
+    let mut src = Vec::with_capacity(batch * per);
+    for bi in 0..batch {
+        for t in 0..per {
+            let tup = &idx[(bi * per + t) * k..][..k];
+            let mut off = (bi * bstride) as i64;
+            for (j, &i) in tup.iter().enumerate() {
+                off += wrap_index(i, ds[b + j], "GatherND")? as i64 * st[j];
+            }
+            src.push(off);
+        }
+    }
+    i32_of(
+        ds.iter().product::<usize>().max(shape.iter().product()),
+        "GatherND size",
+    )?;
+    Ok((shape, src, slice))
+}
+
+/// Compress: output shape, per output row (outer x kept) its data offset, and the row
+/// length (as the CPU op: no axis flattens; the condition may be shorter than the dim).
+pub fn compress(
+    shape: &[usize],
+    cond: &[i64],
+    axis: Option<i64>,
+) -> Result<(Vec<usize>, Vec<i64>, usize)> {
+    let n: usize = shape.iter().product();
+    let (sh, a) = match axis {
+        Some(ax) => {
+            if shape.is_empty() {
+                return Err(Error::invalid("Compress of a scalar with an axis"));
+            }
+            (
+                shape.to_vec(),
+                super::axis(ax, shape.len(), "Compress axis")?,
+            )
+        }
+        None => (vec![n], 0),
+    };
+    let dim = sh[a];
+    if cond.len() > dim {
+        return Err(Error::invalid(format!(
+            "Compress condition has {} entries for a dim of {dim}",
+            cond.len()
+        )));
+    }
+    let keep: Vec<usize> = (0..cond.len()).filter(|&i| cond[i] != 0).collect();
+    let (outer, inner) = (
+        sh[..a].iter().product::<usize>(),
+        sh[a + 1..].iter().product::<usize>(),
+    );
+    let mut oshape = sh.clone();
+    oshape[a] = keep.len();
+    i32_of(n, "Compress size")?;
+    let src = (0..outer)
+        .flat_map(|o| keep.iter().map(move |&k| ((o * dim + k) * inner) as i64))
+        .collect();
+    Ok((oshape, src, inner))
+}
+
+/// CenterCropPad: output shape, the per-dim coordinate tables (concatenated; -1: zero
+/// fill) and the kernel's strides (dims = output dims, a = input strides, b = table
+/// offsets), from the CPU op's maps.
+pub fn center_crop_pad(
+    shape: &[usize],
+    target: &[usize],
+    axes: Option<&[i64]>,
+) -> Result<(Vec<usize>, Vec<i32>, Strides)> {
+    use smelt_ops::array::pad::{pad_map, Mode};
+    let r = shape.len();
+    let axes = match axes {
+        Some(a) => smelt_ops::util::norm_axes(a, r)?,
+        None => (0..r).collect(),
+    };
+    if target.len() != axes.len() {
+        return Err(Error::invalid(format!(
+            "shape {target:?} has {} entries for {} axes",
+            target.len(),
+            axes.len()
+        )));
+    }
+    if r > MAX_RANK {
+        return Err(Error::unsupported("CenterCropPad", format!("rank {r}")));
+    }
+    let st = dense_strides(shape);
+    let mut oshape = shape.to_vec();
+    let mut table = Vec::new();
+    let mut p = Strides {
+        rank: r as i32,
+        ..Default::default()
+    };
+    for (d, &n) in shape.iter().enumerate() {
+        let o = axes.iter().position(|&a| a == d).map_or(n, |j| target[j]);
+        let begin = if o >= n {
+            ((o - n) / 2) as i64
+        } else {
+            -(((n - o) / 2) as i64)
+        };
+        let m = pad_map(o, n, begin, Mode::Constant)?;
+        p.dims[d] = i32_of(o, "a dimension")?;
+        p.a[d] = st[d] as i32;
+        p.b[d] = i32_of(table.len(), "table size")?;
+        table.extend(m.iter().map(|c| c.map_or(-1, |c| c as i32)));
+        oshape[d] = o;
+    }
+    i32_of(
+        shape.iter().product::<usize>().max(oshape.iter().product()),
+        "size",
+    )?;
+    Ok((oshape, table, p))
 }

@@ -410,3 +410,74 @@ fn dropout_mask_and_resize_axes_match_cpu() {
         }
     }
 }
+
+#[test]
+fn gather_nd_compress_center_crop_pad_match_cpu() {
+    if !gpu_or_skip("gather_nd_compress_center_crop_pad_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(65);
+    for dt in MOVED {
+        let x = typed(&mut rng, &[3, 33, 257], dt, -9.0, 9.0);
+        // tuples of 1 and 2 indices, and batch_dims 1
+        let i1 = indices(&mut rng, &[40, 1], 3);
+        let mut v = indices(&mut rng, &[300, 1], 3).to_i64_vec().unwrap();
+        let w = indices(&mut rng, &[300, 1], 33).to_i64_vec().unwrap();
+        let pairs: Vec<i64> = v.drain(..).zip(w).flat_map(|(a, b)| [a, b]).collect();
+        let i2 = Tensor::from_vec(vec![300, 2], pairs).unwrap();
+        let i3 = indices(&mut rng, &[3, 5, 1], 33);
+        for (ix, b) in [(i1, 0i64), (i2, 0), (i3, 1)] {
+            let (g, f) = one(
+                "GatherND",
+                vec![In::Feed(x.clone()), In::Const(ix.clone())],
+                attrs(&[("batch_dims", Attr::Int(b))]),
+            );
+            check(
+                &format!("GatherND {dt} {:?} b {b}", ix.shape()),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+        for axis in [None, Some(0i64), Some(1), Some(-1)] {
+            let len = match axis {
+                None => 300,
+                Some(0) => 3,
+                Some(1) => 20,
+                _ => 257,
+            };
+            let cond = typed(&mut rng, &[len], DType::Bool, -1.0, 1.0);
+            let mut a = vec![];
+            if let Some(ax) = axis {
+                a.push(("axis", Attr::Int(ax)));
+            }
+            let (g, f) = one(
+                "Compress",
+                vec![In::Feed(x.clone()), In::Const(cond)],
+                attrs(&a),
+            );
+            check(&format!("Compress {dt} axis {axis:?}"), &g, f, EXACT);
+        }
+        for (target, axes) in [
+            (vec![2i64, 40, 250], None),
+            (vec![300, 10], Some(vec![-1i64, 1])),
+            (vec![5], Some(vec![0])),
+        ] {
+            let mut a = vec![];
+            if let Some(ax) = &axes {
+                a.push(("axes", Attr::Ints(ax.clone())));
+            }
+            let (g, f) = one(
+                "CenterCropPad",
+                vec![In::Feed(x.clone()), In::Const(ints(&target))],
+                attrs(&a),
+            );
+            check(
+                &format!("CenterCropPad {dt} {target:?} {axes:?}"),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+    }
+}

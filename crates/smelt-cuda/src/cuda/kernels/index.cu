@@ -1,5 +1,6 @@
 // Indexing, generation and selection ops (plan/index.rs): Trilu, EyeLike, ConstantOfShape,
-// Range, GatherElements, Tile, ScatterElements / ScatterND, OneHot, CumSum / CumProd, Hardmax.
+// Range, GatherElements, GatherND, Compress, CenterCropPad, Tile, ScatterElements / ScatterND,
+// OneHot, CumSum / CumProd, Hardmax.
 // Data-moving kernels are keyed by element width (_8, _16, _32, _64: bool is 1 byte; zero
 // bits are 0 of every dtype); arithmetic ones by dtype (_f32, _f64, _f16, _i32, _i64), with
 // f16 stored as its bits and computed in float. Indices arrive checked and made
@@ -136,6 +137,30 @@ extern "C" __global__ void range_f16(unsigned short* y, int n, double start, dou
         GRID_STRIDE(u, n) { y[dst[u]] = upd[u]; }                                                 \
     }
 IX_SIZES(IX_GATHER)
+
+// Row gathers over y [rows, inner]: row r is the run of x at src[r] (GatherND's slices,
+// Compress's kept rows). Map gather (CenterCropPad): s.dims = output dims, s.a = input
+// strides; output coordinate q of dim d reads input coordinate table[s.b[d] + q] (-1: 0).
+#define IX_ROWS(B, T)                                                                             \
+    extern "C" __global__ void gather_rows_##B(const T* x, const long long* src, T* y, int rows, int inner) { \
+        int n = rows * inner;                                                                     \
+        GRID_STRIDE(i, n) { y[i] = x[src[i / inner] + i % inner]; }                               \
+    }                                                                                             \
+    extern "C" __global__ void map_gather_##B(const T* x, T* y, int n, const int* table, Strides s) { \
+        GRID_STRIDE(i, n) {                                                                       \
+            int rem = i, off = 0;                                                                 \
+            bool inside = true;                                                                   \
+            for (int d = s.rank - 1; d >= 0; --d) {                                               \
+                int q = rem % s.dims[d];                                                          \
+                rem /= s.dims[d];                                                                 \
+                int src = table[s.b[d] + q];                                                      \
+                if (src < 0) inside = false;                                                      \
+                off += src * s.a[d];                                                              \
+            }                                                                                     \
+            y[i] = inside ? x[off] : (T)0;                                                        \
+        }                                                                                         \
+    }
+IX_SIZES(IX_ROWS)
 
 // ---- arithmetic -------------------------------------------------------------------------
 

@@ -174,6 +174,48 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             y
         }
         IndexOp::OneHot { axis } => one_hot(s, ins, *axis)?,
+        IndexOp::GatherND { batch_dims } => {
+            let x = ins.dev(0)?;
+            let it = need_host(ins, 1, "GatherND indices")?;
+            let idx = index_ints(it, "GatherND indices")?;
+            let (shape, src, inner) = plan::gather_nd(x.shape(), it.shape(), &idx, *batch_dims)?;
+            gather_rows(s, x, &shape, src, inner)?
+        }
+        IndexOp::Compress { axis } => {
+            let x = ins.dev(0)?;
+            let c = need_host(ins, 1, "Compress condition")?;
+            if c.shape().len() != 1 {
+                return Err(Error::invalid("Compress condition must be 1-D"));
+            }
+            let (shape, src, inner) = plan::compress(x.shape(), &c.to_i64_vec()?, *axis)?;
+            gather_rows(s, x, &shape, src, inner)?
+        }
+        IndexOp::CenterCropPad { axes } => {
+            let x = ins.dev(0)?;
+            let target = smelt_ops::array::common::shape_input(
+                need_host(ins, 1, "CenterCropPad shape")?,
+                "CenterCropPad shape",
+            )?;
+            let (shape, table, st) = plan::center_crop_pad(x.shape(), &target, axes.as_deref())?;
+            let y = s.alloc(x.dtype(), &shape)?;
+            if y.is_empty() {
+                return Ok(vec![y]);
+            }
+            let name = sized(
+                [
+                    "map_gather_8",
+                    "map_gather_16",
+                    "map_gather_32",
+                    "map_gather_64",
+                ],
+                x.dtype(),
+            )?;
+            let t = s.upload(&Tensor::from_vec(vec![table.len()], table)?)?;
+            let (xp, yp, n, tp) = (x.ptr(), y.ptr(), y.len() as i32, t.ptr());
+            let (g, b) = geom(y.len());
+            s.launch(name, g, b, args![&xp, &yp, &n, &tp, &st])?;
+            y
+        }
         IndexOp::Scatter { axis, red, nd } => scatter(s, ins, *axis, *red, *nd)?,
         IndexOp::Cum {
             prod,
@@ -236,6 +278,35 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
         }
     };
     Ok(vec![y])
+}
+
+/// y of `shape` = rows of `inner` elements of x starting at `src` (checked offsets).
+fn gather_rows(
+    s: &Stream,
+    x: &GpuTensor,
+    shape: &[usize],
+    src: Vec<i64>,
+    inner: usize,
+) -> Result<GpuTensor> {
+    let y = s.alloc(x.dtype(), shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let name = sized(
+        [
+            "gather_rows_8",
+            "gather_rows_16",
+            "gather_rows_32",
+            "gather_rows_64",
+        ],
+        x.dtype(),
+    )?;
+    let rows = src.len() as i32;
+    let d = upload_i64(s, src)?;
+    let (xp, dp, yp, inn) = (x.ptr(), d.ptr(), y.ptr(), inner as i32);
+    let (g, b) = geom(y.len());
+    s.launch(name, g, b, args![&xp, &dp, &yp, &rows, &inn])?;
+    Ok(y)
 }
 
 fn fill(s: &Stream, d: DType, shape: &[usize], v: &Bits) -> Result<GpuTensor> {
