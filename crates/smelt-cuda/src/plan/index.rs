@@ -47,6 +47,15 @@ pub enum IndexOp {
     },
     /// Hardmax along `axis` (None: the attribute is absent).
     Hardmax { axis: Option<i64> },
+    /// TopK along `axis`: k from the attribute (opsets < 10) or input 1 (host); values and
+    /// i64 indices, sorted (as the CPU op, whatever `sorted` says).
+    TopK {
+        axis: i64,
+        largest: bool,
+        k: Option<i64>,
+    },
+    /// DepthToSpace (`mode` 0 DCR, 1 CRD) or SpaceToDepth (`mode` 2).
+    SpaceDepth { block: usize, mode: u8 },
     /// Dropout in inference with a mask output and/or ratio / training_mode inputs (host):
     /// the output is the input, the mask all true. Training (a true training_mode with a
     /// ratio other than 0) is unsupported at run time.
@@ -145,6 +154,37 @@ impl IndexOp {
                     exclusive: int_or("exclusive", 0)? != 0,
                     reverse: int_or("reverse", 0)? != 0,
                 },
+                "TopK" => IndexOp::TopK {
+                    axis: int_or("axis", -1)?,
+                    largest: int_or("largest", 1)? != 0,
+                    k: a.int("k").map_err(|e| e.to_string())?,
+                },
+                "DepthToSpace" | "SpaceToDepth" => {
+                    let b = a
+                        .int("blocksize")
+                        .map_err(|e| e.to_string())?
+                        .ok_or("no blocksize")?;
+                    if b < 1 {
+                        return Err(format!("blocksize {b} must be >= 1"));
+                    }
+                    let mode = if node.op_type == "SpaceToDepth" {
+                        2
+                    } else {
+                        match a
+                            .string_or("mode", "DCR".into())
+                            .map_err(|e| e.to_string())?
+                            .as_str()
+                        {
+                            "DCR" => 0,
+                            "CRD" => 1,
+                            m => return Err(format!("unknown DepthToSpace mode '{m}'")),
+                        }
+                    };
+                    IndexOp::SpaceDepth {
+                        block: b as usize,
+                        mode,
+                    }
+                }
                 "Hardmax" => IndexOp::Hardmax {
                     axis: a.int("axis").map_err(|e| e.to_string())?,
                 },
@@ -162,8 +202,9 @@ impl IndexOp {
         };
         match node.op_type.as_str() {
             "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
-            | "GatherND" | "Compress" | "CenterCropPad" | "OneHot" | "ScatterElements"
-            | "Scatter" | "ScatterND" | "CumSum" | "CumProd" | "Hardmax" => Some(op()),
+            | "GatherND" | "Compress" | "CenterCropPad" | "TopK" | "DepthToSpace"
+            | "SpaceToDepth" | "OneHot" | "ScatterElements" | "Scatter" | "ScatterND"
+            | "CumSum" | "CumProd" | "Hardmax" => Some(op()),
             // the plain inference form stays a no-copy view (op.rs)
             "Dropout" if n_out > 1 || node.inputs.len() > 1 => Some(op()),
             _ => None,
@@ -181,9 +222,10 @@ impl IndexOp {
             | IndexOp::Compress { .. }
             | IndexOp::CenterCropPad { .. }
             | IndexOp::Cum { .. }
+            | IndexOp::TopK { .. }
             | IndexOp::Dropout => i >= 1,
             IndexOp::Scatter { .. } => i == 1,
-            IndexOp::EyeLike { .. } | IndexOp::Hardmax { .. } => false,
+            IndexOp::EyeLike { .. } | IndexOp::Hardmax { .. } | IndexOp::SpaceDepth { .. } => false,
         };
         if host {
             Role::Host
@@ -221,7 +263,8 @@ impl IndexOp {
             | IndexOp::Tile
             | IndexOp::GatherND { .. }
             | IndexOp::Compress { .. }
-            | IndexOp::CenterCropPad { .. } => need(0, movable, "kernel moves 1-8 byte elements"),
+            | IndexOp::CenterCropPad { .. }
+            | IndexOp::SpaceDepth { .. } => need(0, movable, "kernel moves 1-8 byte elements"),
             IndexOp::EyeLike { dtype, .. } => {
                 let d = dtype.or(dt(0)).ok_or("EyeLike: dtype unknown")?;
                 if d == DType::Bool || (numeric(d) || (movable(d) && d.is_int())) {
@@ -250,6 +293,7 @@ impl IndexOp {
                 }
             }
             IndexOp::Cum { .. } => need(0, numeric, "scan takes f32, f64, f16, i32, i64"),
+            IndexOp::TopK { .. } => need(0, topk_dtype, "TopK takes floats but bf16, integers"),
             IndexOp::Hardmax { axis } => {
                 need(0, hardmax_dtype, "Hardmax takes f32, f64, f16")?;
                 hardmax_placeable(node, graph, *axis)
@@ -265,6 +309,14 @@ impl IndexOp {
             }
         }
     }
+}
+
+fn topk_dtype(d: DType) -> bool {
+    use DType::*;
+    matches!(
+        d,
+        F32 | F64 | F16 | I8 | U8 | I16 | U16 | I32 | U32 | I64 | U64
+    )
 }
 
 fn hardmax_dtype(d: DType) -> bool {
@@ -683,4 +735,49 @@ pub fn center_crop_pad(
         "size",
     )?;
     Ok((oshape, table, p))
+}
+
+/// DepthToSpace (mode 0 DCR, 1 CRD) / SpaceToDepth (mode 2) as the CPU op: a 6-D reshape,
+/// a transpose and a 4-D reshape; the output shape and the strided gather's plan.
+pub fn space_depth(shape: &[usize], b: usize, mode: u8) -> Result<(Vec<usize>, Strides)> {
+    if shape.len() != 4 {
+        return Err(Error::invalid(format!(
+            "input must be 4-D, has shape {shape:?}"
+        )));
+    }
+    let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+    let (v, perm, out): (Vec<usize>, [usize; 6], Vec<usize>) = match mode {
+        2 => {
+            if h % b != 0 || w % b != 0 {
+                return Err(Error::invalid(format!(
+                    "spatial dims {h}x{w} not divisible by blocksize {b}"
+                )));
+            }
+            (
+                vec![n, c, h / b, b, w / b, b],
+                [0, 3, 5, 1, 2, 4],
+                vec![n, c * b * b, h / b, w / b],
+            )
+        }
+        _ => {
+            if c % (b * b) != 0 {
+                return Err(Error::invalid(format!(
+                    "channels {c} not divisible by blocksize² {}",
+                    b * b
+                )));
+            }
+            let c2 = c / (b * b);
+            let out = vec![n, c2, h * b, w * b];
+            if mode == 1 {
+                (vec![n, c2, b, b, h, w], [0, 1, 4, 2, 5, 3], out)
+            } else {
+                (vec![n, b, b, c2, h, w], [0, 3, 4, 1, 5, 2], out)
+            }
+        }
+    };
+    let st = dense_strides(&v);
+    let dims: Vec<usize> = perm.iter().map(|&p| v[p]).collect();
+    let ps: Vec<i64> = perm.iter().map(|&p| st[p]).collect();
+    i32_of(shape.iter().product(), "size")?;
+    Ok((out, super::pack_strides(&dims, &[&ps])?))
 }

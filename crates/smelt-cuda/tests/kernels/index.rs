@@ -481,3 +481,81 @@ fn gather_nd_compress_center_crop_pad_match_cpu() {
         }
     }
 }
+
+#[test]
+fn topk_and_depth_space_match_cpu() {
+    if !gpu_or_skip("topk_and_depth_space_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(66);
+    for dt in [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+    ] {
+        // few distinct values: many ties, ordered by index as on the CPU
+        let x = typed(&mut rng, &[33, 257], dt, -6.0, 6.0);
+        for (axis, k) in [(1i64, 5i64), (-1, 257), (1, 0), (0, 33), (0, 1)] {
+            for largest in [0, 1] {
+                let (g, f) = one_n(
+                    "TopK",
+                    vec![In::Feed(x.clone()), In::Const(ints(&[k]))],
+                    attrs(&[("axis", Attr::Int(axis)), ("largest", Attr::Int(largest))]),
+                    smelt_ops::builder::DEFAULT_OPSET,
+                    2,
+                );
+                check(
+                    &format!("TopK {dt} axis {axis} k {k} largest {largest}"),
+                    &g,
+                    f,
+                    EXACT,
+                );
+            }
+        }
+    }
+    // NaN sorts above every number
+    let mut x = rng
+        .tensor(&[4099], -1.0, 1.0)
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec();
+    for i in (0..x.len()).step_by(97) {
+        x[i] = f32::NAN;
+    }
+    let x = Tensor::from_vec(vec![4099], x).unwrap();
+    for largest in [0, 1] {
+        let (g, f) = one_n(
+            "TopK",
+            vec![In::Feed(x.clone()), In::Const(ints(&[300]))],
+            attrs(&[("largest", Attr::Int(largest))]),
+            smelt_ops::builder::DEFAULT_OPSET,
+            2,
+        );
+        check(&format!("TopK NaN largest {largest}"), &g, f, EXACT);
+    }
+    for dt in MOVED {
+        let x = typed(&mut rng, &[2, 36, 9, 33], dt, -9.0, 9.0);
+        for mode in ["DCR", "CRD"] {
+            for b in [1i64, 3] {
+                let (g, f) = one(
+                    "DepthToSpace",
+                    vec![In::Feed(x.clone())],
+                    attrs(&[
+                        ("blocksize", Attr::Int(b)),
+                        ("mode", Attr::String(mode.into())),
+                    ]),
+                );
+                check(&format!("DepthToSpace {dt} {mode} {b}"), &g, f, EXACT);
+            }
+        }
+        let (g, f) = one(
+            "SpaceToDepth",
+            vec![In::Feed(x.clone())],
+            attrs(&[("blocksize", Attr::Int(3))]),
+        );
+        check(&format!("SpaceToDepth {dt}"), &g, f, EXACT);
+    }
+}

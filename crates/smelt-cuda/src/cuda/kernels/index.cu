@@ -1,6 +1,6 @@
 // Indexing, generation and selection ops (plan/index.rs): Trilu, EyeLike, ConstantOfShape,
 // Range, GatherElements, GatherND, Compress, CenterCropPad, Tile, ScatterElements / ScatterND,
-// OneHot, CumSum / CumProd, Hardmax.
+// OneHot, CumSum / CumProd, Hardmax, TopK, DepthToSpace / SpaceToDepth.
 // Data-moving kernels are keyed by element width (_8, _16, _32, _64: bool is 1 byte; zero
 // bits are 0 of every dtype); arithmetic ones by dtype (_f32, _f64, _f16, _i32, _i64), with
 // f16 stored as its bits and computed in float. Indices arrive checked and made
@@ -162,6 +162,17 @@ IX_SIZES(IX_GATHER)
     }
 IX_SIZES(IX_ROWS)
 
+// Strided gather (DepthToSpace, SpaceToDepth): y[i] = x[sum(q_d * s.a[d])] over s.dims.
+#define IX_STRIDED(B, T)                                                                          \
+    extern "C" __global__ void ix_strided_##B(const T* x, T* y, int n, Strides s) {               \
+        GRID_STRIDE(i, n) {                                                                       \
+            int oa, ob, oc;                                                                       \
+            offsets3(s, i, oa, ob, oc);                                                           \
+            y[i] = x[oa];                                                                         \
+        }                                                                                         \
+    }
+IX_SIZES(IX_STRIDED)
+
 // ---- arithmetic -------------------------------------------------------------------------
 
 // Scatter with a reduction (1 add, 2 mul, 3 max, 4 min), as the CPU's Reduction::apply.
@@ -233,3 +244,45 @@ IX_TYPES(IX_ARITH)
 extern "C" __global__ void hardmax_f32(const float* x, float* y, int outer, int n, int inner) { ix_hardmax<float>(x, y, outer, n, inner); }
 extern "C" __global__ void hardmax_f64(const double* x, double* y, int outer, int n, int inner) { ix_hardmax<double>(x, y, outer, n, inner); }
 extern "C" __global__ void hardmax_f16(const ix_h16* x, ix_h16* y, int outer, int n, int inner) { ix_hardmax<ix_h16>(x, y, outer, n, inner); }
+
+// TopK along the middle dim of [outer, n, inner], always sorted as the CPU op: the order is
+// by value (largest: descending; NaN above every number) then by index, a total order, so
+// each element's output position is the number of elements before it; one thread per
+// element writes itself there when that is < k. vals / idx are [outer, k, inner].
+__device__ __forceinline__ float ix_key(float v) { return v; }
+__device__ __forceinline__ double ix_key(double v) { return v; }
+__device__ __forceinline__ float ix_key(ix_h16 v) { return ix_h2f(v.v); }
+template <typename K> __device__ __forceinline__ K ix_key(K v) { return v; }
+template <typename K> __device__ __forceinline__ int ix_ord(K a, K b) {
+    bool na = a != a, nb = b != b;
+    if (na || nb) return (na && nb) ? 0 : (na ? 1 : -1);
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+template <typename S>
+__device__ void ix_topk(const S* x, S* vals, long long* idx, int outer, int n, int inner, int k, int largest) {
+    int total = outer * n * inner;
+    GRID_STRIDE(t, total) {
+        int e = t % n, l = t / n;
+        int o = l / inner, in = l - o * inner;
+        auto ve = ix_key(x[(o * n + e) * inner + in]);
+        int rank = 0;
+        for (int j = 0; j < n && rank < k; ++j) {
+            if (j == e) continue;
+            int c = ix_ord(ix_key(x[(o * n + j) * inner + in]), ve);
+            bool before = c == 0 ? j < e : (largest ? c > 0 : c < 0);
+            rank += before;
+        }
+        if (rank < k) {
+            int p = (o * k + rank) * inner + in;
+            vals[p] = x[(o * n + e) * inner + in];
+            idx[p] = e;
+        }
+    }
+}
+#define IX_TOPK(N, S)                                                                             \
+    extern "C" __global__ void topk_##N(const S* x, S* vals, long long* idx, int outer, int n, int inner, int k, int largest) { \
+        ix_topk<S>(x, vals, idx, outer, n, inner, k, largest);                                    \
+    }
+IX_TYPES(IX_TOPK)
+IX_TOPK(u8, unsigned char) IX_TOPK(i8, signed char) IX_TOPK(u16, unsigned short) IX_TOPK(i16, short)
+IX_TOPK(u32, unsigned int) IX_TOPK(u64, unsigned long long)

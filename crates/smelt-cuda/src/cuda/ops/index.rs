@@ -257,6 +257,25 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             s.launch(name, g, b, args![&xp, &yp, &o32, &n32, &i32_])?;
             y
         }
+        IndexOp::TopK { axis, largest, k } => return topk(s, ins, *axis, *largest, *k),
+        IndexOp::SpaceDepth { block, mode } => {
+            let x = ins.dev(0)?;
+            let (out, st) = plan::space_depth(x.shape(), *block, *mode)?;
+            let y = s.alloc(x.dtype(), &out)?;
+            let name = sized(
+                [
+                    "ix_strided_8",
+                    "ix_strided_16",
+                    "ix_strided_32",
+                    "ix_strided_64",
+                ],
+                x.dtype(),
+            )?;
+            let (xp, yp, n) = (x.ptr(), y.ptr(), y.len() as i32);
+            let (g, b) = geom(y.len());
+            s.launch(name, g, b, args![&xp, &yp, &n, &st])?;
+            y
+        }
         IndexOp::Dropout => {
             let x = ins.dev(0)?;
             let ratio = match ins.host(1)? {
@@ -527,4 +546,60 @@ fn scatter(s: &Stream, ins: &Ins, axis: i64, red: Reduction, nd: bool) -> Result
         s.launch(name, g, b, args![&yp, &upp, &dp, &n, &r, &serial])?;
     }
     Ok(y)
+}
+
+fn topk(
+    s: &Stream,
+    ins: &Ins,
+    axis: i64,
+    largest: bool,
+    k_attr: Option<i64>,
+) -> Result<Vec<GpuTensor>> {
+    let x = ins.dev(0)?;
+    let k = match k_attr {
+        Some(k) => k,
+        None => {
+            let v = index_ints(need_host(ins, 1, "TopK K")?, "TopK K")?;
+            if v.len() != 1 {
+                return Err(Error::invalid("TopK: K must hold one value"));
+            }
+            v[0]
+        }
+    };
+    if x.shape().is_empty() {
+        return Err(Error::invalid("TopK: input must have rank >= 1"));
+    }
+    let a = crate::plan::axis(axis, x.shape().len(), "TopK axis")?;
+    let (o, n, inn) = plan::split3(x.shape(), a);
+    if k < 0 || k as usize > n {
+        return Err(Error::invalid(format!(
+            "TopK: k = {k} out of range for axis {a} of size {n}"
+        )));
+    }
+    i32_of(x.len(), "TopK size")?;
+    let mut shape = x.shape().to_vec();
+    shape[a] = k as usize;
+    let vals = s.alloc(x.dtype(), &shape)?;
+    let idx = s.alloc(DType::I64, &shape)?;
+    let name = match x.dtype() {
+        DType::F32 => "topk_f32",
+        DType::F64 => "topk_f64",
+        DType::F16 => "topk_f16",
+        DType::I32 => "topk_i32",
+        DType::I64 => "topk_i64",
+        DType::U8 => "topk_u8",
+        DType::I8 => "topk_i8",
+        DType::U16 => "topk_u16",
+        DType::I16 => "topk_i16",
+        DType::U32 => "topk_u32",
+        DType::U64 => "topk_u64",
+        d => return Err(Error::unsupported("cuda", format!("TopK of {d}"))),
+    };
+    if !vals.is_empty() {
+        let (xp, vp, ip) = (x.ptr(), vals.ptr(), idx.ptr());
+        let (o, n, inn, k, l) = (o as i32, n as i32, inn as i32, k as i32, largest as i32);
+        let (g, b) = geom(x.len());
+        s.launch(name, g, b, args![&xp, &vp, &ip, &o, &n, &inn, &k, &l])?;
+    }
+    Ok(vec![vals, idx])
 }
