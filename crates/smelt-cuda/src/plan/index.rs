@@ -54,6 +54,9 @@ pub enum IndexOp {
         largest: bool,
         k: Option<i64>,
     },
+    /// TensorScatter (opset 24): updates written into a copy of the cache along `axis` at
+    /// write_indices (input 2, host) per batch, wrapping when `circular`.
+    TensorScatter { circular: bool, axis: i64 },
     /// DepthToSpace (`mode` 0 DCR, 1 CRD) or SpaceToDepth (`mode` 2).
     SpaceDepth { block: usize, mode: u8 },
     /// Dropout in inference with a mask output and/or ratio / training_mode inputs (host):
@@ -154,6 +157,18 @@ impl IndexOp {
                     exclusive: int_or("exclusive", 0)? != 0,
                     reverse: int_or("reverse", 0)? != 0,
                 },
+                "TensorScatter" => {
+                    let mode = a
+                        .string_or("mode", "linear".into())
+                        .map_err(|e| e.to_string())?;
+                    if mode != "linear" && mode != "circular" {
+                        return Err(format!("unknown TensorScatter mode '{mode}'"));
+                    }
+                    IndexOp::TensorScatter {
+                        circular: mode == "circular",
+                        axis: int_or("axis", -2)?,
+                    }
+                }
                 "TopK" => IndexOp::TopK {
                     axis: int_or("axis", -1)?,
                     largest: int_or("largest", 1)? != 0,
@@ -203,8 +218,8 @@ impl IndexOp {
         match node.op_type.as_str() {
             "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
             | "GatherND" | "Compress" | "CenterCropPad" | "TopK" | "DepthToSpace"
-            | "SpaceToDepth" | "OneHot" | "ScatterElements" | "Scatter" | "ScatterND"
-            | "CumSum" | "CumProd" | "Hardmax" => Some(op()),
+            | "SpaceToDepth" | "TensorScatter" | "OneHot" | "ScatterElements" | "Scatter"
+            | "ScatterND" | "CumSum" | "CumProd" | "Hardmax" => Some(op()),
             // the plain inference form stays a no-copy view (op.rs)
             "Dropout" if n_out > 1 || node.inputs.len() > 1 => Some(op()),
             _ => None,
@@ -225,6 +240,7 @@ impl IndexOp {
             | IndexOp::TopK { .. }
             | IndexOp::Dropout => i >= 1,
             IndexOp::Scatter { .. } => i == 1,
+            IndexOp::TensorScatter { .. } => i == 2,
             IndexOp::EyeLike { .. } | IndexOp::Hardmax { .. } | IndexOp::SpaceDepth { .. } => false,
         };
         if host {
@@ -264,7 +280,8 @@ impl IndexOp {
             | IndexOp::GatherND { .. }
             | IndexOp::Compress { .. }
             | IndexOp::CenterCropPad { .. }
-            | IndexOp::SpaceDepth { .. } => need(0, movable, "kernel moves 1-8 byte elements"),
+            | IndexOp::SpaceDepth { .. }
+            | IndexOp::TensorScatter { .. } => need(0, movable, "kernel moves 1-8 byte elements"),
             IndexOp::EyeLike { dtype, .. } => {
                 let d = dtype.or(dt(0)).ok_or("EyeLike: dtype unknown")?;
                 if d == DType::Bool || (numeric(d) || (movable(d) && d.is_int())) {
@@ -780,4 +797,69 @@ pub fn space_depth(shape: &[usize], b: usize, mode: u8) -> Result<(Vec<usize>, S
     let ps: Vec<i64> = perm.iter().map(|&p| st[p]).collect();
     i32_of(shape.iter().product(), "size")?;
     Ok((out, super::pack_strides(&dims, &[&ps])?))
+}
+
+/// TensorScatter destinations: the cache offset of every update element, in order (as the
+/// CPU op; positions must fall inside the cache unless `circular` wraps them).
+pub fn tensor_scatter_dst(
+    past: &[usize],
+    upd: &[usize],
+    idx: Option<Vec<i64>>,
+    axis: i64,
+    circular: bool,
+) -> Result<Vec<i64>> {
+    let r = past.len();
+    if r != upd.len() || r < 2 {
+        return Err(Error::invalid(format!(
+            "cache {past:?} and update {upd:?} must have the same rank >= 2"
+        )));
+    }
+    let axis = super::axis(axis, r, "TensorScatter axis")?;
+    if axis == 0 {
+        return Err(Error::invalid("axis must not be the batch axis"));
+    }
+    for d in 0..r {
+        let ok = if d == axis {
+            upd[d] <= past[d]
+        } else {
+            upd[d] == past[d]
+        };
+        if !ok {
+            return Err(Error::invalid(format!(
+                "update {upd:?} does not fit cache {past:?} on axis {d}"
+            )));
+        }
+    }
+    let b = past[0];
+    let idx = idx.unwrap_or_else(|| vec![0; b]);
+    if idx.len() != b {
+        return Err(Error::invalid(format!(
+            "write_indices has {} entries, batch is {b}",
+            idx.len()
+        )));
+    }
+    let (smax, supd) = (past[axis], upd[axis]);
+    let inner: usize = past[axis + 1..].iter().product();
+    let per: usize = past[1..axis].iter().product();
+    i32_of(past.iter().product(), "cache size")?;
+    let mut dst = Vec::with_capacity(upd.iter().product());
+    for (bi, &start) in idx.iter().enumerate() {
+        for p in 0..per {
+            let outer = bi * per + p;
+            for s in 0..supd {
+                let mut pos = start + s as i64;
+                if circular {
+                    pos = pos.rem_euclid(smax as i64);
+                }
+                if pos < 0 || pos as usize >= smax {
+                    return Err(Error::invalid(format!(
+                        "write position {pos} outside cache length {smax} (batch {bi})"
+                    )));
+                }
+                let d0 = ((outer * smax + pos as usize) * inner) as i64;
+                dst.extend((0..inner as i64).map(|j| d0 + j));
+            }
+        }
+    }
+    Ok(dst)
 }

@@ -559,3 +559,42 @@ fn topk_and_depth_space_match_cpu() {
         check(&format!("SpaceToDepth {dt}"), &g, f, EXACT);
     }
 }
+
+#[test]
+fn tensor_scatter_matches_cpu() {
+    if !gpu_or_skip("tensor_scatter_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(67);
+    for dt in MOVED {
+        let past = typed(&mut rng, &[3, 4, 257, 33], dt, -9.0, 9.0);
+        for (mode, axis, upd_len, idx) in [
+            ("linear", -2i64, 5usize, vec![0i64, 252, 100]),
+            ("circular", -2, 31, vec![250, 3, 256]),
+            ("linear", 1, 2, vec![0, 2, 1]),
+        ] {
+            let mut ushape = vec![3usize, 4, 257, 33];
+            let a = (axis.rem_euclid(4)) as usize;
+            ushape[a] = upd_len;
+            let (g, f) = one_opset(
+                "TensorScatter",
+                vec![
+                    In::Feed(past.clone()),
+                    In::Feed(typed(&mut rng, &ushape, dt, -9.0, 9.0)),
+                    In::Const(ints(&idx)),
+                ],
+                attrs(&[
+                    ("mode", Attr::String(mode.into())),
+                    ("axis", Attr::Int(axis)),
+                ]),
+                24,
+            );
+            check(
+                &format!("TensorScatter {dt} {mode} axis {axis}"),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+    }
+}

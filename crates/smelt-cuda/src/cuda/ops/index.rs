@@ -257,6 +257,38 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             s.launch(name, g, b, args![&xp, &yp, &o32, &n32, &i32_])?;
             y
         }
+        IndexOp::TensorScatter { circular, axis } => {
+            let (past, up) = (ins.dev(0)?, ins.dev(1)?);
+            if past.dtype() != up.dtype() {
+                return Err(Error::invalid(
+                    "TensorScatter update and cache dtypes differ",
+                ));
+            }
+            let idx = match ins.host(2)? {
+                Some(t) => Some(index_ints(t, "write_indices")?),
+                None => None,
+            };
+            let dst = plan::tensor_scatter_dst(past.shape(), up.shape(), idx, *axis, *circular)?;
+            let y = copy(s, past)?;
+            if !dst.is_empty() {
+                let name = sized(
+                    [
+                        "scatter_set_8",
+                        "scatter_set_16",
+                        "scatter_set_32",
+                        "scatter_set_64",
+                    ],
+                    past.dtype(),
+                )?;
+                // positions are distinct (supd <= smax), so the writes are independent
+                let (n, serial) = (dst.len() as i32, 0i32);
+                let dd = upload_i64(s, dst)?;
+                let (yp, upp, dp) = (y.ptr(), up.ptr(), dd.ptr());
+                let (g, b) = geom(n as usize);
+                s.launch(name, g, b, args![&yp, &upp, &dp, &n, &serial])?;
+            }
+            y
+        }
         IndexOp::TopK { axis, largest, k } => return topk(s, ins, *axis, *largest, *k),
         IndexOp::SpaceDepth { block, mode } => {
             let x = ins.dev(0)?;
