@@ -57,6 +57,9 @@ pub enum IndexOp {
     /// TensorScatter (opset 24): updates written into a copy of the cache along `axis` at
     /// write_indices (input 2, host) per batch, wrapping when `circular`.
     TensorScatter { circular: bool, axis: i64 },
+    /// NonMaxSuppression of f32 boxes / scores; max_output_boxes_per_class, iou_threshold
+    /// and score_threshold (inputs 2..=4) on the host; the selection count is read back.
+    Nms { center: bool },
     /// DepthToSpace (`mode` 0 DCR, 1 CRD) or SpaceToDepth (`mode` 2).
     SpaceDepth { block: usize, mode: u8 },
     /// Dropout in inference with a mask output and/or ratio / training_mode inputs (host):
@@ -169,6 +172,13 @@ impl IndexOp {
                         axis: int_or("axis", -2)?,
                     }
                 }
+                "NonMaxSuppression" => {
+                    let c = int_or("center_point_box", 0)?;
+                    if c != 0 && c != 1 {
+                        return Err(format!("center_point_box must be 0 or 1, got {c}"));
+                    }
+                    IndexOp::Nms { center: c == 1 }
+                }
                 "TopK" => IndexOp::TopK {
                     axis: int_or("axis", -1)?,
                     largest: int_or("largest", 1)? != 0,
@@ -218,8 +228,10 @@ impl IndexOp {
         match node.op_type.as_str() {
             "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
             | "GatherND" | "Compress" | "CenterCropPad" | "TopK" | "DepthToSpace"
-            | "SpaceToDepth" | "TensorScatter" | "OneHot" | "ScatterElements" | "Scatter"
-            | "ScatterND" | "CumSum" | "CumProd" | "Hardmax" => Some(op()),
+            | "SpaceToDepth" | "TensorScatter" | "NonMaxSuppression" | "OneHot"
+            | "ScatterElements" | "Scatter" | "ScatterND" | "CumSum" | "CumProd" | "Hardmax" => {
+                Some(op())
+            }
             // the plain inference form stays a no-copy view (op.rs)
             "Dropout" if n_out > 1 || node.inputs.len() > 1 => Some(op()),
             _ => None,
@@ -241,6 +253,7 @@ impl IndexOp {
             | IndexOp::Dropout => i >= 1,
             IndexOp::Scatter { .. } => i == 1,
             IndexOp::TensorScatter { .. } => i == 2,
+            IndexOp::Nms { .. } => i >= 2,
             IndexOp::EyeLike { .. } | IndexOp::Hardmax { .. } | IndexOp::SpaceDepth { .. } => false,
         };
         if host {
@@ -308,6 +321,11 @@ impl IndexOp {
                         "scatter reductions take f32, f64, f16, i32, i64",
                     )
                 }
+            }
+            IndexOp::Nms { .. } => {
+                let f32_only = |d: DType| d == DType::F32;
+                need(0, f32_only, "NonMaxSuppression takes f32 boxes")?;
+                need(1, f32_only, "NonMaxSuppression takes f32 scores")
             }
             IndexOp::Cum { .. } => need(0, numeric, "scan takes f32, f64, f16, i32, i64"),
             IndexOp::TopK { .. } => need(0, topk_dtype, "TopK takes floats but bf16, integers"),

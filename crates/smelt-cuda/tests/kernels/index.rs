@@ -598,3 +598,47 @@ fn tensor_scatter_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn non_max_suppression_matches_cpu() {
+    if !gpu_or_skip("non_max_suppression_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(68);
+    for (nb, n) in [(1usize, 1usize), (2, 31), (2, 257)] {
+        let boxes = rng.tensor(&[nb, n, 4], 0.0, 10.0);
+        // quantised scores: ties, ordered by box index as on the CPU
+        let sv: Vec<f32> = (0..nb * 3 * n)
+            .map(|_| (rng.next() * 16.0).floor() / 16.0)
+            .collect();
+        let scores = Tensor::from_vec(vec![nb, 3, n], sv).unwrap();
+        for (center, max_out, iou, score_th) in [
+            (0i64, 300i64, 0.3f32, None),
+            (1, 5, 0.0, Some(0.5f32)),
+            (0, 0, 0.5, None),
+            (1, 1000, 0.7, Some(-1.0)),
+        ] {
+            let th = match score_th {
+                Some(t) => In::Const(Tensor::from_vec(vec![1], vec![t]).unwrap()),
+                None => In::Absent,
+            };
+            let (g, f) = one(
+                "NonMaxSuppression",
+                vec![
+                    In::Feed(boxes.clone()),
+                    In::Feed(scores.clone()),
+                    In::Const(ints(&[max_out])),
+                    In::Const(Tensor::from_vec(vec![1], vec![iou]).unwrap()),
+                    th,
+                ],
+                attrs(&[("center_point_box", Attr::Int(center))]),
+            );
+            check(
+                &format!("NonMaxSuppression {nb}x{n} center {center} max {max_out} iou {iou} th {score_th:?}"),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+    }
+}

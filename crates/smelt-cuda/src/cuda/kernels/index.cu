@@ -286,3 +286,83 @@ __device__ void ix_topk(const S* x, S* vals, long long* idx, int outer, int n, i
 IX_TYPES(IX_TOPK)
 IX_TOPK(u8, unsigned char) IX_TOPK(i8, signed char) IX_TOPK(u16, unsigned short) IX_TOPK(i16, short)
 IX_TOPK(u32, unsigned int) IX_TOPK(u64, unsigned long long)
+
+// NonMaxSuppression (f32 boxes and scores, computed in double as the CPU op, no fma).
+// nms_over: over[b, k, i] = IoU(box k, box i) > th for every pair of a batch.
+// nms_order: each candidate of (b, c) (score > th when has_th) at its rank by score
+// (descending) then index, in order[(b * nc + c) * n + rank].
+// nms_greedy: one thread per (b, c) keeps candidates in that order while fewer than
+// max_out are kept and none kept overlaps it; sel[bc * cap + m], cnt[bc].
+// nms_write: rows (b, c, box) at offs[bc] + m of out [K, 3].
+__device__ __forceinline__ void ix_corners(const float* p, int center, double* c) {
+    double b0 = p[0], b1 = p[1], b2 = p[2], b3 = p[3];
+    if (center) {
+        c[0] = __dsub_rn(b1, b3 / 2.0); c[1] = __dsub_rn(b0, b2 / 2.0);
+        c[2] = __dadd_rn(b1, b3 / 2.0); c[3] = __dadd_rn(b0, b2 / 2.0);
+    } else {
+        c[0] = fmin(b0, b2); c[1] = fmin(b1, b3); c[2] = fmax(b0, b2); c[3] = fmax(b1, b3);
+    }
+}
+__device__ double ix_iou(const double* a, const double* b) {
+    double ih = fmax(__dsub_rn(fmin(a[2], b[2]), fmax(a[0], b[0])), 0.0);
+    double iw = fmax(__dsub_rn(fmin(a[3], b[3]), fmax(a[1], b[1])), 0.0);
+    double inter = __dmul_rn(ih, iw);
+    double aa = __dmul_rn(__dsub_rn(a[2], a[0]), __dsub_rn(a[3], a[1]));
+    double ab = __dmul_rn(__dsub_rn(b[2], b[0]), __dsub_rn(b[3], b[1]));
+    if (aa <= 0.0 || ab <= 0.0) return 0.0;
+    double uni = __dsub_rn(__dadd_rn(aa, ab), inter);
+    return uni <= 0.0 ? 0.0 : __ddiv_rn(inter, uni);
+}
+extern "C" __global__ void nms_over(const float* boxes, unsigned char* over, int nb, int n, int center, double th) {
+    int total = nb * n * n;
+    GRID_STRIDE(t, total) {
+        int i = t % n, k = (t / n) % n, b = t / (n * n);
+        double ck[4], ci[4];
+        ix_corners(boxes + (b * n + k) * 4, center, ck);
+        ix_corners(boxes + (b * n + i) * 4, center, ci);
+        over[t] = ix_iou(ck, ci) > th;
+    }
+}
+extern "C" __global__ void nms_order(const float* scores, int* order, int nbc, int n, int has_th, double th) {
+    int total = nbc * n;
+    GRID_STRIDE(t, total) {
+        int i = t % n, bc = t / n;
+        const float* s = scores + bc * n;
+        if (has_th && !((double)s[i] > th)) continue;
+        int rank = 0;
+        for (int j = 0; j < n; ++j) {
+            if (j == i || (has_th && !((double)s[j] > th))) continue;
+            rank += (s[j] > s[i]) || (s[j] == s[i] && j < i);
+        }
+        order[bc * n + rank] = i;
+    }
+}
+extern "C" __global__ void nms_greedy(const float* scores, const int* order, const unsigned char* over, int* sel, int* cnt,
+                                      int nbc, int nc, int n, int max_out, int cap, int has_th, double th) {
+    GRID_STRIDE(bc, nbc) {
+        int b = bc / nc;
+        const float* s = scores + bc * n;
+        int ncand = 0;
+        for (int j = 0; j < n; ++j) ncand += !has_th || (double)s[j] > th;
+        int m = 0;
+        for (int r = 0; r < ncand && m < max_out; ++r) {
+            int i = order[bc * n + r];
+            bool ok = true;
+            for (int q = 0; q < m && ok; ++q) ok = !over[((long long)b * n + sel[bc * cap + q]) * n + i];
+            if (ok) sel[bc * cap + m++] = i;
+        }
+        cnt[bc] = m;
+    }
+}
+extern "C" __global__ void nms_write(const int* sel, const long long* offs, long long* out, int nbc, int nc, int cap) {
+    int total = nbc * cap;
+    GRID_STRIDE(t, total) {
+        int bc = t / cap, m = t % cap;
+        long long at = offs[bc] + m;
+        if (at < offs[bc + 1]) {
+            out[at * 3] = bc / nc;
+            out[at * 3 + 1] = bc % nc;
+            out[at * 3 + 2] = sel[t];
+        }
+    }
+}

@@ -289,6 +289,7 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             }
             y
         }
+        IndexOp::Nms { center } => nms(s, ins, *center)?,
         IndexOp::TopK { axis, largest, k } => return topk(s, ins, *axis, *largest, *k),
         IndexOp::SpaceDepth { block, mode } => {
             let x = ins.dev(0)?;
@@ -634,4 +635,110 @@ fn topk(
         s.launch(name, g, b, args![&xp, &vp, &ip, &o, &n, &inn, &k, &l])?;
     }
     Ok(vec![vals, idx])
+}
+
+/// A float scalar input (None: absent or empty), as the CPU op reads the thresholds.
+fn opt_float(ins: &Ins, i: usize, what: &str) -> Result<Option<f64>> {
+    match ins.host(i)? {
+        Some(t) if !t.is_empty() => {
+            if t.len() != 1 || !t.dtype().is_float() {
+                return Err(Error::invalid(format!("{what} must be a float scalar")));
+            }
+            Ok(Some(t.to_f64_vec()?[0]))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn nms(s: &Stream, ins: &Ins, center: bool) -> Result<GpuTensor> {
+    let (boxes, scores) = (ins.f32(0)?, ins.f32(1)?);
+    let (bs, ss) = (boxes.shape(), scores.shape());
+    if bs.len() != 3 || bs[2] != 4 {
+        return Err(Error::invalid(format!(
+            "boxes must be [B, N, 4], got {bs:?}"
+        )));
+    }
+    let (nb, n) = (bs[0], bs[1]);
+    if ss.len() != 3 || ss[0] != nb || ss[2] != n {
+        return Err(Error::invalid(format!(
+            "scores must be [B, C, {n}], got {ss:?}"
+        )));
+    }
+    let nc = ss[1];
+    let max_out = match ins.host(2)?.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let v = t.to_i64_vec()?;
+            if v.len() != 1 {
+                return Err(Error::invalid(
+                    "max_output_boxes_per_class must be a scalar",
+                ));
+            }
+            v[0].max(0) as usize
+        }
+        None => 0,
+    };
+    let iou_th = opt_float(ins, 3, "iou_threshold")?.unwrap_or(0.0);
+    let score_th = opt_float(ins, 4, "score_threshold")?;
+    let nbc = nb * nc;
+    let cap = max_out.min(n);
+    if cap == 0 || nbc == 0 {
+        return s.alloc(DType::I64, &[0, 3]);
+    }
+    i32_of(nb * n * n, "NonMaxSuppression pairs")?;
+    i32_of(nbc * n, "NonMaxSuppression scores")?;
+    let over = s.alloc(DType::U8, &[nb, n, n])?;
+    let order = s.alloc(DType::I32, &[nbc * n])?;
+    let sel = s.alloc(DType::I32, &[nbc * cap])?;
+    let cnt = s.alloc(DType::I32, &[nbc])?;
+    let (bp, sp, op, selp, cp) = (boxes.ptr(), scores.ptr(), over.ptr(), sel.ptr(), cnt.ptr());
+    let (orp, nb32, n32, nc32, nbc32) = (order.ptr(), nb as i32, n as i32, nc as i32, nbc as i32);
+    let (ctr, has_th, th) = (
+        center as i32,
+        score_th.is_some() as i32,
+        score_th.unwrap_or(0.0),
+    );
+    let (mo, cap32) = (max_out.min(i32::MAX as usize) as i32, cap as i32);
+    let (g, b) = geom(nb * n * n);
+    s.launch(
+        "nms_over",
+        g,
+        b,
+        args![&bp, &op, &nb32, &n32, &ctr, &iou_th],
+    )?;
+    let (g, b) = geom(nbc * n);
+    s.launch(
+        "nms_order",
+        g,
+        b,
+        args![&sp, &orp, &nbc32, &n32, &has_th, &th],
+    )?;
+    let (g, b) = geom(nbc);
+    s.launch(
+        "nms_greedy",
+        g,
+        b,
+        args![&sp, &orp, &op, &selp, &cp, &nbc32, &nc32, &n32, &mo, &cap32, &has_th, &th],
+    )?;
+    // the selection count decides the output shape: read back the per-class counts
+    let counts = s.download(&cnt)?.to_i64_vec()?;
+    let mut offs = Vec::with_capacity(nbc + 1);
+    let mut acc = 0i64;
+    offs.push(0);
+    for c in &counts {
+        acc += c;
+        offs.push(acc);
+    }
+    let out = s.alloc(DType::I64, &[acc as usize, 3])?;
+    if acc > 0 {
+        let od = upload_i64(s, offs)?;
+        let (odp, outp) = (od.ptr(), out.ptr());
+        let (g, b) = geom(nbc * cap);
+        s.launch(
+            "nms_write",
+            g,
+            b,
+            args![&selp, &odp, &outp, &nbc32, &nc32, &cap32],
+        )?;
+    }
+    Ok(out)
 }
