@@ -9,6 +9,7 @@
 
 pub mod conv;
 pub mod elementwise;
+pub mod gather;
 pub mod index;
 pub mod layout;
 pub mod matmul;
@@ -17,6 +18,7 @@ pub mod op;
 pub mod pool;
 pub mod reduce;
 pub mod resize;
+pub mod scatter;
 
 pub use op::GpuOp;
 

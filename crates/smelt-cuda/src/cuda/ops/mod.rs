@@ -12,6 +12,7 @@ mod index;
 mod layout;
 mod linalg;
 mod nn;
+mod select;
 
 use super::stream::Stream;
 use super::tensor::GpuTensor;

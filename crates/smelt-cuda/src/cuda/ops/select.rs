@@ -1,0 +1,171 @@
+//! TopK and NonMaxSuppression launches (IndexOp cases; kernels in kernels/index.cu).
+
+use super::index::{index_ints, need_host, upload_i64};
+use super::{geom, Ins};
+use crate::cuda::stream::{args, Stream};
+use crate::cuda::tensor::GpuTensor;
+use crate::plan::i32_of;
+use crate::plan::index as plan;
+use smelt_core::{DType, Error, Result};
+
+pub(super) fn topk(
+    s: &Stream,
+    ins: &Ins,
+    axis: i64,
+    largest: bool,
+    k_attr: Option<i64>,
+) -> Result<Vec<GpuTensor>> {
+    let x = ins.dev(0)?;
+    let k = match k_attr {
+        Some(k) => k,
+        None => {
+            let v = index_ints(need_host(ins, 1, "TopK K")?, "TopK K")?;
+            if v.len() != 1 {
+                return Err(Error::invalid("TopK: K must hold one value"));
+            }
+            v[0]
+        }
+    };
+    if x.shape().is_empty() {
+        return Err(Error::invalid("TopK: input must have rank >= 1"));
+    }
+    let a = crate::plan::axis(axis, x.shape().len(), "TopK axis")?;
+    let (o, n, inn) = plan::split3(x.shape(), a);
+    if k < 0 || k as usize > n {
+        return Err(Error::invalid(format!(
+            "TopK: k = {k} out of range for axis {a} of size {n}"
+        )));
+    }
+    i32_of(x.len(), "TopK size")?;
+    let mut shape = x.shape().to_vec();
+    shape[a] = k as usize;
+    let vals = s.alloc(x.dtype(), &shape)?;
+    let idx = s.alloc(DType::I64, &shape)?;
+    let name = match x.dtype() {
+        DType::F32 => "topk_f32",
+        DType::F64 => "topk_f64",
+        DType::F16 => "topk_f16",
+        DType::I32 => "topk_i32",
+        DType::I64 => "topk_i64",
+        DType::U8 => "topk_u8",
+        DType::I8 => "topk_i8",
+        DType::U16 => "topk_u16",
+        DType::I16 => "topk_i16",
+        DType::U32 => "topk_u32",
+        DType::U64 => "topk_u64",
+        d => return Err(Error::unsupported("cuda", format!("TopK of {d}"))),
+    };
+    if !vals.is_empty() {
+        let (xp, vp, ip) = (x.ptr(), vals.ptr(), idx.ptr());
+        let (o, n, inn, k, l) = (o as i32, n as i32, inn as i32, k as i32, largest as i32);
+        let (g, b) = geom(x.len());
+        s.launch(name, g, b, args![&xp, &vp, &ip, &o, &n, &inn, &k, &l])?;
+    }
+    Ok(vec![vals, idx])
+}
+
+/// A float scalar input (None: absent or empty), as the CPU op reads the thresholds.
+fn opt_float(ins: &Ins, i: usize, what: &str) -> Result<Option<f64>> {
+    match ins.host(i)? {
+        Some(t) if !t.is_empty() => {
+            if t.len() != 1 || !t.dtype().is_float() {
+                return Err(Error::invalid(format!("{what} must be a float scalar")));
+            }
+            Ok(Some(t.to_f64_vec()?[0]))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub(super) fn nms(s: &Stream, ins: &Ins, center: bool) -> Result<GpuTensor> {
+    let (boxes, scores) = (ins.f32(0)?, ins.f32(1)?);
+    let (bs, ss) = (boxes.shape(), scores.shape());
+    if bs.len() != 3 || bs[2] != 4 {
+        return Err(Error::invalid(format!(
+            "boxes must be [B, N, 4], got {bs:?}"
+        )));
+    }
+    let (nb, n) = (bs[0], bs[1]);
+    if ss.len() != 3 || ss[0] != nb || ss[2] != n {
+        return Err(Error::invalid(format!(
+            "scores must be [B, C, {n}], got {ss:?}"
+        )));
+    }
+    let nc = ss[1];
+    let max_out = match ins.host(2)?.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let v = t.to_i64_vec()?;
+            if v.len() != 1 {
+                return Err(Error::invalid(
+                    "max_output_boxes_per_class must be a scalar",
+                ));
+            }
+            v[0].max(0) as usize
+        }
+        None => 0,
+    };
+    let iou_th = opt_float(ins, 3, "iou_threshold")?.unwrap_or(0.0);
+    let score_th = opt_float(ins, 4, "score_threshold")?;
+    let nbc = nb * nc;
+    let cap = max_out.min(n);
+    if cap == 0 || nbc == 0 {
+        return s.alloc(DType::I64, &[0, 3]);
+    }
+    i32_of(nb * n * n, "NonMaxSuppression pairs")?;
+    i32_of(nbc * n, "NonMaxSuppression scores")?;
+    let over = s.alloc(DType::U8, &[nb, n, n])?;
+    let order = s.alloc(DType::I32, &[nbc * n])?;
+    let sel = s.alloc(DType::I32, &[nbc * cap])?;
+    let cnt = s.alloc(DType::I32, &[nbc])?;
+    let (bp, sp, op, selp, cp) = (boxes.ptr(), scores.ptr(), over.ptr(), sel.ptr(), cnt.ptr());
+    let (orp, nb32, n32, nc32, nbc32) = (order.ptr(), nb as i32, n as i32, nc as i32, nbc as i32);
+    let (ctr, has_th, th) = (
+        center as i32,
+        score_th.is_some() as i32,
+        score_th.unwrap_or(0.0),
+    );
+    let (mo, cap32) = (max_out.min(i32::MAX as usize) as i32, cap as i32);
+    let (g, b) = geom(nb * n * n);
+    s.launch(
+        "nms_over",
+        g,
+        b,
+        args![&bp, &op, &nb32, &n32, &ctr, &iou_th],
+    )?;
+    let (g, b) = geom(nbc * n);
+    s.launch(
+        "nms_order",
+        g,
+        b,
+        args![&sp, &orp, &nbc32, &n32, &has_th, &th],
+    )?;
+    let (g, b) = geom(nbc);
+    s.launch(
+        "nms_greedy",
+        g,
+        b,
+        args![&sp, &orp, &op, &selp, &cp, &nbc32, &nc32, &n32, &mo, &cap32, &has_th, &th],
+    )?;
+    // the selection count decides the output shape: read back the per-class counts
+    let counts = s.download(&cnt)?.to_i64_vec()?;
+    let mut offs = Vec::with_capacity(nbc + 1);
+    let mut acc = 0i64;
+    offs.push(0);
+    for c in &counts {
+        acc += c;
+        offs.push(acc);
+    }
+    let out = s.alloc(DType::I64, &[acc as usize, 3])?;
+    if acc > 0 {
+        let od = upload_i64(s, offs)?;
+        let (odp, outp) = (od.ptr(), out.ptr());
+        let (g, b) = geom(nbc * cap);
+        s.launch(
+            "nms_write",
+            g,
+            b,
+            args![&selp, &odp, &outp, &nbc32, &nc32, &cap32],
+        )?;
+    }
+    Ok(out)
+}
