@@ -65,6 +65,9 @@ pub enum IndexOp {
     /// NonMaxSuppression of f32 boxes / scores; max_output_boxes_per_class, iou_threshold
     /// and score_threshold (inputs 2..=4) on the host; the selection count is read back.
     Nms { center: bool },
+    /// NonZero: the coordinates of the nonzero elements, [rank, count] i64 (the count read
+    /// back from a first pass).
+    NonZero,
     /// DepthToSpace (`mode` 0 DCR, 1 CRD) or SpaceToDepth (`mode` 2).
     SpaceDepth { block: usize, mode: u8 },
     /// Dropout in inference with a mask output and/or ratio / training_mode inputs (host):
@@ -177,6 +180,7 @@ impl IndexOp {
                         axis: int_or("axis", -2)?,
                     }
                 }
+                "NonZero" => IndexOp::NonZero,
                 "NonMaxSuppression" => {
                     let c = int_or("center_point_box", 0)?;
                     if c != 0 && c != 1 {
@@ -233,7 +237,7 @@ impl IndexOp {
         match node.op_type.as_str() {
             "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
             | "GatherND" | "Compress" | "CenterCropPad" | "TopK" | "DepthToSpace"
-            | "SpaceToDepth" | "TensorScatter" | "NonMaxSuppression" | "OneHot"
+            | "SpaceToDepth" | "TensorScatter" | "NonMaxSuppression" | "NonZero" | "OneHot"
             | "ScatterElements" | "Scatter" | "ScatterND" | "CumSum" | "CumProd" | "Hardmax" => {
                 Some(op())
             }
@@ -259,7 +263,10 @@ impl IndexOp {
             IndexOp::Scatter { .. } => i == 1,
             IndexOp::TensorScatter { .. } => i == 2,
             IndexOp::Nms { .. } => i >= 2,
-            IndexOp::EyeLike { .. } | IndexOp::Hardmax { .. } | IndexOp::SpaceDepth { .. } => false,
+            IndexOp::EyeLike { .. }
+            | IndexOp::Hardmax { .. }
+            | IndexOp::SpaceDepth { .. }
+            | IndexOp::NonZero => false,
         };
         if host {
             Role::Host
@@ -299,6 +306,7 @@ impl IndexOp {
             | IndexOp::Compress { .. }
             | IndexOp::CenterCropPad { .. }
             | IndexOp::SpaceDepth { .. }
+            | IndexOp::NonZero
             | IndexOp::TensorScatter { .. } => need(0, movable, "kernel moves 1-8 byte elements"),
             IndexOp::EyeLike { dtype, .. } => {
                 let d = dtype.or(dt(0)).ok_or("EyeLike: dtype unknown")?;

@@ -642,3 +642,60 @@ fn non_max_suppression_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn non_zero_matches_cpu() {
+    if !gpu_or_skip("non_zero_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(69);
+    // chunks of one block (<= 256 elements) and of many tiles (n > 1024 * 256)
+    for shape in [
+        vec![1usize],
+        vec![31],
+        vec![3, 257],
+        vec![4099],
+        vec![5, 60007],
+        vec![],
+    ] {
+        for dt in [
+            DType::F32,
+            DType::F64,
+            DType::F16,
+            DType::I64,
+            DType::Bool,
+            DType::U8,
+        ] {
+            // about half zeros; floats get exact zeros and negative zeros
+            let x = typed(&mut rng, &shape, dt, -1.0, 1.5);
+            let x = if dt.is_float() {
+                let v: Vec<f64> = x.to_f64_vec().unwrap();
+                let v: Vec<f64> = v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &a)| match i % 3 {
+                        0 => 0.0,
+                        1 if a < 0.0 => -0.0,
+                        _ => a,
+                    })
+                    .collect();
+                match dt {
+                    DType::F32 => Tensor::from_vec(
+                        shape.clone(),
+                        v.iter().map(|&a| a as f32).collect::<Vec<_>>(),
+                    ),
+                    DType::F64 => Tensor::from_vec(shape.clone(), v),
+                    _ => Tensor::from_vec(
+                        shape.clone(),
+                        v.iter().map(|&a| f16::from_f64(a)).collect::<Vec<_>>(),
+                    ),
+                }
+                .unwrap()
+            } else {
+                x
+            };
+            let (g, f) = one("NonZero", vec![In::Feed(x)], attrs(&[]));
+            check(&format!("NonZero {dt} {shape:?}"), &g, f, EXACT);
+        }
+    }
+}

@@ -366,3 +366,58 @@ extern "C" __global__ void nms_write(const int* sel, const long long* offs, long
         }
     }
 }
+
+// NonZero in two passes over chunks of `chunk` elements, one block per chunk (256 threads):
+// nonzero_count writes each chunk's count; the host turns the counts into offsets (and the
+// output length), then nonzero_write writes the coordinates of each chunk's nonzero
+// elements in order (warp ballots) into out [rank, total] from offs[block]. `fl`: a float
+// dtype, whose sign bit is ignored (-0 is zero, NaN is not). s.dims: the input's dims.
+template <typename U> __device__ __forceinline__ bool ix_nz(U v, int fl) {
+    unsigned long long b = (unsigned long long)v;
+    if (fl) b &= ~(1ull << (sizeof(U) * 8 - 1));
+    return b != 0;
+}
+#define IX_NONZERO(B, T)                                                                          \
+    extern "C" __global__ void nonzero_count_##B(const T* x, int n, int chunk, int fl, int* counts) { \
+        __shared__ int c;                                                                         \
+        if (threadIdx.x == 0) c = 0;                                                              \
+        __syncthreads();                                                                          \
+        int start = blockIdx.x * chunk, end = min(n, start + chunk), local = 0;                   \
+        for (int i = start + threadIdx.x; i < end; i += blockDim.x) local += ix_nz(x[i], fl);     \
+        atomicAdd(&c, local);                                                                     \
+        __syncthreads();                                                                          \
+        if (threadIdx.x == 0) counts[blockIdx.x] = c;                                             \
+    }                                                                                             \
+    extern "C" __global__ void nonzero_write_##B(const T* x, int n, int chunk, int fl, const int* offs, long long* out, int total, Strides s) { \
+        __shared__ int wsum[32];                                                                  \
+        __shared__ int base;                                                                      \
+        if (threadIdx.x == 0) base = offs[blockIdx.x];                                            \
+        __syncthreads();                                                                          \
+        int start = blockIdx.x * chunk, end = min(n, start + chunk);                              \
+        int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;                  \
+        for (int t0 = start; t0 < end; t0 += blockDim.x) {                                        \
+            int i = t0 + threadIdx.x;                                                             \
+            bool f = i < end && ix_nz(x[i], fl);                                                  \
+            unsigned m = __ballot_sync(0xffffffffu, f);                                           \
+            int pre = __popc(m & ((1u << lane) - 1u));                                            \
+            if (lane == 0) wsum[w] = __popc(m);                                                   \
+            __syncthreads();                                                                      \
+            int woff = 0;                                                                         \
+            for (int k = 0; k < w; ++k) woff += wsum[k];                                          \
+            if (f) {                                                                              \
+                int pos = base + woff + pre, rem = i;                                             \
+                for (int d = s.rank - 1; d >= 0; --d) {                                           \
+                    out[(long long)d * total + pos] = rem % s.dims[d];                            \
+                    rem /= s.dims[d];                                                             \
+                }                                                                                 \
+            }                                                                                     \
+            __syncthreads();                                                                      \
+            if (threadIdx.x == 0) {                                                               \
+                int tot = 0;                                                                      \
+                for (int k = 0; k < nw; ++k) tot += wsum[k];                                      \
+                base += tot;                                                                      \
+            }                                                                                     \
+            __syncthreads();                                                                      \
+        }                                                                                         \
+    }
+IX_SIZES(IX_NONZERO)

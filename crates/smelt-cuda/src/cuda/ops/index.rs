@@ -21,7 +21,7 @@ macro_rules! argv {
 }
 
 /// The kernel of `names` (widths 1, 2, 4, 8 bytes) for elements of `d`.
-fn sized(names: [&'static str; 4], d: DType) -> Result<&'static str> {
+pub(super) fn sized(names: [&'static str; 4], d: DType) -> Result<&'static str> {
     match d.size_of() {
         1 if plan::movable(d) => Ok(names[0]),
         2 if plan::movable(d) => Ok(names[1]),
@@ -297,6 +297,7 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             }
             y
         }
+        IndexOp::NonZero => super::select::non_zero(s, ins.dev(0)?)?,
         IndexOp::Nms { center } => super::select::nms(s, ins, *center)?,
         IndexOp::TopK { axis, largest, k } => {
             return super::select::topk(s, ins, *axis, *largest, *k)

@@ -1,12 +1,12 @@
-//! TopK and NonMaxSuppression launches (IndexOp cases; kernels in kernels/index.cu).
+//! TopK, NonMaxSuppression and NonZero launches (IndexOp cases; kernels in kernels/index.cu).
 
-use super::index::{index_ints, need_host, upload_i64};
+use super::index::{index_ints, need_host, sized, upload_i64};
 use super::{geom, Ins};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::i32_of;
 use crate::plan::index as plan;
-use smelt_core::{DType, Error, Result};
+use smelt_core::{DType, Error, Result, Tensor};
 
 pub(super) fn topk(
     s: &Stream,
@@ -167,5 +167,76 @@ pub(super) fn nms(s: &Stream, ins: &Ins, center: bool) -> Result<GpuTensor> {
             args![&selp, &odp, &outp, &nbc32, &nc32, &cap32],
         )?;
     }
+    Ok(out)
+}
+
+/// NonZero: chunk counts on the device, read back to size the output, then the
+/// coordinates written in element order (kernels nonzero_count / nonzero_write).
+pub(super) fn non_zero(s: &Stream, x: &GpuTensor) -> Result<GpuTensor> {
+    let shape: Vec<usize> = if x.shape().is_empty() {
+        vec![1]
+    } else {
+        x.shape().to_vec()
+    };
+    let r = shape.len();
+    if r > crate::plan::MAX_RANK {
+        return Err(Error::unsupported("NonZero", format!("rank {r}")));
+    }
+    let n = i32_of(x.len(), "NonZero size")?;
+    if n == 0 {
+        return s.alloc(DType::I64, &[r, 0]);
+    }
+    let d = x.dtype();
+    let count = sized(
+        [
+            "nonzero_count_8",
+            "nonzero_count_16",
+            "nonzero_count_32",
+            "nonzero_count_64",
+        ],
+        d,
+    )?;
+    let write = sized(
+        [
+            "nonzero_write_8",
+            "nonzero_write_16",
+            "nonzero_write_32",
+            "nonzero_write_64",
+        ],
+        d,
+    )?;
+    let blocks = (x.len().div_ceil(crate::plan::BLOCK as usize)).clamp(1, 1024);
+    let chunk = x.len().div_ceil(blocks) as i32;
+    let fl = d.is_float() as i32;
+    let counts = s.alloc(DType::I32, &[blocks])?;
+    let (xp, cp) = (x.ptr(), counts.ptr());
+    let b = crate::plan::BLOCK;
+    s.launch(count, blocks as u32, b, args![&xp, &n, &chunk, &fl, &cp])?;
+    let c = s.download(&counts)?.to_i64_vec()?;
+    let mut offs = Vec::with_capacity(blocks);
+    let mut total = 0i64;
+    for v in c {
+        offs.push(total as i32);
+        total += v;
+    }
+    let out = s.alloc(DType::I64, &[r, total as usize])?;
+    if total == 0 {
+        return Ok(out);
+    }
+    let od = s.upload(&Tensor::from_vec(vec![blocks], offs)?)?;
+    let mut st = crate::plan::Strides {
+        rank: r as i32,
+        ..Default::default()
+    };
+    for (i, &dim) in shape.iter().enumerate() {
+        st.dims[i] = dim as i32;
+    }
+    let (op, outp, tot) = (od.ptr(), out.ptr(), total as i32);
+    s.launch(
+        write,
+        blocks as u32,
+        b,
+        args![&xp, &n, &chunk, &fl, &op, &outp, &tot, &st],
+    )?;
     Ok(out)
 }
