@@ -65,6 +65,9 @@ pub enum IndexOp {
     /// NonMaxSuppression of f32 boxes / scores; max_output_boxes_per_class, iou_threshold
     /// and score_threshold (inputs 2..=4) on the host; the selection count is read back.
     Nms { center: bool },
+    /// Unique (Y, indices, inverse_indices, counts) over the items along `axis` (None: the
+    /// flattened elements); the group count is read back.
+    Unique { sorted: bool, axis: Option<i64> },
     /// NonZero: the coordinates of the nonzero elements, [rank, count] i64 (the count read
     /// back from a first pass).
     NonZero,
@@ -181,6 +184,10 @@ impl IndexOp {
                     }
                 }
                 "NonZero" => IndexOp::NonZero,
+                "Unique" => IndexOp::Unique {
+                    sorted: int_or("sorted", 1)? != 0,
+                    axis: a.int("axis").map_err(|e| e.to_string())?,
+                },
                 "NonMaxSuppression" => {
                     let c = int_or("center_point_box", 0)?;
                     if c != 0 && c != 1 {
@@ -237,10 +244,9 @@ impl IndexOp {
         match node.op_type.as_str() {
             "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
             | "GatherND" | "Compress" | "CenterCropPad" | "TopK" | "DepthToSpace"
-            | "SpaceToDepth" | "TensorScatter" | "NonMaxSuppression" | "NonZero" | "OneHot"
-            | "ScatterElements" | "Scatter" | "ScatterND" | "CumSum" | "CumProd" | "Hardmax" => {
-                Some(op())
-            }
+            | "SpaceToDepth" | "TensorScatter" | "NonMaxSuppression" | "NonZero" | "Unique"
+            | "OneHot" | "ScatterElements" | "Scatter" | "ScatterND" | "CumSum" | "CumProd"
+            | "Hardmax" => Some(op()),
             // the plain inference form stays a no-copy view (op.rs)
             "Dropout" if n_out > 1 || node.inputs.len() > 1 => Some(op()),
             _ => None,
@@ -266,7 +272,8 @@ impl IndexOp {
             IndexOp::EyeLike { .. }
             | IndexOp::Hardmax { .. }
             | IndexOp::SpaceDepth { .. }
-            | IndexOp::NonZero => false,
+            | IndexOp::NonZero
+            | IndexOp::Unique { .. } => false,
         };
         if host {
             Role::Host
@@ -341,6 +348,11 @@ impl IndexOp {
                 need(1, f32_only, "NonMaxSuppression takes f32 scores")
             }
             IndexOp::Cum { .. } => need(0, numeric, "scan takes f32, f64, f16, i32, i64"),
+            IndexOp::Unique { .. } => need(
+                0,
+                |d| d == DType::Bool || topk_dtype(d),
+                "Unique takes bool and numbers but bf16",
+            ),
             IndexOp::TopK { .. } => need(0, topk_dtype, "TopK takes floats but bf16, integers"),
             IndexOp::Hardmax { axis } => {
                 need(0, hardmax_dtype, "Hardmax takes f32, f64, f16")?;

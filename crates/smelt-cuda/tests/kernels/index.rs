@@ -699,3 +699,66 @@ fn non_zero_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn unique_matches_cpu() {
+    if !gpu_or_skip("unique_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(70);
+    // flattened: few distinct values (and NaNs in f32: the f16 output would hold NaNs,
+    // which the exact comparison of non-f32 outputs cannot match) among 1..4099 elements
+    for n in [1usize, 31, 257, 4099] {
+        let v: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 17 == 5 {
+                    f32::NAN
+                } else {
+                    (rng.next() * 40.0).floor() - 20.0
+                }
+            })
+            .collect();
+        let xf = Tensor::from_vec(vec![n], v).unwrap();
+        for dt in [DType::F32, DType::I64, DType::F16, DType::Bool] {
+            let x = match dt {
+                DType::F32 => xf.clone(),
+                _ => typed(&mut rng, &[n], dt, -20.0, 20.0),
+            };
+            for sorted in [0, 1] {
+                let (g, f) = one_n(
+                    "Unique",
+                    vec![In::Feed(x.clone())],
+                    attrs(&[("sorted", Attr::Int(sorted))]),
+                    smelt_ops::builder::DEFAULT_OPSET,
+                    4,
+                );
+                check(&format!("Unique {dt} [{n}] sorted {sorted}"), &g, f, EXACT);
+            }
+        }
+    }
+    // along an axis: items are rows / columns, some repeated
+    let base = typed(&mut rng, &[5, 33], DType::I64, -3.0, 3.0)
+        .to_i64_vec()
+        .unwrap();
+    let rows: Vec<i64> = (0..257)
+        .flat_map(|r| base[(r * 7 % 5) * 33..][..33].to_vec())
+        .collect();
+    let x = Tensor::from_vec(vec![257, 33], rows).unwrap();
+    for axis in [0i64, 1, -1] {
+        for sorted in [0, 1] {
+            let (g, f) = one_n(
+                "Unique",
+                vec![In::Feed(x.clone())],
+                attrs(&[("axis", Attr::Int(axis)), ("sorted", Attr::Int(sorted))]),
+                smelt_ops::builder::DEFAULT_OPSET,
+                4,
+            );
+            check(
+                &format!("Unique i64 axis {axis} sorted {sorted}"),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+    }
+}

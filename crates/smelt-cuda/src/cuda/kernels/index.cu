@@ -421,3 +421,58 @@ template <typename U> __device__ __forceinline__ bool ix_nz(U v, int fl) {
         }                                                                                         \
     }
 IX_SIZES(IX_NONZERO)
+
+// Unique over n items (item i: the elements x[(o * n + i) * inner + j], o < outer, j < inner,
+// compared lexicographically with the CPU op's order: NaN above numbers, NaN equals NaN).
+// unique_group: leader_of[i] = the first item equal to i, eqc[i] = how many equal it,
+// *ngroups += leaders. unique_rank: grank[i] = its group's output position (sorted: leaders
+// less than it; else: leaders before its leader). unique_write_B: Y, indices, inverse and
+// counts (Y [outer, g, inner]).
+template <typename S> __device__ int ix_item_cmp(const S* x, int a, int b, int outer, int n, int inner) {
+    for (int o = 0; o < outer; ++o)
+        for (int j = 0; j < inner; ++j) {
+            int c = ix_ord(ix_key(x[(o * n + a) * inner + j]), ix_key(x[(o * n + b) * inner + j]));
+            if (c) return c;
+        }
+    return 0;
+}
+#define IX_UNIQUE(N, S)                                                                           \
+    extern "C" __global__ void unique_group_##N(const S* x, int outer, int n, int inner, int* leader_of, int* eqc, int* ngroups) { \
+        GRID_STRIDE(i, n) {                                                                       \
+            int lead = i, cnt = 0;                                                                \
+            for (int j = 0; j < n; ++j)                                                           \
+                if (ix_item_cmp<S>(x, j, i, outer, n, inner) == 0) { if (j < lead) lead = j; ++cnt; } \
+            leader_of[i] = lead;                                                                  \
+            eqc[i] = cnt;                                                                         \
+            if (lead == i) atomicAdd(ngroups, 1);                                                 \
+        }                                                                                         \
+    }                                                                                             \
+    extern "C" __global__ void unique_rank_##N(const S* x, int outer, int n, int inner, const int* leader_of, int sorted, int* grank) { \
+        GRID_STRIDE(i, n) {                                                                       \
+            int r = 0, li = leader_of[i];                                                         \
+            for (int j = 0; j < n; ++j) {                                                         \
+                if (leader_of[j] != j) continue;                                                  \
+                r += sorted ? ix_item_cmp<S>(x, j, i, outer, n, inner) < 0 : j < li;              \
+            }                                                                                     \
+            grank[i] = r;                                                                         \
+        }                                                                                         \
+    }
+IX_TYPES(IX_UNIQUE)
+IX_UNIQUE(u8, unsigned char) IX_UNIQUE(i8, signed char) IX_UNIQUE(u16, unsigned short) IX_UNIQUE(i16, short)
+IX_UNIQUE(u32, unsigned int) IX_UNIQUE(u64, unsigned long long)
+
+#define IX_UNIQUE_WRITE(B, T)                                                                     \
+    extern "C" __global__ void unique_write_##B(const T* x, T* y, const int* leader_of, const int* grank, const int* eqc, \
+                                                long long* first, long long* inv, long long* counts, int outer, int n, int inner, int g) { \
+        int total = outer * n * inner;                                                            \
+        GRID_STRIDE(t, total) {                                                                   \
+            int j = t % inner, i = (t / inner) % n, o = t / (inner * n);                          \
+            bool lead = leader_of[i] == i;                                                        \
+            if (lead) y[(o * g + grank[i]) * inner + j] = x[t];                                   \
+            if (o == 0 && j == 0) {                                                               \
+                inv[i] = grank[i];                                                                \
+                if (lead) { first[grank[i]] = i; counts[grank[i]] = eqc[i]; }                     \
+            }                                                                                     \
+        }                                                                                         \
+    }
+IX_SIZES(IX_UNIQUE_WRITE)

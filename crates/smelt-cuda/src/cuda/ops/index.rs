@@ -297,6 +297,9 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             }
             y
         }
+        IndexOp::Unique { sorted, axis } => {
+            return super::select::unique(s, ins.dev(0)?, *sorted, *axis)
+        }
         IndexOp::NonZero => super::select::non_zero(s, ins.dev(0)?)?,
         IndexOp::Nms { center } => super::select::nms(s, ins, *center)?,
         IndexOp::TopK { axis, largest, k } => {

@@ -1,4 +1,4 @@
-//! TopK, NonMaxSuppression and NonZero launches (IndexOp cases; kernels in kernels/index.cu).
+//! TopK, NonMaxSuppression, NonZero and Unique launches (IndexOp cases; kernels in kernels/index.cu).
 
 use super::index::{index_ints, need_host, sized, upload_i64};
 use super::{geom, Ins};
@@ -239,4 +239,124 @@ pub(super) fn non_zero(s: &Stream, x: &GpuTensor) -> Result<GpuTensor> {
         args![&xp, &n, &chunk, &fl, &op, &outp, &tot, &st],
     )?;
     Ok(out)
+}
+
+/// Largest n * n * item length Unique compares on the GPU (its pairwise kernels); larger
+/// inputs run on the CPU.
+const UNIQUE_MAX_WORK: usize = 1 << 34;
+
+/// Unique: grouping and ranks on the device (pairwise item comparisons), the group count
+/// read back to size the outputs.
+pub(super) fn unique(
+    s: &Stream,
+    x: &GpuTensor,
+    sorted: bool,
+    axis: Option<i64>,
+) -> Result<Vec<GpuTensor>> {
+    let (shape, a) = match axis {
+        Some(ax) => {
+            if x.shape().is_empty() {
+                return Err(Error::invalid("Unique of a scalar with an axis"));
+            }
+            (
+                x.shape().to_vec(),
+                crate::plan::axis(ax, x.shape().len(), "Unique axis")?,
+            )
+        }
+        None => (vec![x.len()], 0),
+    };
+    let (o, n, inn) = plan::split3(&shape, a);
+    let work = (n as u128) * (n as u128) * ((o * inn) as u128);
+    if n == 0 || o * inn == 0 || work > UNIQUE_MAX_WORK as u128 {
+        return Err(Error::unsupported(
+            "Unique",
+            format!("{n} items of {} elements on the GPU", o * inn),
+        ));
+    }
+    i32_of(x.len(), "Unique size")?;
+    let dt = x.dtype();
+    let suffix = match dt {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::F16 => "f16",
+        DType::I32 => "i32",
+        DType::I64 => "i64",
+        DType::U8 | DType::Bool => "u8",
+        DType::I8 => "i8",
+        DType::U16 => "u16",
+        DType::I16 => "i16",
+        DType::U32 => "u32",
+        DType::U64 => "u64",
+        d => return Err(Error::unsupported("cuda", format!("Unique of {d}"))),
+    };
+    let group = static_name(&format!("unique_group_{suffix}"))?;
+    let rank = static_name(&format!("unique_rank_{suffix}"))?;
+    let leader = s.alloc(DType::I32, &[n])?;
+    let eqc = s.alloc(DType::I32, &[n])?;
+    let grank = s.alloc(DType::I32, &[n])?;
+    let ng = s.upload(&Tensor::from_vec(vec![1], vec![0i32])?)?;
+    let (xp, lp, ep, rp, gp) = (x.ptr(), leader.ptr(), eqc.ptr(), grank.ptr(), ng.ptr());
+    let (o32, n32, i32v, so) = (o as i32, n as i32, inn as i32, sorted as i32);
+    let (g, b) = geom(n);
+    s.launch(group, g, b, args![&xp, &o32, &n32, &i32v, &lp, &ep, &gp])?;
+    s.launch(rank, g, b, args![&xp, &o32, &n32, &i32v, &lp, &so, &rp])?;
+    // the group count decides the output shapes
+    let groups = s.download(&ng)?.to_i64_vec()?[0] as usize;
+    let mut yshape = shape.clone();
+    yshape[a] = groups;
+    let y = s.alloc(dt, &yshape)?;
+    let first = s.alloc(DType::I64, &[groups])?;
+    let inv = s.alloc(DType::I64, &[n])?;
+    let counts = s.alloc(DType::I64, &[groups])?;
+    let write = sized(
+        [
+            "unique_write_8",
+            "unique_write_16",
+            "unique_write_32",
+            "unique_write_64",
+        ],
+        dt,
+    )?;
+    let (yp, fp, ip, cp, g32) = (y.ptr(), first.ptr(), inv.ptr(), counts.ptr(), groups as i32);
+    let (gr, bl) = geom(x.len());
+    s.launch(
+        write,
+        gr,
+        bl,
+        args![&xp, &yp, &lp, &rp, &ep, &fp, &ip, &cp, &o32, &n32, &i32v, &g32],
+    )?;
+    Ok(vec![y, first, inv, counts])
+}
+
+/// The kernel names `launch` takes are `&'static str`: the Unique kernels by dtype.
+fn static_name(name: &str) -> Result<&'static str> {
+    const NAMES: [&str; 22] = [
+        "unique_group_f32",
+        "unique_group_f64",
+        "unique_group_f16",
+        "unique_group_i32",
+        "unique_group_i64",
+        "unique_group_u8",
+        "unique_group_i8",
+        "unique_group_u16",
+        "unique_group_i16",
+        "unique_group_u32",
+        "unique_group_u64",
+        "unique_rank_f32",
+        "unique_rank_f64",
+        "unique_rank_f16",
+        "unique_rank_i32",
+        "unique_rank_i64",
+        "unique_rank_u8",
+        "unique_rank_i8",
+        "unique_rank_u16",
+        "unique_rank_i16",
+        "unique_rank_u32",
+        "unique_rank_u64",
+    ];
+    NAMES
+        .iter()
+        .find(|&&k| k == name)
+        .copied()
+        .ok_or_else(|| Error::invalid(format!("no kernel {name}")))
 }
