@@ -305,7 +305,11 @@ impl IndexOp {
             None => Err(format!("{} input {i}: dtype unknown", node.op_type)),
         };
         match self {
-            IndexOp::Range => need(0, numeric, "Range takes f32, f64, f16, i32, i64"),
+            IndexOp::Range => need(
+                0,
+                |d| numeric(d) || d == DType::BF16,
+                "Range takes f32, f64, f16, bf16, i32, i64",
+            ),
             IndexOp::Trilu { .. }
             | IndexOp::GatherElements { .. }
             | IndexOp::Tile
@@ -316,6 +320,7 @@ impl IndexOp {
             | IndexOp::NonZero
             | IndexOp::TensorScatter { .. } => need(0, movable, "kernel moves 1-8 byte elements"),
             IndexOp::EyeLike { dtype, .. } => {
+                need(0, movable, "kernel reads 1-8 byte elements")?;
                 let d = dtype.or(dt(0)).ok_or("EyeLike: dtype unknown")?;
                 if d == DType::Bool || (numeric(d) || (movable(d) && d.is_int())) {
                     Ok(())

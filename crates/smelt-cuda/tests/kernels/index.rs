@@ -31,6 +31,7 @@ fn scalar_of(dt: DType, v: f64) -> Tensor {
         DType::F16 => Tensor::scalar(f16::from_f64(v)),
         DType::I32 => Tensor::scalar(v as i32),
         DType::I64 => Tensor::scalar(v as i64),
+        DType::BF16 => Tensor::scalar(smelt_core::bf16::from_f64(v)),
         d => panic!("no scalar {d}"),
     }
 }
@@ -43,7 +44,7 @@ fn range_matches_cpu() {
     if !gpu_or_skip("range_matches_cpu") {
         return;
     }
-    for dt in NUMERIC {
+    for dt in NUMERIC.into_iter().chain([DType::BF16]) {
         let int = matches!(dt, DType::I32 | DType::I64);
         let cases: &[(f64, f64, f64)] = if int {
             &[

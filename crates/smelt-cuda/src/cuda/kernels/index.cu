@@ -88,6 +88,15 @@ extern "C" __global__ void range_f32(float* y, int n, double start, double delta
 extern "C" __global__ void range_f64(double* y, int n, double start, double delta) {
     GRID_STRIDE(i, n) { y[i] = __dadd_rn(start, __dmul_rn((double)i, delta)); }
 }
+// bf16 through f32 as the half crate rounds (nearest even; NaN kept quiet)
+__device__ __forceinline__ unsigned short ix_f2bf(float f) {
+    unsigned int x = __float_as_uint(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((x >> 16) | 0x40u);
+    return (unsigned short)(((x & 0x8000u) && (x & 0x17fffu)) ? (x >> 16) + 1 : (x >> 16));
+}
+extern "C" __global__ void range_bf16(unsigned short* y, int n, double start, double delta) {
+    GRID_STRIDE(i, n) { y[i] = ix_f2bf((float)__dadd_rn(start, __dmul_rn((double)i, delta))); }
+}
 extern "C" __global__ void range_f16(unsigned short* y, int n, double start, double delta) {
     // through f32 as the CPU op (half's NumCast rounds f64 to f32, then to f16)
     GRID_STRIDE(i, n) { y[i] = ix_f2h((float)__dadd_rn(start, __dmul_rn((double)i, delta))); }

@@ -402,16 +402,19 @@ fn range(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
             )));
         }
     }
-    let name = typed(
-        [
-            "range_f32",
-            "range_f64",
-            "range_f16",
-            "range_i32",
-            "range_i64",
-        ],
-        dt,
-    )?;
+    let name = match dt {
+        DType::BF16 => "range_bf16",
+        _ => typed(
+            [
+                "range_f32",
+                "range_f64",
+                "range_f16",
+                "range_i32",
+                "range_i64",
+            ],
+            dt,
+        )?,
+    };
     if dt.is_int() {
         let v: Vec<i64> = t
             .iter()
