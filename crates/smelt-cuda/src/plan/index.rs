@@ -365,6 +365,22 @@ impl IndexOp {
             }
             IndexOp::Dropout => {
                 need(0, movable, "kernel moves 1-8 byte elements")?;
+                // training needs the CPU op's random masks: placement takes the node only
+                // when training_mode is absent or a constant false, or the ratio a constant 0
+                let constant = |i: usize| -> Option<f64> {
+                    let id = node.inputs.get(i).copied().flatten()?;
+                    let v = graph.initializers.get(&id)?.to_f64_vec().ok()?;
+                    (v.len() == 1).then(|| v[0])
+                };
+                if node.inputs.get(2).copied().flatten().is_some()
+                    && constant(2) != Some(0.0)
+                    && constant(1) != Some(0.0)
+                {
+                    return Err(
+                        "Dropout training_mode not a constant false (training runs on the CPU)"
+                            .into(),
+                    );
+                }
                 if node.outputs.get(1).copied().flatten().is_some()
                     && out_dt(1) != Some(DType::Bool)
                 {
