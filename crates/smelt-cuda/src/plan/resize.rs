@@ -2,7 +2,8 @@
 //! (`smelt_ops::image::resample::plan`: source indices and weights per output position),
 //! so every mode and coordinate transform computes the same function on both backends.
 //! `axes` (opset 18) and the keep_aspect_ratio_policy are planned as the CPU op plans them
-//! (the listed axes resampled in the given order); tf_crop_and_resize has no GPU form.
+//! (the listed axes resampled in the given order); tf_crop_and_resize with its roi, output
+//! positions outside the crop set to extrapolation_value after each pass.
 
 use super::i32_of;
 use smelt_core::{Error, Result};
@@ -54,9 +55,6 @@ impl ResizeAttrs {
                 .map_err(e)?,
             )
         };
-        if coord == Coord::TfCropAndResize {
-            return Err("Resize tf_crop_and_resize has no GPU plan".into());
-        }
         let antialias = a.int_or("antialias", 0).map_err(e)? != 0;
         if antialias && mode == Mode::Nearest {
             return Err("antialias is not defined for nearest mode".into());
@@ -90,14 +88,20 @@ pub struct AxisStep {
     pub n: usize,
     pub idx: Vec<i32>,
     pub w: Vec<f32>,
+    /// Per output position, 1 where it lies outside the crop (tf_crop_and_resize): set to
+    /// `fill` after the pass. Empty when there is none.
+    pub extrap: Vec<i32>,
+    pub fill: f32,
 }
 
-/// The passes and the output shape for x of `shape` with `scales` (floats) or `sizes`.
+/// The passes and the output shape for x of `shape` with `scales` (floats) or `sizes`, and
+/// `roi` (tf_crop_and_resize: starts then ends of the listed axes).
 pub fn plan(
     a: &ResizeAttrs,
     shape: &[usize],
     scales: Option<Vec<f64>>,
     sizes: Option<Vec<i64>>,
+    roi: Option<Vec<f64>>,
 ) -> Result<(Vec<AxisStep>, Vec<usize>)> {
     let r = shape.len();
     let axes: Vec<usize> = match &a.axes {
@@ -105,6 +109,19 @@ pub fn plan(
         None => (0..r).collect(),
     };
     let na = axes.len();
+    let mut rois = vec![(0.0, 1.0); r];
+    if let Some(v) = roi.filter(|v| !v.is_empty()) {
+        if v.len() != 2 * na {
+            return Err(Error::invalid(format!(
+                "roi has {} values, expected {}",
+                v.len(),
+                2 * na
+            )));
+        }
+        for (i, &d) in axes.iter().enumerate() {
+            rois[d] = (v[i], v[na + i]);
+        }
+    }
     let mut sc = vec![1.0f64; r];
     let mut out = shape.to_vec();
     match (
@@ -162,10 +179,19 @@ pub fn plan(
     let mut steps = Vec::new();
     let mut cur = shape.to_vec();
     for &d in &axes {
-        if (sc[d] - 1.0).abs() < 1e-9 && out[d] == cur[d] {
+        let unit_roi = rois[d] == (0.0, 1.0);
+        if (sc[d] - 1.0).abs() < 1e-9
+            && out[d] == cur[d]
+            && (a.p.coord != Coord::TfCropAndResize || unit_roi)
+        {
             continue; // as the CPU op: an axis kept as it is is not resampled
         }
-        let pl = resample::plan(&a.p, cur[d], out[d], sc[d], (0.0, 1.0))?;
+        let pl = resample::plan(&a.p, cur[d], out[d], sc[d], rois[d])?;
+        let extrap: Vec<i32> = if pl.extrapolated.iter().any(|&e| e) {
+            pl.extrapolated.iter().map(|&e| e as i32).collect()
+        } else {
+            Vec::new()
+        };
         i32_of(cur.iter().product(), "Resize intermediate size")?;
         steps.push(AxisStep {
             axis: d,
@@ -176,6 +202,8 @@ pub fn plan(
             n: pl.n,
             idx: pl.idx.iter().map(|&i| i as i32).collect(),
             w: pl.w.iter().map(|&w| w as f32).collect(),
+            extrap,
+            fill: a.p.extrapolation as f32,
         });
         cur[d] = out[d];
     }

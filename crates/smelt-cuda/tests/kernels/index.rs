@@ -390,6 +390,42 @@ fn dropout_mask_and_resize_axes_match_cpu() {
             let tol = if mode == "nearest" { EXACT } else { SUMS };
             check(&format!("Resize {mode} axes {axes:?}"), &g, f, tol);
         }
+        // tf_crop_and_resize: a roi reaching outside the input (extrapolated positions)
+        for (axes, roi) in [
+            (vec![2i64, 3], vec![-0.2f32, 0.1, 1.1, 0.9]),
+            (vec![3], vec![0.25, 0.75]),
+        ] {
+            let sizes: Vec<i64> = axes
+                .iter()
+                .map(|&a| if a == 2 { 40 } else { 257 })
+                .collect();
+            let (g, f) = one_opset(
+                "Resize",
+                vec![
+                    In::Feed(x.clone()),
+                    In::Const(Tensor::from_vec(vec![roi.len()], roi.clone()).unwrap()),
+                    In::Absent,
+                    In::Const(ints(&sizes)),
+                ],
+                attrs(&[
+                    ("mode", Attr::String(mode.into())),
+                    ("axes", Attr::Ints(axes.clone())),
+                    (
+                        "coordinate_transformation_mode",
+                        Attr::String("tf_crop_and_resize".into()),
+                    ),
+                    ("extrapolation_value", Attr::Float(-7.5)),
+                ]),
+                19,
+            );
+            let tol = if mode == "nearest" { EXACT } else { SUMS };
+            check(
+                &format!("Resize {mode} tf_crop_and_resize {axes:?}"),
+                &g,
+                f,
+                tol,
+            );
+        }
         for policy in ["not_larger", "not_smaller"] {
             let (g, f) = one_opset(
                 "Resize",
