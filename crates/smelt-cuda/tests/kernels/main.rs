@@ -11,3 +11,4 @@ mod index;
 mod layout;
 mod linalg;
 mod nn;
+mod select;
