@@ -33,6 +33,7 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/half.cu"),
     include_str!("kernels/typed.cu"),
     include_str!("kernels/cast.cu"),
+    include_str!("kernels/index.cu"),
 ];
 
 /// One CUDA device (ordinal 0) and its compiled kernels.

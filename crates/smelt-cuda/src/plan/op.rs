@@ -7,6 +7,7 @@ use super::col2im::Col2ImAttrs;
 use super::conv::{ConvAttrs, ConvTransposeAttrs};
 use super::elementwise::{self, BinaryOp, CompareOp, UnaryOp};
 use super::grid_sample::GridSampleAttrs;
+use super::index::IndexOp;
 use super::loss::LossAttrs;
 use super::matmul::GemmAttrs;
 use super::pool::PoolAttrs;
@@ -268,6 +269,8 @@ pub enum GpuOp {
         eps: f32,
         momentum: f32,
     },
+    /// Indexing, generation and selection ops (plan/index.rs).
+    Index(IndexOp),
 }
 
 /// Whether input `i` of a node is a device tensor (`Data`) or read on the host (`Host`).
@@ -314,6 +317,9 @@ impl GpuOp {
         }
         if let Some(op) = reduce::reduce_op(t) {
             return e(ReduceAttrs::parse(op, a).map(GpuOp::Reduce));
+        }
+        if let Some(r) = IndexOp::parse(node) {
+            return r.map(GpuOp::Index);
         }
         let op = match t {
             "Clip" => {
@@ -686,6 +692,7 @@ impl GpuOp {
     /// Where input `i` is read.
     pub fn role(&self, i: usize) -> Role {
         let host = match self {
+            GpuOp::Index(x) => x.role(i) == Role::Host,
             GpuOp::Clip { .. } | GpuOp::CastLike { .. } => i >= 1,
             GpuOp::ConstantOfShape { .. } | GpuOp::Range => true,
             GpuOp::View(ViewKind::Reshape { .. })
@@ -723,6 +730,9 @@ impl GpuOp {
     /// Checks the node's declared dtypes against what the kernels run (see
     /// [`GpuOp::dtype_error`]). An unknown dtype is a refusal: the runtime cannot check it.
     pub fn check_types(&self, node: &Node, graph: &Graph) -> Result<(), String> {
+        if let GpuOp::Index(x) = self {
+            return x.check_types(node, graph);
+        }
         if self.location_free() {
             return Ok(()); // no kernel reads the inputs' elements
         }

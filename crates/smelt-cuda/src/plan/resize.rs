@@ -1,7 +1,9 @@
 //! Resize as one resampling pass per resized axis, with the CPU op's axis plans
 //! (`smelt_ops::image::resample::plan`: source indices and weights per output position),
 //! so every mode and coordinate transform computes the same function on both backends.
-//! The GPU form takes no `axes` attribute, the `stretch` policy and no tf_crop_and_resize.
+//! `axes` (opset 18) and the keep_aspect_ratio_policy are planned as the CPU op plans them
+//! (the listed axes resampled in the given order); tf_crop_and_resize with its roi, output
+//! positions outside the crop set to extrapolation_value after each pass.
 
 use super::i32_of;
 use smelt_core::{Error, Result};
@@ -13,20 +15,21 @@ pub struct ResizeAttrs {
     pub p: Params,
     /// The opset-10 form (inputs X, scales): asymmetric coordinates, "simple" nearest.
     pub opset10: bool,
+    /// The `axes` attribute: scales / sizes cover only these, in this order.
+    pub axes: Option<Vec<i64>>,
+    /// keep_aspect_ratio_policy: "stretch", "not_larger" or "not_smaller" (with sizes).
+    pub policy: String,
 }
 
 impl ResizeAttrs {
     pub fn parse(node: &Node) -> std::result::Result<ResizeAttrs, String> {
         let a = &node.attrs;
         let e = |e: Error| e.to_string();
-        if a.has("axes") {
-            return Err("Resize with an axes attribute has no GPU plan".into());
-        }
-        if a.string_or("keep_aspect_ratio_policy", "stretch".into())
-            .map_err(e)?
-            != "stretch"
-        {
-            return Err("Resize keep_aspect_ratio_policy other than stretch".into());
+        let policy = a
+            .string_or("keep_aspect_ratio_policy", "stretch".into())
+            .map_err(e)?;
+        if !["stretch", "not_larger", "not_smaller"].contains(&policy.as_str()) {
+            return Err(format!("unknown keep_aspect_ratio_policy '{policy}'"));
         }
         let mode = match a.string_or("mode", "nearest".into()).map_err(e)?.as_str() {
             "nearest" => Mode::Nearest,
@@ -52,9 +55,6 @@ impl ResizeAttrs {
                 .map_err(e)?,
             )
         };
-        if coord == Coord::TfCropAndResize {
-            return Err("Resize tf_crop_and_resize has no GPU plan".into());
-        }
         let antialias = a.int_or("antialias", 0).map_err(e)? != 0;
         if antialias && mode == Mode::Nearest {
             return Err("antialias is not defined for nearest mode".into());
@@ -70,6 +70,8 @@ impl ResizeAttrs {
                 antialias,
             },
             opset10,
+            axes: a.ints("axes").map_err(e)?,
+            policy,
         })
     }
 }
@@ -86,16 +88,40 @@ pub struct AxisStep {
     pub n: usize,
     pub idx: Vec<i32>,
     pub w: Vec<f32>,
+    /// Per output position, 1 where it lies outside the crop (tf_crop_and_resize): set to
+    /// `fill` after the pass. Empty when there is none.
+    pub extrap: Vec<i32>,
+    pub fill: f32,
 }
 
-/// The passes and the output shape for x of `shape` with `scales` (floats) or `sizes`.
+/// The passes and the output shape for x of `shape` with `scales` (floats) or `sizes`, and
+/// `roi` (tf_crop_and_resize: starts then ends of the listed axes).
 pub fn plan(
     a: &ResizeAttrs,
     shape: &[usize],
     scales: Option<Vec<f64>>,
     sizes: Option<Vec<i64>>,
+    roi: Option<Vec<f64>>,
 ) -> Result<(Vec<AxisStep>, Vec<usize>)> {
     let r = shape.len();
+    let axes: Vec<usize> = match &a.axes {
+        Some(v) => smelt_ops::util::norm_axes(v, r)?,
+        None => (0..r).collect(),
+    };
+    let na = axes.len();
+    let mut rois = vec![(0.0, 1.0); r];
+    if let Some(v) = roi.filter(|v| !v.is_empty()) {
+        if v.len() != 2 * na {
+            return Err(Error::invalid(format!(
+                "roi has {} values, expected {}",
+                v.len(),
+                2 * na
+            )));
+        }
+        for (i, &d) in axes.iter().enumerate() {
+            rois[d] = (v[i], v[na + i]);
+        }
+    }
     let mut sc = vec![1.0f64; r];
     let mut out = shape.to_vec();
     match (
@@ -103,33 +129,45 @@ pub fn plan(
         sizes.filter(|s| !s.is_empty()),
     ) {
         (Some(s), None) => {
-            if s.len() != r {
+            if s.len() != na {
                 return Err(Error::invalid(format!(
-                    "scales has {} values, expected {r}",
+                    "scales has {} values, expected {na}",
                     s.len()
                 )));
             }
-            for d in 0..r {
-                if !(s[d] > 0.0 && s[d].is_finite()) {
+            for (i, &d) in axes.iter().enumerate() {
+                if !(s[i] > 0.0 && s[i].is_finite()) {
                     return Err(Error::invalid(format!(
                         "scales must be positive, got {}",
-                        s[d]
+                        s[i]
                     )));
                 }
-                sc[d] = s[d];
-                out[d] = (s[d] * shape[d] as f64).floor() as usize;
+                sc[d] = s[i];
+                out[d] = (s[i] * shape[d] as f64).floor() as usize;
             }
         }
         (None, Some(s)) => {
-            if s.len() != r || s.iter().any(|&v| v < 0) {
-                return Err(Error::invalid(format!("sizes {s:?} for rank {r}")));
+            if s.len() != na || s.iter().any(|&v| v < 0) {
+                return Err(Error::invalid(format!("sizes {s:?} for {na} axes")));
             }
-            for d in 0..r {
+            for (i, &d) in axes.iter().enumerate() {
                 if shape[d] == 0 {
                     return Err(Error::invalid(format!("cannot resize empty axis {d}")));
                 }
-                sc[d] = s[d] as f64 / shape[d] as f64;
-                out[d] = s[d] as usize;
+                sc[d] = s[i] as f64 / shape[d] as f64;
+                out[d] = s[i] as usize;
+            }
+            if a.policy != "stretch" {
+                let it = axes.iter().map(|&d| sc[d]);
+                let k = if a.policy == "not_larger" {
+                    it.fold(f64::INFINITY, f64::min)
+                } else {
+                    it.fold(0.0, f64::max)
+                };
+                for &d in &axes {
+                    sc[d] = k;
+                    out[d] = (k * shape[d] as f64 + 0.5) as usize;
+                }
             }
         }
         (Some(_), Some(_)) => {
@@ -140,11 +178,20 @@ pub fn plan(
     i32_of(out.iter().product(), "Resize output size")?;
     let mut steps = Vec::new();
     let mut cur = shape.to_vec();
-    for d in 0..r {
-        if (sc[d] - 1.0).abs() < 1e-9 && out[d] == cur[d] {
+    for &d in &axes {
+        let unit_roi = rois[d] == (0.0, 1.0);
+        if (sc[d] - 1.0).abs() < 1e-9
+            && out[d] == cur[d]
+            && (a.p.coord != Coord::TfCropAndResize || unit_roi)
+        {
             continue; // as the CPU op: an axis kept as it is is not resampled
         }
-        let pl = resample::plan(&a.p, cur[d], out[d], sc[d], (0.0, 1.0))?;
+        let pl = resample::plan(&a.p, cur[d], out[d], sc[d], rois[d])?;
+        let extrap: Vec<i32> = if pl.extrapolated.iter().any(|&e| e) {
+            pl.extrapolated.iter().map(|&e| e as i32).collect()
+        } else {
+            Vec::new()
+        };
         i32_of(cur.iter().product(), "Resize intermediate size")?;
         steps.push(AxisStep {
             axis: d,
@@ -155,6 +202,8 @@ pub fn plan(
             n: pl.n,
             idx: pl.idx.iter().map(|&i| i as i32).collect(),
             w: pl.w.iter().map(|&w| w as f32).collect(),
+            extrap,
+            fill: a.p.extrapolation as f32,
         });
         cur[d] = out[d];
     }

@@ -44,6 +44,13 @@ impl Op for GatherElements {
     fn op_type(&self) -> &str {
         "GatherElements"
     }
+    /// The data's dtype with the indices' shape.
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        Ok(vec![ValueInfo {
+            dtype: in_info(ctx, 0).and_then(|i| i.dtype),
+            shape: in_info(ctx, 1).and_then(|i| i.shape.clone()),
+        }])
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let it = req(&inputs, 1)?;

@@ -28,6 +28,14 @@ impl Op for Range {
     fn op_type(&self) -> &str {
         "Range"
     }
+    /// The start's dtype, one dim (its length known only from the values).
+    fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
+        let dtype = ctx.inputs.first().cloned().flatten().and_then(|i| i.dtype);
+        Ok(vec![ValueInfo {
+            dtype,
+            shape: Some(vec![Dim::Unknown]),
+        }])
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let s = scalar(req(&inputs, 0)?, "start")?;
         let l = scalar(req(&inputs, 1)?, "limit")?;

@@ -11,15 +11,14 @@ pub(super) fn resize(s: &Stream, a: &ResizeAttrs, ins: &Ins) -> Result<GpuTensor
     let x = ins.f32(0)?;
     let floats =
         |i: usize| -> Result<Option<Vec<f64>>> { ins.host(i)?.map(|t| t.to_f64_vec()).transpose() };
-    let (scales, sizes) = if a.opset10 {
-        (floats(1)?, None)
+    let (scales, sizes, roi) = if a.opset10 {
+        (floats(1)?, None, None)
     } else {
-        if ins.host(1)?.is_some_and(|r| !r.is_empty()) {
-            return Err(Error::unsupported("Resize", "a roi input on the GPU"));
-        }
-        (floats(2)?, ins.host_ints(3)?)
+        // checked as the CPU op checks it; only tf_crop_and_resize reads it
+        let roi = floats(1)?;
+        (floats(2)?, ins.host_ints(3)?, roi)
     };
-    let (steps, out) = resize::plan(a, x.shape(), scales, sizes)?;
+    let (steps, out) = resize::plan(a, x.shape(), scales, sizes, roi)?;
     let mut cur = x.clone();
     for st in &steps {
         let mut shape = cur.shape().to_vec();
@@ -42,6 +41,12 @@ pub(super) fn resize(s: &Stream, a: &ResizeAttrs, ins: &Ins) -> Result<GpuTensor
             b,
             args![&xp, &yp, &o, &dm, &inn, &ou, &n, &ip, &wp],
         )?;
+        if !st.extrap.is_empty() {
+            // positions outside the crop take extrapolation_value (before the next pass)
+            let fl = s.upload(&Tensor::from_vec(vec![st.extrap.len()], st.extrap.clone())?)?;
+            let (fp, fill) = (fl.ptr(), st.fill);
+            s.launch("fill_rows_f32", g, b, args![&yp, &o, &ou, &inn, &fp, &fill])?;
+        }
         cur = y;
     }
     if cur.shape() != out.as_slice() {

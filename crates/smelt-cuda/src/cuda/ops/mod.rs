@@ -10,6 +10,7 @@ mod attention;
 mod elementwise;
 mod half;
 mod image;
+mod index;
 mod layout;
 mod linalg;
 mod loss;
@@ -21,6 +22,7 @@ mod pool2;
 mod quant;
 mod reduce;
 mod sample;
+mod select;
 mod sequence;
 mod signal;
 mod train;
@@ -94,6 +96,7 @@ pub fn run(
             split,
             num_outputs,
         } => return layout::split(s, &ins, *axis, split.clone(), *num_outputs, n_outputs),
+        GpuOp::Index(x) => return index::run(s, x, &ins, n_outputs),
         GpuOp::LayerNorm { axis, eps } => {
             return nn::layer_norm(
                 s,
@@ -228,7 +231,8 @@ pub fn run(
         | GpuOp::LinearAttention(_)
         | GpuOp::CausalConv { .. }
         | GpuOp::DynQuant
-        | GpuOp::BatchNormTrain { .. } => {
+        | GpuOp::BatchNormTrain { .. }
+        | GpuOp::Index(_) => {
             unreachable!("handled above")
         }
         GpuOp::Constant | GpuOp::Shape { .. } | GpuOp::Size | GpuOp::View(_) => {
