@@ -242,12 +242,12 @@ impl IndexOp {
             })
         };
         match node.op_type.as_str() {
-            "Range" | "Trilu" | "EyeLike" | "ConstantOfShape" | "GatherElements" | "Tile"
-            | "GatherND" | "Compress" | "CenterCropPad" | "TopK" | "DepthToSpace"
-            | "SpaceToDepth" | "TensorScatter" | "NonMaxSuppression" | "NonZero" | "Unique"
-            | "OneHot" | "ScatterElements" | "Scatter" | "ScatterND" | "CumSum" | "CumProd" => {
-                Some(op())
-            }
+            // Range, Trilu, ConstantOfShape, GatherElements, Tile, CumSum, CumProd,
+            // DepthToSpace and SpaceToDepth are the typed kernels' (op.rs), Hardmax the
+            // softmax family's
+            "EyeLike" | "GatherND" | "Compress" | "CenterCropPad" | "TopK" | "TensorScatter"
+            | "NonMaxSuppression" | "NonZero" | "Unique" | "OneHot" | "ScatterElements"
+            | "Scatter" | "ScatterND" => Some(op()),
             // the plain inference form stays a no-copy view (op.rs)
             "Dropout" if n_out > 1 || node.inputs.len() > 1 => Some(op()),
             _ => None,

@@ -40,16 +40,14 @@ fn mixed_placement_copies_only_at_boundaries() {
         return;
     }
     let g = mixed();
-    let on_gpu: Vec<bool> = g
+    let mut on_gpu: Vec<bool> = g
         .nodes
         .iter()
         .map(|n| smelt_cuda::backend::gpu_support(n, &g) == smelt_ir::Support::Yes)
         .collect();
-    assert_eq!(
-        on_gpu,
-        vec![true, false, true, true],
-        "Relu, TopK, Mul, Shape"
-    );
+    assert_eq!(on_gpu, vec![true; 4], "Relu, TopK, Mul, Shape");
+    // TopK pinned to the CPU (as SMELT_FORCE_CPU would): GPU, CPU, GPU, metadata
+    on_gpu[1] = false;
     let ex = Executor::new(&g, &on_gpu).unwrap();
     let x = Rng::new(40).tensor(&[4, 33], -1.0, 1.0);
     let want = smelt_cpu::run(&g, vec![("x".into(), x.clone())]).unwrap();

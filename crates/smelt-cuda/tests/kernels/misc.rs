@@ -92,3 +92,54 @@ fn det_matches_cpu() {
     check("Det singular", &g, f, EXACT);
     println!("Det: max abs error {worst:.3e}");
 }
+
+#[test]
+fn empty_reductions_give_the_cpu_identities() {
+    if !gpu_or_skip("empty_reductions_give_the_cpu_identities") {
+        return;
+    }
+    let ops = [
+        "ReduceSum",
+        "ReduceMean",
+        "ReduceMax",
+        "ReduceMin",
+        "ReduceProd",
+        "ReduceSumSquare",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceLogSum",
+        "ReduceLogSumExp",
+    ];
+    // [2, 0, 3] reduced over axis 1 (rows of inner 3) and [3, 0] over axis 1 (inner 1)
+    for (shape, axes) in [(vec![2usize, 0, 3], vec![1i64]), (vec![3, 0], vec![1])] {
+        for op in ops {
+            let x = Tensor::zeros(smelt_core::DType::F32, shape.clone());
+            let (g, f) = one_opset(
+                op,
+                vec![In::Feed(x), In::Const(ints(&axes))],
+                attrs(&[("keepdims", Attr::Int(0))]),
+                18,
+            );
+            check(
+                &format!("{op} over an empty axis of {shape:?}"),
+                &g,
+                f,
+                EXACT,
+            );
+        }
+    }
+}
+
+#[test]
+fn prelu_per_channel_slope_matches_cpu() {
+    if !gpu_or_skip("prelu_per_channel_slope_matches_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(45);
+    for shape in [vec![2usize, 3, 4], vec![2, 3, 257, 5], vec![2, 3, 4, 5, 6]] {
+        let x = rng.tensor(&shape, -2.0, 2.0);
+        let slope = rng.tensor(&[3], 0.1, 0.9);
+        let (g, f) = one("PRelu", vec![In::Feed(x), In::Const(slope)], attrs(&[]));
+        check(&format!("PRelu slope [3] on {shape:?}"), &g, f, ULPS);
+    }
+}

@@ -247,6 +247,9 @@ fn dft_matches_cpu() {
         check(&format!("DFT-20 n{n} default axis"), &g, f, SUMS);
         // opset 20: dft_length (padding and cutting) and axis inputs; a one-sided inverse
         for (len, inverse, onesided) in [(n + 5, 0, 0), ((n / 2).max(1), 0, 1), (0, 1, 1)] {
+            if len == 0 && n < 2 {
+                continue; // a one-sided inverse of one bin has no output
+            }
             let half = n / 2 + 1;
             let x = if inverse == 1 {
                 rng.tensor(&[3, half, 2], -1.0, 1.0)

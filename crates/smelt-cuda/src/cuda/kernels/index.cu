@@ -487,7 +487,7 @@ IX_UNIQUE(u32, unsigned int) IX_UNIQUE(u64, unsigned long long)
 IX_SIZES(IX_UNIQUE_WRITE)
 
 // Resize tf_crop_and_resize: rows of y [outer, out, inner] whose flag is set take `v`.
-extern "C" __global__ void ix_fill_rows_f32(float* y, int outer, int out, int inner, const int* flags, float v) {
+extern "C" __global__ void fill_rows_f32(float* y, int outer, int out, int inner, const int* flags, float v) {
     int n = outer * out * inner;
     GRID_STRIDE(i, n) {
         if (flags[(i / inner) % out]) y[i] = v;

@@ -41,6 +41,67 @@ extern "C" __global__ void dft_f32(const float* x, float* y, DftParams p) {
     }
 }
 
+// For a power-of-two n: one thread per row (o, i) runs the CPU op's radix-2 FFT (same
+// operations in the same order, so the same rounding) in `w` (2 n doubles per row), after
+// the same zero padding / Hermitian extension, then writes the row's out_len outputs.
+extern "C" __global__ void dft_pow2_f32(const float* x, float* y, double* w, DftParams p) {
+    int rows = p.outer * p.inner, n = p.n;
+    GRID_STRIDE(r, rows) {
+        int i = r % p.inner, o = r / p.inner;
+        double* re = w + (long long)r * 2 * n;
+        double* im = re + n;
+        for (int t = 0; t < n; ++t) { re[t] = 0.0; im[t] = 0.0; }
+        const float* xr = x + ((long long)o * p.in_len * p.inner + i) * p.c;
+        long long step = (long long)p.inner * p.c;
+        if (p.real_out) {
+            int h = min(n / 2 + 1, p.in_len);
+            for (int k = 0; k < h; ++k) {
+                re[k] = xr[k * step];
+                im[k] = p.c == 2 ? (double)xr[k * step + 1] : 0.0;
+            }
+            for (int k = 1; k < (n + 1) / 2; ++k)
+                if (k < h) { re[n - k] = re[k]; im[n - k] = -im[k]; }
+        } else {
+            for (int t = 0; t < min(p.in_len, n); ++t) {
+                re[t] = xr[t * step];
+                im[t] = p.c == 2 ? (double)xr[t * step + 1] : 0.0;
+            }
+        }
+        double sign = p.inverse ? 1.0 : -1.0;
+        for (int a = 1, j = 0; a < n; ++a) {
+            int bit = n >> 1;
+            while (j & bit) { j ^= bit; bit >>= 1; }
+            j |= bit;
+            if (a < j) {
+                double t = re[a]; re[a] = re[j]; re[j] = t;
+                t = im[a]; im[a] = im[j]; im[j] = t;
+            }
+        }
+        for (int len = 2; len <= n; len <<= 1) {
+            double ang = sign * 2.0 * SIG_PI / (double)len;
+            for (int start = 0; start < n; start += len) {
+                for (int k = 0; k < len / 2; ++k) {
+                    double wr = cos(ang * (double)k), wi = sin(ang * (double)k);
+                    int a = start + k, b = start + k + len / 2;
+                    // no fused multiply-add: the CPU rounds each product
+                    double tr = __dsub_rn(__dmul_rn(re[b], wr), __dmul_rn(im[b], wi));
+                    double ti = __dadd_rn(__dmul_rn(re[b], wi), __dmul_rn(im[b], wr));
+                    re[b] = re[a] - tr;
+                    im[b] = im[a] - ti;
+                    re[a] += tr;
+                    im[a] += ti;
+                }
+            }
+        }
+        double f = p.inverse ? 1.0 / (double)n : 1.0;
+        for (int k = 0; k < p.out_len; ++k) {
+            float* yo = y + (((long long)o * p.out_len + k) * p.inner + i) * p.out_c;
+            yo[0] = (float)(p.inverse ? re[k] * f : re[k]);
+            if (p.out_c == 2) yo[1] = (float)(p.inverse ? im[k] * f : im[k]);
+        }
+    }
+}
+
 // Hann (kind 0), Hamming (1), Blackman (2) windows of n samples over denominator d.
 extern "C" __global__ void window_f32(float* y, int n, int kind, double d) {
     GRID_STRIDE(i, n) {

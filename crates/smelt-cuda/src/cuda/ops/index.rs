@@ -458,7 +458,10 @@ fn trilu(s: &Stream, ins: &Ins, upper: bool) -> Result<GpuTensor> {
     }
     let (nr, nc) = (x.shape()[r - 2], x.shape()[r - 1]);
     let y = s.alloc(x.dtype(), x.shape())?;
-    let name = sized(["ix_trilu_8", "ix_trilu_16", "ix_trilu_32", "ix_trilu_64"], x.dtype())?;
+    let name = sized(
+        ["ix_trilu_8", "ix_trilu_16", "ix_trilu_32", "ix_trilu_64"],
+        x.dtype(),
+    )?;
     let (xp, yp, n) = (x.ptr(), y.ptr(), i32_of(x.len(), "Trilu size")?);
     let (nr, nc, up) = (nr as i32, nc as i32, upper as i32);
     let (g, b) = geom(x.len());

@@ -29,6 +29,7 @@ mod train;
 
 use super::stream::Stream;
 use super::tensor::GpuTensor;
+use crate::plan::elementwise::BinaryOp;
 use crate::plan::GpuOp;
 use smelt_core::{DType, Error, Result, Tensor};
 
@@ -133,6 +134,19 @@ pub fn run(
             max,
             from_inputs,
         } => elementwise::clip(s, &ins, *min, *max, *from_inputs)?,
+        GpuOp::Binary(BinaryOp::PRelu) => {
+            let (x, slope) = (ins.dev(0)?, ins.dev(1)?);
+            let (xs, ss) = (x.shape(), slope.shape());
+            // a per-channel slope [C] of x [N, C, ...] (legacy exports) goes on the channel
+            // axis, as the CPU op places it
+            if ss.len() == 1 && xs.len() > 2 && ss[0] == xs[1] && ss[0] != xs[xs.len() - 1] {
+                let mut shape = vec![1usize; xs.len() - 1];
+                shape[0] = ss[0];
+                elementwise::binary(s, x, &slope.view(shape)?, BinaryOp::PRelu)?
+            } else {
+                elementwise::binary(s, x, slope, BinaryOp::PRelu)?
+            }
+        }
         GpuOp::Binary(b) => elementwise::binary(s, ins.dev(0)?, ins.dev(1)?, *b)?,
         GpuOp::Compare(c) => elementwise::compare(s, ins.dev(0)?, ins.dev(1)?, *c)?,
         GpuOp::Where => elementwise::where_(s, &ins)?,

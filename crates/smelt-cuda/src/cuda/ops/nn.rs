@@ -266,13 +266,11 @@ fn launch_reduce(
     op: ReduceOp,
 ) -> Result<GpuTensor> {
     let y = s.alloc(DType::F32, &out)?;
-    if r == 0 {
-        // an empty reduction has no GPU kernel (its identity value differs per op)
-        return Err(smelt_core::Error::unsupported(
-            "Reduce",
-            "empty reduced axis",
-        ));
+    if y.is_empty() {
+        return Ok(y);
     }
+    // r == 0 (an empty reduction set) gives each op's identity, as on the CPU: the kernels
+    // start from it and finish with it (0, 1, -inf, +inf; log 0 = -inf; Mean 0 / 0 = NaN)
     let (xp, yp, code) = (x.ptr(), y.ptr(), op as i32);
     let (o, rr, i) = (
         i32_of(outer, "outer")?,

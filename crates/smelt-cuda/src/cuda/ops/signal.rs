@@ -29,8 +29,19 @@ pub(super) fn dft(s: &Stream, a: &DftAttrs, ins: &Ins) -> Result<GpuTensor> {
     )?;
     let y = s.alloc(DType::F32, &out)?;
     let (xp, yp) = (x.ptr(), y.ptr());
-    let (g, b) = geom(y.len());
-    s.launch("dft_f32", g, b, args![&xp, &yp, &p])?;
+    let n = p.n as usize;
+    if n > 1 && n.is_power_of_two() {
+        // the CPU's radix-2 FFT, one thread per row, in a scratch of 2 n doubles a row
+        let rows = (p.outer * p.inner) as usize;
+        let scratch = s.alloc(DType::I64, &[rows * 2 * n])?;
+        crate::plan::i32_of(rows * 2 * n, "DFT scratch")?;
+        let sp = scratch.ptr();
+        let (g, b) = geom(rows);
+        s.launch("dft_pow2_f32", g, b.min(64), args![&xp, &yp, &sp, &p])?;
+    } else {
+        let (g, b) = geom(y.len());
+        s.launch("dft_f32", g, b, args![&xp, &yp, &p])?;
+    }
     Ok(y)
 }
 
