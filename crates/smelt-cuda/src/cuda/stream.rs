@@ -40,6 +40,8 @@ pub struct Stream {
     constants: Mutex<HashSet<u64>>,
     /// 16-bit copies of constant tensors, by (address, elements).
     lowp: Mutex<HashMap<(u64, usize), GpuTensor>>,
+    /// The cuDNN handle on this stream, made on first use (None: no usable libcudnn).
+    cudnn: std::sync::OnceLock<Option<super::cudnn::Cudnn>>,
 }
 
 impl Stream {
@@ -81,6 +83,7 @@ impl Stream {
             syncs: AtomicU64::new(0),
             constants: Mutex::new(HashSet::new()),
             lowp: Mutex::new(HashMap::new()),
+            cudnn: std::sync::OnceLock::new(),
         })
     }
 
@@ -221,6 +224,19 @@ impl Stream {
     /// Makes this stream's context current on the calling thread.
     pub fn bind(&self) -> Result<()> {
         self.dev.bind()
+    }
+
+    /// This stream's cuDNN handle, or None where cuDNN cannot be used (see
+    /// [`super::cudnn::available`]).
+    pub(crate) fn cudnn(&self) -> Option<&super::cudnn::Cudnn> {
+        self.cudnn
+            .get_or_init(|| {
+                if !super::cudnn::available() {
+                    return None;
+                }
+                super::cudnn::Cudnn::new(self.stream.cu_stream()).ok()
+            })
+            .as_ref()
     }
 
     /// Waits for all queued work; a failed kernel shows here as an error.

@@ -143,3 +143,79 @@ fn prelu_per_channel_slope_matches_cpu() {
         check(&format!("PRelu slope [3] on {shape:?}"), &g, f, ULPS);
     }
 }
+
+#[test]
+fn conv_1d_to_3d_and_grouped_match_cpu() {
+    if !gpu_or_skip("conv_1d_to_3d_and_grouped_match_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(46);
+    let mut worst = 0f32;
+    // (x, w, group, pads, strides, dilations)
+    let cases: Vec<(Vec<usize>, Vec<usize>, i64, Vec<i64>, Vec<i64>, Vec<i64>)> = vec![
+        (
+            vec![2, 3, 5, 5, 5],
+            vec![4, 3, 2, 2, 2],
+            1,
+            vec![0; 6],
+            vec![1; 3],
+            vec![1; 3],
+        ),
+        (
+            vec![2, 4, 9, 17, 6],
+            vec![6, 2, 3, 3, 3],
+            2,
+            vec![1; 6],
+            vec![2, 1, 1],
+            vec![1, 2, 1],
+        ),
+        (
+            vec![1, 8, 33, 31],
+            vec![8, 1, 3, 3],
+            8,
+            vec![1, 1, 1, 1],
+            vec![1, 1],
+            vec![1, 1],
+        ),
+        (
+            vec![2, 5, 257],
+            vec![7, 5, 5],
+            1,
+            vec![2, 2],
+            vec![3],
+            vec![1],
+        ),
+        // asymmetric pads: not cuDNN's, the im2col path
+        (
+            vec![1, 3, 17, 15],
+            vec![4, 3, 3, 3],
+            1,
+            vec![0, 1, 2, 1],
+            vec![1, 1],
+            vec![1, 1],
+        ),
+    ];
+    for (xs, ws, group, pads, st, dil) in cases {
+        let x = rng.tensor(&xs, -1.0, 1.0);
+        let w = rng.tensor(&ws, -0.5, 0.5);
+        let b = rng.tensor(&[ws[0]], -0.5, 0.5);
+        let at = [
+            ("group", Attr::Int(group)),
+            ("pads", Attr::Ints(pads.clone())),
+            ("strides", Attr::Ints(st.clone())),
+            ("dilations", Attr::Ints(dil.clone())),
+        ];
+        let (g, f) = one(
+            "Conv",
+            vec![In::Feed(x), In::Const(w), In::Const(b)],
+            attrs(&at),
+        );
+        worst = worst.max(check(
+            &format!("Conv {xs:?} w {ws:?} group {group}"),
+            &g,
+            f,
+            SUMS,
+        ));
+    }
+    println!("Conv 1-3 d: max abs error {worst:.3e}");
+}

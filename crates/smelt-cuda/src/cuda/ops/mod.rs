@@ -7,6 +7,7 @@
 //! which the executor answers by running the node on the CPU.
 
 mod attention;
+mod conv_dnn;
 mod elementwise;
 mod half;
 mod image;

@@ -1,0 +1,110 @@
+//! Conv through cuDNN (1 to 3 spatial dims, any groups, symmetric pads) where the stream
+//! has a cuDNN handle; `Ok(None)` hands the node to the im2col + GEMM / direct kernels.
+//! Precision as for GEMMs: fp32 exact (FMA math), tf32 (tensor ops on f32 data), fp16 /
+//! bf16 (16-bit operands, weights converted once, f32 accumulation, output back to f32).
+
+use super::elementwise::cast;
+use super::geom;
+use crate::cuda::cudnn::{ConvData, ConvKey, ConvMath};
+use crate::cuda::stream::{args, Stream};
+use crate::cuda::tensor::GpuTensor;
+use crate::plan::conv::ConvAttrs;
+use crate::plan::i32_of;
+use crate::precision::Precision;
+use smelt_core::{DType, Error, Result};
+
+pub(super) fn conv(
+    s: &Stream,
+    a: &ConvAttrs,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    bias: Option<&GpuTensor>,
+) -> Result<Option<GpuTensor>> {
+    let Some(dnn) = s.cudnn() else {
+        return Ok(None);
+    };
+    let (xs, ws) = (x.shape(), w.shape());
+    if !(3..=5).contains(&xs.len()) || ws.len() != xs.len() {
+        return Ok(None);
+    }
+    let sp = &xs[2..];
+    let g = a
+        .window
+        .resolve(sp, &a.window.kernel(sp.len(), Some(&ws[2..]))?)?;
+    let (n, c, m) = (xs[0], xs[1], ws[0]);
+    if c % a.groups != 0 || m % a.groups != 0 || ws[1] * a.groups != c {
+        return Err(Error::shape(format!(
+            "Conv: input channels {c}, weights {ws:?} and group {} disagree",
+            a.groups
+        )));
+    }
+    let mut out = vec![n, m];
+    out.extend(&g.output);
+    let (data, math) = match s.precision {
+        Precision::F32 => (ConvData::F32, ConvMath::Fma),
+        Precision::Tf32 => (ConvData::F32, ConvMath::TensorOp),
+        Precision::F16 => (ConvData::F16, ConvMath::TensorOp),
+        Precision::Bf16 => (ConvData::Bf16, ConvMath::TensorOp),
+    };
+    let Some(key) = ConvKey::new(
+        xs,
+        ws,
+        &out,
+        &g.pads_begin,
+        &g.pads_end,
+        &g.strides,
+        &g.dilations,
+        a.groups,
+        data,
+        math,
+    ) else {
+        return Ok(None);
+    };
+    let Ok(plan) = dnn.plan(&key) else {
+        return Ok(None);
+    };
+    i32_of(out.iter().product(), "Conv output size")?;
+    if out.contains(&0) {
+        return Ok(Some(s.alloc(DType::F32, &out)?));
+    }
+    let work = if plan.workspace > 0 {
+        Some(s.alloc(DType::U8, &[plan.workspace])?)
+    } else {
+        None
+    };
+    let wsp = work.as_ref().map_or(0u64, |t| t.ptr());
+    let y = if data == ConvData::F32 {
+        let y = s.alloc(DType::F32, &out)?;
+        dnn.forward(&plan, x.ptr(), w.ptr(), y.ptr(), wsp)?;
+        y
+    } else {
+        let (xo, wo) = (super::linalg::operand(s, x)?, super::linalg::operand(s, w)?);
+        let lowp = if data == ConvData::Bf16 {
+            DType::BF16
+        } else {
+            DType::F16
+        };
+        let y16 = s.alloc(lowp, &out)?;
+        dnn.forward(&plan, xo.ptr, wo.ptr, y16.ptr(), wsp)?;
+        cast(s, &y16, DType::F32)?
+    };
+    if let Some(bias) = bias {
+        if bias.dtype() != DType::F32 || bias.len() != m {
+            return Err(Error::shape(format!(
+                "Conv: bias of {} {:?} for {m} output channels",
+                bias.dtype(),
+                bias.shape()
+            )));
+        }
+        let inner = i32_of(out[2..].iter().product(), "pixels")?;
+        let (yp, bp, cm, total) = (y.ptr(), bias.ptr(), m as i32, y.len() as i32);
+        let (g, b) = geom(y.len());
+        s.launch(
+            "channel_bias_f32",
+            g,
+            b,
+            args![&yp, &bp, &cm, &inner, &total],
+        )?;
+    }
+    Ok(Some(y))
+}
