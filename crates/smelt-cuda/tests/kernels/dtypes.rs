@@ -709,6 +709,9 @@ fn range_every_dtype() {
             &[(1.0, 250.0, 1.0), (200.0, 3.0, 1.0), (2.0, 100.0, 7.0)]
         };
         for &(a, b, c) in cases {
+            if c.fract() != 0.0 && !is_float_dtype(d) {
+                continue; // a fractional delta truncates to 0 for integers: no range
+            }
             let t = |v: f64| {
                 smelt_ops::math::cast::cast(&Tensor::from_vec(vec![], vec![v]).unwrap(), d, false)
                     .unwrap()
@@ -747,4 +750,8 @@ fn bitcast_equal_widths() {
             check_any(&format!("BitCast {from} to {to} [{n}]"), &g, f, EXACT);
         }
     }
+}
+
+fn is_float_dtype(d: DType) -> bool {
+    matches!(d, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
 }

@@ -19,7 +19,7 @@ pub fn register(r: &mut Registry) {
     });
 }
 
-fn cumprod<T: Elem + Copy + One + std::ops::Mul<Output = T>>(
+fn cumprod<T: Elem + Copy + One + crate::array::common::Arith>(
     x: &Tensor,
     axis: usize,
     exclusive: bool,
@@ -39,9 +39,9 @@ fn cumprod<T: Elem + Copy + One + std::ops::Mul<Output = T>>(
                 let k = if reverse { n - 1 - step } else { step };
                 if exclusive {
                     out[at(k)] = acc;
-                    acc = acc * v[at(k)];
+                    acc = crate::array::common::Arith::mul(&acc, &v[at(k)]); // integers wrap
                 } else {
-                    acc = acc * v[at(k)];
+                    acc = crate::array::common::Arith::mul(&acc, &v[at(k)]); // integers wrap
                     out[at(k)] = acc;
                 }
             }

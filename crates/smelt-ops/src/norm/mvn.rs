@@ -4,7 +4,6 @@
 use super::common::*;
 use crate::prelude::*;
 use crate::reduce::kernel::Plan;
-use num_traits::Float;
 
 #[derive(Debug)]
 pub struct Mvn {
@@ -25,22 +24,24 @@ impl Mvn {
         let plan = Plan::new(x.shape(), &axes);
         let xs = float_input::<T>(x)?;
         let z = cst::<T::C>(0.0);
-        let n = cst::<T::C>(plan.r as f64);
-        let m: Vec<T::C> = plan
-            .fold(&xs, z, |a, v, _| a + v, |a, b| a + b)
+        // statistics in f64: E[x^2] - E[x]^2 cancels badly in f32 when the variance is small
+        let xd = x.to_f64_vec()?;
+        let n = plan.r as f64;
+        let md: Vec<f64> = plan
+            .fold(&xd, 0.0, |a, v, _| a + v, |a, b| a + b)
             .into_iter()
             .map(|s| s / n)
             .collect();
-        let q: Vec<T::C> = plan
-            .fold(&xs, z, |a, v, _| a + v * v, |a, b| a + b)
+        let qd: Vec<f64> = plan
+            .fold(&xd, 0.0, |a, v, _| a + v * v, |a, b| a + b)
             .into_iter()
             .map(|s| s / n)
             .collect();
-        let eps = cst::<T::C>(1e-9);
-        let inv: Vec<T::C> = m
+        let m: Vec<T::C> = md.iter().map(|&v| cst::<T::C>(v)).collect();
+        let inv: Vec<T::C> = md
             .iter()
-            .zip(&q)
-            .map(|(&m, &q)| cst::<T::C>(1.0) / ((q - m * m).max(z).sqrt() + eps))
+            .zip(&qd)
+            .map(|(&m, &q)| cst::<T::C>(1.0 / ((q - m * m).max(0.0).sqrt() + 1e-9)))
             .collect();
         // each element's statistics slot: strides of the keepdims shape broadcast to X
         let kshape = plan.out_shape(true);

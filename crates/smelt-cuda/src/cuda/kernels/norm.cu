@@ -112,25 +112,42 @@ extern "C" __global__ void lpnorm_mid_f32(const float* x, float* y, int outer, i
     }
 }
 
+// Block-wide double sum (blocks of a power-of-two size <= 1024; `sh` holds 32 doubles).
+__device__ double block_sum_d(double v, double* sh) {
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+    __syncthreads();
+    if (lane == 0) sh[w] = v;
+    __syncthreads();
+    v = (threadIdx.x < nw) ? sh[threadIdx.x] : 0.0;
+    if (w == 0)
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+    if (threadIdx.x == 0) sh[0] = v;
+    __syncthreads();
+    return sh[0];
+}
+
 // MeanVarianceNormalization: one block per kept index; `kept` and `red` hold the kept and
-// reduced dims with x's strides (in `a`). y = (x - mean) / (sqrt(max(E[x^2] - mean^2, 0)) + 1e-9).
+// reduced dims with x's strides (in `a`). Statistics in double, as the CPU op:
+// y = (x - mean) * (1 / (sqrt(max(E[x^2] - mean^2, 0)) + 1e-9)), mean and factor then f32.
 extern "C" __global__ void mvn_f32(const float* x, float* y, int groups, int r, Strides kept, Strides red) {
-    __shared__ float sh[32];
+    __shared__ double sh[32];
     int g = blockIdx.x;
     if (g >= groups) return;
     int base, u1, u2;
     offsets3(kept, g, base, u1, u2);
-    float s = 0.0f, q = 0.0f;
+    double s = 0.0, q = 0.0;
     for (int j = threadIdx.x; j < r; j += blockDim.x) {
         int o;
         offsets3(red, j, o, u1, u2);
-        float v = x[base + o];
+        double v = x[base + o];
         s += v;
         q += v * v;
     }
-    float m = block_sum(s, sh) / (float)r;
-    float ms = block_sum(q, sh) / (float)r;
-    float inv = 1.0f / (sqrtf(fmaxf(ms - m * m, 0.0f)) + 1e-9f);
+    double md = block_sum_d(s, sh) / (double)r;
+    double ms = block_sum_d(q, sh) / (double)r;
+    float m = (float)md;
+    float inv = (float)(1.0 / (sqrt(fmax(ms - md * md, 0.0)) + 1e-9));
     for (int j = threadIdx.x; j < r; j += blockDim.x) {
         int o;
         offsets3(red, j, o, u1, u2);
