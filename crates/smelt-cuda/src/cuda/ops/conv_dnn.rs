@@ -1,7 +1,7 @@
 //! Conv through cuDNN (1 to 3 spatial dims, any groups, symmetric pads) where the stream
 //! has a cuDNN handle; `Ok(None)` hands the node to the im2col + GEMM / direct kernels.
-//! Precision: fp32 exact (FMA math) and tf32 (tensor ops on f32 data); fp16 / bf16 convs
-//! use the GEMM path, whose outputs stay f32.
+//! Precision: tf32 (tensor ops on f32 data) for every conv, fp32 (FMA math) for 3-d ones
+//! only; fp16 / bf16 convs use the GEMM path, whose outputs stay f32.
 
 use super::geom;
 use crate::cuda::cudnn::{ConvData, ConvKey, ConvMath};
@@ -42,7 +42,10 @@ pub(super) fn conv(
     // fp16 / bf16 stay on im2col + GEMM: cuDNN would round every conv output to 16 bits
     // (its x and y share a type), the GEMM path keeps outputs f32 (4x smaller errors on the
     // golden OCR detector)
+    // fp32: only what im2col + SGEMM does not run (3 spatial dims); cuDNN's FMA-only
+    // algorithms measured 2-6x slower than it on ResNet-50 (H200, cuDNN 9.14)
     let (data, math) = match s.precision {
+        Precision::F32 if xs.len() < 5 => return Ok(None),
         Precision::F32 => (ConvData::F32, ConvMath::Fma),
         Precision::Tf32 => (ConvData::F32, ConvMath::TensorOp),
         Precision::F16 | Precision::Bf16 => return Ok(None),
