@@ -121,6 +121,40 @@ fn probe() -> std::result::Result<Arc<Device>, String> {
     }
 }
 
+/// Where the PTX of `src` for `arch` is cached between processes (compiling the kernel
+/// program takes seconds): `$SMELT_KERNEL_CACHE`, else `$XDG_CACHE_HOME/smelt/cuda`, else
+/// `~/.cache/smelt/cuda`, one file per (source, options) hash. None: no such folder (the
+/// kernels are then compiled in every process). `SMELT_KERNEL_CACHE=off` disables it.
+fn ptx_cache_path(src: &str, arch: &str) -> Option<std::path::PathBuf> {
+    let dir = match std::env::var_os("SMELT_KERNEL_CACHE") {
+        Some(d) if d == "off" => return None,
+        Some(d) => std::path::PathBuf::from(d),
+        None => match std::env::var_os("XDG_CACHE_HOME") {
+            Some(x) => std::path::PathBuf::from(x).join("smelt/cuda"),
+            None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache/smelt/cuda"),
+        },
+    };
+    // FNV-1a over the source and the options: stable across builds and toolchains
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in src.bytes().chain(arch.bytes()) {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(dir.join(format!("kernels-{h:016x}.ptx")))
+}
+
+/// Writes the PTX cache file (a temporary file renamed into place, so a reader never sees
+/// a partial one); failures only cost a recompile next time.
+fn store_ptx(path: &std::path::Path, ptx: &str) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, ptx).is_ok() && std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
 /// Whether libnvrtc can be loaded (it compiles kernels without a GPU).
 pub fn nvrtc_present() -> bool {
     // SAFETY: only tries to dlopen the library.
@@ -172,14 +206,25 @@ impl Device {
                     "--gpu-architecture=compute_{}{}",
                     self.capability.0, self.capability.1
                 );
-                let opts = cudarc::nvrtc::CompileOptions {
-                    options: vec![arch, "--std=c++17".into()],
-                    ..Default::default()
-                };
                 let src = SOURCES.join("\n");
-                let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
-                    .map_err(|e| format!("NVRTC failed to compile the kernels: {e:?}"))?;
-                let text = CString::new(ptx.to_src()).map_err(|e| format!("PTX: {e}"))?;
+                let cache = ptx_cache_path(&src, &arch);
+                let ptx = match cache.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+                    Some(ptx) => ptx,
+                    None => {
+                        let opts = cudarc::nvrtc::CompileOptions {
+                            options: vec![arch, "--std=c++17".into()],
+                            ..Default::default()
+                        };
+                        let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
+                            .map_err(|e| format!("NVRTC failed to compile the kernels: {e:?}"))?
+                            .to_src();
+                        if let Some(p) = &cache {
+                            store_ptx(p, &ptx);
+                        }
+                        ptx
+                    }
+                };
+                let text = CString::new(ptx).map_err(|e| format!("PTX: {e}"))?;
                 // SAFETY: text is a NUL-terminated PTX image.
                 let m =
                     unsafe { cudarc::driver::result::module::load_data(text.as_ptr() as *const _) }
