@@ -169,8 +169,15 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         for id in graph.initializers.keys() {
             constant[*id] = true;
         }
-        for n in &graph.nodes {
-            if n.op_type == "Constant" && n.domain.is_empty() && n.inputs.is_empty() {
+        for (n, op) in graph.nodes.iter().zip(&ops) {
+            let constant_view = matches!(op, Some(GpuOp::View(_)))
+                && n.inputs.iter().flatten().all(|&i| constant[i]);
+            // Constant nodes, and views (Identity, Reshape, ...) of constants, such as the
+            // Identity nodes exporters put between shared weights and their readers: kept
+            // on the device across runs instead of uploaded per run
+            if constant_view
+                || (n.op_type == "Constant" && n.domain.is_empty() && n.inputs.is_empty())
+            {
                 n.outputs.iter().flatten().for_each(|&o| constant[o] = true);
             }
         }

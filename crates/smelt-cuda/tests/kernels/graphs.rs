@@ -276,3 +276,36 @@ fn profile_reports_op_types_and_device_time() {
     assert!(p.ops.iter().all(|o| o.op != "Flatten"));
     assert!(st.last_device_ms.is_some_and(|t| t > 0.0));
 }
+
+#[test]
+fn views_of_weights_stay_on_the_device() {
+    if !gpu_or_skip("views_of_weights_stay_on_the_device") {
+        return;
+    }
+    // x [4, 33] @ Identity(w [33, 257]): exporters put Identity nodes between shared
+    // weights and their readers; the view of a constant is a constant too
+    let mut b = GraphBuilder::new("view_of_weight");
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(33)]);
+    let mut rng = Rng::new(9);
+    let w = b.constant("w", rng.tensor(&[33, 257], -1.0, 1.0));
+    let wi = b.op("Identity", &[w], Attributes::new()).unwrap();
+    let y = b.op("MatMul", &[x, wi], Attributes::new()).unwrap();
+    b.output(y, "y");
+    let g = b.build().unwrap();
+    let ex = Executor::with_options(&g, &[true, true], opts(Precision::F32, true, false)).unwrap();
+    for _ in 0..5 {
+        let feed = vec![("x".to_string(), rng.tensor(&[4, 33], -1.0, 1.0))];
+        let want = smelt_cpu::run(&g, feed.clone()).unwrap();
+        compare("view of weight", &want, &ex.run(feed).unwrap(), SUMS);
+    }
+    let st = ex.stats();
+    assert_eq!(
+        st.weight_bytes,
+        33 * 257 * 4,
+        "the weight is uploaded once, as a weight"
+    );
+    assert!(
+        st.graph_captures >= 1,
+        "runs are clean, so captured: {st:?}"
+    );
+}
