@@ -1,6 +1,6 @@
-// Indexing, generation and selection ops (plan/index.rs): Trilu, EyeLike, ConstantOfShape,
-// Range, GatherElements, GatherND, Compress, CenterCropPad, Tile, ScatterElements / ScatterND,
-// OneHot, CumSum / CumProd, Hardmax, TopK, DepthToSpace / SpaceToDepth.
+// Indexing, generation and selection ops (plan/index.rs): EyeLike, GatherND, Compress,
+// CenterCropPad, ScatterElements / ScatterND, TensorScatter, OneHot, TopK, NonMaxSuppression,
+// NonZero, Unique.
 // Data-moving kernels are keyed by element width (_8, _16, _32, _64: bool is 1 byte; zero
 // bits are 0 of every dtype); arithmetic ones by dtype (_f32, _f64, _f16, _i32, _i64), with
 // f16 stored as its bits and computed in float. Indices arrive checked and made
@@ -55,16 +55,8 @@ template <> struct IxNum<long long> {
 
 // ---- generation -------------------------------------------------------------------------
 
-// Trilu over trailing [nr, nc] matrices: zero where (upper ? j - i < k : j - i > k).
 // EyeLike: y [r, c] is `one` where j - i == k, else 0. Fill: y[i] = v.
 #define IX_GEN(B, T)                                                                              \
-    extern "C" __global__ void ix_trilu_##B(const T* x, T* y, int n, int nr, int nc, long long k, int upper) { \
-        GRID_STRIDE(i, n) {                                                                       \
-            long long d = (long long)(i % nc) - (long long)((i / nc) % nr);                       \
-            bool zero = upper ? d < k : d > k;                                                    \
-            y[i] = zero ? (T)0 : x[i];                                                            \
-        }                                                                                         \
-    }                                                                                             \
     extern "C" __global__ void eye_##B(T* y, int r, int c, long long k, T one) {                  \
         int n = r * c;                                                                            \
         GRID_STRIDE(i, n) { y[i] = ((long long)(i % c) - (long long)(i / c) == k) ? one : (T)0; } \
@@ -74,59 +66,10 @@ template <> struct IxNum<long long> {
     }
 IX_SIZES(IX_GEN)
 
-// Range: y[i] = start + i * delta; integers exactly (the values fit, checked on the host),
-// floats in double with one rounding per op (no fma, as the CPU op), then to the dtype.
-extern "C" __global__ void ix_range_i32(int* y, int n, long long start, long long delta) {
-    GRID_STRIDE(i, n) { y[i] = (int)((unsigned long long)start + (unsigned long long)i * (unsigned long long)delta); }
-}
-extern "C" __global__ void ix_range_i64(long long* y, int n, long long start, long long delta) {
-    GRID_STRIDE(i, n) { y[i] = (long long)((unsigned long long)start + (unsigned long long)i * (unsigned long long)delta); }
-}
-extern "C" __global__ void ix_range_f32(float* y, int n, double start, double delta) {
-    GRID_STRIDE(i, n) { y[i] = (float)__dadd_rn(start, __dmul_rn((double)i, delta)); }
-}
-extern "C" __global__ void ix_range_f64(double* y, int n, double start, double delta) {
-    GRID_STRIDE(i, n) { y[i] = __dadd_rn(start, __dmul_rn((double)i, delta)); }
-}
-// bf16 through f32 as the half crate rounds (nearest even; NaN kept quiet)
-__device__ __forceinline__ unsigned short ix_f2bf(float f) {
-    unsigned int x = __float_as_uint(f);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((x >> 16) | 0x40u);
-    return (unsigned short)(((x & 0x8000u) && (x & 0x17fffu)) ? (x >> 16) + 1 : (x >> 16));
-}
-extern "C" __global__ void ix_range_bf16(unsigned short* y, int n, double start, double delta) {
-    GRID_STRIDE(i, n) { y[i] = ix_f2bf((float)__dadd_rn(start, __dmul_rn((double)i, delta))); }
-}
-extern "C" __global__ void ix_range_f16(unsigned short* y, int n, double start, double delta) {
-    // through f32 as the CPU op (half's NumCast rounds f64 to f32, then to f16)
-    GRID_STRIDE(i, n) { y[i] = ix_f2h((float)__dadd_rn(start, __dmul_rn((double)i, delta))); }
-}
-
 // ---- gathers ----------------------------------------------------------------------------
 
-// GatherElements: s.dims = the indices' (= output's) dims, s.a = data strides with the axis'
-// stride 0; y[i] = x[off(i) + idx[i] * sa].
-// Tile: s.dims = output dims, s.a = input strides, s.b = input dims; coordinate q reads q % b.
 // OneHot: y [outer, depth, inner] is `on` where tgt[o, i] == d (tgt -1: none), else `off`.
 #define IX_GATHER(B, T)                                                                           \
-    extern "C" __global__ void ix_gather_elements_##B(const T* x, const long long* idx, T* y, int n, int sa, Strides s) { \
-        GRID_STRIDE(i, n) {                                                                       \
-            int oa, ob, oc;                                                                       \
-            offsets3(s, i, oa, ob, oc);                                                           \
-            y[i] = x[oa + (int)idx[i] * sa];                                                      \
-        }                                                                                         \
-    }                                                                                             \
-    extern "C" __global__ void tile_##B(const T* x, T* y, int n, Strides s) {                     \
-        GRID_STRIDE(i, n) {                                                                       \
-            int rem = i, off = 0;                                                                 \
-            for (int d = s.rank - 1; d >= 0; --d) {                                               \
-                int q = rem % s.dims[d];                                                          \
-                rem /= s.dims[d];                                                                 \
-                off += (q % s.b[d]) * s.a[d];                                                     \
-            }                                                                                     \
-            y[i] = x[off];                                                                        \
-        }                                                                                         \
-    }                                                                                             \
     extern "C" __global__ void one_hot_##B(const int* tgt, T* y, int outer, int depth, int inner, T off, T on) { \
         int n = outer * depth * inner;                                                            \
         GRID_STRIDE(i, n) {                                                                       \
@@ -171,17 +114,6 @@ IX_SIZES(IX_GATHER)
     }
 IX_SIZES(IX_ROWS)
 
-// Strided gather (DepthToSpace, SpaceToDepth): y[i] = x[sum(q_d * s.a[d])] over s.dims.
-#define IX_STRIDED(B, T)                                                                          \
-    extern "C" __global__ void ix_strided_##B(const T* x, T* y, int n, Strides s) {               \
-        GRID_STRIDE(i, n) {                                                                       \
-            int oa, ob, oc;                                                                       \
-            offsets3(s, i, oa, ob, oc);                                                           \
-            y[i] = x[oa];                                                                         \
-        }                                                                                         \
-    }
-IX_SIZES(IX_STRIDED)
-
 // ---- arithmetic -------------------------------------------------------------------------
 
 // Scatter with a reduction (1 add, 2 mul, 3 max, 4 min), as the CPU's Reduction::apply.
@@ -200,59 +132,11 @@ __device__ void ix_scatter_red(S* y, const S* upd, const long long* dst, int n, 
     }
 }
 
-// CumSum / CumProd along the middle dim of [outer, n, inner], one thread per line, in the
-// CPU op's order: sums accumulate in C (f16 in float, rounded once per output); products
-// round to the storage type after every step (the CPU multiplies in the dtype).
-template <typename S>
-__device__ void ix_cum(const S* x, S* y, int outer, int n, int inner, int prod, int excl, int rev) {
-    typedef IxNum<S> N;
-    int lines = outer * inner;
-    GRID_STRIDE(l, lines) {
-        int o = l / inner, in = l - o * inner;
-        typename N::C acc = prod ? N::ld(N::st((typename N::C)1)) : (typename N::C)0;
-        for (int s = 0; s < n; ++s) {
-            int j = rev ? n - 1 - s : s;
-            int at = (o * n + j) * inner + in;
-            typename N::C v = N::ld(x[at]);
-            if (excl) y[at] = N::st(acc);
-            if (prod) acc = N::ld(N::st(N::mul(acc, v)));
-            else acc = N::add(acc, v);
-            if (!excl) y[at] = N::st(acc);
-        }
-    }
-}
-
-// Hardmax along the middle dim of [outer, n, inner]: 1 at the first maximum (the first
-// element greater than all before it, starting from -inf; position 0 if none), else 0.
-template <typename S>
-__device__ void ix_hardmax(const S* x, S* y, int outer, int n, int inner) {
-    typedef IxNum<S> N;
-    int lines = outer * inner;
-    GRID_STRIDE(l, lines) {
-        int o = l / inner, in = l - o * inner;
-        typename N::C m = (typename N::C)(-SM_INF);
-        int arg = 0;
-        for (int j = 0; j < n; ++j) {
-            typename N::C v = N::ld(x[(o * n + j) * inner + in]);
-            if (v > m) { m = v; arg = j; }
-        }
-        for (int j = 0; j < n; ++j)
-            y[(o * n + j) * inner + in] = N::st((typename N::C)(j == arg ? 1 : 0));
-    }
-}
-
 #define IX_ARITH(N, S)                                                                            \
     extern "C" __global__ void scatter_red_##N(S* y, const S* upd, const long long* dst, int n, int red, int serial) { \
         ix_scatter_red<S>(y, upd, dst, n, red, serial);                                           \
-    }                                                                                             \
-    extern "C" __global__ void cum_##N(const S* x, S* y, int outer, int n, int inner, int prod, int excl, int rev) { \
-        ix_cum<S>(x, y, outer, n, inner, prod, excl, rev);                                        \
     }
 IX_TYPES(IX_ARITH)
-
-extern "C" __global__ void hardmax_f32(const float* x, float* y, int outer, int n, int inner) { ix_hardmax<float>(x, y, outer, n, inner); }
-extern "C" __global__ void hardmax_f64(const double* x, double* y, int outer, int n, int inner) { ix_hardmax<double>(x, y, outer, n, inner); }
-extern "C" __global__ void hardmax_f16(const ix_h16* x, ix_h16* y, int outer, int n, int inner) { ix_hardmax<ix_h16>(x, y, outer, n, inner); }
 
 // TopK along the middle dim of [outer, n, inner], always sorted as the CPU op: the order is
 // by value (largest: descending; NaN above every number) then by index, a total order, so

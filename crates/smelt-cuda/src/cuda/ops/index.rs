@@ -137,8 +137,6 @@ fn copy(s: &Stream, x: &GpuTensor) -> Result<GpuTensor> {
 
 pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<Vec<GpuTensor>> {
     let y = match op {
-        IndexOp::Range => range(s, ins)?,
-        IndexOp::Trilu { upper } => trilu(s, ins, *upper)?,
         IndexOp::EyeLike { dtype, k } => {
             let x = ins.dev(0)?;
             if x.shape().len() != 2 {
@@ -158,27 +156,6 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             let mut a = argv![&yp, &r32, &c32, k];
             a.push(one.ptr());
             s.launch(name, g, b, &mut a)?;
-            y
-        }
-        IndexOp::ConstantOfShape { value } => {
-            let shape = smelt_ops::array::common::shape_input(
-                need_host(ins, 0, "ConstantOfShape shape")?,
-                "ConstantOfShape shape",
-            )?;
-            fill(s, value.dtype(), &shape, &Bits::of(value, 0)?)?
-        }
-        IndexOp::GatherElements { axis } => gather_elements(s, ins, *axis)?,
-        IndexOp::Tile => {
-            let x = ins.dev(0)?;
-            let reps = ins
-                .host_ints(1)?
-                .ok_or_else(|| Error::invalid("Tile without repeats"))?;
-            let (out, st) = plan::tile(x.shape(), &reps)?;
-            let y = s.alloc(x.dtype(), &out)?;
-            let name = sized(["tile_8", "tile_16", "tile_32", "tile_64"], x.dtype())?;
-            let (xp, yp, n) = (x.ptr(), y.ptr(), y.len() as i32);
-            let (g, b) = geom(y.len());
-            s.launch(name, g, b, args![&xp, &yp, &n, &st])?;
             y
         }
         IndexOp::OneHot { axis } => one_hot(s, ins, *axis)?,
@@ -225,46 +202,6 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
             y
         }
         IndexOp::Scatter { axis, red, nd } => scatter(s, ins, *axis, *red, *nd)?,
-        IndexOp::Cum {
-            prod,
-            exclusive,
-            reverse,
-        } => {
-            let x = ins.dev(0)?;
-            let a = scalar_f64(need_host(ins, 1, "axis")?, "axis")? as i64;
-            if x.shape().is_empty() {
-                return Err(Error::invalid("CumSum/CumProd input must have rank >= 1"));
-            }
-            let a = crate::plan::axis(a, x.shape().len(), "CumSum axis")?;
-            let (o, n, inn) = plan::split3(x.shape(), a);
-            i32_of(x.len(), "scan size")?;
-            let y = s.alloc(x.dtype(), x.shape())?;
-            let name = typed(
-                ["cum_f32", "cum_f64", "cum_f16", "cum_i32", "cum_i64"],
-                x.dtype(),
-            )?;
-            let (xp, yp) = (x.ptr(), y.ptr());
-            let (o, n, inn) = (o as i32, n as i32, inn as i32);
-            let (p, e, r) = (*prod as i32, *exclusive as i32, *reverse as i32);
-            let (g, b) = geom(o as usize * inn as usize);
-            s.launch(name, g, b, args![&xp, &yp, &o, &n, &inn, &p, &e, &r])?;
-            y
-        }
-        IndexOp::Hardmax { axis } => {
-            let x = ins.dev(0)?;
-            let (o, n, inn) = plan::hardmax(x.shape(), *axis)?;
-            let name = match x.dtype() {
-                DType::F32 => "hardmax_f32",
-                DType::F64 => "hardmax_f64",
-                DType::F16 => "hardmax_f16",
-                d => return Err(Error::unsupported("cuda", format!("Hardmax of {d}"))),
-            };
-            let y = s.alloc(x.dtype(), x.shape())?;
-            let (xp, yp, o32, n32, i32_) = (x.ptr(), y.ptr(), o as i32, n as i32, inn as i32);
-            let (g, b) = geom(o * inn);
-            s.launch(name, g, b, args![&xp, &yp, &o32, &n32, &i32_])?;
-            y
-        }
         IndexOp::TensorScatter { circular, axis } => {
             let (past, up) = (ins.dev(0)?, ins.dev(1)?);
             if past.dtype() != up.dtype() {
@@ -304,24 +241,6 @@ pub(super) fn run(s: &Stream, op: &IndexOp, ins: &Ins, n_out: usize) -> Result<V
         IndexOp::Nms { center } => super::select::nms(s, ins, *center)?,
         IndexOp::TopK { axis, largest, k } => {
             return super::select::topk(s, ins, *axis, *largest, *k)
-        }
-        IndexOp::SpaceDepth { block, mode } => {
-            let x = ins.dev(0)?;
-            let (out, st) = plan::space_depth(x.shape(), *block, *mode)?;
-            let y = s.alloc(x.dtype(), &out)?;
-            let name = sized(
-                [
-                    "ix_strided_8",
-                    "ix_strided_16",
-                    "ix_strided_32",
-                    "ix_strided_64",
-                ],
-                x.dtype(),
-            )?;
-            let (xp, yp, n) = (x.ptr(), y.ptr(), y.len() as i32);
-            let (g, b) = geom(y.len());
-            s.launch(name, g, b, args![&xp, &yp, &n, &st])?;
-            y
         }
         IndexOp::Dropout => {
             let x = ins.dev(0)?;
@@ -386,119 +305,11 @@ fn fill(s: &Stream, d: DType, shape: &[usize], v: &Bits) -> Result<GpuTensor> {
     Ok(y)
 }
 
-fn range(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
-    let t: Vec<&Tensor> = (0..3)
-        .map(|i| need_host(ins, i, "Range input"))
-        .collect::<Result<_>>()?;
-    let dt = t[0].dtype();
-    if t.iter().any(|x| x.dtype() != dt) {
-        return Err(Error::invalid("Range inputs differ in dtype"));
-    }
-    for x in &t {
-        if x.len() != 1 {
-            return Err(Error::invalid(format!(
-                "Range inputs must be scalars, got shape {:?}",
-                x.shape()
-            )));
-        }
-    }
-    let name = match dt {
-        DType::BF16 => "ix_range_bf16",
-        _ => typed(
-            [
-                "ix_range_f32",
-                "ix_range_f64",
-                "ix_range_f16",
-                "ix_range_i32",
-                "ix_range_i64",
-            ],
-            dt,
-        )?,
-    };
-    if dt.is_int() {
-        let v: Vec<i64> = t
-            .iter()
-            .map(|x| Ok(x.to_i64_vec()?[0]))
-            .collect::<Result<_>>()?;
-        let n = plan::range_len_int(v[0], v[1], v[2], dt)?;
-        let y = s.alloc(dt, &[n])?;
-        let (yp, n32) = (y.ptr(), n as i32);
-        let (g, b) = geom(n);
-        s.launch(name, g, b, args![&yp, &n32, &v[0], &v[2]])?;
-        Ok(y)
-    } else {
-        let v: Vec<f64> = t
-            .iter()
-            .map(|x| Ok(x.to_f64_vec()?[0]))
-            .collect::<Result<_>>()?;
-        let n = plan::range_len_float(v[0], v[1], v[2])?;
-        let y = s.alloc(dt, &[n])?;
-        let (yp, n32) = (y.ptr(), n as i32);
-        let (g, b) = geom(n);
-        s.launch(name, g, b, args![&yp, &n32, &v[0], &v[2]])?;
-        Ok(y)
-    }
-}
-
-fn trilu(s: &Stream, ins: &Ins, upper: bool) -> Result<GpuTensor> {
-    let x = ins.dev(0)?;
-    let k: i64 = match ins.host(1)? {
-        Some(t) => {
-            let v = t.to_i64_vec()?;
-            if v.len() != 1 {
-                return Err(Error::invalid("Trilu k must be a scalar"));
-            }
-            v[0]
-        }
-        None => 0,
-    };
-    let r = x.shape().len();
-    if r < 2 {
-        return Err(Error::invalid("Trilu input must have rank >= 2"));
-    }
-    let (nr, nc) = (x.shape()[r - 2], x.shape()[r - 1]);
-    let y = s.alloc(x.dtype(), x.shape())?;
-    let name = sized(
-        ["ix_trilu_8", "ix_trilu_16", "ix_trilu_32", "ix_trilu_64"],
-        x.dtype(),
-    )?;
-    let (xp, yp, n) = (x.ptr(), y.ptr(), i32_of(x.len(), "Trilu size")?);
-    let (nr, nc, up) = (nr as i32, nc as i32, upper as i32);
-    let (g, b) = geom(x.len());
-    s.launch(name, g, b, args![&xp, &yp, &n, &nr, &nc, &k, &up])?;
-    Ok(y)
-}
-
 pub(super) fn index_ints(t: &Tensor, what: &str) -> Result<Vec<i64>> {
     if !matches!(t.dtype(), DType::I64 | DType::I32) {
         return Err(Error::dtype(t.dtype(), what));
     }
     t.to_i64_vec()
-}
-
-fn gather_elements(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
-    let x = ins.dev(0)?;
-    let it = need_host(ins, 1, "GatherElements indices")?;
-    let idx = index_ints(it, "GatherElements indices")?;
-    let (st, sa, w) = plan::gather_elements(x.shape(), it.shape(), &idx, axis)?;
-    let y = s.alloc(x.dtype(), it.shape())?;
-    if y.is_empty() {
-        return Ok(y);
-    }
-    let di = upload_i64(s, w)?;
-    let name = sized(
-        [
-            "ix_gather_elements_8",
-            "ix_gather_elements_16",
-            "ix_gather_elements_32",
-            "ix_gather_elements_64",
-        ],
-        x.dtype(),
-    )?;
-    let (xp, ip, yp, n) = (x.ptr(), di.ptr(), y.ptr(), i32_of(y.len(), "size")?);
-    let (g, b) = geom(y.len());
-    s.launch(name, g, b, args![&xp, &ip, &yp, &n, &sa, &st])?;
-    Ok(y)
 }
 
 fn one_hot(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
