@@ -60,7 +60,7 @@ pub fn params(rule: &Rule, r: f64, t: f64, n: usize) -> Result<OptParams> {
 /// Groups of a node with `n_inputs` inputs (R, T, then groups of `rule.per_group()`).
 pub fn groups(rule: &Rule, n_inputs: usize) -> Result<usize> {
     let k = rule.per_group();
-    if n_inputs < 2 + k || (n_inputs - 2) % k != 0 {
+    if n_inputs < 2 + k || !(n_inputs - 2).is_multiple_of(k) {
         return Err(Error::invalid(format!(
             "{}: expected R, T and groups of {k} tensors, got {n_inputs} inputs",
             rule.name()
