@@ -7,7 +7,6 @@
 
 use super::i32_of;
 use smelt_core::{Error, Result};
-use std::collections::BTreeMap;
 
 pub const MAX_IN: usize = 4;
 const MAX_L: usize = 8;
@@ -39,23 +38,7 @@ pub fn plan(equation: &str, shapes: &[&[usize]]) -> Result<(EinsumParams, Vec<us
     }
     let ranks: Vec<usize> = shapes.iter().map(|s| s.len()).collect();
     let (inputs, output) = smelt_ops::linalg::einsum::parse(&eq, &ranks)?;
-    // label sizes, as the CPU op: a size-1 dim takes the other size
-    let mut size: BTreeMap<u32, usize> = BTreeMap::new();
-    for (sh, ls) in shapes.iter().zip(&inputs) {
-        for (&l, &d) in ls.iter().zip(sh.iter()) {
-            let e = size.entry(l).or_insert(d);
-            if *e == 1 {
-                *e = d;
-            } else if d != *e && d != 1 {
-                return Err(Error::shape(format!(
-                    "Einsum '{eq}': label size {d} conflicts with {e}"
-                )));
-            }
-        }
-    }
-    for l in &output {
-        size.entry(*l).or_insert(1);
-    }
+    let size = smelt_ops::linalg::einsum::label_sizes(&eq, shapes, &inputs, &output)?;
     let con: Vec<u32> = size
         .keys()
         .copied()

@@ -8,7 +8,7 @@
 
 use super::blas::{batched_gemm, row_major, GemmScalar};
 use crate::prelude::*;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 #[derive(Debug)]
 pub struct Einsum {
@@ -257,7 +257,7 @@ fn contract<T: GemmScalar>(
     a: Operand<T>,
     b: Operand<T>,
     keep: &[u32],
-    size: &HashMap<u32, usize>,
+    size: &BTreeMap<u32, usize>,
 ) -> Operand<T> {
     let a_only: Vec<u32> = a
         .labels
@@ -333,12 +333,17 @@ fn contract<T: GemmScalar>(
     }
 }
 
-fn run<T: GemmScalar>(eq: &str, xs: &[&Tensor]) -> Result<Tensor> {
-    let ranks: Vec<usize> = xs.iter().map(|x| x.rank()).collect();
-    let (inputs, output) = parse(eq, &ranks)?;
-    let mut size: HashMap<u32, usize> = HashMap::new();
-    for (x, ls) in xs.iter().zip(&inputs) {
-        for (&l, &d) in ls.iter().zip(x.shape()) {
+/// Each label's size over the inputs' `shapes` (labels per input from [`parse`]): a dim of
+/// size 1 takes the other inputs' size (broadcast); an output label no input has is 1.
+pub fn label_sizes(
+    eq: &str,
+    shapes: &[&[usize]],
+    inputs: &[Vec<u32>],
+    output: &[u32],
+) -> Result<BTreeMap<u32, usize>> {
+    let mut size: BTreeMap<u32, usize> = BTreeMap::new();
+    for (sh, ls) in shapes.iter().zip(inputs) {
+        for (&l, &d) in ls.iter().zip(sh.iter()) {
             let e = size.entry(l).or_insert(d);
             if *e == 1 {
                 *e = d;
@@ -349,9 +354,17 @@ fn run<T: GemmScalar>(eq: &str, xs: &[&Tensor]) -> Result<Tensor> {
             }
         }
     }
-    for l in &output {
+    for l in output {
         size.entry(*l).or_insert(1);
     }
+    Ok(size)
+}
+
+fn run<T: GemmScalar>(eq: &str, xs: &[&Tensor]) -> Result<Tensor> {
+    let ranks: Vec<usize> = xs.iter().map(|x| x.rank()).collect();
+    let (inputs, output) = parse(eq, &ranks)?;
+    let shapes: Vec<&[usize]> = xs.iter().map(|x| x.shape()).collect();
+    let size = label_sizes(eq, &shapes, &inputs, &output)?;
     let mut acc: Option<Operand<T>> = None;
     for (i, (x, ls)) in xs.iter().zip(&inputs).enumerate() {
         // labels still needed after operand i: the output's and those of later operands
