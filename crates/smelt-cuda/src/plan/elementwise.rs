@@ -75,21 +75,11 @@ impl UnaryOp {
 
 /// The float dtypes the typed kernels compute (f16/bf16 in float).
 pub fn is_float(d: DType) -> bool {
-    matches!(d, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
+    d.is_float()
 }
-/// The 8- to 64-bit integer dtypes.
+/// The 8- to 64-bit integer dtypes (not the 4-bit ones, stored a byte each).
 pub fn is_int(d: DType) -> bool {
-    matches!(
-        d,
-        DType::I8
-            | DType::U8
-            | DType::I16
-            | DType::U16
-            | DType::I32
-            | DType::U32
-            | DType::I64
-            | DType::U64
-    )
+    d.is_int() && !matches!(d, DType::I4 | DType::U4)
 }
 fn is_unsigned(d: DType) -> bool {
     matches!(d, DType::U8 | DType::U16 | DType::U32 | DType::U64)
