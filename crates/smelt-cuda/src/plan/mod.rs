@@ -21,6 +21,7 @@ pub mod matmul;
 pub mod norm;
 pub mod norm2;
 pub mod op;
+mod op_types;
 pub mod pool;
 pub mod quant;
 pub mod reduce;
