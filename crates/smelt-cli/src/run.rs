@@ -343,6 +343,9 @@ fn print_gpu_stats(st: &smelt::GpuStats) {
             .first()
             .map_or(String::new(), |r| format!(" ({r})"))
     );
+    if let Some(b) = &st.graph_blocker {
+        println!("          not captured: {b}");
+    }
     let al = &st.alloc;
     println!(
         "allocator in use {}, peak {}, cached {}, reserved for graphs {}; {} cuMemAlloc, {} cache hits",
@@ -485,6 +488,9 @@ pub fn main(a: RunArgs) -> Result<()> {
                         .first()
                         .map_or(String::new(), |r| format!(" (a capture failed: {r})"))
                 );
+                if let Some(b) = &st.graph_blocker {
+                    println!("cuda graphs not captured: {b}");
+                }
             }
         }
     }

@@ -42,6 +42,10 @@ use std::sync::Mutex;
 mod cuda_graph;
 use cuda_graph::{input_reads, Captured, Key};
 
+/// The most input elements, in all, of a GPU-placed node that runs on the host because its
+/// inputs are host-only (see [`ExecStats::host_side_nodes`]).
+pub const HOST_SIDE_ELEMENTS: usize = 4096;
+
 /// What the executor has done since it was made.
 #[derive(Clone, Debug, Default)]
 pub struct ExecStats {
@@ -49,6 +53,10 @@ pub struct ExecStats {
     /// Nodes run on the GPU and on the CPU, over all runs.
     pub gpu_nodes: u64,
     pub cpu_nodes: u64,
+    /// Nodes placed on CUDA that ran on the host because every input was a small host-only
+    /// integer value (shape arithmetic: at most [`HOST_SIDE_ELEMENTS`] elements); copying
+    /// those to the device and back would cost a host wait and block CUDA graphs.
+    pub host_side_nodes: u64,
     /// Nodes placed on CUDA that ran on the CPU (see the module doc).
     pub cpu_fallbacks: u64,
     pub fallback_reasons: Vec<String>,
@@ -69,6 +77,10 @@ pub struct ExecStats {
     pub graph_replays: u64,
     pub graph_failures: u64,
     pub graph_failure_reasons: Vec<String>,
+    /// Why runs are not captured, when they are not: the model's structure (a graph input
+    /// read on the host) or the last run's first host wait (a CPU node, a mid-run upload
+    /// or download).
+    pub graph_blocker: Option<String>,
     /// Per op type and node, when profiling.
     pub profile: Option<Profile>,
 }
@@ -115,7 +127,20 @@ struct Inner {
     /// failed (not tried again).
     eligible: Option<Key>,
     refused: Option<Key>,
+    /// The first node of the last plain run that made the host wait (see `graph_blocker`).
+    first_wait: Option<String>,
+    /// Device copies of small host-computed values (shape arithmetic a GPU op reads as
+    /// data, such as an embedding's all-zero token types), by value id and bytes: a later
+    /// run computing the same bytes reuses the copy without an upload, so it can be
+    /// captured. Never changed in place; cleared (with the captured graph, which may read
+    /// them) when it holds [`SMALL_UPLOADS`] entries.
+    small: HashMap<(usize, Vec<u8>), GpuTensor>,
 }
+
+/// The largest host value (bytes) kept in the executor's small-upload cache, and how many
+/// entries it holds before it is cleared.
+const SMALL_UPLOAD_BYTES: usize = 64 << 10;
+const SMALL_UPLOADS: usize = 1024;
 
 pub struct Executor<G: Deref<Target = Graph>> {
     graph: G,
@@ -129,7 +154,10 @@ pub struct Executor<G: Deref<Target = Graph>> {
     /// Graph inputs read on the device (directly or through views): uploaded first.
     upload_first: Vec<usize>,
     /// No graph input is read on the host (a CUDA graph could not see a new value).
-    graphable: bool,
+    /// Why no run of this graph can be captured (None: runs may be).
+    graph_blocker: Option<String>,
+    /// Per node: every output is only read on the host (see [`shape_side`]).
+    shape_side: Vec<bool>,
     opts: ExecOptions,
     inner: Mutex<Inner>,
 }
@@ -165,6 +193,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             })
             .collect();
         let last_use = lifetimes(&graph);
+        let shape_side = shape_side(&graph, &ops);
         let mut constant = vec![false; graph.values.len()];
         for id in graph.initializers.keys() {
             constant[*id] = true;
@@ -181,7 +210,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 n.outputs.iter().flatten().for_each(|&o| constant[o] = true);
             }
         }
-        let (upload_first, graphable) = input_reads(&graph, &ops);
+        let (upload_first, graph_blocker) = input_reads(&graph, &ops);
         let marks = (stream.event()?, stream.event()?);
         Ok(Executor {
             graph,
@@ -189,7 +218,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             last_use,
             constant,
             upload_first,
-            graphable,
+            graph_blocker,
+            shape_side,
             inner: Mutex::new(Inner {
                 graph: None,
                 stream,
@@ -202,6 +232,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 marks,
                 eligible: None,
                 refused: None,
+                first_wait: None,
+                small: HashMap::new(),
             }),
             opts,
         })
@@ -224,6 +256,17 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         s.alloc = inner.stream.stats();
         s.weight_16bit_bytes = inner.stream.lowp_bytes();
         s.profile = inner.recorder.as_ref().map(|r| r.profile(&self.graph));
+        s.graph_blocker = if !self.opts.cuda_graphs {
+            Some("CUDA graphs are turned off".into())
+        } else if inner.recorder.is_some() {
+            Some("profiling runs are not captured".into())
+        } else if let Some(b) = &self.graph_blocker {
+            Some(b.clone())
+        } else if inner.graph.is_some() {
+            None
+        } else {
+            inner.first_wait.clone()
+        };
         s
     }
     /// The device this executor runs on ("NVIDIA H200 (sm_90, 139.8 GiB)").
@@ -262,7 +305,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         }
         inner.stream.record(&inner.marks.0)?;
         let capture = self.opts.cuda_graphs
-            && self.graphable
+            && self.graph_blocker.is_none()
             && inner.recorder.is_none()
             && inner.eligible.as_ref() == Some(&key)
             && inner.refused.as_ref() != Some(&key);
@@ -347,6 +390,19 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     fn finish(&self, inner: &mut Inner) -> Result<()> {
         inner.stream.record(&inner.marks.1)?;
         inner.stream.sync()?;
+        if let Some(code) = inner.stream.take_error()? {
+            if let Some(r) = &mut inner.recorder {
+                r.abandon();
+            }
+            let node = usize::try_from(code - 1)
+                .ok()
+                .and_then(|n| self.graph.nodes.get(n));
+            let what = "an index out of range for its axis (checked on the GPU)";
+            return Err(match node {
+                Some(nd) => Error::invalid(what).in_node(&nd.name, &nd.op_type),
+                None => Error::invalid(format!("{what}; error code {code}")),
+            });
+        }
         inner.stats.last_device_ms = Some(inner.marks.0.ms_to(&inner.marks.1)? as f64);
         if let Some(r) = &mut inner.recorder {
             r.finish_run()?;
@@ -371,17 +427,33 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         rec: &mut Option<Recorder>,
     ) -> Result<()> {
         let g: &Graph = &self.graph;
+        if !capturing {
+            inner.first_wait = None;
+        }
         for (n, node) in g.nodes.iter().enumerate() {
+            let waits = |i: &Inner| (i.stream.syncs(), i.stats.cpu_nodes, i.stats.cpu_fallbacks);
+            let before = waits(inner);
             let outs = match &self.ops[n] {
                 Some(op) if op.location_free() => {
                     inner.stats.gpu_nodes += 1;
                     self.run_location_free(inner, env, n, op)?
+                }
+                Some(op) if self.host_side(env, n, op) => {
+                    let t = std::time::Instant::now();
+                    let outs = self.run_cpu(inner, env, n)?;
+                    inner.stats.cpu_nodes -= 1;
+                    inner.stats.host_side_nodes += 1;
+                    if let Some(r) = rec {
+                        r.cpu(n, t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    outs
                 }
                 Some(op) => {
                     let mark = match rec {
                         Some(r) => Some(r.start(&inner.stream, n)?),
                         None => None,
                     };
+                    inner.stream.set_error_code(n as i32 + 1);
                     let r = self.run_gpu(inner, env, n, op);
                     if let (Some(r), Some(k)) = (rec.as_mut(), mark) {
                         r.end(&inner.stream, k)?;
@@ -422,6 +494,12 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                     env[*i] = Slot::default();
                 }
             }
+            if !capturing && inner.first_wait.is_none() && waits(inner) != before {
+                inner.first_wait = Some(format!(
+                    "node '{}' ({}) made the host wait (a CPU node, or an upload or download mid-run)",
+                    node.name, node.op_type
+                ));
+            }
             node.check_output_count(outs.len())?;
             for (o, t) in node.outputs.iter().zip(outs) {
                 if let Some(o) = o {
@@ -432,6 +510,38 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             }
         }
         Ok(())
+    }
+
+    /// Whether node `n` (placed on CUDA) runs on the host: it reads an input as data or its
+    /// outputs are only read on the host ([`shape_side`]), every input it has is an integer
+    /// or bool value on the host only (shape arithmetic), with at most
+    /// [`HOST_SIDE_ELEMENTS`] elements in all, and it has no subgraph.
+    fn host_side(&self, env: &[Slot], n: usize, op: &GpuOp) -> bool {
+        let node = &self.graph.nodes[n];
+        // an op reading no input as data (Range, ConstantOfShape) needs no upload: it
+        // makes its output on the device
+        let reads_data = node
+            .inputs
+            .iter()
+            .enumerate()
+            .any(|(i, id)| id.is_some() && op.role(i) == Role::Data);
+        if !reads_data && !self.shape_side[n] {
+            return false;
+        }
+        let mut elems = 0usize;
+        for id in node.inputs.iter().flatten() {
+            match (&env[*id].host, &env[*id].dev) {
+                (Some(h), None) if !h.dtype().is_float() => elems += h.len(),
+                _ => return false,
+            }
+        }
+        elems <= HOST_SIDE_ELEMENTS
+            && node.inputs.iter().any(|i| i.is_some())
+            && !node
+                .attrs
+                .0
+                .values()
+                .any(|a| matches!(a, Attr::Graph(_) | Attr::Graphs(_)))
     }
 
     fn run_cpu_timed(
@@ -620,7 +730,26 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         if !device_dtype(h.dtype()) {
             return Err(Error::dtype(h.dtype(), "a CUDA device tensor"));
         }
+        let small = (!self.constant[id] && h.byte_size() <= SMALL_UPLOAD_BYTES)
+            .then(|| h.le_bytes().map(|b| (id, b.to_vec())))
+            .transpose()?;
+        if let Some(d) = small.as_ref().and_then(|k| inner.small.get(k)) {
+            if d.dtype() == h.dtype() && d.shape() == h.shape() {
+                env[id].dev = Some(d.clone());
+                return Ok(d.clone());
+            }
+        }
         let d = inner.stream.upload(h)?;
+        if let Some(k) = small {
+            if inner.small.len() >= SMALL_UPLOADS {
+                // a captured graph may read the copies: it goes with them
+                if inner.graph.take().is_some() {
+                    inner.stream.release_reserved();
+                }
+                inner.small.clear();
+            }
+            inner.small.insert(k, d.clone());
+        }
         let bytes = d.byte_size() as u64;
         if self.constant[id] {
             inner.stream.mark_constant(&d);
@@ -632,6 +761,37 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         env[id].dev = Some(d.clone());
         Ok(d)
     }
+}
+
+/// Per node: whether every reader of its outputs reads them on the host (a CPU node, a GPU
+/// op's host input such as Expand's or Reshape's shape, or another such node; views pass
+/// it through). Such a node (ConstantOfShape feeding a shape computation) runs on the host
+/// when its inputs are small host values, so its outputs need no download.
+fn shape_side(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<bool> {
+    let mut readers: Vec<Vec<(usize, usize)>> = vec![Vec::new(); graph.values.len()];
+    for (n, node) in graph.nodes.iter().enumerate() {
+        for (i, id) in node.inputs.iter().enumerate() {
+            if let Some(id) = id {
+                readers[*id].push((n, i));
+            }
+        }
+    }
+    let mut side = vec![false; graph.nodes.len()];
+    for (n, node) in graph.nodes.iter().enumerate().rev() {
+        let mut any = false;
+        let all = node.outputs.iter().flatten().all(|&o| {
+            readers[o].iter().all(|&(r, i)| {
+                any = true;
+                match &ops[r] {
+                    None => true,
+                    Some(GpuOp::View(_)) if i == 0 => side[r],
+                    Some(op) => op.role(i) == Role::Host || side[r],
+                }
+            })
+        });
+        side[n] = any && all && ops[n].is_some();
+    }
+    side
 }
 
 /// The value on the host, downloading (and keeping) it if needed.

@@ -14,7 +14,7 @@ use cudarc::driver::{result, sys, CudaStream};
 use smelt_core::{DType, Error, Result, Tensor};
 use std::collections::{HashMap, HashSet};
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Staging chunk size for host transfers.
@@ -42,6 +42,29 @@ pub struct Stream {
     lowp: Mutex<HashMap<(u64, usize), GpuTensor>>,
     /// The cuDNN handle on this stream, made on first use (None: no usable libcudnn).
     cudnn: std::sync::OnceLock<Option<super::cudnn::Cudnn>>,
+    /// The device error word (see [`Stream::error_word`]).
+    errors: ErrorWord,
+}
+
+/// One device i32, zero while no kernel has found bad input. Kernels that check their
+/// inputs on the device (Gather's indices, so that the indices never travel to the host and
+/// the run stays capturable) store their launch's code there with `atomicCAS(err, 0, code)`:
+/// the first failure wins. The executor reads it after every run that may have written it.
+struct ErrorWord {
+    ptr: sys::CUdeviceptr,
+    /// The code the next launches store: the running node's index + 1.
+    code: AtomicI32,
+    /// Whether any launch was handed the word (only then is it read back).
+    used: AtomicBool,
+}
+
+impl Drop for ErrorWord {
+    fn drop(&mut self) {
+        // SAFETY: allocated by malloc_sync; the stream synchronised in its Drop.
+        unsafe {
+            let _ = result::free_sync(self.ptr);
+        }
+    }
 }
 
 impl Stream {
@@ -72,6 +95,17 @@ impl Stream {
         }
         .result()
         .map_err(|e| cuda_err("setting the cuBLAS workspace", e))?;
+        // SAFETY: a 4-byte block on the bound context, zeroed before any use.
+        let err_ptr = unsafe { result::malloc_sync(4) }
+            .map_err(|e| cuda_err("allocating the error word", e))?;
+        let errors = ErrorWord {
+            ptr: err_ptr,
+            code: AtomicI32::new(0),
+            used: AtomicBool::new(false),
+        };
+        // SAFETY: the 4 bytes just allocated.
+        unsafe { result::memset_d8_sync(err_ptr, 0, 4) }
+            .map_err(|e| cuda_err("zeroing the error word", e))?;
         Ok(Stream {
             dev,
             stream,
@@ -84,7 +118,37 @@ impl Stream {
             constants: Mutex::new(HashSet::new()),
             lowp: Mutex::new(HashMap::new()),
             cudnn: std::sync::OnceLock::new(),
+            errors,
         })
+    }
+
+    /// Sets the code that launches from now on store in the error word (the executor: the
+    /// running node's index + 1).
+    pub(crate) fn set_error_code(&self, code: i32) {
+        self.errors.code.store(code, Ordering::Relaxed);
+    }
+    /// The error word's address and the code a failing launch stores there.
+    pub(crate) fn error_word(&self) -> (u64, i32) {
+        self.errors.used.store(true, Ordering::Relaxed);
+        (self.errors.ptr, self.errors.code.load(Ordering::Relaxed))
+    }
+    /// After the stream is synchronised: the code a kernel stored since the last call (and
+    /// the word zeroed again), or None. Reads the device only once a launch used the word.
+    pub(crate) fn take_error(&self) -> Result<Option<i32>> {
+        if !self.errors.used.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let mut v = [0i32];
+        // SAFETY: 4 bytes of the live error word; the stream has no queued work.
+        unsafe { result::memcpy_dtoh_sync(&mut v, self.errors.ptr) }
+            .map_err(|e| cuda_err("reading the error word", e))?;
+        if v[0] == 0 {
+            return Ok(None);
+        }
+        // SAFETY: as above.
+        unsafe { result::memset_d8_sync(self.errors.ptr, 0, 4) }
+            .map_err(|e| cuda_err("zeroing the error word", e))?;
+        Ok(Some(v[0]))
     }
 
     /// How many times the host has waited for this stream.

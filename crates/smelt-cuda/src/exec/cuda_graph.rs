@@ -118,12 +118,14 @@ impl<G: Deref<Target = Graph>> Executor<G> {
 }
 
 /// The graph inputs read on the device (by a GPU op's data input, directly or through a
-/// chain of views), and whether a CUDA graph may be captured: no graph input is read on
-/// the host (by a CPU node, a GPU op's host input, or a view's shape input) and no graph
-/// output is a host-only view of one (a replay could not see the new value).
-pub(super) fn input_reads(graph: &Graph, ops: &[Option<GpuOp>]) -> (Vec<usize>, bool) {
+/// chain of views), and why a CUDA graph may not be captured (None: it may): a graph input
+/// read on the host (by a CPU node, a GPU op's host input, or a view's shape input), or a
+/// graph output that is a host-only view of one (a replay could not see the new value).
+pub(super) fn input_reads(graph: &Graph, ops: &[Option<GpuOp>]) -> (Vec<usize>, Option<String>) {
     let mut on_dev = vec![false; graph.values.len()];
     let mut on_host = vec![false; graph.values.len()];
+    // the first node (in graph order) found reading each value on the host
+    let mut host_reader: Vec<Option<usize>> = vec![None; graph.values.len()];
     for (n, node) in graph.nodes.iter().enumerate().rev() {
         for (i, id) in node.inputs.iter().enumerate() {
             let Some(id) = *id else { continue };
@@ -133,14 +135,21 @@ pub(super) fn input_reads(graph: &Graph, ops: &[Option<GpuOp>]) -> (Vec<usize>, 
                         on_dev[id] |= node.outputs.iter().flatten().any(|&o| on_dev[o]);
                     } else {
                         on_host[id] = true;
+                        host_reader[id] = Some(n);
                     }
                 }
                 Some(op) if op.location_free() => {}
                 Some(op) => match op.role(i) {
                     Role::Data => on_dev[id] = true,
-                    Role::Host => on_host[id] = true,
+                    Role::Host => {
+                        on_host[id] = true;
+                        host_reader[id] = Some(n);
+                    }
                 },
-                None => on_host[id] = true,
+                None => {
+                    on_host[id] = true;
+                    host_reader[id] = Some(n);
+                }
             }
         }
         if ops[n].is_none()
@@ -151,7 +160,10 @@ pub(super) fn input_reads(graph: &Graph, ops: &[Option<GpuOp>]) -> (Vec<usize>, 
                 .any(|a| matches!(a, Attr::Graph(_) | Attr::Graphs(_)))
         {
             // a subgraph may read any input: no graphs
-            graph.inputs.iter().for_each(|&i| on_host[i] = true);
+            graph.inputs.iter().for_each(|&i| {
+                on_host[i] = true;
+                host_reader[i] = Some(n);
+            });
         }
     }
     // a graph output that is a view of an input left on the host: a replay (which reads
@@ -173,10 +185,27 @@ pub(super) fn input_reads(graph: &Graph, ops: &[Option<GpuOp>]) -> (Vec<usize>, 
         .copied()
         .filter(|&i| on_dev[i])
         .collect();
-    let graphable = !graph.inputs.iter().any(|&i| on_host[i])
-        && !graph
+    let name = |n: usize| {
+        let nd = &graph.nodes[n];
+        format!("node '{}' ({})", nd.name, nd.op_type)
+    };
+    let blocker = if let Some(&i) = graph.inputs.iter().find(|&&i| on_host[i]) {
+        Some(format!(
+            "graph input '{}' is read on the host by {}",
+            graph.values[i].name,
+            host_reader[i].map_or("a node".into(), name)
+        ))
+    } else {
+        graph
             .outputs
             .iter()
-            .any(|&o| host_view[o] && !graph.inputs.contains(&o));
-    (upload, graphable)
+            .find(|&&o| host_view[o] && !graph.inputs.contains(&o))
+            .map(|&o| {
+                format!(
+                    "graph output '{}' is a host-only view of a graph input",
+                    graph.values[o].name
+                )
+            })
+    };
+    (upload, blocker)
 }

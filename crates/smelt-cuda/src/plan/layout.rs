@@ -291,23 +291,6 @@ pub fn gather_elements(dshape: &[usize], ishape: &[usize], ax: i64) -> Result<(S
     Ok((st, dense[a] as i32))
 }
 
-/// Gather's indices made non-negative, or an error naming the first out of range.
-pub fn gather_indices(idx: &[i64], axis_len: usize) -> Result<Vec<i64>> {
-    let d = axis_len as i64;
-    idx.iter()
-        .map(|&i| {
-            let j = if i < 0 { i + d } else { i };
-            if j < 0 || j >= d {
-                Err(Error::invalid(format!(
-                    "Gather index {i} out of range for axis of {d}"
-                )))
-            } else {
-                Ok(j)
-            }
-        })
-        .collect()
-}
-
 /// Reshape's target: 0 copies the input dim (unless `allowzero`), one -1 is inferred.
 pub fn reshape(shape: &[usize], target: &[i64], allowzero: bool) -> Result<Vec<usize>> {
     let n: usize = shape.iter().product();

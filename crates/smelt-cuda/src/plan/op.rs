@@ -126,6 +126,7 @@ pub enum GpuOp {
     Slice {
         attrs: Option<SliceAttrs>,
     },
+    /// Gather along `axis`; indices (input 1, i64 or i32) checked on the device.
     Gather {
         axis: i64,
     },
@@ -143,7 +144,7 @@ pub enum GpuOp {
     BitCast {
         to: DType,
     },
-    /// GatherElements along `axis`, indices (input 1) read on the host.
+    /// GatherElements along `axis`; indices (input 1, i64 or i32) checked on the device.
     GatherElements {
         axis: i64,
     },
@@ -702,9 +703,7 @@ impl GpuOp {
             | GpuOp::Expand
             | GpuOp::Tile
             | GpuOp::Trilu { .. }
-            | GpuOp::GatherElements { .. }
-            | GpuOp::Scan(_)
-            | GpuOp::Gather { .. } => i >= 1,
+            | GpuOp::Scan(_) => i >= 1,
             GpuOp::Optimizer(_) => i < 2,
             GpuOp::MaxUnpool(_) => i >= 2,
             GpuOp::ReverseSequence { .. } => i >= 1,

@@ -134,15 +134,17 @@ impl GpuOp {
                 [(_, DType::Bool, _), (_, a, _), (_, b, _)] if a == b && movable(*a) => None,
                 _ => bad("Where"),
             },
+            GpuOp::Gather { .. } | GpuOp::GatherElements { .. } => match data {
+                [(_, d, _), (_, DType::I64 | DType::I32, _)] if movable(*d) => None,
+                _ => bad("Gather (indices i64 or i32)"),
+            },
             GpuOp::Transpose { .. }
             | GpuOp::Concat { .. }
             | GpuOp::Slice { .. }
             | GpuOp::Split { .. }
-            | GpuOp::Gather { .. }
             | GpuOp::Expand
             | GpuOp::Tile
             | GpuOp::Trilu { .. }
-            | GpuOp::GatherElements { .. }
             | GpuOp::DepthSpace { .. }
             | GpuOp::ReverseSequence { .. }
             | GpuOp::Pad { .. } => {

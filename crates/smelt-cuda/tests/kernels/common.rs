@@ -148,6 +148,10 @@ pub fn check(what: &str, g: &Graph, feeds: Vec<(String, Tensor)>, tol: Tol) -> f
     let got = ex.run(feeds).unwrap_or_else(|e| panic!("{what}: gpu: {e}"));
     let st = ex.stats();
     assert_eq!(
+        st.host_side_nodes, 0,
+        "{what}: a node ran on the host (its inputs were small host-only integers); feed one"
+    );
+    assert_eq!(
         st.cpu_fallbacks, 0,
         "{what}: fell back to the CPU: {:?}",
         st.fallback_reasons

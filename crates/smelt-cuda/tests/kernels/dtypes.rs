@@ -76,6 +76,10 @@ fn check_any(what: &str, g: &Graph, feeds: Vec<(String, Tensor)>, tol: Tol) {
     let got = ex.run(feeds).unwrap_or_else(|e| panic!("{what}: gpu: {e}"));
     let st = ex.stats();
     assert_eq!(
+        st.host_side_nodes, 0,
+        "{what}: a node ran on the host (its inputs were small host-only integers); feed one"
+    );
+    assert_eq!(
         st.cpu_fallbacks, 0,
         "{what}: fell back: {:?}",
         st.fallback_reasons

@@ -33,17 +33,6 @@ extern "C" __global__ void copy_into_64(const unsigned long long* x, unsigned lo
     }
 }
 
-// Gather along an axis: x is [outer, axis_len, inner], idx holds nidx indices already checked
-// and made non-negative on the host, y is [outer, nidx, inner].
-extern "C" __global__ void gather_32(const unsigned int* x, const long long* idx, unsigned int* y, int outer, int axis_len, int nidx, int inner) {
-    int n = outer * nidx * inner;
-    GRID_STRIDE(i, n) {
-        int in = i % inner, r = i / inner;
-        int k = r % nidx, o = r / nidx;
-        y[i] = x[(o * axis_len + (int)idx[k]) * inner + in];
-    }
-}
-
 // Gather through per-dim coordinate maps (Pad): output coordinate q of dim d reads input
 // coordinate table[s.b[d] + q] (-1: the fill value); s.dims are the output dims and s.a the
 // input's strides.
@@ -62,7 +51,7 @@ extern "C" __global__ void map_gather_f32(const float* x, float* y, int n, float
     }
 }
 
-// The same copies for 1- and 2-byte elements, Gather for 1, 2 and 8, and the Pad gather for
+// The same copies for 1- and 2-byte elements, and the Pad gather for
 // every width with the fill value's bits in the low bytes of `fill`.
 #define SM_COPY_W(bits, T) \
 extern "C" __global__ void strided_copy_##bits(const T* x, T* y, int n, int base, Strides s) { \
@@ -72,12 +61,23 @@ extern "C" __global__ void copy_into_##bits(const T* x, T* y, int outer, int run
     GRID_STRIDE(i, n) { int o = i / run, j = i - o * run; y[o * out_run + offset + j] = x[i]; } }
 SM_COPY_W(8, unsigned char) SM_COPY_W(16, unsigned short)
 
+// Gather along an axis: x is [outer, axis_len, inner], idx holds nidx indices (i64 when
+// idx64, else i32), negative ones counted from the end; y is [outer, nidx, inner]. An index
+// out of [-axis_len, axis_len) stores `code` in the error word `err` (the first failure
+// wins) and yields zero bits.
+__device__ __forceinline__ long long sm_index(const void* idx, int idx64, long long k, long long len, int* err, int code) {
+    long long j = idx64 ? ((const long long*)idx)[k] : (long long)((const int*)idx)[k];
+    if (j < 0) j += len;
+    if (j < 0 || j >= len) { atomicCAS(err, 0, code); return -1; }
+    return j;
+}
 #define SM_GATHER_W(bits, T) \
-extern "C" __global__ void gather_##bits(const T* x, const long long* idx, T* y, int outer, int axis_len, int nidx, int inner) { \
+extern "C" __global__ void gather_##bits(const T* x, const void* idx, int idx64, T* y, int outer, int axis_len, int nidx, int inner, int* err, int code) { \
     int n = outer * nidx * inner; \
     GRID_STRIDE(i, n) { int in = i % inner, r = i / inner; int k = r % nidx, o = r / nidx; \
-        y[i] = x[(o * axis_len + (int)idx[k]) * inner + in]; } }
-SM_GATHER_W(8, unsigned char) SM_GATHER_W(16, unsigned short) SM_GATHER_W(64, unsigned long long)
+        long long j = sm_index(idx, idx64, k, axis_len, err, code); \
+        y[i] = j < 0 ? (T)0 : x[(o * axis_len + (int)j) * inner + in]; } }
+SM_GATHER_W(8, unsigned char) SM_GATHER_W(16, unsigned short) SM_GATHER_W(32, unsigned int) SM_GATHER_W(64, unsigned long long)
 
 #define SM_MAP_GATHER_W(bits, T) \
 extern "C" __global__ void map_gather_##bits(const T* x, T* y, int n, unsigned long long fill, const int* table, Strides s) { \
@@ -110,9 +110,11 @@ extern "C" __global__ void trilu_##bits_(const T* x, T* y, int n, int rows, int 
 SM_TRILU_W(8, unsigned char) SM_TRILU_W(16, unsigned short) SM_TRILU_W(32, unsigned int) SM_TRILU_W(64, unsigned long long)
 
 // GatherElements: y has the indices' dims s.dims; y[i] = x[offset of i over the data strides
-// s.a (0 on the axis) + idx[i] * axis_stride], indices checked and made non-negative on the
-// host.
+// s.a (0 on the axis) + idx[i] * axis_stride], indices as Gather's (checked on the device
+// against axis_len).
 #define SM_GATHER_EL_W(bits_, T) \
-extern "C" __global__ void gather_elements_##bits_(const T* x, const long long* idx, T* y, int n, int axis_stride, Strides s) { \
-    GRID_STRIDE(i, n) { int oa, ob, oc; offsets3(s, i, oa, ob, oc); y[i] = x[oa + (int)idx[i] * axis_stride]; } }
+extern "C" __global__ void gather_elements_##bits_(const T* x, const void* idx, int idx64, T* y, int n, int axis_len, int axis_stride, Strides s, int* err, int code) { \
+    GRID_STRIDE(i, n) { int oa, ob, oc; offsets3(s, i, oa, ob, oc); \
+        long long j = sm_index(idx, idx64, i, axis_len, err, code); \
+        y[i] = j < 0 ? (T)0 : x[oa + (int)j * axis_stride]; } }
 SM_GATHER_EL_W(8, unsigned char) SM_GATHER_EL_W(16, unsigned short) SM_GATHER_EL_W(32, unsigned int) SM_GATHER_EL_W(64, unsigned long long)

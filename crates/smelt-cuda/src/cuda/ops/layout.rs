@@ -161,30 +161,54 @@ pub(super) fn range(s: &Stream, ins: &Ins) -> Result<GpuTensor> {
 /// GatherElements: indices (host, i32/i64) checked and made non-negative, then uploaded.
 pub(super) fn gather_elements(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     let x = ins.dev(0)?;
-    let idx = ins
-        .host(1)?
-        .ok_or_else(|| Error::invalid("GatherElements without indices"))?;
-    if !matches!(idx.dtype(), DType::I64 | DType::I32) {
-        return Err(Error::dtype(idx.dtype(), "GatherElements indices"));
-    }
+    let idx = ins.dev(1)?;
+    let idx64 = index_kind(idx, "GatherElements")?;
     let kernel = intern(format!("gather_elements_{}", width(x.dtype())?));
     let (st, axis_stride) = layout::gather_elements(x.shape(), idx.shape(), axis)?;
     let a = crate::plan::axis(axis, x.shape().len(), "GatherElements axis")?;
-    let checked = layout::gather_indices(&idx.to_i64_vec()?, x.shape()[a])?;
+    let axis_len = i32_of(x.shape()[a], "axis")?;
     let y = s.alloc(x.dtype(), idx.shape())?;
     if y.is_empty() {
         return Ok(y);
     }
-    let di = s.upload(&Tensor::from_vec(vec![checked.len()], checked)?)?;
     let (xp, ip, yp, n) = (
         x.ptr(),
-        di.ptr(),
+        idx.ptr(),
         y.ptr(),
         i32_of(y.len(), "element count")?,
     );
+    let (ep, code) = s.error_word();
     let (g, b) = geom(y.len());
-    s.launch(kernel, g, b, args![&xp, &ip, &yp, &n, &axis_stride, &st])?;
+    s.launch(
+        kernel,
+        g,
+        b,
+        args![
+            &xp,
+            &ip,
+            &idx64,
+            &yp,
+            &n,
+            &axis_len,
+            &axis_stride,
+            &st,
+            &ep,
+            &code
+        ],
+    )?;
     Ok(y)
+}
+
+/// 1 for i64 indices, 0 for i32; other dtypes are unsupported.
+fn index_kind(idx: &GpuTensor, op: &str) -> Result<i32> {
+    match idx.dtype() {
+        DType::I64 => Ok(1),
+        DType::I32 => Ok(0),
+        d => Err(Error::unsupported(
+            op,
+            format!("{d} indices (the kernel takes i64 or i32)"),
+        )),
+    }
 }
 
 /// BitCast to `to` of x's width: a byte copy under the new dtype; to bool, any nonzero
@@ -269,28 +293,29 @@ pub(super) fn constant_of_shape(s: &Stream, ins: &Ins, value: &Tensor) -> Result
 pub(super) fn gather(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     let x = ins.dev(0)?;
     let kernel = intern(format!("gather_{}", width(x.dtype())?));
-    let idx = ins
-        .host(1)?
-        .ok_or_else(|| Error::invalid("Gather without indices"))?;
-    if !matches!(idx.dtype(), DType::I64 | DType::I32) {
-        return Err(Error::dtype(idx.dtype(), "Gather indices"));
-    }
+    let idx = ins.dev(1)?;
+    let idx64 = index_kind(idx, "Gather")?;
     let p = layout::gather(x.shape(), idx.shape(), axis)?;
-    let checked = layout::gather_indices(&idx.to_i64_vec()?, p.axis_len)?;
     let y = s.alloc(x.dtype(), &p.out_shape)?;
     if y.is_empty() {
         return Ok(y);
     }
-    let di = s.upload(&Tensor::from_vec(vec![checked.len()], checked)?)?;
-    let (xp, ip, yp) = (x.ptr(), di.ptr(), y.ptr());
+    let (xp, ip, yp) = (x.ptr(), idx.ptr(), y.ptr());
     let (o, a, k, inn) = (
-        p.outer as i32,
+        i32_of(p.outer, "outer size")?,
         i32_of(p.axis_len, "axis")?,
-        p.nidx as i32,
-        p.inner as i32,
+        i32_of(p.nidx, "index count")?,
+        i32_of(p.inner, "inner size")?,
     );
+    i32_of(y.len(), "element count")?;
+    let (ep, code) = s.error_word();
     let (g, b) = geom(y.len());
-    s.launch(kernel, g, b, args![&xp, &ip, &yp, &o, &a, &k, &inn])?;
+    s.launch(
+        kernel,
+        g,
+        b,
+        args![&xp, &ip, &idx64, &yp, &o, &a, &k, &inn, &ep, &code],
+    )?;
     Ok(y)
 }
 
