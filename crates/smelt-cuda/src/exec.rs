@@ -34,17 +34,18 @@ use crate::plan::GpuOp;
 use crate::precision::Precision;
 use crate::profile::{Profile, Recorder};
 use smelt_core::{Error, Result, Tensor};
-use smelt_ir::{Attr, EvalCtx, Graph, SubgraphRunner};
+use smelt_ir::{Attr, Graph};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Mutex;
 
 mod cuda_graph;
+mod fusion;
+mod host_side;
 use cuda_graph::{input_reads, Captured, Key};
-
-/// The most input elements, in all, of a GPU-placed node that runs on the host because its
-/// inputs are host-only (see [`ExecStats::host_side_nodes`]).
-pub const HOST_SIDE_ELEMENTS: usize = 4096;
+use fusion::FusionPlan;
+use host_side::shape_side;
+pub use host_side::HOST_SIDE_ELEMENTS;
 
 /// What the executor has done since it was made.
 #[derive(Clone, Debug, Default)]
@@ -57,6 +58,8 @@ pub struct ExecStats {
     /// integer value (shape arithmetic: at most [`HOST_SIDE_ELEMENTS`] elements); copying
     /// those to the device and back would cost a host wait and block CUDA graphs.
     pub host_side_nodes: u64,
+    /// Nodes run inside fused element-wise kernels (counted in `gpu_nodes` too).
+    pub fused_nodes: u64,
     /// Nodes placed on CUDA that ran on the CPU (see the module doc).
     pub cpu_fallbacks: u64,
     pub fallback_reasons: Vec<String>,
@@ -94,16 +97,19 @@ pub struct ExecOptions {
     pub profile: bool,
     /// Capture static-shape runs into CUDA graphs and replay them (see the module doc).
     pub cuda_graphs: bool,
+    /// Fuse element-wise chains into generated kernels (see `crate::plan::fuse`).
+    pub fuse: bool,
 }
 
 impl Default for ExecOptions {
     /// fp32; profiling when `SMELT_PROFILE` is set (not "0"); CUDA graphs unless
-    /// `SMELT_NO_CUDA_GRAPH` is set (not "0").
+    /// `SMELT_NO_CUDA_GRAPH` is set, fusion unless `SMELT_NO_FUSION` is set (not "0").
     fn default() -> Self {
         ExecOptions {
             precision: Precision::F32,
             profile: env_flag("SMELT_PROFILE"),
             cuda_graphs: !env_flag("SMELT_NO_CUDA_GRAPH"),
+            fuse: !env_flag("SMELT_NO_FUSION"),
         }
     }
 }
@@ -129,18 +135,16 @@ struct Inner {
     refused: Option<Key>,
     /// The first node of the last plain run that made the host wait (see `graph_blocker`).
     first_wait: Option<String>,
-    /// Device copies of small host-computed values (shape arithmetic a GPU op reads as
-    /// data, such as an embedding's all-zero token types), by value id and bytes: a later
-    /// run computing the same bytes reuses the copy without an upload, so it can be
-    /// captured. Never changed in place; cleared (with the captured graph, which may read
-    /// them) when it holds [`SMALL_UPLOADS`] entries.
-    small: HashMap<(usize, Vec<u8>), GpuTensor>,
+    /// The last device copy of each small integer value computed on the host (shape
+    /// arithmetic a GPU op reads as data, such as an embedding's all-zero token types),
+    /// with its bytes: a later run computing the same bytes reuses the copy without an
+    /// upload, so it can be captured. A copy is never changed in place; replacing one drops
+    /// the captured graph, which may read it.
+    small: HashMap<usize, (Vec<u8>, GpuTensor)>,
 }
 
-/// The largest host value (bytes) kept in the executor's small-upload cache, and how many
-/// entries it holds before it is cleared.
+/// The largest host value (bytes) kept in the executor's small-upload cache.
 const SMALL_UPLOAD_BYTES: usize = 64 << 10;
-const SMALL_UPLOADS: usize = 1024;
 
 pub struct Executor<G: Deref<Target = Graph>> {
     graph: G,
@@ -158,6 +162,8 @@ pub struct Executor<G: Deref<Target = Graph>> {
     graph_blocker: Option<String>,
     /// Per node: every output is only read on the host (see [`shape_side`]).
     shape_side: Vec<bool>,
+    /// Fused element-wise groups and where each node stands.
+    fusion: FusionPlan,
     opts: ExecOptions,
     inner: Mutex<Inner>,
 }
@@ -192,7 +198,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 }
             })
             .collect();
-        let last_use = lifetimes(&graph);
+        let mut last_use = lifetimes(&graph);
+        let fusion = FusionPlan::new(&graph, &ops, opts.fuse, &mut last_use);
         let shape_side = shape_side(&graph, &ops);
         let mut constant = vec![false; graph.values.len()];
         for id in graph.initializers.keys() {
@@ -220,6 +227,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             upload_first,
             graph_blocker,
             shape_side,
+            fusion,
             inner: Mutex::new(Inner {
                 graph: None,
                 stream,
@@ -255,7 +263,10 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         let mut s = inner.stats.clone();
         s.alloc = inner.stream.stats();
         s.weight_16bit_bytes = inner.stream.lowp_bytes();
-        s.profile = inner.recorder.as_ref().map(|r| r.profile(&self.graph));
+        s.profile = inner
+            .recorder
+            .as_ref()
+            .map(|r| r.profile(&self.graph, |n| self.fusion.label(n)));
         s.graph_blocker = if !self.opts.cuda_graphs {
             Some("CUDA graphs are turned off".into())
         } else if inner.recorder.is_some() {
@@ -430,133 +441,106 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         if !capturing {
             inner.first_wait = None;
         }
-        for (n, node) in g.nodes.iter().enumerate() {
-            let waits = |i: &Inner| (i.stream.syncs(), i.stats.cpu_nodes, i.stats.cpu_fallbacks);
-            let before = waits(inner);
-            let outs = match &self.ops[n] {
-                Some(op) if op.location_free() => {
-                    inner.stats.gpu_nodes += 1;
-                    self.run_location_free(inner, env, n, op)?
-                }
-                Some(op) if self.host_side(env, n, op) => {
-                    let t = std::time::Instant::now();
-                    let outs = self.run_cpu(inner, env, n)?;
-                    inner.stats.cpu_nodes -= 1;
-                    inner.stats.host_side_nodes += 1;
-                    if let Some(r) = rec {
-                        r.cpu(n, t.elapsed().as_secs_f64() * 1e3);
-                    }
-                    outs
-                }
-                Some(op) => {
-                    let mark = match rec {
-                        Some(r) => Some(r.start(&inner.stream, n)?),
-                        None => None,
-                    };
-                    inner.stream.set_error_code(n as i32 + 1);
-                    let r = self.run_gpu(inner, env, n, op);
-                    if let (Some(r), Some(k)) = (rec.as_mut(), mark) {
-                        r.end(&inner.stream, k)?;
-                    }
-                    match r {
-                        Ok(outs) => {
-                            inner.stats.gpu_nodes += 1;
-                            outs.into_iter()
-                                .map(|t| Slot {
-                                    host: None,
-                                    dev: Some(t),
-                                })
-                                .collect()
-                        }
-                        Err(e) if falls_back(&e) && !capturing => {
-                            inner.stats.cpu_fallbacks += 1;
-                            if inner.stats.fallback_reasons.len() < 32 {
-                                inner
-                                    .stats
-                                    .fallback_reasons
-                                    .push(format!("{} ({}): {e}", node.name, node.op_type));
-                            }
-                            self.run_cpu_timed(inner, env, n, rec)?
-                        }
-                        Err(e) => return Err(e.in_node(&node.name, &node.op_type)),
-                    }
-                }
-                None if capturing => {
-                    return Err(Error::invalid(format!(
-                        "cuda graph: node '{}' ({}) runs on the CPU",
-                        node.name, node.op_type
-                    )))
-                }
-                None => self.run_cpu_timed(inner, env, n, rec)?,
-            };
-            for i in node.inputs.iter().flatten() {
-                if self.last_use[*i] == Some(n) {
-                    env[*i] = Slot::default();
-                }
-            }
-            if !capturing && inner.first_wait.is_none() && waits(inner) != before {
-                inner.first_wait = Some(format!(
-                    "node '{}' ({}) made the host wait (a CPU node, or an upload or download mid-run)",
-                    node.name, node.op_type
-                ));
-            }
-            node.check_output_count(outs.len())?;
-            for (o, t) in node.outputs.iter().zip(outs) {
-                if let Some(o) = o {
-                    if self.last_use[*o].is_some() {
-                        env[*o] = t;
-                    }
-                }
+        for n in 0..g.nodes.len() {
+            match self.fusion.at[n] {
+                // a fused member runs with its group, at the group's root
+                fusion::At::Member => continue,
+                fusion::At::Root(k) => self.run_fused(inner, env, k, capturing, rec)?,
+                fusion::At::None => self.run_node(inner, env, n, capturing, rec)?,
             }
         }
         Ok(())
     }
 
-    /// Whether node `n` (placed on CUDA) runs on the host: it reads an input as data or its
-    /// outputs are only read on the host ([`shape_side`]), every input it has is an integer
-    /// or bool value on the host only (shape arithmetic), with at most
-    /// [`HOST_SIDE_ELEMENTS`] elements in all, and it has no subgraph.
-    fn host_side(&self, env: &[Slot], n: usize, op: &GpuOp) -> bool {
-        let node = &self.graph.nodes[n];
-        // an op reading no input as data (Range, ConstantOfShape) needs no upload: it
-        // makes its output on the device
-        let reads_data = node
-            .inputs
-            .iter()
-            .enumerate()
-            .any(|(i, id)| id.is_some() && op.role(i) == Role::Data);
-        if !reads_data && !self.shape_side[n] {
-            return false;
-        }
-        let mut elems = 0usize;
-        for id in node.inputs.iter().flatten() {
-            match (&env[*id].host, &env[*id].dev) {
-                (Some(h), None) if !h.dtype().is_float() => elems += h.len(),
-                _ => return false,
-            }
-        }
-        elems <= HOST_SIDE_ELEMENTS
-            && node.inputs.iter().any(|i| i.is_some())
-            && !node
-                .attrs
-                .0
-                .values()
-                .any(|a| matches!(a, Attr::Graph(_) | Attr::Graphs(_)))
-    }
-
-    fn run_cpu_timed(
+    /// Runs node `n` on its device (or the CPU), frees its inputs at their last use and
+    /// keeps its outputs that are read later.
+    fn run_node(
         &self,
         inner: &mut Inner,
         env: &mut [Slot],
         n: usize,
+        capturing: bool,
         rec: &mut Option<Recorder>,
-    ) -> Result<Vec<Slot>> {
-        let t = std::time::Instant::now();
-        let outs = self.run_cpu(inner, env, n)?;
-        if let Some(r) = rec {
-            r.cpu(n, t.elapsed().as_secs_f64() * 1e3);
+    ) -> Result<()> {
+        let node = &self.graph.nodes[n];
+        let waits = |i: &Inner| (i.stream.syncs(), i.stats.cpu_nodes, i.stats.cpu_fallbacks);
+        let before = waits(inner);
+        let outs = match &self.ops[n] {
+            Some(op) if op.location_free() => {
+                inner.stats.gpu_nodes += 1;
+                self.run_location_free(inner, env, n, op)?
+            }
+            Some(op) if self.host_side(env, n, op) => {
+                let t = std::time::Instant::now();
+                let outs = self.run_cpu(inner, env, n)?;
+                inner.stats.cpu_nodes -= 1;
+                inner.stats.host_side_nodes += 1;
+                if let Some(r) = rec {
+                    r.cpu(n, t.elapsed().as_secs_f64() * 1e3);
+                }
+                outs
+            }
+            Some(op) => {
+                let mark = match rec {
+                    Some(r) => Some(r.start(&inner.stream, n)?),
+                    None => None,
+                };
+                inner.stream.set_error_code(n as i32 + 1);
+                let r = self.run_gpu(inner, env, n, op);
+                if let (Some(r), Some(k)) = (rec.as_mut(), mark) {
+                    r.end(&inner.stream, k)?;
+                }
+                match r {
+                    Ok(outs) => {
+                        inner.stats.gpu_nodes += 1;
+                        outs.into_iter()
+                            .map(|t| Slot {
+                                host: None,
+                                dev: Some(t),
+                            })
+                            .collect()
+                    }
+                    Err(e) if falls_back(&e) && !capturing => {
+                        inner.stats.cpu_fallbacks += 1;
+                        if inner.stats.fallback_reasons.len() < 32 {
+                            inner
+                                .stats
+                                .fallback_reasons
+                                .push(format!("{} ({}): {e}", node.name, node.op_type));
+                        }
+                        self.run_cpu_timed(inner, env, n, rec)?
+                    }
+                    Err(e) => return Err(e.in_node(&node.name, &node.op_type)),
+                }
+            }
+            None if capturing => {
+                return Err(Error::invalid(format!(
+                    "cuda graph: node '{}' ({}) runs on the CPU",
+                    node.name, node.op_type
+                )))
+            }
+            None => self.run_cpu_timed(inner, env, n, rec)?,
+        };
+        for i in node.inputs.iter().flatten() {
+            if self.last_use[*i] == Some(n) {
+                env[*i] = Slot::default();
+            }
         }
-        Ok(outs)
+        if !capturing && inner.first_wait.is_none() && waits(inner) != before {
+            inner.first_wait = Some(format!(
+                "node '{}' ({}) made the host wait (a CPU node, or an upload or download mid-run)",
+                node.name, node.op_type
+            ));
+        }
+        node.check_output_count(outs.len())?;
+        for (o, t) in node.outputs.iter().zip(outs) {
+            if let Some(o) = o {
+                if self.last_use[*o].is_some() {
+                    env[*o] = t;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn run_gpu(
@@ -660,59 +644,6 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         }
     }
 
-    fn run_cpu(&self, inner: &mut Inner, env: &mut [Slot], n: usize) -> Result<Vec<Slot>> {
-        let g: &Graph = &self.graph;
-        let node = &g.nodes[n];
-        inner.stats.cpu_nodes += 1;
-        let mut ins = Vec::with_capacity(node.inputs.len());
-        for id in &node.inputs {
-            ins.push(match id {
-                None => None,
-                Some(id) => Some(
-                    host_of(inner, env, *id).map_err(|e| e.in_node(&node.name, &node.op_type))?,
-                ),
-            });
-        }
-        // values a subgraph body reads from this graph must be on the host
-        let mut captured: HashMap<String, Tensor> = HashMap::new();
-        for a in node.attrs.0.values() {
-            let subs: Vec<&Graph> = match a {
-                Attr::Graph(s) => vec![&**s],
-                Attr::Graphs(ss) => ss.iter().map(|s| &**s).collect(),
-                _ => continue,
-            };
-            for s in subs {
-                for name in smelt_cpu::captured_names(s) {
-                    if let Some(id) = g.value_id(&name) {
-                        if env[id].host.is_some() || env[id].dev.is_some() {
-                            captured.insert(name, host_of(inner, env, id)?);
-                        }
-                    }
-                }
-            }
-        }
-        let scope = CpuScope {
-            captured: &captured,
-        };
-        let ctx = EvalCtx {
-            n_outputs: node.outputs.len(),
-            subgraphs: &scope,
-        };
-        let outs = node
-            .op
-            .eval(&ctx, ins)
-            .map_err(|e| e.in_node(&node.name, &node.op_type))?;
-        Ok(outs
-            .into_iter()
-            .map(|t| Slot {
-                host: Some(t),
-                dev: None,
-            })
-            .collect())
-    }
-
-    /// The value on the device, uploading (and keeping) it if needed. Constant values are
-    /// uploaded once per executor.
     fn dev_of(&self, inner: &mut Inner, env: &mut [Slot], id: usize) -> Result<GpuTensor> {
         if let Some(d) = &env[id].dev {
             return Ok(d.clone());
@@ -730,25 +661,29 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         if !device_dtype(h.dtype()) {
             return Err(Error::dtype(h.dtype(), "a CUDA device tensor"));
         }
-        let small = (!self.constant[id] && h.byte_size() <= SMALL_UPLOAD_BYTES)
-            .then(|| h.le_bytes().map(|b| (id, b.to_vec())))
-            .transpose()?;
-        if let Some(d) = small.as_ref().and_then(|k| inner.small.get(k)) {
-            if d.dtype() == h.dtype() && d.shape() == h.shape() {
+        // a small integer value computed on the host (not a graph input, whose device
+        // copy a CUDA graph's replays overwrite): reuse the last device copy of equal bytes
+        let small = (!self.constant[id]
+            && !h.dtype().is_float()
+            && h.byte_size() <= SMALL_UPLOAD_BYTES
+            && !self.graph.inputs.contains(&id))
+        .then(|| h.le_bytes().map(|b| b.to_vec()))
+        .transpose()?;
+        if let (Some(bytes), Some((held, d))) = (&small, inner.small.get(&id)) {
+            if held == bytes && d.dtype() == h.dtype() && d.shape() == h.shape() {
+                let d = d.clone();
                 env[id].dev = Some(d.clone());
-                return Ok(d.clone());
+                return Ok(d);
             }
         }
         let d = inner.stream.upload(h)?;
-        if let Some(k) = small {
-            if inner.small.len() >= SMALL_UPLOADS {
-                // a captured graph may read the copies: it goes with them
+        if let Some(bytes) = small {
+            if inner.small.insert(id, (bytes, d.clone())).is_some() {
+                // the copy it replaces may be read by the captured graph: drop that too
                 if inner.graph.take().is_some() {
                     inner.stream.release_reserved();
                 }
-                inner.small.clear();
             }
-            inner.small.insert(k, d.clone());
         }
         let bytes = d.byte_size() as u64;
         if self.constant[id] {
@@ -761,37 +696,6 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         env[id].dev = Some(d.clone());
         Ok(d)
     }
-}
-
-/// Per node: whether every reader of its outputs reads them on the host (a CPU node, a GPU
-/// op's host input such as Expand's or Reshape's shape, or another such node; views pass
-/// it through). Such a node (ConstantOfShape feeding a shape computation) runs on the host
-/// when its inputs are small host values, so its outputs need no download.
-fn shape_side(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<bool> {
-    let mut readers: Vec<Vec<(usize, usize)>> = vec![Vec::new(); graph.values.len()];
-    for (n, node) in graph.nodes.iter().enumerate() {
-        for (i, id) in node.inputs.iter().enumerate() {
-            if let Some(id) = id {
-                readers[*id].push((n, i));
-            }
-        }
-    }
-    let mut side = vec![false; graph.nodes.len()];
-    for (n, node) in graph.nodes.iter().enumerate().rev() {
-        let mut any = false;
-        let all = node.outputs.iter().flatten().all(|&o| {
-            readers[o].iter().all(|&(r, i)| {
-                any = true;
-                match &ops[r] {
-                    None => true,
-                    Some(GpuOp::View(_)) if i == 0 => side[r],
-                    Some(op) => op.role(i) == Role::Host || side[r],
-                }
-            })
-        });
-        side[n] = any && all && ops[n].is_some();
-    }
-    side
 }
 
 /// The value on the host, downloading (and keeping) it if needed.
@@ -847,34 +751,4 @@ fn lifetimes(graph: &Graph) -> Vec<Option<usize>> {
         last_use[o] = Some(usize::MAX);
     }
     last_use
-}
-
-/// Runs subgraph bodies on the CPU with the captured values of the enclosing graph.
-struct CpuScope<'a> {
-    captured: &'a HashMap<String, Tensor>,
-}
-
-impl SubgraphRunner for CpuScope<'_> {
-    fn run(&self, sub: &Graph, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
-        if inputs.len() != sub.inputs.len() {
-            return Err(Error::invalid(format!(
-                "subgraph '{}' takes {} inputs, given {}",
-                sub.name,
-                sub.inputs.len(),
-                inputs.len()
-            )));
-        }
-        let named = sub
-            .inputs
-            .iter()
-            .zip(inputs)
-            .map(|(&i, t)| (sub.values[i].name.clone(), t))
-            .collect();
-        let lookup = |name: &str| self.captured.get(name).cloned();
-        Ok(smelt_cpu::Plan::new(sub)
-            .run_in_scope(named, &lookup)?
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect())
-    }
 }

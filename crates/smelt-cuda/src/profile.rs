@@ -134,7 +134,8 @@ impl Recorder {
     }
 
     /// The runs after the first (all runs when there was only one).
-    pub(crate) fn profile(&self, g: &Graph) -> Profile {
+    /// `label(n)`: a name for node n's op other than its op type (a fused group's).
+    pub(crate) fn profile(&self, g: &Graph, label: impl Fn(usize) -> Option<String>) -> Profile {
         let mut ops: HashMap<String, OpTime> = HashMap::new();
         let mut nodes = Vec::new();
         let (table, runs) = if self.runs > 1 {
@@ -144,10 +145,11 @@ impl Recorder {
         };
         for (&n, &(ms, count, cpu)) in table {
             let node = &g.nodes[n];
+            let op_type = label(n).unwrap_or_else(|| node.op_type.clone());
             let op = if cpu {
-                format!("{} (cpu)", node.op_type)
+                format!("{op_type} (cpu)")
             } else {
-                node.op_type.clone()
+                op_type
             };
             let o = ops.entry(op.clone()).or_insert_with(|| OpTime {
                 name: op.clone(),

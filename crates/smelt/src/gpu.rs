@@ -34,6 +34,7 @@ pub(crate) fn executor(
         precision: config.precision,
         profile: config.profile || defaults.profile,
         cuda_graphs: config.cuda_graphs && defaults.cuda_graphs,
+        fuse: defaults.fuse,
     };
     smelt_cuda::Executor::with_options(graph.clone(), &on_gpu, opts).map(Some)
 }

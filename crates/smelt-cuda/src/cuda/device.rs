@@ -45,7 +45,17 @@ pub struct Device {
     /// The compiled module, built on the first kernel launch.
     module: OnceLock<std::result::Result<Module, String>>,
     functions: Mutex<HashMap<&'static str, Func>>,
+    /// Kernels of generated programs (fused element-wise groups), by source.
+    generated: Mutex<HashMap<String, Func>>,
 }
+
+/// What every generated program starts with: the strided-index helpers and the f32
+/// element-wise functions (`unary_f`, `binary_f`), so a fused kernel does the unfused
+/// kernels' arithmetic.
+const GENERATED_PRELUDE: &[&str] = &[
+    include_str!("kernels/common.cuh"),
+    include_str!("kernels/elementwise.cu"),
+];
 
 struct Module(sys::CUmodule);
 // SAFETY: a CUmodule handle may be used from any thread once loaded.
@@ -107,6 +117,7 @@ fn probe() -> std::result::Result<Arc<Device>, String> {
             total_mem,
             module: OnceLock::new(),
             functions: Mutex::new(HashMap::new()),
+            generated: Mutex::new(HashMap::new()),
         }))
     });
     match r {
@@ -153,6 +164,36 @@ fn store_ptx(path: &std::path::Path, ptx: &str) {
     if std::fs::write(&tmp, ptx).is_ok() && std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+}
+
+/// The PTX of `src` for the NVRTC `options` (the architecture first), from the disk cache
+/// or compiled (and stored there).
+fn compile_cached(src: &str, options: &[String]) -> std::result::Result<String, String> {
+    let cache = ptx_cache_path(src, &options.join(" "));
+    if let Some(ptx) = cache.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+        return Ok(ptx);
+    }
+    let mut options = options.to_vec();
+    options.push("--std=c++17".into());
+    let opts = cudarc::nvrtc::CompileOptions {
+        options,
+        ..Default::default()
+    };
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
+        .map_err(|e| format!("NVRTC failed to compile the kernels: {e:?}"))?
+        .to_src();
+    if let Some(p) = &cache {
+        store_ptx(p, &ptx);
+    }
+    Ok(ptx)
+}
+
+/// The PTX of a generated program `src` after [`GENERATED_PRELUDE`] for the NVRTC option
+/// `arch`, without floating-point contraction (a fused multiply and add round as the
+/// unfused kernels do). Needs only libnvrtc.
+pub(crate) fn compile_generated(src: &str, arch: &str) -> std::result::Result<String, String> {
+    let full = format!("{}\n{src}", GENERATED_PRELUDE.join("\n"));
+    compile_cached(&full, &[arch.to_string(), "--fmad=false".into()])
 }
 
 /// Whether libnvrtc can be loaded (it compiles kernels without a GPU).
@@ -206,24 +247,7 @@ impl Device {
                     "--gpu-architecture=compute_{}{}",
                     self.capability.0, self.capability.1
                 );
-                let src = SOURCES.join("\n");
-                let cache = ptx_cache_path(&src, &arch);
-                let ptx = match cache.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
-                    Some(ptx) => ptx,
-                    None => {
-                        let opts = cudarc::nvrtc::CompileOptions {
-                            options: vec![arch, "--std=c++17".into()],
-                            ..Default::default()
-                        };
-                        let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
-                            .map_err(|e| format!("NVRTC failed to compile the kernels: {e:?}"))?
-                            .to_src();
-                        if let Some(p) = &cache {
-                            store_ptx(p, &ptx);
-                        }
-                        ptx
-                    }
-                };
+                let ptx = compile_cached(&SOURCES.join("\n"), &[arch])?;
                 let text = CString::new(ptx).map_err(|e| format!("PTX: {e}"))?;
                 // SAFETY: text is a NUL-terminated PTX image.
                 let m =
@@ -246,6 +270,35 @@ impl Device {
         let f = unsafe { cudarc::driver::result::module::get_function(m.0, c) }
             .map_err(|e| cuda_err(&format!("kernel '{name}'"), e))?;
         self.functions.lock().unwrap().insert(name, Func(f));
+        Ok(Func(f))
+    }
+
+    /// Kernel `name` of the generated program `src` (compiled after [`GENERATED_PRELUDE`],
+    /// without floating-point contraction, with the same PTX disk cache as the main
+    /// program), cached per source.
+    pub(crate) fn generated(&self, src: &str, name: &str) -> Result<Func> {
+        if let Some(f) = self.generated.lock().unwrap().get(src) {
+            return Ok(*f);
+        }
+        self.bind()?;
+        let arch = format!(
+            "--gpu-architecture=compute_{}{}",
+            self.capability.0, self.capability.1
+        );
+        let ptx =
+            compile_generated(src, &arch).map_err(|e| Error::invalid(format!("cuda: {e}")))?;
+        let text = CString::new(ptx).map_err(|e| Error::invalid(format!("PTX: {e}")))?;
+        // SAFETY: text is a NUL-terminated PTX image; the module stays loaded.
+        let m = unsafe { cudarc::driver::result::module::load_data(text.as_ptr() as *const _) }
+            .map_err(|e| cuda_err("loading a generated kernel", e))?;
+        let c = CString::new(name).map_err(|e| Error::invalid(e.to_string()))?;
+        // SAFETY: a loaded module.
+        let f = unsafe { cudarc::driver::result::module::get_function(m, c) }
+            .map_err(|e| cuda_err(&format!("generated kernel '{name}'"), e))?;
+        self.generated
+            .lock()
+            .unwrap()
+            .insert(src.to_string(), Func(f));
         Ok(Func(f))
     }
 

@@ -404,7 +404,23 @@ impl Stream {
         if grid == 0 {
             return Ok(());
         }
-        let Func(f) = self.dev.func(name)?;
+        let f = self.dev.func(name)?;
+        self.launch_func(f, name, grid, block, args)
+    }
+
+    /// [`Stream::launch`] of a kernel handle (a generated kernel); `name` is for errors.
+    pub(crate) fn launch_func(
+        &self,
+        f: Func,
+        name: &str,
+        grid: u32,
+        block: u32,
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
+        if grid == 0 {
+            return Ok(());
+        }
+        let Func(f) = f;
         // SAFETY: args match the kernel's parameter list (each call site's contract).
         unsafe {
             result::launch_kernel(

@@ -12,6 +12,7 @@ pub mod col2im;
 pub mod conv;
 pub mod einsum;
 pub mod elementwise;
+pub mod fuse;
 pub mod gather;
 pub mod grid_sample;
 pub mod index;
@@ -99,9 +100,9 @@ pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<i64> {
         .collect()
 }
 
-/// Packs dims and up to three stride lists into [`Strides`], first dropping size-1 dims and
-/// merging neighbours that are contiguous in every operand (fewer index divisions).
-pub fn pack_strides(dims: &[usize], ops: &[&[i64]]) -> Result<Strides> {
+/// Drops size-1 dims and merges neighbours that are contiguous in every operand (fewer index
+/// divisions): the merged dims and each operand's strides over them.
+pub fn merge_dims(dims: &[usize], ops: &[&[i64]]) -> (Vec<usize>, Vec<Vec<i64>>) {
     let mut d: Vec<usize> = Vec::new();
     let mut s: Vec<Vec<i64>> = vec![Vec::new(); ops.len()];
     for i in 0..dims.len() {
@@ -126,6 +127,12 @@ pub fn pack_strides(dims: &[usize], ops: &[&[i64]]) -> Result<Strides> {
             }
         }
     }
+    (d, s)
+}
+
+/// Packs dims and up to three stride lists into [`Strides`] (after [`merge_dims`]).
+pub fn pack_strides(dims: &[usize], ops: &[&[i64]]) -> Result<Strides> {
+    let (d, s) = merge_dims(dims, ops);
     if d.len() > MAX_RANK {
         return Err(Error::unsupported(
             "cuda",

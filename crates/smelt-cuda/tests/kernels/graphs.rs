@@ -95,6 +95,7 @@ fn opts(precision: Precision, cuda_graphs: bool, profile: bool) -> ExecOptions {
         precision,
         profile,
         cuda_graphs,
+        fuse: true,
     }
 }
 

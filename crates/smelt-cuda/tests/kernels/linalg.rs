@@ -116,6 +116,7 @@ fn check_prec(
         precision: p,
         profile: false,
         cuda_graphs: false,
+        fuse: false,
     };
     let ex = Executor::with_options(g, &vec![true; g.nodes.len()], opts)
         .unwrap_or_else(|e| panic!("{what}: {e}"));

@@ -9,6 +9,7 @@
 mod attention;
 mod conv_dnn;
 mod elementwise;
+pub(crate) mod fused;
 mod half;
 mod image;
 mod index;

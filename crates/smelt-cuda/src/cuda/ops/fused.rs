@@ -1,0 +1,257 @@
+//! The CUDA side of element-wise fusion (see `crate::plan::fuse`): a group's steps rendered
+//! as one kernel, compiled with NVRTC on first use for each (group, leaf access pattern)
+//! and cached by source, then launched over the broadcast output.
+//!
+//! Each step calls the same device functions as the unfused kernels (`unary_f`,
+//! `binary_f`) or spells out the same expression (comparisons, IsNaN/IsInf, Where), and
+//! the program is compiled without floating-point contraction (`--fmad=false`), so a
+//! multiply and an add of two steps are not merged into one rounding: the fused result
+//! equals the nodes run one by one.
+
+use super::geom;
+use crate::cuda::stream::Stream;
+use crate::cuda::tensor::GpuTensor;
+use crate::plan::fuse::{Arg, Fusion, StepOp, Ty};
+use crate::plan::{
+    broadcast_shape, broadcast_strides, dense_strides, i32_of, merge_dims, MAX_RANK,
+};
+use smelt_core::{DType, Error, Result};
+use std::ffi::c_void;
+use std::fmt::Write;
+
+/// How the kernel reads a leaf at output element i.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Access {
+    /// The leaf has the output's shape: element i.
+    Full,
+    /// One element broadcast everywhere: element 0.
+    Scalar,
+    /// Broadcast strides over the (merged) output dims.
+    Strided,
+}
+
+/// Runs group `f` on its leaves (device tensors in `f.leaves` order); returns the root's
+/// output. A leaf of another dtype than planned, or more than `MAX_RANK` dims after
+/// merging, is `Error::UnsupportedOp` (the executor then runs the members one by one).
+pub(crate) fn run(s: &Stream, f: &Fusion, leaves: &[&GpuTensor]) -> Result<GpuTensor> {
+    for ((id, ty), x) in f.leaves.iter().zip(leaves) {
+        let want = dtype(*ty);
+        if x.dtype() != want {
+            return Err(Error::unsupported(
+                "fused element-wise",
+                format!("leaf value {id} is {}, planned {want}", x.dtype()),
+            ));
+        }
+    }
+    let shapes: Vec<&[usize]> = leaves.iter().map(|x| x.shape()).collect();
+    let out_shape = broadcast_shape(&shapes)?;
+    let y = s.alloc(dtype(f.out), &out_shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let dense = dense_strides(&out_shape);
+    let strides: Vec<Vec<i64>> = leaves
+        .iter()
+        .map(|x| broadcast_strides(x.shape(), &out_shape))
+        .collect();
+    let mut all: Vec<&[i64]> = vec![&dense];
+    all.extend(strides.iter().map(|v| v.as_slice()));
+    let (dims, st) = merge_dims(&out_shape, &all);
+    if dims.len() > MAX_RANK {
+        return Err(Error::unsupported(
+            "fused element-wise",
+            format!("rank {} after merging dims exceeds {MAX_RANK}", dims.len()),
+        ));
+    }
+    let access: Vec<Access> = (0..leaves.len())
+        .map(|j| {
+            if st[j + 1] == st[0] {
+                Access::Full
+            } else if st[j + 1].iter().all(|&v| v == 0) {
+                Access::Scalar
+            } else {
+                Access::Strided
+            }
+        })
+        .collect();
+    // the index block: rank, dims[MAX_RANK], then MAX_RANK strides per leaf (all i32, so
+    // the layout is the kernel's `FIdx` with no padding)
+    let mut blob = vec![0i32; 1 + MAX_RANK * (1 + leaves.len())];
+    blob[0] = dims.len() as i32;
+    for (d, &n) in dims.iter().enumerate() {
+        blob[1 + d] = i32_of(n, "a dimension")?;
+        for j in 0..leaves.len() {
+            blob[1 + MAX_RANK * (1 + j) + d] = i32::try_from(st[j + 1][d]).map_err(|_| {
+                Error::unsupported("fused element-wise", "a stride exceeds 32 bits")
+            })?;
+        }
+    }
+    let src = render(f, &access);
+    let func = s.dev.generated(&src, "fused")?;
+    let n = i32_of(y.len(), "element count")?;
+    let yp = y.ptr();
+    let ptrs: Vec<u64> = leaves.iter().map(|x| x.ptr()).collect();
+    let mut args: Vec<*mut c_void> = Vec::with_capacity(ptrs.len() + 3);
+    args.push(&yp as *const u64 as *mut c_void);
+    for p in &ptrs {
+        args.push(p as *const u64 as *mut c_void);
+    }
+    args.push(&n as *const i32 as *mut c_void);
+    args.push(blob.as_ptr() as *mut c_void);
+    let (g, b) = geom(y.len());
+    s.launch_func(func, "fused", g, b, &mut args)?;
+    Ok(y)
+}
+
+fn dtype(t: Ty) -> DType {
+    match t {
+        Ty::F32 => DType::F32,
+        Ty::Bool => DType::Bool,
+    }
+}
+
+fn ctype(t: Ty) -> &'static str {
+    match t {
+        Ty::F32 => "float",
+        Ty::Bool => "unsigned char",
+    }
+}
+
+/// The kernel source of `f` for these leaf accesses:
+/// `fused(T* y, const T0* x0, .., int n, FIdx s)`.
+fn render(f: &Fusion, access: &[Access]) -> String {
+    let nl = f.leaves.len();
+    let mut k = String::new();
+    let _ = writeln!(
+        k,
+        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
+    );
+    let _ = write!(k, "extern \"C\" __global__ void fused({}* y", ctype(f.out));
+    for (j, (_, t)) in f.leaves.iter().enumerate() {
+        let _ = write!(k, ", const {}* x{j}", ctype(*t));
+    }
+    k += ", int n, FIdx s) {\n    GRID_STRIDE(i, n) {\n";
+    let strided: Vec<usize> = (0..nl).filter(|&j| access[j] == Access::Strided).collect();
+    if !strided.is_empty() {
+        for &j in &strided {
+            let _ = writeln!(k, "        int o{j} = 0;");
+        }
+        k += "        { int r = i; for (int d = s.rank - 1; d >= 0; --d) { int q = r % s.dims[d]; r /= s.dims[d];";
+        for &j in &strided {
+            let _ = write!(k, " o{j} += q * s.st[{j}][d];");
+        }
+        k += " } }\n";
+    }
+    for (j, (_, t)) in f.leaves.iter().enumerate() {
+        let at = match access[j] {
+            Access::Full => "i".to_string(),
+            Access::Scalar => "0".to_string(),
+            Access::Strided => format!("o{j}"),
+        };
+        let _ = match t {
+            Ty::F32 => writeln!(k, "        float l{j} = x{j}[{at}];"),
+            Ty::Bool => writeln!(k, "        bool l{j} = x{j}[{at}] != 0;"),
+        };
+    }
+    let name = |a: &Arg| match a {
+        Arg::Leaf(j) => format!("l{j}"),
+        Arg::Step(s) => format!("t{s}"),
+    };
+    for (i, st) in f.steps.iter().enumerate() {
+        let a: Vec<String> = st.args.iter().map(name).collect();
+        let line = match st.op {
+            StepOp::Unary(op, p, q) => format!(
+                "float t{i} = unary_f({}, {}, __uint_as_float(0x{:08x}u), __uint_as_float(0x{:08x}u));",
+                op as i32,
+                a[0],
+                p.to_bits(),
+                q.to_bits()
+            ),
+            StepOp::Binary(op) => format!("float t{i} = binary_f({}, {}, {});", op as i32, a[0], a[1]),
+            StepOp::Compare(c) => {
+                let o = ["==", "<", ">", "<=", ">="][c as usize];
+                format!("bool t{i} = {} {o} {};", a[0], a[1])
+            }
+            StepOp::IsClass(mode) => {
+                let mut terms = Vec::new();
+                if mode & 1 != 0 {
+                    terms.push(format!("{0} != {0}", a[0]));
+                }
+                if mode & 2 != 0 {
+                    terms.push(format!("{} == SM_INF", a[0]));
+                }
+                if mode & 4 != 0 {
+                    terms.push(format!("{} == -SM_INF", a[0]));
+                }
+                if terms.is_empty() {
+                    terms.push("false".into());
+                }
+                format!("bool t{i} = {};", terms.join(" || "))
+            }
+            StepOp::Where => format!("float t{i} = {} ? {} : {};", a[0], a[1], a[2]),
+        };
+        let _ = writeln!(k, "        {line}");
+    }
+    let last = f.steps.len() - 1;
+    let _ = match f.out {
+        Ty::F32 => writeln!(k, "        y[i] = t{last};"),
+        Ty::Bool => writeln!(k, "        y[i] = t{last} ? 1 : 0;"),
+    };
+    k += "    }\n}\n";
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::elementwise::{BinaryOp, UnaryOp};
+    use crate::plan::fuse::Step;
+
+    #[test]
+    fn renders_leaf_access_and_steps() {
+        let f = Fusion {
+            root: 1,
+            members: vec![0, 1],
+            leaves: vec![(0, Ty::F32), (1, Ty::F32)],
+            steps: vec![
+                Step {
+                    op: StepOp::Binary(BinaryOp::Add),
+                    args: vec![Arg::Leaf(0), Arg::Leaf(1)],
+                },
+                Step {
+                    op: StepOp::Unary(UnaryOp::Erf, 0.0, 1.5),
+                    args: vec![Arg::Step(0)],
+                },
+            ],
+            out: Ty::F32,
+            label: "Add+Erf".into(),
+        };
+        let src = render(&f, &[Access::Full, Access::Strided]);
+        assert!(src.contains("float l0 = x0[i];"), "{src}");
+        assert!(src.contains("o1 += q * s.st[1][d];"), "{src}");
+        assert!(src.contains("float t0 = binary_f(0, l0, l1);"), "{src}");
+        assert!(
+            src.contains(
+                "unary_f(8, t0, __uint_as_float(0x00000000u), __uint_as_float(0x3fc00000u))"
+            ),
+            "{src}"
+        );
+        assert!(src.contains("y[i] = t1;"), "{src}");
+        let src2 = render(&f, &[Access::Scalar, Access::Full]);
+        assert!(
+            src2.contains("float l0 = x0[0];") && !src2.contains("s.dims[d]"),
+            "{src2}"
+        );
+        if !crate::cuda::device::nvrtc_present() {
+            eprintln!("SKIP: libnvrtc not found (the generated kernel is not compiled here)");
+            return;
+        }
+        std::env::set_var("SMELT_KERNEL_CACHE", "off");
+        for s in [&src, &src2] {
+            let ptx = crate::cuda::device::compile_generated(s, "--gpu-architecture=compute_90")
+                .unwrap_or_else(|e| panic!("{e}\n{s}"));
+            assert!(ptx.contains(".entry fused("), "no fused kernel in the PTX");
+            println!("generated kernel: {} bytes of PTX", ptx.len());
+        }
+    }
+}

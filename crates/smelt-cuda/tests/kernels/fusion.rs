@@ -1,0 +1,97 @@
+//! Fused element-wise groups: the same bits as the nodes run one by one (fusion off), and
+//! the CPU within one-op tolerances, over broadcast shapes that straddle the block width.
+
+use crate::common::*;
+use smelt_core::{DType, Dim, Tensor};
+use smelt_cuda::{ExecOptions, Executor, Precision};
+use smelt_ir::{Attributes, Graph};
+use smelt_ops::builder::V;
+use smelt_ops::GraphBuilder;
+
+fn opts(fuse: bool) -> ExecOptions {
+    ExecOptions {
+        precision: Precision::F32,
+        profile: false,
+        cuda_graphs: false,
+        fuse,
+    }
+}
+
+/// x [rows, cols] + bias [cols] -> exact GELU (Div, Erf, Add, Mul, Mul) -> y; and a
+/// score mask: s [rows, cols] / 8 + m [1, cols] -> IsNaN / Where(0) -> Exp -> z; and a
+/// comparison output x > s (bool root).
+fn chains(rows: usize, cols: usize, rng: &mut Rng) -> Graph {
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("chains");
+    let x = b.placeholder("x", DType::F32, &[d(rows), d(cols)]);
+    let s = b.placeholder("s", DType::F32, &[d(rows), d(cols)]);
+    let m = b.placeholder("m", DType::F32, &[d(1), d(cols)]);
+    let bias = b.constant("bias", rng.tensor(&[cols], -1.0, 1.0));
+    let k = |b: &mut GraphBuilder, n: &str, v: f32| b.constant(n, Tensor::scalar(v));
+    let (sqrt2, one, half, eight, zero) = (
+        k(&mut b, "sqrt2", std::f32::consts::SQRT_2),
+        k(&mut b, "one", 1.0),
+        k(&mut b, "half", 0.5),
+        k(&mut b, "eight", 8.0),
+        k(&mut b, "zero", 0.0),
+    );
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V]| b.op(t, ins, Attributes::new()).unwrap();
+    let h = b.add(x, bias).unwrap();
+    let dv = op(&mut b, "Div", &[h, sqrt2]);
+    let e = op(&mut b, "Erf", &[dv]);
+    let a = b.add(e, one).unwrap();
+    let hm = b.mul(h, a).unwrap();
+    let y = b.mul(hm, half).unwrap();
+    let sc = op(&mut b, "Div", &[s, eight]);
+    let sm = b.add(sc, m).unwrap();
+    let nan = op(&mut b, "IsNaN", &[sm]);
+    let w = op(&mut b, "Where", &[nan, zero, sm]);
+    let z = op(&mut b, "Exp", &[w]);
+    let gt = op(&mut b, "Greater", &[x, s]);
+    b.output(y, "y");
+    b.output(z, "z");
+    b.output(gt, "gt");
+    b.build().unwrap()
+}
+
+#[test]
+fn fused_groups_equal_unfused_kernels_and_the_cpu() {
+    if !gpu_or_skip("fused_groups_equal_unfused_kernels_and_the_cpu") {
+        return;
+    }
+    let mut rng = Rng::new(77);
+    for (rows, cols) in [(1, 1), (3, 31), (2, 257), (5, 4099)] {
+        let g = chains(rows, cols, &mut rng);
+        let mut mask = rng.tensor(&[1, cols], -2.0, 2.0);
+        if cols > 1 {
+            // a NaN in the mask: the Where replaces it
+            let mut v = mask.as_slice::<f32>().unwrap().to_vec();
+            v[cols / 2] = f32::NAN;
+            mask = Tensor::from_vec(vec![1, cols], v).unwrap();
+        }
+        let feeds = vec![
+            ("x".to_string(), rng.tensor(&[rows, cols], -4.0, 4.0)),
+            ("s".to_string(), rng.tensor(&[rows, cols], -20.0, 20.0)),
+            ("m".to_string(), mask),
+        ];
+        let what = format!("chains [{rows}, {cols}]");
+        let fused = Executor::with_options(&g, &vec![true; g.nodes.len()], opts(true)).unwrap();
+        let plain = Executor::with_options(&g, &vec![true; g.nodes.len()], opts(false)).unwrap();
+        let got = fused.run(feeds.clone()).unwrap();
+        let one_by_one = plain.run(feeds.clone()).unwrap();
+        let want = smelt_cpu::run(&g, feeds).unwrap();
+        compare(&format!("{what} fused vs cpu"), &want, &got, ULPS);
+        for ((n, a), (_, b)) in got.iter().zip(&one_by_one) {
+            assert_eq!(
+                a.le_bytes().unwrap(),
+                b.le_bytes().unwrap(),
+                "{what}: output {n} fused differs from the unfused kernels"
+            );
+        }
+        let st = fused.stats();
+        // Add+Div+Erf+Add+Mul+Mul, and Div+Add+IsNaN+Where+Exp; the lone Greater is not fused
+        assert_eq!(st.fused_nodes, 11, "{what}: {st:?}");
+        assert_eq!(st.cpu_fallbacks, 0, "{:?}", st.fallback_reasons);
+        assert_eq!(plain.stats().fused_nodes, 0);
+    }
+}
