@@ -28,6 +28,36 @@ fn transpose_matches_cpu() {
         attrs(&[]),
     );
     check("Transpose default", &g, f, EXACT);
+    // attention's head transposes: contiguous inner runs moved 16 bytes at a time (runs of
+    // 64 and 12 f32, 8 f16), and a run of 6 that is not a multiple of 4 (element-wise)
+    for (shape, perm) in [
+        ([3usize, 33, 12, 64], vec![0i64, 2, 1, 3]),
+        ([2, 7, 5, 12], vec![1, 0, 2, 3]),
+        ([2, 7, 5, 6], vec![1, 0, 2, 3]),
+    ] {
+        let x = rng.tensor(&shape, -1.0, 1.0);
+        let (g, f) = one(
+            "Transpose",
+            vec![In::Feed(x.clone())],
+            attrs(&[("perm", Attr::Ints(perm.clone()))]),
+        );
+        check(&format!("Transpose {shape:?} {perm:?}"), &g, f, EXACT);
+        let h = Tensor::from_vec(
+            shape.to_vec(),
+            x.as_slice::<f32>()
+                .unwrap()
+                .iter()
+                .map(|&v| smelt_core::f16::from_f32(v))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let (g, f) = one(
+            "Transpose",
+            vec![In::Feed(h)],
+            attrs(&[("perm", Attr::Ints(perm.clone()))]),
+        );
+        check(&format!("Transpose f16 {shape:?} {perm:?}"), &g, f, EXACT);
+    }
 }
 
 #[test]

@@ -51,7 +51,8 @@ extern "C" __global__ void map_gather_f32(const float* x, float* y, int n, float
     }
 }
 
-// The same copies for 1- and 2-byte elements, and the Pad gather for
+// The same copies for 1-, 2- and 16-byte elements (16: runs of narrower elements moved as
+// uint4, see ops::layout::strided_copy), and the Pad gather for
 // every width with the fill value's bits in the low bytes of `fill`.
 #define SM_COPY_W(bits, T) \
 extern "C" __global__ void strided_copy_##bits(const T* x, T* y, int n, int base, Strides s) { \
@@ -59,7 +60,7 @@ extern "C" __global__ void strided_copy_##bits(const T* x, T* y, int n, int base
 extern "C" __global__ void copy_into_##bits(const T* x, T* y, int outer, int run, int out_run, int offset) { \
     int n = outer * run; \
     GRID_STRIDE(i, n) { int o = i / run, j = i - o * run; y[o * out_run + offset + j] = x[i]; } }
-SM_COPY_W(8, unsigned char) SM_COPY_W(16, unsigned short)
+SM_COPY_W(8, unsigned char) SM_COPY_W(16, unsigned short) SM_COPY_W(128, uint4)
 
 // Gather along an axis: x is [outer, axis_len, inner], idx holds nidx indices (i64 when
 // idx64, else i32), negative ones counted from the end; y is [outer, nidx, inner]. An index

@@ -9,15 +9,47 @@ use crate::plan::op::SliceAttrs;
 use smelt_core::{DType, Error, Result, Tensor};
 
 pub(super) fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<GpuTensor> {
-    let kernel = intern(format!("strided_copy_{}", width(x.dtype())?));
     let y = s.alloc(x.dtype(), &p.out_shape)?;
     if y.is_empty() {
         return Ok(y);
     }
+    if let Some(v) = vector_plan(p, x.dtype().size_of(), x.ptr(), y.ptr()) {
+        // contiguous runs moved 16 bytes at a time
+        let (xp, yp, n, base, st) = (x.ptr(), y.ptr(), v.n as i32, v.base, v.strides);
+        let (g, b) = geom(v.n);
+        s.launch("strided_copy_128", g, b, args![&xp, &yp, &n, &base, &st])?;
+        return Ok(y);
+    }
+    let kernel = intern(format!("strided_copy_{}", width(x.dtype())?));
     let (xp, yp, n, base, st) = (x.ptr(), y.ptr(), p.n as i32, p.base, p.strides);
     let (g, b) = geom(p.n);
     s.launch(kernel, g, b, args![&xp, &yp, &n, &base, &st])?;
     Ok(y)
+}
+
+/// The copy `p` of `w`-byte elements as one of 16-byte elements, when the innermost
+/// (merged) dim is contiguous in the source, every count and offset is a multiple of
+/// 16 / w elements and both blocks are 16-byte aligned.
+fn vector_plan(p: &CopyPlan, w: usize, xp: u64, yp: u64) -> Option<CopyPlan> {
+    let st = &p.strides;
+    let r = st.rank as usize;
+    if w == 0 || 16 % w != 0 || w == 16 || r == 0 || xp % 16 != 0 || yp % 16 != 0 {
+        return None;
+    }
+    let f = (16 / w) as i32;
+    let inner_ok = st.a[r - 1] == 1 && st.dims[r - 1] % f == 0;
+    let rest_ok = (0..r - 1).all(|d| st.a[d] % f == 0) && p.base % f == 0;
+    if !inner_ok || !rest_ok {
+        return None;
+    }
+    let mut v = p.clone();
+    v.strides.dims[r - 1] /= f;
+    for d in 0..r - 1 {
+        v.strides.a[d] /= f;
+    }
+    v.base /= f;
+    v.n = p.n / f as usize;
+    Some(v)
 }
 
 pub(super) fn transpose(s: &Stream, x: &GpuTensor, perm: Option<&[i64]>) -> Result<GpuTensor> {
