@@ -6,11 +6,13 @@ batch sizes, then times on the same inputs:
   - PyTorch eager and PyTorch replaying a captured CUDA graph (fp32 and fp16), with CUDA
     events after warm-up;
   - smelt (`smelt run --compute-units all --repeat N --precision P`) at fp32 and fp16
-    (fp16 GEMM/conv operands with fp32 accumulation, other ops fp32): two medians, the
-    wall-clock time of a whole prediction (input upload, kernels, output download) and the
+    (fp16 GEMM/conv operands with fp32 accumulation, other ops fp32): three medians, the
+    wall-clock time of a whole prediction (input upload, kernels, output download), the
     device time from smelt's CUDA events (recorded on the stream after the input uploads
     and after the output downloads: kernels, graph replay and the output download, not the
-    input upload). smelt replays a CUDA graph after its third run when the model allows it.
+    input upload), and the compute time (the same start, to the outputs computed before
+    their download: what torch's events time, its outputs staying on the device). smelt
+    replays a CUDA graph after its third run when the model allows it.
 Prints a markdown table and checks smelt's outputs against PyTorch fp32.
 
 Usage (on the GPU machine): python3 bench/cuda_vs_pytorch.py --smelt PATH [--batches 1 32]
@@ -51,7 +53,8 @@ def graph_time(model, inputs):
 
 
 def smelt_time(smelt, onnx_path, npys, runs, precision, extra=()):
-    """(wall (median, min, max), device (median, min, max) or None), stdout; or None, why."""
+    """(wall, device, compute), each (median, min, max) (device and compute None without a
+    GPU), stdout; or None, why."""
     args = [smelt, "run", onnx_path, "--compute-units", "all", "--repeat", str(runs),
             "--precision", precision, "-o", os.path.dirname(onnx_path) + "/out", *extra]
     for n, p in npys:
@@ -61,9 +64,11 @@ def smelt_time(smelt, onnx_path, npys, runs, precision, extra=()):
         return None, (r.stderr.strip().splitlines() or ["no output"])[-1]
     m = re.search(r"latency over \d+ runs: median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms", r.stdout)
     d = re.search(r"device time over \d+ runs: median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms", r.stdout)
+    c = re.search(r"compute time over \d+ runs: median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms", r.stdout)
     wall = tuple(float(m.group(i)) for i in (1, 2, 3))
     dev = tuple(float(d.group(i)) for i in (1, 2, 3)) if d else None
-    return (wall, dev), r.stdout
+    comp = tuple(float(c.group(i)) for i in (1, 2, 3)) if c else None
+    return (wall, dev, comp), r.stdout
 
 
 def max_diff(out_dir, ref):
@@ -157,9 +162,12 @@ def main():
     head = "| model | batch | torch eager fp32 | torch graph fp32 | torch eager fp16 | torch graph fp16 |"
     line = "|---|---|---|---|---|---|"
     for prec in a.precisions:
-        head += f" smelt {prec} wall | smelt {prec} device | smelt {prec} max abs diff vs torch fp32 |"
-        line += "---|---|---|"
-    print("\nwall: median [min-max] of whole predictions; device: smelt's CUDA events, median [min-max]")
+        head += (f" smelt {prec} wall | smelt {prec} device | smelt {prec} compute |"
+                 f" smelt {prec} max abs diff vs torch fp32 |")
+        line += "---|---|---|---|"
+    print("\nwall: median [min-max] of whole predictions; device: smelt's CUDA events from after the"
+          " input uploads to after the output downloads; compute: to the outputs computed, before"
+          " their downloads (torch's timings leave the outputs on the device); median [min-max]")
     print(head)
     print(line)
     f = lambda t: f"{t[0]:.3f} ms"
@@ -169,9 +177,9 @@ def main():
         for prec in a.precisions:
             st, err, why = smelt[prec]  # why: the failure, or the graph replay count
             if st is None:
-                cells += f" failed: {why} | - | - |"
+                cells += f" failed: {why} | - | - | - |"
             else:
-                cells += f" {g(st[0])} | {g(st[1])} {why} | {err} |"
+                cells += f" {g(st[0])} | {g(st[1])} {why} | {g(st[2])} | {err} |"
         print(cells)
 
 

@@ -449,16 +449,19 @@ pub fn main(a: RunArgs) -> Result<()> {
     if a.repeat > 0 {
         let mut ms = Vec::with_capacity(a.repeat);
         let mut dev_ms = Vec::with_capacity(a.repeat);
+        let mut comp_ms = Vec::with_capacity(a.repeat);
         for _ in 0..a.repeat {
             let t = Instant::now();
             predict().context("running the model")?;
             ms.push(t.elapsed().as_secs_f64() * 1e3);
-            if let Some(d) = model.gpu_stats().and_then(|s| s.last_device_ms) {
-                dev_ms.push(d);
+            if let Some(st) = model.gpu_stats() {
+                dev_ms.extend(st.last_device_ms);
+                comp_ms.extend(st.last_compute_ms);
             }
         }
         ms.sort_by(|x, y| x.total_cmp(y));
         dev_ms.sort_by(|x, y| x.total_cmp(y));
+        comp_ms.sort_by(|x, y| x.total_cmp(y));
         let peak = peak_rss().map_or("unknown".to_string(), mib);
         println!(
             "latency over {} runs: median {:.3} ms, min {:.3} ms, max {:.3} ms; peak RSS {peak}",
@@ -478,6 +481,17 @@ pub fn main(a: RunArgs) -> Result<()> {
                 dev_ms[0],
                 dev_ms[dev_ms.len() - 1]
             );
+            if !comp_ms.is_empty() {
+                println!(
+                    "compute time over {} runs: median {:.3} ms, min {:.3} ms, max {:.3} ms \
+                     (CUDA events from after the input uploads to the outputs computed, \
+                     before their downloads)",
+                    comp_ms.len(),
+                    comp_ms[comp_ms.len() / 2],
+                    comp_ms[0],
+                    comp_ms[comp_ms.len() - 1]
+                );
+            }
             if let Some(st) = model.gpu_stats() {
                 println!(
                     "cuda graphs: {} captured, {} replays over all {} runs{}",

@@ -10,10 +10,11 @@
 //!
 //! Options ([`ExecOptions`]): the GEMM precision (see `crate::precision`), a per-node
 //! profile (see `crate::profile`), and CUDA graphs. Every run records a CUDA event on the
-//! stream after the graph inputs read on the device are uploaded and another after the
-//! outputs are downloaded: [`ExecStats::last_device_ms`] is the device time between them
-//! (kernels, the output downloads, and any gap where the stream waited for the host, such
-//! as a CPU node or an upload mid-run; not the input uploads).
+//! stream after the graph inputs read on the device are uploaded, one after the outputs
+//! are computed and one after they are downloaded: [`ExecStats::last_device_ms`] is the
+//! device time from the first to the last (kernels, the output downloads, and any gap where
+//! the stream waited for the host, such as a CPU node or an upload mid-run; not the input
+//! uploads), [`ExecStats::last_compute_ms`] from the first to the second.
 //!
 //! CUDA graphs: a run whose previous run had the same input shapes and dtypes and was
 //! clean (no host wait mid-run: no upload or download between the input uploads and the
@@ -75,6 +76,9 @@ pub struct ExecStats {
     pub precision: Precision,
     /// Device time of the last run between its two events (see the module doc), ms.
     pub last_device_ms: Option<f64>,
+    /// The part of it until the outputs were computed (before their downloads), ms: what
+    /// a framework that leaves its outputs on the device would time.
+    pub last_compute_ms: Option<f64>,
     /// CUDA graphs captured, runs that replayed one, and captures given up (with why).
     pub graph_captures: u64,
     pub graph_replays: u64,
@@ -128,7 +132,9 @@ struct Inner {
     stats: ExecStats,
     recorder: Option<Recorder>,
     /// The run's start and end events.
-    marks: (Event, Event),
+    /// After the input uploads, after the outputs are computed (before their downloads),
+    /// after the output downloads.
+    marks: (Event, Event, Event),
     /// The key of the last run when it was clean (capturable), and a key whose capture
     /// failed (not tried again).
     eligible: Option<Key>,
@@ -199,7 +205,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             })
             .collect();
         let mut last_use = lifetimes(&graph);
-        let fusion = FusionPlan::new(&graph, &ops, opts.fuse, &mut last_use);
+        let mut ops = ops;
+        let fusion = FusionPlan::new(&graph, &mut ops, opts.fuse, &mut last_use);
         let shape_side = shape_side(&graph, &ops);
         let mut constant = vec![false; graph.values.len()];
         for id in graph.initializers.keys() {
@@ -218,7 +225,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             }
         }
         let (upload_first, graph_blocker) = input_reads(&graph, &ops);
-        let marks = (stream.event()?, stream.event()?);
+        let marks = (stream.event()?, stream.event()?, stream.event()?);
         Ok(Executor {
             graph,
             ops,
@@ -353,6 +360,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             );
             inner.eligible = (before == after).then_some(key);
         }
+        inner.stream.record(&inner.marks.1)?;
         let mut result = Vec::with_capacity(g.outputs.len());
         for &o in &g.outputs {
             let t = host_of(inner, &mut env, o)
@@ -399,7 +407,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     /// Records the end event, waits for the stream, reads the run's device time (and the
     /// profile's events).
     fn finish(&self, inner: &mut Inner) -> Result<()> {
-        inner.stream.record(&inner.marks.1)?;
+        inner.stream.record(&inner.marks.2)?;
         inner.stream.sync()?;
         if let Some(code) = inner.stream.take_error()? {
             if let Some(r) = &mut inner.recorder {
@@ -414,7 +422,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 None => Error::invalid(format!("{what}; error code {code}")),
             });
         }
-        inner.stats.last_device_ms = Some(inner.marks.0.ms_to(&inner.marks.1)? as f64);
+        inner.stats.last_device_ms = Some(inner.marks.0.ms_to(&inner.marks.2)? as f64);
+        inner.stats.last_compute_ms = Some(inner.marks.0.ms_to(&inner.marks.1)? as f64);
         if let Some(r) = &mut inner.recorder {
             r.finish_run()?;
         }
@@ -465,6 +474,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         let node = &self.graph.nodes[n];
         let waits = |i: &Inner| (i.stream.syncs(), i.stats.cpu_nodes, i.stats.cpu_fallbacks);
         let before = waits(inner);
+        let mut fell_back = false;
         let outs = match &self.ops[n] {
             Some(op) if op.location_free() => {
                 inner.stats.gpu_nodes += 1;
@@ -493,6 +503,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 match r {
                     Ok(outs) => {
                         inner.stats.gpu_nodes += 1;
+                        if self.fusion.relu_of(n).is_some() {
+                            // the Relu ran inside the Conv
+                            inner.stats.gpu_nodes += 1;
+                            inner.stats.fused_nodes += 1;
+                        }
                         outs.into_iter()
                             .map(|t| Slot {
                                 host: None,
@@ -501,6 +516,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                             .collect()
                     }
                     Err(e) if falls_back(&e) && !capturing => {
+                        fell_back = true;
                         inner.stats.cpu_fallbacks += 1;
                         if inner.stats.fallback_reasons.len() < 32 {
                             inner
@@ -535,10 +551,20 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         node.check_output_count(outs.len())?;
         for (o, t) in node.outputs.iter().zip(outs) {
             if let Some(o) = o {
-                if self.last_use[*o].is_some() {
-                    env[*o] = t;
+                // a Conv fused with its Relu writes the Relu's output (unless it ran on the
+                // CPU, without the Relu: the Relu then runs below)
+                let o = if fell_back {
+                    *o
+                } else {
+                    self.fusion.output_slot(*o)
+                };
+                if self.last_use[o].is_some() {
+                    env[o] = t;
                 }
             }
+        }
+        if let (true, Some(r)) = (fell_back, self.fusion.relu_of(n)) {
+            self.run_node(inner, env, r, capturing, rec)?;
         }
         Ok(())
     }

@@ -408,6 +408,32 @@ impl Stream {
         self.launch_func(f, name, grid, block, args)
     }
 
+    /// [`Stream::launch`] on a 2-d grid of `grid.0` x `grid.1` blocks.
+    pub(crate) fn launch_2d(
+        &self,
+        name: &'static str,
+        grid: (u32, u32),
+        block: u32,
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
+        if grid.0 == 0 || grid.1 == 0 {
+            return Ok(());
+        }
+        let Func(f) = self.dev.func(name)?;
+        // SAFETY: args match the kernel's parameter list (each call site's contract).
+        unsafe {
+            result::launch_kernel(
+                f,
+                (grid.0, grid.1, 1),
+                (block, 1, 1),
+                0,
+                self.stream.cu_stream(),
+                args,
+            )
+        }
+        .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
+    }
+
     /// [`Stream::launch`] of a kernel handle (a generated kernel); `name` is for errors.
     pub(crate) fn launch_func(
         &self,

@@ -97,6 +97,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         }
         inner.stream.record(&inner.marks.0)?;
         inner.stream.launch_graph(&c.graph)?;
+        inner.stream.record(&inner.marks.1)?;
         let mut result = Vec::with_capacity(g.outputs.len());
         for (&o, out) in g.outputs.iter().zip(&c.outputs) {
             let t = match out {

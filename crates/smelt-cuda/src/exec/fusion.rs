@@ -25,23 +25,50 @@ pub(super) enum At {
 pub(super) struct FusionPlan {
     pub(super) groups: Vec<Fusion>,
     pub(super) at: Vec<At>,
+    /// Conv output value -> the output of the Relu fused into it (the Conv writes there).
+    alias: std::collections::HashMap<usize, usize>,
+    /// Per node: the Relu node fused into this Conv.
+    relu_of: Vec<Option<usize>>,
 }
 
 impl FusionPlan {
     /// The groups of `ops` (none when `on` is false), with `last_use` moved so that every
-    /// leaf lives until its group's root.
+    /// leaf lives until its group's root; a Conv whose one reader is a Relu gets
+    /// `ConvAttrs::relu` set in `ops` and writes the Relu's output.
     pub(super) fn new(
         graph: &Graph,
-        ops: &[Option<GpuOp>],
+        ops: &mut [Option<GpuOp>],
         on: bool,
         last_use: &mut [Option<usize>],
     ) -> FusionPlan {
-        let groups = if on {
-            fuse::plan(graph, ops)
+        let pairs = if on {
+            fuse::conv_relu(graph, ops)
         } else {
             Vec::new()
         };
         let mut at = vec![At::None; graph.nodes.len()];
+        let mut alias = std::collections::HashMap::new();
+        let mut relu_of = vec![None; graph.nodes.len()];
+        let mut masked = ops.to_vec();
+        for &(c, r) in &pairs {
+            if let Some(GpuOp::Conv(a)) = &mut ops[c] {
+                a.relu = true;
+            }
+            masked[r] = None; // not also in an element-wise group
+            at[r] = At::Member;
+            relu_of[c] = Some(r);
+            if let (Some(Some(y)), Some(Some(z))) = (
+                graph.nodes[c].outputs.first(),
+                graph.nodes[r].outputs.first(),
+            ) {
+                alias.insert(*y, *z);
+            }
+        }
+        let groups = if on {
+            fuse::plan(graph, &masked)
+        } else {
+            Vec::new()
+        };
         for (k, f) in groups.iter().enumerate() {
             for &m in &f.members {
                 at[m] = At::Member;
@@ -51,14 +78,29 @@ impl FusionPlan {
                 last_use[leaf] = Some(last_use[leaf].map_or(f.root, |l| l.max(f.root)));
             }
         }
-        FusionPlan { groups, at }
+        FusionPlan {
+            groups,
+            at,
+            alias,
+            relu_of,
+        }
     }
 
-    /// "Fused(Add+Erf)" for a group's root, for profiles.
+    /// Where the executor keeps node output `o`: the fused Relu's output for a Conv's.
+    pub(super) fn output_slot(&self, o: usize) -> usize {
+        self.alias.get(&o).copied().unwrap_or(o)
+    }
+    /// The Relu node fused into Conv node `n`.
+    pub(super) fn relu_of(&self, n: usize) -> Option<usize> {
+        self.relu_of[n]
+    }
+
+    /// "Fused(Add+Erf)" for a group's root, "Conv+Relu" for a Conv with its Relu, for
+    /// profiles.
     pub(super) fn label(&self, n: usize) -> Option<String> {
         match self.at[n] {
             At::Root(k) => Some(format!("Fused({})", self.groups[k].label)),
-            _ => None,
+            _ => self.relu_of[n].map(|_| "Conv+Relu".to_string()),
         }
     }
 }

@@ -10,6 +10,9 @@ use smelt_ops::nn::spatial::WindowAttrs;
 pub struct ConvAttrs {
     pub window: WindowAttrs,
     pub groups: usize,
+    /// Relu applied to the output (with the bias): set by fusion (`plan::fuse::conv_relu`)
+    /// when the Conv's one reader is a Relu, never by an attribute.
+    pub relu: bool,
 }
 
 impl ConvAttrs {
@@ -21,6 +24,7 @@ impl ConvAttrs {
         Ok(ConvAttrs {
             window: WindowAttrs::parse(a)?,
             groups: groups as usize,
+            relu: false,
         })
     }
 }

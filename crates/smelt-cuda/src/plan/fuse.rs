@@ -238,6 +238,45 @@ pub fn plan(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<Fusion> {
     out
 }
 
+/// (Conv node, Relu node) pairs where the Relu (f32) is the only reader of the Conv's
+/// output and that output is not pinned: the Conv can apply the Relu with its bias
+/// (`ConvAttrs::relu`) and the Relu's output is the Conv's.
+pub fn conv_relu(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<(usize, usize)> {
+    let pinned = pinned(graph);
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); graph.values.len()];
+    for (n, node) in graph.nodes.iter().enumerate() {
+        for id in node.inputs.iter().flatten() {
+            if !readers[*id].contains(&n) {
+                readers[*id].push(n);
+            }
+        }
+    }
+    let mut pairs = Vec::new();
+    for (n, node) in graph.nodes.iter().enumerate() {
+        let Some(GpuOp::Conv(_)) = &ops[n] else {
+            continue;
+        };
+        let Some(Some(y)) = node.outputs.first() else {
+            continue;
+        };
+        if pinned[*y] || readers[*y].len() != 1 || node.outputs.len() != 1 {
+            continue;
+        }
+        let r = readers[*y][0];
+        let relu = matches!(
+            &ops[r],
+            Some(GpuOp::Unary {
+                op: UnaryOp::Relu,
+                ..
+            })
+        ) && step_op(graph, r, ops[r].as_ref().expect("matched")).is_some();
+        if relu {
+            pairs.push((n, r));
+        }
+    }
+    pairs
+}
+
 /// The values members read that no member makes, in first-use order.
 fn leaves(graph: &Graph, members: &[usize], producer: &[Option<usize>]) -> Vec<usize> {
     let mut l = Vec::new();
@@ -380,5 +419,29 @@ mod tests {
         let mut ops = ops_of(&g);
         ops[1] = None; // Where pinned to the CPU
         assert!(plan(&g, &ops).is_empty());
+    }
+
+    /// Conv -> Relu pairs: found when the Relu is the Conv's only reader; not when the Conv
+    /// output is also a graph output.
+    #[test]
+    fn conv_relu_pairs() {
+        for pinned in [false, true] {
+            let mut b = GraphBuilder::new("cr");
+            let d = |n: usize| Dim::Fixed(n);
+            let x = b.placeholder("x", DType::F32, &[d(1), d(2), d(5), d(5)]);
+            let w = b.constant(
+                "w",
+                Tensor::from_vec(vec![3, 2, 1, 1], vec![0.5f32; 6]).unwrap(),
+            );
+            let y = b.op("Conv", &[x, w], Attributes::new()).unwrap();
+            let r = b.relu(y).unwrap();
+            b.output(r, "r");
+            if pinned {
+                b.output(y, "y");
+            }
+            let g = b.build().unwrap();
+            let pairs = conv_relu(&g, &ops_of(&g));
+            assert_eq!(pairs, if pinned { vec![] } else { vec![(0, 1)] });
+        }
     }
 }

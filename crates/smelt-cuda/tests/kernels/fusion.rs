@@ -95,3 +95,58 @@ fn fused_groups_equal_unfused_kernels_and_the_cpu() {
         assert_eq!(plain.stats().fused_nodes, 0);
     }
 }
+
+/// Conv -> Relu: the Relu runs in the Conv's bias kernel (im2col + GEMM, 1x1 direct and
+/// grouped paths), with the same bits as the two nodes apart; a Conv whose output is also
+/// a graph output keeps its Relu apart.
+#[test]
+fn conv_with_its_relu_equals_the_two_apart() {
+    if !gpu_or_skip("conv_with_its_relu_equals_the_two_apart") {
+        return;
+    }
+    let mut rng = Rng::new(78);
+    // (c, m, k, group, bias, also output)
+    for (c, m, k, group, bias, pinned) in [
+        (3usize, 33usize, 3usize, 1usize, true, false),
+        (16, 32, 1, 1, false, false),
+        (8, 8, 3, 8, true, false),
+        (4, 17, 3, 1, true, true),
+    ] {
+        let mut b = GraphBuilder::new("conv_relu");
+        let x = b.placeholder(
+            "x",
+            DType::F32,
+            &[Dim::Fixed(2), Dim::Fixed(c), Dim::Fixed(19), Dim::Fixed(21)],
+        );
+        let w = b.constant("w", rng.tensor(&[m, c / group, k, k], -0.5, 0.5));
+        let mut ins = vec![x, w];
+        if bias {
+            ins.push(b.constant("b", rng.tensor(&[m], -0.5, 0.5)));
+        }
+        let pad = (k / 2) as i64;
+        let at = Attributes::new()
+            .with("pads", smelt_ir::Attr::Ints(vec![pad; 4]))
+            .with("group", smelt_ir::Attr::Int(group as i64));
+        let y = b.op("Conv", &ins, at).unwrap();
+        let r = b.relu(y).unwrap();
+        b.output(r, "r");
+        if pinned {
+            b.output(y, "y");
+        }
+        let g = b.build().unwrap();
+        let feeds = vec![("x".to_string(), rng.tensor(&[2, c, 19, 21], -1.0, 1.0))];
+        let what = format!("Conv c{c} m{m} k{k} group {group} bias {bias} pinned {pinned}");
+        let fused = Executor::with_options(&g, &vec![true; g.nodes.len()], opts(true)).unwrap();
+        let plain = Executor::with_options(&g, &vec![true; g.nodes.len()], opts(false)).unwrap();
+        let got = fused.run(feeds.clone()).unwrap();
+        let apart = plain.run(feeds.clone()).unwrap();
+        let want = smelt_cpu::run(&g, feeds).unwrap();
+        compare(&what, &want, &got, SUMS);
+        for ((n, a), (_, b)) in got.iter().zip(&apart) {
+            assert_eq!(a.le_bytes().unwrap(), b.le_bytes().unwrap(), "{what}: {n}");
+        }
+        let st = fused.stats();
+        assert_eq!(st.fused_nodes, if pinned { 0 } else { 1 }, "{what}: {st:?}");
+        assert_eq!(st.cpu_fallbacks, 0, "{:?}", st.fallback_reasons);
+    }
+}

@@ -6,23 +6,35 @@ struct ConvP {
     int groups;
 };
 
-// col is [n][c*kh*kw][oh*ow]; taps that fall in the padding are 0.
-extern "C" __global__ void im2col_f32(const float* x, float* col, ConvP p) {
+// col is [n][c*kh*kw][oh*ow]; taps that fall in the padding are 0. Launched on a 2-d grid:
+// blockIdx.y walks the column rows (b, ch, ky, kx), decoded once per row, and the threads
+// of x walk the row's output pixels (one division per element). `st(i, v)` stores element
+// i of col.
+template <class Store> __device__ __forceinline__ void im2col_rows(const float* x, Store st, const ConvP& p) {
     int P = p.oh * p.ow, K = p.c * p.kh * p.kw;
-    int total = p.n * K * P;
-    GRID_STRIDE(i, total) {
-        int pix = i % P, r = i / P;
-        int k = r % K, b = r / K;
+    long long rows = (long long)p.n * K;
+    for (long long r = blockIdx.y; r < rows; r += gridDim.y) {
+        int k = (int)(r % K), b = (int)(r / K);
         int kx = k % p.kw, t = k / p.kw;
         int ky = t % p.kh, ch = t / p.kh;
-        int ox = pix % p.ow, oy = pix / p.ow;
-        int iy = oy * p.sh - p.ph + ky * p.dh;
-        int ix = ox * p.sw - p.pw + kx * p.dw;
-        float v = 0.0f;
-        if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w)
-            v = x[((b * p.c + ch) * p.h + iy) * p.w + ix];
-        col[i] = v;
+        const float* xc = x + ((long long)b * p.c + ch) * p.h * p.w;
+        int y0 = ky * p.dh - p.ph, x0 = kx * p.dw - p.pw;
+        for (int pix = blockIdx.x * blockDim.x + threadIdx.x; pix < P; pix += blockDim.x * gridDim.x) {
+            int oy = pix / p.ow, ox = pix - oy * p.ow;
+            int iy = oy * p.sh + y0, ix = ox * p.sw + x0;
+            float v = (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) ? xc[iy * p.w + ix] : 0.0f;
+            st(r * P + pix, v);
+        }
     }
+}
+
+struct StoreF32 {
+    float* col;
+    __device__ __forceinline__ void operator()(long long i, float v) const { col[i] = v; }
+};
+
+extern "C" __global__ void im2col_f32(const float* x, float* col, ConvP p) {
+    im2col_rows(x, StoreF32{col}, p);
 }
 
 // Direct convolution, one thread per output element (grouped and depthwise convs).
@@ -53,9 +65,15 @@ extern "C" __global__ void conv2d_direct_f32(const float* x, const float* wt, co
     }
 }
 
-// y[i] += bias[(i / inner) % c] for y of n elements laid out [.., c, inner].
-extern "C" __global__ void channel_bias_f32(float* y, const float* bias, int c, int inner, int n) {
-    GRID_STRIDE(i, n) y[i] += bias[(i / inner) % c];
+// y[i] += bias[(i / inner) % c] for y of n elements laid out [.., c, inner] (bias may be
+// null), then Relu when `relu` (NaN stays, as unary_f's Relu).
+extern "C" __global__ void channel_bias_f32(float* y, const float* bias, int c, int inner, int n, int relu) {
+    GRID_STRIDE(i, n) {
+        float v = y[i];
+        if (bias) v += bias[(i / inner) % c];
+        if (relu) v = v < 0.0f ? 0.0f : v;
+        y[i] = v;
+    }
 }
 
 // ConvTranspose, one thread per output element: y[b, oc, oy, ox] sums x[b, c, iy, ix] *

@@ -27,20 +27,12 @@ extern "C" __global__ void f32_to_16bit(const float* x, unsigned short* y, int n
 }
 
 // im2col_f32 (conv.cu) writing 16-bit columns: col is [n][c*kh*kw][oh*ow].
+struct Store16 {
+    unsigned short* col;
+    int bf;
+    __device__ __forceinline__ void operator()(long long i, float v) const { col[i] = to_16bit(v, bf); }
+};
+
 extern "C" __global__ void im2col_16bit(const float* x, unsigned short* col, ConvP p, int bf) {
-    int P = p.oh * p.ow, K = p.c * p.kh * p.kw;
-    int total = p.n * K * P;
-    GRID_STRIDE(i, total) {
-        int pix = i % P, r = i / P;
-        int k = r % K, b = r / K;
-        int kx = k % p.kw, t = k / p.kw;
-        int ky = t % p.kh, ch = t / p.kh;
-        int ox = pix % p.ow, oy = pix / p.ow;
-        int iy = oy * p.sh - p.ph + ky * p.dh;
-        int ix = ox * p.sw - p.pw + kx * p.dw;
-        float v = 0.0f;
-        if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w)
-            v = x[((b * p.c + ch) * p.h + iy) * p.w + ix];
-        col[i] = to_16bit(v, bf);
-    }
+    im2col_rows(x, Store16{col, bf}, p);
 }

@@ -88,13 +88,13 @@ pub(super) fn conv(
             )));
         }
         let inner = i32_of(out[2..].iter().product(), "pixels")?;
-        let (yp, bp, cm, total) = (y.ptr(), bias.ptr(), m as i32, y.len() as i32);
+        let (yp, bp, cm, total, relu) = (y.ptr(), bias.ptr(), m as i32, y.len() as i32, 0i32);
         let (g, b) = geom(y.len());
         s.launch(
             "channel_bias_f32",
             g,
             b,
-            args![&yp, &bp, &cm, &inner, &total],
+            args![&yp, &bp, &cm, &inner, &total, &relu],
         )?;
     }
     Ok(Some(y))

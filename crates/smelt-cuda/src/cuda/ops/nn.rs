@@ -20,6 +20,9 @@ pub(super) fn conv(
     bias: Option<&GpuTensor>,
 ) -> Result<GpuTensor> {
     if let Some(y) = super::conv_dnn::conv(s, a, x, w, bias)? {
+        if a.relu {
+            bias_relu(s, &y, None, 1, 1, true)?;
+        }
         return Ok(y);
     }
     let (p, out) = conv::plan(a, x.shape(), w.shape())?;
@@ -32,6 +35,9 @@ pub(super) fn conv(
         let bp = bias.map_or(0u64, |b| b.ptr());
         let (g, b) = geom(y.len());
         s.launch("conv2d_direct_f32", g, b, args![&xp, &wp, &bp, &yp, &p])?;
+        if a.relu {
+            bias_relu(s, &y, None, 1, 1, true)?;
+        }
         return Ok(y);
     }
     let (k, pix) = p.col_dims();
@@ -55,14 +61,14 @@ pub(super) fn conv(
         // 16-bit elements in an F16 tensor whatever the type (only the bytes matter)
         col = s.alloc(DType::F16, &[n, k, pix])?;
         let (cp, bf) = (col.ptr(), super::linalg::bf16_flag(s));
-        let (g, b) = geom(col.len());
-        s.launch("im2col_16bit", g, b, args![&xp, &cp, &p, &bf])?;
+        let (g, b) = im2col_geom(n * k, pix);
+        s.launch_2d("im2col_16bit", g, b, args![&xp, &cp, &p, &bf])?;
         cp
     } else {
         col = s.alloc(DType::F32, &[n, k, pix])?;
         let cp = col.ptr();
-        let (g, b) = geom(col.len());
-        s.launch("im2col_f32", g, b, args![&xp, &cp, &p])?;
+        let (g, b) = im2col_geom(n * k, pix);
+        s.launch_2d("im2col_f32", g, b, args![&xp, &cp, &p])?;
         cp
     };
     let gp = GemmPlan {
@@ -77,22 +83,45 @@ pub(super) fn conv(
         out_shape: out,
     };
     super::linalg::gemm_raw(s, &gp, wop.ptr, colp, yp, 1.0, 0.0)?;
-    if let Some(bias) = bias {
-        let (bp, c, inner, total) = (
-            bias.ptr(),
-            p.m,
-            i32_of(pix, "pixels")?,
-            i32_of(y.len(), "element count")?,
-        );
-        let (g, b) = geom(y.len());
-        s.launch(
-            "channel_bias_f32",
-            g,
-            b,
-            args![&yp, &bp, &c, &inner, &total],
-        )?;
+    if bias.is_some() || a.relu {
+        bias_relu(s, &y, bias, p.m, i32_of(pix, "pixels")?, a.relu)?;
     }
     Ok(y)
+}
+
+/// In place on y laid out [.., c, inner]: + bias per channel (when given), then Relu (when
+/// `relu`; a Conv fused with its Relu reader).
+fn bias_relu(
+    s: &Stream,
+    y: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    c: i32,
+    inner: i32,
+    relu: bool,
+) -> Result<()> {
+    let (yp, bp, total, r) = (
+        y.ptr(),
+        bias.map_or(0u64, |b| b.ptr()),
+        i32_of(y.len(), "element count")?,
+        relu as i32,
+    );
+    let (g, b) = geom(y.len());
+    s.launch(
+        "channel_bias_f32",
+        g,
+        b,
+        args![&yp, &bp, &c, &inner, &total, &r],
+    )
+}
+
+/// The im2col kernels' launch: a block of up to `BLOCK` threads (a multiple of 32 covering
+/// short rows) over a row's `pix` pixels, and up to 65535 rows in y (the kernel walks the
+/// rest).
+fn im2col_geom(rows: usize, pix: usize) -> ((u32, u32), u32) {
+    let block = (pix.next_multiple_of(32)).clamp(32, BLOCK as usize);
+    let gx = pix.div_ceil(block).min(1 << 16);
+    let gy = rows.min(65535);
+    ((gx as u32, gy as u32), block as u32)
 }
 
 /// ConvTranspose by the direct kernel (each output gathers its taps; no atomics).
