@@ -33,7 +33,13 @@ pub(super) fn strided_copy(s: &Stream, x: &GpuTensor, p: &CopyPlan) -> Result<Gp
 fn vector_plan(p: &CopyPlan, w: usize, xp: u64, yp: u64) -> Option<CopyPlan> {
     let st = &p.strides;
     let r = st.rank as usize;
-    if w == 0 || 16 % w != 0 || w == 16 || r == 0 || xp % 16 != 0 || yp % 16 != 0 {
+    if w == 0
+        || 16 % w != 0
+        || w == 16
+        || r == 0
+        || !xp.is_multiple_of(16)
+        || !yp.is_multiple_of(16)
+    {
         return None;
     }
     let f = (16 / w) as i32;
