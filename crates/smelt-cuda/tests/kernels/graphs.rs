@@ -345,13 +345,16 @@ fn profile_reports_op_types_and_device_time() {
         "three runs, the first (one-time uploads) left out"
     );
     assert_eq!(st.graph_captures, 0, "profiling turns graphs off");
-    let conv = p
-        .ops
-        .iter()
-        .find(|o| o.op == "Conv")
-        .expect("Conv in the profile");
-    assert_eq!(conv.count, 4, "two convs in each of the two counted runs");
-    assert!(conv.ms > 0.0 && p.total_ms() > 0.0);
+    // the first Conv runs with its Relu ("Conv+Relu"), the second alone
+    let count = |name: &str| p.ops.iter().find(|o| o.op == name).map(|o| (o.count, o.ms));
+    let (plain, fused) = (count("Conv"), count("Conv+Relu"));
+    assert_eq!(
+        (plain.map(|c| c.0), fused.map(|c| c.0)),
+        (Some(2), Some(2)),
+        "each conv once in each of the two counted runs: {:?}",
+        p.ops
+    );
+    assert!(plain.unwrap().1 > 0.0 && fused.unwrap().1 > 0.0 && p.total_ms() > 0.0);
     // location-free nodes (Flatten) have no time of their own
     assert!(p.ops.iter().all(|o| o.op != "Flatten"));
     assert!(st.last_device_ms.is_some_and(|t| t > 0.0));
