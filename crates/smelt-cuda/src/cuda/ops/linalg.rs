@@ -29,8 +29,7 @@ fn bf_flag(p: Precision) -> i32 {
 }
 
 /// `t` (f32) as a GEMM operand: itself at fp32/tf32; at fp16/bf16 a 16-bit copy, cached on
-/// the stream when `t` is a constant (a weight: converted once), else made now unless it is
-/// the activation converted last (Q, K and V projections of one input).
+/// the stream when `t` is a constant (a weight: converted once), made now otherwise.
 pub(crate) fn operand(s: &Stream, t: &GpuTensor) -> Result<Operand> {
     if !s.precision.is_16bit() {
         return Ok(Operand {
@@ -54,7 +53,7 @@ pub(crate) fn operand(s: &Stream, t: &GpuTensor) -> Result<Operand> {
     let c = if s.is_constant(t) {
         s.lowp_cached(t, convert)?
     } else {
-        s.lowp_last(t, convert)?
+        convert()?
     };
     Ok(Operand {
         ptr: c.ptr(),
