@@ -448,6 +448,7 @@ pub fn compress(
             inputs: ins,
             outputs: vec![Some(l.value)],
             op: Arc::from(op),
+            opset: 1,
         });
         report.tensors.push(TensorReport {
             name,

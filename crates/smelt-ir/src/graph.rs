@@ -26,6 +26,9 @@ pub struct Node {
     pub inputs: Vec<Option<ValueId>>,
     pub outputs: Vec<Option<ValueId>>,
     pub op: Arc<dyn Op>,
+    /// The opset version of the node's domain its op was built for (what opset-dependent
+    /// defaults and rules were resolved against).
+    pub opset: i64,
 }
 
 impl Node {

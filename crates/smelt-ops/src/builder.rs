@@ -239,6 +239,7 @@ impl GraphBuilder {
             inputs: inputs.iter().map(|i| i.map(|v| v.0)).collect(),
             outputs: outs.iter().map(|o| o.map(|v| v.0)).collect(),
             op,
+            opset,
         });
         Ok(outs)
     }

@@ -92,21 +92,6 @@ pub fn batch_norm(x: &[usize], params: &[&[usize]]) -> Result<(usize, usize, usi
     Ok((c, x[2..].iter().product(), total))
 }
 
-/// The axis and the opset rule (`coerce_2d`: opset < 13 flattens dims `axis..` into one)
-/// with which the CPU op of a Softmax / LogSoftmax / Hardmax node was built, read from its
-/// `Debug` form (`Softmax { kind: .., axis: A, coerce_2d: B }`): placement sees no opset,
-/// and the CPU op resolved both the default axis and the rule from it. None when the form
-/// is not recognised (the node then keeps the opset-free last-axis plan, or the CPU).
-pub fn cpu_softmax_rule(node: &smelt_ir::Node) -> Option<(i64, bool)> {
-    let axis = cpu_op_field(node, "Softmax", "axis")?.parse::<i64>().ok()?;
-    let coerce = match cpu_op_field(node, "Softmax", "coerce_2d")?.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => return None,
-    };
-    Some((axis, coerce))
-}
-
 /// Softmax-family over `axis` as [outer, n, inner]: with `coerce` (opset < 13) the dims
 /// `axis..` form one row (inner = 1), else the axis alone is normalised.
 pub fn softmax3(shape: &[usize], ax: i64, coerce: bool) -> Result<(usize, usize, usize)> {
@@ -121,18 +106,4 @@ pub fn softmax3(shape: &[usize], ax: i64, coerce: bool) -> Result<(usize, usize,
     } else {
         (outer, shape[a], shape[a + 1..].iter().product())
     })
-}
-
-/// Field `name` of the `Debug` form (`Type { name: value, .. }`) of a node's CPU op of
-/// struct `ty`: how a setting the CPU op resolved from the opset (which placement does not
-/// see) is read. None when the form is not recognised.
-pub fn cpu_op_field(node: &smelt_ir::Node, ty: &str, name: &str) -> Option<String> {
-    let d = format!("{:?}", node.op);
-    if !d.starts_with(&format!("{ty} {{")) {
-        return None;
-    }
-    let at = d.find(&format!(" {name}: "))? + name.len() + 3;
-    let rest = &d[at..];
-    let end = rest.find([',', ' ', '}']).unwrap_or(rest.len());
-    Some(rest[..end].to_string())
 }

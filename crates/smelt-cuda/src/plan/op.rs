@@ -97,10 +97,6 @@ pub enum GpuOp {
     BatchNorm {
         eps: f32,
     },
-    Softmax {
-        axis: Option<i64>,
-        log: bool,
-    },
     LayerNorm {
         axis: i64,
         eps: f32,
@@ -396,21 +392,19 @@ impl GpuOp {
             }
             "GlobalAveragePool" => GpuOp::GlobalPool { max: false },
             "GlobalMaxPool" => GpuOp::GlobalPool { max: true },
-            "BatchNormalization"
-                if super::norm::cpu_op_field(node, "BatchNorm", "training").as_deref()
-                    == Some("true") =>
-            {
-                GpuOp::BatchNormTrain {
-                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
-                    momentum: a.float_or("momentum", 0.9).map_err(|e| e.to_string())?,
-                }
-            }
             "BatchNormalization" => {
-                if n_out > 1 || a.int_or("training_mode", 0).unwrap_or(0) != 0 {
-                    return Err("BatchNormalization: training mode not resolved".into());
-                }
-                GpuOp::BatchNorm {
-                    eps: a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?,
+                let eps = a.float_or("epsilon", 1e-5).map_err(|e| e.to_string())?;
+                let training = smelt_ops::norm::batchnorm::training(node.opset, a, n_out)
+                    .map_err(|e| e.to_string())?;
+                if training {
+                    GpuOp::BatchNormTrain {
+                        eps,
+                        momentum: a.float_or("momentum", 0.9).map_err(|e| e.to_string())?,
+                    }
+                } else if n_out > 1 {
+                    return Err("BatchNormalization: inference with more than one output".into());
+                } else {
+                    GpuOp::BatchNorm { eps }
                 }
             }
             "Softmax" | "LogSoftmax" | "Hardmax" => {
@@ -419,14 +413,9 @@ impl GpuOp {
                     "LogSoftmax" => 1,
                     _ => 2,
                 };
-                match super::norm::cpu_softmax_rule(node) {
-                    Some((axis, coerce)) => GpuOp::SoftmaxNd { axis, coerce, kind },
-                    None if kind == 2 => return Err("Hardmax's opset rule is unknown".into()),
-                    None => GpuOp::Softmax {
-                        axis: a.int("axis").map_err(|e| e.to_string())?,
-                        log: kind == 1,
-                    },
-                }
+                let (axis, coerce) =
+                    smelt_ops::norm::softmax::rule(node.opset, a).map_err(|e| e.to_string())?;
+                GpuOp::SoftmaxNd { axis, coerce, kind }
             }
             "LayerNormalization" => {
                 if a.int_or("stash_type", 1).map_err(|e| e.to_string())? != 1 {
@@ -636,10 +625,7 @@ impl GpuOp {
                 attrs.count_include_pad = false;
                 GpuOp::LpPool { attrs, p }
             }
-            "DFT" => {
-                let cpu = super::norm::cpu_op_field(node, "Dft", "axis_attr");
-                e(DftAttrs::parse(a, cpu.as_deref()).map(GpuOp::Dft))?
-            }
+            "DFT" => e(DftAttrs::parse(a, node.opset).map(GpuOp::Dft))?,
             "HannWindow" | "HammingWindow" | "BlackmanWindow" => {
                 e(WindowAttrs::parse(t, a).map(GpuOp::Window))?
             }

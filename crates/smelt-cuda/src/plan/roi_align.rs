@@ -3,7 +3,7 @@
 //! there) -> Y [R, C, output_height, output_width]; bins average (avg) or take the max of the
 //! weighted corner values (max) of bilinear samples, in f64 as on the CPU. The default
 //! coordinate_transformation_mode depends on the opset (output_half_pixel before 16), so
-//! without the attribute it is read from the CPU op. f32.
+//! without the attribute it follows the node's opset (the CPU op's rule). f32.
 
 use super::i32_of;
 use smelt_core::{Error, Result};
@@ -23,20 +23,7 @@ impl RoiAlignAttrs {
     pub fn parse(node: &Node) -> std::result::Result<RoiAlignAttrs, String> {
         let a = &node.attrs;
         let s = |e: smelt_core::Error| e.to_string();
-        let half_pixel = match a
-            .string("coordinate_transformation_mode")
-            .map_err(s)?
-            .as_deref()
-        {
-            Some("half_pixel") => true,
-            Some("output_half_pixel") => false,
-            Some(m) => return Err(format!("unknown coordinate_transformation_mode '{m}'")),
-            None => match super::norm::cpu_op_field(node, "RoiAlign", "half_pixel").as_deref() {
-                Some("true") => true,
-                Some("false") => false,
-                _ => return Err("RoiAlign's opset default is unknown".into()),
-            },
-        };
+        let half_pixel = smelt_ops::image::roi_align::half_pixel(node.opset, a).map_err(s)?;
         let max = match a.string_or("mode", "avg".into()).map_err(s)?.as_str() {
             "avg" => false,
             "max" => true,

@@ -18,31 +18,18 @@ use smelt_ir::Attributes;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DftAttrs {
-    /// The axis attribute (opsets 17-19, with its default), None from opset 20.
+    /// The axis attribute (opsets 17-19, with its default), None from opset 20 (input 2,
+    /// default -2).
     pub axis: Option<i64>,
-    /// Whether the opset is known (else `axis` is only the attribute, if any).
-    pub opset_known: bool,
     pub inverse: bool,
     pub onesided: bool,
 }
 
 impl DftAttrs {
-    /// `cpu_axis`: the CPU op's resolved `axis_attr` field (`Some(v)` / `None`), if read.
-    pub fn parse(a: &Attributes, cpu_axis: Option<&str>) -> Result<DftAttrs> {
-        let parsed = cpu_axis.and_then(|f| match f {
-            "None" => Some(None),
-            f => f
-                .strip_prefix("Some(")
-                .and_then(|v| v.strip_suffix(')'))
-                .and_then(|v| v.parse::<i64>().ok())
-                .map(Some),
-        });
+    /// The attributes of a DFT node of `opset` (its axis rule is the CPU op's).
+    pub fn parse(a: &Attributes, opset: i64) -> Result<DftAttrs> {
         Ok(DftAttrs {
-            axis: match parsed {
-                Some(ax) => ax,
-                None => a.int("axis")?,
-            },
-            opset_known: parsed.is_some(),
+            axis: smelt_ops::signal::dft::axis_attr(opset, a)?,
             inverse: a.int_or("inverse", 0)? != 0,
             onesided: a.int_or("onesided", 0)? != 0,
         })
@@ -83,17 +70,7 @@ pub fn dft(
     let axis = match (a.axis, axis_in) {
         (Some(v), _) => v,
         (None, Some(v)) => v,
-        (None, None) if a.opset_known => -2,
-        (None, None) => {
-            // opset 17-19 default 1, opset 20 default -2
-            if rank as i64 - 2 != 1 {
-                return Err(Error::unsupported(
-                    "DFT",
-                    "no axis given and the opset defaults (1, -2) differ for this rank",
-                ));
-            }
-            1
-        }
+        (None, None) => -2,
     };
     let ax = if axis < 0 { axis + rank as i64 } else { axis };
     if ax < 0 || ax >= rank as i64 - 1 {

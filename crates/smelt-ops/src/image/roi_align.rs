@@ -17,23 +17,29 @@ pub struct RoiAlign {
     spatial_scale: f64,
 }
 
+/// Whether RoiAlign's coordinates are half_pixel: `coordinate_transformation_mode`, by
+/// default output_half_pixel before opset 16 and half_pixel from 16.
+pub fn half_pixel(opset: i64, a: &crate::prelude::Attributes) -> Result<bool> {
+    let ctm = a.string_or(
+        "coordinate_transformation_mode",
+        if opset < 16 {
+            "output_half_pixel"
+        } else {
+            "half_pixel"
+        }
+        .into(),
+    )?;
+    Ok(match ctm.as_str() {
+        "half_pixel" => true,
+        "output_half_pixel" => false,
+        m => bail!("unknown coordinate_transformation_mode '{m}'"),
+    })
+}
+
 pub fn register(r: &mut Registry) {
     r.register("", "RoiAlign", |ctx| {
         let a = ctx.attrs;
-        let ctm = a.string_or(
-            "coordinate_transformation_mode",
-            if ctx.opset < 16 {
-                "output_half_pixel"
-            } else {
-                "half_pixel"
-            }
-            .into(),
-        )?;
-        let half_pixel = match ctm.as_str() {
-            "half_pixel" => true,
-            "output_half_pixel" => false,
-            m => bail!("unknown coordinate_transformation_mode '{m}'"),
-        };
+        let half_pixel = half_pixel(ctx.opset, a)?;
         let max = match a.string_or("mode", "avg".into())?.as_str() {
             "avg" => false,
             "max" => true,

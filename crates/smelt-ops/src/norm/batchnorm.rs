@@ -18,15 +18,21 @@ pub struct BatchNorm {
     training: bool,
 }
 
+/// Whether a BatchNormalization node trains: `training_mode` from opset 14; before, more
+/// than one declared output (and, before opset 7, `is_test=0`).
+pub fn training(opset: i64, attrs: &crate::prelude::Attributes, n_outputs: usize) -> Result<bool> {
+    Ok(if opset >= 14 {
+        attrs.int_or("training_mode", 0)? != 0
+    } else if opset < 7 {
+        attrs.int_or("is_test", 0)? == 0 && n_outputs > 1
+    } else {
+        n_outputs > 1
+    })
+}
+
 pub fn register(r: &mut Registry) {
     r.register("", "BatchNormalization", |ctx| {
-        let training = if ctx.opset >= 14 {
-            ctx.attrs.int_or("training_mode", 0)? != 0
-        } else if ctx.opset < 7 {
-            ctx.attrs.int_or("is_test", 0)? == 0 && ctx.n_outputs > 1
-        } else {
-            ctx.n_outputs > 1
-        };
+        let training = training(ctx.opset, ctx.attrs, ctx.n_outputs)?;
         Ok(Box::new(BatchNorm {
             eps: ctx.attrs.float_or("epsilon", 1e-5)?,
             momentum: ctx.attrs.float_or("momentum", 0.9)?,

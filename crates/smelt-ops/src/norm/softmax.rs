@@ -28,9 +28,19 @@ pub struct Softmax {
     coerce_2d: bool,
 }
 
+/// The axis and the opset rule of a Softmax-family node: before opset 13 the default axis
+/// is 1 and the dims `axis..` are flattened into one (`coerce_2d`); from 13, -1 and the axis
+/// alone.
+pub fn rule(opset: i64, attrs: &crate::prelude::Attributes) -> Result<(i64, bool)> {
+    let coerce_2d = opset < 13;
+    Ok((
+        attrs.int_or("axis", if coerce_2d { 1 } else { -1 })?,
+        coerce_2d,
+    ))
+}
+
 fn factory(ctx: &OpCtx, kind: Kind) -> Result<Box<dyn Op>> {
-    let coerce_2d = ctx.opset < 13;
-    let axis = ctx.attrs.int_or("axis", if coerce_2d { 1 } else { -1 })?;
+    let (axis, coerce_2d) = rule(ctx.opset, ctx.attrs)?;
     Ok(Box::new(Softmax {
         kind,
         axis,

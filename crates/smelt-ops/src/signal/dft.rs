@@ -20,13 +20,19 @@ pub struct Dft {
     onesided: bool,
 }
 
+/// DFT's axis from the attribute before opset 20 (default 1); None from 20, where it is
+/// input 2 (default -2).
+pub fn axis_attr(opset: i64, attrs: &crate::prelude::Attributes) -> Result<Option<i64>> {
+    Ok(if opset < 20 {
+        Some(attrs.int_or("axis", 1)?)
+    } else {
+        None
+    })
+}
+
 pub fn register(r: &mut Registry) {
     r.register("", "DFT", |c| {
-        let axis_attr = if c.opset < 20 {
-            Some(c.attrs.int_or("axis", 1)?)
-        } else {
-            None
-        };
+        let axis_attr = axis_attr(c.opset, c.attrs)?;
         Ok(Box::new(Dft {
             axis_attr,
             inverse: c.attrs.int_or("inverse", 0)? != 0,

@@ -181,7 +181,6 @@ pub fn run(
         GpuOp::Det => misc::det(s, ins.f32(0)?)?,
         GpuOp::GlobalPool { max } => nn::global_pool(s, ins.f32(0)?, *max)?,
         GpuOp::BatchNorm { eps } => nn::batch_norm(s, &ins, *eps)?,
-        GpuOp::Softmax { axis, log } => nn::softmax(s, ins.f32(0)?, *axis, *log)?,
         GpuOp::Reduce(r) if ins.dev(0)?.dtype() != DType::F32 => {
             reduce::reduce_typed(s, r, ins.dev(0)?, ins.host_ints(1)?)?
         }

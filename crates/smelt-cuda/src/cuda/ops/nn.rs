@@ -173,35 +173,6 @@ pub(super) fn batch_norm(s: &Stream, ins: &Ins, eps: f32) -> Result<GpuTensor> {
     Ok(y)
 }
 
-pub(super) fn softmax(
-    s: &Stream,
-    x: &GpuTensor,
-    axis: Option<i64>,
-    log: bool,
-) -> Result<GpuTensor> {
-    let r = norm::softmax(x.shape(), axis)?;
-    let y = s.alloc(DType::F32, x.shape())?;
-    let (xp, yp, rows, n, lg) = (x.ptr(), y.ptr(), r.rows as i32, r.n as i32, log as i32);
-    if r.n <= 1024 {
-        // short rows: a warp per row
-        let per_block = (BLOCK / 32) as usize;
-        s.launch(
-            "softmax_warp_f32",
-            r.rows.div_ceil(per_block) as u32,
-            BLOCK,
-            args![&xp, &yp, &rows, &n, &lg],
-        )?;
-        return Ok(y);
-    }
-    s.launch(
-        "softmax_rows_f32",
-        r.rows as u32,
-        BLOCK,
-        args![&xp, &yp, &rows, &n, &lg],
-    )?;
-    Ok(y)
-}
-
 /// Softmax (kind 0) / LogSoftmax (1) / Hardmax (2) over `axis` with the opset rule
 /// `coerce` (see `plan::norm::softmax3`): rows by the row kernel, other axes (and Hardmax)
 /// one thread per (outer, inner).
