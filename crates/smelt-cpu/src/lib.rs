@@ -293,22 +293,37 @@ struct Scope<'a> {
     outer: &'a (dyn Fn(&str) -> Option<Tensor> + Sync),
 }
 
+/// Runs subgraph body `sub` on the CPU: `inputs` in its input order, captured names
+/// resolved by `outer`; the outputs in its output order. Every executor's If/Loop/Scan
+/// bodies run through this.
+pub fn run_body(
+    sub: &Graph,
+    inputs: Vec<Tensor>,
+    outer: &(dyn Fn(&str) -> Option<Tensor> + Sync),
+) -> Result<Vec<Tensor>> {
+    if inputs.len() != sub.inputs.len() {
+        return Err(Error::invalid(format!(
+            "subgraph '{}' takes {} inputs, given {}",
+            sub.name,
+            sub.inputs.len(),
+            inputs.len()
+        )));
+    }
+    let named = sub
+        .inputs
+        .iter()
+        .zip(inputs)
+        .map(|(&i, t)| (sub.values[i].name.clone(), t))
+        .collect();
+    Ok(Plan::new(sub)
+        .run_in_scope(named, outer)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
 impl SubgraphRunner for Scope<'_> {
     fn run(&self, sub: &Graph, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
-        if inputs.len() != sub.inputs.len() {
-            return Err(Error::invalid(format!(
-                "subgraph '{}' takes {} inputs, given {}",
-                sub.name,
-                sub.inputs.len(),
-                inputs.len()
-            )));
-        }
-        let named = sub
-            .inputs
-            .iter()
-            .zip(inputs)
-            .map(|(&i, t)| (sub.values[i].name.clone(), t))
-            .collect();
         let lookup = |name: &str| -> Option<Tensor> {
             match self
                 .graph
@@ -319,12 +334,7 @@ impl SubgraphRunner for Scope<'_> {
                 None => (self.outer)(name),
             }
         };
-        let plan = Plan::new(sub);
-        Ok(plan
-            .run_scoped(named, &lookup, false, None)?
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect())
+        run_body(sub, inputs, &lookup)
     }
 }
 

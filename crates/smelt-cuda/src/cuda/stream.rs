@@ -419,19 +419,8 @@ impl Stream {
         if grid.0 == 0 || grid.1 == 0 {
             return Ok(());
         }
-        let Func(f) = self.dev.func(name)?;
-        // SAFETY: args match the kernel's parameter list (each call site's contract).
-        unsafe {
-            result::launch_kernel(
-                f,
-                (grid.0, grid.1, 1),
-                (block, 1, 1),
-                0,
-                self.stream.cu_stream(),
-                args,
-            )
-        }
-        .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
+        let f = self.dev.func(name)?;
+        self.launch_grid(f, name, (grid.0, grid.1, 1), block, args)
     }
 
     /// [`Stream::launch`] of a kernel handle (a generated kernel); `name` is for errors.
@@ -446,19 +435,21 @@ impl Stream {
         if grid == 0 {
             return Ok(());
         }
+        self.launch_grid(f, name, (grid, 1, 1), block, args)
+    }
+
+    fn launch_grid(
+        &self,
+        f: Func,
+        name: &str,
+        grid: (u32, u32, u32),
+        block: u32,
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
         let Func(f) = f;
         // SAFETY: args match the kernel's parameter list (each call site's contract).
-        unsafe {
-            result::launch_kernel(
-                f,
-                (grid, 1, 1),
-                (block, 1, 1),
-                0,
-                self.stream.cu_stream(),
-                args,
-            )
-        }
-        .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
+        unsafe { result::launch_kernel(f, grid, (block, 1, 1), 0, self.stream.cu_stream(), args) }
+            .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
     }
 }
 

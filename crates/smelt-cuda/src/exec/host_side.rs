@@ -8,7 +8,7 @@ use super::{host_of, Executor, Inner, Slot};
 use crate::plan::op::Role;
 use crate::plan::GpuOp;
 use crate::profile::Recorder;
-use smelt_core::{Error, Result, Tensor};
+use smelt_core::{Result, Tensor};
 use smelt_ir::{Attr, EvalCtx, Graph, SubgraphRunner};
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -162,25 +162,6 @@ struct CpuScope<'a> {
 
 impl SubgraphRunner for CpuScope<'_> {
     fn run(&self, sub: &Graph, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
-        if inputs.len() != sub.inputs.len() {
-            return Err(Error::invalid(format!(
-                "subgraph '{}' takes {} inputs, given {}",
-                sub.name,
-                sub.inputs.len(),
-                inputs.len()
-            )));
-        }
-        let named = sub
-            .inputs
-            .iter()
-            .zip(inputs)
-            .map(|(&i, t)| (sub.values[i].name.clone(), t))
-            .collect();
-        let lookup = |name: &str| self.captured.get(name).cloned();
-        Ok(smelt_cpu::Plan::new(sub)
-            .run_in_scope(named, &lookup)?
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect())
+        smelt_cpu::run_body(sub, inputs, &|name: &str| self.captured.get(name).cloned())
     }
 }
