@@ -138,6 +138,17 @@ pub fn attrs(list: &[(&str, Attr)]) -> Attributes {
 /// Runs `g` on the CPU and on the GPU (every node placed there), checks each output within
 /// `tol`, that every node ran on the GPU, and returns the largest absolute error.
 pub fn check(what: &str, g: &Graph, feeds: Vec<(String, Tensor)>, tol: Tol) -> f32 {
+    let (want, got) = run_both(what, g, feeds);
+    compare(what, &want, &got, tol)
+}
+
+/// The outputs of `g` on the CPU and on the GPU (every node placed there), after checking
+/// that every node has a GPU op and none ran on the host or fell back to the CPU.
+pub fn run_both(
+    what: &str,
+    g: &Graph,
+    feeds: Vec<(String, Tensor)>,
+) -> (Vec<(String, Tensor)>, Vec<(String, Tensor)>) {
     let want = smelt_cpu::run(g, feeds.clone()).unwrap_or_else(|e| panic!("{what}: cpu: {e}"));
     let ex = Executor::new(g, &vec![true; g.nodes.len()]).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(
@@ -156,7 +167,33 @@ pub fn check(what: &str, g: &Graph, feeds: Vec<(String, Tensor)>, tol: Tol) -> f
         "{what}: fell back to the CPU: {:?}",
         st.fallback_reasons
     );
-    compare(what, &want, &got, tol)
+    (want, got)
+}
+
+/// Per node of `g`: whether CUDA placement takes it.
+pub fn placement(g: &Graph) -> Vec<bool> {
+    g.nodes
+        .iter()
+        .map(|n| smelt_cuda::backend::gpu_support(n, g) == smelt_ir::Support::Yes)
+        .collect()
+}
+
+/// x [4, 33] (placeholder "x") -> Relu -> TopK "topk" (k = 5): its values and indices.
+pub fn relu_topk(b: &mut GraphBuilder) -> (smelt_ops::V, smelt_ops::V) {
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(33)]);
+    let r = b.relu(x).unwrap();
+    let k = b.constant("k", Tensor::from_vec(vec![1], vec![5i64]).unwrap());
+    let outs = b
+        .add_node(
+            "topk",
+            "",
+            "TopK",
+            &[Some(r), Some(k)],
+            &["vals".into(), "idx".into()],
+            Attributes::new(),
+        )
+        .unwrap();
+    (outs[0].unwrap(), outs[1].unwrap())
 }
 
 pub fn compare(what: &str, want: &[(String, Tensor)], got: &[(String, Tensor)], tol: Tol) -> f32 {

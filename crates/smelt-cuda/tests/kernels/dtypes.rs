@@ -5,7 +5,6 @@
 
 use crate::common::*;
 use smelt_core::{DType, Tensor};
-use smelt_cuda::Executor;
 use smelt_ir::{Attr, Graph};
 
 /// f16 / bf16 results: computed in float by both sides, rounded once; a transcendental may
@@ -66,24 +65,7 @@ fn rand(rng: &mut Rng, d: DType, shape: &[usize], lo: f32, hi: f32, nonzero: boo
 /// Runs `g` on the CPU and the GPU (every node there, no fallback) and compares every
 /// output of any dtype as f64 within `tol` (NaN matches NaN).
 fn check_any(what: &str, g: &Graph, feeds: Vec<(String, Tensor)>, tol: Tol) {
-    let want = smelt_cpu::run(g, feeds.clone()).unwrap_or_else(|e| panic!("{what}: cpu: {e}"));
-    let ex = Executor::new(g, &vec![true; g.nodes.len()]).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert_eq!(
-        ex.gpu_node_count(),
-        g.nodes.len(),
-        "{what}: a node has no GPU op"
-    );
-    let got = ex.run(feeds).unwrap_or_else(|e| panic!("{what}: gpu: {e}"));
-    let st = ex.stats();
-    assert_eq!(
-        st.host_side_nodes, 0,
-        "{what}: a node ran on the host (its inputs were small host-only integers); feed one"
-    );
-    assert_eq!(
-        st.cpu_fallbacks, 0,
-        "{what}: fell back: {:?}",
-        st.fallback_reasons
-    );
+    let (want, got) = run_both(what, g, feeds);
     for ((n, w), (_, gt)) in want.iter().zip(&got) {
         assert_eq!(w.dtype(), gt.dtype(), "{what}: output {n} dtype");
         assert_eq!(w.shape(), gt.shape(), "{what}: output {n} shape");

@@ -9,28 +9,16 @@ use smelt_ops::GraphBuilder;
 /// x -> Relu (gpu) -> TopK (cpu) -> Mul (gpu) with a weight, and a Shape (cpu) output.
 fn mixed() -> smelt_ir::Graph {
     let mut b = GraphBuilder::new("mixed");
-    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(33)]);
-    let r = b.relu(x).unwrap();
-    let k = b.constant("k", Tensor::from_vec(vec![1], vec![5i64]).unwrap());
-    let outs = b
-        .add_node(
-            "topk",
-            "",
-            "TopK",
-            &[Some(r), Some(k)],
-            &["vals".into(), "idx".into()],
-            Attributes::new(),
-        )
-        .unwrap();
+    let (vals, idx) = relu_topk(&mut b);
     let w = b.constant(
         "w",
         Tensor::from_vec(vec![5], vec![1f32, 2., 3., 4., 5.]).unwrap(),
     );
-    let m = b.mul(outs[0].unwrap(), w).unwrap();
+    let m = b.mul(vals, w).unwrap();
     let s = b.op("Shape", &[m], Attributes::new()).unwrap();
     b.output(m, "m");
     b.output(s, "shape");
-    b.output(outs[1].unwrap(), "idx");
+    b.output(idx, "idx");
     b.build().unwrap()
 }
 
@@ -40,11 +28,7 @@ fn mixed_placement_copies_only_at_boundaries() {
         return;
     }
     let g = mixed();
-    let mut on_gpu: Vec<bool> = g
-        .nodes
-        .iter()
-        .map(|n| smelt_cuda::backend::gpu_support(n, &g) == smelt_ir::Support::Yes)
-        .collect();
+    let mut on_gpu = placement(&g);
     assert_eq!(on_gpu, vec![true; 4], "Relu, TopK, Mul, Shape");
     // TopK pinned to the CPU (as SMELT_FORCE_CPU would): GPU, CPU, GPU, metadata
     on_gpu[1] = false;
@@ -133,11 +117,7 @@ fn views_stay_where_their_input_is() {
     b.output(r, "r");
     b.output(y, "y");
     let g = b.build().unwrap();
-    let on_gpu: Vec<bool> = g
-        .nodes
-        .iter()
-        .map(|n| smelt_cuda::backend::gpu_support(n, &g) == smelt_ir::Support::Yes)
-        .collect();
+    let on_gpu = placement(&g);
     assert!(on_gpu.iter().all(|&v| v), "{on_gpu:?}");
     let ex = Executor::new(&g, &on_gpu).unwrap();
     let feeds = vec![

@@ -200,27 +200,11 @@ fn no_graph_when_the_run_waits_on_the_host() {
     }
     // TopK runs on the CPU between GPU nodes: never captured
     let mut b = GraphBuilder::new("mixed");
-    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(33)]);
-    let r = b.relu(x).unwrap();
-    let k = b.constant("k", Tensor::from_vec(vec![1], vec![5i64]).unwrap());
-    let outs = b
-        .add_node(
-            "topk",
-            "",
-            "TopK",
-            &[Some(r), Some(k)],
-            &["v".into(), "i".into()],
-            Attributes::new(),
-        )
-        .unwrap();
-    let y = b.relu(outs[0].unwrap()).unwrap();
+    let (vals, _) = relu_topk(&mut b);
+    let y = b.relu(vals).unwrap();
     b.output(y, "y");
     let g = b.build().unwrap();
-    let mut on: Vec<bool> = g
-        .nodes
-        .iter()
-        .map(|n| smelt_cuda::backend::gpu_support(n, &g) == smelt_ir::Support::Yes)
-        .collect();
+    let mut on = placement(&g);
     on[1] = false; // TopK pinned to the CPU
     let ex = Executor::with_options(&g, &on, opts(Precision::F32, true, false)).unwrap();
     let mut rng = Rng::new(3);
