@@ -41,10 +41,10 @@ impl FusionPlan {
         on: bool,
         last_use: &mut [Option<usize>],
     ) -> FusionPlan {
-        let pairs = if on {
-            fuse::conv_relu(graph, ops)
-        } else {
-            Vec::new()
+        let uses = on.then(|| fuse::Uses::of(graph));
+        let pairs = match &uses {
+            Some(u) => fuse::conv_relu(graph, ops, u),
+            None => Vec::new(),
         };
         let mut at = vec![At::None; graph.nodes.len()];
         let mut alias = std::collections::HashMap::new();
@@ -64,10 +64,9 @@ impl FusionPlan {
                 alias.insert(*y, *z);
             }
         }
-        let groups = if on {
-            fuse::plan(graph, &masked)
-        } else {
-            Vec::new()
+        let groups = match &uses {
+            Some(u) => fuse::plan(graph, &masked, u),
+            None => Vec::new(),
         };
         for (k, f) in groups.iter().enumerate() {
             for &m in &f.members {

@@ -108,7 +108,38 @@ fn step_op(graph: &Graph, n: usize, op: &GpuOp) -> Option<StepOp> {
     (ins == want_in && out == want_out).then_some(s)
 }
 
-/// Values that must stay materialised: graph outputs and values a subgraph reads.
+/// How a graph's values are used, for both fusions: the distinct nodes reading each, the
+/// node making each, and whether it must stay materialised (`pinned`: a graph output or a
+/// value a subgraph reads).
+pub struct Uses {
+    readers: Vec<Vec<usize>>,
+    producer: Vec<Option<usize>>,
+    pinned: Vec<bool>,
+}
+
+impl Uses {
+    pub fn of(graph: &Graph) -> Uses {
+        let nv = graph.values.len();
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); nv];
+        let mut producer: Vec<Option<usize>> = vec![None; nv];
+        for (n, node) in graph.nodes.iter().enumerate() {
+            for id in node.inputs.iter().flatten() {
+                if !readers[*id].contains(&n) {
+                    readers[*id].push(n);
+                }
+            }
+            for o in node.outputs.iter().flatten() {
+                producer[*o] = Some(n);
+            }
+        }
+        Uses {
+            readers,
+            producer,
+            pinned: pinned(graph),
+        }
+    }
+}
+
 fn pinned(graph: &Graph) -> Vec<bool> {
     let mut p = vec![false; graph.values.len()];
     for &o in &graph.outputs {
@@ -135,21 +166,12 @@ fn pinned(graph: &Graph) -> Vec<bool> {
 
 /// The groups of two or more nodes among `ops` (a node's GPU op, None when it runs on the
 /// CPU), in root order.
-pub fn plan(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<Fusion> {
-    let nv = graph.values.len();
-    let pinned = pinned(graph);
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); nv];
-    let mut producer: Vec<Option<usize>> = vec![None; nv];
-    for (n, node) in graph.nodes.iter().enumerate() {
-        for id in node.inputs.iter().flatten() {
-            if !readers[*id].contains(&n) {
-                readers[*id].push(n);
-            }
-        }
-        for o in node.outputs.iter().flatten() {
-            producer[*o] = Some(n);
-        }
-    }
+pub fn plan(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<Fusion> {
+    let Uses {
+        readers,
+        producer,
+        pinned,
+    } = uses;
     let mut steps: Vec<Option<StepOp>> = vec![None; graph.nodes.len()];
     let mut group_of: Vec<Option<usize>> = vec![None; graph.nodes.len()];
     let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -176,7 +198,7 @@ pub fn plan(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<Fusion> {
         members.sort_unstable();
         let fits = !join.is_empty()
             && members.len() <= MAX_MEMBERS
-            && leaves(graph, &members, &producer).len() <= MAX_LEAVES;
+            && leaves(graph, &members, producer).len() <= MAX_LEAVES;
         let g = if fits {
             for &other in &join[1..] {
                 groups[other].clear();
@@ -214,8 +236,7 @@ pub fn plan(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<Fusion> {
             let mut members = groups[c].clone();
             members.extend_from_slice(&groups[p]);
             members.sort_unstable();
-            if members.len() > MAX_MEMBERS || leaves(graph, &members, &producer).len() > MAX_LEAVES
-            {
+            if members.len() > MAX_MEMBERS || leaves(graph, &members, producer).len() > MAX_LEAVES {
                 continue;
             }
             groups[p].clear();
@@ -232,7 +253,7 @@ pub fn plan(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<Fusion> {
     let mut out: Vec<Fusion> = groups
         .into_iter()
         .filter(|m| m.len() >= 2)
-        .map(|members| build(graph, members, &producer, &steps))
+        .map(|members| build(graph, members, producer, &steps))
         .collect();
     out.sort_by_key(|f| f.root);
     out
@@ -241,16 +262,10 @@ pub fn plan(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<Fusion> {
 /// (Conv node, Relu node) pairs where the Relu (f32) is the only reader of the Conv's
 /// output and that output is not pinned: the Conv can apply the Relu with its bias
 /// (`ConvAttrs::relu`) and the Relu's output is the Conv's.
-pub fn conv_relu(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<(usize, usize)> {
-    let pinned = pinned(graph);
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); graph.values.len()];
-    for (n, node) in graph.nodes.iter().enumerate() {
-        for id in node.inputs.iter().flatten() {
-            if !readers[*id].contains(&n) {
-                readers[*id].push(n);
-            }
-        }
-    }
+pub fn conv_relu(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<(usize, usize)> {
+    let Uses {
+        readers, pinned, ..
+    } = uses;
     let mut pairs = Vec::new();
     for (n, node) in graph.nodes.iter().enumerate() {
         let Some(GpuOp::Conv(_)) = &ops[n] else {
@@ -371,7 +386,7 @@ mod tests {
         b.output(y, "y");
         b.output(r, "r");
         let g = b.build().unwrap();
-        let f = plan(&g, &ops_of(&g));
+        let f = plan(&g, &ops_of(&g), &Uses::of(&g));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].label, "Add+Div+Erf+Add+Mul+Mul");
         assert_eq!(f[0].leaves.len(), 5);
@@ -385,7 +400,7 @@ mod tests {
         b2.output(t, "t");
         b2.output(s, "s");
         let g2 = b2.build().unwrap();
-        let f2 = plan(&g2, &ops_of(&g2));
+        let f2 = plan(&g2, &ops_of(&g2), &Uses::of(&g2));
         assert_eq!(f2.len(), 1);
         assert_eq!(
             f2[0].label, "Erf+Tanh",
@@ -409,7 +424,7 @@ mod tests {
         b.output(y, "y");
         b.output(i3, "i3");
         let g = b.build().unwrap();
-        let f = plan(&g, &ops_of(&g));
+        let f = plan(&g, &ops_of(&g), &Uses::of(&g));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].label, "IsNaN+Where+Exp");
         assert_eq!(
@@ -418,7 +433,7 @@ mod tests {
         );
         let mut ops = ops_of(&g);
         ops[1] = None; // Where pinned to the CPU
-        assert!(plan(&g, &ops).is_empty());
+        assert!(plan(&g, &ops, &Uses::of(&g)).is_empty());
     }
 
     /// Conv -> Relu pairs: found when the Relu is the Conv's only reader; not when the Conv
@@ -440,7 +455,7 @@ mod tests {
                 b.output(y, "y");
             }
             let g = b.build().unwrap();
-            let pairs = conv_relu(&g, &ops_of(&g));
+            let pairs = conv_relu(&g, &ops_of(&g), &Uses::of(&g));
             assert_eq!(pairs, if pinned { vec![] } else { vec![(0, 1)] });
         }
     }
