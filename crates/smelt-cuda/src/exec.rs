@@ -74,7 +74,8 @@ pub struct ExecStats {
     pub weight_16bit_bytes: u64,
     pub alloc: AllocStats,
     pub precision: Precision,
-    /// Device time of the last run between its two events (see the module doc), ms.
+    /// Device time of the last run from its first event to its last (see the module doc),
+    /// ms.
     pub last_device_ms: Option<f64>,
     /// The part of it until the outputs were computed (before their downloads), ms: what
     /// a framework that leaves its outputs on the device would time.
@@ -131,9 +132,8 @@ struct Inner {
     weights: HashMap<usize, GpuTensor>,
     stats: ExecStats,
     recorder: Option<Recorder>,
-    /// The run's start and end events.
-    /// After the input uploads, after the outputs are computed (before their downloads),
-    /// after the output downloads.
+    /// The run's events: after the input uploads, after the outputs are computed (before
+    /// their downloads), after the output downloads.
     marks: (Event, Event, Event),
     /// The key of the last run when it was clean (capturable), and a key whose capture
     /// failed (not tried again).
@@ -163,7 +163,6 @@ pub struct Executor<G: Deref<Target = Graph>> {
     constant: Vec<bool>,
     /// Graph inputs read on the device (directly or through views): uploaded first.
     upload_first: Vec<usize>,
-    /// No graph input is read on the host (a CUDA graph could not see a new value).
     /// Why no run of this graph can be captured (None: runs may be).
     graph_blocker: Option<String>,
     /// Per node: every output is only read on the host (see [`shape_side`]).
@@ -192,7 +191,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     pub fn with_options(graph: G, on_gpu: &[bool], opts: ExecOptions) -> Result<Executor<G>> {
         let mut stream = Stream::new()?;
         stream.precision = opts.precision;
-        let ops: Vec<Option<GpuOp>> = graph
+        let mut ops: Vec<Option<GpuOp>> = graph
             .nodes
             .iter()
             .enumerate()
@@ -205,7 +204,6 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             })
             .collect();
         let mut last_use = lifetimes(&graph);
-        let mut ops = ops;
         let fusion = FusionPlan::new(&graph, &mut ops, opts.fuse, &mut last_use);
         let shape_side = shape_side(&graph, &ops);
         let mut constant = vec![false; graph.values.len()];
