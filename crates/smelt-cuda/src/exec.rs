@@ -479,14 +479,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 self.run_location_free(inner, env, n, op)?
             }
             Some(op) if self.host_side(env, n, op) => {
-                let t = std::time::Instant::now();
-                let outs = self.run_cpu(inner, env, n)?;
-                inner.stats.cpu_nodes -= 1;
                 inner.stats.host_side_nodes += 1;
-                if let Some(r) = rec {
-                    r.cpu(n, t.elapsed().as_secs_f64() * 1e3);
-                }
-                outs
+                self.run_cpu_timed(inner, env, n, rec)?
             }
             Some(op) => {
                 let mark = match rec {
@@ -522,6 +516,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                                 .fallback_reasons
                                 .push(format!("{} ({}): {e}", node.name, node.op_type));
                         }
+                        inner.stats.cpu_nodes += 1;
                         self.run_cpu_timed(inner, env, n, rec)?
                     }
                     Err(e) => return Err(e.in_node(&node.name, &node.op_type)),
@@ -533,7 +528,10 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                     node.name, node.op_type
                 )))
             }
-            None => self.run_cpu_timed(inner, env, n, rec)?,
+            None => {
+                inner.stats.cpu_nodes += 1;
+                self.run_cpu_timed(inner, env, n, rec)?
+            }
         };
         for i in node.inputs.iter().flatten() {
             if self.last_use[*i] == Some(n) {
@@ -660,11 +658,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 }])
             }
             // the value is evaluated on the host; its device copy is cached across runs
-            _ => {
-                let outs = self.run_cpu(inner, env, n)?;
-                inner.stats.cpu_nodes -= 1;
-                Ok(outs)
-            }
+            _ => self.run_cpu(inner, env, n),
         }
     }
 

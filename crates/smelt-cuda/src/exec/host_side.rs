@@ -18,6 +18,7 @@ use std::ops::Deref;
 pub const HOST_SIDE_ELEMENTS: usize = 4096;
 
 impl<G: Deref<Target = Graph>> Executor<G> {
+    /// [`Executor::run_cpu`], timed for the profile.
     pub(super) fn run_cpu_timed(
         &self,
         inner: &mut Inner,
@@ -33,6 +34,9 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         Ok(outs)
     }
 
+    /// Evaluates node `n` with its CPU op on host copies of its inputs (downloaded as
+    /// needed). The caller counts it (a CPU node, a host-side node, or a location-free
+    /// node's host value).
     pub(super) fn run_cpu(
         &self,
         inner: &mut Inner,
@@ -41,7 +45,6 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     ) -> Result<Vec<Slot>> {
         let g: &Graph = &self.graph;
         let node = &g.nodes[n];
-        inner.stats.cpu_nodes += 1;
         let mut ins = Vec::with_capacity(node.inputs.len());
         for id in &node.inputs {
             ins.push(match id {
