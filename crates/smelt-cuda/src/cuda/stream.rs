@@ -17,8 +17,10 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Staging chunk size for host transfers.
+/// Staging buffer size for host transfers: it starts at the smaller and grows (in steps of
+/// the smaller) to hold a whole transfer, up to the larger; bigger transfers go in chunks.
 const PINNED_BYTES: usize = 8 << 20;
+const PINNED_MAX: usize = 64 << 20;
 /// cuBLAS workspace, set explicitly so that cuBLAS allocates nothing itself and picks the
 /// same kernels in plain runs and under stream capture (CUDA graphs).
 const CUBLAS_WORKSPACE: usize = 32 << 20;
@@ -344,7 +346,7 @@ impl Stream {
         }
         let bytes = t.le_bytes()?;
         let mut guard = self.pinned.lock().unwrap();
-        let pinned = self.staging(&mut guard)?;
+        let pinned = self.staging(&mut guard, bytes.len())?;
         for (k, chunk) in bytes.chunks(pinned.len()).enumerate() {
             pinned.bytes_mut()[..chunk.len()].copy_from_slice(chunk);
             // SAFETY: g holds byte_size bytes; the chunk is copied before the buffer is reused
@@ -364,10 +366,28 @@ impl Stream {
 
     /// Copies a device tensor back to the host (waits for queued work first).
     pub fn download(&self, g: &GpuTensor) -> Result<Tensor> {
-        let mut out = vec![0u8; g.byte_size()];
         let mut guard = self.pinned.lock().unwrap();
-        let pinned = self.staging(&mut guard)?;
+        let pinned = self.staging(&mut guard, g.byte_size())?;
         let step = pinned.len();
+        if g.byte_size() == 0 {
+            return Tensor::from_le_bytes(g.dtype(), g.shape().to_vec(), &[]);
+        }
+        if g.byte_size() <= step {
+            // one copy into pinned memory, read from there into the tensor
+            let n = g.byte_size();
+            // SAFETY: reads n bytes of g's block into pinned memory, then waits.
+            unsafe {
+                result::memcpy_dtoh_async(
+                    &mut pinned.bytes_mut()[..n],
+                    g.ptr(),
+                    self.stream.cu_stream(),
+                )
+            }
+            .map_err(|e| cuda_err("download", e))?;
+            self.sync()?;
+            return Tensor::from_le_bytes(g.dtype(), g.shape().to_vec(), &pinned.bytes_mut()[..n]);
+        }
+        let mut out = vec![0u8; g.byte_size()];
         for (k, chunk) in out.chunks_mut(step).enumerate() {
             let n = chunk.len();
             // SAFETY: reads n bytes inside g's block into pinned memory, then waits.
@@ -385,9 +405,14 @@ impl Stream {
         Tensor::from_le_bytes(g.dtype(), g.shape().to_vec(), &out)
     }
 
-    fn staging<'a>(&self, slot: &'a mut Option<Pinned>) -> Result<&'a mut Pinned> {
-        if slot.is_none() {
-            *slot = Some(Pinned::new(&self.dev, PINNED_BYTES)?);
+    /// The staging buffer, grown to hold `want` bytes (up to `PINNED_MAX`).
+    fn staging<'a>(&self, slot: &'a mut Option<Pinned>, want: usize) -> Result<&'a mut Pinned> {
+        let size = want
+            .next_multiple_of(PINNED_BYTES)
+            .clamp(PINNED_BYTES, PINNED_MAX);
+        if slot.as_ref().is_none_or(|p| p.len() < size) {
+            *slot = None; // the old buffer is freed first
+            *slot = Some(Pinned::new(&self.dev, size)?);
         }
         Ok(slot.as_mut().unwrap())
     }
