@@ -46,6 +46,11 @@ pub struct Stream {
     cudnn: std::sync::OnceLock<Option<super::cudnn::Cudnn>>,
     /// The device error word (see [`Stream::error_word`]).
     errors: ErrorWord,
+    /// The last activation converted to 16 bits as a GEMM operand and its copy (see
+    /// `ops::linalg::operand`): three projections of one input convert it once. Holding the
+    /// source keeps its block from reuse, so its address identifies it; cleared after
+    /// every run.
+    last_act: Mutex<Option<(GpuTensor, GpuTensor)>>,
 }
 
 /// One device i32, zero while no kernel has found bad input. Kernels that check their
@@ -121,6 +126,7 @@ impl Stream {
             lowp: Mutex::new(HashMap::new()),
             cudnn: std::sync::OnceLock::new(),
             errors,
+            last_act: Mutex::new(None),
         })
     }
 
@@ -180,6 +186,27 @@ impl Stream {
         self.lowp.lock().unwrap().insert(key, c.clone());
         Ok(c)
     }
+    /// The 16-bit copy of activation `t` made by the last `make()` for the same tensor, or
+    /// `make()`'s result, kept as the last one.
+    pub(crate) fn lowp_last(
+        &self,
+        t: &GpuTensor,
+        make: impl FnOnce() -> Result<GpuTensor>,
+    ) -> Result<GpuTensor> {
+        if let Some((src, c)) = self.last_act.lock().unwrap().as_ref() {
+            if src.ptr() == t.ptr() && src.len() == t.len() && src.dtype() == t.dtype() {
+                return Ok(c.clone());
+            }
+        }
+        let c = make()?;
+        *self.last_act.lock().unwrap() = Some((t.clone(), c.clone()));
+        Ok(c)
+    }
+    /// Drops the last converted activation (the end of a run).
+    pub(crate) fn clear_last_act(&self) {
+        *self.last_act.lock().unwrap() = None;
+    }
+
     /// Forgets the cached 16-bit copies (they are made again on next use).
     pub(crate) fn clear_lowp(&self) {
         self.lowp.lock().unwrap().clear();
