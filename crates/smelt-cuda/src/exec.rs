@@ -407,6 +407,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     fn finish(&self, inner: &mut Inner) -> Result<()> {
         inner.stream.record(&inner.marks.2)?;
         inner.stream.sync()?;
+        inner.stream.clear_last_act();
         if let Some(code) = inner.stream.take_error()? {
             if let Some(r) = &mut inner.recorder {
                 r.abandon();

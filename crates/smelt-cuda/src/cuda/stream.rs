@@ -17,8 +17,10 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Staging chunk size for host transfers.
+/// Staging buffer size for host transfers: it starts at the smaller and grows (in steps of
+/// the smaller) to hold a whole transfer, up to the larger; bigger transfers go in chunks.
 const PINNED_BYTES: usize = 8 << 20;
+const PINNED_MAX: usize = 64 << 20;
 /// cuBLAS workspace, set explicitly so that cuBLAS allocates nothing itself and picks the
 /// same kernels in plain runs and under stream capture (CUDA graphs).
 const CUBLAS_WORKSPACE: usize = 32 << 20;
@@ -44,6 +46,11 @@ pub struct Stream {
     cudnn: std::sync::OnceLock<Option<super::cudnn::Cudnn>>,
     /// The device error word (see [`Stream::error_word`]).
     errors: ErrorWord,
+    /// The last activation converted to 16 bits as a GEMM operand and its copy (see
+    /// `ops::linalg::operand`): three projections of one input convert it once. Holding the
+    /// source keeps its block from reuse, so its address identifies it; cleared after
+    /// every run.
+    last_act: Mutex<Option<(GpuTensor, GpuTensor)>>,
 }
 
 /// One device i32, zero while no kernel has found bad input. Kernels that check their
@@ -119,6 +126,7 @@ impl Stream {
             lowp: Mutex::new(HashMap::new()),
             cudnn: std::sync::OnceLock::new(),
             errors,
+            last_act: Mutex::new(None),
         })
     }
 
@@ -178,6 +186,27 @@ impl Stream {
         self.lowp.lock().unwrap().insert(key, c.clone());
         Ok(c)
     }
+    /// The 16-bit copy of activation `t` made by the last `make()` for the same tensor, or
+    /// `make()`'s result, kept as the last one.
+    pub(crate) fn lowp_last(
+        &self,
+        t: &GpuTensor,
+        make: impl FnOnce() -> Result<GpuTensor>,
+    ) -> Result<GpuTensor> {
+        if let Some((src, c)) = self.last_act.lock().unwrap().as_ref() {
+            if src.ptr() == t.ptr() && src.len() == t.len() && src.dtype() == t.dtype() {
+                return Ok(c.clone());
+            }
+        }
+        let c = make()?;
+        *self.last_act.lock().unwrap() = Some((t.clone(), c.clone()));
+        Ok(c)
+    }
+    /// Drops the last converted activation (the end of a run).
+    pub(crate) fn clear_last_act(&self) {
+        *self.last_act.lock().unwrap() = None;
+    }
+
     /// Forgets the cached 16-bit copies (they are made again on next use).
     pub(crate) fn clear_lowp(&self) {
         self.lowp.lock().unwrap().clear();
@@ -344,7 +373,7 @@ impl Stream {
         }
         let bytes = t.le_bytes()?;
         let mut guard = self.pinned.lock().unwrap();
-        let pinned = self.staging(&mut guard)?;
+        let pinned = self.staging(&mut guard, bytes.len())?;
         for (k, chunk) in bytes.chunks(pinned.len()).enumerate() {
             pinned.bytes_mut()[..chunk.len()].copy_from_slice(chunk);
             // SAFETY: g holds byte_size bytes; the chunk is copied before the buffer is reused
@@ -364,10 +393,28 @@ impl Stream {
 
     /// Copies a device tensor back to the host (waits for queued work first).
     pub fn download(&self, g: &GpuTensor) -> Result<Tensor> {
-        let mut out = vec![0u8; g.byte_size()];
         let mut guard = self.pinned.lock().unwrap();
-        let pinned = self.staging(&mut guard)?;
+        let pinned = self.staging(&mut guard, g.byte_size())?;
         let step = pinned.len();
+        if g.byte_size() == 0 {
+            return Tensor::from_le_bytes(g.dtype(), g.shape().to_vec(), &[]);
+        }
+        if g.byte_size() <= step {
+            // one copy into pinned memory, read from there into the tensor
+            let n = g.byte_size();
+            // SAFETY: reads n bytes of g's block into pinned memory, then waits.
+            unsafe {
+                result::memcpy_dtoh_async(
+                    &mut pinned.bytes_mut()[..n],
+                    g.ptr(),
+                    self.stream.cu_stream(),
+                )
+            }
+            .map_err(|e| cuda_err("download", e))?;
+            self.sync()?;
+            return Tensor::from_le_bytes(g.dtype(), g.shape().to_vec(), &pinned.bytes_mut()[..n]);
+        }
+        let mut out = vec![0u8; g.byte_size()];
         for (k, chunk) in out.chunks_mut(step).enumerate() {
             let n = chunk.len();
             // SAFETY: reads n bytes inside g's block into pinned memory, then waits.
@@ -385,9 +432,14 @@ impl Stream {
         Tensor::from_le_bytes(g.dtype(), g.shape().to_vec(), &out)
     }
 
-    fn staging<'a>(&self, slot: &'a mut Option<Pinned>) -> Result<&'a mut Pinned> {
-        if slot.is_none() {
-            *slot = Some(Pinned::new(&self.dev, PINNED_BYTES)?);
+    /// The staging buffer, grown to hold `want` bytes (up to `PINNED_MAX`).
+    fn staging<'a>(&self, slot: &'a mut Option<Pinned>, want: usize) -> Result<&'a mut Pinned> {
+        let size = want
+            .next_multiple_of(PINNED_BYTES)
+            .clamp(PINNED_BYTES, PINNED_MAX);
+        if slot.as_ref().is_none_or(|p| p.len() < size) {
+            *slot = None; // the old buffer is freed first
+            *slot = Some(Pinned::new(&self.dev, size)?);
         }
         Ok(slot.as_mut().unwrap())
     }

@@ -261,6 +261,7 @@ fn kernels_compile_with_nvrtc() {
             "conv2d_direct_f32",
             "pool_f32",
             "softmax_rows_f32",
+            "softmax_warp_f32",
             "strided_copy_128",
             "layernorm_rows_f32",
             "batchnorm_f32",

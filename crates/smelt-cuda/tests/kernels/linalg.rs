@@ -231,3 +231,62 @@ fn conv_reduced_precision_matches_cpu_fp32() {
         assert!(worst > 0.0, "{p}: results equal fp32 exactly");
     }
 }
+
+/// Q, K and V projections of one input at fp16/bf16 share its 16-bit conversion: each
+/// output equals that projection alone (its own executor) bit for bit, and the CPU within
+/// the fp16 bound; a second run (new input values, same addresses reused) is right too.
+#[test]
+fn projections_of_one_input_share_its_conversion() {
+    if !gpu_or_skip("projections_of_one_input_share_its_conversion") {
+        return;
+    }
+    let mut rng = Rng::new(31);
+    let ws: Vec<smelt_core::Tensor> = (0..3).map(|_| rng.tensor(&[257, 65], -1.0, 1.0)).collect();
+    let build = |which: &[usize]| {
+        let mut b = smelt_ops::GraphBuilder::new("qkv");
+        let x = b.placeholder(
+            "x",
+            smelt_core::DType::F32,
+            &[smelt_core::Dim::Fixed(33), smelt_core::Dim::Fixed(257)],
+        );
+        for &i in which {
+            let w = b.constant(&format!("w{i}"), ws[i].clone());
+            let y = b.matmul(x, w).unwrap();
+            b.output(y, &format!("y{i}"));
+        }
+        b.build().unwrap()
+    };
+    for p in [Precision::F16, Precision::Bf16] {
+        let opts = ExecOptions {
+            precision: p,
+            profile: false,
+            cuda_graphs: false,
+            fuse: true,
+        };
+        let g = build(&[0, 1, 2]);
+        let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts.clone()).unwrap();
+        for run in 0..2 {
+            let feeds = vec![("x".to_string(), rng.tensor(&[33, 257], -1.0, 1.0))];
+            let got = ex.run(feeds.clone()).unwrap();
+            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+            compare(
+                &format!("qkv {p} run {run}"),
+                &want,
+                &got,
+                lowp_tol(p, 257, 1.0),
+            );
+            for i in 0..3 {
+                let gi = build(&[i]);
+                let alone = Executor::with_options(&gi, &[true], opts.clone())
+                    .unwrap()
+                    .run(feeds.clone())
+                    .unwrap();
+                assert_eq!(
+                    got[i].1.le_bytes().unwrap(),
+                    alone[0].1.le_bytes().unwrap(),
+                    "{p} run {run}: projection {i} differs from its own executor"
+                );
+            }
+        }
+    }
+}

@@ -21,6 +21,40 @@ extern "C" __global__ void softmax_rows_f32(const float* x, float* y, int rows, 
     }
 }
 
+// Softmax (log_softmax: LogSoftmax) of rows of n <= 1024 elements: one warp per row, the
+// row held in registers (32 per lane), warp-shuffle reductions; blockDim.x / 32 rows per
+// block.
+extern "C" __global__ void softmax_warp_f32(const float* x, float* y, int rows, int n, int log_softmax) {
+    int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    const float* xr = x + (unsigned long long)r * n;
+    float* yr = y + (unsigned long long)r * n;
+    float v[32];
+    float m = (-SM_INF);
+#pragma unroll
+    for (int k = 0; k < 32; ++k) {
+        int j = lane + 32 * k;
+        v[k] = j < n ? xr[j] : (-SM_INF);
+        m = fmaxf(m, v[k]);
+    }
+    m = warp_max(m);
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 32; ++k) {
+        int j = lane + 32 * k;
+        float e = j < n ? expf(v[k] - m) : 0.0f;
+        s += e;
+        if (!log_softmax) v[k] = e;
+    }
+    s = warp_sum(s);
+    float ls = logf(s), inv = 1.0f / s;
+#pragma unroll
+    for (int k = 0; k < 32; ++k) {
+        int j = lane + 32 * k;
+        if (j < n) yr[j] = log_softmax ? v[k] - m - ls : v[k] * inv;
+    }
+}
+
 // LayerNormalization over the last n elements: y = (x - mean) / sqrt(var + eps) * scale + bias.
 // scale and bias hold n elements; bias may be null; mean_out and inv_out (one value per
 // row) may be null.

@@ -29,7 +29,8 @@ fn bf_flag(p: Precision) -> i32 {
 }
 
 /// `t` (f32) as a GEMM operand: itself at fp32/tf32; at fp16/bf16 a 16-bit copy, cached on
-/// the stream when `t` is a constant (a weight: converted once), made now otherwise.
+/// the stream when `t` is a constant (a weight: converted once), else made now unless it is
+/// the activation converted last (Q, K and V projections of one input).
 pub(crate) fn operand(s: &Stream, t: &GpuTensor) -> Result<Operand> {
     if !s.precision.is_16bit() {
         return Ok(Operand {
@@ -53,7 +54,7 @@ pub(crate) fn operand(s: &Stream, t: &GpuTensor) -> Result<Operand> {
     let c = if s.is_constant(t) {
         s.lowp_cached(t, convert)?
     } else {
-        convert()?
+        s.lowp_last(t, convert)?
     };
     Ok(Operand {
         ptr: c.ptr(),

@@ -190,7 +190,16 @@ pub(super) fn softmax_nd(
     }
     let (xp, yp) = (x.ptr(), y.ptr());
     let (o, nn, i) = (outer as i32, n as i32, inner as i32);
-    if inner == 1 && kind != 2 {
+    if inner == 1 && kind != 2 && n <= 1024 {
+        // short rows (attention scores): a warp per row
+        let per_block = (BLOCK / 32) as usize;
+        s.launch(
+            "softmax_warp_f32",
+            outer.div_ceil(per_block) as u32,
+            BLOCK,
+            args![&xp, &yp, &o, &nn, &kind],
+        )?;
+    } else if inner == 1 && kind != 2 {
         s.launch(
             "softmax_rows_f32",
             outer as u32,
