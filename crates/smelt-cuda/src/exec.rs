@@ -147,6 +147,8 @@ struct Inner {
     /// upload, so it can be captured. A copy is never changed in place; replacing one drops
     /// the captured graph, which may read it.
     small: HashMap<usize, (Vec<u8>, GpuTensor)>,
+    /// The fused groups' compiled kernels.
+    fused: crate::cuda::ops::fused::Kernels,
 }
 
 /// The largest host value (bytes) kept in the executor's small-upload cache.
@@ -247,6 +249,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 refused: None,
                 first_wait: None,
                 small: HashMap::new(),
+                fused: Default::default(),
             }),
             opts,
         })

@@ -131,7 +131,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         };
         inner.stream.set_error_code(f.root as i32 + 1);
         let refs: Vec<_> = leaves.iter().collect();
-        let r = fused::run(&inner.stream, f, &refs);
+        let r = fused::run(&inner.stream, &mut inner.fused, k, f, &refs);
         if let (Some(r), Some(k)) = (rec.as_mut(), mark) {
             r.end(&inner.stream, k)?;
         }

@@ -9,6 +9,7 @@
 //! equals the nodes run one by one.
 
 use super::geom;
+use crate::cuda::device::Func;
 use crate::cuda::stream::Stream;
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::fuse::{Arg, Fusion, StepOp, Ty};
@@ -20,7 +21,7 @@ use std::ffi::c_void;
 use std::fmt::Write;
 
 /// How the kernel reads a leaf at output element i.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Access {
     /// The leaf has the output's shape: element i.
     Full,
@@ -30,10 +31,22 @@ enum Access {
     Strided,
 }
 
-/// Runs group `f` on its leaves (device tensors in `f.leaves` order); returns the root's
-/// output. A leaf of another dtype than planned, or more than `MAX_RANK` dims after
-/// merging, is `Error::UnsupportedOp` (the executor then runs the members one by one).
-pub(crate) fn run(s: &Stream, f: &Fusion, leaves: &[&GpuTensor]) -> Result<GpuTensor> {
+/// The compiled kernels of an executor's groups, by (group index, leaf accesses), so a
+/// launch does not render and hash the group's source again.
+#[derive(Default)]
+pub(crate) struct Kernels(std::collections::HashMap<(usize, Vec<Access>), Func>);
+
+/// Runs group `f` (index `k` in its plan, the key into `kernels`) on its leaves (device
+/// tensors in `f.leaves` order); returns the root's output. A leaf of another dtype than
+/// planned, or more than `MAX_RANK` dims after merging, is `Error::UnsupportedOp` (the
+/// executor then runs the members one by one).
+pub(crate) fn run(
+    s: &Stream,
+    kernels: &mut Kernels,
+    k: usize,
+    f: &Fusion,
+    leaves: &[&GpuTensor],
+) -> Result<GpuTensor> {
     for ((id, ty), x) in f.leaves.iter().zip(leaves) {
         let want = dtype(*ty);
         if x.dtype() != want {
@@ -86,8 +99,14 @@ pub(crate) fn run(s: &Stream, f: &Fusion, leaves: &[&GpuTensor]) -> Result<GpuTe
             })?;
         }
     }
-    let src = render(f, &access);
-    let func = s.dev.generated(&src, "fused")?;
+    let func = match kernels.0.get(&(k, access.clone())) {
+        Some(&func) => func,
+        None => {
+            let func = s.dev.generated(&render(f, &access), "fused")?;
+            kernels.0.insert((k, access), func);
+            func
+        }
+    };
     let n = i32_of(y.len(), "element count")?;
     let yp = y.ptr();
     let ptrs: Vec<u64> = leaves.iter().map(|x| x.ptr()).collect();
