@@ -15,8 +15,12 @@ batch sizes, then times on the same inputs:
     replays a CUDA graph after its third run when the model allows it.
 Prints a markdown table and checks smelt's outputs against PyTorch fp32.
 
+PyTorch's "fp32" convolutions run in TF32 by default (cuDNN's allow_tf32, printed first);
+smelt's fp32 is strict fp32 everywhere, its tf32 is the like-for-like column.
+
 Usage (on the GPU machine): python3 bench/cuda_vs_pytorch.py --smelt PATH [--batches 1 32]
-  [--precisions fp32 fp16] [--profile]  (--profile: also prints smelt's per-op profile)
+  [--precisions fp32 tf32 fp16] [--models resnet bert] [--profile]
+  (--profile: also prints smelt's per-op profile)
 """
 import argparse, os, re, subprocess, sys, tempfile
 import numpy as np
@@ -88,14 +92,17 @@ def main():
     ap.add_argument("--smelt", required=True)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--precisions", nargs="+", default=["fp32", "fp16"])
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "tf32", "fp16"])
+    ap.add_argument("--models", nargs="+", default=["resnet", "bert"])
     ap.add_argument("--profile", action="store_true")
     a = ap.parse_args()
     import torchvision
     from transformers import BertConfig, BertModel
     torch.manual_seed(0)
     dev = torch.device("cuda")
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}\n")
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}; torch fp32 uses TF32 in"
+          f" cuDNN convs: {torch.backends.cudnn.allow_tf32}, in matmuls:"
+          f" {torch.backends.cuda.matmul.allow_tf32}\n")
     tmp = tempfile.mkdtemp()
     rows = []
     class Bert(torch.nn.Module):
@@ -113,6 +120,8 @@ def main():
         "BERT-base s128": Bert().eval(),
     }
     for name, model in models.items():
+        if name.split("-")[0].lower() not in a.models:
+            continue
         for b in a.batches:
             if name.startswith("ResNet"):
                 ins = [torch.randn(b, 3, 224, 224)]

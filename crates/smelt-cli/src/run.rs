@@ -319,7 +319,7 @@ fn devices_used(model: &Model) -> String {
 /// The GPU executor's profile (when recorded), transfers, CUDA graphs and allocator.
 fn print_gpu_stats(st: &smelt::GpuStats) {
     if let Some(p) = &st.profile {
-        print!("{}", p.report(15));
+        print!("{}", p.report(25));
     }
     println!(
         "gpu       {} runs, precision {}; nodes {} on the GPU, {} on the CPU, {} fallbacks",

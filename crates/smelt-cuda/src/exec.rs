@@ -104,10 +104,13 @@ pub struct ExecOptions {
     pub cuda_graphs: bool,
     /// Fuse element-wise chains into generated kernels (see `crate::plan::fuse`).
     pub fuse: bool,
+    /// With `profile`: also time each launch (kernel, GEMM, cuDNN conv) on its own.
+    pub profile_kernels: bool,
 }
 
 impl Default for ExecOptions {
-    /// fp32; profiling when `SMELT_PROFILE` is set (not "0"); CUDA graphs unless
+    /// fp32; profiling when `SMELT_PROFILE` is set (not "0"), per launch too when it is
+    /// "kernels"; CUDA graphs unless
     /// `SMELT_NO_CUDA_GRAPH` is set, fusion unless `SMELT_NO_FUSION` is set (not "0").
     fn default() -> Self {
         ExecOptions {
@@ -115,6 +118,7 @@ impl Default for ExecOptions {
             profile: env_flag("SMELT_PROFILE"),
             cuda_graphs: !env_flag("SMELT_NO_CUDA_GRAPH"),
             fuse: !env_flag("SMELT_NO_FUSION"),
+            profile_kernels: std::env::var("SMELT_PROFILE").is_ok_and(|v| v == "kernels"),
         }
     }
 }
@@ -193,6 +197,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     pub fn with_options(graph: G, on_gpu: &[bool], opts: ExecOptions) -> Result<Executor<G>> {
         let mut stream = Stream::new()?;
         stream.precision = opts.precision;
+        stream.set_tracing(opts.profile && opts.profile_kernels);
         let mut ops: Vec<Option<GpuOp>> = graph
             .nodes
             .iter()
@@ -350,7 +355,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             );
             if let Err(e) = self.run_nodes(inner, &mut env, false) {
                 if let Some(r) = &mut inner.recorder {
-                    r.abandon();
+                    r.abandon(&inner.stream);
                 }
                 return Err(e);
             }
@@ -413,7 +418,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         inner.stream.clear_last_act();
         if let Some(code) = inner.stream.take_error()? {
             if let Some(r) = &mut inner.recorder {
-                r.abandon();
+                r.abandon(&inner.stream);
             }
             let node = usize::try_from(code - 1)
                 .ok()
@@ -427,7 +432,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         inner.stats.last_device_ms = Some(inner.marks.0.ms_to(&inner.marks.2)? as f64);
         inner.stats.last_compute_ms = Some(inner.marks.0.ms_to(&inner.marks.1)? as f64);
         if let Some(r) = &mut inner.recorder {
-            r.finish_run()?;
+            r.finish_run(&inner.stream)?;
         }
         Ok(())
     }

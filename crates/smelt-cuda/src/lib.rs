@@ -19,6 +19,7 @@ mod profile;
 
 pub use backend::CudaBackend;
 pub use cuda::alloc::AllocStats;
+pub use cuda::cudnn::available as cudnn_available;
 pub use cuda::device::{device, Device};
 pub use cuda::stream::Stream;
 pub use cuda::tensor::GpuTensor;

@@ -3,6 +3,10 @@
 //! pair brackets everything the node queued: kernels, cuBLAS, its input conversions, and an
 //! upload it waited for); a CPU node's time is host wall-clock. Times are summed over the
 //! profiled runs. Profiling turns CUDA graphs off (events per node cannot be replayed).
+//!
+//! With `SMELT_PROFILE=kernels` (`ExecOptions::profile_kernels`) the stream also brackets
+//! each launch (kernel, cuBLAS GEMM with its shape, cuDNN conv) with its own events
+//! ([`KernelTrace`]), and the profile adds time per launch name.
 
 use crate::cuda::stream::{Event, Stream};
 use smelt_core::Result;
@@ -26,6 +30,8 @@ pub struct Profile {
     pub runs: u64,
     pub ops: Vec<OpTime>,
     pub nodes: Vec<OpTime>,
+    /// Per launch name (kernel, "gemm f16 ..." with its shape), when kernels were traced.
+    pub kernels: Vec<OpTime>,
 }
 
 impl Profile {
@@ -68,7 +74,60 @@ impl Profile {
                 100.0 * o.ms / total
             );
         }
+        if !self.kernels.is_empty() {
+            let sum: f64 = self.kernels.iter().map(|o| o.ms).sum();
+            s += &format!(
+                "  launches: {:.3} ms per run; top {}:\n",
+                sum / runs,
+                top.min(self.kernels.len())
+            );
+            for o in self.kernels.iter().take(top) {
+                s += &format!(
+                    "  {:<64} {:>8.1} us per run {:>6} per run {:>6.1}%\n",
+                    o.name,
+                    1e3 * o.ms / runs,
+                    o.count / self.runs.max(1),
+                    100.0 * o.ms / sum.max(1e-12)
+                );
+            }
+        }
         s
+    }
+}
+
+/// The stream's side of kernel tracing: an event pair per launch of the current run, reused
+/// from run to run.
+#[derive(Default)]
+pub(crate) struct KernelTrace {
+    events: Vec<(Event, Event)>,
+    pending: Vec<String>,
+}
+
+impl KernelTrace {
+    /// Records the start of launch `name`; returns its pair's index for `end`.
+    pub(crate) fn start(&mut self, s: &Stream, name: String) -> Result<usize> {
+        let k = self.pending.len();
+        if k == self.events.len() {
+            self.events.push((s.event()?, s.event()?));
+        }
+        s.record(&self.events[k].0)?;
+        self.pending.push(name);
+        Ok(k)
+    }
+    pub(crate) fn end(&self, s: &Stream, k: usize) -> Result<()> {
+        s.record(&self.events[k].1)
+    }
+    /// After the stream is synchronised: this run's (name, ms) per launch.
+    fn drain(&mut self) -> Result<Vec<(String, f64)>> {
+        let names = std::mem::take(&mut self.pending);
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(k, n)| Ok((n, self.events[k].0.ms_to(&self.events[k].1)? as f64)))
+            .collect()
+    }
+    fn clear(&mut self) {
+        self.pending.clear();
     }
 }
 
@@ -84,6 +143,8 @@ pub(crate) struct Recorder {
     /// weight copies, kernel loads), so the profile leaves it out once later runs exist.
     first: HashMap<usize, (f64, u64, bool)>,
     runs: u64,
+    /// Per launch name: (ms, launches), from the second run on.
+    kernels: HashMap<String, (f64, u64)>,
 }
 
 impl Recorder {
@@ -112,8 +173,18 @@ impl Recorder {
         e.1 += 1;
         e.2 = true;
     }
-    /// After the stream is synchronised: reads this run's event pairs.
-    pub(crate) fn finish_run(&mut self) -> Result<()> {
+    /// After the stream is synchronised: reads this run's event pairs (and the stream's
+    /// launch trace).
+    pub(crate) fn finish_run(&mut self, s: &Stream) -> Result<()> {
+        if let Some(launches) = s.with_trace(|t| t.drain()) {
+            for (name, ms) in launches? {
+                if self.runs > 0 {
+                    let e = self.kernels.entry(name).or_default();
+                    e.0 += ms;
+                    e.1 += 1;
+                }
+            }
+        }
         for (n, k) in std::mem::take(&mut self.pending) {
             let ms = self.events[k].0.ms_to(&self.events[k].1)? as f64;
             let table = if self.runs == 0 {
@@ -129,8 +200,9 @@ impl Recorder {
         Ok(())
     }
     /// A run that failed: forget its pending pairs.
-    pub(crate) fn abandon(&mut self) {
+    pub(crate) fn abandon(&mut self, s: &Stream) {
         self.pending.clear();
+        s.with_trace(|t| t.clear());
     }
 
     /// The runs after the first (all runs when there was only one).
@@ -168,6 +240,22 @@ impl Recorder {
         let mut ops: Vec<OpTime> = ops.into_values().collect();
         ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-        Profile { runs, ops, nodes }
+        let mut kernels: Vec<OpTime> = self
+            .kernels
+            .iter()
+            .map(|(name, &(ms, count))| OpTime {
+                name: name.clone(),
+                op: name.clone(),
+                ms,
+                count,
+            })
+            .collect();
+        kernels.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        Profile {
+            runs,
+            ops,
+            nodes,
+            kernels,
+        }
     }
 }

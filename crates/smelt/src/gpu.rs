@@ -35,6 +35,7 @@ pub(crate) fn executor(
         profile: config.profile || defaults.profile,
         cuda_graphs: config.cuda_graphs && defaults.cuda_graphs,
         fuse: defaults.fuse,
+        profile_kernels: defaults.profile_kernels,
     };
     smelt_cuda::Executor::with_options(graph.clone(), &on_gpu, opts).map(Some)
 }

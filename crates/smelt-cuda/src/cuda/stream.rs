@@ -51,6 +51,8 @@ pub struct Stream {
     /// source keeps its block from reuse, so its address identifies it; cleared after
     /// every run.
     last_act: Mutex<Option<(GpuTensor, GpuTensor)>>,
+    /// Per-launch events when kernels are traced (see `crate::profile`).
+    trace: Mutex<Option<crate::profile::KernelTrace>>,
 }
 
 /// One device i32, zero while no kernel has found bad input. Kernels that check their
@@ -127,6 +129,7 @@ impl Stream {
             cudnn: std::sync::OnceLock::new(),
             errors,
             last_act: Mutex::new(None),
+            trace: Mutex::new(None),
         })
     }
 
@@ -499,9 +502,43 @@ impl Stream {
         args: &mut [*mut c_void],
     ) -> Result<()> {
         let Func(f) = f;
-        // SAFETY: args match the kernel's parameter list (each call site's contract).
-        unsafe { result::launch_kernel(f, grid, (block, 1, 1), 0, self.stream.cu_stream(), args) }
-            .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
+        self.traced(
+            || name.to_string(),
+            || {
+                // SAFETY: args match the kernel's parameter list (each call site's contract).
+                unsafe {
+                    result::launch_kernel(f, grid, (block, 1, 1), 0, self.stream.cu_stream(), args)
+                }
+                .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
+            },
+        )
+    }
+
+    /// Turns per-launch tracing on or off (see `crate::profile::KernelTrace`).
+    pub(crate) fn set_tracing(&self, on: bool) {
+        *self.trace.lock().unwrap() = on.then(Default::default);
+    }
+    /// `f` on the launch trace, when tracing is on.
+    pub(crate) fn with_trace<T>(
+        &self,
+        f: impl FnOnce(&mut crate::profile::KernelTrace) -> T,
+    ) -> Option<T> {
+        self.trace.lock().unwrap().as_mut().map(f)
+    }
+    /// Runs `launch` (work queued on this stream), bracketed by events named `name()` when
+    /// tracing is on.
+    pub(crate) fn traced<T>(
+        &self,
+        name: impl FnOnce() -> String,
+        launch: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let k = match self.with_trace(|t| t.start(self, name())) {
+            None => return launch(),
+            Some(k) => k?,
+        };
+        let r = launch();
+        self.with_trace(|t| t.end(self, k)).transpose()?;
+        r
     }
 }
 

@@ -14,6 +14,7 @@ fn opts(fuse: bool) -> ExecOptions {
         profile: false,
         cuda_graphs: false,
         fuse,
+        profile_kernels: false,
     }
 }
 

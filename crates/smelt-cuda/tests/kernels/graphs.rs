@@ -96,6 +96,7 @@ fn opts(precision: Precision, cuda_graphs: bool, profile: bool) -> ExecOptions {
         profile,
         cuda_graphs,
         fuse: true,
+        profile_kernels: profile,
     }
 }
 
@@ -342,6 +343,26 @@ fn profile_reports_op_types_and_device_time() {
     // location-free nodes (Flatten) have no time of their own
     assert!(p.ops.iter().all(|o| o.op != "Flatten"));
     assert!(st.last_device_ms.is_some_and(|t| t > 0.0));
+    // the launch trace: each conv's GEMM (one per image batch: the im2col one and the 1x1
+    // one) in each counted run, named with its shape
+    let gemms: u64 = p
+        .kernels
+        .iter()
+        .filter(|k| k.name.starts_with("gemm fp32 ") && k.name.contains(" batch 2"))
+        .map(|k| k.count)
+        .sum();
+    assert_eq!(
+        gemms, 4,
+        "two convs' GEMMs in each counted run: {:?}",
+        p.kernels
+    );
+    assert!(p.kernels.iter().all(|k| k.ms > 0.0 && k.count > 0));
+    let launch_ms: f64 = p.kernels.iter().map(|k| k.ms).sum();
+    assert!(
+        launch_ms <= p.total_ms() * 1.01,
+        "launches {launch_ms} ms within the nodes' {} ms",
+        p.total_ms()
+    );
 }
 
 #[test]

@@ -117,6 +117,7 @@ fn check_prec(
         profile: false,
         cuda_graphs: false,
         fuse: false,
+        profile_kernels: false,
     };
     let ex = Executor::with_options(g, &vec![true; g.nodes.len()], opts)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -232,6 +233,56 @@ fn conv_reduced_precision_matches_cpu_fp32() {
     }
 }
 
+/// A conv of at least 2^29 multiply-adds at fp16 / bf16 runs on cuDNN as tf32 (where cuDNN
+/// is present): no 16-bit weight copy, the tf32 run's bits, and within the fp16 bound of
+/// the GPU's fp32 result (itself checked against the CPU in nn.rs). Without cuDNN it runs
+/// on im2col + GEMM and is checked against fp32 the same way.
+#[test]
+fn large_convs_at_16bit_run_as_tf32() {
+    if !gpu_or_skip("large_convs_at_16bit_run_as_tf32") {
+        return;
+    }
+    let mut rng = Rng::new(22);
+    // 4 x 128 x 48 x 48 outputs x 576 taps = 679 M multiply-adds
+    let x = rng.tensor(&[4, 64, 48, 48], -1.0, 1.0);
+    let wt = rng.tensor(&[128, 64, 3, 3], -0.5, 0.5);
+    let b = rng.tensor(&[128], -1.0, 1.0);
+    let at = attrs(&[
+        ("kernel_shape", Attr::Ints(vec![3, 3])),
+        ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+    ]);
+    let (g, f) = one("Conv", vec![In::Feed(x), In::Const(wt), In::Const(b)], at);
+    let run = |p: Precision| {
+        let opts = ExecOptions {
+            precision: p,
+            profile: false,
+            cuda_graphs: false,
+            fuse: false,
+            profile_kernels: false,
+        };
+        let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts).unwrap();
+        let y = ex.run(f.clone()).unwrap_or_else(|e| panic!("{p}: {e}"));
+        (y, ex.stats().weight_16bit_bytes)
+    };
+    let (want, _) = run(Precision::F32);
+    let (tf32, _) = run(Precision::Tf32);
+    let cudnn = smelt_cuda::cudnn_available();
+    for p in [Precision::F16, Precision::Bf16] {
+        let (got, copies) = run(p);
+        let err = compare(&format!("Conv 679M MACs at {p}"), &want, &got, lowp_tol(p, 576, 0.5));
+        println!("large Conv at {p}: max abs error vs gpu fp32 {err:.3e}; cuDNN {cudnn}");
+        assert!(err > 0.0, "{p}: equals fp32 exactly");
+        if cudnn {
+            assert_eq!(copies, 0, "{p}: the tf32 route keeps no 16-bit weights");
+            assert_eq!(
+                got[0].1.le_bytes().unwrap(),
+                tf32[0].1.le_bytes().unwrap(),
+                "{p}: not the tf32 run's bits"
+            );
+        }
+    }
+}
+
 /// Q, K and V projections of one input at fp16/bf16 share its 16-bit conversion: each
 /// output equals that projection alone (its own executor) bit for bit, and the CPU within
 /// the fp16 bound; a second run (new input values, same addresses reused) is right too.
@@ -262,6 +313,7 @@ fn projections_of_one_input_share_its_conversion() {
             profile: false,
             cuda_graphs: false,
             fuse: true,
+            profile_kernels: false,
         };
         let g = build(&[0, 1, 2]);
         let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts.clone()).unwrap();

@@ -1,7 +1,13 @@
 //! Conv through cuDNN (1 to 3 spatial dims, any groups, symmetric pads) where the stream
 //! has a cuDNN handle; `Ok(None)` hands the node to the im2col + GEMM / direct kernels.
 //! Precision: tf32 (tensor ops on f32 data) for every conv, fp32 (FMA math) for 3-d ones
-//! only; fp16 / bf16 convs use the GEMM path, whose outputs stay f32.
+//! only. fp16 / bf16: large convs (at least [`TENSOR_OP_MACS`] multiply-adds, and every
+//! 3-d one) run as tf32, whose operands keep fp16's 10-bit mantissa while x and y stay
+//! f32; the rest use im2col + GEMM on 16-bit operands (faster for small convs).
+//! 16-bit data in cuDNN (x, w and y) measured no faster on ResNet-50 at batch 32 (H200,
+//! 4.76 ms against 4.64 ms for tf32, the conversions included) and rounding every conv
+//! output to 16 bits took the golden OCR models past their fp16 tolerance.
+//! `SMELT_CONV_16BIT=gemm` keeps every 2-d fp16 / bf16 conv on im2col + GEMM.
 
 use super::geom;
 use crate::cuda::cudnn::{ConvData, ConvKey, ConvMath};
@@ -18,6 +24,7 @@ pub(super) fn conv(
     x: &GpuTensor,
     w: &GpuTensor,
     bias: Option<&GpuTensor>,
+    relu: bool,
 ) -> Result<Option<GpuTensor>> {
     let Some(dnn) = s.cudnn() else {
         return Ok(None);
@@ -39,16 +46,20 @@ pub(super) fn conv(
     }
     let mut out = vec![n, m];
     out.extend(&g.output);
-    // fp16 / bf16 stay on im2col + GEMM: cuDNN would round every conv output to 16 bits
-    // (its x and y share a type), the GEMM path keeps outputs f32 (4x smaller errors on the
-    // golden OCR detector)
     // fp32: only what im2col + SGEMM does not run (3 spatial dims); cuDNN's FMA-only
     // algorithms measured 2-6x slower than it on ResNet-50 (H200, cuDNN 9.14)
+    let macs = (n * m * g.output.iter().product::<usize>()) as f64
+        * (ws[1..].iter().product::<usize>()) as f64;
     let (data, math) = match s.precision {
         Precision::F32 if xs.len() < 5 => return Ok(None),
         Precision::F32 => (ConvData::F32, ConvMath::Fma),
         Precision::Tf32 => (ConvData::F32, ConvMath::TensorOp),
-        Precision::F16 | Precision::Bf16 => return Ok(None),
+        Precision::F16 | Precision::Bf16
+            if xs.len() < 5 && (gemm_for_16bit() || macs < TENSOR_OP_MACS) =>
+        {
+            return Ok(None)
+        }
+        Precision::F16 | Precision::Bf16 => (ConvData::F32, ConvMath::TensorOp),
     };
     let Some(key) = ConvKey::new(
         xs,
@@ -77,25 +88,45 @@ pub(super) fn conv(
         None
     };
     let wsp = work.as_ref().map_or(0u64, |t| t.ptr());
-    let y = s.alloc(DType::F32, &out)?;
-    dnn.forward(&plan, x.ptr(), w.ptr(), y.ptr(), wsp)?;
-    if let Some(bias) = bias {
-        if bias.dtype() != DType::F32 || bias.len() != m {
+    if let Some(b) = bias {
+        if b.dtype() != DType::F32 || b.len() != m {
             return Err(Error::shape(format!(
                 "Conv: bias of {} {:?} for {m} output channels",
-                bias.dtype(),
-                bias.shape()
+                b.dtype(),
+                b.shape()
             )));
         }
-        let inner = i32_of(out[2..].iter().product(), "pixels")?;
-        let (yp, bp, cm, total, relu) = (y.ptr(), bias.ptr(), m as i32, y.len() as i32, 0i32);
+    }
+    let y = s.alloc(DType::F32, &out)?;
+    let yp = y.ptr();
+    s.traced(
+        || format!("cudnn conv {data:?} {math:?} {xs:?} * {ws:?}"),
+        || dnn.forward(&plan, x.ptr(), w.ptr(), yp, wsp),
+    )?;
+    if bias.is_some() || relu {
+        let (inner, total) = (
+            i32_of(out[2..].iter().product(), "pixels")?,
+            i32_of(y.len(), "Conv output size")?,
+        );
+        let (bp, cm, r) = (bias.map_or(0u64, |b| b.ptr()), m as i32, relu as i32);
         let (g, b) = geom(y.len());
         s.launch(
             "channel_bias_f32",
             g,
             b,
-            args![&yp, &bp, &cm, &inner, &total, &relu],
+            args![&yp, &bp, &cm, &inner, &total, &r],
         )?;
     }
     Ok(Some(y))
+}
+
+/// The multiply-adds from which a 2-d fp16 / bf16 conv runs on cuDNN as tf32: ResNet-50's
+/// convs at batch 32 (0.8 to 3.7 G each) are faster there, at batch 1 (up to 0.12 G) on
+/// im2col + GEMM (H200: 0.67 ms against 0.73 ms for the model).
+pub(super) const TENSOR_OP_MACS: f64 = (1u64 << 29) as f64;
+
+/// `SMELT_CONV_16BIT=gemm`: fp16 / bf16 2-d convs on im2col + GEMM whatever their size.
+fn gemm_for_16bit() -> bool {
+    static GEMM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *GEMM.get_or_init(|| std::env::var("SMELT_CONV_16BIT").is_ok_and(|v| v == "gemm"))
 }

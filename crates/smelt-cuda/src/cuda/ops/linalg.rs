@@ -82,6 +82,32 @@ pub(crate) fn gemm_raw(
     if p.m == 0 || p.n == 0 || p.batch == 0 {
         return Ok(());
     }
+    s.traced(
+        || {
+            format!(
+                "gemm {} m{} n{} k{} batch {}{}{}",
+                s.precision.name(),
+                p.m,
+                p.n,
+                p.k,
+                p.batch,
+                if p.trans_a { " At" } else { "" },
+                if p.trans_b { " Bt" } else { "" }
+            )
+        },
+        || gemm_launch(s, p, a, b, c, alpha, beta),
+    )
+}
+
+fn gemm_launch(
+    s: &Stream,
+    p: &GemmPlan,
+    a: u64,
+    b: u64,
+    c: u64,
+    alpha: f32,
+    beta: f32,
+) -> Result<()> {
     let op = |t: bool| {
         if t {
             cublasOperation_t::CUBLAS_OP_T

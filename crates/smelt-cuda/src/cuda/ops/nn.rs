@@ -10,8 +10,9 @@ use crate::plan::{i32_of, norm, BLOCK};
 use smelt_core::{DType, Result};
 
 /// Conv: groups == 1 by im2col + one strided-batched GEMM over the images, then the bias;
-/// grouped and depthwise convs by the direct kernel (always f32). At fp16/bf16 precision
-/// the im2col writes 16-bit columns and the weights are the stream's cached 16-bit copy.
+/// grouped and depthwise convs by the direct kernel (always f32); cuDNN first where it
+/// takes the conv (see `conv_dnn`). At fp16/bf16 precision the im2col writes 16-bit
+/// columns and the weights are the stream's cached 16-bit copy.
 pub(super) fn conv(
     s: &Stream,
     a: &ConvAttrs,
@@ -19,10 +20,7 @@ pub(super) fn conv(
     w: &GpuTensor,
     bias: Option<&GpuTensor>,
 ) -> Result<GpuTensor> {
-    if let Some(y) = super::conv_dnn::conv(s, a, x, w, bias)? {
-        if a.relu {
-            bias_relu(s, &y, None, 1, 1, true)?;
-        }
+    if let Some(y) = super::conv_dnn::conv(s, a, x, w, bias, a.relu)? {
         return Ok(y);
     }
     let (p, out) = conv::plan(a, x.shape(), w.shape())?;
