@@ -34,7 +34,7 @@ use crate::plan::op::Role;
 use crate::plan::GpuOp;
 use crate::precision::Precision;
 use crate::profile::{Profile, Recorder};
-use smelt_core::{Error, Result, Tensor};
+use smelt_core::{DType, Error, Result, Tensor};
 use smelt_ir::{Attr, Graph};
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -43,6 +43,7 @@ use std::sync::Mutex;
 mod cuda_graph;
 mod fusion;
 mod host_side;
+mod lowp;
 use cuda_graph::{input_reads, Captured, Key};
 use fusion::FusionPlan;
 use host_side::shape_side;
@@ -61,6 +62,8 @@ pub struct ExecStats {
     pub host_side_nodes: u64,
     /// Nodes run inside fused element-wise kernels (counted in `gpu_nodes` too).
     pub fused_nodes: u64,
+    /// Node runs that wrote their output in 16 bits for GEMM readers (see `exec/lowp.rs`).
+    pub stores_16bit: u64,
     /// Nodes placed on CUDA that ran on the CPU (see the module doc).
     pub cpu_fallbacks: u64,
     pub fallback_reasons: Vec<String>,
@@ -106,12 +109,16 @@ pub struct ExecOptions {
     pub fuse: bool,
     /// With `profile`: also time each launch (kernel, GEMM, cuDNN conv) on its own.
     pub profile_kernels: bool,
+    /// At fp16 / bf16: values read only as GEMM operands are written in 16 bits by their
+    /// producers (see `exec/lowp.rs`; results are the same bits either way).
+    pub store_16bit: bool,
 }
 
 impl Default for ExecOptions {
     /// fp32; profiling when `SMELT_PROFILE` is set (not "0"), per launch too when it is
     /// "kernels"; CUDA graphs unless
-    /// `SMELT_NO_CUDA_GRAPH` is set, fusion unless `SMELT_NO_FUSION` is set (not "0").
+    /// `SMELT_NO_CUDA_GRAPH` is set, fusion unless `SMELT_NO_FUSION` is set, 16-bit stores
+    /// unless `SMELT_NO_16BIT_STORE` is set (not "0").
     fn default() -> Self {
         ExecOptions {
             precision: Precision::F32,
@@ -119,6 +126,7 @@ impl Default for ExecOptions {
             cuda_graphs: !env_flag("SMELT_NO_CUDA_GRAPH"),
             fuse: !env_flag("SMELT_NO_FUSION"),
             profile_kernels: std::env::var("SMELT_PROFILE").is_ok_and(|v| v == "kernels"),
+            store_16bit: !env_flag("SMELT_NO_16BIT_STORE"),
         }
     }
 }
@@ -175,6 +183,8 @@ pub struct Executor<G: Deref<Target = Graph>> {
     shape_side: Vec<bool>,
     /// Fused element-wise groups and where each node stands.
     fusion: FusionPlan,
+    /// Values written in 16 bits for their GEMM readers.
+    lowp: lowp::LowpPlan,
     opts: ExecOptions,
     inner: Mutex<Inner>,
 }
@@ -212,6 +222,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             .collect();
         let mut last_use = lifetimes(&graph);
         let fusion = FusionPlan::new(&graph, &mut ops, opts.fuse, &mut last_use);
+        let lowp = if opts.precision.is_16bit() && opts.store_16bit {
+            lowp::LowpPlan::new(&graph, &ops, &fusion)
+        } else {
+            lowp::LowpPlan::none(graph.values.len())
+        };
         let shape_side = shape_side(&graph, &ops);
         let mut constant = vec![false; graph.values.len()];
         for id in graph.initializers.keys() {
@@ -240,6 +255,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             graph_blocker,
             shape_side,
             fusion,
+            lowp,
             inner: Mutex::new(Inner {
                 graph: None,
                 stream,
@@ -592,7 +608,20 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 }),
             });
         }
+        if let Some(Some(v)) = node.outputs.first() {
+            if self.lowp.store[*v] {
+                if let Some(y) = ops::run_16bit(&inner.stream, op, &ins)? {
+                    inner.stats.stores_16bit += 1;
+                    return Ok(vec![y]);
+                }
+            }
+        }
         ops::run(&inner.stream, op, &ins, node.outputs.len())
+    }
+
+    /// The 16-bit type values are stored in for GEMM readers (see `exec/lowp.rs`).
+    fn store_type(&self) -> Option<DType> {
+        self.opts.precision.storage_16bit()
     }
 
     /// Constant, Shape, Size and the views: no kernel, no copy (see

@@ -49,6 +49,14 @@ impl Precision {
     pub fn is_16bit(self) -> bool {
         matches!(self, Precision::F16 | Precision::Bf16)
     }
+    /// The dtype of 16-bit operands: F16 at fp16, BF16 at bf16, None otherwise.
+    pub fn storage_16bit(self) -> Option<smelt_core::DType> {
+        match self {
+            Precision::F16 => Some(smelt_core::DType::F16),
+            Precision::Bf16 => Some(smelt_core::DType::BF16),
+            _ => None,
+        }
+    }
     /// The unit roundoff of the operand type: 2^-24 (fp32), 2^-11 (fp16, and tf32's 10-bit
     /// mantissa), 2^-8 (bf16).
     pub fn unit_roundoff(self) -> f64 {

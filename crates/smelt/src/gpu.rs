@@ -36,6 +36,7 @@ pub(crate) fn executor(
         cuda_graphs: config.cuda_graphs && defaults.cuda_graphs,
         fuse: defaults.fuse,
         profile_kernels: defaults.profile_kernels,
+        store_16bit: defaults.store_16bit,
     };
     smelt_cuda::Executor::with_options(graph.clone(), &on_gpu, opts).map(Some)
 }

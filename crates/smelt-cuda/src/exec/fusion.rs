@@ -131,7 +131,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         };
         inner.stream.set_error_code(f.root as i32 + 1);
         let refs: Vec<_> = leaves.iter().collect();
-        let r = fused::run(&inner.stream, &mut inner.fused, k, f, &refs);
+        let out16 = match root.outputs[0] {
+            Some(o) if self.lowp.store[o] => self.store_type(),
+            _ => None,
+        };
+        let r = fused::run(&inner.stream, &mut inner.fused, k, f, &refs, out16);
         if let (Some(r), Some(k)) = (rec.as_mut(), mark) {
             r.end(&inner.stream, k)?;
         }
@@ -139,6 +143,9 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         drop(leaves);
         match r {
             Ok(y) => {
+                if y.dtype() != f32_or_bool(f) {
+                    inner.stats.stores_16bit += 1;
+                }
                 inner.stats.gpu_nodes += f.members.len() as u64;
                 inner.stats.fused_nodes += f.members.len() as u64;
                 if let Some(o) = root.outputs[0] {
@@ -175,5 +182,13 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             }
         }
         Ok(())
+    }
+}
+
+/// The dtype group `f`'s kernel writes when not storing 16 bits.
+fn f32_or_bool(f: &Fusion) -> smelt_core::DType {
+    match f.out {
+        fuse::Ty::F32 => smelt_core::DType::F32,
+        fuse::Ty::Bool => smelt_core::DType::Bool,
     }
 }

@@ -8,7 +8,7 @@ use super::{host_of, Executor, Inner, Slot};
 use crate::plan::op::Role;
 use crate::plan::GpuOp;
 use crate::profile::Recorder;
-use smelt_core::{Result, Tensor};
+use smelt_core::{DType, Result, Tensor};
 use smelt_ir::{Attr, EvalCtx, Graph, SubgraphRunner};
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -34,6 +34,16 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         Ok(outs)
     }
 
+    /// Value `id`'s host copy `t` as the graph types it: f32 where its producer stored it
+    /// in 16 bits for GEMM readers (see `exec/lowp.rs`) and a reader runs on the CPU.
+    fn widened(&self, id: usize, t: Tensor) -> Result<Tensor> {
+        if !self.lowp.holds[id] || !matches!(t.dtype(), DType::F16 | DType::BF16) {
+            return Ok(t);
+        }
+        let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| x as f32).collect();
+        Tensor::from_vec(t.shape().to_vec(), v)
+    }
+
     /// Evaluates node `n` with its CPU op on host copies of its inputs (downloaded as
     /// needed). The caller counts it (a CPU node, a host-side node, or a location-free
     /// node's host value).
@@ -50,7 +60,9 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             ins.push(match id {
                 None => None,
                 Some(id) => Some(
-                    host_of(inner, env, *id).map_err(|e| e.in_node(&node.name, &node.op_type))?,
+                    host_of(inner, env, *id)
+                        .and_then(|t| self.widened(*id, t))
+                        .map_err(|e| e.in_node(&node.name, &node.op_type))?,
                 ),
             });
         }

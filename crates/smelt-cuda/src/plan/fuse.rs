@@ -118,6 +118,15 @@ pub struct Uses {
 }
 
 impl Uses {
+    /// The distinct nodes reading value `v`.
+    pub fn readers(&self, v: usize) -> &[usize] {
+        &self.readers[v]
+    }
+    /// Whether `v` must stay as the graph computes it (a graph output, a subgraph's read).
+    pub fn pinned(&self, v: usize) -> bool {
+        self.pinned[v]
+    }
+
     pub fn of(graph: &Graph) -> Uses {
         let nv = graph.values.len();
         let mut readers: Vec<Vec<usize>> = vec![Vec::new(); nv];

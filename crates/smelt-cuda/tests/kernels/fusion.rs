@@ -15,6 +15,7 @@ fn opts(fuse: bool) -> ExecOptions {
         cuda_graphs: false,
         fuse,
         profile_kernels: false,
+        store_16bit: true,
     }
 }
 

@@ -97,6 +97,7 @@ fn opts(precision: Precision, cuda_graphs: bool, profile: bool) -> ExecOptions {
         cuda_graphs,
         fuse: true,
         profile_kernels: profile,
+        store_16bit: true,
     }
 }
 

@@ -118,6 +118,7 @@ fn check_prec(
         cuda_graphs: false,
         fuse: false,
         profile_kernels: false,
+        store_16bit: true,
     };
     let ex = Executor::with_options(g, &vec![true; g.nodes.len()], opts)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -259,6 +260,7 @@ fn large_convs_at_16bit_run_as_tf32() {
             cuda_graphs: false,
             fuse: false,
             profile_kernels: false,
+            store_16bit: true,
         };
         let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts).unwrap();
         let y = ex.run(f.clone()).unwrap_or_else(|e| panic!("{p}: {e}"));
@@ -269,7 +271,12 @@ fn large_convs_at_16bit_run_as_tf32() {
     let cudnn = smelt_cuda::cudnn_available();
     for p in [Precision::F16, Precision::Bf16] {
         let (got, copies) = run(p);
-        let err = compare(&format!("Conv 679M MACs at {p}"), &want, &got, lowp_tol(p, 576, 0.5));
+        let err = compare(
+            &format!("Conv 679M MACs at {p}"),
+            &want,
+            &got,
+            lowp_tol(p, 576, 0.5),
+        );
         println!("large Conv at {p}: max abs error vs gpu fp32 {err:.3e}; cuDNN {cudnn}");
         assert!(err > 0.0, "{p}: equals fp32 exactly");
         if cudnn {
@@ -314,6 +321,7 @@ fn projections_of_one_input_share_its_conversion() {
             cuda_graphs: false,
             fuse: true,
             profile_kernels: false,
+            store_16bit: true,
         };
         let g = build(&[0, 1, 2]);
         let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts.clone()).unwrap();

@@ -13,6 +13,7 @@ mod graphs;
 mod index;
 mod layout;
 mod linalg;
+mod lowp;
 mod misc;
 mod nn;
 mod nn2;

@@ -145,3 +145,24 @@ __device__ __forceinline__ float m_pow(float a, float b) { return powf(a, b); }
 __device__ __forceinline__ double m_pow(double a, double b) { return pow(a, b); }
 __device__ __forceinline__ float m_fmod(float a, float b) { return fmodf(a, b); }
 __device__ __forceinline__ double m_fmod(double a, double b) { return fmod(a, b); }
+
+// f32 rounded to nearest even as a raw 16-bit pattern: IEEE fp16 (bf = 0) or bfloat16
+// (bf = 1).
+__device__ __forceinline__ unsigned short f32_to_f16_bits(float v) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    return h;
+}
+
+// Round to nearest even by integer arithmetic (no sm_80 instruction needed); NaN stays a
+// quiet NaN, overflow rounds to infinity.
+__device__ __forceinline__ unsigned short f32_to_bf16_bits(float v) {
+    unsigned int u = __float_as_uint(v);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (unsigned short)(u >> 16);
+}
+
+__device__ __forceinline__ unsigned short to_16bit(float v, int bf) {
+    return bf ? f32_to_bf16_bits(v) : f32_to_f16_bits(v);
+}

@@ -1,25 +1,7 @@
 // 16-bit operands for GEMM-type ops at --precision fp16/bf16 (see precision.rs): values are
-// rounded to nearest even and stored as raw 16-bit patterns (no cuda_fp16.h in the program).
-// `bf` selects the type: 0 = IEEE fp16, 1 = bfloat16. Needs ConvP (conv.cu, earlier).
-
-__device__ __forceinline__ unsigned short f32_to_f16_bits(float v) {
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    return h;
-}
-
-// Round to nearest even by integer arithmetic (no sm_80 instruction needed); NaN stays a
-// quiet NaN, overflow rounds to infinity.
-__device__ __forceinline__ unsigned short f32_to_bf16_bits(float v) {
-    unsigned int u = __float_as_uint(v);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (unsigned short)(u >> 16);
-}
-
-__device__ __forceinline__ unsigned short to_16bit(float v, int bf) {
-    return bf ? f32_to_bf16_bits(v) : f32_to_f16_bits(v);
-}
+// rounded to nearest even (to_16bit, common.cuh) and stored as raw 16-bit patterns (no
+// cuda_fp16.h in the program). `bf` selects the type: 0 = IEEE fp16, 1 = bfloat16. Needs
+// ConvP (conv.cu, earlier).
 
 // y[i] = x[i] rounded to 16 bits, n elements.
 extern "C" __global__ void f32_to_16bit(const float* x, unsigned short* y, int n, int bf) {
@@ -35,4 +17,14 @@ struct Store16 {
 
 extern "C" __global__ void im2col_16bit(const float* x, unsigned short* col, ConvP p, int bf) {
     im2col_rows(x, Store16{col, bf}, p);
+}
+
+// strided_copy_32 (copy.cu) of f32 elements writing them rounded to 16 bits: a Transpose
+// whose only readers are GEMM operands (see exec/lowp.rs).
+extern "C" __global__ void strided_copy_to_16bit(const float* x, unsigned short* y, int n, int base, Strides s, int bf) {
+    GRID_STRIDE(i, n) {
+        int oa, ob, oc;
+        offsets3(s, i, oa, ob, oc);
+        y[i] = to_16bit(x[base + oa], bf);
+    }
 }

@@ -36,16 +36,18 @@ enum Access {
 #[derive(Default)]
 pub(crate) struct Kernels(std::collections::HashMap<(usize, Vec<Access>), Func>);
 
-/// Runs group `f` (index `k` in its plan, the key into `kernels`) on its leaves (device
-/// tensors in `f.leaves` order); returns the root's output. A leaf of another dtype than
-/// planned, or more than `MAX_RANK` dims after merging, is `Error::UnsupportedOp` (the
-/// executor then runs the members one by one).
+/// Runs group `f` (index `k` in its plan, the key into `kernels`; the same `k` always
+/// with the same `out16`) on its leaves (device tensors in `f.leaves` order); returns the
+/// root's output, an f32 result stored as 16-bit `out16` (F16 or BF16) when given. A leaf
+/// of another dtype than planned, or more than `MAX_RANK` dims after merging, is
+/// `Error::UnsupportedOp` (the executor then runs the members one by one).
 pub(crate) fn run(
     s: &Stream,
     kernels: &mut Kernels,
     k: usize,
     f: &Fusion,
     leaves: &[&GpuTensor],
+    out16: Option<DType>,
 ) -> Result<GpuTensor> {
     for ((id, ty), x) in f.leaves.iter().zip(leaves) {
         let want = dtype(*ty);
@@ -58,7 +60,8 @@ pub(crate) fn run(
     }
     let shapes: Vec<&[usize]> = leaves.iter().map(|x| x.shape()).collect();
     let out_shape = broadcast_shape(&shapes)?;
-    let y = s.alloc(dtype(f.out), &out_shape)?;
+    let out16 = out16.filter(|_| f.out == Ty::F32);
+    let y = s.alloc(out16.unwrap_or(dtype(f.out)), &out_shape)?;
     if y.is_empty() {
         return Ok(y);
     }
@@ -102,7 +105,7 @@ pub(crate) fn run(
     let func = match kernels.0.get(&(k, access.clone())) {
         Some(&func) => func,
         None => {
-            let func = s.dev.generated(&render(f, &access), "fused")?;
+            let func = s.dev.generated(&render(f, &access, out16), "fused")?;
             kernels.0.insert((k, access), func);
             func
         }
@@ -136,16 +139,21 @@ fn ctype(t: Ty) -> &'static str {
     }
 }
 
-/// The kernel source of `f` for these leaf accesses:
-/// `fused(T* y, const T0* x0, .., int n, FIdx s)`.
-fn render(f: &Fusion, access: &[Access]) -> String {
+/// The kernel source of `f` for these leaf accesses, storing an f32 result as 16-bit
+/// `out16` when given: `fused(T* y, const T0* x0, .., int n, FIdx s)`.
+fn render(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
     let nl = f.leaves.len();
     let mut k = String::new();
     let _ = writeln!(
         k,
         "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
     );
-    let _ = write!(k, "extern \"C\" __global__ void fused({}* y", ctype(f.out));
+    let out_t = if out16.is_some() {
+        "unsigned short"
+    } else {
+        ctype(f.out)
+    };
+    let _ = write!(k, "extern \"C\" __global__ void fused({out_t}* y");
     for (j, (_, t)) in f.leaves.iter().enumerate() {
         let _ = write!(k, ", const {}* x{j}", ctype(*t));
     }
@@ -212,9 +220,14 @@ fn render(f: &Fusion, access: &[Access]) -> String {
         let _ = writeln!(k, "        {line}");
     }
     let last = f.steps.len() - 1;
-    let _ = match f.out {
-        Ty::F32 => writeln!(k, "        y[i] = t{last};"),
-        Ty::Bool => writeln!(k, "        y[i] = t{last} ? 1 : 0;"),
+    let _ = match (f.out, out16) {
+        (Ty::F32, Some(d)) => writeln!(
+            k,
+            "        y[i] = to_16bit(t{last}, {});",
+            (d == DType::BF16) as i32
+        ),
+        (Ty::F32, None) => writeln!(k, "        y[i] = t{last};"),
+        (Ty::Bool, _) => writeln!(k, "        y[i] = t{last} ? 1 : 0;"),
     };
     k += "    }\n}\n";
     k
@@ -245,7 +258,7 @@ mod tests {
             out: Ty::F32,
             label: "Add+Erf".into(),
         };
-        let src = render(&f, &[Access::Full, Access::Strided]);
+        let src = render(&f, &[Access::Full, Access::Strided], None);
         assert!(src.contains("float l0 = x0[i];"), "{src}");
         assert!(src.contains("o1 += q * s.st[1][d];"), "{src}");
         assert!(src.contains("float t0 = binary_f(0, l0, l1);"), "{src}");
@@ -256,7 +269,12 @@ mod tests {
             "{src}"
         );
         assert!(src.contains("y[i] = t1;"), "{src}");
-        let src2 = render(&f, &[Access::Scalar, Access::Full]);
+        let src2 = render(&f, &[Access::Scalar, Access::Full], None);
+        let src3 = render(&f, &[Access::Full, Access::Full], Some(DType::BF16));
+        assert!(
+            src3.contains("fused(unsigned short* y") && src3.contains("y[i] = to_16bit(t1, 1);"),
+            "{src3}"
+        );
         assert!(
             src2.contains("float l0 = x0[0];") && !src2.contains("s.dims[d]"),
             "{src2}"
@@ -266,7 +284,7 @@ mod tests {
             return;
         }
         std::env::set_var("SMELT_KERNEL_CACHE", "off");
-        for s in [&src, &src2] {
+        for s in [&src, &src2, &src3] {
             let ptx = crate::cuda::device::compile_generated(s, "--gpu-architecture=compute_90")
                 .unwrap_or_else(|e| panic!("{e}\n{s}"));
             assert!(ptx.contains(".entry fused("), "no fused kernel in the PTX");

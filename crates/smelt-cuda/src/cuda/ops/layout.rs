@@ -62,6 +62,31 @@ pub(super) fn transpose(s: &Stream, x: &GpuTensor, perm: Option<&[i64]>) -> Resu
     strided_copy(s, x, &layout::transpose(x.shape(), perm)?)
 }
 
+/// Transpose of f32 `x` written as 16-bit `d` (F16 or BF16) values, rounded as
+/// `linalg::operand` rounds.
+pub(super) fn transpose_16bit(
+    s: &Stream,
+    x: &GpuTensor,
+    perm: Option<&[i64]>,
+    d: DType,
+) -> Result<GpuTensor> {
+    let p = layout::transpose(x.shape(), perm)?;
+    let y = s.alloc(d, &p.out_shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let (xp, yp, n, base, st) = (x.ptr(), y.ptr(), p.n as i32, p.base, p.strides);
+    let bf = (d == DType::BF16) as i32;
+    let (g, b) = geom(p.n);
+    s.launch(
+        "strided_copy_to_16bit",
+        g,
+        b,
+        args![&xp, &yp, &n, &base, &st, &bf],
+    )?;
+    Ok(y)
+}
+
 pub(super) fn concat(s: &Stream, ins: &Ins, axis: i64) -> Result<GpuTensor> {
     let xs: Vec<&GpuTensor> = (0..ins.0.len())
         .map(|i| ins.dev(i))

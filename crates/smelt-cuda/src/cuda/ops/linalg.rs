@@ -28,11 +28,12 @@ fn bf_flag(p: Precision) -> i32 {
     (p == Precision::Bf16) as i32
 }
 
-/// `t` (f32) as a GEMM operand: itself at fp32/tf32; at fp16/bf16 a 16-bit copy, cached on
+/// `t` (f32) as a GEMM operand: itself at fp32/tf32, or when it already holds the 16-bit
+/// type (stored so by its producer, see `exec/lowp.rs`); at fp16/bf16 a 16-bit copy, cached on
 /// the stream when `t` is a constant (a weight: converted once), else made now unless it is
 /// the activation converted last (Q, K and V projections of one input).
 pub(crate) fn operand(s: &Stream, t: &GpuTensor) -> Result<Operand> {
-    if !s.precision.is_16bit() {
+    if !s.precision.is_16bit() || Some(t.dtype()) == s.precision.storage_16bit() {
         return Ok(Operand {
             ptr: t.ptr(),
             _tmp: None,

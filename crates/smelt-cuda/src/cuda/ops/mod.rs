@@ -64,6 +64,14 @@ impl Ins<'_> {
         }
         Ok(t)
     }
+    /// A GEMM operand: f32, or already in the stream's 16-bit operand type (a value its
+    /// producer stored in 16 bits, see `exec/lowp.rs`).
+    fn operand(&self, s: &Stream, i: usize) -> Result<&GpuTensor> {
+        match self.dev(i)? {
+            t if Some(t.dtype()) == s.precision.storage_16bit() => Ok(t),
+            _ => self.f32(i),
+        }
+    }
     fn f32_opt(&self, i: usize) -> Result<Option<&GpuTensor>> {
         match self.0.get(i) {
             None | Some(None) => Ok(None),
@@ -81,6 +89,22 @@ impl Ins<'_> {
     }
     fn host_ints(&self, i: usize) -> Result<Option<Vec<i64>>> {
         self.host(i)?.map(|t| t.to_i64_vec()).transpose()
+    }
+}
+
+/// Runs `op` on `ins` writing its f32 result in the stream's 16-bit operand type, for
+/// GEMM readers (see `exec/lowp.rs`); `None` where `op` does not write 16 bits or the
+/// input is not f32 (then `run` runs it).
+pub fn run_16bit(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Option<GpuTensor>> {
+    let ins = Ins(ins);
+    let (Some(d), Ok(x)) = (s.precision.storage_16bit(), ins.dev(0)) else {
+        return Ok(None);
+    };
+    match op {
+        GpuOp::Transpose { perm } if x.dtype() == DType::F32 => {
+            layout::transpose_16bit(s, x, perm.as_deref(), d).map(Some)
+        }
+        _ => Ok(None),
     }
 }
 
@@ -161,8 +185,14 @@ pub fn run(
         }
         GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
         GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
-        GpuOp::MatMul => linalg::matmul(s, ins.f32(0)?, ins.f32(1)?)?,
-        GpuOp::Gemm(g) => linalg::gemm(s, g, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
+        GpuOp::MatMul => linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?)?,
+        GpuOp::Gemm(g) => linalg::gemm(
+            s,
+            g,
+            ins.operand(s, 0)?,
+            ins.operand(s, 1)?,
+            ins.f32_opt(2)?,
+        )?,
         GpuOp::Conv(c) => nn::conv(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
         GpuOp::ConvTranspose(c) => {
             nn::conv_transpose(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?

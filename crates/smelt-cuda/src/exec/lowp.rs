@@ -1,0 +1,97 @@
+//! 16-bit activations for GEMM operands (fp16 / bf16 precision). MatMul and Gemm convert
+//! each f32 operand to 16 bits before the GEMM; a value whose every reader, directly or
+//! through views (Reshape, Flatten, Squeeze, Unsqueeze, Identity), is such an operand can
+//! be written in 16 bits by its producer instead, which saves the conversion pass and half
+//! the producer's stores. Producers that do: a fused element-wise group with an f32 result
+//! and a Transpose (the attention heads' layout changes). The rounding is the one the
+//! GEMM's conversion would do, so results are bit for bit those without it.
+//!
+//! Readers take either form (`ops::linalg::operand` passes a tensor of the precision's
+//! 16-bit type through), so a producer that runs its f32 way (a fused group's fallback to
+//! its members) stays correct; a reader that falls back to the CPU gets the value widened
+//! to f32 on download.
+
+use super::fusion::{At, FusionPlan};
+use crate::plan::fuse::Uses;
+use crate::plan::op::{GpuOp, Role};
+use smelt_ir::Graph;
+
+/// Per value: whether its producer writes it in 16 bits, and whether it may hold 16-bit
+/// storage (those values and their views).
+pub(super) struct LowpPlan {
+    pub(super) store: Vec<bool>,
+    pub(super) holds: Vec<bool>,
+}
+
+impl LowpPlan {
+    pub(super) fn none(values: usize) -> LowpPlan {
+        LowpPlan {
+            store: vec![false; values],
+            holds: vec![false; values],
+        }
+    }
+
+    /// The plan for `graph` with GPU ops `ops` (None: on the CPU) and fusion `fusion`.
+    pub(super) fn new(graph: &Graph, ops: &[Option<GpuOp>], fusion: &FusionPlan) -> LowpPlan {
+        let mut p = LowpPlan::none(graph.values.len());
+        let uses = Uses::of(graph);
+        for (n, node) in graph.nodes.iter().enumerate() {
+            let Some(Some(v)) = node.outputs.first() else {
+                continue;
+            };
+            let writes_16bit = match fusion.at[n] {
+                At::Root(k) => fusion.groups[k].out == crate::plan::fuse::Ty::F32,
+                At::Member => false,
+                At::None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
+            };
+            let mut views = Vec::new();
+            if writes_16bit && gemm_operand_only(graph, ops, fusion, &uses, *v, &mut views) {
+                p.store[*v] = true;
+                p.holds[*v] = true;
+                for w in views {
+                    p.holds[w] = true;
+                }
+            }
+        }
+        p
+    }
+}
+
+/// Whether every reader of `v` (through views, whose outputs go to `views`) is a GPU MatMul
+/// or Gemm reading it as input 0 or 1, with no graph output or subgraph read among them.
+fn gemm_operand_only(
+    graph: &Graph,
+    ops: &[Option<GpuOp>],
+    fusion: &FusionPlan,
+    uses: &Uses,
+    v: usize,
+    views: &mut Vec<usize>,
+) -> bool {
+    if uses.pinned(v) || uses.readers(v).is_empty() {
+        return false;
+    }
+    uses.readers(v).iter().all(|&r| {
+        let node = &graph.nodes[r];
+        if fusion.at[r] != At::None {
+            return false;
+        }
+        let slots: Vec<usize> = (0..node.inputs.len())
+            .filter(|&i| node.inputs[i] == Some(v))
+            .collect();
+        match &ops[r] {
+            Some(GpuOp::MatMul) => slots.iter().all(|&i| i < 2),
+            Some(GpuOp::Gemm(_)) => slots.iter().all(|&i| i < 2),
+            Some(op @ GpuOp::View(_)) => {
+                let data_only = slots.iter().all(|&i| i == 0 && op.role(i) == Role::Data);
+                match node.outputs.first() {
+                    Some(Some(w)) if data_only => {
+                        views.push(*w);
+                        gemm_operand_only(graph, ops, fusion, uses, *w, views)
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    })
+}

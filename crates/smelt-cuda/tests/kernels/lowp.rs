@@ -1,0 +1,119 @@
+//! 16-bit stores for GEMM readers (fp16 / bf16): a fused group and Transposes whose only
+//! readers are MatMul / Gemm operands (directly or through views) write 16 bits; the
+//! outputs are the same bits as with the stores off (the GEMMs' own conversion rounds the
+//! same way), within the 16-bit bound of the CPU, and a value also read elsewhere (a graph
+//! output) stays f32.
+
+use crate::common::*;
+use smelt_core::{DType, Dim, Tensor};
+use smelt_cuda::{ExecOptions, Executor, Precision};
+use smelt_ir::{Attr, Attributes, Graph};
+use smelt_ops::builder::V;
+use smelt_ops::GraphBuilder;
+
+/// x [2, 17, 48]: GELU-like group (x + bias, Erf, * x) -> MatMul w1 [48, 40] -> y1;
+/// heads: Transpose(Reshape(x, [2, 17, 4, 12]), [0, 2, 1, 3]) times
+/// Transpose(Reshape(x2, ..), [0, 2, 3, 1]) -> y2 [2, 4, 17, 17]; a group read through
+/// Flatten by a Gemm -> y3; and a Transpose also returned as output t (stays f32).
+fn heads(rng: &mut Rng) -> Graph {
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("heads");
+    let x = b.placeholder("x", DType::F32, &[d(2), d(17), d(48)]);
+    let x2 = b.placeholder("x2", DType::F32, &[d(2), d(17), d(48)]);
+    let bias = b.constant("bias", rng.tensor(&[48], -1.0, 1.0));
+    let w1 = b.constant("w1", rng.tensor(&[48, 40], -0.5, 0.5));
+    let w3 = b.constant("w3", rng.tensor(&[24, 2 * 17 * 48], -0.1, 0.1));
+    let shape = b.constant(
+        "shape",
+        Tensor::from_vec(vec![4], vec![2i64, 17, 4, 12]).unwrap(),
+    );
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V], a: Attributes| b.op(t, ins, a).unwrap();
+    let perm = |p: &[i64]| attrs(&[("perm", Attr::Ints(p.to_vec()))]);
+    let h = b.add(x, bias).unwrap();
+    let e = op(&mut b, "Erf", &[h], Attributes::new());
+    let g = b.mul(e, x).unwrap();
+    let y1 = op(&mut b, "MatMul", &[g, w1], Attributes::new());
+    let rq = op(&mut b, "Reshape", &[x, shape], Attributes::new());
+    let q = op(&mut b, "Transpose", &[rq], perm(&[0, 2, 1, 3]));
+    let rk = op(&mut b, "Reshape", &[x2, shape], Attributes::new());
+    let k = op(&mut b, "Transpose", &[rk], perm(&[0, 2, 3, 1]));
+    let y2 = op(&mut b, "MatMul", &[q, k], Attributes::new());
+    let s = b.mul(x2, x).unwrap();
+    let e2 = op(&mut b, "Exp", &[s], Attributes::new());
+    let f = op(&mut b, "Reshape", &[e2, shape], Attributes::new());
+    let fl = op(&mut b, "Flatten", &[f], attrs(&[("axis", Attr::Int(0))]));
+    let y3 = op(
+        &mut b,
+        "Gemm",
+        &[w3, fl],
+        attrs(&[("transB", Attr::Int(1))]),
+    );
+    let t = op(&mut b, "Transpose", &[rk], perm(&[0, 2, 1, 3]));
+    let y4 = op(&mut b, "MatMul", &[t, k], Attributes::new());
+    b.output(y1, "y1");
+    b.output(y2, "y2");
+    b.output(y3, "y3");
+    b.output(y4, "y4");
+    b.output(t, "t");
+    b.build().unwrap()
+}
+
+fn opts(precision: Precision, store_16bit: bool) -> ExecOptions {
+    ExecOptions {
+        precision,
+        profile: false,
+        cuda_graphs: false,
+        fuse: true,
+        profile_kernels: false,
+        store_16bit,
+    }
+}
+
+#[test]
+fn gemm_only_values_stored_in_16_bits_give_the_same_bits() {
+    if !gpu_or_skip("gemm_only_values_stored_in_16_bits_give_the_same_bits") {
+        return;
+    }
+    let mut rng = Rng::new(31);
+    let g = heads(&mut rng);
+    let on = vec![true; g.nodes.len()];
+    for p in [Precision::F16, Precision::Bf16] {
+        let with = Executor::with_options(&g, &on, opts(p, true)).unwrap();
+        let without = Executor::with_options(&g, &on, opts(p, false)).unwrap();
+        for run in 0..2 {
+            let feeds = vec![
+                ("x".to_string(), rng.tensor(&[2, 17, 48], -1.0, 1.0)),
+                ("x2".to_string(), rng.tensor(&[2, 17, 48], -1.0, 1.0)),
+            ];
+            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+            let a = with.run(feeds.clone()).unwrap();
+            let b = without.run(feeds).unwrap();
+            for ((n, ya), (_, yb)) in a.iter().zip(&b) {
+                assert_eq!(ya.dtype(), DType::F32, "{p} {n}");
+                assert_eq!(
+                    ya.le_bytes().unwrap(),
+                    yb.le_bytes().unwrap(),
+                    "{p} run {run}: {n} differs with 16-bit stores"
+                );
+            }
+            let err = compare(&format!("heads {p}"), &want, &a, lowp_tol(p));
+            println!("16-bit stores at {p}, run {run}: max abs error vs cpu fp32 {err:.3e}");
+        }
+        // per run: the GELU-like group, q, k (read by two MatMuls) and the Exp group read
+        // through Reshape and Flatten; not t (a graph output)
+        assert_eq!(with.stats().stores_16bit, 2 * 4, "{p}: {:?}", with.stats());
+        assert_eq!(without.stats().stores_16bit, 0, "{p}");
+        assert_eq!(with.stats().cpu_fallbacks, 0, "{p}");
+    }
+}
+
+/// The bound of an f32 GEMM with 16-bit operands, 8u sqrt(k) scale, at its worst here:
+/// y3's k = 1632 terms of |w3| <= 0.1 times Exp(x2 x) <= e.
+fn lowp_tol(p: Precision) -> Tol {
+    let u = p.unit_roundoff() as f32;
+    Tol {
+        name: "16-bit operands: 8u sqrt(1632) 0.3",
+        abs: 8.0 * u * 1632f32.sqrt() * 0.3,
+        rel: 1e-3,
+    }
+}
