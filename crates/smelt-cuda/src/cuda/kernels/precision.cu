@@ -28,3 +28,16 @@ extern "C" __global__ void strided_copy_to_16bit(const float* x, unsigned short*
         y[i] = to_16bit(x[base + oa], bf);
     }
 }
+
+// The same over runs of four: x read as float4 (plan in units of four floats, as
+// strided_copy_128's), y written as four 16-bit values (8 bytes) per element.
+extern "C" __global__ void strided_copy_to_16bit_x4(const float4* x, uint2* y, int n, int base, Strides s, int bf) {
+    GRID_STRIDE(i, n) {
+        int oa, ob, oc;
+        offsets3(s, i, oa, ob, oc);
+        float4 v = x[base + oa];
+        unsigned int lo = (unsigned int)to_16bit(v.x, bf) | ((unsigned int)to_16bit(v.y, bf) << 16);
+        unsigned int hi = (unsigned int)to_16bit(v.z, bf) | ((unsigned int)to_16bit(v.w, bf) << 16);
+        y[i] = make_uint2(lo, hi);
+    }
+}
