@@ -102,6 +102,18 @@ fn lowp_tol(p: Precision, k: usize, scale: f32) -> Tol {
     }
 }
 
+/// Options at precision `p`: no profile, no CUDA graphs, fusion when `fuse`.
+fn exec_opts(p: Precision, fuse: bool) -> ExecOptions {
+    ExecOptions {
+        precision: p,
+        profile: false,
+        cuda_graphs: false,
+        fuse,
+        profile_kernels: false,
+        store_16bit: true,
+    }
+}
+
 /// Runs `g` on the CPU (fp32) and twice on the GPU at precision `p` (the second run uses
 /// the cached 16-bit weights); both within `tol`; returns the largest error.
 fn check_prec(
@@ -112,14 +124,7 @@ fn check_prec(
     tol: Tol,
 ) -> f32 {
     let want = smelt_cpu::run(g, feeds.clone()).unwrap_or_else(|e| panic!("{what}: cpu: {e}"));
-    let opts = ExecOptions {
-        precision: p,
-        profile: false,
-        cuda_graphs: false,
-        fuse: false,
-        profile_kernels: false,
-        store_16bit: true,
-    };
+    let opts = exec_opts(p, false);
     let ex = Executor::with_options(g, &vec![true; g.nodes.len()], opts)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     let mut worst = 0f32;
@@ -254,14 +259,7 @@ fn large_convs_at_16bit_run_as_tf32() {
     ]);
     let (g, f) = one("Conv", vec![In::Feed(x), In::Const(wt), In::Const(b)], at);
     let run = |p: Precision| {
-        let opts = ExecOptions {
-            precision: p,
-            profile: false,
-            cuda_graphs: false,
-            fuse: false,
-            profile_kernels: false,
-            store_16bit: true,
-        };
+        let opts = exec_opts(p, false);
         let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts).unwrap();
         let y = ex.run(f.clone()).unwrap_or_else(|e| panic!("{p}: {e}"));
         (y, ex.stats().weight_16bit_bytes)
@@ -315,14 +313,7 @@ fn projections_of_one_input_share_its_conversion() {
         b.build().unwrap()
     };
     for p in [Precision::F16, Precision::Bf16] {
-        let opts = ExecOptions {
-            precision: p,
-            profile: false,
-            cuda_graphs: false,
-            fuse: true,
-            profile_kernels: false,
-            store_16bit: true,
-        };
+        let opts = exec_opts(p, true);
         let g = build(&[0, 1, 2]);
         let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts.clone()).unwrap();
         for run in 0..2 {
