@@ -20,7 +20,7 @@ smelt's fp32 is strict fp32 everywhere, its tf32 is the like-for-like column.
 
 Usage (on the GPU machine): python3 bench/cuda_vs_pytorch.py --smelt PATH [--batches 1 32]
   [--precisions fp32 tf32 fp16] [--models resnet bert] [--profile]
-  (--profile: also prints smelt's per-op profile)
+  (--profile: also prints smelt's profile per op type, node and launch)
 """
 import argparse, os, re, subprocess, sys, tempfile
 import numpy as np
@@ -56,14 +56,14 @@ def graph_time(model, inputs):
     return cuda_time(g.replay)
 
 
-def smelt_time(smelt, onnx_path, npys, runs, precision, extra=()):
+def smelt_time(smelt, onnx_path, npys, runs, precision, extra=(), env=None):
     """(wall, device, compute), each (median, min, max) (device and compute None without a
     GPU), stdout; or None, why."""
     args = [smelt, "run", onnx_path, "--compute-units", "all", "--repeat", str(runs),
             "--precision", precision, "-o", os.path.dirname(onnx_path) + "/out", *extra]
     for n, p in npys:
         args += ["--input", f"{n}={p}"]
-    r = subprocess.run(args, capture_output=True, text=True)
+    r = subprocess.run(args, capture_output=True, text=True, env=env)
     if r.returncode:
         return None, (r.stderr.strip().splitlines() or ["no output"])[-1]
     m = re.search(r"latency over \d+ runs: median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms", r.stdout)
@@ -163,7 +163,8 @@ def main():
                     gr = re.search(r"cuda graphs: (\d+) captured, (\d+) replays", log)
                     smelt[prec] = (st, err, f"{gr.group(2)} graph replays" if gr else "")
                 if a.profile and st is not None:
-                    _, plog = smelt_time(a.smelt, path, npys, 5, prec, ["--profile", "--no-save"])
+                    _, plog = smelt_time(a.smelt, path, npys, 5, prec, ["--profile", "--no-save"],
+                                         env={**os.environ, "SMELT_PROFILE": "kernels"})
                     print(f"--- smelt profile: {name} batch {b} {prec} ---")
                     print("\n".join(l for l in plog.splitlines() if not l.startswith(("input ", "output ", "       ->"))))
             rows.append((name, b, res, smelt))
