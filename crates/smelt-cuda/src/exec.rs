@@ -62,7 +62,8 @@ pub struct ExecStats {
     pub host_side_nodes: u64,
     /// Nodes run inside fused element-wise kernels (counted in `gpu_nodes` too).
     pub fused_nodes: u64,
-    /// Node runs that wrote their output in 16 bits for GEMM readers (see `exec/lowp.rs`).
+    /// Node runs that wrote their output in 16 bits for GEMM readers, or a 16-bit copy
+    /// beside it (see `exec/lowp.rs`).
     pub stores_16bit: u64,
     /// Nodes placed on CUDA that ran on the CPU (see the module doc).
     pub cpu_fallbacks: u64,
@@ -525,6 +526,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                             inner.stats.gpu_nodes += 1;
                             inner.stats.fused_nodes += 1;
                         }
+                        if let Some(f) = self.fusion.fold_of(n) {
+                            // the scalar Muls ran as the GEMM's alpha
+                            inner.stats.gpu_nodes += f.muls.len() as u64;
+                            inner.stats.fused_nodes += f.muls.len() as u64;
+                        }
                         outs.into_iter()
                             .map(|t| Slot {
                                 host: None,
@@ -540,6 +546,18 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                                 .stats
                                 .fallback_reasons
                                 .push(format!("{} ({}): {e}", node.name, node.op_type));
+                        }
+                        if let Some(f) = self.fusion.fold_of(n) {
+                            // the folded Muls' outputs, which the CPU MatMul reads
+                            for &m in &f.muls {
+                                inner.stats.cpu_nodes += 1;
+                                let outs = self.run_cpu_timed(inner, env, m, rec)?;
+                                for (o, t) in self.graph.nodes[m].outputs.iter().zip(outs) {
+                                    if let Some(o) = o {
+                                        env[*o] = t;
+                                    }
+                                }
+                            }
                         }
                         inner.stats.cpu_nodes += 1;
                         self.run_cpu_timed(inner, env, n, rec)?
@@ -598,6 +616,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         op: &GpuOp,
     ) -> Result<Vec<GpuTensor>> {
         let node = &self.graph.nodes[n];
+        if let Some(f) = self.fusion.fold_of(n) {
+            let a = self.dev_of(inner, env, f.inputs[0])?;
+            let b = self.dev_of(inner, env, f.inputs[1])?;
+            return ops::matmul_scaled(&inner.stream, a, b, f.alpha).map(|y| vec![y]);
+        }
         let mut ins = Vec::with_capacity(node.inputs.len());
         for (i, id) in node.inputs.iter().enumerate() {
             ins.push(match id {
@@ -609,6 +632,14 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             });
         }
         if let Some(Some(v)) = node.outputs.first() {
+            if self.lowp.copy[*v] {
+                if let Some(outs) =
+                    ops::run_with_16bit_copy(&inner.stream, op, &ins, node.outputs.len())?
+                {
+                    inner.stats.stores_16bit += 1;
+                    return Ok(outs);
+                }
+            }
             if self.lowp.store[*v] {
                 if let Some(y) = ops::run_16bit(&inner.stream, op, &ins)? {
                     inner.stats.stores_16bit += 1;

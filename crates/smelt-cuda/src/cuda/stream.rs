@@ -205,6 +205,11 @@ impl Stream {
         *self.last_act.lock().unwrap() = Some((t.clone(), c.clone()));
         Ok(c)
     }
+    /// Makes `copy` (16-bit values of `src`, written by src's producer) the last converted
+    /// activation, so the GEMMs reading `src` next take it.
+    pub(crate) fn set_last_act(&self, src: &GpuTensor, copy: GpuTensor) {
+        *self.last_act.lock().unwrap() = Some((src.clone(), copy));
+    }
     /// Drops the last converted activation (the end of a run).
     pub(crate) fn clear_last_act(&self) {
         *self.last_act.lock().unwrap() = None;

@@ -5,6 +5,7 @@
 
 use super::{falls_back, Executor, Inner, Slot};
 use crate::cuda::ops::fused;
+use crate::plan::fold::{self, ScaleFold};
 use crate::plan::fuse::{self, Fusion};
 use crate::plan::GpuOp;
 use crate::profile::Recorder;
@@ -29,12 +30,18 @@ pub(super) struct FusionPlan {
     alias: std::collections::HashMap<usize, usize>,
     /// Per node: the Relu node fused into this Conv.
     relu_of: Vec<Option<usize>>,
+    /// Per MatMul node: the scalar Muls folded into its alpha (see `plan::fold`).
+    folds: std::collections::HashMap<usize, ScaleFold>,
+    /// Per node: the MatMul a folded Mul belongs to.
+    folded_into: Vec<Option<usize>>,
 }
 
 impl FusionPlan {
     /// The groups of `ops` (none when `on` is false), with `last_use` moved so that every
     /// leaf lives until its group's root; a Conv whose one reader is a Relu gets
-    /// `ConvAttrs::relu` set in `ops` and writes the Relu's output.
+    /// `ConvAttrs::relu` set in `ops` and writes the Relu's output; a MatMul reading scalar
+    /// Muls takes their scales as alpha (the Muls run no kernel; their tensor inputs live
+    /// until the MatMul).
     pub(super) fn new(
         graph: &Graph,
         ops: &mut [Option<GpuOp>],
@@ -50,6 +57,22 @@ impl FusionPlan {
         let mut alias = std::collections::HashMap::new();
         let mut relu_of = vec![None; graph.nodes.len()];
         let mut masked = ops.to_vec();
+        let mut folds = std::collections::HashMap::new();
+        let mut folded_into = vec![None; graph.nodes.len()];
+        for f in uses
+            .as_ref()
+            .map_or(Vec::new(), |u| fold::scale_folds(graph, ops, u))
+        {
+            for &m in &f.muls {
+                masked[m] = None;
+                at[m] = At::Member;
+                folded_into[m] = Some(f.matmul);
+            }
+            for &v in &f.inputs {
+                last_use[v] = Some(last_use[v].map_or(f.matmul, |l| l.max(f.matmul)));
+            }
+            folds.insert(f.matmul, f);
+        }
         for &(c, r) in &pairs {
             if let Some(GpuOp::Conv(a)) = &mut ops[c] {
                 a.relu = true;
@@ -82,12 +105,22 @@ impl FusionPlan {
             at,
             alias,
             relu_of,
+            folds,
+            folded_into,
         }
     }
 
     /// Where the executor keeps node output `o`: the fused Relu's output for a Conv's.
     pub(super) fn output_slot(&self, o: usize) -> usize {
         self.alias.get(&o).copied().unwrap_or(o)
+    }
+    /// The scalar Muls folded into MatMul node `n`.
+    pub(super) fn fold_of(&self, n: usize) -> Option<&ScaleFold> {
+        self.folds.get(&n)
+    }
+    /// The MatMul that folded Mul node `n` belongs to.
+    pub(super) fn folded_into(&self, n: usize) -> Option<usize> {
+        self.folded_into[n]
     }
     /// The Relu node fused into Conv node `n`.
     pub(super) fn relu_of(&self, n: usize) -> Option<usize> {

@@ -6,6 +6,9 @@
 //! and a Transpose (the attention heads' layout changes). The rounding is the one the
 //! GEMM's conversion would do, so results are bit for bit those without it.
 //!
+//! A scalar Mul folded into a MatMul (see `plan::fold`) passes its input to the MatMul,
+//! so it counts as the MatMul reading that input.
+//!
 //! Readers take either form (`ops::linalg::operand` passes a tensor of the precision's
 //! 16-bit type through), so a producer that runs its f32 way (a fused group's fallback to
 //! its members) stays correct; a reader that falls back to the CPU gets the value widened
@@ -16,11 +19,14 @@ use crate::plan::fuse::Uses;
 use crate::plan::op::{GpuOp, Role};
 use smelt_ir::Graph;
 
-/// Per value: whether its producer writes it in 16 bits, and whether it may hold 16-bit
-/// storage (those values and their views).
+/// Per value: whether its producer writes it in 16 bits, whether it may hold 16-bit
+/// storage (those values and their views), and whether its producer (a LayerNorm, whose
+/// output is also read by others: the residual) writes a 16-bit copy beside it for the
+/// GEMMs reading it next.
 pub(super) struct LowpPlan {
     pub(super) store: Vec<bool>,
     pub(super) holds: Vec<bool>,
+    pub(super) copy: Vec<bool>,
 }
 
 impl LowpPlan {
@@ -28,6 +34,7 @@ impl LowpPlan {
         LowpPlan {
             store: vec![false; values],
             holds: vec![false; values],
+            copy: vec![false; values],
         }
     }
 
@@ -44,6 +51,15 @@ impl LowpPlan {
                 At::Member => false,
                 At::None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
             };
+            if matches!(ops[n], Some(GpuOp::LayerNorm { .. }))
+                && fusion.at[n] == At::None
+                && uses.readers(*v).iter().any(|&r| {
+                    matches!(ops[r], Some(GpuOp::MatMul | GpuOp::Gemm(_)))
+                        && fusion.at[r] == At::None
+                })
+            {
+                p.copy[*v] = true;
+            }
             let mut views = Vec::new();
             if writes_16bit && gemm_operand_only(graph, ops, fusion, &uses, *v, &mut views) {
                 p.store[*v] = true;
@@ -72,6 +88,10 @@ fn gemm_operand_only(
     }
     uses.readers(v).iter().all(|&r| {
         let node = &graph.nodes[r];
+        if let Some(m) = fusion.folded_into(r) {
+            // a scalar Mul folded into MatMul m's alpha: m reads v itself
+            return fusion.fold_of(m).is_some_and(|f| f.inputs.contains(&v));
+        }
         if fusion.at[r] != At::None {
             return false;
         }

@@ -122,6 +122,10 @@ impl Uses {
     pub fn readers(&self, v: usize) -> &[usize] {
         &self.readers[v]
     }
+    /// The node making value `v`.
+    pub fn producer(&self, v: usize) -> Option<usize> {
+        self.producer[v]
+    }
     /// Whether `v` must stay as the graph computes it (a graph output, a subgraph's read).
     pub fn pinned(&self, v: usize) -> bool {
         self.pinned[v]

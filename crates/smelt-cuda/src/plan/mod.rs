@@ -12,6 +12,7 @@ pub mod col2im;
 pub mod conv;
 pub mod einsum;
 pub mod elementwise;
+pub mod fold;
 pub mod fuse;
 pub mod gather;
 pub mod grid_sample;

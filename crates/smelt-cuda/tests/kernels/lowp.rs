@@ -14,7 +14,9 @@ use smelt_ops::GraphBuilder;
 /// x [2, 17, 48]: GELU-like group (x + bias, Erf, * x) -> MatMul w1 [48, 40] -> y1;
 /// heads: Transpose(Reshape(x, [2, 17, 4, 12]), [0, 2, 1, 3]) times
 /// Transpose(Reshape(x2, ..), [0, 2, 3, 1]) -> y2 [2, 4, 17, 17]; a group read through
-/// Flatten by a Gemm -> y3; and a Transpose also returned as output t (stays f32).
+/// Flatten by a Gemm -> y3; a Transpose also returned as output t (stays f32); and a
+/// LayerNormalization read by a MatMul (y5) and a residual Add (r): it writes a 16-bit copy
+/// beside its f32 output.
 fn heads(rng: &mut Rng) -> Graph {
     let d = |n: usize| Dim::Fixed(n);
     let mut b = GraphBuilder::new("heads");
@@ -48,6 +50,16 @@ fn heads(rng: &mut Rng) -> Graph {
         &[w3, fl],
         attrs(&[("transB", Attr::Int(1))]),
     );
+    let gamma = b.constant("gamma", rng.tensor(&[48], 0.5, 1.5));
+    let beta = b.constant("beta", rng.tensor(&[48], -0.5, 0.5));
+    let ln = op(
+        &mut b,
+        "LayerNormalization",
+        &[x2, gamma, beta],
+        attrs(&[("axis", Attr::Int(-1))]),
+    );
+    let y5 = op(&mut b, "MatMul", &[ln, w1], Attributes::new());
+    let r = b.add(ln, x).unwrap();
     let t = op(&mut b, "Transpose", &[rk], perm(&[0, 2, 1, 3]));
     let y4 = op(&mut b, "MatMul", &[t, k], Attributes::new());
     b.output(y1, "y1");
@@ -55,6 +67,8 @@ fn heads(rng: &mut Rng) -> Graph {
     b.output(y3, "y3");
     b.output(y4, "y4");
     b.output(t, "t");
+    b.output(y5, "y5");
+    b.output(r, "r");
     b.build().unwrap()
 }
 
@@ -99,9 +113,9 @@ fn gemm_only_values_stored_in_16_bits_give_the_same_bits() {
             let err = compare(&format!("heads {p}"), &want, &a, lowp_tol(p));
             println!("16-bit stores at {p}, run {run}: max abs error vs cpu fp32 {err:.3e}");
         }
-        // per run: the GELU-like group, q, k (read by two MatMuls) and the Exp group read
-        // through Reshape and Flatten; not t (a graph output)
-        assert_eq!(with.stats().stores_16bit, 2 * 4, "{p}: {:?}", with.stats());
+        // per run: the GELU-like group, q, k (read by two MatMuls), the Exp group read
+        // through Reshape and Flatten, and the LayerNorm's copy; not t (a graph output)
+        assert_eq!(with.stats().stores_16bit, 2 * 5, "{p}: {:?}", with.stats());
         assert_eq!(without.stats().stores_16bit, 0, "{p}");
         assert_eq!(with.stats().cpu_fallbacks, 0, "{p}");
     }

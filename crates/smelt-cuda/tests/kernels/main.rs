@@ -8,6 +8,7 @@ mod common;
 mod dtypes;
 mod elementwise;
 mod exec;
+mod fold;
 mod fusion;
 mod graphs;
 mod index;

@@ -58,8 +58,10 @@ extern "C" __global__ void softmax_warp_f32(const float* x, float* y, int rows, 
 // LayerNormalization over the last n elements: y = (x - mean) / sqrt(var + eps) * scale + bias.
 // scale and bias hold n elements; bias may be null; mean_out and inv_out (one value per
 // row) may be null.
+// y16 (may be null): y's values also rounded to 16 bits (to_16bit, `bf`), for GEMM readers.
 extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale, const float* bias, float* y,
-                                               float* mean_out, float* inv_out, int rows, int n, float eps) {
+                                               float* mean_out, float* inv_out, int rows, int n, float eps,
+                                               unsigned short* y16, int bf) {
     __shared__ float sh[32];
     int r = blockIdx.x;
     if (r >= rows) return;
@@ -74,7 +76,9 @@ extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale
     if (threadIdx.x == 0 && mean_out) { mean_out[r] = mean; inv_out[r] = inv; }
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         float o = (xr[j] - mean) * inv * scale[j];
-        yr[j] = bias ? o + bias[j] : o;
+        o = bias ? o + bias[j] : o;
+        yr[j] = o;
+        if (y16) y16[(unsigned long long)r * n + j] = to_16bit(o, bf);
     }
 }
 

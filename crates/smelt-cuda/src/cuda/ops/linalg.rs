@@ -191,14 +191,15 @@ fn gemm_launch(
     .map_err(|e| cuda_err("cublasSgemmStridedBatched", e))
 }
 
-pub(super) fn matmul(s: &Stream, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
+/// alpha * (a @ b), f32 out.
+pub(super) fn matmul(s: &Stream, a: &GpuTensor, b: &GpuTensor, alpha: f32) -> Result<GpuTensor> {
     let p = matmul::matmul(a.shape(), b.shape())?;
     if p.k == 0 {
         return Err(Error::unsupported("MatMul", "empty inner dimension"));
     }
     let y = s.alloc(DType::F32, &p.out_shape)?;
     let (oa, ob) = (operand(s, a)?, operand(s, b)?);
-    gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), 1.0, 0.0)?;
+    gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), alpha, 0.0)?;
     Ok(y)
 }
 

@@ -108,6 +108,39 @@ pub fn run_16bit(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Option
     }
 }
 
+/// `op` writing, beside its f32 output, a 16-bit copy for the GEMMs that read it next
+/// (see `exec/lowp.rs`): LayerNormalization at fp16 / bf16; `None` for other ops.
+pub fn run_with_16bit_copy(
+    s: &Stream,
+    op: &GpuOp,
+    ins: &[Option<Input>],
+    n_outputs: usize,
+) -> Result<Option<Vec<GpuTensor>>> {
+    let ins = Ins(ins);
+    match (op, s.precision.storage_16bit()) {
+        (GpuOp::LayerNorm { axis, eps }, Some(d)) => nn::layer_norm(
+            s,
+            ins.f32(0)?,
+            ins.f32(1)?,
+            ins.f32_opt(2)?,
+            *axis,
+            *eps,
+            n_outputs,
+            Some(d),
+        )
+        .map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// MatMul(a, b) * alpha (scalar Muls folded into the GEMM, see `plan::fold`); a and b f32
+/// or in the stream's 16-bit operand type.
+pub fn matmul_scaled(s: &Stream, a: GpuTensor, b: GpuTensor, alpha: f32) -> Result<GpuTensor> {
+    let ins = [Some(Input::Dev(a)), Some(Input::Dev(b))];
+    let ins = Ins(&ins);
+    linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, alpha)
+}
+
 /// Runs `op` on `ins`; returns its first `n_outputs` outputs (at least one).
 pub fn run(
     s: &Stream,
@@ -133,6 +166,7 @@ pub fn run(
                 *axis,
                 *eps,
                 n_outputs,
+                None,
             )
         }
         GpuOp::Pool(p) => return pool::pool(s, p, ins.f32(0)?, n_outputs),
@@ -185,7 +219,7 @@ pub fn run(
         }
         GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
         GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
-        GpuOp::MatMul => linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?)?,
+        GpuOp::MatMul => linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, 1.0)?,
         GpuOp::Gemm(g) => linalg::gemm(
             s,
             g,

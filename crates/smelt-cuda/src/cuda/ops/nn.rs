@@ -221,6 +221,7 @@ pub(super) fn layer_norm(
     axis: i64,
     eps: f32,
     n_outputs: usize,
+    also_16bit: Option<DType>,
 ) -> Result<Vec<GpuTensor>> {
     let r = norm::layer_norm(x.shape(), axis, scale.shape(), bias.map(|b| b.shape()))?;
     let y = s.alloc(DType::F32, x.shape())?;
@@ -246,12 +247,24 @@ pub(super) fn layer_norm(
         y.ptr(),
     );
     let (rows, n) = (r.rows as i32, r.n as i32);
+    let y16 = match also_16bit {
+        Some(d) if !y.is_empty() => Some(s.alloc(d, x.shape())?),
+        _ => None,
+    };
+    let (y16p, bf) = (
+        y16.as_ref().map_or(0u64, |t| t.ptr()),
+        (also_16bit == Some(DType::BF16)) as i32,
+    );
     s.launch(
         "layernorm_rows_f32",
         r.rows as u32,
         BLOCK,
-        args![&xp, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps],
+        args![&xp, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps, &y16p, &bf],
     )?;
+    if let Some(c) = y16 {
+        // the next GEMM reading y takes this copy (see `linalg::operand`)
+        s.set_last_act(&y, c);
+    }
     Ok(match stats {
         Some((m, i)) => vec![y, m, i],
         None => vec![y],

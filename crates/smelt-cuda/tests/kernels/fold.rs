@@ -1,0 +1,101 @@
+//! Scalar Muls folded into a MatMul's alpha (`plan::fold`): attention-style scaled q and
+//! k heads, the scale an initializer on one side and a Constant node on the other; a Mul
+//! whose output is also a graph output and a Mul by a vector are not folded. Checked
+//! against the CPU at fp32 and fp16 (where the folded Muls' Transposes store 16 bits).
+
+use crate::common::*;
+use smelt_core::{DType, Dim, Tensor};
+use smelt_cuda::{ExecOptions, Executor, Precision};
+use smelt_ir::{Attr, Attributes, Graph};
+use smelt_ops::builder::V;
+use smelt_ops::GraphBuilder;
+
+/// q = Transpose(Reshape(x, [2, 19, 4, 12]), [0, 2, 1, 3]) * 0.3535 (initializer);
+/// k = Constant(0.5) * Transpose(.., [0, 2, 3, 1]); s = MatMul(q, k) [2, 4, 19, 19];
+/// u = x2 * 0.25 returned and read by MatMul(u, w) (not folded: u is an output);
+/// v = x * c (c of 48 values) read by MatMul(v, w) (not folded: not a scalar).
+fn scaled_heads(rng: &mut Rng) -> Graph {
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("scaled_heads");
+    let x = b.placeholder("x", DType::F32, &[d(2), d(19), d(48)]);
+    let x2 = b.placeholder("x2", DType::F32, &[d(2), d(19), d(48)]);
+    let shape = b.constant(
+        "shape",
+        Tensor::from_vec(vec![4], vec![2i64, 19, 4, 12]).unwrap(),
+    );
+    let s1 = b.constant("s1", Tensor::scalar(0.353_553_4f32));
+    let c = b.constant("c", rng.tensor(&[48], -1.0, 1.0));
+    let w = b.constant("w", rng.tensor(&[48, 33], -0.5, 0.5));
+    let quarter = b.constant("quarter", Tensor::scalar(0.25f32));
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V], a: Attributes| b.op(t, ins, a).unwrap();
+    let perm = |p: &[i64]| attrs(&[("perm", Attr::Ints(p.to_vec()))]);
+    let half = op(
+        &mut b,
+        "Constant",
+        &[],
+        attrs(&[("value", Attr::Tensor(Tensor::scalar(0.5f32)))]),
+    );
+    let rq = op(&mut b, "Reshape", &[x, shape], Attributes::new());
+    let q = op(&mut b, "Transpose", &[rq], perm(&[0, 2, 1, 3]));
+    let qs = b.mul(q, s1).unwrap();
+    let rk = op(&mut b, "Reshape", &[x2, shape], Attributes::new());
+    let k = op(&mut b, "Transpose", &[rk], perm(&[0, 2, 3, 1]));
+    let ks = b.mul(half, k).unwrap();
+    let s = op(&mut b, "MatMul", &[qs, ks], Attributes::new());
+    let u = b.mul(x2, quarter).unwrap();
+    let yu = op(&mut b, "MatMul", &[u, w], Attributes::new());
+    let v = b.mul(x, c).unwrap();
+    let yv = op(&mut b, "MatMul", &[v, w], Attributes::new());
+    b.output(s, "s");
+    b.output(u, "u");
+    b.output(yu, "yu");
+    b.output(yv, "yv");
+    b.build().unwrap()
+}
+
+#[test]
+fn scalar_muls_fold_into_matmul_alpha() {
+    if !gpu_or_skip("scalar_muls_fold_into_matmul_alpha") {
+        return;
+    }
+    let mut rng = Rng::new(41);
+    let g = scaled_heads(&mut rng);
+    for (p, tol) in [
+        (Precision::F32, SUMS),
+        (
+            Precision::F16,
+            Tol {
+                name: "fp16 operands: 8u sqrt(48) 0.5",
+                abs: 8.0 * 2f32.powi(-11) * 48f32.sqrt() * 0.5,
+                rel: 1e-3,
+            },
+        ),
+    ] {
+        let opts = ExecOptions {
+            precision: p,
+            profile: false,
+            cuda_graphs: false,
+            fuse: true,
+            profile_kernels: false,
+            store_16bit: true,
+        };
+        let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts).unwrap();
+        for run in 0..2 {
+            let feeds = vec![
+                ("x".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0)),
+                ("x2".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0)),
+            ];
+            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+            let got = ex.run(feeds).unwrap();
+            let err = compare(&format!("scaled heads {p} run {run}"), &want, &got, tol);
+            println!("scalar Muls folded at {p}, run {run}: max abs error vs cpu {err:.3e}");
+        }
+        let st = ex.stats();
+        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
+        // the two head Muls fold into the first MatMul in each run; u's and v's Muls run
+        assert_eq!(st.fused_nodes, 2 * 2, "{p}: {st:?}");
+        // at fp16 the two Transposes behind the folded Muls store 16 bits
+        let stores = if p == Precision::F16 { 2 * 2 } else { 0 };
+        assert_eq!(st.stores_16bit, stores, "{p}: {st:?}");
+    }
+}
