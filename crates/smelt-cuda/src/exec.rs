@@ -521,8 +521,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 match r {
                     Ok(outs) => {
                         inner.stats.gpu_nodes += 1;
-                        if self.fusion.relu_of(n).is_some() {
-                            // the Relu ran inside the Conv
+                        if self.fusion.epilogue_of(n).is_some() {
+                            // the Relu ran inside the Conv, the bias Add inside the MatMul
                             inner.stats.gpu_nodes += 1;
                             inner.stats.fused_nodes += 1;
                         }
@@ -602,7 +602,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 }
             }
         }
-        if let (true, Some(r)) = (fell_back, self.fusion.relu_of(n)) {
+        if let (true, Some(r)) = (fell_back, self.fusion.epilogue_of(n)) {
             self.run_node(inner, env, r, capturing, rec)?;
         }
         Ok(())
@@ -619,7 +619,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         if let Some(f) = self.fusion.fold_of(n) {
             let a = self.dev_of(inner, env, f.inputs[0])?;
             let b = self.dev_of(inner, env, f.inputs[1])?;
-            return ops::matmul_scaled(&inner.stream, a, b, f.alpha).map(|y| vec![y]);
+            let c = match f.bias {
+                Some((_, c)) => Some(self.dev_of(inner, env, c)?),
+                None => None,
+            };
+            return ops::matmul_folded(&inner.stream, a, b, f.alpha, c).map(|y| vec![y]);
         }
         let mut ins = Vec::with_capacity(node.inputs.len());
         for (i, id) in node.inputs.iter().enumerate() {

@@ -3,6 +3,7 @@
 pub mod alloc;
 pub mod cudnn;
 pub mod device;
+pub(crate) mod lt;
 pub mod ops;
 pub mod stream;
 pub mod tensor;

@@ -53,6 +53,9 @@ pub struct Stream {
     last_act: Mutex<Option<(GpuTensor, GpuTensor)>>,
     /// Per-launch events when kernels are traced (see `crate::profile`).
     trace: Mutex<Option<crate::profile::KernelTrace>>,
+    /// The cuBLASLt handle, made on first use (None inside: it could not be made, or
+    /// `SMELT_NO_CUBLASLT` is set).
+    lt: Mutex<Option<Option<super::lt::Lt>>>,
 }
 
 /// One device i32, zero while no kernel has found bad input. Kernels that check their
@@ -130,6 +133,8 @@ impl Stream {
             errors,
             last_act: Mutex::new(None),
             trace: Mutex::new(None),
+            // SMELT_NO_CUBLASLT=1: folded bias Adds run as a kernel after the GEMM
+            lt: Mutex::new(crate::exec::env_flag("SMELT_NO_CUBLASLT").then_some(None)),
         })
     }
 
@@ -516,6 +521,44 @@ impl Stream {
                 }
                 .map_err(|e| cuda_err(&format!("launching '{name}'"), e))
             },
+        )
+    }
+
+    /// The cuBLAS workspace block and its size (cuBLASLt shares it: both run in stream
+    /// order).
+    pub(crate) fn workspace(&self) -> (u64, usize) {
+        (self._workspace.0, CUBLAS_WORKSPACE)
+    }
+
+    /// `d = alpha * op(a) op(b) + bias` by cuBLASLt's bias epilogue (see `super::lt`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gemm_bias(
+        &self,
+        key: super::lt::LtKey,
+        a: u64,
+        b: u64,
+        d: u64,
+        bias: u64,
+        alpha: f32,
+    ) -> Result<()> {
+        let mut lt = self.lt.lock().unwrap();
+        let lt = lt.get_or_insert_with(|| super::lt::Lt::new().ok());
+        let Some(lt) = lt.as_mut() else {
+            return Err(Error::unsupported("cublasLt", "no handle"));
+        };
+        self.traced(
+            || {
+                format!(
+                    "gemm+bias {} m{} n{} k{}{}{}",
+                    key.precision.name(),
+                    key.m,
+                    key.n,
+                    key.k,
+                    if key.trans_a { " At" } else { "" },
+                    if key.trans_b { " Bt" } else { "" }
+                )
+            },
+            || lt.gemm_bias(self, key, a, b, d, bias, alpha),
         )
     }
 

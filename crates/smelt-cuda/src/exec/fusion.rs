@@ -5,7 +5,7 @@
 
 use super::{falls_back, Executor, Inner, Slot};
 use crate::cuda::ops::fused;
-use crate::plan::fold::{self, ScaleFold};
+use crate::plan::fold::{self, MatMulFold};
 use crate::plan::fuse::{self, Fusion};
 use crate::plan::GpuOp;
 use crate::profile::Recorder;
@@ -28,10 +28,11 @@ pub(super) struct FusionPlan {
     pub(super) at: Vec<At>,
     /// Conv output value -> the output of the Relu fused into it (the Conv writes there).
     alias: std::collections::HashMap<usize, usize>,
-    /// Per node: the Relu node fused into this Conv.
-    relu_of: Vec<Option<usize>>,
-    /// Per MatMul node: the scalar Muls folded into its alpha (see `plan::fold`).
-    folds: std::collections::HashMap<usize, ScaleFold>,
+    /// Per node: the node run inside it after its product (a Conv's Relu, a MatMul's bias
+    /// Add), with the pair's profile label.
+    epilogue_of: Vec<Option<(usize, &'static str)>>,
+    /// Per MatMul node: the scalar Muls and bias Add folded into it (see `plan::fold`).
+    folds: std::collections::HashMap<usize, MatMulFold>,
     /// Per node: the MatMul a folded Mul belongs to.
     folded_into: Vec<Option<usize>>,
 }
@@ -55,18 +56,29 @@ impl FusionPlan {
         };
         let mut at = vec![At::None; graph.nodes.len()];
         let mut alias = std::collections::HashMap::new();
-        let mut relu_of = vec![None; graph.nodes.len()];
+        let mut epilogue_of = vec![None; graph.nodes.len()];
         let mut masked = ops.to_vec();
         let mut folds = std::collections::HashMap::new();
         let mut folded_into = vec![None; graph.nodes.len()];
         for f in uses
             .as_ref()
-            .map_or(Vec::new(), |u| fold::scale_folds(graph, ops, u))
+            .map_or(Vec::new(), |u| fold::matmul_folds(graph, ops, u))
         {
             for &m in &f.muls {
                 masked[m] = None;
                 at[m] = At::Member;
                 folded_into[m] = Some(f.matmul);
+            }
+            if let Some((add, _)) = f.bias {
+                masked[add] = None;
+                at[add] = At::Member;
+                epilogue_of[f.matmul] = Some((add, "MatMul+Add"));
+                if let (Some(Some(y)), Some(Some(z))) = (
+                    graph.nodes[f.matmul].outputs.first(),
+                    graph.nodes[add].outputs.first(),
+                ) {
+                    alias.insert(*y, *z);
+                }
             }
             for &v in &f.inputs {
                 last_use[v] = Some(last_use[v].map_or(f.matmul, |l| l.max(f.matmul)));
@@ -79,7 +91,7 @@ impl FusionPlan {
             }
             masked[r] = None; // not also in an element-wise group
             at[r] = At::Member;
-            relu_of[c] = Some(r);
+            epilogue_of[c] = Some((r, "Conv+Relu"));
             if let (Some(Some(y)), Some(Some(z))) = (
                 graph.nodes[c].outputs.first(),
                 graph.nodes[r].outputs.first(),
@@ -104,7 +116,7 @@ impl FusionPlan {
             groups,
             at,
             alias,
-            relu_of,
+            epilogue_of,
             folds,
             folded_into,
         }
@@ -114,17 +126,17 @@ impl FusionPlan {
     pub(super) fn output_slot(&self, o: usize) -> usize {
         self.alias.get(&o).copied().unwrap_or(o)
     }
-    /// The scalar Muls folded into MatMul node `n`.
-    pub(super) fn fold_of(&self, n: usize) -> Option<&ScaleFold> {
+    /// The scalar Muls and bias Add folded into MatMul node `n`.
+    pub(super) fn fold_of(&self, n: usize) -> Option<&MatMulFold> {
         self.folds.get(&n)
     }
     /// The MatMul that folded Mul node `n` belongs to.
     pub(super) fn folded_into(&self, n: usize) -> Option<usize> {
         self.folded_into[n]
     }
-    /// The Relu node fused into Conv node `n`.
-    pub(super) fn relu_of(&self, n: usize) -> Option<usize> {
-        self.relu_of[n]
+    /// The node run inside node `n` after its product: a Conv's Relu, a MatMul's bias Add.
+    pub(super) fn epilogue_of(&self, n: usize) -> Option<usize> {
+        self.epilogue_of[n].map(|(e, _)| e)
     }
 
     /// "Fused(Add+Erf)" for a group's root, "Conv+Relu" for a Conv with its Relu, for
@@ -132,7 +144,7 @@ impl FusionPlan {
     pub(super) fn label(&self, n: usize) -> Option<String> {
         match self.at[n] {
             At::Root(k) => Some(format!("Fused({})", self.groups[k].label)),
-            _ => self.relu_of[n].map(|_| "Conv+Relu".to_string()),
+            _ => self.epilogue_of[n].map(|(_, l)| l.to_string()),
         }
     }
 }

@@ -1,10 +1,16 @@
-//! Scalar factors folded into a MatMul's alpha: `MatMul(Mul(a, s), b)` is computed as
-//! `s * MatMul(a, b)` (and likewise for the second operand), so the Mul runs no kernel and
-//! `a` reaches the GEMM as it is (exporters scale attention's q and k by 1/sqrt(sqrt(d))
-//! each this way). `s` is a constant of one f32 element and rank 0 or 1, so the Mul does
-//! not change `a`'s shape; the Mul's output must be read by that MatMul only. In exact
-//! arithmetic the two are equal; in f32 the scale is applied once to the sum instead of
-//! to each operand element (one rounding instead of up to k).
+//! Neighbours folded into a MatMul's GEMM.
+//!
+//! Scalar factors into alpha: `MatMul(Mul(a, s), b)` is computed as `s * MatMul(a, b)`
+//! (and likewise for the second operand), so the Mul runs no kernel and `a` reaches the
+//! GEMM as it is (exporters scale attention's q and k by 1/sqrt(sqrt(d)) each this way).
+//! `s` is a constant of one f32 element and rank 0 or 1, so the Mul does not change `a`'s
+//! shape; the Mul's output must be read by that MatMul only. In exact arithmetic the two
+//! are equal; in f32 the scale is applied once to the sum instead of to each operand
+//! element (one rounding instead of up to k).
+//!
+//! A bias Add into the GEMM's epilogue: `Add(MatMul(a, w), c)` with `w` a constant
+//! [K, N] and `c` a constant f32 [N] (a linear layer), the MatMul's output read by that Add
+//! only: the GEMM writes the Add's output with the bias added (cuBLASLt's bias epilogue).
 
 use super::elementwise::BinaryOp;
 use super::fuse::Uses;
@@ -12,20 +18,23 @@ use super::op::GpuOp;
 use smelt_core::{DType, Tensor};
 use smelt_ir::{Attr, Graph};
 
-/// One MatMul with the Muls folded into it.
+/// One MatMul with the nodes folded into it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ScaleFold {
+pub struct MatMulFold {
     pub matmul: usize,
-    /// The Mul nodes folded (one or two).
+    /// The scalar Mul nodes folded into alpha (none to two).
     pub muls: Vec<usize>,
     /// The MatMul's operands after folding (value ids).
     pub inputs: [usize; 2],
     /// The product of the folded scales.
     pub alpha: f32,
+    /// The bias Add folded into the epilogue and its bias value; the GEMM writes the Add's
+    /// output.
+    pub bias: Option<(usize, usize)>,
 }
 
 /// The folds of `graph` for GPU ops `ops`, MatMuls in graph order.
-pub fn scale_folds(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<ScaleFold> {
+pub fn matmul_folds(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<MatMulFold> {
     let mut folds = Vec::new();
     for (m, node) in graph.nodes.iter().enumerate() {
         if !matches!(ops[m], Some(GpuOp::MatMul)) || node.inputs.len() != 2 {
@@ -34,11 +43,12 @@ pub fn scale_folds(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<Sca
         let (Some(a), Some(b)) = (node.inputs[0], node.inputs[1]) else {
             continue;
         };
-        let mut f = ScaleFold {
+        let mut f = MatMulFold {
             matmul: m,
             muls: Vec::new(),
             inputs: [a, b],
             alpha: 1.0,
+            bias: None,
         };
         for slot in 0..2 {
             let v = f.inputs[slot];
@@ -64,11 +74,49 @@ pub fn scale_folds(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<Sca
             f.alpha *= scale;
             f.muls.push(p);
         }
-        if !f.muls.is_empty() && f.alpha.is_finite() {
+        if !f.alpha.is_finite() {
+            continue;
+        }
+        f.bias = bias_add(graph, ops, uses, m, f.inputs[1]);
+        if !f.muls.is_empty() || f.bias.is_some() {
             folds.push(f);
         }
     }
     folds
+}
+
+/// The Add reading MatMul `m`'s output (and nothing else reading it) with a constant f32
+/// bias [N], `w` (the MatMul's second operand) a constant [K, N]: (Add node, bias value).
+fn bias_add(
+    graph: &Graph,
+    ops: &[Option<GpuOp>],
+    uses: &Uses,
+    m: usize,
+    w: usize,
+) -> Option<(usize, usize)> {
+    let n_cols = match graph.initializers.get(&w) {
+        Some(t) if t.rank() == 2 => t.shape()[1],
+        _ => return None,
+    };
+    let y = (*graph.nodes[m].outputs.first()?)?;
+    if uses.pinned(y) || uses.readers(y).len() != 1 || graph.nodes[m].outputs.len() != 1 {
+        return None;
+    }
+    let add = uses.readers(y)[0];
+    let an = &graph.nodes[add];
+    if !matches!(ops[add], Some(GpuOp::Binary(BinaryOp::Add)))
+        || an.inputs.len() != 2
+        || an.outputs.first().copied().flatten().is_none()
+    {
+        return None;
+    }
+    let c = match (an.inputs[0], an.inputs[1]) {
+        (Some(p), Some(q)) if p == y && q != y => q,
+        (Some(p), Some(q)) if q == y && p != y => p,
+        _ => return None,
+    };
+    let t = graph.initializers.get(&c)?;
+    (t.dtype() == DType::F32 && t.shape() == [n_cols]).then_some((add, c))
 }
 
 /// The value of `v` when it is a constant f32 of one element and rank 0 or 1 (an
@@ -123,7 +171,7 @@ mod tests {
         b.output(x4, "x4");
         let g = b.build().unwrap();
         let ops: Vec<Option<GpuOp>> = g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
-        let folds = scale_folds(&g, &ops, &Uses::of(&g));
+        let folds = matmul_folds(&g, &ops, &Uses::of(&g));
         assert_eq!(folds.len(), 1, "{folds:?}");
         let f = &folds[0];
         assert_eq!(g.nodes[f.matmul].outputs[0], g.value_id("m1"));
@@ -133,5 +181,31 @@ mod tests {
             f.inputs,
             [g.value_id("x").unwrap(), g.value_id("y").unwrap()]
         );
+        assert_eq!(f.bias, None, "y is not a constant");
+    }
+
+    #[test]
+    fn folds_a_constant_bias_add_of_a_linear_layer() {
+        let mut b = GraphBuilder::new("linear");
+        let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(8)]);
+        let w = b.constant("w", Tensor::from_vec(vec![8, 3], vec![1f32; 24]).unwrap());
+        let c = b.constant("c", Tensor::from_vec(vec![3], vec![1f32; 3]).unwrap());
+        let c1 = b.constant("c1", Tensor::from_vec(vec![1], vec![1f32]).unwrap());
+        let m = b.op("MatMul", &[x, w], Attributes::new()).unwrap();
+        let y = b.add(c, m).unwrap();
+        // not folded: a bias of one value (it broadcasts, it is not one per column)
+        let m2 = b.op("MatMul", &[x, w], Attributes::new()).unwrap();
+        let y2 = b.add(m2, c1).unwrap();
+        b.output(y, "y");
+        b.output(y2, "y2");
+        let g = b.build().unwrap();
+        let ops: Vec<Option<GpuOp>> = g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
+        let folds = matmul_folds(&g, &ops, &Uses::of(&g));
+        assert_eq!(folds.len(), 1, "{folds:?}");
+        let f = &folds[0];
+        let (add, bias) = f.bias.expect("a bias");
+        assert_eq!(g.nodes[add].outputs[0], g.value_id("y"));
+        assert_eq!(Some(bias), g.value_id("c"));
+        assert!(f.muls.is_empty() && f.alpha == 1.0);
     }
 }

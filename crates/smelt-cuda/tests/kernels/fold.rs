@@ -1,7 +1,9 @@
-//! Scalar Muls folded into a MatMul's alpha (`plan::fold`): attention-style scaled q and
-//! k heads, the scale an initializer on one side and a Constant node on the other; a Mul
-//! whose output is also a graph output and a Mul by a vector are not folded. Checked
-//! against the CPU at fp32 and fp16 (where the folded Muls' Transposes store 16 bits).
+//! Nodes folded into a MatMul's GEMM (`plan::fold`). Scalar Muls into alpha:
+//! attention-style scaled q and k heads, the scale an initializer on one side and a
+//! Constant node on the other; a Mul whose output is also a graph output and a Mul by a
+//! vector are not folded. Bias Adds into the epilogue: linear layers (bias on either side
+//! of the Add, one followed by an element-wise chain), by cuBLASLt and, with it turned off,
+//! by the kernel after the GEMM. Checked against the CPU at fp32 and fp16.
 
 use crate::common::*;
 use smelt_core::{DType, Dim, Tensor};
@@ -97,5 +99,83 @@ fn scalar_muls_fold_into_matmul_alpha() {
         // at fp16 the two Transposes behind the folded Muls store 16 bits
         let stores = if p == Precision::F16 { 2 * 2 } else { 0 };
         assert_eq!(st.stores_16bit, stores, "{p}: {st:?}");
+    }
+}
+
+/// x [2, 19, 48] -> MatMul w1 [48, 40] -> Add b1 -> y1; Add(b2, MatMul(x, w2 [48, 24]))
+/// -> Erf -> Mul 0.5 (a fused chain after the folded bias) -> y2; MatMul(x, w1) + b1
+/// read twice (Add and a second output) is not folded.
+fn linears(rng: &mut Rng) -> Graph {
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("linears");
+    let x = b.placeholder("x", DType::F32, &[d(2), d(19), d(48)]);
+    let w1 = b.constant("w1", rng.tensor(&[48, 40], -0.5, 0.5));
+    let b1 = b.constant("b1", rng.tensor(&[40], -1.0, 1.0));
+    let w2 = b.constant("w2", rng.tensor(&[48, 24], -0.5, 0.5));
+    let b2 = b.constant("b2", rng.tensor(&[24], -1.0, 1.0));
+    let half = b.constant("half", Tensor::scalar(0.5f32));
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V]| b.op(t, ins, Attributes::new()).unwrap();
+    let m1 = op(&mut b, "MatMul", &[x, w1]);
+    let y1 = b.add(m1, b1).unwrap();
+    let m2 = op(&mut b, "MatMul", &[x, w2]);
+    let s2 = b.add(b2, m2).unwrap();
+    let e = op(&mut b, "Erf", &[s2]);
+    let y2 = b.mul(e, half).unwrap();
+    let m3 = op(&mut b, "MatMul", &[x, w1]);
+    let y3 = b.add(m3, b1).unwrap();
+    b.output(y1, "y1");
+    b.output(y2, "y2");
+    b.output(y3, "y3");
+    b.output(m3, "m3");
+    b.build().unwrap()
+}
+
+#[test]
+fn bias_adds_fold_into_the_gemm_epilogue() {
+    if !gpu_or_skip("bias_adds_fold_into_the_gemm_epilogue") {
+        return;
+    }
+    let mut rng = Rng::new(43);
+    let g = linears(&mut rng);
+    for lt in [true, false] {
+        if !lt {
+            std::env::set_var("SMELT_NO_CUBLASLT", "1");
+        }
+        for (p, tol) in [
+            (Precision::F32, SUMS),
+            (
+                Precision::F16,
+                Tol {
+                    name: "fp16 operands: 8u sqrt(48) 0.5",
+                    abs: 8.0 * 2f32.powi(-11) * 48f32.sqrt() * 0.5,
+                    rel: 1e-3,
+                },
+            ),
+        ] {
+            let opts = ExecOptions {
+                precision: p,
+                profile: false,
+                cuda_graphs: false,
+                fuse: true,
+                profile_kernels: false,
+                store_16bit: true,
+            };
+            let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], opts).unwrap();
+            for run in 0..2 {
+                let feeds = vec![("x".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0))];
+                let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+                let got = ex.run(feeds).unwrap();
+                let what = format!("linears {p} cublasLt {lt} run {run}");
+                let err = compare(&what, &want, &got, tol);
+                println!(
+                    "bias Adds folded at {p} (cublasLt {lt}), run {run}: max abs error {err:.3e}"
+                );
+            }
+            let st = ex.stats();
+            assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
+            // per run: the two bias Adds in their GEMMs, and Erf+Mul as one fused group
+            assert_eq!(st.fused_nodes, 2 * (2 + 2), "{p} cublasLt {lt}: {st:?}");
+        }
+        std::env::remove_var("SMELT_NO_CUBLASLT");
     }
 }

@@ -103,3 +103,9 @@ extern "C" __global__ void compare_f32(const float* a, const float* b, unsigned 
         y[i] = r ? 1 : 0;
     }
 }
+
+// y[i] = y[i] + b[i % n] over `total` elements: a MatMul's folded bias Add (plan::fold)
+// when cuBLASLt's epilogue does not run it.
+extern "C" __global__ void row_bias_f32(float* y, const float* b, int n, int total) {
+    GRID_STRIDE(i, total) y[i] = y[i] + b[i % n];
+}

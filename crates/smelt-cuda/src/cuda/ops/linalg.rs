@@ -4,6 +4,7 @@
 
 use super::geom;
 use crate::cuda::device::cuda_err;
+use crate::cuda::lt::LtKey;
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::i32_of;
@@ -191,15 +192,65 @@ fn gemm_launch(
     .map_err(|e| cuda_err("cublasSgemmStridedBatched", e))
 }
 
-/// alpha * (a @ b), f32 out.
-pub(super) fn matmul(s: &Stream, a: &GpuTensor, b: &GpuTensor, alpha: f32) -> Result<GpuTensor> {
+/// alpha * (a @ b), plus `bias` (f32, one value per output column: a folded bias Add, see
+/// `plan::fold`) when given; f32 out. The bias goes in cuBLASLt's epilogue when the
+/// product is one GEMM, else in a kernel after it.
+pub(super) fn matmul(
+    s: &Stream,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    alpha: f32,
+    bias: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
     let p = matmul::matmul(a.shape(), b.shape())?;
     if p.k == 0 {
         return Err(Error::unsupported("MatMul", "empty inner dimension"));
     }
+    if let Some(c) = bias {
+        if c.dtype() != DType::F32 || c.len() != p.n || c.shape().len() != 1 {
+            return Err(Error::unsupported(
+                "MatMul+Add",
+                format!("bias {} {:?} for {} columns", c.dtype(), c.shape(), p.n),
+            ));
+        }
+    }
     let y = s.alloc(DType::F32, &p.out_shape)?;
     let (oa, ob) = (operand(s, a)?, operand(s, b)?);
-    gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), alpha, 0.0)?;
+    let Some(c) = bias else {
+        gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), alpha, 0.0)?;
+        return Ok(y);
+    };
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let key = LtKey {
+        m: p.m as u64,
+        n: p.n as u64,
+        k: p.k as u64,
+        trans_a: p.trans_a,
+        trans_b: p.trans_b,
+        precision: s.precision,
+    };
+    let fused = if p.batch == 1 {
+        s.gemm_bias(key, oa.ptr, ob.ptr, y.ptr(), c.ptr(), alpha)
+    } else {
+        Err(Error::unsupported("cublasLt", "batched"))
+    };
+    match fused {
+        Ok(()) => {}
+        Err(e) if e.is_unsupported() => {
+            gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), alpha, 0.0)?;
+            let (yp, cp, n, total) = (
+                y.ptr(),
+                c.ptr(),
+                i32_of(p.n, "columns")?,
+                i32_of(y.len(), "element count")?,
+            );
+            let (g, bl) = geom(y.len());
+            s.launch("row_bias_f32", g, bl, args![&yp, &cp, &n, &total])?;
+        }
+        Err(e) => return Err(e),
+    }
     Ok(y)
 }
 

@@ -133,12 +133,24 @@ pub fn run_with_16bit_copy(
     }
 }
 
-/// MatMul(a, b) * alpha (scalar Muls folded into the GEMM, see `plan::fold`); a and b f32
-/// or in the stream's 16-bit operand type.
-pub fn matmul_scaled(s: &Stream, a: GpuTensor, b: GpuTensor, alpha: f32) -> Result<GpuTensor> {
+/// MatMul(a, b) * alpha + bias (scalar Muls and a bias Add folded into the GEMM, see
+/// `plan::fold`); a and b f32 or in the stream's 16-bit operand type.
+pub fn matmul_folded(
+    s: &Stream,
+    a: GpuTensor,
+    b: GpuTensor,
+    alpha: f32,
+    bias: Option<GpuTensor>,
+) -> Result<GpuTensor> {
     let ins = [Some(Input::Dev(a)), Some(Input::Dev(b))];
     let ins = Ins(&ins);
-    linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, alpha)
+    linalg::matmul(
+        s,
+        ins.operand(s, 0)?,
+        ins.operand(s, 1)?,
+        alpha,
+        bias.as_ref(),
+    )
 }
 
 /// Runs `op` on `ins`; returns its first `n_outputs` outputs (at least one).
@@ -219,7 +231,7 @@ pub fn run(
         }
         GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
         GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
-        GpuOp::MatMul => linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, 1.0)?,
+        GpuOp::MatMul => linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, 1.0, None)?,
         GpuOp::Gemm(g) => linalg::gemm(
             s,
             g,
