@@ -212,7 +212,9 @@ pub(super) fn softmax_nd(
 }
 
 /// LayerNormalization; with `n_outputs` > 1 also Mean and InvStdDev (the input's shape
-/// with the normalised dims set to 1).
+/// with the normalised dims set to 1); with `also_16bit` a 16-bit copy of the output too,
+/// made the stream's last converted activation (for the GEMMs reading it next).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn layer_norm(
     s: &Stream,
     x: &GpuTensor,
