@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::ops::Deref;
 
 /// The most input elements, in all, of a GPU-placed node that runs on the host because its
-/// inputs are host-only (see [`ExecStats::host_side_nodes`]).
+/// inputs are host-only (see [`super::ExecStats::host_side_nodes`]).
 pub const HOST_SIDE_ELEMENTS: usize = 4096;
 
 impl<G: Deref<Target = Graph>> Executor<G> {
