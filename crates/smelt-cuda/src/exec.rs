@@ -134,11 +134,14 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             })
             .collect();
         let mut last_use = lifetimes(&graph);
-        let fusion = FusionPlan::new(&graph, &mut ops, opts.fuse, &mut last_use);
-        let lowp = if opts.precision.is_16bit() && opts.store_16bit {
-            lowp::LowpPlan::new(&graph, &ops, &fusion)
-        } else {
-            lowp::LowpPlan::none(graph.values.len())
+        let store_16bit = opts.precision.is_16bit() && opts.store_16bit;
+        // how values are read, for the fusion plan and the 16-bit stores
+        let uses = (opts.fuse || store_16bit).then(|| crate::plan::fuse::Uses::of(&graph));
+        let fused_uses = uses.as_ref().filter(|_| opts.fuse);
+        let fusion = FusionPlan::new(&graph, &mut ops, fused_uses, &mut last_use);
+        let lowp = match &uses {
+            Some(u) if store_16bit => lowp::LowpPlan::new(&graph, &ops, &fusion, u),
+            _ => lowp::LowpPlan::none(graph.values.len()),
         };
         let shape_side = shape_side(&graph, &ops);
         let mut constant = vec![false; graph.values.len()];

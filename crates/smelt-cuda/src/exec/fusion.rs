@@ -38,7 +38,7 @@ pub(super) struct FusionPlan {
 }
 
 impl FusionPlan {
-    /// The groups of `ops` (none when `on` is false), with `last_use` moved so that every
+    /// The groups of `ops` (none without `uses`: fusion off), with `last_use` moved so that every
     /// leaf lives until its group's root; a Conv whose one reader is a Relu gets
     /// `ConvAttrs::relu` set in `ops` and writes the Relu's output; a MatMul reading scalar
     /// Muls takes their scales as alpha (the Muls run no kernel; their tensor inputs live
@@ -46,11 +46,10 @@ impl FusionPlan {
     pub(super) fn new(
         graph: &Graph,
         ops: &mut [Option<GpuOp>],
-        on: bool,
+        uses: Option<&fuse::Uses>,
         last_use: &mut [Option<usize>],
     ) -> FusionPlan {
-        let uses = on.then(|| fuse::Uses::of(graph));
-        let pairs = match &uses {
+        let pairs = match uses {
             Some(u) => fuse::conv_relu(graph, ops, u),
             None => Vec::new(),
         };
@@ -60,10 +59,7 @@ impl FusionPlan {
         let mut masked = ops.to_vec();
         let mut folds = std::collections::HashMap::new();
         let mut folded_into = vec![None; graph.nodes.len()];
-        for f in uses
-            .as_ref()
-            .map_or(Vec::new(), |u| fold::matmul_folds(graph, ops, u))
-        {
+        for f in uses.map_or(Vec::new(), |u| fold::matmul_folds(graph, ops, u)) {
             for &m in &f.muls {
                 masked[m] = None;
                 at[m] = At::Member;
@@ -99,7 +95,7 @@ impl FusionPlan {
                 alias.insert(*y, *z);
             }
         }
-        let groups = match &uses {
+        let groups = match uses {
             Some(u) => fuse::plan(graph, &masked, u),
             None => Vec::new(),
         };
@@ -188,7 +184,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         drop(leaves);
         match r {
             Ok(y) => {
-                if y.dtype() != f32_or_bool(f) {
+                if y.dtype() != fused::dtype(f.out) {
                     inner.stats.stores_16bit += 1;
                 }
                 inner.stats.gpu_nodes += f.members.len() as u64;
@@ -227,13 +223,5 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             }
         }
         Ok(())
-    }
-}
-
-/// The dtype group `f`'s kernel writes when not storing 16 bits.
-fn f32_or_bool(f: &Fusion) -> smelt_core::DType {
-    match f.out {
-        fuse::Ty::F32 => smelt_core::DType::F32,
-        fuse::Ty::Bool => smelt_core::DType::Bool,
     }
 }

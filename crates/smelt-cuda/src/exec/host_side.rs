@@ -40,8 +40,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         if !self.lowp.holds[id] || !matches!(t.dtype(), DType::F16 | DType::BF16) {
             return Ok(t);
         }
-        let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| x as f32).collect();
-        Tensor::from_vec(t.shape().to_vec(), v)
+        smelt_ops::math::cast::cast(&t, DType::F32, false)
     }
 
     /// Evaluates node `n` with its CPU op on host copies of its inputs (downloaded as

@@ -38,10 +38,15 @@ impl LowpPlan {
         }
     }
 
-    /// The plan for `graph` with GPU ops `ops` (None: on the CPU) and fusion `fusion`.
-    pub(super) fn new(graph: &Graph, ops: &[Option<GpuOp>], fusion: &FusionPlan) -> LowpPlan {
+    /// The plan for `graph` (read as `uses` says) with GPU ops `ops` (None: on the CPU)
+    /// and fusion `fusion`.
+    pub(super) fn new(
+        graph: &Graph,
+        ops: &[Option<GpuOp>],
+        fusion: &FusionPlan,
+        uses: &Uses,
+    ) -> LowpPlan {
         let mut p = LowpPlan::none(graph.values.len());
-        let uses = Uses::of(graph);
         for (n, node) in graph.nodes.iter().enumerate() {
             let Some(Some(v)) = node.outputs.first() else {
                 continue;
@@ -61,7 +66,7 @@ impl LowpPlan {
                 p.copy[*v] = true;
             }
             let mut views = Vec::new();
-            if writes_16bit && gemm_operand_only(graph, ops, fusion, &uses, *v, &mut views) {
+            if writes_16bit && gemm_operand_only(graph, ops, fusion, uses, *v, &mut views) {
                 p.store[*v] = true;
                 p.holds[*v] = true;
                 for w in views {

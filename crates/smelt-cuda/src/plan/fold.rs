@@ -65,7 +65,7 @@ pub fn matmul_folds(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<Ma
             let (Some(Some(x)), Some(Some(y))) = (pn.inputs.first(), pn.inputs.get(1)) else {
                 continue;
             };
-            let (tensor, scale) = match (scalar(graph, *x), scalar(graph, *y)) {
+            let (tensor, scale) = match (scalar(graph, uses, *x), scalar(graph, uses, *y)) {
                 (None, Some(s)) => (*x, s),
                 (Some(s), None) => (*y, s),
                 _ => continue,
@@ -121,15 +121,14 @@ fn bias_add(
 
 /// The value of `v` when it is a constant f32 of one element and rank 0 or 1 (an
 /// initializer or a Constant node's `value`).
-fn scalar(graph: &Graph, v: usize) -> Option<f32> {
+fn scalar(graph: &Graph, uses: &Uses, v: usize) -> Option<f32> {
     let t: &Tensor = match graph.initializers.get(&v) {
         Some(t) => t,
         None => {
-            let n = graph.nodes.iter().find(|n| {
-                n.op_type == "Constant"
-                    && n.domain.is_empty()
-                    && n.outputs.first() == Some(&Some(v))
-            })?;
+            let n = &graph.nodes[uses.producer(v)?];
+            if n.op_type != "Constant" || !n.domain.is_empty() {
+                return None;
+            }
             match n.attrs.0.get("value") {
                 Some(Attr::Tensor(t)) => t,
                 _ => return None,

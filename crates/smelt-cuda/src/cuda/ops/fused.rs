@@ -125,7 +125,8 @@ pub(crate) fn run(
     Ok(y)
 }
 
-fn dtype(t: Ty) -> DType {
+/// The dtype of values of type `t`.
+pub(crate) fn dtype(t: Ty) -> DType {
     match t {
         Ty::F32 => DType::F32,
         Ty::Bool => DType::Bool,
