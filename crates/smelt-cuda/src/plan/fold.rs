@@ -94,8 +94,8 @@ fn bias_add(
     m: usize,
     w: usize,
 ) -> Option<(usize, usize)> {
-    let n_cols = match graph.initializers.get(&w) {
-        Some(t) if t.rank() == 2 => t.shape()[1],
+    let n_cols = match initializer(graph, uses, w) {
+        Some((_, t)) if t.rank() == 2 => t.shape()[1],
         _ => return None,
     };
     let y = (*graph.nodes[m].outputs.first()?)?;
@@ -115,15 +115,32 @@ fn bias_add(
         (Some(p), Some(q)) if q == y && p != y => p,
         _ => return None,
     };
-    let t = graph.initializers.get(&c)?;
+    let (c, t) = initializer(graph, uses, c)?;
     (t.dtype() == DType::F32 && t.shape() == [n_cols]).then_some((add, c))
+}
+
+/// The initializer `v` is, directly or through Identity nodes (exporters put those
+/// between a shared initializer, such as the zero biases of a freshly made model, and
+/// each reader): its value id and tensor.
+fn initializer<'g>(graph: &'g Graph, uses: &Uses, mut v: usize) -> Option<(usize, &'g Tensor)> {
+    for _ in 0..8 {
+        if let Some(t) = graph.initializers.get(&v) {
+            return Some((v, t));
+        }
+        let n = &graph.nodes[uses.producer(v)?];
+        if n.op_type != "Identity" || !n.domain.is_empty() {
+            return None;
+        }
+        v = (*n.inputs.first()?)?;
+    }
+    None
 }
 
 /// The value of `v` when it is a constant f32 of one element and rank 0 or 1 (an
 /// initializer or a Constant node's `value`).
 fn scalar(graph: &Graph, uses: &Uses, v: usize) -> Option<f32> {
-    let t: &Tensor = match graph.initializers.get(&v) {
-        Some(t) => t,
+    let t: &Tensor = match initializer(graph, uses, v) {
+        Some((_, t)) => t,
         None => {
             let n = &graph.nodes[uses.producer(v)?];
             if n.op_type != "Constant" || !n.domain.is_empty() {
@@ -191,7 +208,9 @@ mod tests {
         let c = b.constant("c", Tensor::from_vec(vec![3], vec![1f32; 3]).unwrap());
         let c1 = b.constant("c1", Tensor::from_vec(vec![1], vec![1f32]).unwrap());
         let m = b.op("MatMul", &[x, w], Attributes::new()).unwrap();
-        let y = b.add(c, m).unwrap();
+        // the bias through an Identity, as exporters share initializers
+        let ci = b.op("Identity", &[c], Attributes::new()).unwrap();
+        let y = b.add(ci, m).unwrap();
         // not folded: a bias of one value (it broadcasts, it is not one per column)
         let m2 = b.op("MatMul", &[x, w], Attributes::new()).unwrap();
         let y2 = b.add(m2, c1).unwrap();
