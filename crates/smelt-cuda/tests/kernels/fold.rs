@@ -110,9 +110,10 @@ fn scalar_muls_fold_into_matmul_alpha() {
     }
 }
 
-/// x [2, 19, 48] -> MatMul w1 [48, 40] -> Add b1 -> y1; Add(b2, MatMul(x, w2 [48, 24]))
-/// -> Erf -> Mul 0.5 (a fused chain after the folded bias) -> y2; MatMul(x, w1) + b1
-/// read twice (Add and a second output) is not folded.
+/// x [2, 19, 48] -> MatMul w1 [48, 40] -> Add b1 -> y1; Add(Identity(b2), MatMul(x, w2
+/// [48, 24])) (a shared initializer, as exporters write it) -> Erf -> Mul 0.5 (a fused
+/// chain after the folded bias) -> y2; MatMul(x, w1) + b1 read twice (Add and a second
+/// output) is not folded.
 fn linears(rng: &mut Rng) -> Graph {
     let d = |n: usize| Dim::Fixed(n);
     let mut b = GraphBuilder::new("linears");
@@ -126,7 +127,8 @@ fn linears(rng: &mut Rng) -> Graph {
     let m1 = op(&mut b, "MatMul", &[x, w1]);
     let y1 = b.add(m1, b1).unwrap();
     let m2 = op(&mut b, "MatMul", &[x, w2]);
-    let s2 = b.add(b2, m2).unwrap();
+    let b2i = op(&mut b, "Identity", &[b2]);
+    let s2 = b.add(b2i, m2).unwrap();
     let e = op(&mut b, "Erf", &[s2]);
     let y2 = b.mul(e, half).unwrap();
     let m3 = op(&mut b, "MatMul", &[x, w1]);
