@@ -21,7 +21,9 @@ fn opts(fuse: bool) -> ExecOptions {
 
 /// x [rows, cols] + bias [cols] -> exact GELU (Div, Erf, Add, Mul, Mul) -> y; and a
 /// score mask: s [rows, cols] / 8 + m [1, cols] -> IsNaN / Where(0) -> Exp -> z; and a
-/// comparison output x > s (bool root).
+/// comparison output x > s (bool root); and two groups of full-size and scalar leaves
+/// only (four elements per thread where the count allows): Exp(s * 0.5) + x -> q, and
+/// x * 0.5 < s -> lt (bool root).
 fn chains(rows: usize, cols: usize, rng: &mut Rng) -> Graph {
     let d = |n: usize| Dim::Fixed(n);
     let mut b = GraphBuilder::new("chains");
@@ -50,9 +52,16 @@ fn chains(rows: usize, cols: usize, rng: &mut Rng) -> Graph {
     let w = op(&mut b, "Where", &[nan, zero, sm]);
     let z = op(&mut b, "Exp", &[w]);
     let gt = op(&mut b, "Greater", &[x, s]);
+    let sh = b.mul(s, half).unwrap();
+    let ex = op(&mut b, "Exp", &[sh]);
+    let q = b.add(ex, x).unwrap();
+    let xh = b.mul(x, half).unwrap();
+    let lt = op(&mut b, "Less", &[xh, s]);
     b.output(y, "y");
     b.output(z, "z");
     b.output(gt, "gt");
+    b.output(q, "q");
+    b.output(lt, "lt");
     b.build().unwrap()
 }
 
@@ -62,7 +71,8 @@ fn fused_groups_equal_unfused_kernels_and_the_cpu() {
         return;
     }
     let mut rng = Rng::new(77);
-    for (rows, cols) in [(1, 1), (3, 31), (2, 257), (5, 4099)] {
+    // (4, 300) and (8, 4096): counts of a multiple of four
+    for (rows, cols) in [(1, 1), (3, 31), (2, 257), (4, 300), (5, 4099), (8, 4096)] {
         let g = chains(rows, cols, &mut rng);
         let mut mask = rng.tensor(&[1, cols], -2.0, 2.0);
         if cols > 1 {
@@ -91,8 +101,9 @@ fn fused_groups_equal_unfused_kernels_and_the_cpu() {
             );
         }
         let st = fused.stats();
-        // Add+Div+Erf+Add+Mul+Mul, and Div+Add+IsNaN+Where+Exp; the lone Greater is not fused
-        assert_eq!(st.fused_nodes, 11, "{what}: {st:?}");
+        // Add+Div+Erf+Add+Mul+Mul, Div+Add+IsNaN+Where+Exp, Mul+Exp+Add and Mul+Less; the
+        // lone Greater is not fused
+        assert_eq!(st.fused_nodes, 16, "{what}: {st:?}");
         assert_eq!(st.cpu_fallbacks, 0, "{:?}", st.fallback_reasons);
         assert_eq!(plain.stats().fused_nodes, 0);
     }

@@ -34,7 +34,7 @@ enum Access {
 /// The compiled kernels of an executor's groups, by (group index, leaf accesses), so a
 /// launch does not render and hash the group's source again.
 #[derive(Default)]
-pub(crate) struct Kernels(std::collections::HashMap<(usize, Vec<Access>), Func>);
+pub(crate) struct Kernels(std::collections::HashMap<(usize, Vec<Access>, bool), Func>);
 
 /// Runs group `f` (index `k` in its plan, the key into `kernels`; the same `k` always
 /// with the same `out16`) on its leaves (device tensors in `f.leaves` order); returns the
@@ -102,11 +102,20 @@ pub(crate) fn run(
             })?;
         }
     }
-    let func = match kernels.0.get(&(k, access.clone())) {
+    // four elements per thread (vector loads and stores) when no leaf is strided, the
+    // count is a multiple of four and every full-size block is 16-byte aligned
+    let vec4 = y.len() % 4 == 0
+        && y.ptr() % 16 == 0
+        && access.iter().zip(leaves).all(|(a, x)| match a {
+            Access::Full => x.ptr() % 16 == 0,
+            Access::Scalar => true,
+            Access::Strided => false,
+        });
+    let func = match kernels.0.get(&(k, access.clone(), vec4)) {
         Some(&func) => func,
         None => {
-            let func = s.dev.generated(&render(f, &access, out16), "fused")?;
-            kernels.0.insert((k, access), func);
+            let func = s.dev.generated(&render(f, &access, out16, vec4), "fused")?;
+            kernels.0.insert((k, access, vec4), func);
             func
         }
     };
@@ -120,7 +129,7 @@ pub(crate) fn run(
     }
     args.push(&n as *const i32 as *mut c_void);
     args.push(blob.as_ptr() as *mut c_void);
-    let (g, b) = geom(y.len());
+    let (g, b) = geom(if vec4 { y.len() / 4 } else { y.len() });
     s.launch_func(func, "fused", g, b, &mut args)?;
     Ok(y)
 }
@@ -141,8 +150,13 @@ fn ctype(t: Ty) -> &'static str {
 }
 
 /// The kernel source of `f` for these leaf accesses, storing an f32 result as 16-bit
-/// `out16` when given: `fused(T* y, const T0* x0, .., int n, FIdx s)`.
-fn render(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
+/// `out16` when given: `fused(T* y, const T0* x0, .., int n, FIdx s)`; with `vec4`
+/// (no strided leaf, n a multiple of 4, aligned blocks) each thread takes four elements
+/// with vector loads and stores, running the same steps per element.
+fn render(f: &Fusion, access: &[Access], out16: Option<DType>, vec4: bool) -> String {
+    if vec4 {
+        return render_vec4(f, access, out16);
+    }
     let nl = f.leaves.len();
     let mut k = String::new();
     let _ = writeln!(
@@ -181,10 +195,30 @@ fn render(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
             Ty::Bool => writeln!(k, "        bool l{j} = x{j}[{at}] != 0;"),
         };
     }
+    for line in step_lines(f) {
+        let _ = writeln!(k, "        {line}");
+    }
+    let last = f.steps.len() - 1;
+    let _ = match (f.out, out16) {
+        (Ty::F32, Some(d)) => writeln!(
+            k,
+            "        y[i] = to_16bit(t{last}, {});",
+            (d == DType::BF16) as i32
+        ),
+        (Ty::F32, None) => writeln!(k, "        y[i] = t{last};"),
+        (Ty::Bool, _) => writeln!(k, "        y[i] = t{last} ? 1 : 0;"),
+    };
+    k += "    }\n}\n";
+    k
+}
+
+/// One line of C per step of `f` (`t{i}` from the leaves `l{j}` and earlier steps).
+fn step_lines(f: &Fusion) -> Vec<String> {
     let name = |a: &Arg| match a {
         Arg::Leaf(j) => format!("l{j}"),
         Arg::Step(s) => format!("t{s}"),
     };
+    let mut lines = Vec::with_capacity(f.steps.len());
     for (i, st) in f.steps.iter().enumerate() {
         let a: Vec<String> = st.args.iter().map(name).collect();
         let line = match st.op {
@@ -218,17 +252,73 @@ fn render(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
             }
             StepOp::Where => format!("float t{i} = {} ? {} : {};", a[0], a[1], a[2]),
         };
+        lines.push(line);
+    }
+    lines
+}
+
+/// `render`'s four-elements-per-thread form (see there).
+fn render_vec4(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
+    let nl = f.leaves.len();
+    let mut k = String::new();
+    k += "__device__ __forceinline__ float sm_lane(float4 v, int e) { return e == 0 ? v.x : e == 1 ? v.y : e == 2 ? v.z : v.w; }\n";
+    k += "__device__ __forceinline__ unsigned char sm_lane(uchar4 v, int e) { return e == 0 ? v.x : e == 1 ? v.y : e == 2 ? v.z : v.w; }\n";
+    let _ = writeln!(
+        k,
+        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
+    );
+    let out_t = if out16.is_some() {
+        "unsigned short"
+    } else {
+        ctype(f.out)
+    };
+    let _ = write!(k, "extern \"C\" __global__ void fused({out_t}* y");
+    for (j, (_, t)) in f.leaves.iter().enumerate() {
+        let _ = write!(k, ", const {}* x{j}", ctype(*t));
+    }
+    k += ", int n, FIdx s) {\n    int n4 = n >> 2;\n    GRID_STRIDE(i4, n4) {\n";
+    for (j, (_, t)) in f.leaves.iter().enumerate() {
+        if access[j] == Access::Full {
+            let _ = match t {
+                Ty::F32 => writeln!(k, "        float4 v{j} = ((const float4*)x{j})[i4];"),
+                Ty::Bool => writeln!(k, "        uchar4 v{j} = ((const uchar4*)x{j})[i4];"),
+            };
+        }
+    }
+    let r_t = match f.out {
+        Ty::F32 => "float",
+        Ty::Bool => "bool",
+    };
+    let _ = writeln!(k, "        {r_t} r[4];");
+    k += "        #pragma unroll\n        for (int e = 0; e < 4; ++e) {\n";
+    for (j, (_, t)) in f.leaves.iter().enumerate() {
+        let _ = match (t, access[j]) {
+            (Ty::F32, Access::Full) => writeln!(k, "        float l{j} = sm_lane(v{j}, e);"),
+            (Ty::Bool, Access::Full) => writeln!(k, "        bool l{j} = sm_lane(v{j}, e) != 0;"),
+            (Ty::F32, _) => writeln!(k, "        float l{j} = x{j}[0];"),
+            (Ty::Bool, _) => writeln!(k, "        bool l{j} = x{j}[0] != 0;"),
+        };
+    }
+    for line in step_lines(f) {
         let _ = writeln!(k, "        {line}");
     }
-    let last = f.steps.len() - 1;
+    let _ = writeln!(k, "        r[e] = t{};\n        }}", f.steps.len() - 1);
     let _ = match (f.out, out16) {
-        (Ty::F32, Some(d)) => writeln!(
+        (Ty::F32, Some(d)) => {
+            let bf = (d == DType::BF16) as i32;
+            writeln!(
+                k,
+                "        ((uint2*)y)[i4] = make_uint2((unsigned int)to_16bit(r[0], {bf}) | ((unsigned int)to_16bit(r[1], {bf}) << 16), (unsigned int)to_16bit(r[2], {bf}) | ((unsigned int)to_16bit(r[3], {bf}) << 16));"
+            )
+        }
+        (Ty::F32, None) => writeln!(
             k,
-            "        y[i] = to_16bit(t{last}, {});",
-            (d == DType::BF16) as i32
+            "        ((float4*)y)[i4] = make_float4(r[0], r[1], r[2], r[3]);"
         ),
-        (Ty::F32, None) => writeln!(k, "        y[i] = t{last};"),
-        (Ty::Bool, _) => writeln!(k, "        y[i] = t{last} ? 1 : 0;"),
+        (Ty::Bool, _) => writeln!(
+            k,
+            "        ((uchar4*)y)[i4] = make_uchar4(r[0] ? 1 : 0, r[1] ? 1 : 0, r[2] ? 1 : 0, r[3] ? 1 : 0);"
+        ),
     };
     k += "    }\n}\n";
     k
@@ -259,7 +349,7 @@ mod tests {
             out: Ty::F32,
             label: "Add+Erf".into(),
         };
-        let src = render(&f, &[Access::Full, Access::Strided], None);
+        let src = render(&f, &[Access::Full, Access::Strided], None, false);
         assert!(src.contains("float l0 = x0[i];"), "{src}");
         assert!(src.contains("o1 += q * s.st[1][d];"), "{src}");
         assert!(src.contains("float t0 = binary_f(0, l0, l1);"), "{src}");
@@ -270,8 +360,8 @@ mod tests {
             "{src}"
         );
         assert!(src.contains("y[i] = t1;"), "{src}");
-        let src2 = render(&f, &[Access::Scalar, Access::Full], None);
-        let src3 = render(&f, &[Access::Full, Access::Full], Some(DType::BF16));
+        let src2 = render(&f, &[Access::Scalar, Access::Full], None, false);
+        let src3 = render(&f, &[Access::Full, Access::Full], Some(DType::BF16), false);
         assert!(
             src3.contains("fused(unsigned short* y") && src3.contains("y[i] = to_16bit(t1, 1);"),
             "{src3}"
@@ -285,7 +375,48 @@ mod tests {
             return;
         }
         std::env::set_var("SMELT_KERNEL_CACHE", "off");
-        for s in [&src, &src2, &src3] {
+        let src4 = render(&f, &[Access::Full, Access::Scalar], None, true);
+        assert!(
+            src4.contains("float4 v0 = ((const float4*)x0)[i4];")
+                && src4.contains("float l0 = sm_lane(v0, e);")
+                && src4.contains("float l1 = x1[0];")
+                && src4.contains("((float4*)y)[i4] = make_float4(r[0], r[1], r[2], r[3]);"),
+            "{src4}"
+        );
+        let src5 = render(&f, &[Access::Full, Access::Full], Some(DType::F16), true);
+        assert!(
+            src5.contains("((uint2*)y)[i4] = make_uint2(") && src5.contains("to_16bit(r[3], 0)"),
+            "{src5}"
+        );
+        let cmp = Fusion {
+            root: 0,
+            members: vec![0],
+            leaves: vec![(0, Ty::F32), (1, Ty::Bool)],
+            steps: vec![
+                Step {
+                    op: StepOp::IsClass(1),
+                    args: vec![Arg::Leaf(0)],
+                },
+                Step {
+                    op: StepOp::Where,
+                    args: vec![Arg::Leaf(1), Arg::Leaf(0), Arg::Leaf(0)],
+                },
+                Step {
+                    op: StepOp::Compare(crate::plan::elementwise::CompareOp::Less),
+                    args: vec![Arg::Step(1), Arg::Leaf(0)],
+                },
+            ],
+            out: Ty::Bool,
+            label: "IsNaN+Where+Less".into(),
+        };
+        let src6 = render(&cmp, &[Access::Full, Access::Full], None, true);
+        assert!(
+            src6.contains("uchar4 v1 = ((const uchar4*)x1)[i4];")
+                && src6.contains("bool l1 = sm_lane(v1, e) != 0;")
+                && src6.contains("make_uchar4(r[0] ? 1 : 0"),
+            "{src6}"
+        );
+        for s in [&src, &src2, &src3, &src4, &src5, &src6] {
             let ptx = crate::cuda::device::compile_generated(s, "--gpu-architecture=compute_90")
                 .unwrap_or_else(|e| panic!("{e}\n{s}"));
             assert!(ptx.contains(".entry fused("), "no fused kernel in the PTX");
