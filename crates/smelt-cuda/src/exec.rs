@@ -74,6 +74,7 @@ struct Inner {
     small: HashMap<usize, (Vec<u8>, GpuTensor)>,
     /// The fused groups' compiled kernels.
     fused: crate::cuda::ops::fused::Kernels,
+    fused_softmax: crate::cuda::ops::fused_softmax::Kernels,
 }
 
 /// The largest host value (bytes) kept in the executor's small-upload cache.
@@ -187,6 +188,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 first_wait: None,
                 small: HashMap::new(),
                 fused: Default::default(),
+                fused_softmax: Default::default(),
             }),
             opts,
         })
@@ -394,6 +396,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 // a fused member runs with its group, at the group's root
                 fusion::At::Member => continue,
                 fusion::At::Root(k) => self.run_fused(inner, env, k, capturing, rec)?,
+                fusion::At::Softmax(k) => self.run_softmax_fused(inner, env, k, capturing, rec)?,
                 fusion::At::None => self.run_node(inner, env, n, capturing, rec)?,
             }
         }

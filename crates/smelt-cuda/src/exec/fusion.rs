@@ -7,6 +7,7 @@ use super::{falls_back, Executor, Inner, Slot};
 use crate::cuda::ops::fused;
 use crate::plan::fold::{self, MatMulFold};
 use crate::plan::fuse::{self, Fusion};
+use crate::plan::softmax_fuse::{softmax_fusions, SoftmaxFusion};
 use crate::plan::GpuOp;
 use crate::profile::Recorder;
 use smelt_core::Result;
@@ -21,10 +22,14 @@ pub(super) enum At {
     Root(usize),
     /// A member other than the root: nothing runs here.
     Member,
+    /// Softmax fusion k (see `plan::softmax_fuse`): it runs here with its groups.
+    Softmax(usize),
 }
 
 pub(super) struct FusionPlan {
     pub(super) groups: Vec<Fusion>,
+    /// Softmaxes run with the groups before and after them.
+    pub(super) softmax: Vec<SoftmaxFusion>,
     pub(super) at: Vec<At>,
     /// Conv output value -> the output of the Relu fused into it (the Conv writes there).
     alias: std::collections::HashMap<usize, usize>,
@@ -108,8 +113,25 @@ impl FusionPlan {
                 last_use[leaf] = Some(last_use[leaf].map_or(f.root, |l| l.max(f.root)));
             }
         }
+        let softmax = match &uses {
+            Some(u) => softmax_fusions(graph, &masked, u, &groups),
+            None => Vec::new(),
+        };
+        for (k, sf) in softmax.iter().enumerate() {
+            at[sf.softmax] = At::Softmax(k);
+            if let Some(g) = sf.pre {
+                at[groups[g].root] = At::Member;
+                for &(leaf, _) in &groups[g].leaves {
+                    last_use[leaf] = Some(last_use[leaf].map_or(sf.softmax, |l| l.max(sf.softmax)));
+                }
+            }
+            if let Some((g, _)) = sf.post {
+                at[groups[g].root] = At::Member;
+            }
+        }
         FusionPlan {
             groups,
+            softmax,
             at,
             alias,
             epilogue_of,
@@ -140,6 +162,14 @@ impl FusionPlan {
     pub(super) fn label(&self, n: usize) -> Option<String> {
         match self.at[n] {
             At::Root(k) => Some(format!("Fused({})", self.groups[k].label)),
+            At::Softmax(k) => {
+                let sf = &self.softmax[k];
+                let group = |g: usize| format!("Fused({})", self.groups[g].label);
+                let mut parts: Vec<String> = sf.pre.map(group).into_iter().collect();
+                parts.push("Softmax".into());
+                parts.extend(sf.post.map(|(g, _)| group(g)));
+                Some(parts.join("+"))
+            }
             _ => self.epilogue_of[n].map(|(_, l)| l.to_string()),
         }
     }
@@ -220,6 +250,114 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         for &(leaf, _) in &f.leaves {
             if self.last_use[leaf] == Some(f.root) {
                 env[leaf] = Slot::default();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<G: Deref<Target = Graph>> Executor<G> {
+    /// Runs softmax fusion k at its Softmax node: one kernel over the group before's
+    /// leaves (or the softmax input) and the group after's other leaves; on inputs the
+    /// kernel does not take, the group before, the Softmax and the group after apart.
+    pub(super) fn run_softmax_fused(
+        &self,
+        inner: &mut Inner,
+        env: &mut [Slot],
+        k: usize,
+        capturing: bool,
+        rec: &mut Option<Recorder>,
+    ) -> Result<()> {
+        let sf = &self.fusion.softmax[k];
+        let node = &self.graph.nodes[sf.softmax];
+        let pre = sf.pre.map(|g| &self.fusion.groups[g]);
+        let post = sf.post.map(|(g, leaf)| (&self.fusion.groups[g], leaf));
+        let mut ids: Vec<usize> = match pre {
+            Some(f) => f.leaves.iter().map(|(id, _)| *id).collect(),
+            None => node.inputs.iter().flatten().copied().collect(),
+        };
+        if let Some((f, given)) = post {
+            ids.extend(
+                f.leaves
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != given)
+                    .map(|(_, (id, _))| *id),
+            );
+        }
+        let out = sf.output(&self.graph, &self.fusion.groups);
+        let out16 = match out {
+            Some(o) if self.lowp.store[o] => self.store_type(),
+            _ => None,
+        };
+        let mut leaves = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            leaves.push(
+                self.dev_of(inner, env, id)
+                    .map_err(|e| e.in_node(&node.name, &node.op_type))?,
+            );
+        }
+        let mark = match rec {
+            Some(r) => Some(r.start(&inner.stream, sf.softmax)?),
+            None => None,
+        };
+        inner.stream.set_error_code(sf.softmax as i32 + 1);
+        let refs: Vec<_> = leaves.iter().collect();
+        let r = crate::cuda::ops::fused_softmax::run(
+            &inner.stream,
+            &mut inner.fused_softmax,
+            k,
+            sf.kind,
+            pre,
+            post,
+            &refs,
+            out16,
+        );
+        if let (Some(r), Some(m)) = (rec.as_mut(), mark) {
+            r.end(&inner.stream, m)?;
+        }
+        drop(refs);
+        drop(leaves);
+        match r {
+            Ok(y) => {
+                let members = 1
+                    + pre.map_or(0, |f| f.members.len())
+                    + post.map_or(0, |(f, _)| f.members.len());
+                inner.stats.gpu_nodes += members as u64;
+                inner.stats.fused_nodes += members as u64;
+                if out16.is_some() && y.dtype() != smelt_core::DType::F32 {
+                    inner.stats.stores_16bit += 1;
+                }
+                if let Some(o) = out {
+                    if self.last_use[o].is_some() {
+                        env[o] = Slot {
+                            host: None,
+                            dev: Some(y),
+                        };
+                    }
+                }
+            }
+            Err(e) if falls_back(&e) => {
+                if inner.stats.fallback_reasons.len() < 32 {
+                    inner.stats.fallback_reasons.push(format!(
+                        "{} (fused softmax): {e}; its groups and the Softmax ran apart",
+                        node.name
+                    ));
+                }
+                if let Some(g) = sf.pre {
+                    self.run_fused(inner, env, g, capturing, rec)?;
+                }
+                self.run_node(inner, env, sf.softmax, capturing, rec)?;
+                if let Some((g, _)) = sf.post {
+                    self.run_fused(inner, env, g, capturing, rec)?;
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.in_node(&node.name, "fused softmax")),
+        }
+        for &id in &ids {
+            if self.last_use[id] == Some(sf.softmax) {
+                env[id] = Slot::default();
             }
         }
         Ok(())

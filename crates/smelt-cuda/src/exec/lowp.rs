@@ -2,8 +2,9 @@
 //! each f32 operand to 16 bits before the GEMM; a value whose every reader, directly or
 //! through views (Reshape, Flatten, Squeeze, Unsqueeze, Identity), is such an operand can
 //! be written in 16 bits by its producer instead, which saves the conversion pass and half
-//! the producer's stores. Producers that do: a fused element-wise group with an f32 result
-//! and a Transpose (the attention heads' layout changes). The rounding is the one the
+//! the producer's stores. Producers that do: a fused element-wise group with an f32 result,
+//! a fused softmax (attention's probabilities) and a Transpose (the attention heads'
+//! layout changes). The rounding is the one the
 //! GEMM's conversion would do, so results are bit for bit those without it.
 //!
 //! A scalar Mul folded into a MatMul (see `plan::fold`) passes its input to the MatMul,
@@ -48,14 +49,23 @@ impl LowpPlan {
     ) -> LowpPlan {
         let mut p = LowpPlan::none(graph.values.len());
         for (n, node) in graph.nodes.iter().enumerate() {
-            let Some(Some(v)) = node.outputs.first() else {
+            let Some(Some(mut v)) = node.outputs.first().copied() else {
                 continue;
             };
             let writes_16bit = match fusion.at[n] {
                 At::Root(k) => fusion.groups[k].out == crate::plan::fuse::Ty::F32,
                 At::Member => false,
                 At::None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
+                At::Softmax(k) => match fusion.softmax[k].output(graph, &fusion.groups) {
+                    // a fused softmax writes its group after's output
+                    Some(o) => {
+                        v = o;
+                        true
+                    }
+                    None => false,
+                },
             };
+            let v = &v;
             if matches!(ops[n], Some(GpuOp::LayerNorm { .. }))
                 && fusion.at[n] == At::None
                 && uses.readers(*v).iter().any(|&r| {

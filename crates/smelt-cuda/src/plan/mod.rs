@@ -33,6 +33,7 @@ pub mod rotary;
 pub mod scatter;
 pub mod sequence;
 pub mod signal;
+pub mod softmax_fuse;
 pub mod train;
 
 pub use op::GpuOp;

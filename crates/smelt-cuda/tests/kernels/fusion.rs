@@ -163,3 +163,112 @@ fn conv_with_its_relu_equals_the_two_apart() {
         assert_eq!(st.cpu_fallbacks, 0, "{:?}", st.fallback_reasons);
     }
 }
+
+/// s [2, 3, 5, k] / 8 + m [2, 1, 1, k] -> Softmax(-1) -> Where(IsNaN(p), 0, p) -> y, with
+/// batch 1 of the mask all -inf (its rows are NaN before the guard); `pv`: y read only by
+/// MatMul(y, v [2, 3, k, 16]) -> z instead of returned.
+fn attention_softmax(k: usize, pv: bool) -> Graph {
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("attention_softmax");
+    let s = b.placeholder("s", DType::F32, &[d(2), d(3), d(5), d(k)]);
+    let m = b.placeholder("m", DType::F32, &[d(2), d(1), d(1), d(k)]);
+    let eight = b.constant("eight", Tensor::scalar(8f32));
+    let zero = b.constant("zero", Tensor::scalar(0f32));
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V]| b.op(t, ins, Attributes::new()).unwrap();
+    let sc = op(&mut b, "Div", &[s, eight]);
+    let sm = b.add(sc, m).unwrap();
+    let mut axis = Attributes::new();
+    axis.0.insert("axis".into(), smelt_ir::Attr::Int(-1));
+    let p = b.op("Softmax", &[sm], axis).unwrap();
+    let nan = op(&mut b, "IsNaN", &[p]);
+    let y = op(&mut b, "Where", &[nan, zero, p]);
+    if pv {
+        let v = b.placeholder("v", DType::F32, &[d(2), d(3), d(k), d(16)]);
+        let z = op(&mut b, "MatMul", &[y, v]);
+        b.output(z, "z");
+    } else {
+        b.output(y, "y");
+    }
+    b.build().unwrap()
+}
+
+/// The softmax fused with the groups before and after it gives the bits of the three
+/// kernels apart (rows of 1 to 1024 values), and runs them apart for longer rows; at fp16
+/// with a MatMul reader it stores 16 bits, the same bits as without.
+#[test]
+fn softmax_with_its_groups_equals_them_apart() {
+    if !gpu_or_skip("softmax_with_its_groups_equals_them_apart") {
+        return;
+    }
+    let mut rng = Rng::new(79);
+    for k in [1, 31, 128, 1024, 1500] {
+        let feeds = |rng: &mut Rng, pv: bool| {
+            let mut mask = rng.tensor(&[2, 1, 1, k], -2.0, 2.0);
+            let mut mv = mask.as_slice::<f32>().unwrap().to_vec();
+            mv[k..].iter_mut().for_each(|x| *x = f32::NEG_INFINITY);
+            mask = Tensor::from_vec(vec![2, 1, 1, k], mv).unwrap();
+            let mut f = vec![
+                ("s".to_string(), rng.tensor(&[2, 3, 5, k], -20.0, 20.0)),
+                ("m".to_string(), mask),
+            ];
+            if pv {
+                f.push(("v".to_string(), rng.tensor(&[2, 3, k, 16], -1.0, 1.0)));
+            }
+            f
+        };
+        let g = attention_softmax(k, false);
+        let f = feeds(&mut rng, false);
+        let on = vec![true; g.nodes.len()];
+        let fused = Executor::with_options(&g, &on, opts(true)).unwrap();
+        let apart = Executor::with_options(&g, &on, opts(false)).unwrap();
+        let got = fused.run(f.clone()).unwrap();
+        let want = smelt_cpu::run(&g, f.clone()).unwrap();
+        compare(
+            &format!("attention softmax k {k} vs cpu"),
+            &want,
+            &got,
+            ULPS,
+        );
+        assert_eq!(
+            got[0].1.le_bytes().unwrap(),
+            apart.run(f).unwrap()[0].1.le_bytes().unwrap(),
+            "k {k}: the fused softmax differs from the kernels apart"
+        );
+        let st = fused.stats();
+        assert_eq!(st.cpu_fallbacks, 0, "{:?}", st.fallback_reasons);
+        if k <= 1024 {
+            // Div+Add, Softmax and IsNaN+Where in one kernel
+            assert_eq!(st.fused_nodes, 5, "k {k}: {st:?}");
+        } else {
+            assert_eq!(
+                st.fused_nodes, 4,
+                "k {k}: the two groups, the Softmax apart: {st:?}"
+            );
+            assert!(
+                st.fallback_reasons
+                    .iter()
+                    .any(|r| r.contains("fused softmax")),
+                "{st:?}"
+            );
+        }
+        // fp16 with the PV MatMul: the probabilities stored in 16 bits, the same bits
+        let g = attention_softmax(k, true);
+        let f = feeds(&mut rng, true);
+        let on = vec![true; g.nodes.len()];
+        let lowp = |store_16bit: bool| ExecOptions {
+            precision: Precision::F16,
+            store_16bit,
+            ..opts(true)
+        };
+        let with = Executor::with_options(&g, &on, lowp(true)).unwrap();
+        let without = Executor::with_options(&g, &on, lowp(false)).unwrap();
+        let (a, b) = (with.run(f.clone()).unwrap(), without.run(f).unwrap());
+        assert_eq!(
+            a[0].1.le_bytes().unwrap(),
+            b[0].1.le_bytes().unwrap(),
+            "k {k}: 16-bit probabilities differ from converting them in the GEMM"
+        );
+        // by the fused kernel, or by the NaN guard's group when the rows run apart
+        assert_eq!(with.stats().stores_16bit, 1, "k {k}: {:?}", with.stats());
+    }
+}

@@ -22,7 +22,7 @@ use std::fmt::Write;
 
 /// How the kernel reads a leaf at output element i.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum Access {
+pub(crate) enum Access {
     /// The leaf has the output's shape: element i.
     Full,
     /// One element broadcast everywhere: element 0.
@@ -65,43 +65,7 @@ pub(crate) fn run(
     if y.is_empty() {
         return Ok(y);
     }
-    let dense = dense_strides(&out_shape);
-    let strides: Vec<Vec<i64>> = leaves
-        .iter()
-        .map(|x| broadcast_strides(x.shape(), &out_shape))
-        .collect();
-    let mut all: Vec<&[i64]> = vec![&dense];
-    all.extend(strides.iter().map(|v| v.as_slice()));
-    let (dims, st) = merge_dims(&out_shape, &all);
-    if dims.len() > MAX_RANK {
-        return Err(Error::unsupported(
-            "fused element-wise",
-            format!("rank {} after merging dims exceeds {MAX_RANK}", dims.len()),
-        ));
-    }
-    let access: Vec<Access> = (0..leaves.len())
-        .map(|j| {
-            if st[j + 1] == st[0] {
-                Access::Full
-            } else if st[j + 1].iter().all(|&v| v == 0) {
-                Access::Scalar
-            } else {
-                Access::Strided
-            }
-        })
-        .collect();
-    // the index block: rank, dims[MAX_RANK], then MAX_RANK strides per leaf (all i32, so
-    // the layout is the kernel's `FIdx` with no padding)
-    let mut blob = vec![0i32; 1 + MAX_RANK * (1 + leaves.len())];
-    blob[0] = dims.len() as i32;
-    for (d, &n) in dims.iter().enumerate() {
-        blob[1 + d] = i32_of(n, "a dimension")?;
-        for j in 0..leaves.len() {
-            blob[1 + MAX_RANK * (1 + j) + d] = i32::try_from(st[j + 1][d]).map_err(|_| {
-                Error::unsupported("fused element-wise", "a stride exceeds 32 bits")
-            })?;
-        }
-    }
+    let (access, blob) = leaf_index(&out_shape, leaves)?;
     // four elements per thread (vector loads and stores) when no leaf is strided, the
     // count is a multiple of four and every full-size block is 16-byte aligned
     let vec4 = y.len() % 4 == 0
@@ -134,6 +98,54 @@ pub(crate) fn run(
     Ok(y)
 }
 
+/// How each leaf is read over output shape `out_shape` (each leaf broadcasts to it), and
+/// the kernel's `FIdx` block: rank, dims[MAX_RANK], then MAX_RANK strides per leaf (all
+/// i32, so the layout has no padding). More than `MAX_RANK` dims after merging, or a
+/// stride over 32 bits, is `Error::UnsupportedOp`.
+pub(crate) fn leaf_index(
+    out_shape: &[usize],
+    leaves: &[&GpuTensor],
+) -> Result<(Vec<Access>, Vec<i32>)> {
+    let dense = dense_strides(out_shape);
+    let strides: Vec<Vec<i64>> = leaves
+        .iter()
+        .map(|x| broadcast_strides(x.shape(), out_shape))
+        .collect();
+    let mut all: Vec<&[i64]> = vec![&dense];
+    all.extend(strides.iter().map(|v| v.as_slice()));
+    let (dims, st) = merge_dims(out_shape, &all);
+    if dims.len() > MAX_RANK {
+        return Err(Error::unsupported(
+            "fused element-wise",
+            format!("rank {} after merging dims exceeds {MAX_RANK}", dims.len()),
+        ));
+    }
+    let access: Vec<Access> = (0..leaves.len())
+        .map(|j| {
+            if st[j + 1] == st[0] {
+                Access::Full
+            } else if st[j + 1].iter().all(|&v| v == 0) {
+                Access::Scalar
+            } else {
+                Access::Strided
+            }
+        })
+        .collect();
+    // the index block: rank, dims[MAX_RANK], then MAX_RANK strides per leaf (all i32, so
+    // the layout is the kernel's `FIdx` with no padding)
+    let mut blob = vec![0i32; 1 + MAX_RANK * (1 + leaves.len())];
+    blob[0] = dims.len() as i32;
+    for (d, &n) in dims.iter().enumerate() {
+        blob[1 + d] = i32_of(n, "a dimension")?;
+        for j in 0..leaves.len() {
+            blob[1 + MAX_RANK * (1 + j) + d] = i32::try_from(st[j + 1][d]).map_err(|_| {
+                Error::unsupported("fused element-wise", "a stride exceeds 32 bits")
+            })?;
+        }
+    }
+    Ok((access, blob))
+}
+
 /// The dtype of values of type `t`.
 pub(crate) fn dtype(t: Ty) -> DType {
     match t {
@@ -142,7 +154,7 @@ pub(crate) fn dtype(t: Ty) -> DType {
     }
 }
 
-fn ctype(t: Ty) -> &'static str {
+pub(crate) fn ctype(t: Ty) -> &'static str {
     match t {
         Ty::F32 => "float",
         Ty::Bool => "unsigned char",
@@ -212,8 +224,60 @@ fn render(f: &Fusion, access: &[Access], out16: Option<DType>, vec4: bool) -> St
     k
 }
 
+/// Lines computing group `f` at output element `i` (an `int` in scope, as is the kernel's
+/// `FIdx s`), for a kernel whose parameter `x{p}` is read per `access[p]`: leaf j of `f`
+/// is parameter `param[j]`, except leaf `given.0`, which is the C float expression
+/// `given.1` (a value the kernel computed). The result is `t{steps - 1}`; the caller puts
+/// the lines in a block of their own.
+pub(crate) fn group_lines(
+    f: &Fusion,
+    param: &[Option<usize>],
+    access: &[Access],
+    given: Option<(usize, &str)>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let strided: Vec<usize> = param
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&p| access[p] == Access::Strided)
+        .collect();
+    if !strided.is_empty() {
+        let mut l = String::new();
+        for &p in &strided {
+            let _ = write!(l, "int o{p} = 0; ");
+        }
+        l += "{ int rr = i; for (int d = s.rank - 1; d >= 0; --d) { int q = rr % s.dims[d]; rr /= s.dims[d];";
+        for &p in &strided {
+            let _ = write!(l, " o{p} += q * s.st[{p}][d];");
+        }
+        l += " } }";
+        lines.push(l);
+    }
+    for (j, (_, t)) in f.leaves.iter().enumerate() {
+        if let Some((_, expr)) = given.filter(|(g, _)| *g == j) {
+            lines.push(format!("float l{j} = {expr};"));
+            continue;
+        }
+        let Some(p) = param[j] else {
+            continue;
+        };
+        let at = match access[p] {
+            Access::Full => "i".to_string(),
+            Access::Scalar => "0".to_string(),
+            Access::Strided => format!("o{p}"),
+        };
+        lines.push(match t {
+            Ty::F32 => format!("float l{j} = x{p}[{at}];"),
+            Ty::Bool => format!("bool l{j} = x{p}[{at}] != 0;"),
+        });
+    }
+    lines.extend(step_lines(f));
+    lines
+}
+
 /// One line of C per step of `f` (`t{i}` from the leaves `l{j}` and earlier steps).
-fn step_lines(f: &Fusion) -> Vec<String> {
+pub(crate) fn step_lines(f: &Fusion) -> Vec<String> {
     let name = |a: &Arg| match a {
         Arg::Leaf(j) => format!("l{j}"),
         Arg::Step(s) => format!("t{s}"),

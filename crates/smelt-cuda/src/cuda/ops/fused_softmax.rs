@@ -1,0 +1,295 @@
+//! The CUDA side of `plan::softmax_fuse`: one warp per row of up to 1024 values (the
+//! arithmetic of `softmax_warp_f32`, norm.cu), the group before computed as the row is
+//! loaded and the group after as it is stored, rendered and compiled with NVRTC like the
+//! element-wise groups (`super::fused`, same device functions, no contraction), so the
+//! result equals the three kernels run apart.
+
+use super::fused::{ctype, group_lines, leaf_index, Access};
+use crate::cuda::device::Func;
+use crate::cuda::stream::Stream;
+use crate::cuda::tensor::GpuTensor;
+use crate::plan::fuse::{Fusion, Ty};
+use crate::plan::{broadcast_shape, i32_of, BLOCK, MAX_RANK};
+use smelt_core::{DType, Error, Result};
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::fmt::Write;
+
+/// Compiled kernels by (fusion index, leaf accesses).
+#[derive(Default)]
+pub(crate) struct Kernels(HashMap<(usize, Vec<Access>), Func>);
+
+/// Softmax (`kind` 0) or LogSoftmax (1) over the last axis with `pre` computing its input
+/// and `post` (with the index of its leaf that is the softmax output) reading its output.
+/// `leaves` are the kernel's inputs: the softmax input when there is no `pre`, else
+/// `pre`'s leaves; then `post`'s leaves other than the softmax output. Returns `post`'s
+/// output (the softmax's without it), in 16-bit `out16` when given. Rows over 1024
+/// values, or leaves that do not broadcast to the softmax shape, are
+/// `Error::UnsupportedOp` (the executor then runs the three apart).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run(
+    s: &Stream,
+    kernels: &mut Kernels,
+    k: usize,
+    kind: i32,
+    pre: Option<&Fusion>,
+    post: Option<(&Fusion, usize)>,
+    leaves: &[&GpuTensor],
+    out16: Option<DType>,
+) -> Result<GpuTensor> {
+    let n_in = pre.map_or(1, |f| f.leaves.len());
+    let shapes: Vec<&[usize]> = leaves[..n_in].iter().map(|x| x.shape()).collect();
+    let shape = broadcast_shape(&shapes)?;
+    let mut all: Vec<&[usize]> = leaves.iter().map(|x| x.shape()).collect();
+    all.push(&shape);
+    if broadcast_shape(&all)? != shape {
+        return Err(Error::unsupported(
+            "fused softmax",
+            "a leaf of the group after broadcasts past the softmax shape",
+        ));
+    }
+    let n = *shape.last().unwrap_or(&1);
+    if n > 1024 {
+        return Err(Error::unsupported(
+            "fused softmax",
+            format!("rows of {n} values"),
+        ));
+    }
+    let y = s.alloc(out16.unwrap_or(DType::F32), &shape)?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let expect = |x: &GpuTensor, t: Ty| {
+        let want = super::fused::dtype(t);
+        if x.dtype() == want {
+            Ok(())
+        } else {
+            Err(Error::unsupported(
+                "fused softmax",
+                format!("a leaf is {}, planned {want}", x.dtype()),
+            ))
+        }
+    };
+    match pre {
+        Some(f) => {
+            for ((_, t), x) in f.leaves.iter().zip(leaves) {
+                expect(x, *t)?;
+            }
+        }
+        None => expect(leaves[0], Ty::F32)?,
+    }
+    if let Some((f, given)) = post {
+        let others = f.leaves.iter().enumerate().filter(|(j, _)| *j != given);
+        for ((_, (_, t)), x) in others.zip(&leaves[n_in..]) {
+            expect(x, *t)?;
+        }
+    }
+    let (access, blob) = leaf_index(&shape, leaves)?;
+    let func = match kernels.0.get(&(k, access.clone())) {
+        Some(&f) => f,
+        None => {
+            let src = render(kind, pre, post, leaves.len(), &access, out16);
+            let f = s.dev.generated(&src, "fused_softmax")?;
+            kernels.0.insert((k, access), f);
+            f
+        }
+    };
+    let rows = i32_of(y.len() / n, "rows")?;
+    let nn = i32_of(n, "row length")?;
+    let yp = y.ptr();
+    let ptrs: Vec<u64> = leaves.iter().map(|x| x.ptr()).collect();
+    let mut args: Vec<*mut c_void> = Vec::with_capacity(ptrs.len() + 4);
+    args.push(&yp as *const u64 as *mut c_void);
+    for p in &ptrs {
+        args.push(p as *const u64 as *mut c_void);
+    }
+    args.push(&rows as *const i32 as *mut c_void);
+    args.push(&nn as *const i32 as *mut c_void);
+    args.push(blob.as_ptr() as *mut c_void);
+    let per_block = (BLOCK / 32) as usize;
+    let grid = (y.len() / n).div_ceil(per_block) as u32;
+    s.launch_func(func, "fused_softmax", grid, BLOCK, &mut args)?;
+    Ok(y)
+}
+
+/// The kernel source: `fused_softmax(T* y, const T0* x0, .., int rows, int n, FIdx s)`.
+fn render(
+    kind: i32,
+    pre: Option<&Fusion>,
+    post: Option<(&Fusion, usize)>,
+    nl: usize,
+    access: &[Access],
+    out16: Option<DType>,
+) -> String {
+    let mut k = String::new();
+    let _ = writeln!(
+        k,
+        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
+    );
+    let out_t = if out16.is_some() {
+        "unsigned short"
+    } else {
+        "float"
+    };
+    let _ = write!(k, "extern \"C\" __global__ void fused_softmax({out_t}* y");
+    let n_in = pre.map_or(1, |f| f.leaves.len());
+    let mut types: Vec<Ty> = match pre {
+        Some(f) => f.leaves.iter().map(|(_, t)| *t).collect(),
+        None => vec![Ty::F32],
+    };
+    if let Some((f, given)) = post {
+        types.extend(
+            f.leaves
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != given)
+                .map(|(_, (_, t))| *t),
+        );
+    }
+    for (p, t) in types.iter().enumerate() {
+        let _ = write!(k, ", const {}* x{p}", ctype(*t));
+    }
+    k += ", int rows, int n, FIdx s) {\n";
+    k += "    int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;\n";
+    k += "    if (r >= rows) return;\n    float v[32];\n    float m = (-SM_INF);\n";
+    k += "#pragma unroll\n    for (int k = 0; k < 32; ++k) {\n        int j = lane + 32 * k;\n";
+    k += "        float in = (-SM_INF);\n        if (j < n) {\n            int i = r * n + j;\n";
+    match pre {
+        Some(f) => {
+            let param: Vec<Option<usize>> = (0..f.leaves.len()).map(Some).collect();
+            k += "            {\n";
+            for line in group_lines(f, &param, access, None) {
+                let _ = writeln!(k, "            {line}");
+            }
+            let _ = writeln!(
+                k,
+                "            in = t{};\n            }}",
+                f.steps.len() - 1
+            );
+        }
+        None => k += "            in = x0[i];\n",
+    }
+    k +=
+        "        }\n        v[k] = in;\n        m = fmaxf(m, v[k]);\n    }\n    m = warp_max(m);\n";
+    k += "    float sum = 0.0f;\n#pragma unroll\n    for (int k = 0; k < 32; ++k) {\n";
+    k += "        int j = lane + 32 * k;\n        float e = j < n ? expf(v[k] - m) : 0.0f;\n";
+    let _ = writeln!(
+        k,
+        "        sum += e;\n        if (!{kind}) v[k] = e;\n    }}"
+    );
+    k += "    sum = warp_sum(sum);\n    float ls = logf(sum), inv = 1.0f / sum;\n";
+    k += "#pragma unroll\n    for (int k = 0; k < 32; ++k) {\n        int j = lane + 32 * k;\n";
+    k += "        if (j < n) {\n            int i = r * n + j;\n";
+    let _ = writeln!(
+        k,
+        "            float p = {kind} ? v[k] - m - ls : v[k] * inv;\n            float o = p;"
+    );
+    if let Some((f, given)) = post {
+        let mut next = n_in;
+        let param: Vec<Option<usize>> = (0..f.leaves.len())
+            .map(|j| {
+                (j != given).then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        k += "            {\n";
+        for line in group_lines(f, &param, access, Some((given, "p"))) {
+            let _ = writeln!(k, "            {line}");
+        }
+        let _ = writeln!(k, "            o = t{};\n            }}", f.steps.len() - 1);
+    }
+    let _ = match out16 {
+        Some(d) => writeln!(
+            k,
+            "            y[i] = to_16bit(o, {});",
+            (d == DType::BF16) as i32
+        ),
+        None => writeln!(k, "            y[i] = o;"),
+    };
+    k += "        }\n    }\n}\n";
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fuse::{plan, Uses};
+    use crate::plan::op::GpuOp;
+    use smelt_core::{Dim, Tensor};
+    use smelt_ir::{Attr, Attributes};
+    use smelt_ops::GraphBuilder;
+
+    /// The attention softmax (s / 8 + m, Softmax, the NaN guard) renders with each leaf
+    /// read as planned, and compiles with NVRTC where libnvrtc is present.
+    #[test]
+    fn renders_and_compiles_an_attention_softmax() {
+        let d = |n: usize| Dim::Fixed(n);
+        let mut b = GraphBuilder::new("attn");
+        let s = b.placeholder("s", DType::F32, &[d(2), d(4), d(8), d(8)]);
+        let m = b.placeholder("m", DType::F32, &[d(2), d(1), d(1), d(8)]);
+        let eight = b.constant("eight", Tensor::scalar(8f32));
+        let zero = b.constant("zero", Tensor::scalar(0f32));
+        let mut a = Attributes::new();
+        a.0.insert("axis".into(), Attr::Int(-1));
+        let sc = b.op("Div", &[s, eight], Attributes::new()).unwrap();
+        let sm = b.add(sc, m).unwrap();
+        let p = b.op("Softmax", &[sm], a).unwrap();
+        let nan = b.op("IsNaN", &[p], Attributes::new()).unwrap();
+        let y = b.op("Where", &[nan, zero, p], Attributes::new()).unwrap();
+        b.output(y, "y");
+        let g = b.build().unwrap();
+        let ops: Vec<Option<GpuOp>> = g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
+        let groups = plan(&g, &ops, &Uses::of(&g));
+        let (pre, post) = (&groups[0], &groups[1]);
+        let given = post
+            .leaves
+            .iter()
+            .position(|(id, _)| Some(*id) == g.nodes[2].outputs[0]);
+        let given = given.expect("the softmax output is a leaf of the guard");
+        // kernel leaves: s (full), eight (scalar), m (strided), then zero (scalar)
+        let access = [
+            Access::Full,
+            Access::Scalar,
+            Access::Strided,
+            Access::Scalar,
+        ];
+        let src = render(
+            0,
+            Some(pre),
+            Some((post, given)),
+            4,
+            &access,
+            Some(DType::F16),
+        );
+        assert!(src.contains("float l0 = x0[i];"), "{src}");
+        assert!(
+            src.contains("o2 += q * s.st[2][d];") && src.contains("x2[o2]"),
+            "{src}"
+        );
+        assert!(src.contains(&format!("float l{given} = p;")), "{src}");
+        assert!(
+            src.contains("x3[0]") && src.contains("y[i] = to_16bit(o, 0);"),
+            "{src}"
+        );
+        let plain = render(1, None, None, 1, &[Access::Full], None);
+        assert!(
+            plain.contains("in = x0[i];") && plain.contains("y[i] = o;"),
+            "{plain}"
+        );
+        if !crate::cuda::device::nvrtc_present() {
+            eprintln!("SKIP: libnvrtc not found (the generated kernels are not compiled here)");
+            return;
+        }
+        std::env::set_var("SMELT_KERNEL_CACHE", "off");
+        for s in [&src, &plain] {
+            let ptx = crate::cuda::device::compile_generated(s, "--gpu-architecture=compute_90")
+                .unwrap_or_else(|e| panic!("{e}\n{s}"));
+            assert!(
+                ptx.contains(".entry fused_softmax("),
+                "no kernel in the PTX"
+            );
+        }
+    }
+}
