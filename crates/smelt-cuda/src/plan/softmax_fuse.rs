@@ -91,7 +91,7 @@ pub fn softmax_fusions(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan::fuse::plan;
     use smelt_core::{DType, Dim, Tensor};
@@ -100,8 +100,7 @@ mod tests {
 
     /// s / 8 + m -> Softmax(-1) -> Where(IsNaN(p), 0, p) -> y; and a LogSoftmax of a
     /// graph input whose output is returned (nothing to fuse).
-    #[test]
-    fn fuses_the_groups_around_an_attention_softmax() {
+    pub(crate) fn attention_graph() -> Graph {
         let d = |n: usize| Dim::Fixed(n);
         let mut b = GraphBuilder::new("attn");
         let s = b.placeholder("s", DType::F32, &[d(2), d(4), d(8), d(8)]);
@@ -121,7 +120,12 @@ mod tests {
         let l = b.op("LogSoftmax", &[s], axis()).unwrap();
         b.output(y, "y");
         b.output(l, "l");
-        let g = b.build().unwrap();
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn fuses_the_groups_around_an_attention_softmax() {
+        let g = attention_graph();
         let ops: Vec<Option<GpuOp>> = g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
         let uses = Uses::of(&g);
         let groups = plan(&g, &ops, &uses);

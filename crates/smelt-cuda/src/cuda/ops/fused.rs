@@ -84,17 +84,8 @@ pub(crate) fn run(
         }
     };
     let n = i32_of(y.len(), "element count")?;
-    let yp = y.ptr();
-    let ptrs: Vec<u64> = leaves.iter().map(|x| x.ptr()).collect();
-    let mut args: Vec<*mut c_void> = Vec::with_capacity(ptrs.len() + 3);
-    args.push(&yp as *const u64 as *mut c_void);
-    for p in &ptrs {
-        args.push(p as *const u64 as *mut c_void);
-    }
-    args.push(&n as *const i32 as *mut c_void);
-    args.push(blob.as_ptr() as *mut c_void);
-    let (g, b) = geom(if vec4 { y.len() / 4 } else { y.len() });
-    s.launch_func(func, "fused", g, b, &mut args)?;
+    let geometry = geom(if vec4 { y.len() / 4 } else { y.len() });
+    launch_generated(s, func, "fused", &y, leaves, &[n], &blob, geometry)?;
     Ok(y)
 }
 
@@ -146,6 +137,59 @@ pub(crate) fn leaf_index(
     Ok((access, blob))
 }
 
+/// The start of a generated kernel: the `FIdx` index block for `leaves.len()` leaves and
+/// `extern "C" __global__ void {name}({out_t}* y, const T0* x0, ..` (the caller adds the
+/// remaining parameters and the body).
+pub(crate) fn kernel_head(name: &str, out_t: &str, leaves: &[Ty]) -> String {
+    let nl = leaves.len();
+    let mut k = String::new();
+    let _ = writeln!(
+        k,
+        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
+    );
+    let _ = write!(k, "extern \"C\" __global__ void {name}({out_t}* y");
+    for (j, t) in leaves.iter().enumerate() {
+        let _ = write!(k, ", const {}* x{j}", ctype(*t));
+    }
+    k
+}
+
+/// The C type a kernel stores for result type `t`: 16-bit patterns when `out16` is given.
+pub(crate) fn out_type(t: Ty, out16: Option<DType>) -> &'static str {
+    if out16.is_some() {
+        "unsigned short"
+    } else {
+        ctype(t)
+    }
+}
+
+/// Launches generated kernel `func` as `name(y, x0.., ints.., FIdx)` over `grid` blocks of
+/// `block` threads.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn launch_generated(
+    s: &Stream,
+    func: Func,
+    name: &str,
+    y: &GpuTensor,
+    leaves: &[&GpuTensor],
+    ints: &[i32],
+    blob: &[i32],
+    (grid, block): (u32, u32),
+) -> Result<()> {
+    let yp = y.ptr();
+    let ptrs: Vec<u64> = leaves.iter().map(|x| x.ptr()).collect();
+    let mut args: Vec<*mut c_void> = Vec::with_capacity(ptrs.len() + ints.len() + 2);
+    args.push(&yp as *const u64 as *mut c_void);
+    for p in &ptrs {
+        args.push(p as *const u64 as *mut c_void);
+    }
+    for v in ints {
+        args.push(v as *const i32 as *mut c_void);
+    }
+    args.push(blob.as_ptr() as *mut c_void);
+    s.launch_func(func, name, grid, block, &mut args)
+}
+
 /// The dtype of values of type `t`.
 pub(crate) fn dtype(t: Ty) -> DType {
     match t {
@@ -169,45 +213,11 @@ fn render(f: &Fusion, access: &[Access], out16: Option<DType>, vec4: bool) -> St
     if vec4 {
         return render_vec4(f, access, out16);
     }
-    let nl = f.leaves.len();
-    let mut k = String::new();
-    let _ = writeln!(
-        k,
-        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
-    );
-    let out_t = if out16.is_some() {
-        "unsigned short"
-    } else {
-        ctype(f.out)
-    };
-    let _ = write!(k, "extern \"C\" __global__ void fused({out_t}* y");
-    for (j, (_, t)) in f.leaves.iter().enumerate() {
-        let _ = write!(k, ", const {}* x{j}", ctype(*t));
-    }
+    let types: Vec<Ty> = f.leaves.iter().map(|(_, t)| *t).collect();
+    let mut k = kernel_head("fused", out_type(f.out, out16), &types);
     k += ", int n, FIdx s) {\n    GRID_STRIDE(i, n) {\n";
-    let strided: Vec<usize> = (0..nl).filter(|&j| access[j] == Access::Strided).collect();
-    if !strided.is_empty() {
-        for &j in &strided {
-            let _ = writeln!(k, "        int o{j} = 0;");
-        }
-        k += "        { int r = i; for (int d = s.rank - 1; d >= 0; --d) { int q = r % s.dims[d]; r /= s.dims[d];";
-        for &j in &strided {
-            let _ = write!(k, " o{j} += q * s.st[{j}][d];");
-        }
-        k += " } }\n";
-    }
-    for (j, (_, t)) in f.leaves.iter().enumerate() {
-        let at = match access[j] {
-            Access::Full => "i".to_string(),
-            Access::Scalar => "0".to_string(),
-            Access::Strided => format!("o{j}"),
-        };
-        let _ = match t {
-            Ty::F32 => writeln!(k, "        float l{j} = x{j}[{at}];"),
-            Ty::Bool => writeln!(k, "        bool l{j} = x{j}[{at}] != 0;"),
-        };
-    }
-    for line in step_lines(f) {
+    let param: Vec<Option<usize>> = (0..types.len()).map(Some).collect();
+    for line in group_lines(f, &param, access, None) {
         let _ = writeln!(k, "        {line}");
     }
     let last = f.steps.len() - 1;
@@ -323,23 +333,11 @@ pub(crate) fn step_lines(f: &Fusion) -> Vec<String> {
 
 /// `render`'s four-elements-per-thread form (see there).
 fn render_vec4(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
-    let nl = f.leaves.len();
     let mut k = String::new();
     k += "__device__ __forceinline__ float sm_lane(float4 v, int e) { return e == 0 ? v.x : e == 1 ? v.y : e == 2 ? v.z : v.w; }\n";
     k += "__device__ __forceinline__ unsigned char sm_lane(uchar4 v, int e) { return e == 0 ? v.x : e == 1 ? v.y : e == 2 ? v.z : v.w; }\n";
-    let _ = writeln!(
-        k,
-        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
-    );
-    let out_t = if out16.is_some() {
-        "unsigned short"
-    } else {
-        ctype(f.out)
-    };
-    let _ = write!(k, "extern \"C\" __global__ void fused({out_t}* y");
-    for (j, (_, t)) in f.leaves.iter().enumerate() {
-        let _ = write!(k, ", const {}* x{j}", ctype(*t));
-    }
+    let types: Vec<Ty> = f.leaves.iter().map(|(_, t)| *t).collect();
+    k += &kernel_head("fused", out_type(f.out, out16), &types);
     k += ", int n, FIdx s) {\n    int n4 = n >> 2;\n    GRID_STRIDE(i4, n4) {\n";
     for (j, (_, t)) in f.leaves.iter().enumerate() {
         if access[j] == Access::Full {

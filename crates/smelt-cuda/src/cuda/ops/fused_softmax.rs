@@ -4,15 +4,14 @@
 //! element-wise groups (`super::fused`, same device functions, no contraction), so the
 //! result equals the three kernels run apart.
 
-use super::fused::{ctype, group_lines, leaf_index, Access};
+use super::fused::{group_lines, kernel_head, launch_generated, leaf_index, out_type, Access};
 use crate::cuda::device::Func;
 use crate::cuda::stream::Stream;
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::fuse::{Fusion, Ty};
-use crate::plan::{broadcast_shape, i32_of, BLOCK, MAX_RANK};
+use crate::plan::{broadcast_shape, i32_of, BLOCK};
 use smelt_core::{DType, Error, Result};
 use std::collections::HashMap;
-use std::ffi::c_void;
 use std::fmt::Write;
 
 /// Compiled kernels by (fusion index, leaf accesses).
@@ -94,21 +93,19 @@ pub(crate) fn run(
             f
         }
     };
-    let rows = i32_of(y.len() / n, "rows")?;
-    let nn = i32_of(n, "row length")?;
-    let yp = y.ptr();
-    let ptrs: Vec<u64> = leaves.iter().map(|x| x.ptr()).collect();
-    let mut args: Vec<*mut c_void> = Vec::with_capacity(ptrs.len() + 4);
-    args.push(&yp as *const u64 as *mut c_void);
-    for p in &ptrs {
-        args.push(p as *const u64 as *mut c_void);
-    }
-    args.push(&rows as *const i32 as *mut c_void);
-    args.push(&nn as *const i32 as *mut c_void);
-    args.push(blob.as_ptr() as *mut c_void);
-    let per_block = (BLOCK / 32) as usize;
-    let grid = (y.len() / n).div_ceil(per_block) as u32;
-    s.launch_func(func, "fused_softmax", grid, BLOCK, &mut args)?;
+    let ints = [i32_of(y.len() / n, "rows")?, i32_of(n, "row length")?];
+    // a warp per row
+    let grid = (y.len() / n).div_ceil((BLOCK / 32) as usize) as u32;
+    launch_generated(
+        s,
+        func,
+        "fused_softmax",
+        &y,
+        leaves,
+        &ints,
+        &blob,
+        (grid, BLOCK),
+    )?;
     Ok(y)
 }
 
@@ -121,17 +118,6 @@ fn render(
     access: &[Access],
     out16: Option<DType>,
 ) -> String {
-    let mut k = String::new();
-    let _ = writeln!(
-        k,
-        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
-    );
-    let out_t = if out16.is_some() {
-        "unsigned short"
-    } else {
-        "float"
-    };
-    let _ = write!(k, "extern \"C\" __global__ void fused_softmax({out_t}* y");
     let n_in = pre.map_or(1, |f| f.leaves.len());
     let mut types: Vec<Ty> = match pre {
         Some(f) => f.leaves.iter().map(|(_, t)| *t).collect(),
@@ -146,9 +132,8 @@ fn render(
                 .map(|(_, (_, t))| *t),
         );
     }
-    for (p, t) in types.iter().enumerate() {
-        let _ = write!(k, ", const {}* x{p}", ctype(*t));
-    }
+    debug_assert_eq!(types.len(), nl);
+    let mut k = kernel_head("fused_softmax", out_type(Ty::F32, out16), &types);
     k += ", int rows, int n, FIdx s) {\n";
     k += "    int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;\n";
     k += "    if (r >= rows) return;\n    float v[32];\n    float m = (-SM_INF);\n";
@@ -217,29 +202,13 @@ mod tests {
     use super::*;
     use crate::plan::fuse::{plan, Uses};
     use crate::plan::op::GpuOp;
-    use smelt_core::{Dim, Tensor};
-    use smelt_ir::{Attr, Attributes};
-    use smelt_ops::GraphBuilder;
 
-    /// The attention softmax (s / 8 + m, Softmax, the NaN guard) renders with each leaf
+    /// The attention softmax (s / 8 + m, Softmax, the NaN guard; its first node is the
+    /// Div, the third the Softmax) renders with each leaf
     /// read as planned, and compiles with NVRTC where libnvrtc is present.
     #[test]
     fn renders_and_compiles_an_attention_softmax() {
-        let d = |n: usize| Dim::Fixed(n);
-        let mut b = GraphBuilder::new("attn");
-        let s = b.placeholder("s", DType::F32, &[d(2), d(4), d(8), d(8)]);
-        let m = b.placeholder("m", DType::F32, &[d(2), d(1), d(1), d(8)]);
-        let eight = b.constant("eight", Tensor::scalar(8f32));
-        let zero = b.constant("zero", Tensor::scalar(0f32));
-        let mut a = Attributes::new();
-        a.0.insert("axis".into(), Attr::Int(-1));
-        let sc = b.op("Div", &[s, eight], Attributes::new()).unwrap();
-        let sm = b.add(sc, m).unwrap();
-        let p = b.op("Softmax", &[sm], a).unwrap();
-        let nan = b.op("IsNaN", &[p], Attributes::new()).unwrap();
-        let y = b.op("Where", &[nan, zero, p], Attributes::new()).unwrap();
-        b.output(y, "y");
-        let g = b.build().unwrap();
+        let g = crate::plan::softmax_fuse::tests::attention_graph();
         let ops: Vec<Option<GpuOp>> = g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
         let groups = plan(&g, &ops, &Uses::of(&g));
         let (pre, post) = (&groups[0], &groups[1]);
