@@ -217,7 +217,7 @@ fn render(f: &Fusion, access: &[Access], out16: Option<DType>, vec4: bool) -> St
     let mut k = kernel_head("fused", out_type(f.out, out16), &types);
     k += ", int n, FIdx s) {\n    GRID_STRIDE(i, n) {\n";
     let param: Vec<Option<usize>> = (0..types.len()).map(Some).collect();
-    for line in group_lines(f, &param, access, None) {
+    for line in group_lines(f, &param, access, None, false) {
         let _ = writeln!(k, "        {line}");
     }
     let last = f.steps.len() - 1;
@@ -238,12 +238,16 @@ fn render(f: &Fusion, access: &[Access], out16: Option<DType>, vec4: bool) -> St
 /// `FIdx s`), for a kernel whose parameter `x{p}` is read per `access[p]`: leaf j of `f`
 /// is parameter `param[j]`, except leaf `given.0`, which is the C float expression
 /// `given.1` (a value the kernel computed). The result is `t{steps - 1}`; the caller puts
-/// the lines in a block of their own.
+/// the lines in a block of their own. With `row`, strided leaves are read at
+/// `ob{p} + j * s.st[p][s.rank - 1]`: the caller computed `ob{p}` with
+/// [`strided_offsets`] at its row's first element and `j` is the position in the row,
+/// which must lie within the last merged dim (true for rows of the output's last dim).
 pub(crate) fn group_lines(
     f: &Fusion,
     param: &[Option<usize>],
     access: &[Access],
     given: Option<(usize, &str)>,
+    row: bool,
 ) -> Vec<String> {
     let mut lines = Vec::new();
     let strided: Vec<usize> = param
@@ -252,17 +256,8 @@ pub(crate) fn group_lines(
         .copied()
         .filter(|&p| access[p] == Access::Strided)
         .collect();
-    if !strided.is_empty() {
-        let mut l = String::new();
-        for &p in &strided {
-            let _ = write!(l, "int o{p} = 0; ");
-        }
-        l += "{ int rr = i; for (int d = s.rank - 1; d >= 0; --d) { int q = rr % s.dims[d]; rr /= s.dims[d];";
-        for &p in &strided {
-            let _ = write!(l, " o{p} += q * s.st[{p}][d];");
-        }
-        l += " } }";
-        lines.push(l);
+    if !strided.is_empty() && !row {
+        lines.push(strided_offsets(&strided, "i", "o"));
     }
     for (j, (_, t)) in f.leaves.iter().enumerate() {
         if let Some((_, expr)) = given.filter(|(g, _)| *g == j) {
@@ -275,6 +270,7 @@ pub(crate) fn group_lines(
         let at = match access[p] {
             Access::Full => "i".to_string(),
             Access::Scalar => "0".to_string(),
+            Access::Strided if row => format!("ob{p} + j * s.st[{p}][s.rank - 1]"),
             Access::Strided => format!("o{p}"),
         };
         lines.push(match t {
@@ -284,6 +280,24 @@ pub(crate) fn group_lines(
     }
     lines.extend(step_lines(f));
     lines
+}
+
+/// One line declaring `{prefix}{p}`, the offset into strided parameter `x{p}` of output
+/// element `index` (a C int expression), for each `p` in `strided`.
+pub(crate) fn strided_offsets(strided: &[usize], index: &str, prefix: &str) -> String {
+    let mut l = String::new();
+    for &p in strided {
+        let _ = write!(l, "int {prefix}{p} = 0; ");
+    }
+    let _ = write!(
+        l,
+        "{{ int rr = {index}; for (int d = s.rank - 1; d >= 0; --d) {{ int q = rr % s.dims[d]; rr /= s.dims[d];"
+    );
+    for &p in strided {
+        let _ = write!(l, " {prefix}{p} += q * s.st[{p}][d];");
+    }
+    l += " } }";
+    l
 }
 
 /// One line of C per step of `f` (`t{i}` from the leaves `l{j}` and earlier steps).

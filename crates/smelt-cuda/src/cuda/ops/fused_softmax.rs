@@ -4,7 +4,9 @@
 //! element-wise groups (`super::fused`, same device functions, no contraction), so the
 //! result equals the three kernels run apart.
 
-use super::fused::{group_lines, kernel_head, launch_generated, leaf_index, out_type, Access};
+use super::fused::{
+    group_lines, kernel_head, launch_generated, leaf_index, out_type, strided_offsets, Access,
+};
 use crate::cuda::device::Func;
 use crate::cuda::stream::Stream;
 use crate::cuda::tensor::GpuTensor;
@@ -14,9 +16,9 @@ use smelt_core::{DType, Error, Result};
 use std::collections::HashMap;
 use std::fmt::Write;
 
-/// Compiled kernels by (fusion index, leaf accesses).
+/// Compiled kernels by (fusion index, leaf accesses, row length).
 #[derive(Default)]
-pub(crate) struct Kernels(HashMap<(usize, Vec<Access>), Func>);
+pub(crate) struct Kernels(HashMap<(usize, Vec<Access>, usize), Func>);
 
 /// Softmax (`kind` 0) or LogSoftmax (1) over the last axis with `pre` computing its input
 /// and `post` (with the index of its leaf that is the softmax output) reading its output.
@@ -84,12 +86,12 @@ pub(crate) fn run(
         }
     }
     let (access, blob) = leaf_index(&shape, leaves)?;
-    let func = match kernels.0.get(&(k, access.clone())) {
+    let func = match kernels.0.get(&(k, access.clone(), n)) {
         Some(&f) => f,
         None => {
-            let src = render(kind, pre, post, leaves.len(), &access, out16);
+            let src = render(kind, pre, post, leaves.len(), &access, out16, n);
             let f = s.dev.generated(&src, "fused_softmax")?;
-            kernels.0.insert((k, access), f);
+            kernels.0.insert((k, access, n), f);
             f
         }
     };
@@ -109,7 +111,10 @@ pub(crate) fn run(
     Ok(y)
 }
 
-/// The kernel source: `fused_softmax(T* y, const T0* x0, .., int rows, int n, FIdx s)`.
+/// The kernel source: `fused_softmax(T* y, const T0* x0, .., int rows, int n, FIdx s)`
+/// for rows of `n` values (at most 1024; compiled in, so each lane's loop runs
+/// ceil(n / 32) times and only a partial last pass tests its bound). A strided leaf's
+/// offset is computed once per row (`strided_offsets`) and stepped along it.
 fn render(
     kind: i32,
     pre: Option<&Fusion>,
@@ -117,6 +122,7 @@ fn render(
     nl: usize,
     access: &[Access],
     out16: Option<DType>,
+    n: usize,
 ) -> String {
     let n_in = pre.map_or(1, |f| f.leaves.len());
     let mut types: Vec<Ty> = match pre {
@@ -133,17 +139,27 @@ fn render(
         );
     }
     debug_assert_eq!(types.len(), nl);
+    let nk = n.div_ceil(32).max(1);
     let mut k = kernel_head("fused_softmax", out_type(Ty::F32, out16), &types);
-    k += ", int rows, int n, FIdx s) {\n";
+    k += ", int rows, int n_, FIdx s) {\n";
+    let _ = writeln!(k, "    const int n = {n};");
     k += "    int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;\n";
-    k += "    if (r >= rows) return;\n    float v[32];\n    float m = (-SM_INF);\n";
-    k += "#pragma unroll\n    for (int k = 0; k < 32; ++k) {\n        int j = lane + 32 * k;\n";
+    k += "    if (r >= rows) return;\n";
+    let strided: Vec<usize> = (0..nl).filter(|&p| access[p] == Access::Strided).collect();
+    if !strided.is_empty() {
+        let _ = writeln!(k, "    {}", strided_offsets(&strided, "r * n", "ob"));
+    }
+    let _ = writeln!(k, "    float v[{nk}];\n    float m = (-SM_INF);");
+    let _ = writeln!(
+        k,
+        "#pragma unroll\n    for (int k = 0; k < {nk}; ++k) {{\n        int j = lane + 32 * k;"
+    );
     k += "        float in = (-SM_INF);\n        if (j < n) {\n            int i = r * n + j;\n";
     match pre {
         Some(f) => {
             let param: Vec<Option<usize>> = (0..f.leaves.len()).map(Some).collect();
             k += "            {\n";
-            for line in group_lines(f, &param, access, None) {
+            for line in group_lines(f, &param, access, None, true) {
                 let _ = writeln!(k, "            {line}");
             }
             let _ = writeln!(
@@ -156,14 +172,20 @@ fn render(
     }
     k +=
         "        }\n        v[k] = in;\n        m = fmaxf(m, v[k]);\n    }\n    m = warp_max(m);\n";
-    k += "    float sum = 0.0f;\n#pragma unroll\n    for (int k = 0; k < 32; ++k) {\n";
+    let _ = writeln!(
+        k,
+        "    float sum = 0.0f;\n#pragma unroll\n    for (int k = 0; k < {nk}; ++k) {{"
+    );
     k += "        int j = lane + 32 * k;\n        float e = j < n ? expf(v[k] - m) : 0.0f;\n";
     let _ = writeln!(
         k,
         "        sum += e;\n        if (!{kind}) v[k] = e;\n    }}"
     );
     k += "    sum = warp_sum(sum);\n    float ls = logf(sum), inv = 1.0f / sum;\n";
-    k += "#pragma unroll\n    for (int k = 0; k < 32; ++k) {\n        int j = lane + 32 * k;\n";
+    let _ = writeln!(
+        k,
+        "#pragma unroll\n    for (int k = 0; k < {nk}; ++k) {{\n        int j = lane + 32 * k;"
+    );
     k += "        if (j < n) {\n            int i = r * n + j;\n";
     let _ = writeln!(
         k,
@@ -180,7 +202,7 @@ fn render(
             })
             .collect();
         k += "            {\n";
-        for line in group_lines(f, &param, access, Some((given, "p"))) {
+        for line in group_lines(f, &param, access, Some((given, "p")), true) {
             let _ = writeln!(k, "            {line}");
         }
         let _ = writeln!(k, "            o = t{};\n            }}", f.steps.len() - 1);
@@ -231,10 +253,14 @@ mod tests {
             4,
             &access,
             Some(DType::F16),
+            128,
         );
         assert!(src.contains("float l0 = x0[i];"), "{src}");
         assert!(
-            src.contains("o2 += q * s.st[2][d];") && src.contains("x2[o2]"),
+            src.contains("ob2 += q * s.st[2][d];")
+                && src.contains("x2[ob2 + j * s.st[2][s.rank - 1]]")
+                && src.contains("const int n = 128;")
+                && src.contains("float v[4];"),
             "{src}"
         );
         assert!(src.contains(&format!("float l{given} = p;")), "{src}");
@@ -242,9 +268,11 @@ mod tests {
             src.contains("x3[0]") && src.contains("y[i] = to_16bit(o, 0);"),
             "{src}"
         );
-        let plain = render(1, None, None, 1, &[Access::Full], None);
+        let plain = render(1, None, None, 1, &[Access::Full], None, 1000);
         assert!(
-            plain.contains("in = x0[i];") && plain.contains("y[i] = o;"),
+            plain.contains("in = x0[i];")
+                && plain.contains("y[i] = o;")
+                && plain.contains("float v[32];"),
             "{plain}"
         );
         if !crate::cuda::device::nvrtc_present() {
