@@ -4,6 +4,11 @@
 //! One handle per stream. A [`ConvKey`] (shapes, window, groups, data type, math mode)
 //! maps to cached descriptors and the algorithm cuDNN's heuristics rank first among those
 //! whose workspace fits [`MAX_WORKSPACE`]; the caller allocates the workspace.
+//! A key asking for the bias (and a ReLU) in the epilogue is planned by timing the
+//! algorithms (`cudnnFindConvolutionForwardAlgorithm`, once per key): cuDNN adds the bias
+//! and applies the ReLU itself (`cudnnConvolutionBiasActivationForward`) only with the
+//! implicit precomputed-GEMM algorithm, which is taken when it is no slower than the
+//! fastest algorithm plus the separate pass over y that it saves ([`ConvPlan::fused`]).
 //! Layout: dense NCHW / NCDHW, weights [K, C/groups, kernel...]; 1-d convolutions are
 //! described as 2-d with a height of 1. Pads must be symmetric (cuDNN takes one pad per
 //! dim): [`ConvKey::new`] refuses the rest.
@@ -15,6 +20,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Largest workspace an algorithm may ask for.
 pub const MAX_WORKSPACE: usize = 256 << 20;
+
+/// The one algorithm `cudnnConvolutionBiasActivationForward` runs with a ReLU.
+const PRECOMP: sys::cudnnConvolutionFwdAlgo_t =
+    sys::cudnnConvolutionFwdAlgo_t::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+
+/// Bytes per second assumed for a separate element-wise pass over y (read and write),
+/// to weigh the fused algorithm against the fastest one: a conservative figure for a
+/// current data-centre GPU (an H200 streams about 3e12), so the fused one is favoured.
+const PASS_BYTES_PER_S: f64 = 2.5e12;
 
 /// Whether cuDNN can be used in this process (library present, versions consistent, not
 /// disabled by `SMELT_NO_CUDNN`).
@@ -47,6 +61,16 @@ pub enum ConvMath {
     TensorOp,
 }
 
+/// What the caller applies after the convolution, which cuDNN may do in its epilogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvEpilogue {
+    None,
+    /// y += bias[k] per output channel
+    Bias,
+    /// y = relu(y + bias[k]), NaN kept
+    BiasRelu,
+}
+
 /// One convolution's geometry, as cuDNN describes it (always >= 2 spatial dims).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConvKey {
@@ -62,6 +86,8 @@ pub struct ConvKey {
     pub groups: i32,
     pub data: ConvData,
     pub math: ConvMath,
+    /// set by the caller after `new` (which leaves `None`)
+    pub epilogue: ConvEpilogue,
 }
 
 impl ConvKey {
@@ -112,6 +138,7 @@ impl ConvKey {
             groups: i32::try_from(groups).ok()?,
             data,
             math,
+            epilogue: ConvEpilogue::None,
         })
     }
 }
@@ -125,6 +152,11 @@ pub struct ConvPlan {
     algo: sys::cudnnConvolutionFwdAlgo_t,
     /// workspace bytes the algorithm needs
     pub workspace: usize,
+    /// cuDNN applies the key's epilogue itself: call [`Cudnn::forward_bias`]
+    pub fused: bool,
+    /// [1, K, 1, ..] for the bias, with the activation (identity or ReLU), when fused
+    bias: Option<sys::cudnnTensorDescriptor_t>,
+    act: Option<sys::cudnnActivationDescriptor_t>,
 }
 
 // SAFETY: descriptors are plain handles, only read after creation.
@@ -139,6 +171,12 @@ impl Drop for ConvPlan {
             let _ = result::destroy_filter_descriptor(self.w);
             let _ = result::destroy_tensor_descriptor(self.y);
             let _ = result::destroy_convolution_descriptor(self.conv);
+            if let Some(b) = self.bias {
+                let _ = result::destroy_tensor_descriptor(b);
+            }
+            if let Some(a) = self.act {
+                let _ = sys::cudnnDestroyActivationDescriptor(a);
+            }
         }
     }
 }
@@ -213,6 +251,9 @@ impl Cudnn {
                     .map_err(|e| cudnn_err("conv descriptor", e))?,
                 algo: sys::cudnnConvolutionFwdAlgo_t::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
                 workspace: 0,
+                fused: false,
+                bias: None,
+                act: None,
             };
             let (xs, ys) = (packed_strides(&key.x), packed_strides(&key.y));
             result::set_tensornd_descriptor(p.x, dt, n, key.x.as_ptr(), xs.as_ptr())
@@ -245,32 +286,77 @@ impl Cudnn {
             };
             result::set_convolution_math_type(p.conv, math)
                 .map_err(|e| cudnn_err("math type", e))?;
-            let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 8] = std::mem::zeroed();
-            let mut count = 0;
-            result::get_convolution_forward_algorithm(
-                self.handle,
-                p.x,
-                p.w,
-                p.conv,
-                p.y,
-                perf.len() as i32,
-                &mut count,
-                perf.as_mut_ptr(),
-            )
-            .map_err(|e| cudnn_err("choosing an algorithm", e))?;
-            let pick = perf[..count.max(0) as usize].iter().find(|r| {
+            let usable = |r: &sys::cudnnConvolutionFwdAlgoPerf_t| {
                 r.status == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS
                     && r.memory <= MAX_WORKSPACE
                     && (key.math == ConvMath::TensorOp
                         || r.mathType != sys::cudnnMathType_t::CUDNN_TENSOR_OP_MATH)
-            });
-            let Some(r) = pick else {
-                return Err(Error::unsupported(
-                    "cudnn",
-                    format!("no convolution algorithm for {key:?}"),
-                ));
             };
-            p.algo = r.algo;
+            let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
+            let mut count = 0;
+            if key.epilogue != ConvEpilogue::None {
+                // timed: the fused algorithm against the fastest plus a pass over y
+                let st = sys::cudnnFindConvolutionForwardAlgorithm(
+                    self.handle,
+                    p.x,
+                    p.w,
+                    p.conv,
+                    p.y,
+                    perf.len() as i32,
+                    &mut count,
+                    perf.as_mut_ptr(),
+                );
+                if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
+                    return Err(cudnn_err("timing the algorithms", st));
+                }
+                let found = &perf[..count.max(0) as usize];
+                let fastest = |pre: bool| {
+                    found
+                        .iter()
+                        .filter(|r| usable(r) && (!pre || r.algo == PRECOMP))
+                        .min_by(|a, b| a.time.total_cmp(&b.time))
+                };
+                let y_bytes = key.y.iter().map(|&d| d as f64).product::<f64>() * 4.0;
+                let pass_ms = 2.0 * y_bytes / PASS_BYTES_PER_S * 1e3;
+                let pick = match (fastest(false), fastest(true)) {
+                    (Some(b), Some(f)) if f.time <= b.time + pass_ms as f32 => {
+                        p.fused = true;
+                        f
+                    }
+                    (Some(b), _) => b,
+                    _ => {
+                        return Err(Error::unsupported(
+                            "cudnn",
+                            format!("no convolution algorithm for {key:?}"),
+                        ))
+                    }
+                };
+                p.algo = pick.algo;
+                result::set_convolution_math_type(p.conv, pick.mathType)
+                    .map_err(|e| cudnn_err("math type", e))?;
+                if p.fused {
+                    self.epilogue_descriptors(&mut p, key)?;
+                }
+            } else {
+                result::get_convolution_forward_algorithm(
+                    self.handle,
+                    p.x,
+                    p.w,
+                    p.conv,
+                    p.y,
+                    perf.len() as i32,
+                    &mut count,
+                    perf.as_mut_ptr(),
+                )
+                .map_err(|e| cudnn_err("choosing an algorithm", e))?;
+                let Some(r) = perf[..count.max(0) as usize].iter().find(|r| usable(r)) else {
+                    return Err(Error::unsupported(
+                        "cudnn",
+                        format!("no convolution algorithm for {key:?}"),
+                    ));
+                };
+                p.algo = r.algo;
+            }
             p.workspace = result::get_convolution_forward_workspace_size(
                 self.handle,
                 p.x,
@@ -285,6 +371,91 @@ impl Cudnn {
         let plan = Arc::new(plan);
         self.plans.lock().unwrap().insert(key.clone(), plan.clone());
         Ok(plan)
+    }
+
+    /// The bias [1, K, 1, ..] and activation descriptors of a fused plan.
+    unsafe fn epilogue_descriptors(&self, p: &mut ConvPlan, key: &ConvKey) -> Result<()> {
+        let b = result::create_tensor_descriptor().map_err(|e| cudnn_err("bias descriptor", e))?;
+        p.bias = Some(b);
+        let mut dims = vec![1i32; key.y.len()];
+        dims[1] = key.y[1];
+        let st = packed_strides(&dims);
+        result::set_tensornd_descriptor(
+            b,
+            dtype(key.data),
+            dims.len() as i32,
+            dims.as_ptr(),
+            st.as_ptr(),
+        )
+        .map_err(|e| cudnn_err("bias descriptor", e))?;
+        let mut a: sys::cudnnActivationDescriptor_t = std::ptr::null_mut();
+        let st = sys::cudnnCreateActivationDescriptor(&mut a);
+        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
+            return Err(cudnn_err("activation descriptor", st));
+        }
+        p.act = Some(a);
+        let mode = match key.epilogue {
+            ConvEpilogue::BiasRelu => sys::cudnnActivationMode_t::CUDNN_ACTIVATION_RELU,
+            _ => sys::cudnnActivationMode_t::CUDNN_ACTIVATION_IDENTITY,
+        };
+        let st = sys::cudnnSetActivationDescriptor(
+            a,
+            mode,
+            sys::cudnnNanPropagation_t::CUDNN_PROPAGATE_NAN,
+            0.0,
+        );
+        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
+            return Err(cudnn_err("activation descriptor", st));
+        }
+        Ok(())
+    }
+
+    /// y = act(conv(x, w) + bias) for a plan with `fused` set (the key's epilogue), on the
+    /// handle's stream; as [`Cudnn::forward`], `bias` a device f32 [K].
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_bias(
+        &self,
+        plan: &ConvPlan,
+        x: u64,
+        w: u64,
+        bias: u64,
+        y: u64,
+        ws: u64,
+    ) -> Result<()> {
+        let (Some(bd), Some(ad)) = (plan.bias, plan.act) else {
+            return Err(Error::invalid(
+                "cudnn: forward_bias on a plan without an epilogue",
+            ));
+        };
+        let (alpha1, alpha2) = (1f32, 0f32);
+        // SAFETY: the caller passes live device buffers of the planned shapes; z is y
+        // with alpha2 = 0 (allowed to alias)
+        let st = unsafe {
+            sys::cudnnConvolutionBiasActivationForward(
+                self.handle,
+                &alpha1 as *const f32 as *const _,
+                plan.x,
+                x as *const _,
+                plan.w,
+                w as *const _,
+                plan.conv,
+                plan.algo,
+                ws as *mut _,
+                plan.workspace,
+                &alpha2 as *const f32 as *const _,
+                plan.y,
+                y as *const _,
+                bd,
+                bias as *const _,
+                ad,
+                plan.y,
+                y as *mut _,
+            )
+        };
+        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
+            return Err(cudnn_err("convolution with bias and activation", st));
+        }
+        Ok(())
     }
 
     /// y = conv(x, w) on the handle's stream; `ws` holds at least `plan.workspace` bytes

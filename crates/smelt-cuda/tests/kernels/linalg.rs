@@ -288,6 +288,64 @@ fn large_convs_at_16bit_run_as_tf32() {
     }
 }
 
+/// Conv (+ bias) -> Relu and Conv + bias on cuDNN (tf32, and fp16 for convs of at least
+/// 2^29 multiply-adds), where the bias and ReLU may run in cuDNN's epilogue: within the
+/// reduced-precision bound of the CPU's fp32 result, the ReLU applied (zeros, no
+/// negatives), the same on a second run; fusion off (the Relu as its own node) agrees.
+#[test]
+fn conv_bias_relu_on_cudnn_matches_cpu() {
+    if !gpu_or_skip("conv_bias_relu_on_cudnn_matches_cpu") {
+        return;
+    }
+    use smelt_core::{DType, Dim};
+    let mut rng = Rng::new(23);
+    // (x shape, m, k, relu): 679 M and 822 M multiply-adds, and a 1x1 without ReLU
+    let cases: [([usize; 4], usize, usize, bool); 3] = [
+        ([4, 64, 48, 48], 128, 3, true),
+        ([4, 256, 28, 28], 256, 1, true),
+        ([4, 256, 28, 28], 256, 1, false),
+    ];
+    for (xs, m, k, relu) in cases {
+        let mut b = smelt_ops::GraphBuilder::new("conv_bias_relu");
+        let dims: Vec<Dim> = xs.iter().map(|&d| Dim::Fixed(d)).collect();
+        let x = b.placeholder("x", DType::F32, &dims);
+        let w = b.constant("w", rng.tensor(&[m, xs[1], k, k], -0.5, 0.5));
+        let bias = b.constant("b", rng.tensor(&[m], -1.0, 1.0));
+        let pad = (k / 2) as i64;
+        let at = smelt_ir::Attributes::new().with("pads", Attr::Ints(vec![pad; 4]));
+        let mut y = b.op("Conv", &[x, w, bias], at).unwrap();
+        if relu {
+            y = b.relu(y).unwrap();
+        }
+        b.output(y, "y");
+        let g = b.build().unwrap();
+        let f = vec![("x".to_string(), rng.tensor(&xs, -1.0, 1.0))];
+        let want = smelt_cpu::run(&g, f.clone()).unwrap();
+        for p in [Precision::Tf32, Precision::F16] {
+            let tol = lowp_tol(p, xs[1] * k * k, 0.5);
+            let what = format!("Conv {xs:?} m{m} k{k} relu {relu} at {p}");
+            for fuse in [true, false] {
+                let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], exec_opts(p, fuse))
+                    .unwrap();
+                for run in 0..2 {
+                    let got = ex.run(f.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    let err = compare(&format!("{what} fuse {fuse} run {run}"), &want, &got, tol);
+                    assert!(err > 0.0, "{what}: equals fp32 exactly");
+                    let v = got[0].1.as_slice::<f32>().unwrap();
+                    if relu {
+                        let zeros = v.iter().filter(|&&e| e == 0.0).count();
+                        assert!(zeros > v.len() / 10, "{what}: {zeros} zeros");
+                        assert!(v.iter().all(|&e| e >= 0.0), "{what}: a negative");
+                    } else {
+                        assert!(v.iter().any(|&e| e < 0.0), "{what}: no negatives");
+                    }
+                }
+                assert_eq!(ex.stats().cpu_fallbacks, 0, "{what}");
+            }
+        }
+    }
+}
+
 /// Q, K and V projections of one input at fp16/bf16 share its 16-bit conversion: each
 /// output equals that projection alone (its own executor) bit for bit, and the CPU within
 /// the fp16 bound; a second run (new input values, same addresses reused) is right too.

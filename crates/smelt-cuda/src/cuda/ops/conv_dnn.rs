@@ -8,9 +8,11 @@
 //! 4.76 ms against 4.64 ms for tf32, the conversions included) and rounding every conv
 //! output to 16 bits took the golden OCR models past their fp16 tolerance.
 //! `SMELT_CONV_16BIT=gemm` keeps every 2-d fp16 / bf16 conv on im2col + GEMM.
+//! The bias and a fused ReLU go into cuDNN's epilogue where its timing says so (see
+//! `crate::cuda::cudnn`), else a `channel_bias_f32` pass applies them.
 
 use super::geom;
-use crate::cuda::cudnn::{ConvData, ConvKey, ConvMath};
+use crate::cuda::cudnn::{ConvData, ConvEpilogue, ConvKey, ConvMath};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::conv::ConvAttrs;
@@ -61,7 +63,7 @@ pub(super) fn conv(
         }
         Precision::F16 | Precision::Bf16 => (ConvData::F32, ConvMath::TensorOp),
     };
-    let Some(key) = ConvKey::new(
+    let Some(mut key) = ConvKey::new(
         xs,
         ws,
         &out,
@@ -74,6 +76,11 @@ pub(super) fn conv(
         math,
     ) else {
         return Ok(None);
+    };
+    key.epilogue = match (bias.is_some(), relu) {
+        (false, _) => ConvEpilogue::None,
+        (true, false) => ConvEpilogue::Bias,
+        (true, true) => ConvEpilogue::BiasRelu,
     };
     let Ok(plan) = dnn.plan(&key) else {
         return Ok(None);
@@ -99,6 +106,19 @@ pub(super) fn conv(
     }
     let y = s.alloc(DType::F32, &out)?;
     let yp = y.ptr();
+    if let (true, Some(b)) = (plan.fused, bias) {
+        let bp = b.ptr();
+        s.traced(
+            || {
+                format!(
+                    "cudnn conv+{:?} {data:?} {math:?} {xs:?} * {ws:?}",
+                    key.epilogue
+                )
+            },
+            || dnn.forward_bias(&plan, x.ptr(), w.ptr(), bp, yp, wsp),
+        )?;
+        return Ok(Some(y));
+    }
     s.traced(
         || format!("cudnn conv {data:?} {math:?} {xs:?} * {ws:?}"),
         || dnn.forward(&plan, x.ptr(), w.ptr(), yp, wsp),
