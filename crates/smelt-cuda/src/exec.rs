@@ -439,11 +439,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 match r {
                     Ok(outs) => {
                         inner.stats.gpu_nodes += 1;
-                        if self.fusion.epilogue_of(n).is_some() {
-                            // the Relu ran inside the Conv, the bias Add inside the MatMul
-                            inner.stats.gpu_nodes += 1;
-                            inner.stats.fused_nodes += 1;
-                        }
+                        // the Relu ran inside the Conv, the bias and residual Adds inside
+                        // the MatMul
+                        let e = self.fusion.epilogue_of(n).len() as u64;
+                        inner.stats.gpu_nodes += e;
+                        inner.stats.fused_nodes += e;
                         if let Some(f) = self.fusion.fold_of(n) {
                             // the scalar Muls ran as the GEMM's alpha
                             inner.stats.gpu_nodes += f.muls.len() as u64;
@@ -520,8 +520,10 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 }
             }
         }
-        if let (true, Some(r)) = (fell_back, self.fusion.epilogue_of(n)) {
-            self.run_node(inner, env, r, capturing, rec)?;
+        if fell_back {
+            for &r in self.fusion.epilogue_of(n) {
+                self.run_node(inner, env, r, capturing, rec)?;
+            }
         }
         Ok(())
     }
@@ -541,7 +543,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 Some((_, c)) => Some(self.dev_of(inner, env, c)?),
                 None => None,
             };
-            return ops::matmul_folded(&inner.stream, a, b, f.alpha, c).map(|y| vec![y]);
+            let r = match f.residual {
+                Some((_, r)) => Some(self.dev_of(inner, env, r)?),
+                None => None,
+            };
+            return ops::matmul_folded(&inner.stream, a, b, f.alpha, c, r).map(|y| vec![y]);
         }
         let mut ins = Vec::with_capacity(node.inputs.len());
         for (i, id) in node.inputs.iter().enumerate() {

@@ -75,8 +75,9 @@ impl Lt {
         })
     }
 
-    /// Row-major `d = alpha * op(a) * op(b) + bias` for `key` on stream `s`; `a` and `b`
-    /// in the key's operand type, `d` and `bias` (n values) f32. `Err(UnsupportedOp)` when
+    /// Row-major `d = alpha * op(a) * op(b) + c + bias` for `key` on stream `s`; `a` and
+    /// `b` in the key's operand type, `d`, `bias` (n values) and `c` (d's shape, read only
+    /// when given) f32. `Err(UnsupportedOp)` when
     /// cuBLASLt has no algorithm for it (the caller then runs the GEMM and the bias apart).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemm_bias(
@@ -87,6 +88,7 @@ impl Lt {
         b: u64,
         d: u64,
         bias: u64,
+        c: Option<u64>,
         alpha: f32,
     ) -> Result<()> {
         if !self.plans.contains_key(&key) {
@@ -109,11 +111,15 @@ impl Lt {
             )
         }
         .map_err(|e| lt_err("bias pointer", e))?;
-        let beta = 0f32;
+        // C: the residual (beta 1), else not read (beta 0) and aliasing D
+        let (beta, c) = match c {
+            Some(c) => (1f32, c),
+            None => (0f32, d),
+        };
         let (ws, ws_size) = s.workspace();
         // Column-major D^T [n, m] = B^T [n, k] * A^T [k, m]: cuBLASLt's A is our b.
-        // SAFETY: live device blocks of the planned shapes (the caller's contract); C is
-        // not read (beta 0) and aliases D.
+        // SAFETY: live device blocks of the planned shapes (the caller's contract); C has
+        // D's layout.
         unsafe {
             result::matmul(
                 self.handle,
@@ -124,7 +130,7 @@ impl Lt {
                 p.b,
                 a as *const c_void,
                 p.a,
-                d as *const c_void,
+                c as *const c_void,
                 p.d,
                 d as *mut c_void,
                 p.d,

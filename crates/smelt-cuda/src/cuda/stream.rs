@@ -530,7 +530,27 @@ impl Stream {
         (self._workspace.0, CUBLAS_WORKSPACE)
     }
 
-    /// `d = alpha * op(a) op(b) + bias` by cuBLASLt's bias epilogue (see `super::lt`).
+    /// Copies `x`'s bytes into `y` (at least as large) in stream order.
+    pub(crate) fn copy_device(&self, x: &GpuTensor, y: &GpuTensor) -> Result<()> {
+        if y.byte_size() < x.byte_size() {
+            return Err(Error::invalid(format!(
+                "device copy of {} bytes into {}",
+                x.byte_size(),
+                y.byte_size()
+            )));
+        }
+        if x.byte_size() == 0 {
+            return Ok(());
+        }
+        // SAFETY: both blocks hold at least x's bytes; the copy is ordered on the stream.
+        unsafe {
+            result::memcpy_dtod_async(y.ptr(), x.ptr(), x.byte_size(), self.stream.cu_stream())
+        }
+        .map_err(|e| cuda_err("device copy", e))
+    }
+
+    /// `d = alpha * op(a) op(b) + c + bias` by cuBLASLt's bias epilogue (see `super::lt`),
+    /// `c` (f32, d's shape) only when given.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemm_bias(
         &self,
@@ -539,6 +559,7 @@ impl Stream {
         b: u64,
         d: u64,
         bias: u64,
+        c: Option<u64>,
         alpha: f32,
     ) -> Result<()> {
         let mut lt = self.lt.lock().unwrap();
@@ -549,7 +570,8 @@ impl Stream {
         self.traced(
             || {
                 format!(
-                    "gemm+bias {} m{} n{} k{}{}{}",
+                    "gemm+bias{} {} m{} n{} k{}{}{}",
+                    if c.is_some() { "+c" } else { "" },
                     key.precision.name(),
                     key.m,
                     key.n,
@@ -558,7 +580,7 @@ impl Stream {
                     if key.trans_b { " Bt" } else { "" }
                 )
             },
-            || lt.gemm_bias(self, key, a, b, d, bias, alpha),
+            || lt.gemm_bias(self, key, a, b, d, bias, c, alpha),
         )
     }
 

@@ -33,9 +33,9 @@ pub(super) struct FusionPlan {
     pub(super) at: Vec<At>,
     /// Conv output value -> the output of the Relu fused into it (the Conv writes there).
     alias: std::collections::HashMap<usize, usize>,
-    /// Per node: the node run inside it after its product (a Conv's Relu, a MatMul's bias
-    /// Add), with the pair's profile label.
-    epilogue_of: Vec<Option<(usize, &'static str)>>,
+    /// Per node: the nodes run inside it after its product, in order (a Conv's Relu; a
+    /// MatMul's bias Add and residual Add), with the profile label.
+    epilogue_of: Vec<Option<(Vec<usize>, &'static str)>>,
     /// Per MatMul node: the scalar Muls and bias Add folded into it (see `plan::fold`).
     folds: std::collections::HashMap<usize, MatMulFold>,
     /// Per node: the MatMul a folded Mul belongs to.
@@ -73,10 +73,23 @@ impl FusionPlan {
             if let Some((add, _)) = f.bias {
                 masked[add] = None;
                 at[add] = At::Member;
-                epilogue_of[f.matmul] = Some((add, "MatMul+Add"));
+                let mut chain = vec![add];
+                if let Some((radd, r)) = f.residual {
+                    masked[radd] = None;
+                    at[radd] = At::Member;
+                    chain.push(radd);
+                    last_use[r] = Some(last_use[r].map_or(f.matmul, |l| l.max(f.matmul)));
+                }
+                let end = *chain.last().unwrap_or(&add);
+                let label = if chain.len() == 2 {
+                    "MatMul+Add+Add"
+                } else {
+                    "MatMul+Add"
+                };
+                epilogue_of[f.matmul] = Some((chain, label));
                 if let (Some(Some(y)), Some(Some(z))) = (
                     graph.nodes[f.matmul].outputs.first(),
-                    graph.nodes[add].outputs.first(),
+                    graph.nodes[end].outputs.first(),
                 ) {
                     alias.insert(*y, *z);
                 }
@@ -92,7 +105,7 @@ impl FusionPlan {
             }
             masked[r] = None; // not also in an element-wise group
             at[r] = At::Member;
-            epilogue_of[c] = Some((r, "Conv+Relu"));
+            epilogue_of[c] = Some((vec![r], "Conv+Relu"));
             if let (Some(Some(y)), Some(Some(z))) = (
                 graph.nodes[c].outputs.first(),
                 graph.nodes[r].outputs.first(),
@@ -152,9 +165,10 @@ impl FusionPlan {
     pub(super) fn folded_into(&self, n: usize) -> Option<usize> {
         self.folded_into[n]
     }
-    /// The node run inside node `n` after its product: a Conv's Relu, a MatMul's bias Add.
-    pub(super) fn epilogue_of(&self, n: usize) -> Option<usize> {
-        self.epilogue_of[n].map(|(e, _)| e)
+    /// The nodes run inside node `n` after its product, in order: a Conv's Relu; a
+    /// MatMul's bias Add and residual Add (empty for none).
+    pub(super) fn epilogue_of(&self, n: usize) -> &[usize] {
+        self.epilogue_of[n].as_ref().map_or(&[], |(e, _)| e)
     }
 
     /// "Fused(Add+Erf)" for a group's root, "Conv+Relu" for a Conv with its Relu, for
@@ -170,7 +184,7 @@ impl FusionPlan {
                 parts.extend(sf.post.map(|(g, _)| group(g)));
                 Some(parts.join("+"))
             }
-            _ => self.epilogue_of[n].map(|(_, l)| l.to_string()),
+            _ => self.epilogue_of[n].as_ref().map(|(_, l)| l.to_string()),
         }
     }
 }

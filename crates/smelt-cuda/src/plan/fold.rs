@@ -11,6 +11,12 @@
 //! A bias Add into the GEMM's epilogue: `Add(MatMul(a, w), c)` with `w` a constant
 //! [K, N] and `c` a constant f32 [N] (a linear layer), the MatMul's output read by that Add
 //! only: the GEMM writes the Add's output with the bias added (cuBLASLt's bias epilogue).
+//!
+//! A residual Add after that into the GEMM's C: `Add(Add(MatMul(a, w), c), r)` (a
+//! transformer's sublayer output plus its input), the bias Add's output read by that Add
+//! only and `r` computed before the MatMul: the GEMM computes `a w + r` (beta = 1, C = r)
+//! and its epilogue adds the bias. `r` must have the output's shape and be f32 (checked
+//! when it runs). The sums' order differs from the graph's (one rounding of each).
 
 use super::elementwise::BinaryOp;
 use super::fuse::Uses;
@@ -31,6 +37,9 @@ pub struct MatMulFold {
     /// The bias Add folded into the epilogue and its bias value; the GEMM writes the Add's
     /// output.
     pub bias: Option<(usize, usize)>,
+    /// The residual Add after the bias Add and its other input: the GEMM writes the
+    /// residual Add's output (only with a bias).
+    pub residual: Option<(usize, usize)>,
 }
 
 /// The folds of `graph` for GPU ops `ops`, MatMuls in graph order.
@@ -49,6 +58,7 @@ pub fn matmul_folds(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<Ma
             inputs: [a, b],
             alpha: 1.0,
             bias: None,
+            residual: None,
         };
         for slot in 0..2 {
             let v = f.inputs[slot];
@@ -78,6 +88,9 @@ pub fn matmul_folds(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<Ma
             continue;
         }
         f.bias = bias_add(graph, ops, uses, m, f.inputs[1]);
+        if let Some((add, _)) = f.bias {
+            f.residual = residual_add(graph, ops, uses, m, add);
+        }
         if !f.muls.is_empty() || f.bias.is_some() {
             folds.push(f);
         }
@@ -117,6 +130,36 @@ fn bias_add(
     };
     let (c, t) = initializer(graph, uses, c)?;
     (t.dtype() == DType::F32 && t.shape() == [n_cols]).then_some((add, c))
+}
+
+/// The Add reading bias Add `add`'s output (and nothing else reading it) with another
+/// input `r` available before MatMul `m` runs (a graph input, a constant or an earlier
+/// node's output): (Add node, r).
+fn residual_add(
+    graph: &Graph,
+    ops: &[Option<GpuOp>],
+    uses: &Uses,
+    m: usize,
+    add: usize,
+) -> Option<(usize, usize)> {
+    let z = (*graph.nodes[add].outputs.first()?)?;
+    if uses.pinned(z) || uses.readers(z).len() != 1 || graph.nodes[add].outputs.len() != 1 {
+        return None;
+    }
+    let radd = uses.readers(z)[0];
+    let rn = &graph.nodes[radd];
+    if !matches!(ops[radd], Some(GpuOp::Binary(BinaryOp::Add)))
+        || rn.inputs.len() != 2
+        || rn.outputs.first().copied().flatten().is_none()
+    {
+        return None;
+    }
+    let r = match (rn.inputs[0], rn.inputs[1]) {
+        (Some(p), Some(q)) if p == z && q != z => q,
+        (Some(p), Some(q)) if q == z && p != z => p,
+        _ => return None,
+    };
+    uses.producer(r).is_none_or(|p| p < m).then_some((radd, r))
 }
 
 /// The initializer `v` is, directly or through Identity nodes (exporters put those
@@ -225,5 +268,47 @@ mod tests {
         assert_eq!(g.nodes[add].outputs[0], g.value_id("y"));
         assert_eq!(Some(bias), g.value_id("c"));
         assert!(f.muls.is_empty() && f.alpha == 1.0);
+        assert_eq!(f.residual, None, "y is a graph output");
+    }
+
+    /// x -> MatMul(x, w) + c + x -> LayerNorm-like reader: the residual Add folds; not
+    /// when the residual is computed after the MatMul, or when the biased sum is also
+    /// read elsewhere.
+    #[test]
+    fn folds_a_residual_add_after_the_bias() {
+        let mut b = GraphBuilder::new("residual");
+        let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(8)]);
+        let w = b.constant("w", Tensor::from_vec(vec![8, 8], vec![1f32; 64]).unwrap());
+        let c = b.constant("c", Tensor::from_vec(vec![8], vec![1f32; 8]).unwrap());
+        let m = b.op("MatMul", &[x, w], Attributes::new()).unwrap();
+        let yb = b.add(m, c).unwrap();
+        let y = b.add(x, yb).unwrap();
+        // the residual made after the MatMul: not folded
+        let m2 = b.op("MatMul", &[y, w], Attributes::new()).unwrap();
+        let late = b.relu(y).unwrap();
+        let yb2 = b.add(m2, c).unwrap();
+        let y2 = b.add(yb2, late).unwrap();
+        // the biased sum also an output: not folded
+        let m3 = b.op("MatMul", &[y2, w], Attributes::new()).unwrap();
+        let yb3 = b.add(m3, c).unwrap();
+        let y3 = b.add(yb3, x).unwrap();
+        b.output(y3, "y3");
+        b.output(yb3, "yb3");
+        let g = b.build().unwrap();
+        let ops: Vec<Option<GpuOp>> = g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
+        let uses = Uses::of(&g);
+        let folds = matmul_folds(&g, &ops, &uses);
+        assert_eq!(folds.len(), 3, "{folds:?}");
+        let (radd, r) = folds[0].residual.expect("the first residual folds");
+        assert_eq!(Some(r), g.value_id("x"));
+        assert_eq!(g.nodes[radd].outputs[0], Some(y.0));
+        let late_node = uses.producer(late.0).unwrap();
+        assert!(late_node > folds[1].matmul);
+        assert_eq!(
+            folds[1].residual, None,
+            "the residual comes after the MatMul"
+        );
+        assert_eq!(folds[2].residual, None, "the biased sum is a graph output");
+        assert!(folds.iter().all(|f| f.bias.is_some()));
     }
 }

@@ -3,7 +3,9 @@
 //! Constant node on the other; a Mul whose output is also a graph output and a Mul by a
 //! vector are not folded. Bias Adds into the epilogue: linear layers (bias on either side
 //! of the Add, one followed by an element-wise chain), by cuBLASLt and, with it turned off,
-//! by the kernel after the GEMM. Checked against the CPU at fp32 and fp16.
+//! by the kernel after the GEMM. Residual Adds after the bias into the GEMM's C, likewise
+//! with and without cuBLASLt, and on the CPU when the residual broadcasts. Checked against
+//! the CPU at fp32 and fp16.
 
 use crate::common::*;
 use smelt_core::{DType, Dim, Tensor};
@@ -167,6 +169,74 @@ fn bias_adds_fold_into_the_gemm_epilogue() {
             assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
             // per run: the two bias Adds in their GEMMs, and Erf+Mul as one fused group
             assert_eq!(st.fused_nodes, 2 * (2 + 2), "{p} cublasLt {lt}: {st:?}");
+        }
+        std::env::remove_var("SMELT_NO_CUBLASLT");
+    }
+}
+
+/// y1 = x + (MatMul(x, w1 [48, 48]) + b1) (a transformer sublayer: the residual Add
+/// folds into the GEMM's C); y2 = r [19, 48] + (MatMul(x, w2) + b2), r broadcasting over
+/// the batch: planned the same, the GEMM refuses it when it runs and the three nodes run
+/// on the CPU.
+fn residuals(rng: &mut Rng) -> Graph {
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("residuals");
+    let x = b.placeholder("x", DType::F32, &[d(2), d(19), d(48)]);
+    let r = b.placeholder("r", DType::F32, &[d(19), d(48)]);
+    let w1 = b.constant("w1", rng.tensor(&[48, 48], -0.5, 0.5));
+    let b1 = b.constant("b1", rng.tensor(&[48], -1.0, 1.0));
+    let w2 = b.constant("w2", rng.tensor(&[48, 48], -0.5, 0.5));
+    let b2 = b.constant("b2", rng.tensor(&[48], -1.0, 1.0));
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V]| b.op(t, ins, Attributes::new()).unwrap();
+    let m1 = op(&mut b, "MatMul", &[x, w1]);
+    let s1 = b.add(m1, b1).unwrap();
+    let y1 = b.add(x, s1).unwrap();
+    let m2 = op(&mut b, "MatMul", &[x, w2]);
+    let s2 = b.add(b2, m2).unwrap();
+    let y2 = b.add(s2, r).unwrap();
+    b.output(y1, "y1");
+    b.output(y2, "y2");
+    b.build().unwrap()
+}
+
+#[test]
+fn residual_adds_fold_into_the_gemm() {
+    if !gpu_or_skip("residual_adds_fold_into_the_gemm") {
+        return;
+    }
+    let mut rng = Rng::new(44);
+    let g = residuals(&mut rng);
+    for lt in [true, false] {
+        if !lt {
+            std::env::set_var("SMELT_NO_CUBLASLT", "1");
+        }
+        for (p, tol) in CASES {
+            let ex = executor(&g, p);
+            for run in 0..2 {
+                let feeds = vec![
+                    ("x".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0)),
+                    ("r".to_string(), rng.tensor(&[19, 48], -1.0, 1.0)),
+                ];
+                let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+                let got = ex.run(feeds).unwrap();
+                let what = format!("residuals {p} cublasLt {lt} run {run}");
+                let err = compare(&what, &want, &got, tol);
+                println!(
+                    "residual Adds folded at {p} (cublasLt {lt}), run {run}: max abs error {err:.3e}"
+                );
+            }
+            let st = ex.stats();
+            // per run: y1's two Adds in its GEMM; y2's MatMul falls back (the residual
+            // broadcasts) and its Adds run after it
+            assert_eq!(st.fused_nodes, 2 * 2, "{p} cublasLt {lt}: {st:?}");
+            assert_eq!(st.cpu_fallbacks, 2, "{p} cublasLt {lt}: {st:?}");
+            assert!(
+                st.fallback_reasons
+                    .iter()
+                    .all(|r| r.contains("MatMul+Add+Add")),
+                "{:?}",
+                st.fallback_reasons
+            );
         }
         std::env::remove_var("SMELT_NO_CUBLASLT");
     }

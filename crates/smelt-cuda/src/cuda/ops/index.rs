@@ -4,7 +4,6 @@
 //! are made on the device.
 
 use super::{geom, Ins};
-use crate::cuda::device::cuda_err;
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::i32_of;
@@ -120,18 +119,7 @@ pub(super) fn upload_i64(s: &Stream, v: Vec<i64>) -> Result<GpuTensor> {
 /// A device copy of `x` (a new block).
 fn copy(s: &Stream, x: &GpuTensor) -> Result<GpuTensor> {
     let y = s.alloc(x.dtype(), x.shape())?;
-    if y.byte_size() > 0 {
-        // SAFETY: both blocks hold byte_size bytes; the copy is ordered on the stream.
-        unsafe {
-            cudarc::driver::result::memcpy_dtod_async(
-                y.ptr(),
-                x.ptr(),
-                x.byte_size(),
-                s.stream.cu_stream(),
-            )
-        }
-        .map_err(|e| cuda_err("device copy", e))?;
-    }
+    s.copy_device(x, &y)?;
     Ok(y)
 }
 

@@ -193,14 +193,17 @@ fn gemm_launch(
 }
 
 /// alpha * (a @ b), plus `bias` (f32, one value per output column: a folded bias Add, see
-/// `plan::fold`) when given; f32 out. The bias goes in cuBLASLt's epilogue when the
-/// product is one GEMM, else in a kernel after it.
+/// `plan::fold`) when given, plus `residual` (f32 of the output's shape: a folded residual
+/// Add, only with a bias) when given; f32 out. The bias goes in cuBLASLt's epilogue and
+/// the residual in its C (beta 1) when the product is one GEMM; else the residual is
+/// copied to the output, the GEMM accumulates into it and a kernel adds the bias.
 pub(super) fn matmul(
     s: &Stream,
     a: &GpuTensor,
     b: &GpuTensor,
     alpha: f32,
     bias: Option<&GpuTensor>,
+    residual: Option<&GpuTensor>,
 ) -> Result<GpuTensor> {
     let p = matmul::matmul(a.shape(), b.shape())?;
     if p.k == 0 {
@@ -211,6 +214,19 @@ pub(super) fn matmul(
             return Err(Error::unsupported(
                 "MatMul+Add",
                 format!("bias {} {:?} for {} columns", c.dtype(), c.shape(), p.n),
+            ));
+        }
+    }
+    if let Some(r) = residual {
+        if r.dtype() != DType::F32 || r.shape() != p.out_shape.as_slice() || bias.is_none() {
+            return Err(Error::unsupported(
+                "MatMul+Add+Add",
+                format!(
+                    "residual {} {:?} for an output of {:?}",
+                    r.dtype(),
+                    r.shape(),
+                    p.out_shape
+                ),
             ));
         }
     }
@@ -231,15 +247,23 @@ pub(super) fn matmul(
         trans_b: p.trans_b,
         precision: s.precision,
     };
+    let rp = residual.map(|r| r.ptr());
     let fused = if p.batch == 1 {
-        s.gemm_bias(key, oa.ptr, ob.ptr, y.ptr(), c.ptr(), alpha)
+        s.gemm_bias(key, oa.ptr, ob.ptr, y.ptr(), c.ptr(), rp, alpha)
     } else {
         Err(Error::unsupported("cublasLt", "batched"))
     };
     match fused {
         Ok(()) => {}
         Err(e) if e.is_unsupported() => {
-            gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), alpha, 0.0)?;
+            let beta = match residual {
+                Some(r) => {
+                    s.copy_device(r, &y)?;
+                    1.0
+                }
+                None => 0.0,
+            };
+            gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), alpha, beta)?;
             let (yp, cp, n, total) = (
                 y.ptr(),
                 c.ptr(),

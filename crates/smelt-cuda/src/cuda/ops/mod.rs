@@ -134,14 +134,16 @@ pub fn run_with_16bit_copy(
     }
 }
 
-/// MatMul(a, b) * alpha + bias (scalar Muls and a bias Add folded into the GEMM, see
-/// `plan::fold`); a and b f32 or in the stream's 16-bit operand type.
+/// MatMul(a, b) * alpha + bias + residual (scalar Muls, a bias Add and a residual Add
+/// folded into the GEMM, see `plan::fold`); a and b f32 or in the stream's 16-bit operand
+/// type.
 pub fn matmul_folded(
     s: &Stream,
     a: GpuTensor,
     b: GpuTensor,
     alpha: f32,
     bias: Option<GpuTensor>,
+    residual: Option<GpuTensor>,
 ) -> Result<GpuTensor> {
     let ins = [Some(Input::Dev(a)), Some(Input::Dev(b))];
     let ins = Ins(&ins);
@@ -151,6 +153,7 @@ pub fn matmul_folded(
         ins.operand(s, 1)?,
         alpha,
         bias.as_ref(),
+        residual.as_ref(),
     )
 }
 
@@ -232,7 +235,9 @@ pub fn run(
         }
         GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
         GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
-        GpuOp::MatMul => linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, 1.0, None)?,
+        GpuOp::MatMul => {
+            linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, 1.0, None, None)?
+        }
         GpuOp::Gemm(g) => linalg::gemm(
             s,
             g,
