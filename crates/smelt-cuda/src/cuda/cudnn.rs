@@ -5,10 +5,13 @@
 //! maps to cached descriptors and the algorithm cuDNN's heuristics rank first among those
 //! whose workspace fits [`MAX_WORKSPACE`]; the caller allocates the workspace.
 //! A key asking for the bias (and a ReLU) in the epilogue is planned by timing the
-//! algorithms (`cudnnFindConvolutionForwardAlgorithm`, once per key): cuDNN adds the bias
-//! and applies the ReLU itself (`cudnnConvolutionBiasActivationForward`) only with the
-//! implicit precomputed-GEMM algorithm, which is taken when it is no slower than the
-//! fastest algorithm plus the separate pass over y that it saves ([`ConvPlan::fused`]).
+//! algorithms (`cudnnFindConvolutionForwardAlgorithm`, once per key and process, so every
+//! executor makes the same choice): cuDNN adds the bias and applies the ReLU itself
+//! (`cudnnConvolutionBiasActivationForward`) only with the implicit precomputed-GEMM
+//! algorithm, and with f32 data that call computes in exact fp32 whatever the math type
+//! (measured: cuDNN 9.14, H200), so it is weighed by that algorithm's FMA time, and taken
+//! when no slower than the fastest algorithm plus the separate pass over y that it saves
+//! ([`ConvPlan::fused`]). Like any timed choice it can differ between processes.
 //! Layout: dense NCHW / NCDHW, weights [K, C/groups, kernel...]; 1-d convolutions are
 //! described as 2-d with a height of 1. Pads must be symmetric (cuDNN takes one pad per
 //! dim): [`ConvKey::new`] refuses the rest.
@@ -24,6 +27,15 @@ pub const MAX_WORKSPACE: usize = 256 << 20;
 /// The one algorithm `cudnnConvolutionBiasActivationForward` runs with a ReLU.
 const PRECOMP: sys::cudnnConvolutionFwdAlgo_t =
     sys::cudnnConvolutionFwdAlgo_t::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+
+/// A timed choice: algorithm, math type, whether cuDNN applies the epilogue.
+type Choice = (sys::cudnnConvolutionFwdAlgo_t, sys::cudnnMathType_t, bool);
+
+/// The timed choices of this process (one device, ordinal 0), by key.
+fn choices() -> &'static Mutex<HashMap<ConvKey, Choice>> {
+    static C: OnceLock<Mutex<HashMap<ConvKey, Choice>>> = OnceLock::new();
+    C.get_or_init(|| Mutex::new(HashMap::new()))
+}
 
 /// Bytes per second assumed for a separate element-wise pass over y (read and write),
 /// to weigh the fused algorithm against the fastest one: a conservative figure for a
@@ -295,44 +307,16 @@ impl Cudnn {
             let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
             let mut count = 0;
             if key.epilogue != ConvEpilogue::None {
-                // timed: the fused algorithm against the fastest plus a pass over y
-                let st = sys::cudnnFindConvolutionForwardAlgorithm(
-                    self.handle,
-                    p.x,
-                    p.w,
-                    p.conv,
-                    p.y,
-                    perf.len() as i32,
-                    &mut count,
-                    perf.as_mut_ptr(),
-                );
-                if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
-                    return Err(cudnn_err("timing the algorithms", st));
-                }
-                let found = &perf[..count.max(0) as usize];
-                let fastest = |pre: bool| {
-                    found
-                        .iter()
-                        .filter(|r| usable(r) && (!pre || r.algo == PRECOMP))
-                        .min_by(|a, b| a.time.total_cmp(&b.time))
-                };
-                let y_bytes = key.y.iter().map(|&d| d as f64).product::<f64>() * 4.0;
-                let pass_ms = 2.0 * y_bytes / PASS_BYTES_PER_S * 1e3;
-                let pick = match (fastest(false), fastest(true)) {
-                    (Some(b), Some(f)) if f.time <= b.time + pass_ms as f32 => {
-                        p.fused = true;
-                        f
-                    }
-                    (Some(b), _) => b,
-                    _ => {
-                        return Err(Error::unsupported(
-                            "cudnn",
-                            format!("no convolution algorithm for {key:?}"),
-                        ))
+                let choice = match choices().lock().unwrap().get(key) {
+                    Some(&c) => c,
+                    None => {
+                        let c = self.time_algorithms(&p, key, &usable)?;
+                        choices().lock().unwrap().insert(key.clone(), c);
+                        c
                     }
                 };
-                p.algo = pick.algo;
-                result::set_convolution_math_type(p.conv, pick.mathType)
+                (p.algo, p.fused) = (choice.0, choice.2);
+                result::set_convolution_math_type(p.conv, choice.1)
                     .map_err(|e| cudnn_err("math type", e))?;
                 if p.fused {
                     self.epilogue_descriptors(&mut p, key)?;
@@ -371,6 +355,53 @@ impl Cudnn {
         let plan = Arc::new(plan);
         self.plans.lock().unwrap().insert(key.clone(), plan.clone());
         Ok(plan)
+    }
+
+    /// Times the algorithms of plan `p` (descriptors set) and chooses: (algorithm, math
+    /// type, whether cuDNN applies the epilogue).
+    unsafe fn time_algorithms(
+        &self,
+        p: &ConvPlan,
+        key: &ConvKey,
+        usable: &dyn Fn(&sys::cudnnConvolutionFwdAlgoPerf_t) -> bool,
+    ) -> Result<Choice> {
+        let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
+        let mut count = 0;
+        let st = sys::cudnnFindConvolutionForwardAlgorithm(
+            self.handle,
+            p.x,
+            p.w,
+            p.conv,
+            p.y,
+            perf.len() as i32,
+            &mut count,
+            perf.as_mut_ptr(),
+        );
+        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
+            return Err(cudnn_err("timing the algorithms", st));
+        }
+        let found = &perf[..count.max(0) as usize];
+        let fastest = |fusable: bool| {
+            found
+                .iter()
+                .filter(|r| {
+                    usable(r)
+                        && (!fusable
+                            || (r.algo == PRECOMP
+                                && r.mathType != sys::cudnnMathType_t::CUDNN_TENSOR_OP_MATH))
+                })
+                .min_by(|a, b| a.time.total_cmp(&b.time))
+        };
+        let y_bytes = key.y.iter().map(|&d| d as f64).product::<f64>() * 4.0;
+        let pass_ms = (2.0 * y_bytes / PASS_BYTES_PER_S * 1e3) as f32;
+        match (fastest(false), fastest(true)) {
+            (Some(b), Some(f)) if f.time <= b.time + pass_ms => Ok((f.algo, f.mathType, true)),
+            (Some(b), _) => Ok((b.algo, b.mathType, false)),
+            _ => Err(Error::unsupported(
+                "cudnn",
+                format!("no convolution algorithm for {key:?}"),
+            )),
+        }
     }
 
     /// The bias [1, K, 1, ..] and activation descriptors of a fused plan.
