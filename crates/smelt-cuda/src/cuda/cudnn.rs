@@ -307,8 +307,10 @@ impl Cudnn {
             let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
             let mut count = 0;
             if key.epilogue != ConvEpilogue::None {
-                let choice = match choices().lock().unwrap().get(key) {
-                    Some(&c) => c,
+                // (the lock is not held while timing, nor across the insert)
+                let known = choices().lock().unwrap().get(key).copied();
+                let choice = match known {
+                    Some(c) => c,
                     None => {
                         let c = self.time_algorithms(&p, key, &usable)?;
                         choices().lock().unwrap().insert(key.clone(), c);
