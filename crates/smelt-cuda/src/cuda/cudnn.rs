@@ -4,17 +4,17 @@
 //! One handle per stream. A [`ConvKey`] (shapes, window, groups, data type, math mode)
 //! maps to cached descriptors and the algorithm cuDNN's heuristics rank first among those
 //! whose workspace fits [`MAX_WORKSPACE`]; the caller allocates the workspace.
-//! Tensor-op (tf32) convolutions are planned by timing the algorithms
-//! (`cudnnFindConvolutionForwardAlgorithm`, once per key and process, so every executor
-//! makes the same choice; like any timed choice it can differ between processes); FMA
-//! ones take the first of cuDNN's heuristics.
-//! With `SMELT_CUDNN_BIAS_ACT=1`, cuDNN may also add the bias and apply the ReLU
-//! (`cudnnConvolutionBiasActivationForward`, [`ConvPlan::fused`]). It does so only with
-//! the implicit precomputed-GEMM algorithm, and with f32 data that call computes in exact
-//! fp32 whatever the math type (cuDNN 9.14, H200), so it is weighed by that algorithm's FMA
-//! time against the fastest one plus the separate pass over y it saves. Off by default:
-//! measured on ResNet-50 tf32 (H200), batch 32 went from 4.47 to 4.13 ms but batch 1 from
-//! 0.73 to 1.48 ms (the call's own overhead, not in the timing).
+//! Opt-in, `SMELT_CUDNN_BIAS_ACT=1`: a key with a bias (and a ReLU) after it is planned by
+//! timing the algorithms (`cudnnFindConvolutionForwardAlgorithm`, once per key and
+//! process, so every executor makes the same choice), and cuDNN may add the bias and apply
+//! the ReLU itself (`cudnnConvolutionBiasActivationForward`, [`ConvPlan::fused`]). That
+//! call takes only the implicit precomputed-GEMM algorithm, and with f32 data it computes
+//! in exact fp32 whatever the math type (cuDNN 9.14, H200), so it is weighed by that
+//! algorithm's FMA time against the fastest one plus the separate pass over y it saves.
+//! Measured on ResNet-50 tf32 (H200, compute time): batch 32 4.47 ms by default, 4.13
+//! and 4.29 ms (two runs) with it; batch 1 0.73 ms by default, 1.48 ms with it. The timed
+//! choice alone (without the fused call) measured 4.57 and 1.29 ms: the timing picks worse
+//! algorithms than the heuristics in the running model, so the default keeps them.
 //! Layout: dense NCHW / NCDHW, weights [K, C/groups, kernel...]; 1-d convolutions are
 //! described as 2-d with a height of 1. Pads must be symmetric (cuDNN takes one pad per
 //! dim): [`ConvKey::new`] refuses the rest.
@@ -34,10 +34,10 @@ const PRECOMP: sys::cudnnConvolutionFwdAlgo_t =
 /// A timed choice: algorithm, math type, whether cuDNN applies the epilogue.
 type Choice = (sys::cudnnConvolutionFwdAlgo_t, sys::cudnnMathType_t, bool);
 
-/// `SMELT_CUDNN_BIAS_ACT=1`: let cuDNN apply the bias and ReLU where timing says so.
+/// `SMELT_CUDNN_BIAS_ACT=1`: let cuDNN apply the bias and ReLU where timing says so (read
+/// when a plan is made).
 fn bias_act() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("SMELT_CUDNN_BIAS_ACT").is_some_and(|v| v == "1"))
+    std::env::var_os("SMELT_CUDNN_BIAS_ACT").is_some_and(|v| v == "1")
 }
 
 /// The timed choices of this process (one device, ordinal 0), by key.
@@ -315,7 +315,7 @@ impl Cudnn {
             };
             let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
             let mut count = 0;
-            if key.math == ConvMath::TensorOp {
+            if key.epilogue != ConvEpilogue::None && bias_act() {
                 // (the lock is not held while timing, nor across the insert)
                 let known = choices().lock().unwrap().get(key).copied();
                 let choice = match known {
@@ -405,12 +405,7 @@ impl Cudnn {
         };
         let y_bytes = key.y.iter().map(|&d| d as f64).product::<f64>() * 4.0;
         let pass_ms = (2.0 * y_bytes / PASS_BYTES_PER_S * 1e3) as f32;
-        let fused = if key.epilogue != ConvEpilogue::None && bias_act() {
-            fastest(true)
-        } else {
-            None
-        };
-        match (fastest(false), fused) {
+        match (fastest(false), fastest(true)) {
             (Some(b), Some(f)) if f.time <= b.time + pass_ms => Ok((f.algo, f.mathType, true)),
             (Some(b), _) => Ok((b.algo, b.mathType, false)),
             _ => Err(Error::unsupported(

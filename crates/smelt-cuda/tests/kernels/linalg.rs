@@ -291,10 +291,11 @@ fn large_convs_at_16bit_run_as_tf32() {
 }
 
 /// Conv (+ bias) -> Relu and Conv + bias on cuDNN (tf32, and fp16 for convs of at least
-/// 2^29 multiply-adds), where the bias and ReLU may run in cuDNN's epilogue: within the
-/// reduced-precision bound of the CPU's fp32 result (exact fp32 where cuDNN's fused call
-/// was chosen), the ReLU applied (zeros, no negatives), the same on a second run; fusion
-/// off (the Relu as its own node) agrees.
+/// 2^29 multiply-adds), the bias and ReLU by the kernel after it and, with
+/// `SMELT_CUDNN_BIAS_ACT=1`, possibly in cuDNN's epilogue: within the reduced-precision
+/// bound of the CPU's fp32 result (exact fp32 where cuDNN's fused call was chosen), the
+/// ReLU applied (zeros, no negatives), the same on a second run; fusion off (the Relu as
+/// its own node) agrees.
 #[test]
 fn conv_bias_relu_on_cudnn_matches_cpu() {
     if !gpu_or_skip("conv_bias_relu_on_cudnn_matches_cpu") {
@@ -308,7 +309,10 @@ fn conv_bias_relu_on_cudnn_matches_cpu() {
         ([4, 256, 28, 28], 256, 1, true),
         ([4, 256, 28, 28], 256, 1, false),
     ];
-    for (xs, m, k, relu) in cases {
+    for ((xs, m, k, relu), bias_act) in cases.into_iter().flat_map(|c| [(c, false), (c, true)]) {
+        if bias_act {
+            std::env::set_var("SMELT_CUDNN_BIAS_ACT", "1");
+        }
         let mut b = smelt_ops::GraphBuilder::new("conv_bias_relu");
         let dims: Vec<Dim> = xs.iter().map(|&d| Dim::Fixed(d)).collect();
         let x = b.placeholder("x", DType::F32, &dims);
@@ -326,7 +330,7 @@ fn conv_bias_relu_on_cudnn_matches_cpu() {
         let want = smelt_cpu::run(&g, f.clone()).unwrap();
         for p in [Precision::Tf32, Precision::F16] {
             let tol = lowp_tol(p, xs[1] * k * k, 0.5);
-            let what = format!("Conv {xs:?} m{m} k{k} relu {relu} at {p}");
+            let what = format!("Conv {xs:?} m{m} k{k} relu {relu} at {p} cuDNN bias {bias_act}");
             for fuse in [true, false] {
                 let ex = Executor::with_options(&g, &vec![true; g.nodes.len()], exec_opts(p, fuse))
                     .unwrap();
@@ -346,6 +350,7 @@ fn conv_bias_relu_on_cudnn_matches_cpu() {
                 assert_eq!(ex.stats().cpu_fallbacks, 0, "{what}");
             }
         }
+        std::env::remove_var("SMELT_CUDNN_BIAS_ACT");
     }
 }
 

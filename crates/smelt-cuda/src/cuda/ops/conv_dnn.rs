@@ -8,9 +8,8 @@
 //! 4.76 ms against 4.64 ms for tf32, the conversions included) and rounding every conv
 //! output to 16 bits took the golden OCR models past their fp16 tolerance.
 //! `SMELT_CONV_16BIT=gemm` keeps every 2-d fp16 / bf16 conv on im2col + GEMM.
-//! The bias and a fused ReLU go into cuDNN's epilogue where its timing says so (see
-//! `crate::cuda::cudnn`; that call computes in fp32), else a `channel_bias_f32` pass
-//! applies them.
+//! A `channel_bias_f32` pass applies the bias and a fused ReLU; with
+//! `SMELT_CUDNN_BIAS_ACT=1`, cuDNN's epilogue may (see `crate::cuda::cudnn`).
 
 use super::geom;
 use crate::cuda::cudnn::{ConvData, ConvEpilogue, ConvKey, ConvMath};
