@@ -4,17 +4,19 @@
 //! One handle per stream. A [`ConvKey`] (shapes, window, groups, data type, math mode)
 //! maps to cached descriptors and the algorithm cuDNN's heuristics rank first among those
 //! whose workspace fits [`MAX_WORKSPACE`]; the caller allocates the workspace.
-//! Opt-in, `SMELT_CUDNN_BIAS_ACT=1`: a key with a bias (and a ReLU) after it is planned by
+//! A key with a bias (and a ReLU) after it and at least 2^21 output elements is weighed for
+//! cuDNN's fused call (`cudnnConvolutionBiasActivationForward`, [`ConvPlan::fused`]) by
 //! timing the algorithms (`cudnnFindConvolutionForwardAlgorithm`, once per key and
-//! process, so every executor makes the same choice), and cuDNN may add the bias and apply
-//! the ReLU itself (`cudnnConvolutionBiasActivationForward`, [`ConvPlan::fused`]). That
-//! call takes only the implicit precomputed-GEMM algorithm, and with f32 data it computes
-//! in exact fp32 whatever the math type (cuDNN 9.14, H200), so it is weighed by that
-//! algorithm's FMA time against the fastest one plus the separate pass over y it saves.
-//! Measured on ResNet-50 tf32 (H200, compute time): batch 32 4.47 ms by default, 4.13
-//! and 4.29 ms (two runs) with it; batch 1 0.73 ms by default, 1.48 ms with it. The timed
-//! choice alone (without the fused call) measured 4.57 and 1.29 ms: the timing picks worse
-//! algorithms than the heuristics in the running model, so the default keeps them.
+//! process, so every executor makes the same choice; it can differ between processes).
+//! That call takes only the implicit precomputed-GEMM algorithm, and with f32 data it
+//! computes in exact fp32 whatever the math type (cuDNN 9.14, H200), so it is weighed by
+//! that algorithm's FMA time against the fastest one plus the separate pass over y it
+//! saves; otherwise the heuristics' algorithm and the pass are kept.
+//! `SMELT_CUDNN_BIAS_ACT=1` weighs every such key, `=0` none. Measured on ResNet-50 tf32
+//! (H200, compute time): batch 32 4.47 ms with none, 4.13 and 4.29 ms (two runs) with every
+//! key; batch 1 0.73 ms with none, 1.48 ms with every key (the call's overhead on small
+//! convs, not in the timing), hence the size threshold. The timed algorithm without the
+//! fused call measured worse than the heuristics' (batch 32 4.57 ms, batch 1 1.29 ms).
 //! Layout: dense NCHW / NCDHW, weights [K, C/groups, kernel...]; 1-d convolutions are
 //! described as 2-d with a height of 1. Pads must be symmetric (cuDNN takes one pad per
 //! dim): [`ConvKey::new`] refuses the rest.
@@ -31,14 +33,24 @@ pub const MAX_WORKSPACE: usize = 256 << 20;
 const PRECOMP: sys::cudnnConvolutionFwdAlgo_t =
     sys::cudnnConvolutionFwdAlgo_t::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
 
-/// A timed choice: algorithm, math type, whether cuDNN applies the epilogue.
-type Choice = (sys::cudnnConvolutionFwdAlgo_t, sys::cudnnMathType_t, bool);
+/// A timed choice for cuDNN's fused call: algorithm and math type; `None` where the
+/// heuristics' algorithm and the separate pass are kept.
+type Choice = Option<(sys::cudnnConvolutionFwdAlgo_t, sys::cudnnMathType_t)>;
 
-/// `SMELT_CUDNN_BIAS_ACT=1`: let cuDNN apply the bias and ReLU where timing says so (read
-/// when a plan is made).
-fn bias_act() -> bool {
-    std::env::var_os("SMELT_CUDNN_BIAS_ACT").is_some_and(|v| v == "1")
+/// Whether cuDNN may apply `key`'s epilogue: `SMELT_CUDNN_BIAS_ACT=1` always, `=0` never,
+/// else from [`BIAS_ACT_MIN_Y`] output elements (read when a plan is made).
+fn bias_act(key: &ConvKey) -> bool {
+    match std::env::var("SMELT_CUDNN_BIAS_ACT").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => key.y.iter().map(|&d| d as i64).product::<i64>() >= BIAS_ACT_MIN_Y,
+    }
 }
+
+/// Output elements from which cuDNN's fused bias/ReLU call is weighed: every conv of
+/// ResNet-50 at batch 32 (3.2 M to 25.7 M), none at batch 1 (at most 0.8 M), where the
+/// call's overhead measured a loss.
+const BIAS_ACT_MIN_Y: i64 = 1 << 21;
 
 /// The timed choices of this process (one device, ordinal 0), by key.
 fn choices() -> &'static Mutex<HashMap<ConvKey, Choice>> {
@@ -315,23 +327,25 @@ impl Cudnn {
             };
             let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
             let mut count = 0;
-            if key.epilogue != ConvEpilogue::None && bias_act() {
+            let timed = if key.epilogue != ConvEpilogue::None && bias_act(key) {
                 // (the lock is not held while timing, nor across the insert)
                 let known = choices().lock().unwrap().get(key).copied();
-                let choice = match known {
+                match known {
                     Some(c) => c,
                     None => {
                         let c = self.time_algorithms(&p, key, &usable)?;
                         choices().lock().unwrap().insert(key.clone(), c);
                         c
                     }
-                };
-                (p.algo, p.fused) = (choice.0, choice.2);
-                result::set_convolution_math_type(p.conv, choice.1)
-                    .map_err(|e| cudnn_err("math type", e))?;
-                if p.fused {
-                    self.epilogue_descriptors(&mut p, key)?;
                 }
+            } else {
+                None
+            };
+            if let Some((algo, math)) = timed {
+                (p.algo, p.fused) = (algo, true);
+                result::set_convolution_math_type(p.conv, math)
+                    .map_err(|e| cudnn_err("math type", e))?;
+                self.epilogue_descriptors(&mut p, key)?;
             } else {
                 result::get_convolution_forward_algorithm(
                     self.handle,
@@ -368,8 +382,8 @@ impl Cudnn {
         Ok(plan)
     }
 
-    /// Times the algorithms of plan `p` (descriptors set) and chooses: (algorithm, math
-    /// type, whether cuDNN applies the epilogue).
+    /// Times the algorithms of plan `p` (descriptors set): the algorithm and math type for
+    /// cuDNN's fused call when it wins, else `None`.
     unsafe fn time_algorithms(
         &self,
         p: &ConvPlan,
@@ -406,12 +420,8 @@ impl Cudnn {
         let y_bytes = key.y.iter().map(|&d| d as f64).product::<f64>() * 4.0;
         let pass_ms = (2.0 * y_bytes / PASS_BYTES_PER_S * 1e3) as f32;
         match (fastest(false), fastest(true)) {
-            (Some(b), Some(f)) if f.time <= b.time + pass_ms => Ok((f.algo, f.mathType, true)),
-            (Some(b), _) => Ok((b.algo, b.mathType, false)),
-            _ => Err(Error::unsupported(
-                "cudnn",
-                format!("no convolution algorithm for {key:?}"),
-            )),
+            (Some(b), Some(f)) if f.time <= b.time + pass_ms => Ok(Some((f.algo, f.mathType))),
+            _ => Ok(None),
         }
     }
 

@@ -8,8 +8,8 @@
 //! 4.76 ms against 4.64 ms for tf32, the conversions included) and rounding every conv
 //! output to 16 bits took the golden OCR models past their fp16 tolerance.
 //! `SMELT_CONV_16BIT=gemm` keeps every 2-d fp16 / bf16 conv on im2col + GEMM.
-//! A `channel_bias_f32` pass applies the bias and a fused ReLU; with
-//! `SMELT_CUDNN_BIAS_ACT=1`, cuDNN's epilogue may (see `crate::cuda::cudnn`).
+//! The bias and a fused ReLU: in cuDNN's fused call where the plan says so (large
+//! outputs, by timing; see `crate::cuda::cudnn`), else a `channel_bias_f32` pass.
 
 use super::geom;
 use crate::cuda::cudnn::{ConvData, ConvEpilogue, ConvKey, ConvMath};
