@@ -111,23 +111,7 @@ fn bias_add(
         Some((_, t)) if t.rank() == 2 => t.shape()[1],
         _ => return None,
     };
-    let y = (*graph.nodes[m].outputs.first()?)?;
-    if uses.pinned(y) || uses.readers(y).len() != 1 || graph.nodes[m].outputs.len() != 1 {
-        return None;
-    }
-    let add = uses.readers(y)[0];
-    let an = &graph.nodes[add];
-    if !matches!(ops[add], Some(GpuOp::Binary(BinaryOp::Add)))
-        || an.inputs.len() != 2
-        || an.outputs.first().copied().flatten().is_none()
-    {
-        return None;
-    }
-    let c = match (an.inputs[0], an.inputs[1]) {
-        (Some(p), Some(q)) if p == y && q != y => q,
-        (Some(p), Some(q)) if q == y && p != y => p,
-        _ => return None,
-    };
+    let (add, c) = sole_add_reader(graph, ops, uses, m)?;
     let (c, t) = initializer(graph, uses, c)?;
     (t.dtype() == DType::F32 && t.shape() == [n_cols]).then_some((add, c))
 }
@@ -142,24 +126,35 @@ fn residual_add(
     m: usize,
     add: usize,
 ) -> Option<(usize, usize)> {
-    let z = (*graph.nodes[add].outputs.first()?)?;
-    if uses.pinned(z) || uses.readers(z).len() != 1 || graph.nodes[add].outputs.len() != 1 {
+    let (radd, r) = sole_add_reader(graph, ops, uses, add)?;
+    uses.producer(r).is_none_or(|p| p < m).then_some((radd, r))
+}
+
+/// Where node `n` has one output, not a graph output, read by one GPU Add only, with
+/// another value as its other input: (that Add, the other input).
+fn sole_add_reader(
+    graph: &Graph,
+    ops: &[Option<GpuOp>],
+    uses: &Uses,
+    n: usize,
+) -> Option<(usize, usize)> {
+    let y = (*graph.nodes[n].outputs.first()?)?;
+    if uses.pinned(y) || uses.readers(y).len() != 1 || graph.nodes[n].outputs.len() != 1 {
         return None;
     }
-    let radd = uses.readers(z)[0];
-    let rn = &graph.nodes[radd];
-    if !matches!(ops[radd], Some(GpuOp::Binary(BinaryOp::Add)))
-        || rn.inputs.len() != 2
-        || rn.outputs.first().copied().flatten().is_none()
+    let add = uses.readers(y)[0];
+    let an = &graph.nodes[add];
+    if !matches!(ops[add], Some(GpuOp::Binary(BinaryOp::Add)))
+        || an.inputs.len() != 2
+        || an.outputs.first().copied().flatten().is_none()
     {
         return None;
     }
-    let r = match (rn.inputs[0], rn.inputs[1]) {
-        (Some(p), Some(q)) if p == z && q != z => q,
-        (Some(p), Some(q)) if q == z && p != z => p,
-        _ => return None,
-    };
-    uses.producer(r).is_none_or(|p| p < m).then_some((radd, r))
+    match (an.inputs[0], an.inputs[1]) {
+        (Some(p), Some(q)) if p == y && q != y => Some((add, q)),
+        (Some(p), Some(q)) if q == y && p != y => Some((add, p)),
+        _ => None,
+    }
 }
 
 /// The initializer `v` is, directly or through Identity nodes (exporters put those
