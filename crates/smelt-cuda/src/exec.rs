@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Mutex;
 
+mod attention;
 mod cuda_graph;
 mod fusion;
 mod host_side;
@@ -75,6 +76,7 @@ struct Inner {
     /// The fused groups' compiled kernels.
     fused: crate::cuda::ops::fused::Kernels,
     fused_softmax: crate::cuda::ops::fused_softmax::Kernels,
+    fused_attention: crate::cuda::ops::fused_attention::Kernels,
 }
 
 /// The largest host value (bytes) kept in the executor's small-upload cache.
@@ -139,7 +141,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         // how values are read, for the fusion plan and the 16-bit stores
         let uses = (opts.fuse || store_16bit).then(|| crate::plan::fuse::Uses::of(&graph));
         let fused_uses = uses.as_ref().filter(|_| opts.fuse);
-        let fusion = FusionPlan::new(&graph, &mut ops, fused_uses, &mut last_use);
+        let fusion = FusionPlan::new(&graph, &mut ops, fused_uses, &mut last_use, opts.precision);
         let lowp = match &uses {
             Some(u) if store_16bit => lowp::LowpPlan::new(&graph, &ops, &fusion, u),
             _ => lowp::LowpPlan::none(graph.values.len()),
@@ -189,6 +191,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 small: HashMap::new(),
                 fused: Default::default(),
                 fused_softmax: Default::default(),
+                fused_attention: Default::default(),
             }),
             opts,
         })
@@ -397,6 +400,9 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 fusion::At::Member => continue,
                 fusion::At::Root(k) => self.run_fused(inner, env, k, capturing, rec)?,
                 fusion::At::Softmax(k) => self.run_softmax_fused(inner, env, k, capturing, rec)?,
+                fusion::At::Attention(k) => {
+                    self.run_attention_fused(inner, env, k, capturing, rec)?
+                }
                 fusion::At::None => self.run_node(inner, env, n, capturing, rec)?,
             }
         }

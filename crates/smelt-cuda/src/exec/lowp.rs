@@ -3,8 +3,8 @@
 //! through views (Reshape, Flatten, Squeeze, Unsqueeze, Identity), is such an operand can
 //! be written in 16 bits by its producer instead, which saves the conversion pass and half
 //! the producer's stores. Producers that do: a fused element-wise group with an f32 result,
-//! a fused softmax (attention's probabilities) and a Transpose (the attention heads'
-//! layout changes). The rounding is the one the
+//! a fused softmax (attention's probabilities), a fused attention (its output, read by the
+//! output projection) and a Transpose (the attention heads' layout changes). The rounding is the one the
 //! GEMM's conversion would do, so results are bit for bit those without it.
 //!
 //! A scalar Mul folded into a MatMul (see `plan::fold`) passes its input to the MatMul,
@@ -56,6 +56,14 @@ impl LowpPlan {
                 At::Root(k) => fusion.groups[k].out == crate::plan::fuse::Ty::F32,
                 At::Member => false,
                 At::None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
+                At::Attention(k) => match fusion.attention[k].0.output(graph) {
+                    // the fused attention writes its last member's output
+                    Some(o) => {
+                        v = o;
+                        true
+                    }
+                    None => false,
+                },
                 At::Softmax(k) => match fusion.softmax[k].output(graph, &fusion.groups) {
                     // a fused softmax writes its group after's output
                     Some(o) => {

@@ -10,6 +10,7 @@ mod attention;
 mod conv_dnn;
 mod elementwise;
 pub(crate) mod fused;
+pub(crate) mod fused_attention;
 pub(crate) mod fused_softmax;
 mod half;
 mod image;
