@@ -43,15 +43,41 @@ pub(crate) struct Operand<'a> {
 impl Operand<'_> {
     /// Logical dims and element strides.
     fn layout(&self, what: &str) -> Result<([usize; 4], [i64; 4])> {
-        let shape = self.t.shape();
-        if shape.len() != 4 {
-            return Err(Error::unsupported(
+        logical(self.t.shape(), self.perm).ok_or_else(|| {
+            Error::unsupported(
                 "fused attention",
-                format!("{what} has rank {}", shape.len()),
-            ));
+                format!("{what} has rank {}", self.t.shape().len()),
+            )
+        })
+    }
+}
+
+/// The dims and element strides of the logical axes of a dense tensor of `shape` (rank
+/// 4), logical axis i being its axis `perm[i]`.
+fn logical(shape: &[usize], perm: [usize; 4]) -> Option<([usize; 4], [i64; 4])> {
+    if shape.len() != 4 {
+        return None;
+    }
+    let dense = dense_strides(shape);
+    Some((perm.map(|a| shape[a]), perm.map(|a| dense[a])))
+}
+
+/// The output's shape and the element strides of the product's axes [b, h, sq, dv] in it:
+/// dense [b, h, sq, dv], or with `inv` the tensor whose axis `inv[a]` is the product's a.
+fn output_layout(o_dims: [usize; 4], inv: Option<[usize; 4]>) -> (Vec<usize>, [i64; 4]) {
+    match inv {
+        Some(inv) => {
+            let mut shape = [0usize; 4];
+            for a in 0..4 {
+                shape[inv[a]] = o_dims[a];
+            }
+            let dense = dense_strides(&shape);
+            (shape.to_vec(), inv.map(|j| dense[j]))
         }
-        let dense = dense_strides(shape);
-        Ok((self.perm.map(|a| shape[a]), self.perm.map(|a| dense[a])))
+        None => {
+            let dense = dense_strides(&o_dims);
+            (o_dims.to_vec(), [dense[0], dense[1], dense[2], dense[3]])
+        }
     }
 }
 
@@ -158,20 +184,7 @@ pub(crate) fn run(
         }
     }
     let o_dims = [b, h, sq, dv];
-    let (out_shape, os) = match out_inv {
-        Some(inv) => {
-            let mut shape = [0usize; 4];
-            for a in 0..4 {
-                shape[inv[a]] = o_dims[a];
-            }
-            let dense = dense_strides(&shape);
-            (shape.to_vec(), inv.map(|j| dense[j]))
-        }
-        None => {
-            let dense = dense_strides(&o_dims);
-            (o_dims.to_vec(), [dense[0], dense[1], dense[2], dense[3]])
-        }
-    };
+    let (out_shape, os) = output_layout(o_dims, out_inv);
     let y = s.alloc(out16.map_or(DType::F32, |_| bits16), &out_shape)?;
     if y.is_empty() {
         return Ok(y);
@@ -418,6 +431,23 @@ mod tests {
     use super::*;
     use crate::plan::fuse::{plan, Uses};
     use crate::plan::op::GpuOp;
+
+    /// BERT's heads: x [b, s, h, d] read as [b, h, s, d] (q, v; k through k^T's swap gives
+    /// the same), the product [b, h, s, d] written as [b, s, h, d].
+    #[test]
+    fn heads_are_read_and_written_through_their_permutations() {
+        let (b, s, h, d) = (2usize, 5usize, 3usize, 4usize);
+        let (dims, st) = logical(&[b, s, h, d], [0, 2, 1, 3]).unwrap();
+        assert_eq!(dims, [b, h, s, d]);
+        assert_eq!(st, [(s * h * d) as i64, d as i64, (h * d) as i64, 1]);
+        assert_eq!(logical(&[b, s, h * d], [0, 2, 1, 3]), None);
+        let (shape, os) = output_layout([b, h, s, d], Some([0, 2, 1, 3]));
+        assert_eq!(shape, [b, s, h, d]);
+        assert_eq!(os, [(s * h * d) as i64, d as i64, (h * d) as i64, 1]);
+        let (shape, os) = output_layout([b, h, s, d], None);
+        assert_eq!(shape, [b, h, s, d]);
+        assert_eq!(os, [(h * s * d) as i64, (s * d) as i64, d as i64, 1]);
+    }
 
     /// The BERT block's groups render (with the mask leaf strided, the two scalars) and
     /// compile with NVRTC where libnvrtc is present, f32 and 16-bit sources, f16 and bf16.
