@@ -25,6 +25,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         let sf = &self.fusion.softmax[af.softmax];
         let here = af.at();
         let node = &self.graph.nodes[here];
+        let syncs = inner.stream.syncs();
         let scores = self.graph.nodes[af.qk].outputs.first().copied().flatten();
         let pre = sf.pre.and_then(|g| {
             let f = &self.fusion.groups[g];
@@ -115,6 +116,12 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                             dev: Some(y),
                         };
                     }
+                }
+                if !capturing && inner.first_wait.is_none() && inner.stream.syncs() != syncs {
+                    inner.first_wait = Some(format!(
+                        "node '{}' (a fused attention) made the host wait (an upload mid-run)",
+                        node.name
+                    ));
                 }
             }
             Err(e) if falls_back(&e) => {

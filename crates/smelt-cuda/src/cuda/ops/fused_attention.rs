@@ -18,7 +18,7 @@ use crate::cuda::device::Func;
 use crate::cuda::stream::Stream;
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::fuse::{Fusion, Ty};
-use crate::plan::{dense_strides, i32_of, MAX_RANK};
+use crate::plan::{broadcast_shape, dense_strides, i32_of, MAX_RANK};
 use smelt_core::{DType, Error, Result};
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -189,6 +189,14 @@ pub(crate) fn run(
     if y.is_empty() {
         return Ok(y);
     }
+    // every leaf broadcasts into the scores (not past them, as a larger mask would)
+    let mut all: Vec<&[usize]> = leaves.iter().map(|x| x.shape()).collect();
+    all.push(&scores);
+    if broadcast_shape(&all).ok().as_deref() != Some(&scores[..]) {
+        return unsupported(format!(
+            "a leaf does not broadcast into the scores {scores:?}"
+        ));
+    }
     let (access, mut blob) = leaf_index(&scores, leaves)?;
     if leaves.is_empty() {
         // the kernel's index block always has room for one leaf
@@ -253,7 +261,7 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
     k += "struct AStr { long long q[4], k[4], v[4], o[4]; };\n";
     let _ = writeln!(
         k,
-        "__device__ __forceinline__ float from16(unsigned short h) {{ if ({bf}) return __int_as_float(((int)h) << 16); float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f; }}"
+        "__device__ __forceinline__ float from16(unsigned short h) {{ if ({bf}) return __uint_as_float(((unsigned)h) << 16); float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f; }}"
     );
     k += "__device__ __forceinline__ float round16(float v) { return from16(to_16bit(v, ";
     let _ = writeln!(k, "{bf})); }}");
