@@ -531,6 +531,15 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 self.run_node(inner, env, r, capturing, rec)?;
             }
         }
+        if let Some(f) = self.fusion.fold_of(n) {
+            // what the folded Muls passed on and the folded residual are read last here
+            // (after the epilogue nodes when they ran apart)
+            for &i in f.inputs.iter().chain(f.residual.as_ref().map(|(_, r)| r)) {
+                if self.last_use[i] == Some(n) {
+                    env[i] = Slot::default();
+                }
+            }
+        }
         Ok(())
     }
 

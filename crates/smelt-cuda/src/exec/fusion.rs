@@ -85,7 +85,11 @@ impl FusionPlan {
                     masked[radd] = None;
                     at[radd] = At::Member;
                     chain.push(radd);
-                    last_use[r] = Some(last_use[r].map_or(f.matmul, |l| l.max(f.matmul)));
+                    // the residual Add runs inside the MatMul: a read last there ends there
+                    last_use[r] = match last_use[r] {
+                        Some(l) if l != radd => Some(l.max(f.matmul)),
+                        _ => Some(f.matmul),
+                    };
                 }
                 let end = *chain.last().unwrap_or(&add);
                 let label = if chain.len() == 2 {
