@@ -535,6 +535,52 @@ mod tests {
             assert_eq!(src.contains("from16(qp["), src16[0], "{src}");
             srcs.push(src);
         }
+        // SMELT_DUMP_ATTENTION=<dir>: the variants scripts/cuda/emulate runs on the CPU
+        // (d, dv, keys, 16-bit q/k/v, bf16, 16-bit output)
+        type Variant = (&'static str, usize, usize, usize, [bool; 3], bool, bool);
+        let variants: [Variant; 9] = [
+            ("d64_dv64_n128_f32in", 64, 64, 128, [false; 3], false, false),
+            ("d64_dv64_n128_f16in", 64, 64, 128, [true; 3], false, true),
+            (
+                "d64_dv64_n128_bf16mix",
+                64,
+                64,
+                128,
+                [true, true, false],
+                true,
+                true,
+            ),
+            ("d40_dv40_n77_f32in", 40, 40, 77, [false; 3], false, false),
+            ("d40_dv40_n77_f16in", 40, 40, 77, [true; 3], false, true),
+            ("d32_dv32_n300_f32in", 32, 32, 300, [false; 3], false, false),
+            ("d32_dv32_n300_f16in", 32, 32, 300, [true; 3], false, true),
+            (
+                "d48_dv80_n100_mix",
+                48,
+                80,
+                100,
+                [true, false, true],
+                false,
+                true,
+            ),
+            ("d80_dv24_n33_f32in", 80, 24, 33, [false; 3], false, false),
+        ];
+        for (name, d, dv, skv, src16, bf, out16) in variants {
+            let c = Consts {
+                d,
+                dv,
+                skv,
+                src16,
+                bf,
+                out16,
+            };
+            let src = render(&c, &gr, &types, &access);
+            if let Some(dir) = std::env::var_os("SMELT_DUMP_ATTENTION") {
+                let path = std::path::Path::new(&dir).join(format!("{name}.cu"));
+                std::fs::write(&path, &src).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            }
+            srcs.push(src);
+        }
         if !crate::cuda::device::nvrtc_present() {
             eprintln!("SKIP: libnvrtc not found (the generated kernels are not compiled here)");
             return;
