@@ -345,14 +345,7 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
     let mut next = 0usize;
     match groups.pre {
         Some((f, given)) => {
-            let param: Vec<Option<usize>> = (0..f.leaves.len())
-                .map(|j| {
-                    (j != given).then(|| {
-                        next += 1;
-                        next - 1
-                    })
-                })
-                .collect();
+            let param = params(f, given, &mut next);
             k += "                {\n";
             for line in group_lines(f, &param, access, Some((given, "sv")), true) {
                 let _ = writeln!(k, "                {line}");
@@ -380,14 +373,7 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
     k += "            if (j < n) {\n                int i = r * n + j;\n";
     k += "                float p = v[k] * inv;\n                float o = p; (void)i;\n";
     if let Some((f, given)) = groups.post {
-        let param: Vec<Option<usize>> = (0..f.leaves.len())
-            .map(|j| {
-                (j != given).then(|| {
-                    next += 1;
-                    next - 1
-                })
-            })
-            .collect();
+        let param = params(f, given, &mut next);
         k += "                {\n";
         for line in group_lines(f, &param, access, Some((given, "p")), true) {
             let _ = writeln!(k, "                {line}");
@@ -432,6 +418,19 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
         "        if (e < R * DV && q0 + r < SQ) y[ob + (long long)(q0 + r) * st.o[2] + c * st.o[3]] = {store}; }}\n}}"
     );
     k
+}
+
+/// Group `f`'s leaves as kernel parameters: leaf `given` is computed in the kernel, the
+/// others take the next parameter numbers from `next` on.
+fn params(f: &Fusion, given: usize, next: &mut usize) -> Vec<Option<usize>> {
+    (0..f.leaves.len())
+        .map(|j| {
+            (j != given).then(|| {
+                *next += 1;
+                *next - 1
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
