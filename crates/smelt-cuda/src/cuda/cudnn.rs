@@ -325,8 +325,6 @@ impl Cudnn {
                     && (key.math == ConvMath::TensorOp
                         || r.mathType != sys::cudnnMathType_t::CUDNN_TENSOR_OP_MATH)
             };
-            let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
-            let mut count = 0;
             let timed = if key.epilogue != ConvEpilogue::None && bias_act(key) {
                 // (the lock is not held while timing, nor across the insert)
                 let known = choices().lock().unwrap().get(key).copied();
@@ -347,6 +345,8 @@ impl Cudnn {
                     .map_err(|e| cudnn_err("math type", e))?;
                 self.epilogue_descriptors(&mut p, key)?;
             } else {
+                let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
+                let mut count = 0;
                 result::get_convolution_forward_algorithm(
                     self.handle,
                     p.x,
@@ -392,7 +392,7 @@ impl Cudnn {
     ) -> Result<Choice> {
         let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; 16] = std::mem::zeroed();
         let mut count = 0;
-        let st = sys::cudnnFindConvolutionForwardAlgorithm(
+        sys::cudnnFindConvolutionForwardAlgorithm(
             self.handle,
             p.x,
             p.w,
@@ -401,10 +401,9 @@ impl Cudnn {
             perf.len() as i32,
             &mut count,
             perf.as_mut_ptr(),
-        );
-        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
-            return Err(cudnn_err("timing the algorithms", st));
-        }
+        )
+        .result()
+        .map_err(|e| cudnn_err("timing the algorithms", e))?;
         let found = &perf[..count.max(0) as usize];
         let fastest = |fusable: bool| {
             found
@@ -441,30 +440,26 @@ impl Cudnn {
         )
         .map_err(|e| cudnn_err("bias descriptor", e))?;
         let mut a: sys::cudnnActivationDescriptor_t = std::ptr::null_mut();
-        let st = sys::cudnnCreateActivationDescriptor(&mut a);
-        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
-            return Err(cudnn_err("activation descriptor", st));
-        }
+        sys::cudnnCreateActivationDescriptor(&mut a)
+            .result()
+            .map_err(|e| cudnn_err("activation descriptor", e))?;
         p.act = Some(a);
         let mode = match key.epilogue {
             ConvEpilogue::BiasRelu => sys::cudnnActivationMode_t::CUDNN_ACTIVATION_RELU,
             _ => sys::cudnnActivationMode_t::CUDNN_ACTIVATION_IDENTITY,
         };
-        let st = sys::cudnnSetActivationDescriptor(
+        sys::cudnnSetActivationDescriptor(
             a,
             mode,
             sys::cudnnNanPropagation_t::CUDNN_PROPAGATE_NAN,
             0.0,
-        );
-        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
-            return Err(cudnn_err("activation descriptor", st));
-        }
-        Ok(())
+        )
+        .result()
+        .map_err(|e| cudnn_err("activation descriptor", e))
     }
 
     /// y = act(conv(x, w) + bias) for a plan with `fused` set (the key's epilogue), on the
     /// handle's stream; as [`Cudnn::forward`], `bias` a device f32 [K].
-    #[allow(clippy::too_many_arguments)]
     pub fn forward_bias(
         &self,
         plan: &ConvPlan,
@@ -482,7 +477,7 @@ impl Cudnn {
         let (alpha1, alpha2) = (1f32, 0f32);
         // SAFETY: the caller passes live device buffers of the planned shapes; z is y
         // with alpha2 = 0 (allowed to alias)
-        let st = unsafe {
+        unsafe {
             sys::cudnnConvolutionBiasActivationForward(
                 self.handle,
                 &alpha1 as *const f32 as *const _,
@@ -503,11 +498,9 @@ impl Cudnn {
                 plan.y,
                 y as *mut _,
             )
-        };
-        if st != sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
-            return Err(cudnn_err("convolution with bias and activation", st));
         }
-        Ok(())
+        .result()
+        .map_err(|e| cudnn_err("convolution with bias and activation", e))
     }
 
     /// y = conv(x, w) on the handle's stream; `ws` holds at least `plan.workspace` bytes
