@@ -9,7 +9,7 @@
 
 use crate::common::*;
 use smelt_core::{DType, Dim, Tensor};
-use smelt_cuda::{ExecOptions, Executor, Precision};
+use smelt_cuda::{ExecOptions, ExecStats, Executor, Precision};
 use smelt_ir::{Attr, Attributes, Graph};
 use smelt_ops::builder::V;
 use smelt_ops::GraphBuilder;
@@ -83,6 +83,35 @@ fn executor(g: &Graph, p: Precision) -> Executor<&Graph> {
     Executor::with_options(g, &vec![true; g.nodes.len()], opts).unwrap()
 }
 
+/// Runs `g` at each precision of [`CASES`] with cuBLASLt and then without it
+/// (`SMELT_NO_CUBLASLT`): two runs per executor on fresh `feeds`, each against the CPU
+/// within the case's tolerance; `check` then sees the executor's stats.
+fn with_and_without_cublaslt(
+    g: &Graph,
+    name: &str,
+    mut feeds: impl FnMut() -> Vec<(String, Tensor)>,
+    check: impl Fn(Precision, bool, &ExecStats),
+) {
+    for lt in [true, false] {
+        if !lt {
+            std::env::set_var("SMELT_NO_CUBLASLT", "1");
+        }
+        for (p, tol) in CASES {
+            let ex = executor(g, p);
+            for run in 0..2 {
+                let f = feeds();
+                let want = smelt_cpu::run(g, f.clone()).unwrap();
+                let got = ex.run(f).unwrap();
+                let what = format!("{name} {p} cublasLt {lt} run {run}");
+                let err = compare(&what, &want, &got, tol);
+                println!("{what}: max abs error {err:.3e}");
+            }
+            check(p, lt, &ex.stats());
+        }
+        std::env::remove_var("SMELT_NO_CUBLASLT");
+    }
+}
+
 #[test]
 fn scalar_muls_fold_into_matmul_alpha() {
     if !gpu_or_skip("scalar_muls_fold_into_matmul_alpha") {
@@ -149,29 +178,12 @@ fn bias_adds_fold_into_the_gemm_epilogue() {
     }
     let mut rng = Rng::new(43);
     let g = linears(&mut rng);
-    for lt in [true, false] {
-        if !lt {
-            std::env::set_var("SMELT_NO_CUBLASLT", "1");
-        }
-        for (p, tol) in CASES {
-            let ex = executor(&g, p);
-            for run in 0..2 {
-                let feeds = vec![("x".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0))];
-                let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
-                let got = ex.run(feeds).unwrap();
-                let what = format!("linears {p} cublasLt {lt} run {run}");
-                let err = compare(&what, &want, &got, tol);
-                println!(
-                    "bias Adds folded at {p} (cublasLt {lt}), run {run}: max abs error {err:.3e}"
-                );
-            }
-            let st = ex.stats();
-            assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
-            // per run: the two bias Adds in their GEMMs, and Erf+Mul as one fused group
-            assert_eq!(st.fused_nodes, 2 * (2 + 2), "{p} cublasLt {lt}: {st:?}");
-        }
-        std::env::remove_var("SMELT_NO_CUBLASLT");
-    }
+    let feeds = || vec![("x".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0))];
+    with_and_without_cublaslt(&g, "linears", feeds, |p, lt, st| {
+        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
+        // per run: the two bias Adds in their GEMMs, and Erf+Mul as one fused group
+        assert_eq!(st.fused_nodes, 2 * (2 + 2), "{p} cublasLt {lt}: {st:?}");
+    });
 }
 
 /// y1 = x + (MatMul(x, w1 [48, 48]) + b1) (a transformer sublayer: the residual Add
@@ -206,38 +218,23 @@ fn residual_adds_fold_into_the_gemm() {
     }
     let mut rng = Rng::new(44);
     let g = residuals(&mut rng);
-    for lt in [true, false] {
-        if !lt {
-            std::env::set_var("SMELT_NO_CUBLASLT", "1");
-        }
-        for (p, tol) in CASES {
-            let ex = executor(&g, p);
-            for run in 0..2 {
-                let feeds = vec![
-                    ("x".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0)),
-                    ("r".to_string(), rng.tensor(&[19, 48], -1.0, 1.0)),
-                ];
-                let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
-                let got = ex.run(feeds).unwrap();
-                let what = format!("residuals {p} cublasLt {lt} run {run}");
-                let err = compare(&what, &want, &got, tol);
-                println!(
-                    "residual Adds folded at {p} (cublasLt {lt}), run {run}: max abs error {err:.3e}"
-                );
-            }
-            let st = ex.stats();
-            // per run: y1's two Adds in its GEMM; y2's MatMul falls back (the residual
-            // broadcasts) and its Adds run after it
-            assert_eq!(st.fused_nodes, 2 * 2, "{p} cublasLt {lt}: {st:?}");
-            assert_eq!(st.cpu_fallbacks, 2, "{p} cublasLt {lt}: {st:?}");
-            assert!(
-                st.fallback_reasons
-                    .iter()
-                    .all(|r| r.contains("MatMul+Add+Add")),
-                "{:?}",
-                st.fallback_reasons
-            );
-        }
-        std::env::remove_var("SMELT_NO_CUBLASLT");
-    }
+    let feeds = || {
+        vec![
+            ("x".to_string(), rng.tensor(&[2, 19, 48], -1.0, 1.0)),
+            ("r".to_string(), rng.tensor(&[19, 48], -1.0, 1.0)),
+        ]
+    };
+    with_and_without_cublaslt(&g, "residuals", feeds, |p, lt, st| {
+        // per run: y1's two Adds in its GEMM; y2's MatMul falls back (the residual
+        // broadcasts) and its Adds run after it
+        assert_eq!(st.fused_nodes, 2 * 2, "{p} cublasLt {lt}: {st:?}");
+        assert_eq!(st.cpu_fallbacks, 2, "{p} cublasLt {lt}: {st:?}");
+        assert!(
+            st.fallback_reasons
+                .iter()
+                .all(|r| r.contains("MatMul+Add+Add")),
+            "{:?}",
+            st.fallback_reasons
+        );
+    });
 }
