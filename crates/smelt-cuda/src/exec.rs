@@ -91,6 +91,8 @@ pub struct Executor<G: Deref<Target = Graph>> {
     /// Per value: the same in every run (an initializer or a Constant node's output), so
     /// its device copy is kept across runs like a weight.
     constant: Vec<bool>,
+    /// The Constant nodes' outputs, put in every run's values at its start.
+    constant_outputs: Vec<(usize, Tensor)>,
     /// Graph inputs read on the device (directly or through views): uploaded first.
     upload_first: Vec<usize>,
     /// Why no run of this graph can be captured (None: runs may be).
@@ -157,12 +159,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             // Constant nodes, and views (Identity, Reshape, ...) of constants, such as the
             // Identity nodes exporters put between shared weights and their readers: kept
             // on the device across runs instead of uploaded per run
-            if constant_view
-                || (n.op_type == "Constant" && n.domain.is_empty() && n.inputs.is_empty())
-            {
+            if constant_view || crate::plan::fuse::is_constant_node(n) {
                 n.outputs.iter().flatten().for_each(|&o| constant[o] = true);
             }
         }
+        let constant_outputs = host_side::constant_outputs(&graph)?;
         let (upload_first, graph_blocker) = input_reads(&graph, &ops);
         let marks = (stream.event()?, stream.event()?, stream.event()?);
         Ok(Executor {
@@ -170,6 +171,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             ops,
             last_use,
             constant,
+            constant_outputs,
             upload_first,
             graph_blocker,
             shape_side,
@@ -318,7 +320,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     fn feed(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<Slot>> {
         let g: &Graph = &self.graph;
         let mut env: Vec<Slot> = vec![Slot::default(); g.values.len()];
-        for (id, t) in &g.initializers {
+        for (id, t) in g
+            .initializers
+            .iter()
+            .chain(self.constant_outputs.iter().map(|(id, t)| (id, t)))
+        {
             env[*id].host = Some(t.clone());
         }
         for (name, t) in inputs {
@@ -634,6 +640,20 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             dev: None,
         };
         match op {
+            // evaluated before the run (see `feed`)
+            GpuOp::Constant
+                if node
+                    .outputs
+                    .iter()
+                    .flatten()
+                    .all(|&o| env[o].host.is_some()) =>
+            {
+                Ok(node
+                    .outputs
+                    .iter()
+                    .map(|o| o.map(|o| env[o].clone()).unwrap_or_default())
+                    .collect())
+            }
             GpuOp::Shape { start, end } => {
                 let v = crate::plan::layout::shape_of(&first()?.1, *start, *end);
                 Ok(vec![host(Tensor::from_vec(vec![v.len()], v)?)])

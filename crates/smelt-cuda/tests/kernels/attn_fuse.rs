@@ -14,7 +14,8 @@ use smelt_ops::GraphBuilder;
 /// x [b, s, h*d] -> three projections (MatMul + bias) -> Reshape [b, s, h, d] ->
 /// Transposes ([0, 2, 1, 3], k [0, 2, 3, 1]) -> q and k scaled by 1/sqrt(sqrt(d)) ->
 /// MatMul -> + Where(m, 0, -inf) (m bool [b, 1, 1, s]) -> Softmax -> Where(IsNaN(p), 0, p)
-/// -> MatMul v -> Transpose back -> Reshape [b, s, h*d] -> y.
+/// -> MatMul v -> Transpose back -> Reshape [b, s, h*d] -> y. As PyTorch exports it, the
+/// NaN guard's zero is a Constant node placed after the Softmax.
 fn attention(rng: &mut Rng, b: usize, s: usize, h: usize, d: usize) -> Graph {
     let dim = Dim::Fixed;
     let mut g = GraphBuilder::new("attention");
@@ -48,7 +49,9 @@ fn attention(rng: &mut Rng, b: usize, s: usize, h: usize, d: usize) -> Graph {
     let sm = g.add(sc, bias).unwrap();
     let p = op(&mut g, "Softmax", &[sm], attrs(&[("axis", Attr::Int(-1))]));
     let nan = op(&mut g, "IsNaN", &[p], Attributes::new());
-    let pg = op(&mut g, "Where", &[nan, zero, p], Attributes::new());
+    let late_zero = attrs(&[("value", Attr::Tensor(Tensor::scalar(0f32)))]);
+    let late_zero = op(&mut g, "Constant", &[], late_zero);
+    let pg = op(&mut g, "Where", &[nan, late_zero, p], Attributes::new());
     let o = op(&mut g, "MatMul", &[pg, v], Attributes::new());
     let ot = op(&mut g, "Transpose", &[o], perm(&[0, 2, 1, 3]));
     let y = op(&mut g, "Reshape", &[ot, merged], Attributes::new());
