@@ -12,13 +12,18 @@
 #include <mutex>
 #include <functional>
 #include <atomic>
+#include <type_traits>
 
 #define __global__
 #define __device__
 #define __forceinline__
 #define __launch_bounds__(x)
+#define __align__(x)
 
 struct EmuDim3 { unsigned x = 0; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+struct alignas(16) float4 { float x, y, z, w; };
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 inline thread_local EmuDim3 threadIdx, blockIdx;
 inline EmuDim3 blockDim{128}, gridDim{1};
 
@@ -57,9 +62,55 @@ inline std::vector<std::function<void()>> g_fillers;
     std::abort();
 }
 template <class T, int A, int B> struct Chk2 {
-    T d[A][B];
+    alignas(16) T d[A][B];
     Chk2() { fill(); std::lock_guard<std::mutex> g(g_reg_mu); g_fillers.push_back([this] { fill(); }); }
-    void fill() { for (int i = 0; i < A; ++i) for (int j = 0; j < B; ++j) d[i][j] = std::nanf(""); }
+    // NaN: f32 NaN, or 0xffff (NaN as f16 and as bf16)
+    void fill() { for (int i = 0; i < A; ++i) for (int j = 0; j < B; ++j) { if constexpr (std::is_floating_point_v<T>) d[i][j] = std::nanf(""); else d[i][j] = (T)0xffff; } }
     struct Row { T* p; T& operator[](int j) const { if (j < 0 || j >= B) emu_oob("col", j, B); return p[j]; } };
     Row operator[](int i) { if (i < 0 || i >= A) emu_oob("row", i, A); return Row{d[i]}; }
 };
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: each lane posts its fragments, then
+// computes its four accumulators from the whole warp's (PTX ISA fragment layouts), sums
+// in double; exact only when all 32 lanes take part
+inline unsigned g_mma[4][32][6];
+inline float emu_half(unsigned word, int hi, int bf) {
+    unsigned short b = hi ? (unsigned short)(word >> 16) : (unsigned short)(word & 0xffff);
+    return bf ? __uint_as_float((unsigned)b << 16) : emu_f16_to_f32(b);
+}
+inline void emu_mma16816(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1, int bf) {
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    unsigned* me = g_mma[w][l];
+    me[0] = a0; me[1] = a1; me[2] = a2; me[3] = a3; me[4] = b0; me[5] = b1;
+    g_warp_bar[w]->arrive_and_wait();
+    auto A = [&](int row, int k) { return emu_half(g_mma[w][(row % 8) * 4 + (k % 8) / 2][(row >= 8) + 2 * (k >= 8)], k & 1, bf); };
+    auto Bm = [&](int k, int col) { return emu_half(g_mma[w][col * 4 + (k % 8) / 2][4 + (k >= 8)], k & 1, bf); };
+    int g = l >> 2, t = l & 3;
+    float out[4];
+    for (int e = 0; e < 4; ++e) {
+        int row = g + 8 * (e >> 1), col = 2 * t + (e & 1);
+        double s = 0;
+        for (int k = 0; k < 16; ++k) s += (double)A(row, k) * (double)Bm(k, col);
+        out[e] = (float)((double)d[e] + s);
+    }
+    g_warp_bar[w]->arrive_and_wait();
+    for (int e = 0; e < 4; ++e) d[e] = out[e];
+}
+
+// ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16: lanes 8i..8i+7 post tile i's row
+// addresses; lane l takes tile i's elements (row 2 (l % 4), column l / 4) and (row
+// 2 (l % 4) + 1, same column) into ri
+inline const unsigned short* g_ldsm[4][32];
+inline void emu_ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) {
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    if (reinterpret_cast<uintptr_t>(p) % 16) { std::fprintf(stderr, "ldmatrix row address not 16-byte aligned\n"); std::abort(); }
+    g_ldsm[w][l] = p;
+    g_warp_bar[w]->arrive_and_wait();
+    unsigned r[4];
+    for (int i = 0; i < 4; ++i) {
+        unsigned short lo = g_ldsm[w][8 * i + 2 * (l % 4)][l / 4], hi = g_ldsm[w][8 * i + 2 * (l % 4) + 1][l / 4];
+        r[i] = (unsigned)lo | ((unsigned)hi << 16);
+    }
+    g_warp_bar[w]->arrive_and_wait();
+    r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3];
+}

@@ -108,15 +108,15 @@ int main(int argc, char** argv) {
     // sentinel: NaN everywhere (written elements are never NaN in these tests)
     for (auto& x : y) { if constexpr (sizeof(OUT_T) == 2) x = 0x7e01; else x = std::nanf("7"); }
 
-    int tiles = (SQ + 15) / 16, grid = B * H * tiles;
-    std::barrier<> bb(128);
+    int tiles = (SQ + KR - 1) / KR, grid = B * H * tiles;
+    std::barrier<> bb(KT);
     std::barrier<> wb0(32), wb1(32), wb2(32), wb3(32);
     g_block_bar = &bb; g_warp_bar[0] = &wb0; g_warp_bar[1] = &wb1; g_warp_bar[2] = &wb2; g_warp_bar[3] = &wb3;
     auto refill = []() noexcept { std::lock_guard<std::mutex> g(g_reg_mu); for (auto& f : g_fillers) f(); };
-    std::barrier<decltype(refill)> endb(128, refill);
+    std::barrier<decltype(refill)> endb(KT, refill);
     gridDim.x = grid;
     vector<std::thread> th;
-    for (int t = 0; t < 128; ++t)
+    for (int t = 0; t < KT; ++t)
         th.emplace_back([&, t] {
             threadIdx.x = t;
             for (int blk = 0; blk < grid; ++blk) {

@@ -28,10 +28,16 @@ declare -A CASES=(
   [d80_dv24_n33_f32in]="2,3,33,0,0 2,3,17,1,1"
 )
 fail=0
+# each variant also on tensor cores: _tcs with every case, _tc (16-byte loads of q, k
+# and v, contiguous rows) with the layout-0 cases
+for v in "${!CASES[@]}"; do
+  CASES[${v}_tcs]=${CASES[$v]}
+  CASES[${v}_tc]=$(for c in ${CASES[$v]}; do if [[ $c == *,*,*,0,* ]]; then echo -n "$c "; fi; done)
+done
 for v in "${!CASES[@]}"; do
   d="$W/build/$v"
   python3 prep.py "$W/kern/$v.cu" "$d" >/dev/null
-  g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -Wno-unused-variable ${1:-} \
+  g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -Wno-unused-variable -fno-strict-aliasing ${1:-} \
       -I "$d" -I "$HERE" harness.cpp -o "$d/h"
   for c in ${CASES[$v]}; do
     IFS=, read -r b h sq lay mk <<<"$c"

@@ -89,15 +89,35 @@ fn attention_as_one_kernel_matches_cpu_and_the_nodes_apart() {
     if !gpu_or_skip("attention_as_one_kernel_matches_cpu_and_the_nodes_apart") {
         return;
     }
+    // the tensor-core variant where the device has tensor cores (8.0 and up), and the SIMT
+    // one (SMELT_ATTENTION_TC=0)
+    let tc = smelt_cuda::device().unwrap().capability().0 >= 8;
+    for variant in [tc, false] {
+        std::env::set_var("SMELT_ATTENTION_TC", if variant { "1" } else { "0" });
+        println!(
+            "attention variant: {}",
+            if variant { "tensor cores" } else { "SIMT" }
+        );
+        one_kernel_cases(variant);
+        if !tc {
+            break;
+        }
+    }
+    std::env::remove_var("SMELT_ATTENTION_TC");
+}
+
+fn one_kernel_cases(tc: bool) {
     let mut rng = Rng::new(91);
     // (b, s, h, d, fused): BERT's heads; tiles and heads of odd sizes with a fully masked
-    // batch; more keys than a chunk and a warp's pass; heads too wide, keys too many
+    // batch; more keys than a chunk and a warp's pass; heads too wide; more keys than the
+    // SIMT variant's shared memory holds (the tensor-core one takes them in 8 chunks)
     let cases = [
         (2, 128, 12, 64, true),
         (3, 77, 3, 40, true),
         (1, 300, 2, 32, true),
         (1, 9, 1, 160, false),
-        (1, 900, 1, 64, false),
+        (1, 900, 1, 64, tc),
+        (32, 128, 12, 64, true),
     ];
     for (b, s, h, d, fused) in cases {
         let g = attention(&mut rng, b, s, h, d);

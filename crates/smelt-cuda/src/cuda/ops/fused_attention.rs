@@ -87,14 +87,19 @@ pub(crate) struct Kernels(HashMap<(usize, Vec<Access>, Consts), Func>);
 
 /// What a kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Consts {
-    d: usize,
-    dv: usize,
-    skv: usize,
+pub(super) struct Consts {
+    pub d: usize,
+    pub dv: usize,
+    pub skv: usize,
     /// q, k, v already in the 16-bit type
-    src16: [bool; 3],
-    bf: bool,
-    out16: bool,
+    pub src16: [bool; 3],
+    pub bf: bool,
+    pub out16: bool,
+    /// The tensor-core variant's (warps per block, keys per chunk); none: the SIMT one.
+    pub tc: Option<(usize, usize)>,
+    /// q, k, v: rows contiguous and every row start 16-byte aligned (the tensor-core
+    /// variant loads them 16 bytes at a time).
+    pub vec: [bool; 3],
 }
 
 /// The kernel's groups: the group before the softmax with the index of its leaf that is
@@ -138,7 +143,10 @@ pub(crate) fn run(
     if d == 0 || dv == 0 || skv == 0 || d > MAX_HEAD || dv > MAX_HEAD {
         return unsupported(format!("heads of {d} and {dv}, {skv} keys"));
     }
-    if ROWS * d + CHUNK * (d.max(dv) + 1) + ROWS * skv > SMEM_FLOATS {
+    let tc = (s.dev.capability().0 >= 8 && !env_flag_off("SMELT_ATTENTION_TC"))
+        .then(|| super::fused_attention_tc::shape(b * h, sq, skv, d, dv))
+        .flatten();
+    if tc.is_none() && ROWS * d + CHUNK * (d.max(dv) + 1) + ROWS * skv > SMEM_FLOATS {
         return unsupported(format!("{skv} keys of {d} do not fit in shared memory"));
     }
     let scores = [b, h, sq, skv];
@@ -209,6 +217,15 @@ pub(crate) fn run(
         src16,
         bf: bits16 == DType::BF16,
         out16: out16.is_some(),
+        tc,
+        // 8 elements are 16 bytes or more, so rows 8-element aligned are 16-byte aligned
+        vec: [(q.t, qd, qs), (k.t, kd, ks), (v.t, vd, vs)].map(|(t, dims, st)| {
+            tc.is_some()
+                && st[3] == 1
+                && dims[3] % 8 == 0
+                && st[..3].iter().all(|&x| x % 8 == 0)
+                && t.ptr() % 16 == 0
+        }),
     };
     let func = match kernels.0.get(&(k_idx, access.clone(), consts)) {
         Some(&f) => f,
@@ -239,39 +256,25 @@ pub(crate) fn run(
     args.push(&alpha as *const f32 as *mut c_void);
     args.push(strides.as_ptr() as *mut c_void);
     args.push(blob.as_ptr() as *mut c_void);
-    let blocks = b * h * sq.div_ceil(ROWS);
+    let (rows, threads) = tc.map_or((ROWS, THREADS), |(w, _)| (16 * w, 32 * w));
+    let blocks = b * h * sq.div_ceil(rows);
     let grid = u32::try_from(blocks)
         .map_err(|_| Error::unsupported("fused attention", "too many blocks"))?;
-    s.launch_func(func, "fused_attention", grid, THREADS as u32, &mut args)?;
+    s.launch_func(func, "fused_attention", grid, threads as u32, &mut args)?;
     Ok(y)
 }
 
 /// The kernel source: `fused_attention(OUT* y, const Q* q, const K* k, const V* v,
-/// const T0* x0, .., int B, int H, int SQ, float alpha, AStr st, FIdx s)`.
+/// const T0* x0, .., int B, int H, int SQ, float alpha, AStr st, FIdx s)`; on devices
+/// with tensor cores (`c.tc`), `super::fused_attention_tc`'s.
 fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> String {
+    if let Some((warps, chunk)) = c.tc {
+        return super::fused_attention_tc::render(c, warps, chunk, groups, types, access);
+    }
     let nl = types.len();
     let bf = c.bf as i32;
     let dm = c.d.max(c.dv);
-    let mut k = String::new();
-    let _ = writeln!(
-        k,
-        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{}][{MAX_RANK}]; }};",
-        nl.max(1)
-    );
-    k += "struct AStr { long long q[4], k[4], v[4], o[4]; };\n";
-    let _ = writeln!(
-        k,
-        "__device__ __forceinline__ float from16(unsigned short h) {{ if ({bf}) return __uint_as_float(((unsigned)h) << 16); float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f; }}"
-    );
-    k += "__device__ __forceinline__ float round16(float v) { return from16(to_16bit(v, ";
-    let _ = writeln!(k, "{bf})); }}");
-    let src = |i: usize| {
-        if c.src16[i] {
-            "unsigned short"
-        } else {
-            "float"
-        }
-    };
+    let mut k = header(c, nl);
     let load = |i: usize, e: &str| {
         if c.src16[i] {
             format!("from16({e})")
@@ -279,18 +282,7 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
             format!("round16({e})")
         }
     };
-    let _ = write!(
-        k,
-        "extern \"C\" __global__ void __launch_bounds__({THREADS}) fused_attention({}* y, const {}* qp, const {}* kp, const {}* vp",
-        out_type(Ty::F32, c.out16.then_some(DType::F16)),
-        src(0),
-        src(1),
-        src(2)
-    );
-    for (j, t) in types.iter().enumerate() {
-        let _ = write!(k, ", const {}* x{j}", super::fused::ctype(*t));
-    }
-    k += ", int B, int H, int SQ, float alpha, AStr st, FIdx s) {\n";
+    k += &signature(c, types, THREADS);
     let (d, dv, skv) = (c.d, c.dv, c.skv);
     let nk = skv.div_ceil(32);
     let _ = writeln!(
@@ -420,9 +412,52 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
     k
 }
 
+/// The index and stride blocks and the 16-bit conversions every variant's source starts
+/// with (`nl` leaves).
+pub(super) fn header(c: &Consts, nl: usize) -> String {
+    let bf = c.bf as i32;
+    let mut k = String::new();
+    let _ = writeln!(
+        k,
+        "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{}][{MAX_RANK}]; }};",
+        nl.max(1)
+    );
+    k += "struct AStr { long long q[4], k[4], v[4], o[4]; };\n";
+    let _ = writeln!(
+        k,
+        "__device__ __forceinline__ float from16(unsigned short h) {{ if ({bf}) return __uint_as_float(((unsigned)h) << 16); float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f; }}"
+    );
+    k += "__device__ __forceinline__ float round16(float v) { return from16(to_16bit(v, ";
+    let _ = writeln!(k, "{bf})); }}");
+    k
+}
+
+/// The kernel's signature up to its opening brace, for blocks of `threads`.
+pub(super) fn signature(c: &Consts, types: &[Ty], threads: usize) -> String {
+    let src = |i: usize| {
+        if c.src16[i] {
+            "unsigned short"
+        } else {
+            "float"
+        }
+    };
+    let mut k = format!(
+        "extern \"C\" __global__ void __launch_bounds__({threads}) fused_attention({}* y, const {}* qp, const {}* kp, const {}* vp",
+        out_type(Ty::F32, c.out16.then_some(DType::F16)),
+        src(0),
+        src(1),
+        src(2)
+    );
+    for (j, t) in types.iter().enumerate() {
+        let _ = write!(k, ", const {}* x{j}", super::fused::ctype(*t));
+    }
+    k += ", int B, int H, int SQ, float alpha, AStr st, FIdx s) {\n";
+    k
+}
+
 /// Group `f`'s leaves as kernel parameters: leaf `given` is computed in the kernel, the
 /// others take the next parameter numbers from `next` on.
-fn params(f: &Fusion, given: usize, next: &mut usize) -> Vec<Option<usize>> {
+pub(super) fn params(f: &Fusion, given: usize, next: &mut usize) -> Vec<Option<usize>> {
     (0..f.leaves.len())
         .map(|j| {
             (j != given).then(|| {
@@ -525,6 +560,8 @@ mod tests {
                 src16,
                 bf,
                 out16,
+                tc: None,
+                vec: [false; 3],
             };
             let src = render(&c, &gr, &types, &access);
             assert!(src.contains("const int D = 64, DV = 64, n = 128"), "{src}");
@@ -564,21 +601,34 @@ mod tests {
             ),
             ("d80_dv24_n33_f32in", 80, 24, 33, [false; 3], false, false),
         ];
-        for (name, d, dv, skv, src16, bf, out16) in variants {
-            let c = Consts {
-                d,
-                dv,
-                skv,
-                src16,
-                bf,
-                out16,
-            };
-            let src = render(&c, &gr, &types, &access);
-            if let Some(dir) = std::env::var_os("SMELT_DUMP_ATTENTION") {
-                let path = std::path::Path::new(&dir).join(format!("{name}.cu"));
-                std::fs::write(&path, &src).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        // each also as the tensor-core variant, with 4, 1 or 2 warps per block
+        for (v, (name, d, dv, skv, src16, bf, out16)) in variants.into_iter().enumerate() {
+            let (_, ch) = super::super::fused_attention_tc::shape(1 << 20, 1, skv, d, dv)
+                .expect("a tensor-core shape");
+            // (tensor cores, 16-byte loads): _tc loads 16 bytes, _tcs an element at a time
+            let w = [4, 1, 2][v % 3];
+            for (tc, vec, tag) in [
+                (None, false, ""),
+                (Some((w, ch)), true, "_tc"),
+                (Some((w, ch)), false, "_tcs"),
+            ] {
+                let c = Consts {
+                    d,
+                    dv,
+                    skv,
+                    src16,
+                    bf,
+                    out16,
+                    tc,
+                    vec: [vec; 3],
+                };
+                let src = render(&c, &gr, &types, &access);
+                if let Some(dir) = std::env::var_os("SMELT_DUMP_ATTENTION") {
+                    let path = std::path::Path::new(&dir).join(format!("{name}{tag}.cu"));
+                    std::fs::write(&path, &src).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+                }
+                srcs.push(src);
             }
-            srcs.push(src);
         }
         if !crate::cuda::device::nvrtc_present() {
             eprintln!("SKIP: libnvrtc not found (the generated kernels are not compiled here)");
@@ -594,4 +644,9 @@ mod tests {
             );
         }
     }
+}
+
+/// Whether environment variable `name` is set to 0 (the variant it names is off).
+fn env_flag_off(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "0")
 }

@@ -11,6 +11,7 @@ mod conv_dnn;
 mod elementwise;
 pub(crate) mod fused;
 pub(crate) mod fused_attention;
+pub(crate) mod fused_attention_tc;
 pub(crate) mod fused_softmax;
 mod half;
 mod image;
