@@ -105,7 +105,7 @@ pub(super) fn render(
                 format!("to_16bit({e}, {bf})")
             };
             return format!(
-                "    for (int e = tid; e < {rows} * {padded}; e += T) {{ int r = e / {padded}, c = e % {padded}; {dst}[r][c] = {valid} && c < {len} ? {e} : (unsigned short)0; }}\n"
+                "#pragma unroll 8\n    for (int e = tid; e < {rows} * {padded}; e += T) {{ int r = e / {padded}, c = e % {padded}; {dst}[r][c] = {valid} && c < {len} ? {e} : (unsigned short)0; }}\n"
             );
         }
         let load = if c.src16[i] {
@@ -116,7 +116,7 @@ pub(super) fn render(
             )
         };
         format!(
-            "    for (int e = tid; e < {rows} * ({padded} / 8); e += T) {{ int r = e / ({padded} / 8), c = (e % ({padded} / 8)) * 8; uint4 w = make_uint4(0u, 0u, 0u, 0u); if ({valid} && c < {len}) {{ {load} }} *reinterpret_cast<uint4*>(&{dst}[r][c]) = w; }}\n"
+            "#pragma unroll 8\n    for (int e = tid; e < {rows} * ({padded} / 8); e += T) {{ int r = e / ({padded} / 8), c = (e % ({padded} / 8)) * 8; uint4 w = make_uint4(0u, 0u, 0u, 0u); if ({valid} && c < {len}) {{ {load} }} *reinterpret_cast<uint4*>(&{dst}[r][c]) = w; }}\n"
         )
     };
     let _ = writeln!(
@@ -170,12 +170,15 @@ pub(super) fn render(
             l,
             "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
         );
-        l.push_str("            int hr = e >> 1, qi = hr ? qr1 : qr0, j = j0 + u * 8 + 2 * t4 + (e & 1);\n");
+        // the key, and j: the key clamped into the row, so the groups' leaves are read
+        // without a branch (the result is dropped where `ok` is false)
+        l.push_str("            int hr = e >> 1, qi = hr ? qr1 : qr0, jk = j0 + u * 8 + 2 * t4 + (e & 1);\n");
+        l.push_str("            bool ok = jk < n && qi < SQ; int j = jk < n ? jk : n - 1;\n");
     };
     let offsets = |l: &mut String| {
-        l.push_str("                int i = (hr ? rB : rA) * n + j; (void)i;\n");
+        l.push_str("            int i = (hr ? rB : rA) * n + j; (void)i;\n");
         for &p in &strided {
-            let _ = writeln!(l, "                int ob{p} = hr ? oB{p} : oA{p};");
+            let _ = writeln!(l, "            int ob{p} = hr ? oB{p} : oA{p};");
         }
     };
     let mut scores = String::new();
@@ -194,9 +197,8 @@ pub(super) fn render(
         "#pragma unroll\n            for (int u = 0; u < {nt}; ++u) mma16816(sc[u], a0, a1, a2, a3, ld32(&Ks[u * 8 + g][c0]), ld32(&Ks[u * 8 + g][c0 + 8]));\n        }}"
     );
     element_head(&mut scores);
-    scores += "            float x = (-SM_INF);\n            if (j < n && qi < SQ) {\n";
     offsets(&mut scores);
-    scores += "                float sv = alpha * sc[u][e];\n";
+    scores += "            float x, sv = alpha * sc[u][e];\n";
     match (groups.pre, &pre_param) {
         (Some((f, given)), Some(param)) => {
             scores += "                {\n";
@@ -211,17 +213,25 @@ pub(super) fn render(
         }
         _ => scores += "                x = sv;\n",
     }
-    scores += "            }\n            sc[u][e] = x;\n        } }\n";
-    // each row's running maximum and sum over this thread's scores
+    scores += "            sc[u][e] = ok ? x : (-SM_INF);\n        } }\n";
+    // each row's running maximum and sum over this thread's scores: the chunk's maximum,
+    // then its sum at that maximum, then the running pair rescaled (-inf scores add 0;
+    // a NaN score makes the sum NaN, as in Softmax)
     let mut stats = String::new();
+    stats += "        float cm0 = m0, cm1 = m1, cs0 = 0.0f, cs1 = 0.0f;\n";
+    let _ = writeln!(
+        stats,
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ cm0 = fmaxf(cm0, fmaxf(sc[u][0], sc[u][1])); cm1 = fmaxf(cm1, fmaxf(sc[u][2], sc[u][3])); }}"
+    );
     let _ = writeln!(
         stats,
         "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
     );
     stats += "            float x = sc[u][e];\n";
-    stats += "            if (e < 2) { if (x > m0) { l0 = l0 * expf(m0 - x) + 1.0f; m0 = x; } else if (x != (-SM_INF)) l0 += expf(x - m0); }\n";
-    stats += "            else { if (x > m1) { l1 = l1 * expf(m1 - x) + 1.0f; m1 = x; } else if (x != (-SM_INF)) l1 += expf(x - m1); }\n";
+    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : expf(x - cm0); else cs1 += x == (-SM_INF) ? 0.0f : expf(x - cm1);\n";
     stats += "        } }\n";
+    stats += "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * expf(m0 - cm0)) + cs0; m0 = cm0;\n";
+    stats += "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * expf(m1 - cm1)) + cs1; m1 = cm1;\n";
     // the four threads of a row together (a NaN sum stays NaN)
     let mut combine = String::new();
     combine += "    for (int off = 1; off < 4; off <<= 1) {\n";
@@ -236,7 +246,6 @@ pub(super) fn render(
     let mut pv = String::new();
     let _ = writeln!(pv, "        unsigned short ph[{nt}][4];");
     element_head(&mut pv);
-    pv += "            float pr = 0.0f;\n            if (j < n && qi < SQ) {\n";
     offsets(&mut pv);
     pv += "                float p = expf(sc[u][e] - (hr ? m1 : m0)) * (hr ? inv1 : inv0);\n";
     match (groups.post, &post_param) {
@@ -253,10 +262,9 @@ pub(super) fn render(
         }
         _ => {}
     }
-    pv += "                pr = p;\n            }\n";
     let _ = writeln!(
         pv,
-        "            ph[u][e] = to_16bit(pr, {bf});\n        }} }}"
+        "            ph[u][e] = to_16bit(ok ? p : 0.0f, {bf});\n        }} }}"
     );
     let _ = writeln!(
         pv,
