@@ -568,7 +568,22 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 Some((_, r)) => Some(self.dev_of(inner, env, r)?),
                 None => None,
             };
-            return ops::matmul_folded(&inner.stream, a, b, f.alpha, c, r).map(|y| vec![y]);
+            // a bias-only fold writes its Add's output, in 16 bits for 16-bit readers
+            let out16 = match (f.bias, f.residual) {
+                (Some((add, _)), None) => self.graph.nodes[add]
+                    .outputs
+                    .first()
+                    .copied()
+                    .flatten()
+                    .filter(|&z| self.lowp.store[z])
+                    .and_then(|_| self.store_type()),
+                _ => None,
+            };
+            let y = ops::matmul_folded(&inner.stream, a, b, f.alpha, c, r, out16)?;
+            if y.dtype() != DType::F32 {
+                inner.stats.stores_16bit += 1;
+            }
+            return Ok(vec![y]);
         }
         let mut ins = Vec::with_capacity(node.inputs.len());
         for (i, id) in node.inputs.iter().enumerate() {

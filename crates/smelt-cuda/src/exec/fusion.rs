@@ -201,6 +201,20 @@ impl FusionPlan {
     pub(super) fn fold_of(&self, n: usize) -> Option<&MatMulFold> {
         self.folds.get(&n)
     }
+    /// Whether node `r` reads value `v` as a fused attention's q, k or v operand: the
+    /// Transpose read through, or the product (or a scalar Mul folded into it) reading it
+    /// directly.
+    pub(super) fn attention_operand(&self, r: usize, v: usize) -> bool {
+        self.attention.iter().any(|(a, _)| {
+            [&a.q, &a.k, &a.v].iter().any(|o| {
+                o.value == v
+                    && match o.transpose {
+                        Some(t) => t == r,
+                        None => r == a.qk || r == a.pv || self.folded_into[r] == Some(a.qk),
+                    }
+            })
+        })
+    }
     /// The MatMul that folded Mul node `n` belongs to.
     pub(super) fn folded_into(&self, n: usize) -> Option<usize> {
         self.folded_into[n]

@@ -156,6 +156,9 @@ fn one_kernel_cases(tc: bool) {
                 // per run: 4 Transposes, 2 MatMuls, 2 Muls, Where, Add, Softmax, IsNaN,
                 // Where in the kernel, and the three bias Adds in their GEMMs
                 assert_eq!(st.fused_nodes, 2 * (13 + 3), "{what}: {st:?}");
+                // the three projections' GEMMs write their outputs in 16 bits for the
+                // kernel (cuBLASLt's bias epilogue with a 16-bit D)
+                assert_eq!(st.stores_16bit, 2 * 3, "{what}: {st:?}");
             }
         }
     }
