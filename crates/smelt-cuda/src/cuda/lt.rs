@@ -78,9 +78,9 @@ impl Lt {
     }
 
     /// Row-major `d = alpha * op(a) * op(b) + c + bias` for `key` on stream `s`; `a` and
-    /// `b` in the key's operand type, `d` f32 (16-bit with `key.out16`: the f32 sum plus
-    /// bias rounded once), `bias` (n values) f32 and `c` (d's shape, read only when given,
-    /// never with `out16`) f32. `Err(UnsupportedOp)` when
+    /// `b` in the key's operand type, `d` and `bias` (n values) f32, or both in the
+    /// 16-bit type with `key.out16` (the sum plus bias is f32, rounded once), and `c` (d's
+    /// shape, read only when given, never with `out16`) f32. `Err(UnsupportedOp)` when
     /// cuBLASLt has no algorithm for it (the caller then runs the GEMM and the bias apart).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemm_bias(
@@ -210,17 +210,9 @@ impl Lt {
             &epilogue as *const _ as *const c_void,
             4,
         )?;
+        // the bias takes D's type
         let d_type = match k.precision {
-            Precision::F16 | Precision::Bf16 if k.out16 => {
-                // the bias stays f32 (by default it takes D's type)
-                let f32_bias = sys::cudaDataType::CUDA_R_32F;
-                attr(
-                    A::CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
-                    &f32_bias as *const _ as *const c_void,
-                    4,
-                )?;
-                ty
-            }
+            Precision::F16 | Precision::Bf16 if k.out16 => ty,
             _ if k.out16 => return Err(lt_err("16-bit output", k.precision.name())),
             _ => sys::cudaDataType::CUDA_R_32F,
         };

@@ -5,11 +5,12 @@
 //! the producer's stores. Producers that do: a fused element-wise group with an f32 result,
 //! a fused softmax (attention's probabilities), a fused attention (its output, read by the
 //! output projection), a Transpose (the attention heads' layout changes) and a MatMul
-//! folded with its bias Add (cuBLASLt rounds the f32 sum once). Besides GEMM operands, a
+//! folded with its bias Add (cuBLASLt adds the bias rounded to 16 bits and rounds the f32
+//! sum once). Besides GEMM operands, a
 //! fused attention's q, k and v count as such readers (the kernel rounds them to 16 bits).
 //! The rounding is the one the reader's conversion would do, so results are bit for bit
-//! those without it, except after a GEMM written in 16 bits: cuBLASLt may pick another
-//! algorithm for that output type, whose sums round differently.
+//! those without it, except after a GEMM written in 16 bits: its bias is rounded to 16
+//! bits first, and cuBLASLt may pick another algorithm for that output type.
 //!
 //! A scalar Mul folded into a MatMul (see `plan::fold`) passes its input to the MatMul,
 //! so it counts as the MatMul reading that input.

@@ -198,7 +198,8 @@ fn gemm_launch(
 /// the residual in its C (beta 1) when the product is one GEMM; else the residual is
 /// copied to the output, the GEMM accumulates into it and a kernel adds the bias. With
 /// `out16` (the stream's 16-bit type) and a bias but no residual, cuBLASLt writes the
-/// output in 16 bits where it can (else f32: readers take either).
+/// output in 16 bits where it can, adding the bias rounded to 16 bits (else f32: readers
+/// take either).
 pub(super) fn matmul(
     s: &Stream,
     a: &GpuTensor,
@@ -248,7 +249,9 @@ pub(super) fn matmul(
         if y.is_empty() {
             return Ok(y);
         }
-        match s.gemm_bias(key(true), oa.ptr, ob.ptr, y.ptr(), c.ptr(), None, alpha) {
+        // the bias in 16 bits too (cuBLASLt's bias takes D's type), converted once
+        let c16 = operand(s, c)?;
+        match s.gemm_bias(key(true), oa.ptr, ob.ptr, y.ptr(), c16.ptr, None, alpha) {
             Ok(()) => return Ok(y),
             Err(e) if e.is_unsupported() => {}
             Err(e) => return Err(e),
