@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Mutex;
 
+mod attention;
 mod cuda_graph;
 mod fusion;
 mod host_side;
@@ -75,6 +76,7 @@ struct Inner {
     /// The fused groups' compiled kernels.
     fused: crate::cuda::ops::fused::Kernels,
     fused_softmax: crate::cuda::ops::fused_softmax::Kernels,
+    fused_attention: crate::cuda::ops::fused_attention::Kernels,
 }
 
 /// The largest host value (bytes) kept in the executor's small-upload cache.
@@ -89,6 +91,8 @@ pub struct Executor<G: Deref<Target = Graph>> {
     /// Per value: the same in every run (an initializer or a Constant node's output), so
     /// its device copy is kept across runs like a weight.
     constant: Vec<bool>,
+    /// The Constant nodes' outputs, put in every run's values at its start.
+    constant_outputs: Vec<(usize, Tensor)>,
     /// Graph inputs read on the device (directly or through views): uploaded first.
     upload_first: Vec<usize>,
     /// Why no run of this graph can be captured (None: runs may be).
@@ -139,7 +143,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         // how values are read, for the fusion plan and the 16-bit stores
         let uses = (opts.fuse || store_16bit).then(|| crate::plan::fuse::Uses::of(&graph));
         let fused_uses = uses.as_ref().filter(|_| opts.fuse);
-        let fusion = FusionPlan::new(&graph, &mut ops, fused_uses, &mut last_use);
+        let fusion = FusionPlan::new(&graph, &mut ops, fused_uses, &mut last_use, opts.precision);
         let lowp = match &uses {
             Some(u) if store_16bit => lowp::LowpPlan::new(&graph, &ops, &fusion, u),
             _ => lowp::LowpPlan::none(graph.values.len()),
@@ -155,12 +159,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             // Constant nodes, and views (Identity, Reshape, ...) of constants, such as the
             // Identity nodes exporters put between shared weights and their readers: kept
             // on the device across runs instead of uploaded per run
-            if constant_view
-                || (n.op_type == "Constant" && n.domain.is_empty() && n.inputs.is_empty())
-            {
+            if constant_view || crate::plan::fuse::is_constant_node(n) {
                 n.outputs.iter().flatten().for_each(|&o| constant[o] = true);
             }
         }
+        let constant_outputs = host_side::constant_outputs(&graph)?;
         let (upload_first, graph_blocker) = input_reads(&graph, &ops);
         let marks = (stream.event()?, stream.event()?, stream.event()?);
         Ok(Executor {
@@ -168,6 +171,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             ops,
             last_use,
             constant,
+            constant_outputs,
             upload_first,
             graph_blocker,
             shape_side,
@@ -189,6 +193,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 small: HashMap::new(),
                 fused: Default::default(),
                 fused_softmax: Default::default(),
+                fused_attention: Default::default(),
             }),
             opts,
         })
@@ -315,7 +320,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
     fn feed(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<Slot>> {
         let g: &Graph = &self.graph;
         let mut env: Vec<Slot> = vec![Slot::default(); g.values.len()];
-        for (id, t) in &g.initializers {
+        for (id, t) in g
+            .initializers
+            .iter()
+            .chain(self.constant_outputs.iter().map(|(id, t)| (id, t)))
+        {
             env[*id].host = Some(t.clone());
         }
         for (name, t) in inputs {
@@ -397,6 +406,9 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 fusion::At::Member => continue,
                 fusion::At::Root(k) => self.run_fused(inner, env, k, capturing, rec)?,
                 fusion::At::Softmax(k) => self.run_softmax_fused(inner, env, k, capturing, rec)?,
+                fusion::At::Attention(k) => {
+                    self.run_attention_fused(inner, env, k, capturing, rec)?
+                }
                 fusion::At::None => self.run_node(inner, env, n, capturing, rec)?,
             }
         }
@@ -525,6 +537,15 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 self.run_node(inner, env, r, capturing, rec)?;
             }
         }
+        if let Some(f) = self.fusion.fold_of(n) {
+            // what the folded Muls passed on and the folded residual are read last here
+            // (after the epilogue nodes when they ran apart)
+            for &i in f.inputs.iter().chain(f.residual.as_ref().map(|(_, r)| r)) {
+                if self.last_use[i] == Some(n) {
+                    env[i] = Slot::default();
+                }
+            }
+        }
         Ok(())
     }
 
@@ -547,7 +568,22 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 Some((_, r)) => Some(self.dev_of(inner, env, r)?),
                 None => None,
             };
-            return ops::matmul_folded(&inner.stream, a, b, f.alpha, c, r).map(|y| vec![y]);
+            // a bias-only fold writes its Add's output, in 16 bits for 16-bit readers
+            let out16 = match (f.bias, f.residual) {
+                (Some((add, _)), None) => self.graph.nodes[add]
+                    .outputs
+                    .first()
+                    .copied()
+                    .flatten()
+                    .filter(|&z| self.lowp.store[z])
+                    .and_then(|_| self.store_type()),
+                _ => None,
+            };
+            let y = ops::matmul_folded(&inner.stream, a, b, f.alpha, c, r, out16)?;
+            if y.dtype() != DType::F32 {
+                inner.stats.stores_16bit += 1;
+            }
+            return Ok(vec![y]);
         }
         let mut ins = Vec::with_capacity(node.inputs.len());
         for (i, id) in node.inputs.iter().enumerate() {
@@ -619,6 +655,20 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             dev: None,
         };
         match op {
+            // evaluated before the run (see `feed`)
+            GpuOp::Constant
+                if node
+                    .outputs
+                    .iter()
+                    .flatten()
+                    .all(|&o| env[o].host.is_some()) =>
+            {
+                Ok(node
+                    .outputs
+                    .iter()
+                    .map(|o| o.map(|o| env[o].clone()).unwrap_or_default())
+                    .collect())
+            }
             GpuOp::Shape { start, end } => {
                 let v = crate::plan::layout::shape_of(&first()?.1, *start, *end);
                 Ok(vec![host(Tensor::from_vec(vec![v.len()], v)?)])

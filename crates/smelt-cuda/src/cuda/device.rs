@@ -230,6 +230,10 @@ impl Device {
             self.total_mem as f64 / (1u64 << 30) as f64
         )
     }
+    /// The compute capability (major, minor).
+    pub fn capability(&self) -> (i32, i32) {
+        self.capability
+    }
     pub fn name(&self) -> &str {
         &self.name
     }

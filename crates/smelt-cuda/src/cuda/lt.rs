@@ -21,6 +21,8 @@ pub(crate) struct LtKey {
     pub trans_a: bool,
     pub trans_b: bool,
     pub precision: Precision,
+    /// D in the precision's 16-bit type (fp16 / bf16 only; no C is read then), else f32.
+    pub out16: bool,
 }
 
 struct LtPlan {
@@ -76,8 +78,9 @@ impl Lt {
     }
 
     /// Row-major `d = alpha * op(a) * op(b) + c + bias` for `key` on stream `s`; `a` and
-    /// `b` in the key's operand type, `d`, `bias` (n values) and `c` (d's shape, read only
-    /// when given) f32. `Err(UnsupportedOp)` when
+    /// `b` in the key's operand type, `d` and `bias` (n values) f32, or both in the
+    /// 16-bit type with `key.out16` (the sum plus bias is f32, rounded once), and `c` (d's
+    /// shape, read only when given, never with `out16`) f32. `Err(UnsupportedOp)` when
     /// cuBLASLt has no algorithm for it (the caller then runs the GEMM and the bias apart).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemm_bias(
@@ -113,6 +116,9 @@ impl Lt {
         .map_err(|e| lt_err("bias pointer", e))?;
         // C: the residual (beta 1), else not read (beta 0) and aliasing D
         let (beta, c) = match c {
+            Some(_) if key.out16 => {
+                return Err(Error::invalid("cublasLt: a residual with a 16-bit output"))
+            }
             Some(c) => (1f32, c),
             None => (0f32, d),
         };
@@ -204,6 +210,12 @@ impl Lt {
             &epilogue as *const _ as *const c_void,
             4,
         )?;
+        // the bias takes D's type
+        let d_type = match k.precision {
+            Precision::F16 | Precision::Bf16 if k.out16 => ty,
+            _ if k.out16 => return Err(lt_err("16-bit output", k.precision.name())),
+            _ => sys::cudaDataType::CUDA_R_32F,
+        };
         // our b stored row-major k x n (n x k when transposed) = column-major n x k (k x n)
         let (br, bc) = if k.trans_b { (k.k, k.n) } else { (k.n, k.k) };
         let (ar, ac) = if k.trans_a { (k.m, k.k) } else { (k.k, k.m) };
@@ -211,7 +223,7 @@ impl Lt {
             result::create_matrix_layout(ty, br, bc, br as i64).map_err(|e| lt_err("layout", e))?;
         p.a =
             result::create_matrix_layout(ty, ar, ac, ar as i64).map_err(|e| lt_err("layout", e))?;
-        p.d = result::create_matrix_layout(sys::cudaDataType::CUDA_R_32F, k.n, k.m, k.n as i64)
+        p.d = result::create_matrix_layout(d_type, k.n, k.m, k.n as i64)
             .map_err(|e| lt_err("layout", e))?;
         let pref = result::create_matmul_pref().map_err(|e| lt_err("preference", e))?;
         let ws = s.workspace().1;

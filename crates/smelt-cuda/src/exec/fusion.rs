@@ -5,6 +5,7 @@
 
 use super::{falls_back, Executor, Inner, Slot};
 use crate::cuda::ops::fused;
+use crate::plan::attention_fuse::{attention_fusions, AttentionFusion};
 use crate::plan::fold::{self, MatMulFold};
 use crate::plan::fuse::{self, Fusion};
 use crate::plan::softmax_fuse::{softmax_fusions, SoftmaxFusion};
@@ -24,12 +25,17 @@ pub(super) enum At {
     Member,
     /// Softmax fusion k (see `plan::softmax_fuse`): it runs here with its groups.
     Softmax(usize),
+    /// Attention fusion k (see `plan::attention_fuse`): it runs here, at its last member.
+    Attention(usize),
 }
 
 pub(super) struct FusionPlan {
     pub(super) groups: Vec<Fusion>,
     /// Softmaxes run with the groups before and after them.
     pub(super) softmax: Vec<SoftmaxFusion>,
+    /// Attention blocks run as one kernel (fp16 / bf16), with each member's place before
+    /// it (how the members run apart when the kernel refuses the inputs).
+    pub(super) attention: Vec<(AttentionFusion, Vec<(usize, At)>)>,
     pub(super) at: Vec<At>,
     /// Conv output value -> the output of the Relu fused into it (the Conv writes there).
     alias: std::collections::HashMap<usize, usize>,
@@ -47,12 +53,13 @@ impl FusionPlan {
     /// leaf lives until its group's root; a Conv whose one reader is a Relu gets
     /// `ConvAttrs::relu` set in `ops` and writes the Relu's output; a MatMul reading scalar
     /// Muls takes their scales as alpha (the Muls run no kernel; their tensor inputs live
-    /// until the MatMul).
+    /// until the MatMul). At 16-bit `precision`, attention blocks become one kernel.
     pub(super) fn new(
         graph: &Graph,
         ops: &mut [Option<GpuOp>],
         uses: Option<&fuse::Uses>,
         last_use: &mut [Option<usize>],
+        precision: crate::precision::Precision,
     ) -> FusionPlan {
         let pairs = match uses {
             Some(u) => fuse::conv_relu(graph, ops, u),
@@ -78,7 +85,11 @@ impl FusionPlan {
                     masked[radd] = None;
                     at[radd] = At::Member;
                     chain.push(radd);
-                    last_use[r] = Some(last_use[r].map_or(f.matmul, |l| l.max(f.matmul)));
+                    // the residual Add runs inside the MatMul: a read last there ends there
+                    last_use[r] = match last_use[r] {
+                        Some(l) if l != radd => Some(l.max(f.matmul)),
+                        _ => Some(f.matmul),
+                    };
                 }
                 let end = *chain.last().unwrap_or(&add);
                 let label = if chain.len() == 2 {
@@ -142,9 +153,38 @@ impl FusionPlan {
                 at[groups[g].root] = At::Member;
             }
         }
+        let attention = match &uses {
+            Some(u) if precision.is_16bit() => {
+                attention_fusions(graph, ops, u, &folds, &groups, &softmax)
+            }
+            _ => Vec::new(),
+        };
+        let attention: Vec<(AttentionFusion, Vec<(usize, At)>)> = attention
+            .into_iter()
+            .enumerate()
+            .map(|(k, af)| {
+                let apart: Vec<(usize, At)> = af.members.iter().map(|&m| (m, at[m])).collect();
+                let here = af.at();
+                for &m in &af.members {
+                    at[m] = At::Member;
+                    // inputs from outside live until the kernel runs
+                    for &i in graph.nodes[m].inputs.iter().flatten() {
+                        let inside = uses
+                            .and_then(|u| u.producer(i))
+                            .is_some_and(|p| af.members.contains(&p));
+                        if !inside {
+                            last_use[i] = Some(last_use[i].map_or(here, |l| l.max(here)));
+                        }
+                    }
+                }
+                at[here] = At::Attention(k);
+                (af, apart)
+            })
+            .collect();
         FusionPlan {
             groups,
             softmax,
+            attention,
             at,
             alias,
             epilogue_of,
@@ -160,6 +200,20 @@ impl FusionPlan {
     /// The scalar Muls and bias Add folded into MatMul node `n`.
     pub(super) fn fold_of(&self, n: usize) -> Option<&MatMulFold> {
         self.folds.get(&n)
+    }
+    /// Whether node `r` reads value `v` as a fused attention's q, k or v operand: the
+    /// Transpose read through, or the product (or a scalar Mul folded into it) reading it
+    /// directly.
+    pub(super) fn attention_operand(&self, r: usize, v: usize) -> bool {
+        self.attention.iter().any(|(a, _)| {
+            [&a.q, &a.k, &a.v].iter().any(|o| {
+                o.value == v
+                    && match o.transpose {
+                        Some(t) => t == r,
+                        None => r == a.qk || r == a.pv || self.folded_into[r] == Some(a.qk),
+                    }
+            })
+        })
     }
     /// The MatMul that folded Mul node `n` belongs to.
     pub(super) fn folded_into(&self, n: usize) -> Option<usize> {
@@ -184,6 +238,7 @@ impl FusionPlan {
                 parts.extend(sf.post.map(|(g, _)| group(g)));
                 Some(parts.join("+"))
             }
+            At::Attention(_) => Some("FusedAttention".to_string()),
             _ => self.epilogue_of[n].as_ref().map(|(_, l)| l.to_string()),
         }
     }

@@ -170,6 +170,36 @@ pub(super) fn shape_side(graph: &Graph, ops: &[Option<GpuOp>]) -> Vec<bool> {
 }
 
 /// Runs subgraph bodies on the CPU with the captured values of the enclosing graph.
+/// The outputs of `graph`'s Constant nodes ([`crate::plan::fuse::is_constant_node`]),
+/// evaluated once: every run starts with them on the host like the initializers, so a fused
+/// kernel running before a Constant node's place may read its value.
+pub(super) fn constant_outputs(graph: &Graph) -> Result<Vec<(usize, Tensor)>> {
+    let none = HashMap::new();
+    let scope = CpuScope { captured: &none };
+    let mut out = Vec::new();
+    for node in graph
+        .nodes
+        .iter()
+        .filter(|n| crate::plan::fuse::is_constant_node(n))
+    {
+        let ctx = EvalCtx {
+            n_outputs: node.outputs.len(),
+            subgraphs: &scope,
+        };
+        let ts = node
+            .op
+            .eval(&ctx, Vec::new())
+            .map_err(|e| e.in_node(&node.name, &node.op_type))?;
+        out.extend(
+            node.outputs
+                .iter()
+                .zip(ts)
+                .filter_map(|(o, t)| Some(((*o)?, t))),
+        );
+    }
+    Ok(out)
+}
+
 struct CpuScope<'a> {
     captured: &'a HashMap<String, Tensor>,
 }

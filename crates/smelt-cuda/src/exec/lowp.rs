@@ -3,9 +3,14 @@
 //! through views (Reshape, Flatten, Squeeze, Unsqueeze, Identity), is such an operand can
 //! be written in 16 bits by its producer instead, which saves the conversion pass and half
 //! the producer's stores. Producers that do: a fused element-wise group with an f32 result,
-//! a fused softmax (attention's probabilities) and a Transpose (the attention heads'
-//! layout changes). The rounding is the one the
-//! GEMM's conversion would do, so results are bit for bit those without it.
+//! a fused softmax (attention's probabilities), a fused attention (its output, read by the
+//! output projection), a Transpose (the attention heads' layout changes) and a MatMul
+//! folded with its bias Add (cuBLASLt adds the bias rounded to 16 bits and rounds the f32
+//! sum once). Besides GEMM operands, a
+//! fused attention's q, k and v count as such readers (the kernel rounds them to 16 bits).
+//! The rounding is the one the reader's conversion would do, so results are bit for bit
+//! those without it, except after a GEMM written in 16 bits: its bias is rounded to 16
+//! bits first, and cuBLASLt may pick another algorithm for that output type.
 //!
 //! A scalar Mul folded into a MatMul (see `plan::fold`) passes its input to the MatMul,
 //! so it counts as the MatMul reading that input.
@@ -55,7 +60,31 @@ impl LowpPlan {
             let writes_16bit = match fusion.at[n] {
                 At::Root(k) => fusion.groups[k].out == crate::plan::fuse::Ty::F32,
                 At::Member => false,
-                At::None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
+                // a MatMul folded with its bias Add (no residual) writes the Add's output
+                At::None => match fusion.fold_of(n) {
+                    Some(f) if f.residual.is_none() => {
+                        match f
+                            .bias
+                            .and_then(|(add, _)| *graph.nodes[add].outputs.first()?)
+                        {
+                            Some(o) => {
+                                v = o;
+                                true
+                            }
+                            None => false,
+                        }
+                    }
+                    Some(_) => false,
+                    None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
+                },
+                At::Attention(k) => match fusion.attention[k].0.output(graph) {
+                    // the fused attention writes its last member's output
+                    Some(o) => {
+                        v = o;
+                        true
+                    }
+                    None => false,
+                },
                 At::Softmax(k) => match fusion.softmax[k].output(graph, &fusion.groups) {
                     // a fused softmax writes its group after's output
                     Some(o) => {
@@ -106,6 +135,9 @@ fn gemm_operand_only(
         if let Some(m) = fusion.folded_into(r) {
             // a scalar Mul folded into MatMul m's alpha: m reads v itself
             return fusion.fold_of(m).is_some_and(|f| f.inputs.contains(&v));
+        }
+        if fusion.attention_operand(r, v) {
+            return true;
         }
         if fusion.at[r] != At::None {
             return false;

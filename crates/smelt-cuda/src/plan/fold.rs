@@ -127,7 +127,7 @@ fn residual_add(
     add: usize,
 ) -> Option<(usize, usize)> {
     let (radd, r) = sole_add_reader(graph, ops, uses, add)?;
-    uses.producer(r).is_none_or(|p| p < m).then_some((radd, r))
+    uses.ready_at(r, m).then_some((radd, r))
 }
 
 /// Where node `n` has one output, not a graph output, read by one GPU Add only, with

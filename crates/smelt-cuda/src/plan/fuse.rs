@@ -16,7 +16,7 @@
 use super::elementwise::{BinaryOp, CompareOp, UnaryOp};
 use super::op::GpuOp;
 use smelt_core::DType;
-use smelt_ir::{Attr, Graph};
+use smelt_ir::{Attr, Graph, Node};
 
 /// Most leaves (values read from outside) of one group; the kernel indexes each.
 pub const MAX_LEAVES: usize = 8;
@@ -108,6 +108,12 @@ fn step_op(graph: &Graph, n: usize, op: &GpuOp) -> Option<StepOp> {
     (ins == want_in && out == want_out).then_some(s)
 }
 
+/// Whether `node` is an ONNX Constant (no inputs). The executor evaluates these before each
+/// run starts (`exec::host_side::constant_outputs`), so their outputs exist everywhere.
+pub fn is_constant_node(node: &Node) -> bool {
+    node.op_type == "Constant" && node.domain.is_empty() && node.inputs.is_empty()
+}
+
 /// How a graph's values are used, for both fusions: the distinct nodes reading each, the
 /// node making each, and whether it must stay materialised (`pinned`: a graph output or a
 /// value a subgraph reads).
@@ -115,6 +121,8 @@ pub struct Uses {
     readers: Vec<Vec<usize>>,
     producer: Vec<Option<usize>>,
     pinned: Vec<bool>,
+    /// Per value: made by a Constant node (present from a run's start).
+    from_constant: Vec<bool>,
 }
 
 impl Uses {
@@ -130,11 +138,17 @@ impl Uses {
     pub fn pinned(&self, v: usize) -> bool {
         self.pinned[v]
     }
+    /// Whether `v` exists when node `n` runs: a graph input, an initializer, a Constant
+    /// node's output, or made by a node before `n`.
+    pub fn ready_at(&self, v: usize, n: usize) -> bool {
+        self.from_constant[v] || self.producer[v].is_none_or(|p| p < n)
+    }
 
     pub fn of(graph: &Graph) -> Uses {
         let nv = graph.values.len();
         let mut readers: Vec<Vec<usize>> = vec![Vec::new(); nv];
         let mut producer: Vec<Option<usize>> = vec![None; nv];
+        let mut from_constant = vec![false; nv];
         for (n, node) in graph.nodes.iter().enumerate() {
             for id in node.inputs.iter().flatten() {
                 if !readers[*id].contains(&n) {
@@ -143,12 +157,14 @@ impl Uses {
             }
             for o in node.outputs.iter().flatten() {
                 producer[*o] = Some(n);
+                from_constant[*o] = is_constant_node(node);
             }
         }
         Uses {
             readers,
             producer,
             pinned: pinned(graph),
+            from_constant,
         }
     }
 }
@@ -184,6 +200,7 @@ pub fn plan(graph: &Graph, ops: &[Option<GpuOp>], uses: &Uses) -> Vec<Fusion> {
         readers,
         producer,
         pinned,
+        ..
     } = uses;
     let mut steps: Vec<Option<StepOp>> = vec![None; graph.nodes.len()];
     let mut group_of: Vec<Option<usize>> = vec![None; graph.nodes.len()];

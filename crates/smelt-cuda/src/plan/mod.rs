@@ -8,6 +8,7 @@
 //! in an i32 (checked here, so kernels index with 32-bit integers).
 
 pub mod attention;
+pub mod attention_fuse;
 pub mod col2im;
 pub mod conv;
 pub mod einsum;

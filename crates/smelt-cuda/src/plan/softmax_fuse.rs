@@ -5,8 +5,8 @@
 //! the executor runs the three apart for longer rows.
 //!
 //! The group after must read the softmax output as one of its leaves (in one or more of
-//! its members) and nothing else may read it; its other leaves must exist when the softmax runs (made before it, or
-//! constants and graph inputs), since the kernel runs at the softmax's place.
+//! its members) and nothing else may read it; its other leaves must exist when the softmax
+//! runs ([`Uses::ready_at`]), since the kernel runs at the softmax's place.
 
 use super::fuse::{Fusion, Ty, Uses};
 use super::op::GpuOp;
@@ -75,7 +75,7 @@ pub fn softmax_fusions(
                 let ready = f
                     .leaves
                     .iter()
-                    .all(|(id, _)| id == y || uses.producer(*id).is_none_or(|p| p < n));
+                    .all(|(id, _)| id == y || uses.ready_at(*id, n));
                 (f.out == Ty::F32 && ready).then_some((g, leaf))
             });
         if pre.is_some() || post.is_some() {
@@ -142,5 +142,34 @@ pub(crate) mod tests {
             g.nodes[f.softmax].outputs[0]
         );
         assert_eq!(f.output(&g, &groups), g.value_id("y"));
+    }
+
+    /// The NaN guard's zero made by a Constant node after the Softmax (as PyTorch exports
+    /// attention): it exists from the run's start, so the group after still fuses.
+    #[test]
+    fn a_constant_node_after_the_softmax_is_ready() {
+        let d = |n: usize| Dim::Fixed(n);
+        let mut b = GraphBuilder::new("attn");
+        let s = b.placeholder("s", DType::F32, &[d(2), d(8)]);
+        let eight = b.constant("eight", Tensor::scalar(8f32));
+        let mut a = Attributes::new();
+        a.0.insert("axis".into(), Attr::Int(-1));
+        let sc = b.op("Div", &[s, eight], Attributes::new()).unwrap();
+        let p = b.op("Softmax", &[sc], a).unwrap();
+        let nan = b.op("IsNaN", &[p], Attributes::new()).unwrap();
+        let mut c = Attributes::new();
+        c.0.insert("value".into(), Attr::Tensor(Tensor::scalar(0f32)));
+        let zero = b.op("Constant", &[], c).unwrap();
+        let y = b.op("Where", &[nan, zero, p], Attributes::new()).unwrap();
+        b.output(y, "y");
+        let g = b.build().unwrap();
+        let ops: Vec<Option<GpuOp>> = g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
+        let uses = Uses::of(&g);
+        let groups = plan(&g, &ops, &uses);
+        let fs = softmax_fusions(&g, &ops, &uses, &groups);
+        assert_eq!(fs.len(), 1, "{fs:?}");
+        let (post, _) = fs[0].post.expect("the NaN guard fused after the softmax");
+        assert_eq!(groups[post].label, "IsNaN+Where");
+        assert_eq!(fs[0].output(&g, &groups), g.value_id("y"));
     }
 }

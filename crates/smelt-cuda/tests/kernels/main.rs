@@ -4,6 +4,7 @@
 
 #![allow(clippy::type_complexity)]
 
+mod attn_fuse;
 mod common;
 mod dtypes;
 mod elementwise;

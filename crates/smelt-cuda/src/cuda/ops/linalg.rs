@@ -196,7 +196,10 @@ fn gemm_launch(
 /// `plan::fold`) when given, plus `residual` (f32 of the output's shape: a folded residual
 /// Add, only with a bias) when given; f32 out. The bias goes in cuBLASLt's epilogue and
 /// the residual in its C (beta 1) when the product is one GEMM; else the residual is
-/// copied to the output, the GEMM accumulates into it and a kernel adds the bias.
+/// copied to the output, the GEMM accumulates into it and a kernel adds the bias. With
+/// `out16` (the stream's 16-bit type) and a bias but no residual, cuBLASLt writes the
+/// output in 16 bits where it can, adding the bias rounded to 16 bits (else f32: readers
+/// take either).
 pub(super) fn matmul(
     s: &Stream,
     a: &GpuTensor,
@@ -204,6 +207,7 @@ pub(super) fn matmul(
     alpha: f32,
     bias: Option<&GpuTensor>,
     residual: Option<&GpuTensor>,
+    out16: Option<DType>,
 ) -> Result<GpuTensor> {
     let p = matmul::matmul(a.shape(), b.shape())?;
     if p.k == 0 {
@@ -230,8 +234,30 @@ pub(super) fn matmul(
             ));
         }
     }
-    let y = s.alloc(DType::F32, &p.out_shape)?;
     let (oa, ob) = (operand(s, a)?, operand(s, b)?);
+    let key = |out16: bool| LtKey {
+        m: p.m as u64,
+        n: p.n as u64,
+        k: p.k as u64,
+        trans_a: p.trans_a,
+        trans_b: p.trans_b,
+        precision: s.precision,
+        out16,
+    };
+    if let (Some(d), Some(c), None, 1) = (out16, bias, residual, p.batch) {
+        let y = s.alloc(d, &p.out_shape)?;
+        if y.is_empty() {
+            return Ok(y);
+        }
+        // the bias in 16 bits too (cuBLASLt's bias takes D's type), converted once
+        let c16 = operand(s, c)?;
+        match s.gemm_bias(key(true), oa.ptr, ob.ptr, y.ptr(), c16.ptr, None, alpha) {
+            Ok(()) => return Ok(y),
+            Err(e) if e.is_unsupported() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let y = s.alloc(DType::F32, &p.out_shape)?;
     let Some(c) = bias else {
         gemm_raw(s, &p, oa.ptr, ob.ptr, y.ptr(), alpha, 0.0)?;
         return Ok(y);
@@ -239,17 +265,9 @@ pub(super) fn matmul(
     if y.is_empty() {
         return Ok(y);
     }
-    let key = LtKey {
-        m: p.m as u64,
-        n: p.n as u64,
-        k: p.k as u64,
-        trans_a: p.trans_a,
-        trans_b: p.trans_b,
-        precision: s.precision,
-    };
     let rp = residual.map(|r| r.ptr());
     let fused = if p.batch == 1 {
-        s.gemm_bias(key, oa.ptr, ob.ptr, y.ptr(), c.ptr(), rp, alpha)
+        s.gemm_bias(key(false), oa.ptr, ob.ptr, y.ptr(), c.ptr(), rp, alpha)
     } else {
         Err(Error::unsupported("cublasLt", "batched"))
     };

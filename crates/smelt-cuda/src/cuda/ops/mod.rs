@@ -10,6 +10,8 @@ mod attention;
 mod conv_dnn;
 mod elementwise;
 pub(crate) mod fused;
+pub(crate) mod fused_attention;
+pub(crate) mod fused_attention_tc;
 pub(crate) mod fused_softmax;
 mod half;
 mod image;
@@ -136,7 +138,8 @@ pub fn run_with_16bit_copy(
 
 /// MatMul(a, b) * alpha + bias + residual (scalar Muls, a bias Add and a residual Add
 /// folded into the GEMM, see `plan::fold`); a and b f32 or in the stream's 16-bit operand
-/// type.
+/// type; the output f32, or 16-bit `out16` where the GEMM can write it (see
+/// `linalg::matmul`).
 pub fn matmul_folded(
     s: &Stream,
     a: GpuTensor,
@@ -144,6 +147,7 @@ pub fn matmul_folded(
     alpha: f32,
     bias: Option<GpuTensor>,
     residual: Option<GpuTensor>,
+    out16: Option<DType>,
 ) -> Result<GpuTensor> {
     let ins = [Some(Input::Dev(a)), Some(Input::Dev(b))];
     let ins = Ins(&ins);
@@ -154,6 +158,7 @@ pub fn matmul_folded(
         alpha,
         bias.as_ref(),
         residual.as_ref(),
+        out16,
     )
 }
 
@@ -235,9 +240,15 @@ pub fn run(
         }
         GpuOp::Variadic { op, mean } => elementwise::variadic(s, &ins, *op, *mean)?,
         GpuOp::IsClass { mode } => elementwise::is_class(s, ins.dev(0)?, *mode)?,
-        GpuOp::MatMul => {
-            linalg::matmul(s, ins.operand(s, 0)?, ins.operand(s, 1)?, 1.0, None, None)?
-        }
+        GpuOp::MatMul => linalg::matmul(
+            s,
+            ins.operand(s, 0)?,
+            ins.operand(s, 1)?,
+            1.0,
+            None,
+            None,
+            None,
+        )?,
         GpuOp::Gemm(g) => linalg::gemm(
             s,
             g,
