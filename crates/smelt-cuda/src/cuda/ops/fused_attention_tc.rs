@@ -228,26 +228,51 @@ pub(super) fn render(
         "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
     );
     stats += "            float x = sc[u][e];\n";
-    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : expf(x - cm0); else cs1 += x == (-SM_INF) ? 0.0f : expf(x - cm1);\n";
+    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : __expf(x - cm0); else cs1 += x == (-SM_INF) ? 0.0f : __expf(x - cm1);\n";
     stats += "        } }\n";
-    stats += "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * expf(m0 - cm0)) + cs0; m0 = cm0;\n";
-    stats += "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * expf(m1 - cm1)) + cs1; m1 = cm1;\n";
+    stats +=
+        "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - cm0)) + cs0; m0 = cm0;\n";
+    stats +=
+        "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * __expf(m1 - cm1)) + cs1; m1 = cm1;\n";
     // the four threads of a row together (a NaN sum stays NaN)
     let mut combine = String::new();
     combine += "    for (int off = 1; off < 4; off <<= 1) {\n";
     combine += "        float mo = __shfl_xor_sync(0xffffffffu, m0, off), lo = __shfl_xor_sync(0xffffffffu, l0, off);\n";
     combine += "        float mn = fmaxf(m0, mo);\n";
-    combine += "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * expf(m0 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * expf(mo - mn)); m0 = mn;\n";
+    combine += "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * __expf(mo - mn)); m0 = mn;\n";
     combine += "        mo = __shfl_xor_sync(0xffffffffu, m1, off); lo = __shfl_xor_sync(0xffffffffu, l1, off);\n";
     combine += "        mn = fmaxf(m1, mo);\n";
-    combine += "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * expf(m1 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * expf(mo - mn)); m1 = mn;\n";
+    combine += "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * __expf(m1 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * __expf(mo - mn)); m1 = mn;\n";
     combine += "    }\n    inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
+    // one chunk: the row's maximum (over the four threads sharing it), then each score's
+    // exponential once (kept in sc) and the row's sum (a -inf score gives 0, a fully
+    // masked row 0 * inf = NaN probabilities, a NaN score a NaN sum, as in Softmax)
+    let mut single_stats = String::new();
+    let _ = writeln!(
+        single_stats,
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ m0 = fmaxf(m0, fmaxf(sc[u][0], sc[u][1])); m1 = fmaxf(m1, fmaxf(sc[u][2], sc[u][3])); }}"
+    );
+    single_stats += "        m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 1)); m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 2));\n";
+    single_stats += "        m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 1)); m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 2));\n";
+    let _ = writeln!(
+        single_stats,
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
+    );
+    single_stats += "            float x = sc[u][e], ev = x == (-SM_INF) ? 0.0f : __expf(x - (e < 2 ? m0 : m1));\n";
+    single_stats += "            sc[u][e] = ev;\n            if (e < 2) l0 += ev; else l1 += ev;\n        } }\n";
+    single_stats += "        l0 += __shfl_xor_sync(0xffffffffu, l0, 1); l0 += __shfl_xor_sync(0xffffffffu, l0, 2);\n";
+    single_stats += "        l1 += __shfl_xor_sync(0xffffffffu, l1, 1); l1 += __shfl_xor_sync(0xffffffffu, l1, 2);\n";
+    single_stats += "        inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
     // the probabilities through the group after, in 16 bits, times v
     let mut pv = String::new();
     let _ = writeln!(pv, "        unsigned short ph[{nt}][4];");
     element_head(&mut pv);
     offsets(&mut pv);
-    pv += "                float p = expf(sc[u][e] - (hr ? m1 : m0)) * (hr ? inv1 : inv0);\n";
+    if single {
+        pv += "                float p = sc[u][e] * (hr ? inv1 : inv0);\n";
+    } else {
+        pv += "                float p = __expf(sc[u][e] - (hr ? m1 : m0)) * (hr ? inv1 : inv0);\n";
+    }
     match (groups.post, &post_param) {
         (Some((f, given)), Some(param)) => {
             pv += "                {\n";
@@ -281,10 +306,7 @@ pub(super) fn render(
         k += "    {\n        const int j0 = 0;\n";
         k += &load(true);
         k += &scores;
-        k += &stats;
-        k += "    }\n";
-        k += &combine;
-        k += "    {\n        const int j0 = 0;\n";
+        k += &single_stats;
         k += &pv;
         k += "    }\n";
     } else {
