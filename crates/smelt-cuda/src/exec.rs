@@ -48,7 +48,7 @@ use cuda_graph::{input_reads, Captured, Key};
 use fusion::FusionPlan;
 use host_side::shape_side;
 pub use host_side::HOST_SIDE_ELEMENTS;
-pub use options::{env_flag, ExecOptions, ExecStats};
+pub use options::{env_flag, env_flag_off, ExecOptions, ExecStats};
 
 struct Inner {
     /// Dropped first: its blocks go back to the allocator before the stream goes.

@@ -2,7 +2,7 @@
 //! the last member's place, or the members apart, in graph order, where it refuses the
 //! inputs.
 
-use super::fusion::At;
+use super::fusion::{note_wait, At};
 use super::{falls_back, Executor, Inner, Slot};
 use crate::cuda::ops::fused_attention::{self, Groups, Operand};
 use crate::profile::Recorder;
@@ -103,25 +103,10 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         drop(ins);
         match r {
             Ok(y) => {
-                let n = af.members.len() as u64;
-                inner.stats.gpu_nodes += n;
-                inner.stats.fused_nodes += n;
-                if out16.is_some() && y.dtype() != DType::F32 {
-                    inner.stats.stores_16bit += 1;
-                }
-                if let Some(o) = out {
-                    if self.last_use[o].is_some() {
-                        env[o] = Slot {
-                            host: None,
-                            dev: Some(y),
-                        };
-                    }
-                }
-                if !capturing && inner.first_wait.is_none() && inner.stream.syncs() != syncs {
-                    inner.first_wait = Some(format!(
-                        "node '{}' (a fused attention) made the host wait (an upload mid-run)",
-                        node.name
-                    ));
+                let stored16 = out16.is_some() && y.dtype() != DType::F32;
+                self.keep_fused(inner, env, af.members.len(), out, y, stored16);
+                if !capturing {
+                    note_wait(inner, syncs, &node.name, "a fused attention");
                 }
             }
             Err(e) if falls_back(&e) => {

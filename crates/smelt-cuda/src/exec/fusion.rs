@@ -244,7 +244,41 @@ impl FusionPlan {
     }
 }
 
+/// Notes node `name` (a `what`) as the run's first host wait when the stream synchronised
+/// since its count was `syncs` (a plain run, not a capture).
+pub(super) fn note_wait(inner: &mut Inner, syncs: u64, name: &str, what: &str) {
+    if inner.first_wait.is_none() && inner.stream.syncs() != syncs {
+        inner.first_wait = Some(format!(
+            "node '{name}' ({what}) made the host wait (an upload mid-run)"
+        ));
+    }
+}
+
 impl<G: Deref<Target = Graph>> Executor<G> {
+    /// A fused kernel's output `y`, covering `members` nodes: counts them (and its 16-bit
+    /// store, `stored16`) and keeps `y` as value `out` where something reads it later.
+    pub(super) fn keep_fused(
+        &self,
+        inner: &mut Inner,
+        env: &mut [Slot],
+        members: usize,
+        out: Option<usize>,
+        y: crate::cuda::tensor::GpuTensor,
+        stored16: bool,
+    ) {
+        inner.stats.gpu_nodes += members as u64;
+        inner.stats.fused_nodes += members as u64;
+        if stored16 {
+            inner.stats.stores_16bit += 1;
+        }
+        if let Some(o) = out.filter(|&o| self.last_use[o].is_some()) {
+            env[o] = Slot {
+                host: None,
+                dev: Some(y),
+            };
+        }
+    }
+
     /// Runs group k at its root: one kernel over the leaves; on an input the kernel does
     /// not take, the members one by one.
     pub(super) fn run_fused(
@@ -283,24 +317,10 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         drop(leaves);
         match r {
             Ok(y) => {
-                if y.dtype() != fused::dtype(f.out) {
-                    inner.stats.stores_16bit += 1;
-                }
-                inner.stats.gpu_nodes += f.members.len() as u64;
-                inner.stats.fused_nodes += f.members.len() as u64;
-                if let Some(o) = root.outputs[0] {
-                    if self.last_use[o].is_some() {
-                        env[o] = Slot {
-                            host: None,
-                            dev: Some(y),
-                        };
-                    }
-                }
-                if !capturing && inner.first_wait.is_none() && inner.stream.syncs() != syncs {
-                    inner.first_wait = Some(format!(
-                        "node '{}' (a fused group) made the host wait (an upload mid-run)",
-                        root.name
-                    ));
+                let stored16 = y.dtype() != fused::dtype(f.out);
+                self.keep_fused(inner, env, f.members.len(), root.outputs[0], y, stored16);
+                if !capturing {
+                    note_wait(inner, syncs, &root.name, "a fused group");
                 }
             }
             Err(e) if falls_back(&e) => {
@@ -392,19 +412,8 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 let members = 1
                     + pre.map_or(0, |f| f.members.len())
                     + post.map_or(0, |(f, _)| f.members.len());
-                inner.stats.gpu_nodes += members as u64;
-                inner.stats.fused_nodes += members as u64;
-                if out16.is_some() && y.dtype() != smelt_core::DType::F32 {
-                    inner.stats.stores_16bit += 1;
-                }
-                if let Some(o) = out {
-                    if self.last_use[o].is_some() {
-                        env[o] = Slot {
-                            host: None,
-                            dev: Some(y),
-                        };
-                    }
-                }
+                let stored16 = out16.is_some() && y.dtype() != smelt_core::DType::F32;
+                self.keep_fused(inner, env, members, out, y, stored16);
             }
             Err(e) if falls_back(&e) => {
                 if inner.stats.fallback_reasons.len() < 32 {

@@ -92,3 +92,8 @@ impl Default for ExecOptions {
 pub fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
 }
+
+/// Whether environment variable `name` is set to "0" (what it names, on by default, is off).
+pub fn env_flag_off(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "0")
+}

@@ -143,7 +143,7 @@ pub(crate) fn run(
     if d == 0 || dv == 0 || skv == 0 || d > MAX_HEAD || dv > MAX_HEAD {
         return unsupported(format!("heads of {d} and {dv}, {skv} keys"));
     }
-    let tc = (s.dev.capability().0 >= 8 && !env_flag_off("SMELT_ATTENTION_TC"))
+    let tc = (s.dev.capability().0 >= 8 && !crate::exec::env_flag_off("SMELT_ATTENTION_TC"))
         .then(|| super::fused_attention_tc::shape(b * h, sq, skv, d, dv))
         .flatten();
     if tc.is_none() && ROWS * d + CHUNK * (d.max(dv) + 1) + ROWS * skv > SMEM_FLOATS {
@@ -338,15 +338,7 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
     match groups.pre {
         Some((f, given)) => {
             let param = params(f, given, &mut next);
-            k += "                {\n";
-            for line in group_lines(f, &param, access, Some((given, "sv")), true) {
-                let _ = writeln!(k, "                {line}");
-            }
-            let _ = writeln!(
-                k,
-                "                in = t{};\n                }}",
-                f.steps.len() - 1
-            );
+            group_block(&mut k, f, given, &param, access, "sv", "in");
         }
         None => k += "                in = sv; (void)i;\n",
     }
@@ -366,15 +358,7 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
     k += "                float p = v[k] * inv;\n                float o = p; (void)i;\n";
     if let Some((f, given)) = groups.post {
         let param = params(f, given, &mut next);
-        k += "                {\n";
-        for line in group_lines(f, &param, access, Some((given, "p")), true) {
-            let _ = writeln!(k, "                {line}");
-        }
-        let _ = writeln!(
-            k,
-            "                o = t{};\n                }}",
-            f.steps.len() - 1
-        );
+        group_block(&mut k, f, given, &param, access, "p", "o");
     }
     k += "                Ss[rr][j] = round16(o);\n            }\n        }\n    }\n";
     // p v, a chunk of v rows at a time
@@ -453,6 +437,29 @@ pub(super) fn signature(c: &Consts, types: &[Ty], threads: usize) -> String {
     }
     k += ", int B, int H, int SQ, float alpha, AStr st, FIdx s) {\n";
     k
+}
+
+/// A block of lines (at a row kernel's element depth) computing group `f` with its leaf
+/// `given` the C float expression `input` (its other leaves as `param` numbers them) and
+/// assigning the result to `target`.
+pub(super) fn group_block(
+    k: &mut String,
+    f: &Fusion,
+    given: usize,
+    param: &[Option<usize>],
+    access: &[Access],
+    input: &str,
+    target: &str,
+) {
+    *k += "                {\n";
+    for line in group_lines(f, param, access, Some((given, input)), true) {
+        let _ = writeln!(k, "                {line}");
+    }
+    let _ = writeln!(
+        k,
+        "                {target} = t{};\n                }}",
+        f.steps.len() - 1
+    );
 }
 
 /// Group `f`'s leaves as kernel parameters: leaf `given` is computed in the kernel, the
@@ -644,9 +651,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Whether environment variable `name` is set to 0 (the variant it names is off).
-fn env_flag_off(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| v == "0")
 }

@@ -22,8 +22,8 @@
 //! B (16 x 8, col) b0: (2t..2t+1, g), b1: (2t + 8.., g); C (16 x 8) c0, c1: (g, 2t..2t+1),
 //! c2, c3: (g + 8, 2t..). Two adjacent C tiles of scores are one A fragment of `p`.
 
-use super::fused::{group_lines, strided_offsets, Access};
-use super::fused_attention::{header, params, signature, Consts, Groups};
+use super::fused::{strided_offsets, Access};
+use super::fused_attention::{group_block, header, params, signature, Consts, Groups};
 use crate::plan::fuse::Ty;
 use std::fmt::Write;
 
@@ -201,15 +201,7 @@ pub(super) fn render(
     scores += "            float x, sv = alpha * sc[u][e];\n";
     match (groups.pre, &pre_param) {
         (Some((f, given)), Some(param)) => {
-            scores += "                {\n";
-            for line in group_lines(f, param, access, Some((given, "sv")), true) {
-                let _ = writeln!(scores, "                {line}");
-            }
-            let _ = writeln!(
-                scores,
-                "                x = t{};\n                }}",
-                f.steps.len() - 1
-            );
+            group_block(&mut scores, f, given, param, access, "sv", "x")
         }
         _ => scores += "                x = sv;\n",
     }
@@ -273,19 +265,8 @@ pub(super) fn render(
     } else {
         pv += "                float p = __expf(sc[u][e] - (hr ? m1 : m0)) * (hr ? inv1 : inv0);\n";
     }
-    match (groups.post, &post_param) {
-        (Some((f, given)), Some(param)) => {
-            pv += "                {\n";
-            for line in group_lines(f, param, access, Some((given, "p")), true) {
-                let _ = writeln!(pv, "                {line}");
-            }
-            let _ = writeln!(
-                pv,
-                "                p = t{};\n                }}",
-                f.steps.len() - 1
-            );
-        }
-        _ => {}
+    if let (Some((f, given)), Some(param)) = (groups.post, &post_param) {
+        group_block(&mut pv, f, given, param, access, "p", "p");
     }
     let _ = writeln!(
         pv,
