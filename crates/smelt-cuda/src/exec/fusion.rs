@@ -215,6 +215,16 @@ impl FusionPlan {
             })
         })
     }
+    /// Whether node `r` reads value `v` as an f32 leaf of an element-wise group that runs
+    /// as its own kernel (not inside a softmax or attention fusion), which reads a leaf
+    /// stored in 16 bits as well (see `cuda::ops::fused::run`).
+    pub(super) fn group_leaf(&self, r: usize, v: usize) -> bool {
+        self.groups.iter().enumerate().any(|(g, f)| {
+            self.at[f.root] == At::Root(g)
+                && f.members.contains(&r)
+                && f.leaves.contains(&(v, fuse::Ty::F32))
+        })
+    }
     /// The MatMul that folded Mul node `n` belongs to.
     pub(super) fn folded_into(&self, n: usize) -> Option<usize> {
         self.folded_into[n]
@@ -329,6 +339,18 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                         "{} (Fused {}): {e}; its nodes ran one by one",
                         root.name, f.label
                     ));
+                }
+                // the members take f32: a leaf stored in 16 bits for the group is widened
+                for &(id, ty) in &f.leaves {
+                    let narrow = env[id]
+                        .dev
+                        .as_ref()
+                        .filter(|d| ty == fuse::Ty::F32 && d.dtype() != smelt_core::DType::F32);
+                    if let Some(d) = narrow.filter(|_| self.lowp.holds[id]) {
+                        let w = crate::cuda::ops::widen(&inner.stream, d)
+                            .map_err(|e| e.in_node(&root.name, &root.op_type))?;
+                        env[id].dev = Some(w);
+                    }
                 }
                 for &m in &f.members {
                     self.run_node(inner, env, m, capturing, rec)?;

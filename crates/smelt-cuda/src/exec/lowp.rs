@@ -7,7 +7,11 @@
 //! output projection), a Transpose (the attention heads' layout changes) and a MatMul
 //! folded with its bias Add (cuBLASLt adds the bias rounded to 16 bits and rounds the f32
 //! sum once). Besides GEMM operands, a
-//! fused attention's q, k and v count as such readers (the kernel rounds them to 16 bits).
+//! fused attention's q, k and v count as such readers (the kernel rounds them to 16 bits),
+//! and so do the f32 leaves of an element-wise group run as its own kernel, which widens
+//! a 16-bit leaf as it reads it (BERT: the FFN's first GEMM writes f16 for the GELU group).
+//! Such a leaf is no longer the f32 value: the group computes on its 16-bit rounding. When
+//! the group falls back to its members, its 16-bit leaves are widened first.
 //! The rounding is the one the reader's conversion would do, so results are bit for bit
 //! those without it, except after a GEMM written in 16 bits: its bias is rounded to 16
 //! bits first, and cuBLASLt may pick another algorithm for that output type.
@@ -105,7 +109,11 @@ impl LowpPlan {
                 p.copy[*v] = true;
             }
             let mut views = Vec::new();
-            if writes_16bit && gemm_operand_only(graph, ops, fusion, uses, *v, &mut views) {
+            // group leaves only after a GEMM (other producers keep their f32 readers' bits)
+            let groups_too = fusion.fold_of(n).is_some() && fusion.at[n] == At::None;
+            if writes_16bit
+                && gemm_operand_only(graph, ops, fusion, uses, *v, groups_too, &mut views)
+            {
                 p.store[*v] = true;
                 p.holds[*v] = true;
                 for w in views {
@@ -118,13 +126,17 @@ impl LowpPlan {
 }
 
 /// Whether every reader of `v` (through views, whose outputs go to `views`) is a GPU MatMul
-/// or Gemm reading it as input 0 or 1, with no graph output or subgraph read among them.
+/// or Gemm reading it as input 0 or 1, a fused attention reading it as q, k or v, or (with
+/// `groups_too`) an element-wise group reading it as an f32 leaf, with no graph output or
+/// subgraph read among them.
+#[allow(clippy::too_many_arguments)]
 fn gemm_operand_only(
     graph: &Graph,
     ops: &[Option<GpuOp>],
     fusion: &FusionPlan,
     uses: &Uses,
     v: usize,
+    groups_too: bool,
     views: &mut Vec<usize>,
 ) -> bool {
     if uses.pinned(v) || uses.readers(v).is_empty() {
@@ -136,7 +148,7 @@ fn gemm_operand_only(
             // a scalar Mul folded into MatMul m's alpha: m reads v itself
             return fusion.fold_of(m).is_some_and(|f| f.inputs.contains(&v));
         }
-        if fusion.attention_operand(r, v) {
+        if fusion.attention_operand(r, v) || (groups_too && fusion.group_leaf(r, v)) {
             return true;
         }
         if fusion.at[r] != At::None {
@@ -153,7 +165,7 @@ fn gemm_operand_only(
                 match node.outputs.first() {
                     Some(Some(w)) if data_only => {
                         views.push(*w);
-                        gemm_operand_only(graph, ops, fusion, uses, *w, views)
+                        gemm_operand_only(graph, ops, fusion, uses, *w, groups_too, views)
                     }
                     _ => false,
                 }

@@ -131,3 +131,61 @@ fn lowp_tol(p: Precision) -> Tol {
         rel: 1e-3,
     }
 }
+
+/// x [2, 33, 40] -> MatMul w1 [40, 72] + b1 (a bias fold) -> exact GELU (Div, Erf, Add,
+/// Mul, Mul: one group) -> MatMul w2 [72, 24] -> y. At fp16 / bf16 the first GEMM writes
+/// f16 for the GELU group, which widens it as it reads it, and the group writes 16 bits
+/// for the second GEMM: two 16-bit stores per run. The group then computes on the
+/// product rounded to 16 bits, so the result is checked against the CPU within the 16-bit
+/// bound (not against the stores off bit for bit).
+#[test]
+fn a_gemm_feeding_a_group_writes_16_bits() {
+    if !gpu_or_skip("a_gemm_feeding_a_group_writes_16_bits") {
+        return;
+    }
+    let mut rng = Rng::new(37);
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("ffn");
+    let x = b.placeholder("x", DType::F32, &[d(2), d(33), d(40)]);
+    let w1 = b.constant("w1", rng.tensor(&[40, 72], -0.3, 0.3));
+    let b1 = b.constant("b1", rng.tensor(&[72], -0.5, 0.5));
+    let w2 = b.constant("w2", rng.tensor(&[72, 24], -0.3, 0.3));
+    let sqrt2 = b.constant("sqrt2", Tensor::scalar(std::f32::consts::SQRT_2));
+    let one = b.constant("one", Tensor::scalar(1f32));
+    let half = b.constant("half", Tensor::scalar(0.5f32));
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V]| b.op(t, ins, Attributes::new()).unwrap();
+    let m = op(&mut b, "MatMul", &[x, w1]);
+    let h = b.add(m, b1).unwrap();
+    let dv = op(&mut b, "Div", &[h, sqrt2]);
+    let e = op(&mut b, "Erf", &[dv]);
+    let a = b.add(e, one).unwrap();
+    let g1 = b.mul(h, a).unwrap();
+    let g = b.mul(g1, half).unwrap();
+    let y = op(&mut b, "MatMul", &[g, w2]);
+    b.output(y, "y");
+    let g = b.build().unwrap();
+    let on = vec![true; g.nodes.len()];
+    for p in [Precision::F16, Precision::Bf16] {
+        let ex = Executor::with_options(&g, &on, opts(p, true)).unwrap();
+        let u = p.unit_roundoff() as f32;
+        // |h| < 3.5: h and the GELU output each rounded once (2u of 3.5) and summed over
+        // 72 terms of |w2| <= 0.3, plus the second GEMM's own bound, 8u sqrt(k) times its
+        // largest product (3.5 * 0.3)
+        let tol = Tol {
+            name: "16-bit FFN: 2u 3.5 72 0.3 + 8u sqrt(72) 1.05",
+            abs: 2.0 * u * 3.5 * 72.0 * 0.3 + 8.0 * u * 72f32.sqrt() * 1.05,
+            rel: 1e-3,
+        };
+        for run in 0..2 {
+            let feeds = vec![("x".to_string(), rng.tensor(&[2, 33, 40], -1.0, 1.0))];
+            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+            let got = ex.run(feeds).unwrap();
+            let err = compare(&format!("ffn {p} run {run}"), &want, &got, tol);
+            println!("GEMM -> GELU group in 16 bits at {p}, run {run}: max abs error {err:.3e}");
+        }
+        let st = ex.stats();
+        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
+        // per run: the first GEMM's output (cuBLASLt present) and the group's
+        assert_eq!(st.stores_16bit, 2 * 2, "{p}: {st:?}");
+    }
+}

@@ -31,16 +31,19 @@ pub(crate) enum Access {
     Strided,
 }
 
-/// The compiled kernels of an executor's groups, by (group index, leaf accesses), so a
-/// launch does not render and hash the group's source again.
+/// The compiled kernels of an executor's groups, by (group index, leaf accesses, vector
+/// form, leaves given in 16 bits), so a launch does not render and hash the group's source
+/// again.
 #[derive(Default)]
-pub(crate) struct Kernels(std::collections::HashMap<(usize, Vec<Access>, bool), Func>);
+pub(crate) struct Kernels(std::collections::HashMap<(usize, Vec<Access>, bool, Vec<bool>), Func>);
 
 /// Runs group `f` (index `k` in its plan, the key into `kernels`; the same `k` always
 /// with the same `out16`) on its leaves (device tensors in `f.leaves` order); returns the
-/// root's output, an f32 result stored as 16-bit `out16` (F16 or BF16) when given. A leaf
-/// of another dtype than planned, or more than `MAX_RANK` dims after merging, is
-/// `Error::UnsupportedOp` (the executor then runs the members one by one).
+/// root's output, an f32 result stored as 16-bit `out16` (F16 or BF16) when given. An f32
+/// leaf may come in the stream's 16-bit type (a producer's 16-bit store, see
+/// `exec/lowp.rs`): it is widened as it is read. A leaf of another dtype than planned, or
+/// more than `MAX_RANK` dims after merging, is `Error::UnsupportedOp` (the executor then
+/// runs the members one by one).
 pub(crate) fn run(
     s: &Stream,
     kernels: &mut Kernels,
@@ -49,15 +52,20 @@ pub(crate) fn run(
     leaves: &[&GpuTensor],
     out16: Option<DType>,
 ) -> Result<GpuTensor> {
+    let bits16 = s.precision.storage_16bit();
+    let mut half = Vec::with_capacity(leaves.len());
     for ((id, ty), x) in f.leaves.iter().zip(leaves) {
         let want = dtype(*ty);
-        if x.dtype() != want {
+        let h = *ty == Ty::F32 && Some(x.dtype()) == bits16;
+        if x.dtype() != want && !h {
             return Err(Error::unsupported(
                 "fused element-wise",
                 format!("leaf value {id} is {}, planned {want}", x.dtype()),
             ));
         }
+        half.push(h);
     }
+    let bf = bits16 == Some(DType::BF16);
     let shapes: Vec<&[usize]> = leaves.iter().map(|x| x.shape()).collect();
     let out_shape = broadcast_shape(&shapes)?;
     let out16 = out16.filter(|_| f.out == Ty::F32);
@@ -75,11 +83,13 @@ pub(crate) fn run(
             Access::Scalar => true,
             Access::Strided => false,
         });
-    let func = match kernels.0.get(&(k, access.clone(), vec4)) {
+    let key = (k, access, vec4, half);
+    let func = match kernels.0.get(&key) {
         Some(&func) => func,
         None => {
-            let func = s.dev.generated(&render(f, &access, out16, vec4), "fused")?;
-            kernels.0.insert((k, access, vec4), func);
+            let src = render(f, &key.1, out16, vec4, &key.3, bf);
+            let func = s.dev.generated(&src, "fused")?;
+            kernels.0.insert(key, func);
             func
         }
     };
@@ -141,15 +151,40 @@ pub(crate) fn leaf_index(
 /// `extern "C" __global__ void {name}({out_t}* y, const T0* x0, ..` (the caller adds the
 /// remaining parameters and the body).
 pub(crate) fn kernel_head(name: &str, out_t: &str, leaves: &[Ty]) -> String {
+    kernel_head_16(name, out_t, leaves, &[], false)
+}
+
+/// [`kernel_head`] with the f32 leaves `half[j]` given in 16 bits (bf16 with `bf`, else
+/// f16): such a parameter points to a one-member struct that widens to float where it is
+/// read, so the group's lines read it as they read an f32 leaf.
+pub(crate) fn kernel_head_16(
+    name: &str,
+    out_t: &str,
+    leaves: &[Ty],
+    half: &[bool],
+    bf: bool,
+) -> String {
     let nl = leaves.len();
     let mut k = String::new();
+    if half.contains(&true) {
+        k += if bf {
+            "struct w16 { unsigned short v; __device__ __forceinline__ operator float() const { return __uint_as_float(((unsigned)v) << 16); } };\n"
+        } else {
+            "struct w16 { unsigned short v; __device__ __forceinline__ operator float() const { float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(v)); return f; } };\n"
+        };
+    }
     let _ = writeln!(
         k,
         "struct FIdx {{ int rank; int dims[{MAX_RANK}]; int st[{nl}][{MAX_RANK}]; }};"
     );
     let _ = write!(k, "extern \"C\" __global__ void {name}({out_t}* y");
     for (j, t) in leaves.iter().enumerate() {
-        let _ = write!(k, ", const {}* x{j}", ctype(*t));
+        let c = if half.get(j) == Some(&true) {
+            "w16"
+        } else {
+            ctype(*t)
+        };
+        let _ = write!(k, ", const {c}* x{j}");
     }
     k
 }
@@ -208,13 +243,21 @@ pub(crate) fn ctype(t: Ty) -> &'static str {
 /// The kernel source of `f` for these leaf accesses, storing an f32 result as 16-bit
 /// `out16` when given: `fused(T* y, const T0* x0, .., int n, FIdx s)`; with `vec4`
 /// (no strided leaf, n a multiple of 4, aligned blocks) each thread takes four elements
-/// with vector loads and stores, running the same steps per element.
-fn render(f: &Fusion, access: &[Access], out16: Option<DType>, vec4: bool) -> String {
+/// with vector loads and stores, running the same steps per element. Leaves `half[j]` come
+/// in 16 bits (bf16 with `bf`).
+fn render(
+    f: &Fusion,
+    access: &[Access],
+    out16: Option<DType>,
+    vec4: bool,
+    half: &[bool],
+    bf: bool,
+) -> String {
     if vec4 {
-        return render_vec4(f, access, out16);
+        return render_vec4(f, access, out16, half, bf);
     }
     let types: Vec<Ty> = f.leaves.iter().map(|(_, t)| *t).collect();
-    let mut k = kernel_head("fused", out_type(f.out, out16), &types);
+    let mut k = kernel_head_16("fused", out_type(f.out, out16), &types, half, bf);
     k += ", int n, FIdx s) {\n    GRID_STRIDE(i, n) {\n";
     let param: Vec<Option<usize>> = (0..types.len()).map(Some).collect();
     for line in group_lines(f, &param, access, None, false) {
@@ -346,16 +389,33 @@ pub(crate) fn step_lines(f: &Fusion) -> Vec<String> {
 }
 
 /// `render`'s four-elements-per-thread form (see there).
-fn render_vec4(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
+fn render_vec4(
+    f: &Fusion,
+    access: &[Access],
+    out16: Option<DType>,
+    half: &[bool],
+    bf: bool,
+) -> String {
     let mut k = String::new();
     k += "__device__ __forceinline__ float sm_lane(float4 v, int e) { return e == 0 ? v.x : e == 1 ? v.y : e == 2 ? v.z : v.w; }\n";
     k += "__device__ __forceinline__ unsigned char sm_lane(uchar4 v, int e) { return e == 0 ? v.x : e == 1 ? v.y : e == 2 ? v.z : v.w; }\n";
     let types: Vec<Ty> = f.leaves.iter().map(|(_, t)| *t).collect();
-    k += &kernel_head("fused", out_type(f.out, out16), &types);
+    k += &kernel_head_16("fused", out_type(f.out, out16), &types, half, bf);
+    if half.contains(&true) {
+        // four 16-bit values as one uint2, lane e widened
+        k = k.replacen(
+            "struct FIdx",
+            "__device__ __forceinline__ float sm_lane16(uint2 v, int e) { w16 h; unsigned u = e < 2 ? v.x : v.y; h.v = (unsigned short)(e & 1 ? u >> 16 : u & 0xffffu); return h; }\nstruct FIdx",
+            1,
+        );
+    }
     k += ", int n, FIdx s) {\n    int n4 = n >> 2;\n    GRID_STRIDE(i4, n4) {\n";
     for (j, (_, t)) in f.leaves.iter().enumerate() {
         if access[j] == Access::Full {
             let _ = match t {
+                Ty::F32 if half.get(j) == Some(&true) => {
+                    writeln!(k, "        uint2 v{j} = ((const uint2*)x{j})[i4];")
+                }
                 Ty::F32 => writeln!(k, "        float4 v{j} = ((const float4*)x{j})[i4];"),
                 Ty::Bool => writeln!(k, "        uchar4 v{j} = ((const uchar4*)x{j})[i4];"),
             };
@@ -369,6 +429,9 @@ fn render_vec4(f: &Fusion, access: &[Access], out16: Option<DType>) -> String {
     k += "        #pragma unroll\n        for (int e = 0; e < 4; ++e) {\n";
     for (j, (_, t)) in f.leaves.iter().enumerate() {
         let _ = match (t, access[j]) {
+            (Ty::F32, Access::Full) if half.get(j) == Some(&true) => {
+                writeln!(k, "        float l{j} = sm_lane16(v{j}, e);")
+            }
             (Ty::F32, Access::Full) => writeln!(k, "        float l{j} = sm_lane(v{j}, e);"),
             (Ty::Bool, Access::Full) => writeln!(k, "        bool l{j} = sm_lane(v{j}, e) != 0;"),
             (Ty::F32, _) => writeln!(k, "        float l{j} = x{j}[0];"),
@@ -425,7 +488,14 @@ mod tests {
             out: Ty::F32,
             label: "Add+Erf".into(),
         };
-        let src = render(&f, &[Access::Full, Access::Strided], None, false);
+        let src = render(
+            &f,
+            &[Access::Full, Access::Strided],
+            None,
+            false,
+            &[],
+            false,
+        );
         assert!(src.contains("float l0 = x0[i];"), "{src}");
         assert!(src.contains("o1 += q * s.st[1][d];"), "{src}");
         assert!(src.contains("float t0 = binary_f(0, l0, l1);"), "{src}");
@@ -436,8 +506,15 @@ mod tests {
             "{src}"
         );
         assert!(src.contains("y[i] = t1;"), "{src}");
-        let src2 = render(&f, &[Access::Scalar, Access::Full], None, false);
-        let src3 = render(&f, &[Access::Full, Access::Full], Some(DType::BF16), false);
+        let src2 = render(&f, &[Access::Scalar, Access::Full], None, false, &[], false);
+        let src3 = render(
+            &f,
+            &[Access::Full, Access::Full],
+            Some(DType::BF16),
+            false,
+            &[],
+            false,
+        );
         assert!(
             src3.contains("fused(unsigned short* y") && src3.contains("y[i] = to_16bit(t1, 1);"),
             "{src3}"
@@ -451,7 +528,7 @@ mod tests {
             return;
         }
         std::env::set_var("SMELT_KERNEL_CACHE", "off");
-        let src4 = render(&f, &[Access::Full, Access::Scalar], None, true);
+        let src4 = render(&f, &[Access::Full, Access::Scalar], None, true, &[], false);
         assert!(
             src4.contains("float4 v0 = ((const float4*)x0)[i4];")
                 && src4.contains("float l0 = sm_lane(v0, e);")
@@ -459,7 +536,14 @@ mod tests {
                 && src4.contains("((float4*)y)[i4] = make_float4(r[0], r[1], r[2], r[3]);"),
             "{src4}"
         );
-        let src5 = render(&f, &[Access::Full, Access::Full], Some(DType::F16), true);
+        let src5 = render(
+            &f,
+            &[Access::Full, Access::Full],
+            Some(DType::F16),
+            true,
+            &[],
+            false,
+        );
         assert!(
             src5.contains("((uint2*)y)[i4] = make_uint2(") && src5.contains("to_16bit(r[3], 0)"),
             "{src5}"
@@ -485,14 +569,52 @@ mod tests {
             out: Ty::Bool,
             label: "IsNaN+Where+Less".into(),
         };
-        let src6 = render(&cmp, &[Access::Full, Access::Full], None, true);
+        let src6 = render(&cmp, &[Access::Full, Access::Full], None, true, &[], false);
         assert!(
             src6.contains("uchar4 v1 = ((const uchar4*)x1)[i4];")
                 && src6.contains("bool l1 = sm_lane(v1, e) != 0;")
                 && src6.contains("make_uchar4(r[0] ? 1 : 0"),
             "{src6}"
         );
-        for s in [&src, &src2, &src3, &src4, &src5, &src6] {
+        // leaf 0 given in 16 bits (f16 and bf16; per element and four at a time), leaf 1
+        // (scalar) too: read through the widening struct
+        let h = [true, true];
+        let src7 = render(&f, &[Access::Full, Access::Scalar], None, false, &h, false);
+        let src8 = render(
+            &f,
+            &[Access::Full, Access::Scalar],
+            Some(DType::BF16),
+            true,
+            &h,
+            true,
+        );
+        let src9 = render(
+            &f,
+            &[Access::Full, Access::Full],
+            None,
+            true,
+            &[true, false],
+            false,
+        );
+        assert!(
+            src7.contains("const w16* x0, const w16* x1")
+                && src7.contains("float l0 = x0[i];")
+                && src7.contains("cvt.f32.f16"),
+            "{src7}"
+        );
+        assert!(
+            src8.contains("uint2 v0 = ((const uint2*)x0)[i4];")
+                && src8.contains("float l0 = sm_lane16(v0, e);")
+                && src8.contains("float l1 = x1[0];")
+                && src8.contains("<< 16); } };"),
+            "{src8}"
+        );
+        assert!(
+            src9.contains("const w16* x0, const float* x1")
+                && src9.contains("float4 v1 = ((const float4*)x1)[i4];"),
+            "{src9}"
+        );
+        for s in [&src, &src2, &src3, &src4, &src5, &src6, &src7, &src8, &src9] {
             let ptx = crate::cuda::device::compile_generated(s, "--gpu-architecture=compute_90")
                 .unwrap_or_else(|e| panic!("{e}\n{s}"));
             assert!(ptx.contains(".entry fused("), "no fused kernel in the PTX");

@@ -162,6 +162,11 @@ pub fn matmul_folded(
     )
 }
 
+/// `x` (a 16-bit float tensor) widened to f32.
+pub fn widen(s: &Stream, x: &GpuTensor) -> Result<GpuTensor> {
+    elementwise::cast(s, x, DType::F32)
+}
+
 /// Runs `op` on `ins`; returns its first `n_outputs` outputs (at least one).
 pub fn run(
     s: &Stream,
