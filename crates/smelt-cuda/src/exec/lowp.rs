@@ -174,3 +174,63 @@ fn gemm_operand_only(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::attention_fuse::tests::bert_attention;
+    use crate::precision::Precision;
+    use smelt_core::Tensor;
+
+    /// The plan of BERT's attention block at `p` with fusion on.
+    fn plan_at(g: &Graph, p: Precision) -> (FusionPlan, LowpPlan) {
+        let mut ops: Vec<Option<GpuOp>> =
+            g.nodes.iter().map(|n| GpuOp::from_node(n).ok()).collect();
+        let uses = Uses::of(g);
+        let mut last_use = super::super::lifetimes(g);
+        let fusion = FusionPlan::new(g, &mut ops, Some(&uses), &mut last_use, p);
+        let lowp = LowpPlan::new(g, &ops, &fusion, &uses);
+        (fusion, lowp)
+    }
+
+    /// At fp16 the attention block runs as one kernel, and the three projections (MatMul
+    /// with its bias Add folded) write their outputs (the Adds') in 16 bits for it, with
+    /// the Reshapes viewing them; the block's output, a graph output through a Reshape,
+    /// stays f32. At fp32 there is neither.
+    #[test]
+    fn projections_feeding_a_fused_attention_store_16_bits() {
+        let w = || Tensor::from_vec(vec![8, 8], vec![0.5f32; 64]).unwrap();
+        let g = bert_attention(2, 5, 2, 4, [w(), w(), w()], false);
+        // Add(MatMul(x, w), c) with c a constant: the projections' bias Adds
+        let adds: Vec<usize> = g
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "Add")
+            .filter(|n| n.inputs[1].is_some_and(|c| g.initializers.contains_key(&c)))
+            .map(|n| n.outputs[0].unwrap())
+            .collect();
+        assert_eq!(adds.len(), 3, "the projections' bias Adds");
+        let (fusion, lowp) = plan_at(&g, Precision::F16);
+        assert_eq!(fusion.attention.len(), 1, "one attention fusion");
+        for &a in &adds {
+            assert!(lowp.store[a], "{} not stored in 16 bits", g.values[a].name);
+            let view = g
+                .nodes
+                .iter()
+                .find(|n| n.inputs.first() == Some(&Some(a)))
+                .unwrap();
+            assert!(
+                lowp.holds[view.outputs[0].unwrap()],
+                "its Reshape holds 16 bits"
+            );
+        }
+        let y = g.value_id("y").unwrap();
+        assert!(
+            !lowp.store[y] && !lowp.holds[y],
+            "the graph output stays f32"
+        );
+        let (fusion, lowp) = plan_at(&g, Precision::F32);
+        assert!(fusion.attention.is_empty());
+        assert!(adds.iter().all(|&a| !lowp.store[a]));
+    }
+}
