@@ -233,4 +233,88 @@ mod tests {
         assert!(fusion.attention.is_empty());
         assert!(adds.iter().all(|&a| !lowp.store[a]));
     }
+
+    /// x -> MatMul w1 + b1 (folded) -> exact GELU (one group) -> MatMul w2 -> y, and
+    /// x2 -> Transpose -> Erf group -> MatMul w3 -> y2: at fp16 the folded GEMM's output
+    /// (the bias Add's) is stored in 16 bits for the group, the Transpose's is not (only
+    /// GEMMs get group readers); both groups store 16 bits for their GEMMs. (The executor
+    /// makes this plan at fp16 / bf16 only.)
+    #[test]
+    fn a_folded_gemm_feeding_a_group_stores_16_bits() {
+        use smelt_core::{DType, Dim};
+        use smelt_ir::Attributes;
+        use smelt_ops::builder::V;
+        use smelt_ops::GraphBuilder;
+        let d = |n: usize| Dim::Fixed(n);
+        let t = |shape: &[usize]| {
+            let n: usize = shape.iter().product();
+            Tensor::from_vec(
+                shape.to_vec(),
+                (0..n)
+                    .map(|i| (i % 7) as f32 * 0.1 - 0.3)
+                    .collect::<Vec<f32>>(),
+            )
+            .unwrap()
+        };
+        let mut b = GraphBuilder::new("ffn");
+        let x = b.placeholder("x", DType::F32, &[d(2), d(3), d(8)]);
+        let x2 = b.placeholder("x2", DType::F32, &[d(8), d(6)]);
+        let w1 = b.constant("w1", t(&[8, 16]));
+        let b1 = b.constant("b1", t(&[16]));
+        let w2 = b.constant("w2", t(&[16, 4]));
+        let w3 = b.constant("w3", t(&[8, 4]));
+        let sqrt2 = b.constant("sqrt2", Tensor::scalar(std::f32::consts::SQRT_2));
+        let one = b.constant("one", Tensor::scalar(1f32));
+        let op =
+            |b: &mut GraphBuilder, t: &str, ins: &[V]| b.op(t, ins, Attributes::new()).unwrap();
+        let m = op(&mut b, "MatMul", &[x, w1]);
+        let h = b.add(m, b1).unwrap();
+        let dv = op(&mut b, "Div", &[h, sqrt2]);
+        let e = op(&mut b, "Erf", &[dv]);
+        let a = b.add(e, one).unwrap();
+        let gl = b.mul(h, a).unwrap();
+        let y = op(&mut b, "MatMul", &[gl, w2]);
+        let tr = op(&mut b, "Transpose", &[x2]);
+        let e2 = op(&mut b, "Erf", &[tr]);
+        let s2 = b.add(e2, tr).unwrap();
+        let y2 = op(&mut b, "MatMul", &[s2, w3]);
+        b.output(y, "y");
+        b.output(y2, "y2");
+        let g = b.build().unwrap();
+        let (_, lowp) = plan_at(&g, Precision::F16);
+        let made_by = |op: &str| -> Vec<usize> {
+            g.nodes
+                .iter()
+                .filter(|n| n.op_type == op)
+                .map(|n| n.outputs[0].unwrap())
+                .collect()
+        };
+        // the bias Add (its second input a constant) and the Transpose
+        let h_id = g
+            .nodes
+            .iter()
+            .find(|n| {
+                n.op_type == "Add" && n.inputs[1].is_some_and(|c| g.initializers.contains_key(&c))
+            })
+            .and_then(|n| n.outputs[0])
+            .unwrap();
+        let tr_id = made_by("Transpose")[0];
+        assert!(
+            lowp.store[h_id],
+            "the folded GEMM's output in 16 bits for the GELU group"
+        );
+        assert!(!lowp.store[tr_id], "a Transpose feeding a group stays f32");
+        // the groups' outputs: the values the second-layer MatMuls read first
+        let group_outs: Vec<usize> = g
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "MatMul" && n.inputs[0] != g.value_id("x"))
+            .map(|n| n.inputs[0].unwrap())
+            .collect();
+        assert_eq!(group_outs.len(), 2, "the two groups' outputs");
+        assert!(
+            group_outs.iter().all(|&v| lowp.store[v]),
+            "the groups store 16 bits for their GEMMs"
+        );
+    }
 }
