@@ -258,7 +258,6 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
         return super::fused_attention_tc::render(c, warps, chunk, groups, types, access);
     }
     let nl = types.len();
-    let bf = c.bf as i32;
     let dm = c.d.max(c.dv);
     let mut k = header(c, nl);
     let load = |i: usize, e: &str| {
