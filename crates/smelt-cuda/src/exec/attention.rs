@@ -35,13 +35,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         let post = sf.post.map(|(g, leaf)| (&self.fusion.groups[g], leaf));
         let mut ids = vec![af.q.value, af.k.value, af.v.value];
         for (f, given) in pre.into_iter().chain(post) {
-            ids.extend(
-                f.leaves
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != given)
-                    .map(|(_, (id, _))| *id),
-            );
+            ids.extend(f.leaves_but(given).map(|(id, _)| *id));
         }
         let out = af.output(&self.graph);
         let out16 = match out {

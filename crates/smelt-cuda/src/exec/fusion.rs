@@ -388,13 +388,7 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             None => node.inputs.iter().flatten().copied().collect(),
         };
         if let Some((f, given)) = post {
-            ids.extend(
-                f.leaves
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != given)
-                    .map(|(_, (id, _))| *id),
-            );
+            ids.extend(f.leaves_but(given).map(|(id, _)| *id));
         }
         let out = sf.output(&self.graph, &self.fusion.groups);
         let out16 = match out {

@@ -19,7 +19,7 @@
 //! when it runs). The sums' order differs from the graph's (one rounding of each).
 
 use super::elementwise::BinaryOp;
-use super::fuse::Uses;
+use super::fuse::{is_constant_node, Uses};
 use super::op::GpuOp;
 use smelt_core::{DType, Tensor};
 use smelt_ir::{Attr, Graph};
@@ -181,7 +181,7 @@ fn scalar(graph: &Graph, uses: &Uses, v: usize) -> Option<f32> {
         Some((_, t)) => t,
         None => {
             let n = &graph.nodes[uses.producer(v)?];
-            if n.op_type != "Constant" || !n.domain.is_empty() {
+            if !is_constant_node(n) {
                 return None;
             }
             match n.attrs.0.get("value") {

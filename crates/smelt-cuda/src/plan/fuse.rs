@@ -74,6 +74,17 @@ pub struct Fusion {
     pub label: String,
 }
 
+impl Fusion {
+    /// The leaves other than leaf `given` (one a fused kernel computes itself), in order.
+    pub fn leaves_but(&self, given: usize) -> impl Iterator<Item = &(usize, Ty)> {
+        self.leaves
+            .iter()
+            .enumerate()
+            .filter(move |(j, _)| *j != given)
+            .map(|(_, l)| l)
+    }
+}
+
 fn ty(graph: &Graph, id: usize) -> Option<Ty> {
     match graph.values[id].info.dtype? {
         DType::F32 => Some(Ty::F32),

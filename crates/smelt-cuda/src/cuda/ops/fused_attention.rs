@@ -159,25 +159,11 @@ pub(crate) fn run(
             t => return unsupported(format!("{name} is {t}")),
         }
     }
-    let mut types = Vec::new();
-    if let Some((f, given)) = groups.pre {
-        types.extend(
-            f.leaves
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != given)
-                .map(|(_, l)| l.1),
-        );
-    }
-    if let Some((f, given)) = groups.post {
-        types.extend(
-            f.leaves
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != given)
-                .map(|(_, l)| l.1),
-        );
-    }
+    let types: Vec<Ty> = [groups.pre, groups.post]
+        .into_iter()
+        .flatten()
+        .flat_map(|(f, given)| f.leaves_but(given).map(|l| l.1))
+        .collect();
     if types.len() != leaves.len() {
         return unsupported(format!(
             "{} leaves for {} planned",
@@ -272,7 +258,6 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
         return super::fused_attention_tc::render(c, warps, chunk, groups, types, access);
     }
     let nl = types.len();
-    let bf = c.bf as i32;
     let dm = c.d.max(c.dv);
     let mut k = header(c, nl);
     let load = |i: usize, e: &str| {
@@ -380,11 +365,7 @@ fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> Strin
     );
     k +=
         "            for (int t = 0; t < jn; ++t) acc[u] = __fmaf_rn(Ss[r][j0 + t], KV[t][c], acc[u]); } }\n    }\n";
-    let store = if c.out16 {
-        format!("to_16bit(acc[u], {bf})")
-    } else {
-        "acc[u]".to_string()
-    };
+    let store = stored(c, "acc[u]");
     let _ = writeln!(
         k,
         "#pragma unroll\n    for (int u = 0; u < {per}; ++u) {{ int e = tid + {THREADS} * u; int r = e / DV, c = e % DV;"
@@ -414,6 +395,15 @@ pub(super) fn header(c: &Consts, nl: usize) -> String {
     k += "__device__ __forceinline__ float round16(float v) { return from16(to_16bit(v, ";
     let _ = writeln!(k, "{bf})); }}");
     k
+}
+
+/// The C expression storing f32 `v` as the output's type (16 bits with `c.out16`).
+pub(super) fn stored(c: &Consts, v: &str) -> String {
+    if c.out16 {
+        format!("to_16bit({v}, {})", c.bf as i32)
+    } else {
+        v.to_string()
+    }
 }
 
 /// The kernel's signature up to its opening brace, for blocks of `threads`.
@@ -536,13 +526,7 @@ mod tests {
         };
         let mut types: Vec<Ty> = Vec::new();
         for (f, given) in [(pre, given_pre), (post, given_post)] {
-            types.extend(
-                f.leaves
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != given)
-                    .map(|(_, l)| l.1),
-            );
+            types.extend(f.leaves_but(given).map(|l| l.1));
         }
         // the mask (strided), zero and -inf (scalars), then the guard's zero
         let access: Vec<Access> = types

@@ -23,7 +23,7 @@
 //! c2, c3: (g + 8, 2t..). Two adjacent C tiles of scores are one A fragment of `p`.
 
 use super::fused::{strided_offsets, Access};
-use super::fused_attention::{group_block, header, params, signature, Consts, Groups};
+use super::fused_attention::{group_block, header, params, signature, stored, Consts, Groups};
 use crate::plan::fuse::Ty;
 use std::fmt::Write;
 
@@ -206,55 +206,6 @@ pub(super) fn render(
         _ => scores += "                x = sv;\n",
     }
     scores += "            sc[u][e] = ok ? x : (-SM_INF);\n        } }\n";
-    // each row's running maximum and sum over this thread's scores: the chunk's maximum,
-    // then its sum at that maximum, then the running pair rescaled (-inf scores add 0;
-    // a NaN score makes the sum NaN, as in Softmax)
-    let mut stats = String::new();
-    stats += "        float cm0 = m0, cm1 = m1, cs0 = 0.0f, cs1 = 0.0f;\n";
-    let _ = writeln!(
-        stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ cm0 = fmaxf(cm0, fmaxf(sc[u][0], sc[u][1])); cm1 = fmaxf(cm1, fmaxf(sc[u][2], sc[u][3])); }}"
-    );
-    let _ = writeln!(
-        stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
-    );
-    stats += "            float x = sc[u][e];\n";
-    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : __expf(x - cm0); else cs1 += x == (-SM_INF) ? 0.0f : __expf(x - cm1);\n";
-    stats += "        } }\n";
-    stats +=
-        "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - cm0)) + cs0; m0 = cm0;\n";
-    stats +=
-        "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * __expf(m1 - cm1)) + cs1; m1 = cm1;\n";
-    // the four threads of a row together (a NaN sum stays NaN)
-    let mut combine = String::new();
-    combine += "    for (int off = 1; off < 4; off <<= 1) {\n";
-    combine += "        float mo = __shfl_xor_sync(0xffffffffu, m0, off), lo = __shfl_xor_sync(0xffffffffu, l0, off);\n";
-    combine += "        float mn = fmaxf(m0, mo);\n";
-    combine += "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * __expf(mo - mn)); m0 = mn;\n";
-    combine += "        mo = __shfl_xor_sync(0xffffffffu, m1, off); lo = __shfl_xor_sync(0xffffffffu, l1, off);\n";
-    combine += "        mn = fmaxf(m1, mo);\n";
-    combine += "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * __expf(m1 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * __expf(mo - mn)); m1 = mn;\n";
-    combine += "    }\n    inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
-    // one chunk: the row's maximum (over the four threads sharing it), then each score's
-    // exponential once (kept in sc) and the row's sum (a -inf score gives 0, a fully
-    // masked row 0 * inf = NaN probabilities, a NaN score a NaN sum, as in Softmax)
-    let mut single_stats = String::new();
-    let _ = writeln!(
-        single_stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ m0 = fmaxf(m0, fmaxf(sc[u][0], sc[u][1])); m1 = fmaxf(m1, fmaxf(sc[u][2], sc[u][3])); }}"
-    );
-    single_stats += "        m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 1)); m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 2));\n";
-    single_stats += "        m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 1)); m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 2));\n";
-    let _ = writeln!(
-        single_stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
-    );
-    single_stats += "            float x = sc[u][e], ev = x == (-SM_INF) ? 0.0f : __expf(x - (e < 2 ? m0 : m1));\n";
-    single_stats += "            sc[u][e] = ev;\n            if (e < 2) l0 += ev; else l1 += ev;\n        } }\n";
-    single_stats += "        l0 += __shfl_xor_sync(0xffffffffu, l0, 1); l0 += __shfl_xor_sync(0xffffffffu, l0, 2);\n";
-    single_stats += "        l1 += __shfl_xor_sync(0xffffffffu, l1, 1); l1 += __shfl_xor_sync(0xffffffffu, l1, 2);\n";
-    single_stats += "        inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
     // the probabilities through the group after, in 16 bits, times v
     let mut pv = String::new();
     let _ = writeln!(pv, "        unsigned short ph[{nt}][4];");
@@ -287,13 +238,14 @@ pub(super) fn render(
         k += "    {\n        const int j0 = 0;\n";
         k += &load(true);
         k += &scores;
-        k += &single_stats;
+        k += &one_pass_stats(nt);
         k += &pv;
         k += "    }\n";
     } else {
         k += "    for (int j0 = 0; j0 < n; j0 += CH) {\n";
         k += &load(false);
         k += &scores;
+        let (stats, combine) = multi_pass_stats(nt);
         k += &stats;
         k += "    }\n";
         k += &combine;
@@ -303,11 +255,7 @@ pub(super) fn render(
         k += &pv;
         k += "    }\n";
     }
-    let store = if c.out16 {
-        format!("to_16bit(o[w][e], {bf})")
-    } else {
-        "o[w][e]".to_string()
-    };
+    let store = stored(c, "o[w][e]");
     let _ = writeln!(
         k,
         "#pragma unroll\n    for (int w = 0; w < {ntv}; ++w) {{\n#pragma unroll\n    for (int e = 0; e < 4; ++e) {{"
@@ -318,6 +266,67 @@ pub(super) fn render(
         "        if (qi < SQ && c < DV) y[ob + (long long)qi * st.o[2] + (long long)c * st.o[3]] = {store};\n    }} }}\n}}"
     );
     k
+}
+
+/// Several chunks, per chunk: each row's running maximum and sum over this thread's
+/// scores (`stats`), and after the last chunk the four threads of a row together
+/// (`combine`).
+fn multi_pass_stats(nt: usize) -> (String, String) {
+    // each row's running maximum and sum over this thread's scores: the chunk's maximum,
+    // then its sum at that maximum, then the running pair rescaled (-inf scores add 0;
+    // a NaN score makes the sum NaN, as in Softmax)
+    let mut stats = String::new();
+    stats += "        float cm0 = m0, cm1 = m1, cs0 = 0.0f, cs1 = 0.0f;\n";
+    let _ = writeln!(
+        stats,
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ cm0 = fmaxf(cm0, fmaxf(sc[u][0], sc[u][1])); cm1 = fmaxf(cm1, fmaxf(sc[u][2], sc[u][3])); }}"
+    );
+    let _ = writeln!(
+        stats,
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
+    );
+    stats += "            float x = sc[u][e];\n";
+    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : __expf(x - cm0); else cs1 += x == (-SM_INF) ? 0.0f : __expf(x - cm1);\n";
+    stats += "        } }\n";
+    stats +=
+        "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - cm0)) + cs0; m0 = cm0;\n";
+    stats +=
+        "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * __expf(m1 - cm1)) + cs1; m1 = cm1;\n";
+    // the four threads of a row together (a NaN sum stays NaN)
+    let mut combine = String::new();
+    combine += "    for (int off = 1; off < 4; off <<= 1) {\n";
+    combine += "        float mo = __shfl_xor_sync(0xffffffffu, m0, off), lo = __shfl_xor_sync(0xffffffffu, l0, off);\n";
+    combine += "        float mn = fmaxf(m0, mo);\n";
+    combine += "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * __expf(mo - mn)); m0 = mn;\n";
+    combine += "        mo = __shfl_xor_sync(0xffffffffu, m1, off); lo = __shfl_xor_sync(0xffffffffu, l1, off);\n";
+    combine += "        mn = fmaxf(m1, mo);\n";
+    combine += "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * __expf(m1 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * __expf(mo - mn)); m1 = mn;\n";
+    combine += "    }\n    inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
+    (stats, combine)
+}
+
+/// One chunk: the lines computing each row's statistics and the exponentials in `sc`.
+fn one_pass_stats(nt: usize) -> String {
+    // one chunk: the row's maximum (over the four threads sharing it), then each score's
+    // exponential once (kept in sc) and the row's sum (a -inf score gives 0, a fully
+    // masked row 0 * inf = NaN probabilities, a NaN score a NaN sum, as in Softmax)
+    let mut single_stats = String::new();
+    let _ = writeln!(
+        single_stats,
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ m0 = fmaxf(m0, fmaxf(sc[u][0], sc[u][1])); m1 = fmaxf(m1, fmaxf(sc[u][2], sc[u][3])); }}"
+    );
+    single_stats += "        m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 1)); m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 2));\n";
+    single_stats += "        m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 1)); m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 2));\n";
+    let _ = writeln!(
+        single_stats,
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
+    );
+    single_stats += "            float x = sc[u][e], ev = x == (-SM_INF) ? 0.0f : __expf(x - (e < 2 ? m0 : m1));\n";
+    single_stats += "            sc[u][e] = ev;\n            if (e < 2) l0 += ev; else l1 += ev;\n        } }\n";
+    single_stats += "        l0 += __shfl_xor_sync(0xffffffffu, l0, 1); l0 += __shfl_xor_sync(0xffffffffu, l0, 2);\n";
+    single_stats += "        l1 += __shfl_xor_sync(0xffffffffu, l1, 1); l1 += __shfl_xor_sync(0xffffffffu, l1, 2);\n";
+    single_stats += "        inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
+    single_stats
 }
 
 #[cfg(test)]

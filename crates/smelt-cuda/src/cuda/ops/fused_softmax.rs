@@ -80,8 +80,7 @@ pub(crate) fn run(
         None => expect(leaves[0], Ty::F32)?,
     }
     if let Some((f, given)) = post {
-        let others = f.leaves.iter().enumerate().filter(|(j, _)| *j != given);
-        for ((_, (_, t)), x) in others.zip(&leaves[n_in..]) {
+        for ((_, t), x) in f.leaves_but(given).zip(&leaves[n_in..]) {
             expect(x, *t)?;
         }
     }
@@ -130,13 +129,7 @@ fn render(
         None => vec![Ty::F32],
     };
     if let Some((f, given)) = post {
-        types.extend(
-            f.leaves
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != given)
-                .map(|(_, (_, t))| *t),
-        );
+        types.extend(f.leaves_but(given).map(|(_, t)| *t));
     }
     debug_assert_eq!(types.len(), nl);
     let nk = n.div_ceil(32).max(1);
