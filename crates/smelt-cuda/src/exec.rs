@@ -569,17 +569,12 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                 Some((_, r)) => Some(self.dev_of(inner, env, r)?),
                 None => None,
             };
-            // a bias-only fold writes its Add's output, in 16 bits for 16-bit readers
-            let out16 = match (f.bias, f.residual) {
-                (Some((add, _)), None) => self.graph.nodes[add]
-                    .outputs
-                    .first()
-                    .copied()
-                    .flatten()
-                    .filter(|&z| self.lowp.store[z])
-                    .and_then(|_| self.store_type()),
-                _ => None,
-            };
+            // the fold writes its last Add's output, in 16 bits for 16-bit readers
+            let out16 = self
+                .fusion
+                .fold_output(&self.graph, f)
+                .filter(|&z| self.lowp.store[z])
+                .and_then(|_| self.store_type());
             let y = ops::matmul_folded(&inner.stream, a, b, f.alpha, c, r, out16)?;
             if y.dtype() != DType::F32 {
                 inner.stats.stores_16bit += 1;
@@ -597,9 +592,15 @@ impl<G: Deref<Target = Graph>> Executor<G> {
             });
         }
         if let Some(Some(v)) = node.outputs.first() {
-            if self.lowp.copy[*v] {
+            // a LayerNorm writes 16 bits only, or a 16-bit copy beside its f32 output
+            let norm = match (self.store_type(), self.lowp.store[*v], self.lowp.copy[*v]) {
+                (Some(d), true, _) => Some(ops::NormOut::Only16(d)),
+                (Some(d), false, true) => Some(ops::NormOut::F32And16(d)),
+                _ => None,
+            };
+            if let Some(out) = norm.filter(|_| matches!(op, GpuOp::LayerNorm { .. })) {
                 if let Some(outs) =
-                    ops::run_with_16bit_copy(&inner.stream, op, &ins, node.outputs.len())?
+                    ops::run_norm_16bit(&inner.stream, op, &ins, node.outputs.len(), out)?
                 {
                     inner.stats.stores_16bit += 1;
                     return Ok(outs);

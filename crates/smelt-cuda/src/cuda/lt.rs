@@ -21,7 +21,7 @@ pub(crate) struct LtKey {
     pub trans_a: bool,
     pub trans_b: bool,
     pub precision: Precision,
-    /// D in the precision's 16-bit type (fp16 / bf16 only; no C is read then), else f32.
+    /// D (and C, the bias) in the precision's 16-bit type (fp16 / bf16 only), else f32.
     pub out16: bool,
 }
 
@@ -78,9 +78,9 @@ impl Lt {
     }
 
     /// Row-major `d = alpha * op(a) * op(b) + c + bias` for `key` on stream `s`; `a` and
-    /// `b` in the key's operand type, `d` and `bias` (n values) f32, or both in the
-    /// 16-bit type with `key.out16` (the sum plus bias is f32, rounded once), and `c` (d's
-    /// shape, read only when given, never with `out16`) f32. `Err(UnsupportedOp)` when
+    /// `b` in the key's operand type, `d`, `bias` (n values) and `c` (d's shape, read only
+    /// when given) f32, or all three in the 16-bit type with `key.out16` (the sum of the
+    /// product, bias and c is f32, rounded once). `Err(UnsupportedOp)` when
     /// cuBLASLt has no algorithm for it (the caller then runs the GEMM and the bias apart).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemm_bias(
@@ -116,9 +116,6 @@ impl Lt {
         .map_err(|e| lt_err("bias pointer", e))?;
         // C: the residual (beta 1), else not read (beta 0) and aliasing D
         let (beta, c) = match c {
-            Some(_) if key.out16 => {
-                return Err(Error::invalid("cublasLt: a residual with a 16-bit output"))
-            }
             Some(c) => (1f32, c),
             None => (0f32, d),
         };

@@ -225,6 +225,18 @@ impl FusionPlan {
                 && f.leaves.contains(&(v, fuse::Ty::F32))
         })
     }
+    /// The fold whose residual Add is node `r`.
+    pub(super) fn residual_fold(&self, r: usize) -> Option<&MatMulFold> {
+        self.folds
+            .values()
+            .find(|f| f.residual.is_some_and(|(add, _)| add == r))
+    }
+    /// The value a MatMul folded with its bias (and residual) Add writes: the last Add's
+    /// output.
+    pub(super) fn fold_output(&self, graph: &Graph, f: &MatMulFold) -> Option<usize> {
+        let (add, _) = f.residual.or(f.bias)?;
+        graph.nodes[add].outputs.first().copied().flatten()
+    }
     /// The MatMul that folded Mul node `n` belongs to.
     pub(super) fn folded_into(&self, n: usize) -> Option<usize> {
         self.folded_into[n]

@@ -64,21 +64,16 @@ impl LowpPlan {
             let writes_16bit = match fusion.at[n] {
                 At::Root(k) => fusion.groups[k].out == crate::plan::fuse::Ty::F32,
                 At::Member => false,
-                // a MatMul folded with its bias Add (no residual) writes the Add's output
+                // a MatMul folded with its bias (and residual) Add writes the last Add's
+                // output
                 At::None => match fusion.fold_of(n) {
-                    Some(f) if f.residual.is_none() => {
-                        match f
-                            .bias
-                            .and_then(|(add, _)| *graph.nodes[add].outputs.first()?)
-                        {
-                            Some(o) => {
-                                v = o;
-                                true
-                            }
-                            None => false,
+                    Some(f) => match fusion.fold_output(graph, f) {
+                        Some(o) => {
+                            v = o;
+                            true
                         }
-                    }
-                    Some(_) => false,
+                        None => false,
+                    },
                     None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
                 },
                 At::Attention(k) => match fusion.attention[k].0.output(graph) {
@@ -108,71 +103,129 @@ impl LowpPlan {
             {
                 p.copy[*v] = true;
             }
+            // group leaves and LayerNorm inputs only after a GEMM (other producers keep
+            // their f32 readers' bits)
+            let after_gemm = fusion.fold_of(n).is_some() && fusion.at[n] == At::None;
+            let readers = Readers {
+                widening: after_gemm,
+                residual: false,
+            };
             let mut views = Vec::new();
-            // group leaves only after a GEMM (other producers keep their f32 readers' bits)
-            let groups_too = fusion.fold_of(n).is_some() && fusion.at[n] == At::None;
-            if writes_16bit
-                && gemm_operand_only(graph, ops, fusion, uses, *v, groups_too, &mut views)
+            if writes_16bit && readers.all(graph, ops, fusion, uses, *v, &p.store, &mut views) {
+                p.mark(*v, &views);
+            }
+        }
+        // then LayerNorms whose every reader takes 16 bits, the folded GEMMs reading the
+        // output as their residual having been given 16-bit outputs above, write 16 bits
+        // only (the residual stream of a post-norm transformer)
+        for (n, node) in graph.nodes.iter().enumerate() {
+            let Some(Some(v)) = node.outputs.first().copied() else {
+                continue;
+            };
+            let stats_read = node.outputs[1..]
+                .iter()
+                .flatten()
+                .any(|&o| uses.pinned(o) || !uses.readers(o).is_empty());
+            if !matches!(ops[n], Some(GpuOp::LayerNorm { .. }))
+                || fusion.at[n] != At::None
+                || stats_read
             {
-                p.store[*v] = true;
-                p.holds[*v] = true;
-                for w in views {
-                    p.holds[w] = true;
-                }
+                continue;
+            }
+            let readers = Readers {
+                widening: false,
+                residual: true,
+            };
+            let mut views = Vec::new();
+            if readers.all(graph, ops, fusion, uses, v, &p.store, &mut views) {
+                p.mark(v, &views);
+                p.copy[v] = false;
             }
         }
         p
     }
+
+    /// Value `v` written in 16 bits, its `views` holding them.
+    fn mark(&mut self, v: usize, views: &[usize]) {
+        self.store[v] = true;
+        self.holds[v] = true;
+        for &w in views {
+            self.holds[w] = true;
+        }
+    }
 }
 
-/// Whether every reader of `v` (through views, whose outputs go to `views`) is a GPU MatMul
-/// or Gemm reading it as input 0 or 1, a fused attention reading it as q, k or v, or (with
-/// `groups_too`) an element-wise group reading it as an f32 leaf, with no graph output or
-/// subgraph read among them.
-#[allow(clippy::too_many_arguments)]
-fn gemm_operand_only(
-    graph: &Graph,
-    ops: &[Option<GpuOp>],
-    fusion: &FusionPlan,
-    uses: &Uses,
-    v: usize,
-    groups_too: bool,
-    views: &mut Vec<usize>,
-) -> bool {
-    if uses.pinned(v) || uses.readers(v).is_empty() {
-        return false;
-    }
-    uses.readers(v).iter().all(|&r| {
-        let node = &graph.nodes[r];
-        if let Some(m) = fusion.folded_into(r) {
-            // a scalar Mul folded into MatMul m's alpha: m reads v itself
-            return fusion.fold_of(m).is_some_and(|f| f.inputs.contains(&v));
-        }
-        if fusion.attention_operand(r, v) || (groups_too && fusion.group_leaf(r, v)) {
-            return true;
-        }
-        if fusion.at[r] != At::None {
+/// The readers that take a 16-bit value besides GEMM operands and fused attentions' q, k
+/// and v.
+#[derive(Clone, Copy)]
+struct Readers {
+    /// The f32 leaves of element-wise groups run as their own kernel and LayerNorms'
+    /// inputs, which widen the value as they read it.
+    widening: bool,
+    /// The residual of a MatMul folded with its Adds whose output is stored in 16 bits
+    /// (per `store`): cuBLASLt reads it as C in D's type.
+    residual: bool,
+}
+
+impl Readers {
+    /// Whether every reader of `v` (through views, whose outputs go to `views`) is a GPU
+    /// MatMul or Gemm reading it as input 0 or 1, a fused attention reading it as q, k or
+    /// v, or one of the readers `self` allows, with no graph output or subgraph read among
+    /// them.
+    #[allow(clippy::too_many_arguments)]
+    fn all(
+        self,
+        graph: &Graph,
+        ops: &[Option<GpuOp>],
+        fusion: &FusionPlan,
+        uses: &Uses,
+        v: usize,
+        store: &[bool],
+        views: &mut Vec<usize>,
+    ) -> bool {
+        if uses.pinned(v) || uses.readers(v).is_empty() {
             return false;
         }
-        let slots: Vec<usize> = (0..node.inputs.len())
-            .filter(|&i| node.inputs[i] == Some(v))
-            .collect();
-        match &ops[r] {
-            Some(GpuOp::MatMul) => slots.iter().all(|&i| i < 2),
-            Some(GpuOp::Gemm(_)) => slots.iter().all(|&i| i < 2),
-            Some(op @ GpuOp::View(_)) => {
-                let data_only = slots.iter().all(|&i| i == 0 && op.role(i) == Role::Data);
-                match node.outputs.first() {
-                    Some(Some(w)) if data_only => {
-                        views.push(*w);
-                        gemm_operand_only(graph, ops, fusion, uses, *w, groups_too, views)
-                    }
-                    _ => false,
+        uses.readers(v).iter().all(|&r| {
+            let node = &graph.nodes[r];
+            if let Some(m) = fusion.folded_into(r) {
+                // a scalar Mul folded into MatMul m's alpha: m reads v itself
+                return fusion.fold_of(m).is_some_and(|f| f.inputs.contains(&v));
+            }
+            if fusion.attention_operand(r, v) || (self.widening && fusion.group_leaf(r, v)) {
+                return true;
+            }
+            if self.residual {
+                if let Some(f) = fusion.residual_fold(r) {
+                    return f.residual == Some((r, v))
+                        && fusion.fold_output(graph, f).is_some_and(|o| store[o])
+                        && node.inputs.iter().filter(|&&i| i == Some(v)).count() == 1;
                 }
             }
-            _ => false,
-        }
-    })
+            if fusion.at[r] != At::None {
+                return false;
+            }
+            let slots: Vec<usize> = (0..node.inputs.len())
+                .filter(|&i| node.inputs[i] == Some(v))
+                .collect();
+            match &ops[r] {
+                Some(GpuOp::MatMul) => slots.iter().all(|&i| i < 2),
+                Some(GpuOp::Gemm(_)) => slots.iter().all(|&i| i < 2),
+                Some(GpuOp::LayerNorm { .. }) => self.widening && slots == [0],
+                Some(op @ GpuOp::View(_)) => {
+                    let data_only = slots.iter().all(|&i| i == 0 && op.role(i) == Role::Data);
+                    match node.outputs.first() {
+                        Some(Some(w)) if data_only => {
+                            views.push(*w);
+                            self.all(graph, ops, fusion, uses, *w, store, views)
+                        }
+                        _ => false,
+                    }
+                }
+                _ => false,
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +368,72 @@ mod tests {
         assert!(
             group_outs.iter().all(|&v| lowp.store[v]),
             "the groups store 16 bits for their GEMMs"
+        );
+    }
+
+    /// x -> LN0 -> (h @ w + c + h -> LN) twice -> y: at fp16 the residual stream is 16-bit
+    /// (both folded GEMMs' outputs and LN0's, LN1's), the last LayerNorm's output (a graph
+    /// output) is f32.
+    #[test]
+    fn a_post_norm_residual_stream_stores_16_bits() {
+        use smelt_core::{DType, Dim};
+        use smelt_ir::Attributes;
+        use smelt_ops::GraphBuilder;
+        let t = |shape: &[usize]| {
+            let n: usize = shape.iter().product();
+            Tensor::from_vec(
+                shape.to_vec(),
+                (0..n).map(|i| (i % 5) as f32 * 0.1).collect::<Vec<f32>>(),
+            )
+            .unwrap()
+        };
+        let mut b = GraphBuilder::new("post_norm");
+        let x = b.placeholder("x", DType::F32, &[Dim::Fixed(3), Dim::Fixed(8)]);
+        let mut h = x;
+        for i in 0..3 {
+            if i > 0 {
+                let w = b.constant(&format!("w{i}"), t(&[8, 8]));
+                let c = b.constant(&format!("c{i}"), t(&[8]));
+                let m = b.op("MatMul", &[h, w], Attributes::new()).unwrap();
+                let mb = b.add(m, c).unwrap();
+                h = b.add(mb, h).unwrap();
+            }
+            let gamma = b.constant(&format!("g{i}"), t(&[8]));
+            h = b
+                .op("LayerNormalization", &[h, gamma], Attributes::new())
+                .unwrap();
+        }
+        b.output(h, "y");
+        let g = b.build().unwrap();
+        let (_, lowp) = plan_at(&g, Precision::F16);
+        let y = g.value_id("y").unwrap();
+        // the values in graph order: LN outputs and fold outputs (the residual Adds')
+        let made_by = |op: &str| -> Vec<usize> {
+            g.nodes
+                .iter()
+                .filter(|n| n.op_type == op)
+                .map(|n| n.outputs[0].unwrap())
+                .collect()
+        };
+        let ln_out = made_by("LayerNormalization");
+        assert_eq!(ln_out.len(), 3);
+        assert!(
+            lowp.store[ln_out[0]] && lowp.store[ln_out[1]],
+            "LN0 and LN1 write 16 bits"
+        );
+        assert!(
+            !lowp.store[ln_out[2]] && ln_out[2] == y,
+            "the output LayerNorm writes f32"
+        );
+        let adds = made_by("Add");
+        // bias Add, residual Add per fold: the residual Adds' outputs are the folds'
+        assert!(
+            lowp.store[adds[1]] && lowp.store[adds[3]],
+            "the folded GEMMs write 16 bits"
+        );
+        assert!(
+            !lowp.copy[ln_out[0]] && !lowp.copy[ln_out[1]],
+            "no f32 output, no copy"
         );
     }
 }

@@ -189,3 +189,64 @@ fn a_gemm_feeding_a_group_writes_16_bits() {
         assert_eq!(st.stores_16bit, 2 * 2, "{p}: {st:?}");
     }
 }
+
+/// A post-norm residual stream: x [2, 33, 64] -> LN0 -> h0; h0 @ w1 + b1 + h0 -> LN1 -> h1;
+/// h1 @ w2 + b2 + h1 -> LN2 -> y (a graph output). At fp16 / bf16 the two folded GEMMs
+/// write 16 bits (their reader is a LayerNorm, which widens its input), reading their
+/// residual in 16 bits as cuBLASLt's C, and LN0 and LN1 write 16 bits only (read by a GEMM
+/// and as a 16-bit residual); LN2 writes f32 (a graph output): four 16-bit stores per run.
+#[test]
+fn a_post_norm_residual_stream_runs_in_16_bits() {
+    if !gpu_or_skip("a_post_norm_residual_stream_runs_in_16_bits") {
+        return;
+    }
+    let mut rng = Rng::new(41);
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("post_norm");
+    let x = b.placeholder("x", DType::F32, &[d(2), d(33), d(64)]);
+    let op = |b: &mut GraphBuilder, t: &str, ins: &[V]| b.op(t, ins, Attributes::new()).unwrap();
+    let norm = |b: &mut GraphBuilder, v: V, i: usize, rng: &mut Rng| {
+        let gamma = b.constant(&format!("g{i}"), rng.tensor(&[64], 0.5, 1.5));
+        let beta = b.constant(&format!("b{i}"), rng.tensor(&[64], -0.5, 0.5));
+        b.op("LayerNormalization", &[v, gamma, beta], Attributes::new())
+            .unwrap()
+    };
+    let mut h = norm(&mut b, x, 0, &mut rng);
+    for i in 1..=2 {
+        let w = b.constant(&format!("w{i}"), rng.tensor(&[64, 64], -0.2, 0.2));
+        let c = b.constant(&format!("c{i}"), rng.tensor(&[64], -0.5, 0.5));
+        let m = op(&mut b, "MatMul", &[h, w]);
+        let mb = b.add(m, c).unwrap();
+        let r = b.add(mb, h).unwrap();
+        h = norm(&mut b, r, i, &mut rng);
+    }
+    b.output(h, "y");
+    let g = b.build().unwrap();
+    let on = vec![true; g.nodes.len()];
+    for p in [Precision::F16, Precision::Bf16] {
+        let ex = Executor::with_options(&g, &on, opts(p, true)).unwrap();
+        let u = p.unit_roundoff() as f32;
+        // |LayerNorm outputs| <= 1.5 * 3 + 0.5 = 5; each 16-bit rounding and GEMM adds at most
+        // (1 + 8 sqrt(64) * 0.2 * 5 / 5) u of the stream's magnitude, which the next LayerNorm
+        // divides by its row's deviation (>= 0.5 here): 64u of 5, the golden models' bound
+        let tol = Tol {
+            name: "16-bit residual stream: 64u of |y| <= 5",
+            abs: 64.0 * u * 5.0,
+            rel: 1e-3,
+        };
+        for run in 0..2 {
+            let feeds = vec![("x".to_string(), rng.tensor(&[2, 33, 64], -2.0, 2.0))];
+            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+            let got = ex.run(feeds).unwrap();
+            assert_eq!(got[0].1.dtype(), DType::F32, "{p}: the graph output is f32");
+            let err = compare(&format!("post-norm {p} run {run}"), &want, &got, tol);
+            println!(
+                "post-norm residual stream in 16 bits at {p}, run {run}: max abs error {err:.3e}"
+            );
+        }
+        let st = ex.stats();
+        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
+        // per run: LN0, the first GEMM, LN1, the second GEMM
+        assert_eq!(st.stores_16bit, 2 * 4, "{p}: {st:?}");
+    }
+}

@@ -153,6 +153,28 @@ fn normalisations_match_cpu() {
             SUMS,
         ));
     }
+    // rows a multiple of 4 long, up to 2048: the warp-per-row kernels (2, 4, 8 and 16
+    // float4 per lane; 9 rows: a partial block of 8), with and without the stats; 2052
+    // takes the block-per-row kernel
+    for n in [4usize, 36, 260, 768, 2048, 2052] {
+        let x = rng.tensor(&[3, 3, n], -2.0, 2.0);
+        let mut ins = || {
+            vec![
+                In::Feed(x.clone()),
+                In::Const(rng.tensor(&[n], 0.5, 1.5)),
+                In::Const(rng.tensor(&[n], -1.0, 1.0)),
+            ]
+        };
+        let (g, f) = one("LayerNormalization", ins(), attrs(&[]));
+        worst = worst.max(check(&format!("LayerNormalization [3,3,{n}]"), &g, f, SUMS));
+        let (g, f) = one_n("LayerNormalization", ins(), attrs(&[]), 21, 3);
+        worst = worst.max(check(
+            &format!("LayerNormalization 3 outputs [3,3,{n}]"),
+            &g,
+            f,
+            SUMS,
+        ));
+    }
     // with the Mean and InvStdDev outputs
     for axis in [-1i64, 1] {
         let x = rng.tensor(&[2, 31, 33], -2.0, 2.0);

@@ -166,3 +166,11 @@ __device__ __forceinline__ unsigned short f32_to_bf16_bits(float v) {
 __device__ __forceinline__ unsigned short to_16bit(float v, int bf) {
     return bf ? f32_to_bf16_bits(v) : f32_to_f16_bits(v);
 }
+
+// A 16-bit float's value: f16 (bf = 0) or bf16 (bf = 1).
+__device__ __forceinline__ float from_16bit(unsigned short h, int bf) {
+    if (bf) return __uint_as_float(((unsigned int)h) << 16);
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}

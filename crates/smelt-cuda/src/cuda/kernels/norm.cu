@@ -82,6 +82,85 @@ extern "C" __global__ void layernorm_rows_f32(const float* x, const float* scale
     }
 }
 
+// LayerNormalization with a warp per row, for rows of n <= 128 V values, n % 4 == 0, the
+// row held in registers (read once) and four values per load. x is f32 (xt 0) or 16-bit
+// (xt 1: f16, 2: bf16; y16's type is bf's); y (f32) and y16 (16-bit) may each be null;
+// mean_out / inv_out as in layernorm_rows_f32. Pointers: x, scale, bias, y 16-byte
+// aligned for f32, x and y16 8-byte aligned for 16 bits (the launcher checks).
+template <int V>
+__device__ __forceinline__ void layernorm_warp(const void* x, int xt, const float* scale, const float* bias,
+                                               float* y, float* mean_out, float* inv_out, int rows, int n,
+                                               float eps, unsigned short* y16, int bf) {
+    int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    int n4 = n >> 2;
+    unsigned long long base = (unsigned long long)r * n;
+    float4 v[V];
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+        int j = lane + 32 * k;
+        float4 a = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (j < n4) {
+            if (xt == 0) {
+                a = reinterpret_cast<const float4*>((const float*)x + base)[j];
+            } else {
+                uint2 h = reinterpret_cast<const uint2*>((const unsigned short*)x + base)[j];
+                int b16 = xt == 2;
+                a.x = from_16bit((unsigned short)(h.x & 0xffffu), b16);
+                a.y = from_16bit((unsigned short)(h.x >> 16), b16);
+                a.z = from_16bit((unsigned short)(h.y & 0xffffu), b16);
+                a.w = from_16bit((unsigned short)(h.y >> 16), b16);
+            }
+        }
+        v[k] = a;
+        s += (a.x + a.y) + (a.z + a.w);
+    }
+    float mean = warp_sum(s) / (float)n;
+    float q = 0.0f;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+        if (lane + 32 * k < n4) {
+            float dx = v[k].x - mean, dy = v[k].y - mean, dz = v[k].z - mean, dw = v[k].w - mean;
+            q += (dx * dx + dy * dy) + (dz * dz + dw * dw);
+        }
+    }
+    float inv = rsqrtf(warp_sum(q) / (float)n + eps);
+    if (lane == 0 && mean_out) { mean_out[r] = mean; inv_out[r] = inv; }
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+        int j = lane + 32 * k;
+        if (j >= n4) continue;
+        float4 sc = reinterpret_cast<const float4*>(scale)[j];
+        float4 o;
+        o.x = (v[k].x - mean) * inv * sc.x;
+        o.y = (v[k].y - mean) * inv * sc.y;
+        o.z = (v[k].z - mean) * inv * sc.z;
+        o.w = (v[k].w - mean) * inv * sc.w;
+        if (bias) {
+            float4 b = reinterpret_cast<const float4*>(bias)[j];
+            o.x += b.x; o.y += b.y; o.z += b.z; o.w += b.w;
+        }
+        if (y) reinterpret_cast<float4*>(y + base)[j] = o;
+        if (y16) {
+            uint2 h;
+            h.x = (unsigned int)to_16bit(o.x, bf) | ((unsigned int)to_16bit(o.y, bf) << 16);
+            h.y = (unsigned int)to_16bit(o.z, bf) | ((unsigned int)to_16bit(o.w, bf) << 16);
+            reinterpret_cast<uint2*>(y16 + base)[j] = h;
+        }
+    }
+}
+#define LAYERNORM_WARP(V)                                                                              \
+    extern "C" __global__ void layernorm_warp##V(const void* x, int xt, const float* scale, const float* bias, \
+                                                 float* y, float* mean_out, float* inv_out, int rows, int n,  \
+                                                 float eps, unsigned short* y16, int bf) {                    \
+        layernorm_warp<V>(x, xt, scale, bias, y, mean_out, inv_out, rows, n, eps, y16, bf);                   \
+    }
+LAYERNORM_WARP(2)
+LAYERNORM_WARP(4)
+LAYERNORM_WARP(8)
+LAYERNORM_WARP(16)
+
 // BatchNormalization (inference) over x laid out [.., c, inner].
 extern "C" __global__ void batchnorm_f32(const float* x, float* y, const float* scale, const float* bias,
                                           const float* mean, const float* var, int c, int inner, int n, float eps) {

@@ -193,13 +193,13 @@ fn gemm_launch(
 }
 
 /// alpha * (a @ b), plus `bias` (f32, one value per output column: a folded bias Add, see
-/// `plan::fold`) when given, plus `residual` (f32 of the output's shape: a folded residual
-/// Add, only with a bias) when given; f32 out. The bias goes in cuBLASLt's epilogue and
+/// `plan::fold`) when given, plus `residual` (of the output's shape, f32 or with `out16`
+/// that type: a folded residual Add, only with a bias) when given; f32 out. The bias goes in cuBLASLt's epilogue and
 /// the residual in its C (beta 1) when the product is one GEMM; else the residual is
 /// copied to the output, the GEMM accumulates into it and a kernel adds the bias. With
-/// `out16` (the stream's 16-bit type) and a bias but no residual, cuBLASLt writes the
-/// output in 16 bits where it can, adding the bias rounded to 16 bits (else f32: readers
-/// take either).
+/// `out16` (the stream's 16-bit type) and a bias, cuBLASLt writes the output in 16 bits
+/// where it can, adding the bias rounded to 16 bits and the residual in 16 bits (else
+/// f32: readers take either).
 pub(super) fn matmul(
     s: &Stream,
     a: &GpuTensor,
@@ -222,7 +222,9 @@ pub(super) fn matmul(
         }
     }
     if let Some(r) = residual {
-        if r.dtype() != DType::F32 || r.shape() != p.out_shape.as_slice() || bias.is_none() {
+        let r_type_ok = r.dtype() == DType::F32
+            || (out16.is_some() && Some(r.dtype()) == s.precision.storage_16bit());
+        if !r_type_ok || r.shape() != p.out_shape.as_slice() || bias.is_none() {
             return Err(Error::unsupported(
                 "MatMul+Add+Add",
                 format!(
@@ -244,14 +246,17 @@ pub(super) fn matmul(
         precision: s.precision,
         out16,
     };
-    if let (Some(d), Some(c), None, 1) = (out16, bias, residual, p.batch) {
+    if let (Some(d), Some(c), 1) = (out16, bias, p.batch) {
         let y = s.alloc(d, &p.out_shape)?;
         if y.is_empty() {
             return Ok(y);
         }
-        // the bias in 16 bits too (cuBLASLt's bias takes D's type), converted once
+        // the bias in 16 bits too (cuBLASLt's bias takes D's type), converted once, and the
+        // residual as C in 16 bits (stored so by its producer, else converted)
         let c16 = operand(s, c)?;
-        match s.gemm_bias(key(true), oa.ptr, ob.ptr, y.ptr(), c16.ptr, None, alpha) {
+        let r16 = residual.map(|r| operand(s, r)).transpose()?;
+        let rp = r16.as_ref().map(|r| r.ptr);
+        match s.gemm_bias(key(true), oa.ptr, ob.ptr, y.ptr(), c16.ptr, rp, alpha) {
             Ok(()) => return Ok(y),
             Err(e) if e.is_unsupported() => {}
             Err(e) => return Err(e),
@@ -265,6 +270,12 @@ pub(super) fn matmul(
     if y.is_empty() {
         return Ok(y);
     }
+    // a 16-bit residual (for the 16-bit output cuBLASLt refused) widened
+    let wide = match residual {
+        Some(r) if r.dtype() != DType::F32 => Some(super::widen(s, r)?),
+        _ => None,
+    };
+    let residual = wide.as_ref().or(residual);
     let rp = residual.map(|r| r.ptr());
     let fused = if p.batch == 1 {
         s.gemm_bias(key(false), oa.ptr, ob.ptr, y.ptr(), c.ptr(), rp, alpha)

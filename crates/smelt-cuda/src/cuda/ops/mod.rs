@@ -36,6 +36,7 @@ use super::stream::Stream;
 use super::tensor::GpuTensor;
 use crate::plan::elementwise::BinaryOp;
 use crate::plan::GpuOp;
+pub use nn::NormOut;
 use smelt_core::{DType, Error, Result, Tensor};
 
 /// One input of a node as the launch sees it.
@@ -67,8 +68,8 @@ impl Ins<'_> {
         }
         Ok(t)
     }
-    /// A GEMM operand: f32, or already in the stream's 16-bit operand type (a value its
-    /// producer stored in 16 bits, see `exec/lowp.rs`).
+    /// A GEMM or LayerNormalization operand: f32, or already in the stream's 16-bit
+    /// operand type (a value its producer stored in 16 bits, see `exec/lowp.rs`).
     fn operand(&self, s: &Stream, i: usize) -> Result<&GpuTensor> {
         match self.dev(i)? {
             t if Some(t.dtype()) == s.precision.storage_16bit() => Ok(t),
@@ -111,25 +112,26 @@ pub fn run_16bit(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Option
     }
 }
 
-/// `op` writing, beside its f32 output, a 16-bit copy for the GEMMs that read it next
-/// (see `exec/lowp.rs`): LayerNormalization at fp16 / bf16; `None` for other ops.
-pub fn run_with_16bit_copy(
+/// A LayerNormalization writing `out` (see `exec/lowp.rs`: a 16-bit copy beside its f32
+/// output, or 16 bits only) at fp16 / bf16; `None` for other ops or precisions.
+pub fn run_norm_16bit(
     s: &Stream,
     op: &GpuOp,
     ins: &[Option<Input>],
     n_outputs: usize,
+    out: NormOut,
 ) -> Result<Option<Vec<GpuTensor>>> {
     let ins = Ins(ins);
     match (op, s.precision.storage_16bit()) {
-        (GpuOp::LayerNorm { axis, eps }, Some(d)) => nn::layer_norm(
+        (GpuOp::LayerNorm { axis, eps }, Some(_)) => nn::layer_norm(
             s,
-            ins.f32(0)?,
+            ins.operand(s, 0)?,
             ins.f32(1)?,
             ins.f32_opt(2)?,
             *axis,
             *eps,
             n_outputs,
-            Some(d),
+            out,
         )
         .map(Some),
         _ => Ok(None),
@@ -186,13 +188,13 @@ pub fn run(
         GpuOp::LayerNorm { axis, eps } => {
             return nn::layer_norm(
                 s,
-                ins.f32(0)?,
+                ins.operand(s, 0)?,
                 ins.f32(1)?,
                 ins.f32_opt(2)?,
                 *axis,
                 *eps,
                 n_outputs,
-                None,
+                NormOut::F32,
             )
         }
         GpuOp::Pool(p) => return pool::pool(s, p, ins.f32(0)?, n_outputs),

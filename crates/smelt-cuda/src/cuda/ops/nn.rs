@@ -211,9 +211,20 @@ pub(super) fn softmax_nd(
     Ok(y)
 }
 
-/// LayerNormalization; with `n_outputs` > 1 also Mean and InvStdDev (the input's shape
-/// with the normalised dims set to 1); with `also_16bit` a 16-bit copy of the output too,
-/// made the stream's last converted activation (for the GEMMs reading it next).
+/// What a LayerNormalization writes (see `exec/lowp.rs`): its f32 output; that and a
+/// 16-bit copy, made the stream's last converted activation (for the GEMMs reading it
+/// next); or the output in 16 bits only (every reader takes 16 bits).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NormOut {
+    F32,
+    F32And16(DType),
+    Only16(DType),
+}
+
+/// LayerNormalization of `x` (f32, or f16 / bf16 stored so by its producer); with
+/// `n_outputs` > 1 also Mean and InvStdDev (the input's shape with the normalised dims
+/// set to 1), f32. Rows of up to 2048 values, a multiple of 4, run a warp per row
+/// (`layernorm_warpV`); others a block per row, on f32 (a 16-bit `x` is widened first).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn layer_norm(
     s: &Stream,
@@ -223,10 +234,28 @@ pub(super) fn layer_norm(
     axis: i64,
     eps: f32,
     n_outputs: usize,
-    also_16bit: Option<DType>,
+    out: NormOut,
 ) -> Result<Vec<GpuTensor>> {
     let r = norm::layer_norm(x.shape(), axis, scale.shape(), bias.map(|b| b.shape()))?;
-    let y = s.alloc(DType::F32, x.shape())?;
+    for (t, what) in [(Some(scale), "scale"), (bias, "bias")] {
+        if let Some(t) = t.filter(|t| t.dtype() != DType::F32) {
+            return Err(smelt_core::Error::unsupported(
+                "LayerNormalization",
+                format!("{what} is {}, the kernel takes f32", t.dtype()),
+            ));
+        }
+    }
+    let xt = match x.dtype() {
+        DType::F32 => 0i32,
+        DType::F16 => 1,
+        DType::BF16 => 2,
+        d => {
+            return Err(smelt_core::Error::unsupported(
+                "LayerNormalization",
+                format!("input is {d}, the kernel takes f32, f16 or bf16"),
+            ))
+        }
+    };
     let ax = crate::plan::axis(axis, x.shape().len(), "LayerNormalization axis")?;
     let stat: Vec<usize> = x
         .shape()
@@ -242,35 +271,98 @@ pub(super) fn layer_norm(
     let (mp, ip) = stats
         .as_ref()
         .map_or((0u64, 0u64), |(m, i)| (m.ptr(), i.ptr()));
-    let (xp, sp, bp, yp) = (
-        x.ptr(),
-        scale.ptr(),
-        bias.map_or(0u64, |b| b.ptr()),
-        y.ptr(),
-    );
-    let (rows, n) = (r.rows as i32, r.n as i32);
-    let y16 = match also_16bit {
-        Some(d) if !y.is_empty() => Some(s.alloc(d, x.shape())?),
+    let y = match out {
+        NormOut::Only16(_) => None,
+        _ => Some(s.alloc(DType::F32, x.shape())?),
+    };
+    let y16 = match out {
+        NormOut::F32And16(d) | NormOut::Only16(d) if !x.is_empty() => Some(s.alloc(d, x.shape())?),
         _ => None,
     };
-    let (y16p, bf) = (
+    let bf = y16.as_ref().is_some_and(|t| t.dtype() == DType::BF16) as i32;
+    let (sp, bp) = (scale.ptr(), bias.map_or(0u64, |b| b.ptr()));
+    let (yp, y16p) = (
+        y.as_ref().map_or(0u64, |t| t.ptr()),
         y16.as_ref().map_or(0u64, |t| t.ptr()),
-        (also_16bit == Some(DType::BF16)) as i32,
     );
-    s.launch(
-        "layernorm_rows_f32",
-        r.rows as u32,
-        BLOCK,
-        args![&xp, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps, &y16p, &bf],
-    )?;
-    if let Some(c) = y16 {
-        // the next GEMM reading y takes this copy (see `linalg::operand`)
-        s.set_last_act(&y, c);
+    let (rows, n) = (r.rows as i32, r.n as i32);
+    // the warp kernels' vector loads: 16-byte f32 rows, 8-byte 16-bit rows
+    let aligned = [
+        (x.ptr(), if xt == 0 { 16 } else { 8 }),
+        (sp, 16),
+        (bp, 16),
+        (yp, 16),
+        (y16p, 8),
+    ]
+    .iter()
+    .all(|&(p, a)| p % a == 0);
+    let v = [2usize, 4, 8, 16].into_iter().find(|&v| r.n <= 128 * v);
+    match v {
+        Some(v) if r.rows > 0 && r.n % 4 == 0 && aligned => {
+            const ROWS_PER_BLOCK: usize = 8;
+            let name = match v {
+                2 => "layernorm_warp2",
+                4 => "layernorm_warp4",
+                8 => "layernorm_warp8",
+                _ => "layernorm_warp16",
+            };
+            let xp = x.ptr();
+            s.launch(
+                name,
+                r.rows.div_ceil(ROWS_PER_BLOCK) as u32,
+                (32 * ROWS_PER_BLOCK) as u32,
+                args![&xp, &xt, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps, &y16p, &bf],
+            )?;
+        }
+        _ if r.rows > 0 => {
+            let wide;
+            let xf = if xt == 0 {
+                x
+            } else {
+                wide = super::widen(s, x)?;
+                &wide
+            };
+            // the block-per-row kernel writes f32 always: a scratch output for 16 bits only
+            let scratch;
+            let yp = match &y {
+                Some(t) => t.ptr(),
+                None => {
+                    scratch = s.alloc(DType::F32, x.shape())?;
+                    scratch.ptr()
+                }
+            };
+            let xp = xf.ptr();
+            s.launch(
+                "layernorm_rows_f32",
+                r.rows as u32,
+                BLOCK,
+                args![&xp, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps, &y16p, &bf],
+            )?;
+        }
+        _ => {}
     }
+    let first = match (y, y16) {
+        (Some(y), Some(c)) => {
+            // the next GEMM reading y takes this copy (see `linalg::operand`)
+            s.set_last_act(&y, c);
+            y
+        }
+        (Some(y), None) => y,
+        (None, Some(c)) => c,
+        // an empty 16-bit output
+        (None, None) => s.alloc(out_type(out), x.shape())?,
+    };
     Ok(match stats {
-        Some((m, i)) => vec![y, m, i],
-        None => vec![y],
+        Some((m, i)) => vec![first, m, i],
+        None => vec![first],
     })
+}
+
+fn out_type(out: NormOut) -> DType {
+    match out {
+        NormOut::Only16(d) => d,
+        _ => DType::F32,
+    }
 }
 
 pub(super) fn reduce(
