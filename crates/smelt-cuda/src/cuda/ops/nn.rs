@@ -299,7 +299,8 @@ pub(super) fn layer_norm(
     let v = [2usize, 4, 8, 16].into_iter().find(|&v| r.n <= 128 * v);
     match v {
         Some(v) if r.rows > 0 && r.n % 4 == 0 && aligned => {
-            const ROWS_PER_BLOCK: usize = 8;
+            // eight rows (warps) per block, fewer when there are few rows (more blocks)
+            let rows_per_block = if r.rows >= 2048 { 8 } else { 2 };
             let name = match v {
                 2 => "layernorm_warp2",
                 4 => "layernorm_warp4",
@@ -309,8 +310,8 @@ pub(super) fn layer_norm(
             let xp = x.ptr();
             s.launch(
                 name,
-                r.rows.div_ceil(ROWS_PER_BLOCK) as u32,
-                (32 * ROWS_PER_BLOCK) as u32,
+                r.rows.div_ceil(rows_per_block) as u32,
+                (32 * rows_per_block) as u32,
                 args![&xp, &xt, &sp, &bp, &yp, &mp, &ip, &rows, &n, &eps, &y16p, &bf],
             )?;
         }
