@@ -606,9 +606,12 @@ impl<G: Deref<Target = Graph>> Executor<G> {
                     return Ok(outs);
                 }
             }
-            if self.lowp.store[*v] {
+            // (a Conv fused with its Relu writes the Relu's output)
+            if self.lowp.store[self.fusion.output_slot(*v)] {
                 if let Some(y) = ops::run_16bit(&inner.stream, op, &ins)? {
-                    inner.stats.stores_16bit += 1;
+                    if y.dtype() != DType::F32 {
+                        inner.stats.stores_16bit += 1;
+                    }
                     return Ok(vec![y]);
                 }
             }

@@ -327,8 +327,11 @@ impl<G: Deref<Target = Graph>> Executor<G> {
         };
         inner.stream.set_error_code(f.root as i32 + 1);
         let refs: Vec<_> = leaves.iter().collect();
+        // a group in a chain of 16-bit convs writes 16 bits when a leaf came in 16 bits
         let out16 = match root.outputs[0] {
-            Some(o) if self.lowp.store[o] => self.store_type(),
+            Some(o) if self.lowp.store[o] => self
+                .store_type()
+                .filter(|&d| !self.lowp.when_16bit_in[o] || refs.iter().any(|x| x.dtype() == d)),
             _ => None,
         };
         let r = fused::run(&inner.stream, &mut inner.fused, k, f, &refs, out16);

@@ -37,6 +37,9 @@ pub(super) struct LowpPlan {
     pub(super) store: Vec<bool>,
     pub(super) holds: Vec<bool>,
     pub(super) copy: Vec<bool>,
+    /// Stored in 16 bits only when one of its producer's inputs arrives in 16 bits (an
+    /// element-wise group in a chain of 16-bit convs).
+    pub(super) when_16bit_in: Vec<bool>,
 }
 
 impl LowpPlan {
@@ -45,6 +48,7 @@ impl LowpPlan {
             store: vec![false; values],
             holds: vec![false; values],
             copy: vec![false; values],
+            when_16bit_in: vec![false; values],
         }
     }
 
@@ -74,6 +78,12 @@ impl LowpPlan {
                         }
                         None => false,
                     },
+                    // a Conv (with its Relu) writes 16 bits where it runs on cuDNN with
+                    // 16-bit data (large convs, see `conv_dnn`), else f32
+                    None if matches!(ops[n], Some(GpuOp::Conv(_))) => {
+                        v = fusion.output_slot(v);
+                        true
+                    }
                     None => matches!(ops[n], Some(GpuOp::Transpose { .. })),
                 },
                 At::Attention(k) => match fusion.attention[k].0.output(graph) {
@@ -103,16 +113,39 @@ impl LowpPlan {
             {
                 p.copy[*v] = true;
             }
-            // group leaves and LayerNorm inputs only after a GEMM (other producers keep
-            // their f32 readers' bits)
+            // group leaves, LayerNorm inputs and convs only after a GEMM or a conv (other
+            // producers keep their f32 readers' bits)
+            let conv = matches!(ops[n], Some(GpuOp::Conv(_))) && fusion.at[n] == At::None;
             let after_gemm = fusion.fold_of(n).is_some() && fusion.at[n] == At::None;
             let readers = Readers {
-                widening: after_gemm,
+                widening: after_gemm || conv,
                 residual: false,
+                convs: conv,
             };
             let mut views = Vec::new();
             if writes_16bit && readers.all(graph, ops, fusion, uses, *v, &p.store, &mut views) {
                 p.mark(*v, &views);
+                continue;
+            }
+            // a group with a leaf that may come in 16 bits (from a conv, or a group after
+            // one), read by convs, groups and GEMMs: 16 bits when such a leaf does at run
+            // time (a ResNet block's residual Add and Relu)
+            if let At::Root(k) = fusion.at[n] {
+                let f = &fusion.groups[k];
+                let chained = readers_16_in(f, &p.holds);
+                let readers = Readers {
+                    widening: true,
+                    residual: false,
+                    convs: true,
+                };
+                views.clear();
+                if writes_16bit
+                    && chained
+                    && readers.all(graph, ops, fusion, uses, *v, &p.store, &mut views)
+                {
+                    p.mark(*v, &views);
+                    p.when_16bit_in[*v] = true;
+                }
             }
         }
         // then LayerNorms whose every reader takes 16 bits, the folded GEMMs reading the
@@ -135,6 +168,7 @@ impl LowpPlan {
             let readers = Readers {
                 widening: false,
                 residual: true,
+                convs: false,
             };
             let mut views = Vec::new();
             if readers.all(graph, ops, fusion, uses, v, &p.store, &mut views) {
@@ -165,6 +199,15 @@ struct Readers {
     /// The residual of a MatMul folded with its Adds whose output is stored in 16 bits
     /// (per `store`): cuBLASLt reads it as C in D's type.
     residual: bool,
+    /// A Conv's input x (a large conv runs on cuDNN with 16-bit data, others widen it).
+    convs: bool,
+}
+
+/// Whether an f32 leaf of group `f` may hold 16 bits.
+fn readers_16_in(f: &crate::plan::fuse::Fusion, holds: &[bool]) -> bool {
+    f.leaves
+        .iter()
+        .any(|&(id, t)| t == crate::plan::fuse::Ty::F32 && holds[id])
 }
 
 impl Readers {
@@ -212,6 +255,7 @@ impl Readers {
                 Some(GpuOp::MatMul) => slots.iter().all(|&i| i < 2),
                 Some(GpuOp::Gemm(_)) => slots.iter().all(|&i| i < 2),
                 Some(GpuOp::LayerNorm { .. }) => self.widening && slots == [0],
+                Some(GpuOp::Conv(_)) => self.convs && slots == [0],
                 Some(op @ GpuOp::View(_)) => {
                     let data_only = slots.iter().all(|&i| i == 0 && op.role(i) == Role::Data);
                     match node.outputs.first() {
@@ -435,5 +479,65 @@ mod tests {
             !lowp.copy[ln_out[0]] && !lowp.copy[ln_out[1]],
             "no f32 output, no copy"
         );
+    }
+
+    /// x -> Conv + Relu -> h; Conv -> y1; Relu(y1 + h) -> r; Conv -> y; MaxPool(h) -> m:
+    /// at fp16 the convs feeding convs and the group may write 16 bits (h, y1), the group
+    /// too when a leaf comes in 16 bits (r); y (a graph output) and a value a MaxPool reads
+    /// do not.
+    #[test]
+    fn a_conv_chain_may_store_16_bits() {
+        use smelt_core::{DType, Dim};
+        use smelt_ir::{Attr, Attributes};
+        use smelt_ops::GraphBuilder;
+        let mut b = GraphBuilder::new("conv_chain");
+        let d = Dim::Fixed;
+        let x = b.placeholder("x", DType::F32, &[d(1), d(4), d(6), d(6)]);
+        let pads = Attributes::new().with("pads", Attr::Ints(vec![1, 1, 1, 1]));
+        let mut conv = |b: &mut GraphBuilder, v, i: usize| {
+            let w = b.constant(
+                &format!("w{i}"),
+                Tensor::from_vec(vec![4, 4, 3, 3], vec![0.1f32; 144]).unwrap(),
+            );
+            b.op("Conv", &[v, w], pads.clone()).unwrap()
+        };
+        let a = conv(&mut b, x, 0);
+        let h = b.op("Relu", &[a], Attributes::new()).unwrap();
+        let y1 = conv(&mut b, h, 1);
+        let s = b.add(y1, h).unwrap();
+        let r = b.op("Relu", &[s], Attributes::new()).unwrap();
+        let y = conv(&mut b, r, 2);
+        let k = Attributes::new().with("kernel_shape", Attr::Ints(vec![2, 2]));
+        let c3 = conv(&mut b, x, 3);
+        let m = b.op("MaxPool", &[c3], k).unwrap();
+        b.output(y, "y");
+        b.output(m, "m");
+        let g = b.build().unwrap();
+        let (_, lowp) = plan_at(&g, Precision::F16);
+        let relu_out: Vec<usize> = g
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "Relu")
+            .map(|n| n.outputs[0].unwrap())
+            .collect();
+        let conv_out: Vec<usize> = g
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "Conv")
+            .map(|n| n.outputs[0].unwrap())
+            .collect();
+        let (h, r) = (relu_out[0], relu_out[1]);
+        let (y1, y, c3) = (conv_out[1], conv_out[2], conv_out[3]);
+        assert!(
+            lowp.store[h] && !lowp.when_16bit_in[h],
+            "conv + Relu -> conv and group"
+        );
+        assert!(lowp.store[y1], "conv -> group");
+        assert!(
+            lowp.store[r] && lowp.when_16bit_in[r],
+            "the group, when a leaf is 16-bit"
+        );
+        assert!(!lowp.store[y], "a graph output");
+        assert!(!lowp.store[c3], "read by a MaxPool");
     }
 }

@@ -250,3 +250,64 @@ fn a_post_norm_residual_stream_runs_in_16_bits() {
         assert_eq!(st.stores_16bit, 2 * 4, "{p}: {st:?}");
     }
 }
+
+/// A ResNet-like chain large enough for cuDNN with 16-bit data (each conv 0.92 G
+/// multiply-adds): x [8, 64, 56, 56] -> Conv a + Relu -> h; Conv b -> y1; Relu(y1 + h) (a
+/// group) -> r; Conv c -> y (a graph output). At fp16 / bf16 conv a and conv b write 16
+/// bits (their readers: convs and the group), the group writes 16 bits (a leaf came in 16
+/// bits, its reader a conv), and conv c reads r in 16 bits and writes f32: three 16-bit
+/// stores per run.
+#[test]
+fn a_conv_chain_runs_in_16_bits_on_cudnn() {
+    if !gpu_or_skip("a_conv_chain_runs_in_16_bits_on_cudnn") {
+        return;
+    }
+    let mut rng = Rng::new(43);
+    let d = |n: usize| Dim::Fixed(n);
+    let mut b = GraphBuilder::new("conv_chain");
+    let x = b.placeholder("x", DType::F32, &[d(8), d(64), d(56), d(56)]);
+    let pads = || attrs(&[("pads", Attr::Ints(vec![1, 1, 1, 1]))]);
+    let conv = |b: &mut GraphBuilder, v: V, i: usize, rng: &mut Rng| {
+        let w = b.constant(&format!("w{i}"), rng.tensor(&[64, 64, 3, 3], -0.06, 0.06));
+        let c = b.constant(&format!("c{i}"), rng.tensor(&[64], -0.2, 0.2));
+        b.op("Conv", &[v, w, c], pads()).unwrap()
+    };
+    let a = conv(&mut b, x, 0, &mut rng);
+    let h = b.op("Relu", &[a], Attributes::new()).unwrap();
+    let y1 = conv(&mut b, h, 1, &mut rng);
+    let s = b.add(y1, h).unwrap();
+    let r = b.op("Relu", &[s], Attributes::new()).unwrap();
+    let y = conv(&mut b, r, 2, &mut rng);
+    b.output(y, "y");
+    let g = b.build().unwrap();
+    let on = vec![true; g.nodes.len()];
+    for p in [Precision::F16, Precision::Bf16] {
+        let ex = Executor::with_options(&g, &on, opts(p, true)).unwrap();
+        let u = p.unit_roundoff() as f32;
+        // |x| <= 1, weights <= 0.06 over 576 terms: |h|, |y1|, |r| <= about 3; each of
+        // the three stored values rounded to 16 bits (u of 3) and carried through the
+        // next conv (576 * 0.06 = 35 times), plus each conv's own bound 8u sqrt(576) of
+        // its largest product (0.18): 64u of the output's scale (4), as the golden models
+        let tol = Tol {
+            name: "16-bit conv chain: 64u of |y| <= 4",
+            abs: 64.0 * u * 4.0,
+            rel: 1e-3,
+        };
+        for run in 0..2 {
+            let feeds = vec![("x".to_string(), rng.tensor(&[8, 64, 56, 56], -1.0, 1.0))];
+            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
+            let got = ex.run(feeds).unwrap();
+            assert_eq!(got[0].1.dtype(), DType::F32, "{p}: the graph output is f32");
+            let err = compare(&format!("conv chain {p} run {run}"), &want, &got, tol);
+            println!("conv chain in 16 bits at {p}, run {run}: max abs error {err:.3e}");
+        }
+        let st = ex.stats();
+        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
+        if smelt_cuda::cudnn_available() {
+            // per run: conv a (with its Relu), conv b, the group
+            assert_eq!(st.stores_16bit, 2 * 3, "{p}: {st:?}");
+        } else {
+            println!("no cuDNN: the convs ran on im2col + GEMM in f32 ({st:?})");
+        }
+    }
+}

@@ -76,6 +76,17 @@ extern "C" __global__ void channel_bias_f32(float* y, const float* bias, int c, 
     }
 }
 
+// channel_bias_f32 on 16-bit y (f16, or bf16 with `bf`): the sum and Relu in f32, rounded
+// once to 16 bits.
+extern "C" __global__ void channel_bias_16(unsigned short* y, const float* bias, int c, int inner, int n, int relu, int bf) {
+    GRID_STRIDE(i, n) {
+        float v = from_16bit(y[i], bf);
+        if (bias) v += bias[(i / inner) % c];
+        if (relu) v = v < 0.0f ? 0.0f : v;
+        y[i] = to_16bit(v, bf);
+    }
+}
+
 // ConvTranspose, one thread per output element: y[b, oc, oy, ox] sums x[b, c, iy, ix] *
 // w[c, oc % mg, ky, kx] over the group's input channels and the taps with
 // oy = iy * sh - ph + ky * dh (and likewise for x). w is [c][m/groups][kh][kw].

@@ -12,6 +12,7 @@
 //! outputs, by timing; see `crate::cuda::cudnn`), else a `channel_bias_f32` pass.
 
 use super::geom;
+use super::linalg::operand;
 use crate::cuda::cudnn::{ConvData, ConvEpilogue, ConvKey, ConvMath};
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
@@ -27,6 +28,7 @@ pub(super) fn conv(
     w: &GpuTensor,
     bias: Option<&GpuTensor>,
     relu: bool,
+    out16: Option<DType>,
 ) -> Result<Option<GpuTensor>> {
     let Some(dnn) = s.cudnn() else {
         return Ok(None);
@@ -52,6 +54,19 @@ pub(super) fn conv(
     // algorithms measured 2-6x slower than it on ResNet-50 (H200, cuDNN 9.14)
     let macs = (n * m * g.output.iter().product::<usize>()) as f64
         * (ws[1..].iter().product::<usize>()) as f64;
+    if let Some(d) = out16.filter(|_| xs.len() == 4 && macs >= DATA_16BIT_MACS) {
+        if let Some(y) = conv_16bit(s, dnn, a, x, w, bias, relu, &g, &out, d)? {
+            return Ok(Some(y));
+        }
+    }
+    // the f32 paths below take x widened
+    let wide;
+    let x = if x.dtype() == DType::F32 {
+        x
+    } else {
+        wide = super::widen(s, x)?;
+        &wide
+    };
     let (data, math) = match s.precision {
         Precision::F32 if xs.len() < 5 => return Ok(None),
         Precision::F32 => (ConvData::F32, ConvMath::Fma),
@@ -135,6 +150,95 @@ pub(super) fn conv(
             g,
             b,
             args![&yp, &bp, &cm, &inner, &total, &r],
+        )?;
+    }
+    Ok(Some(y))
+}
+
+/// The multiply-adds from which a 2-d fp16 / bf16 conv whose output is stored in 16 bits
+/// (see `exec/lowp.rs`) runs on cuDNN with 16-bit x, w and y: every conv of ResNet-50 at
+/// batch 32 (0.41 to 3.7 G), none at batch 1 (up to 0.12 G).
+pub(super) const DATA_16BIT_MACS: f64 = (1u64 << 28) as f64;
+
+/// y = act(conv(x, w) + bias) in 16-bit type `d` on cuDNN (x converted when f32, w the
+/// stream's cached 16-bit copy, f32 accumulation), the bias and ReLU by a pass over y in
+/// f32 rounded once; `Ok(None)` where cuDNN has no plan for it.
+#[allow(clippy::too_many_arguments)]
+fn conv_16bit(
+    s: &Stream,
+    dnn: &crate::cuda::cudnn::Cudnn,
+    a: &ConvAttrs,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    relu: bool,
+    g: &smelt_ops::nn::spatial::Geometry,
+    out: &[usize],
+    d: DType,
+) -> Result<Option<GpuTensor>> {
+    let data = if d == DType::BF16 {
+        ConvData::Bf16
+    } else {
+        ConvData::F16
+    };
+    let Some(key) = ConvKey::new(
+        x.shape(),
+        w.shape(),
+        out,
+        &g.pads_begin,
+        &g.pads_end,
+        &g.strides,
+        &g.dilations,
+        a.groups,
+        data,
+        ConvMath::TensorOp,
+    ) else {
+        return Ok(None);
+    };
+    let Ok(plan) = dnn.plan(&key) else {
+        return Ok(None);
+    };
+    let m = out[1];
+    if let Some(b) = bias.filter(|b| b.dtype() != DType::F32 || b.len() != m) {
+        return Err(Error::shape(format!(
+            "Conv: bias of {} {:?} for {m} output channels",
+            b.dtype(),
+            b.shape()
+        )));
+    }
+    let y = s.alloc(d, out)?;
+    if y.is_empty() {
+        return Ok(Some(y));
+    }
+    i32_of(y.len(), "Conv output size")?;
+    let (x16, w16) = (operand(s, x)?, operand(s, w)?);
+    let work = if plan.workspace > 0 {
+        Some(s.alloc(DType::U8, &[plan.workspace])?)
+    } else {
+        None
+    };
+    let (wsp, yp) = (work.as_ref().map_or(0u64, |t| t.ptr()), y.ptr());
+    s.traced(
+        || format!("cudnn conv {data:?} {:?} * {:?}", x.shape(), w.shape()),
+        || dnn.forward(&plan, x16.ptr, w16.ptr, yp, wsp),
+    )?;
+    if bias.is_some() || relu {
+        let (inner, total) = (
+            i32_of(out[2..].iter().product(), "pixels")?,
+            i32_of(y.len(), "Conv output size")?,
+        );
+        let (bp, cm, r, bf) = (
+            bias.map_or(0u64, |b| b.ptr()),
+            m as i32,
+            relu as i32,
+            (d == DType::BF16) as i32,
+        );
+        let (gr, bl) = geom(y.len());
+        s.launch(
+            "channel_bias_16",
+            gr,
+            bl,
+            args![&yp, &bp, &cm, &inner, &total, &r, &bf],
         )?;
     }
     Ok(Some(y))

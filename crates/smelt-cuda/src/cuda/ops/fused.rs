@@ -32,13 +32,14 @@ pub(crate) enum Access {
 }
 
 /// The compiled kernels of an executor's groups, by (group index, leaf accesses, vector
-/// form, leaves given in 16 bits), so a launch does not render and hash the group's source
-/// again.
+/// form, leaves given in 16 bits, output in 16 bits), so a launch does not render and hash
+/// the group's source again.
 #[derive(Default)]
-pub(crate) struct Kernels(std::collections::HashMap<(usize, Vec<Access>, bool, Vec<bool>), Func>);
+pub(crate) struct Kernels(
+    std::collections::HashMap<(usize, Vec<Access>, bool, Vec<bool>, bool), Func>,
+);
 
-/// Runs group `f` (index `k` in its plan, the key into `kernels`; the same `k` always
-/// with the same `out16`) on its leaves (device tensors in `f.leaves` order); returns the
+/// Runs group `f` (index `k` in its plan, the key into `kernels`) on its leaves (device tensors in `f.leaves` order); returns the
 /// root's output, an f32 result stored as 16-bit `out16` (F16 or BF16) when given. An f32
 /// leaf may come in the stream's 16-bit type (a producer's 16-bit store, see
 /// `exec/lowp.rs`): it is widened as it is read. A leaf of another dtype than planned, or
@@ -83,7 +84,7 @@ pub(crate) fn run(
             Access::Scalar => true,
             Access::Strided => false,
         });
-    let key = (k, access, vec4, half);
+    let key = (k, access, vec4, half, out16.is_some());
     let func = match kernels.0.get(&key) {
         Some(&func) => func,
         None => {

@@ -97,8 +97,9 @@ impl Ins<'_> {
 }
 
 /// Runs `op` on `ins` writing its f32 result in the stream's 16-bit operand type, for
-/// GEMM readers (see `exec/lowp.rs`); `None` where `op` does not write 16 bits or the
-/// input is not f32 (then `run` runs it).
+/// 16-bit readers (see `exec/lowp.rs`): a Transpose always, a Conv where it runs on
+/// cuDNN with 16-bit data (else its output is f32); `None` where `op` does not write 16
+/// bits or the input is not f32 (then `run` runs it).
 pub fn run_16bit(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Option<GpuTensor>> {
     let ins = Ins(ins);
     let (Some(d), Ok(x)) = (s.precision.storage_16bit(), ins.dev(0)) else {
@@ -108,6 +109,16 @@ pub fn run_16bit(s: &Stream, op: &GpuOp, ins: &[Option<Input>]) -> Result<Option
         GpuOp::Transpose { perm } if x.dtype() == DType::F32 => {
             layout::transpose_16bit(s, x, perm.as_deref(), d).map(Some)
         }
+        // y in 16 bits where it runs on cuDNN with 16-bit data, else f32
+        GpuOp::Conv(c) => nn::conv(
+            s,
+            c,
+            ins.operand(s, 0)?,
+            ins.f32(1)?,
+            ins.f32_opt(2)?,
+            Some(d),
+        )
+        .map(Some),
         _ => Ok(None),
     }
 }
@@ -263,7 +274,7 @@ pub fn run(
             ins.operand(s, 1)?,
             ins.f32_opt(2)?,
         )?,
-        GpuOp::Conv(c) => nn::conv(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?,
+        GpuOp::Conv(c) => nn::conv(s, c, ins.operand(s, 0)?, ins.f32(1)?, ins.f32_opt(2)?, None)?,
         GpuOp::ConvTranspose(c) => {
             nn::conv_transpose(s, c, ins.f32(0)?, ins.f32(1)?, ins.f32_opt(2)?)?
         }

@@ -13,16 +13,29 @@ use smelt_core::{DType, Result};
 /// grouped and depthwise convs by the direct kernel (always f32); cuDNN first where it
 /// takes the conv (see `conv_dnn`). At fp16/bf16 precision the im2col writes 16-bit
 /// columns and the weights are the stream's cached 16-bit copy.
+///
+/// `x` may come in the stream's 16-bit type (stored so for a conv reader, see
+/// `exec/lowp.rs`); with `out16` a large 2-d conv runs on cuDNN with 16-bit data and
+/// returns y in that type (see `conv_dnn`); every other path widens a 16-bit x first and
+/// returns f32.
 pub(super) fn conv(
     s: &Stream,
     a: &ConvAttrs,
     x: &GpuTensor,
     w: &GpuTensor,
     bias: Option<&GpuTensor>,
+    out16: Option<DType>,
 ) -> Result<GpuTensor> {
-    if let Some(y) = super::conv_dnn::conv(s, a, x, w, bias, a.relu)? {
+    if let Some(y) = super::conv_dnn::conv(s, a, x, w, bias, a.relu, out16)? {
         return Ok(y);
     }
+    let wide;
+    let x = if x.dtype() == DType::F32 {
+        x
+    } else {
+        wide = super::widen(s, x)?;
+        &wide
+    };
     let (p, out) = conv::plan(a, x.shape(), w.shape())?;
     let y = s.alloc(DType::F32, &out)?;
     if y.is_empty() {
