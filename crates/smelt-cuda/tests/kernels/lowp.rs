@@ -121,6 +121,41 @@ fn gemm_only_values_stored_in_16_bits_give_the_same_bits() {
     }
 }
 
+/// Runs `g` at fp16 and bf16 with 16-bit stores on, twice each on fresh inputs `x` of
+/// `shape` in [-r, r], against the CPU at fp32 within `tol(u)` (u: the unit roundoff);
+/// checks no CPU fallback and, where `stores` gives it for the precision, the 16-bit
+/// stores per run.
+fn run_16bit_against_cpu(
+    g: &Graph,
+    what: &str,
+    rng: &mut Rng,
+    (shape, r): (&[usize], f32),
+    tol: impl Fn(f32) -> Tol,
+    stores: impl Fn(Precision) -> Option<u64>,
+) {
+    let on = vec![true; g.nodes.len()];
+    for p in [Precision::F16, Precision::Bf16] {
+        let ex = Executor::with_options(g, &on, opts(p, true)).unwrap();
+        let tol = tol(p.unit_roundoff() as f32);
+        for run in 0..2 {
+            let feeds = vec![("x".to_string(), rng.tensor(shape, -r, r))];
+            let want = smelt_cpu::run(g, feeds.clone()).unwrap();
+            let got = ex.run(feeds).unwrap();
+            assert!(
+                got.iter().all(|(_, t)| t.dtype() == DType::F32),
+                "{p}: f32 outputs"
+            );
+            let err = compare(&format!("{what} {p} run {run}"), &want, &got, tol);
+            println!("{what} in 16 bits at {p}, run {run}: max abs error {err:.3e}");
+        }
+        let st = ex.stats();
+        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
+        if let Some(n) = stores(p) {
+            assert_eq!(st.stores_16bit, 2 * n, "{p}: {st:?}");
+        }
+    }
+}
+
 /// The bound of an f32 GEMM with 16-bit operands, 8u sqrt(k) scale, at its worst here:
 /// y3's k = 1632 terms of |w3| <= 0.1 times Exp(x2 x) <= e.
 fn lowp_tol(p: Precision) -> Tol {
@@ -164,30 +199,23 @@ fn a_gemm_feeding_a_group_writes_16_bits() {
     let y = op(&mut b, "MatMul", &[g, w2]);
     b.output(y, "y");
     let g = b.build().unwrap();
-    let on = vec![true; g.nodes.len()];
-    for p in [Precision::F16, Precision::Bf16] {
-        let ex = Executor::with_options(&g, &on, opts(p, true)).unwrap();
-        let u = p.unit_roundoff() as f32;
-        // |h| < 3.5: h and the GELU output each rounded once (2u of 3.5) and summed over
-        // 72 terms of |w2| <= 0.3, plus the second GEMM's own bound, 8u sqrt(k) times its
-        // largest product (3.5 * 0.3)
-        let tol = Tol {
-            name: "16-bit FFN: 2u 3.5 72 0.3 + 8u sqrt(72) 1.05",
-            abs: 2.0 * u * 3.5 * 72.0 * 0.3 + 8.0 * u * 72f32.sqrt() * 1.05,
-            rel: 1e-3,
-        };
-        for run in 0..2 {
-            let feeds = vec![("x".to_string(), rng.tensor(&[2, 33, 40], -1.0, 1.0))];
-            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
-            let got = ex.run(feeds).unwrap();
-            let err = compare(&format!("ffn {p} run {run}"), &want, &got, tol);
-            println!("GEMM -> GELU group in 16 bits at {p}, run {run}: max abs error {err:.3e}");
-        }
-        let st = ex.stats();
-        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
-        // per run: the first GEMM's output (cuBLASLt present) and the group's
-        assert_eq!(st.stores_16bit, 2 * 2, "{p}: {st:?}");
-    }
+    // |h| < 3.5: h and the GELU output each rounded once (2u of 3.5) and summed over 72
+    // terms of |w2| <= 0.3, plus the second GEMM's own bound, 8u sqrt(k) times its largest
+    // product (3.5 * 0.3); per run two stores: the first GEMM's output (cuBLASLt present)
+    // and the group's
+    let tol = |u: f32| Tol {
+        name: "16-bit FFN: 2u 3.5 72 0.3 + 8u sqrt(72) 1.05",
+        abs: 2.0 * u * 3.5 * 72.0 * 0.3 + 8.0 * u * 72f32.sqrt() * 1.05,
+        rel: 1e-3,
+    };
+    run_16bit_against_cpu(
+        &g,
+        "GEMM -> GELU group",
+        &mut rng,
+        (&[2, 33, 40], 1.0),
+        tol,
+        |_| Some(2),
+    );
 }
 
 /// A post-norm residual stream: x [2, 33, 64] -> LN0 -> h0; h0 @ w1 + b1 + h0 -> LN1 -> h1;
@@ -222,33 +250,23 @@ fn a_post_norm_residual_stream_runs_in_16_bits() {
     }
     b.output(h, "y");
     let g = b.build().unwrap();
-    let on = vec![true; g.nodes.len()];
-    for p in [Precision::F16, Precision::Bf16] {
-        let ex = Executor::with_options(&g, &on, opts(p, true)).unwrap();
-        let u = p.unit_roundoff() as f32;
-        // |LayerNorm outputs| <= 1.5 * 3 + 0.5 = 5; each 16-bit rounding and GEMM adds at most
-        // (1 + 8 sqrt(64) * 0.2 * 5 / 5) u of the stream's magnitude, which the next LayerNorm
-        // divides by its row's deviation (>= 0.5 here): 64u of 5, the golden models' bound
-        let tol = Tol {
-            name: "16-bit residual stream: 64u of |y| <= 5",
-            abs: 64.0 * u * 5.0,
-            rel: 1e-3,
-        };
-        for run in 0..2 {
-            let feeds = vec![("x".to_string(), rng.tensor(&[2, 33, 64], -2.0, 2.0))];
-            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
-            let got = ex.run(feeds).unwrap();
-            assert_eq!(got[0].1.dtype(), DType::F32, "{p}: the graph output is f32");
-            let err = compare(&format!("post-norm {p} run {run}"), &want, &got, tol);
-            println!(
-                "post-norm residual stream in 16 bits at {p}, run {run}: max abs error {err:.3e}"
-            );
-        }
-        let st = ex.stats();
-        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
-        // per run: LN0, the first GEMM, LN1, the second GEMM
-        assert_eq!(st.stores_16bit, 2 * 4, "{p}: {st:?}");
-    }
+    // |LayerNorm outputs| <= 1.5 * 3 + 0.5 = 5; each 16-bit rounding and GEMM adds at most
+    // (1 + 8 sqrt(64) * 0.2 * 5 / 5) u of the stream's magnitude, which the next LayerNorm
+    // divides by its row's deviation (>= 0.5 here): 64u of 5, the golden models' bound;
+    // per run four stores: LN0, the first GEMM, LN1, the second GEMM
+    let tol = |u: f32| Tol {
+        name: "16-bit residual stream: 64u of |y| <= 5",
+        abs: 64.0 * u * 5.0,
+        rel: 1e-3,
+    };
+    run_16bit_against_cpu(
+        &g,
+        "post-norm residual stream",
+        &mut rng,
+        (&[2, 33, 64], 2.0),
+        tol,
+        |_| Some(4),
+    );
 }
 
 /// A ResNet-like chain large enough for cuDNN with 16-bit data (each conv 0.92 G
@@ -280,34 +298,26 @@ fn a_conv_chain_runs_in_16_bits_on_cudnn() {
     let y = conv(&mut b, r, 2, &mut rng);
     b.output(y, "y");
     let g = b.build().unwrap();
-    let on = vec![true; g.nodes.len()];
-    for p in [Precision::F16, Precision::Bf16] {
-        let ex = Executor::with_options(&g, &on, opts(p, true)).unwrap();
-        let u = p.unit_roundoff() as f32;
-        // |x| <= 1, weights <= 0.06 over 576 terms: |h|, |y1|, |r| <= about 3; each of
-        // the three stored values rounded to 16 bits (u of 3) and carried through the
-        // next conv (576 * 0.06 = 35 times), plus each conv's own bound 8u sqrt(576) of
-        // its largest product (0.18): 64u of the output's scale (4), as the golden models
-        let tol = Tol {
-            name: "16-bit conv chain: 64u of |y| <= 4",
-            abs: 64.0 * u * 4.0,
-            rel: 1e-3,
-        };
-        for run in 0..2 {
-            let feeds = vec![("x".to_string(), rng.tensor(&[8, 64, 56, 56], -1.0, 1.0))];
-            let want = smelt_cpu::run(&g, feeds.clone()).unwrap();
-            let got = ex.run(feeds).unwrap();
-            assert_eq!(got[0].1.dtype(), DType::F32, "{p}: the graph output is f32");
-            let err = compare(&format!("conv chain {p} run {run}"), &want, &got, tol);
-            println!("conv chain in 16 bits at {p}, run {run}: max abs error {err:.3e}");
-        }
-        let st = ex.stats();
-        assert_eq!(st.cpu_fallbacks, 0, "{p}: {:?}", st.fallback_reasons);
-        if smelt_cuda::cudnn_available() {
-            // per run: conv a (with its Relu), conv b, the group
-            assert_eq!(st.stores_16bit, 2 * 3, "{p}: {st:?}");
-        } else {
-            println!("no cuDNN: the convs ran on im2col + GEMM in f32 ({st:?})");
-        }
+    // |x| <= 1, weights <= 0.06 over 576 terms: |h|, |y1|, |r| <= about 3; each of the
+    // three stored values rounded to 16 bits (u of 3) and carried through the next conv
+    // (576 * 0.06 = 35 times), plus each conv's own bound 8u sqrt(576) of its largest
+    // product (0.18): 64u of the output's scale (4), as the golden models; per run three
+    // stores where cuDNN runs them: conv a (with its Relu), conv b, the group
+    let tol = |u: f32| Tol {
+        name: "16-bit conv chain: 64u of |y| <= 4",
+        abs: 64.0 * u * 4.0,
+        rel: 1e-3,
+    };
+    if !smelt_cuda::cudnn_available() {
+        println!("no cuDNN: the convs run on im2col + GEMM in f32");
     }
+    let stores = |_| smelt_cuda::cudnn_available().then_some(3);
+    run_16bit_against_cpu(
+        &g,
+        "conv chain",
+        &mut rng,
+        (&[8, 64, 56, 56], 1.0),
+        tol,
+        stores,
+    );
 }

@@ -20,6 +20,7 @@ use crate::plan::conv::ConvAttrs;
 use crate::plan::i32_of;
 use crate::precision::Precision;
 use smelt_core::{DType, Error, Result};
+use smelt_ops::nn::spatial::Geometry;
 
 pub(super) fn conv(
     s: &Stream,
@@ -78,18 +79,7 @@ pub(super) fn conv(
         }
         Precision::F16 | Precision::Bf16 => (ConvData::F32, ConvMath::TensorOp),
     };
-    let Some(mut key) = ConvKey::new(
-        xs,
-        ws,
-        &out,
-        &g.pads_begin,
-        &g.pads_end,
-        &g.strides,
-        &g.dilations,
-        a.groups,
-        data,
-        math,
-    ) else {
+    let Some(mut key) = key_for(xs, ws, &out, &g, a.groups, data, math) else {
         return Ok(None);
     };
     key.epilogue = match (bias.is_some(), relu) {
@@ -155,6 +145,31 @@ pub(super) fn conv(
     Ok(Some(y))
 }
 
+/// The cuDNN key of a conv of `x` by `w` giving `out` over window `g`; `None` where cuDNN
+/// does not take it (asymmetric pads).
+fn key_for(
+    x: &[usize],
+    w: &[usize],
+    out: &[usize],
+    g: &Geometry,
+    groups: usize,
+    data: ConvData,
+    math: ConvMath,
+) -> Option<ConvKey> {
+    ConvKey::new(
+        x,
+        w,
+        out,
+        &g.pads_begin,
+        &g.pads_end,
+        &g.strides,
+        &g.dilations,
+        groups,
+        data,
+        math,
+    )
+}
+
 /// The multiply-adds from which a 2-d fp16 / bf16 conv whose output is stored in 16 bits
 /// (see `exec/lowp.rs`) runs on cuDNN with 16-bit x, w and y: every conv of ResNet-50 at
 /// batch 32 (0.41 to 3.7 G), none at batch 1 (up to 0.12 G).
@@ -172,7 +187,7 @@ fn conv_16bit(
     w: &GpuTensor,
     bias: Option<&GpuTensor>,
     relu: bool,
-    g: &smelt_ops::nn::spatial::Geometry,
+    g: &Geometry,
     out: &[usize],
     d: DType,
 ) -> Result<Option<GpuTensor>> {
@@ -181,14 +196,11 @@ fn conv_16bit(
     } else {
         ConvData::F16
     };
-    let Some(key) = ConvKey::new(
+    let Some(key) = key_for(
         x.shape(),
         w.shape(),
         out,
-        &g.pads_begin,
-        &g.pads_end,
-        &g.strides,
-        &g.dilations,
+        g,
         a.groups,
         data,
         ConvMath::TensorOp,
