@@ -245,13 +245,24 @@ fn conv_16bit(
             relu as i32,
             (d == DType::BF16) as i32,
         );
-        let (gr, bl) = geom(y.len());
-        s.launch(
-            "channel_bias_16",
-            gr,
-            bl,
-            args![&yp, &bp, &cm, &inner, &total, &r, &bf],
-        )?;
+        if y.len() % 8 == 0 && yp % 16 == 0 {
+            let n8 = total / 8;
+            let (gr, bl) = geom(y.len() / 8);
+            s.launch(
+                "channel_bias_16x8",
+                gr,
+                bl,
+                args![&yp, &bp, &cm, &inner, &n8, &r, &bf],
+            )?;
+        } else {
+            let (gr, bl) = geom(y.len());
+            s.launch(
+                "channel_bias_16",
+                gr,
+                bl,
+                args![&yp, &bp, &cm, &inner, &total, &r, &bf],
+            )?;
+        }
     }
     Ok(Some(y))
 }
