@@ -23,6 +23,8 @@
 struct EmuDim3 { unsigned x = 0; };
 struct alignas(16) uint4 { unsigned x, y, z, w; };
 struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(8) float2 { float x, y; };
+inline float2 make_float2(float x, float y) { return float2{x, y}; }
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 inline thread_local EmuDim3 threadIdx, blockIdx;
 inline EmuDim3 blockDim{128}, gridDim{1};

@@ -41,9 +41,22 @@ if mma:
     k = k.replace('{ return *reinterpret_cast<const unsigned*>(p); }', '{ unsigned u; std::memcpy(&u, p, 4); return u; }')
     ld = re.search(r'__device__ __forceinline__ void ldsm4t\(.*\n', k)
     k = k.replace(ld.group(0), 'inline void ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { emu_ldsm4t(r0, r1, r2, r3, p); }\n')
+    # cvt.rn.{f16,bf16}x2.f32 -> to_16bit of each half; cp.async -> a synchronous copy
+    # (its commit and wait: nothing; the barriers after them remain)
+    emu = {
+        'pack2': 'inline unsigned pack2(float lo, float hi) { return (unsigned)to_16bit(lo, %d) | ((unsigned)to_16bit(hi, %d) << 16); }\n' % (bfm, bfm),
+        'cp16': 'inline void cp16(unsigned short* dst, const unsigned short* src) { std::memcpy(dst, src, 16); }\n',
+        'cp_commit': 'inline void cp_commit() {}\n',
+        'cp_wait0': 'inline void cp_wait0() {}\n',
+        'cp_wait1': 'inline void cp_wait1() {}\n',
+    }
+    for name, body in emu.items():
+        m = re.search(r'__device__ __forceinline__ \w+ %s\(.*\n' % name, k)
+        assert m, name
+        k = k.replace(m.group(0), body)
 assert 'asm' not in k
 k, nsh = re.subn(r'__shared__\s+(?:__align__\(\d+\)\s+)?(\w+(?: \w+)?)\s+(\w+)\[([^\]]+)\]\[([^\]]+)\];', r'static Chk2<\1, (\3), (\4)> \2;', k)
-assert nsh == 3, nsh
+assert nsh in (2, 3), nsh
 assert '__shared__' not in k
 open(os.path.join(outdir, 'kernel.inc'), 'w').write(k)
 
@@ -56,6 +69,8 @@ rows = int(re.search(r'R = (\d+)', k).group(1))
 threads = int(re.search(r'__launch_bounds__\((\d+)\)', k).group(1))
 bf = int(re.search(r'round16\(float v\) \{ return from16\(to_16bit\(v, (\d)\)', k).group(1))
 nleaf = sum(1 for p in ps if re.match(r'const \w+( \w+)?\* x\d', p))
+# the mask's (leaf 0's) compiled-in key stride, -1 where none is compiled in
+ks = re.search(r'const int S0 = (-?\d+);', k)
 cfg = f'''#define OUT_T {ty(ps[0])}
 #define Q_T {ty(ps[1])}
 #define K_T {ty(ps[2])}
@@ -67,6 +82,7 @@ cfg = f'''#define OUT_T {ty(ps[0])}
 #define NLEAF {nleaf}
 #define KR {rows}
 #define KT {threads}
+#define KS0 {ks.group(1) if ks else -1}
 '''
 open(os.path.join(outdir, 'config.h'), 'w').write(cfg)
 print(cfg)
