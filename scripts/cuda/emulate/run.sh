@@ -32,13 +32,15 @@ declare -A CASES=(
 fail=0
 # each variant also on tensor cores: _tcs with every case, _tc (16-byte loads of q, k
 # and v, contiguous rows, column pairs stored) with the layout-0 cases; the mask's key
-# stride is compiled in: 1 there, 0 in _tcb (as _tc, mask 2: [b,1,sq,1])
+# stride is compiled in: 1 there, 0 in _tcb (as _tc, mask 2: [b,1,sq,1]); _tc4: _tc at
+# four warps
 for v in "${!CASES[@]}"; do
   CASES[${v}_tcs]=${CASES[$v]}
   CASES[${v}_tc]=$(for c in ${CASES[$v]}; do if [[ $c == *,*,*,0,* ]]; then echo -n "$c "; fi; done)
 done
 CASES[d40_dv40_n77_f16in_tcb]="2,3,77,0,2 2,2,5,0,2"
 CASES[d32_dv32_n300_f16in_tcb]="2,3,50,0,2 2,2,300,0,2"
+CASES[d64_dv64_n128_f16in_tc4]="2,3,128,0,0 2,3,77,0,1"
 for v in "${!CASES[@]}"; do
   d="$W/build/$v"
   python3 prep.py "$W/kern/$v.cu" "$d" >/dev/null

@@ -432,7 +432,8 @@ pub(super) fn stored(c: &Consts, v: &str) -> String {
     }
 }
 
-/// The kernel's signature up to its opening brace, for blocks of `threads`.
+/// The kernel's signature up to its opening brace, for blocks of `threads` (the output
+/// never overlaps an input, so every pointer is `__restrict__`).
 pub(super) fn signature(c: &Consts, types: &[Ty], threads: usize) -> String {
     let src = |i: usize| {
         if c.src16[i] {
@@ -442,14 +443,14 @@ pub(super) fn signature(c: &Consts, types: &[Ty], threads: usize) -> String {
         }
     };
     let mut k = format!(
-        "extern \"C\" __global__ void __launch_bounds__({threads}) fused_attention({}* y, const {}* qp, const {}* kp, const {}* vp",
+        "extern \"C\" __global__ void __launch_bounds__({threads}) fused_attention({}* __restrict__ y, const {}* __restrict__ qp, const {}* __restrict__ kp, const {}* __restrict__ vp",
         out_type(Ty::F32, c.out16.then_some(DType::F16)),
         src(0),
         src(1),
         src(2)
     );
     for (j, t) in types.iter().enumerate() {
-        let _ = write!(k, ", const {}* x{j}", super::fused::ctype(*t));
+        let _ = write!(k, ", const {}* __restrict__ x{j}", super::fused::ctype(*t));
     }
     k += ", int B, int H, int SQ, float alpha, AStr st, FIdx s) {\n";
     k
@@ -624,13 +625,17 @@ mod tests {
         // each also as the tensor-core variant, with 4, 1 or 2 warps per block: _tc loads
         // q, k, v 16 bytes at a time and stores column pairs, _tcs an element at a time; the
         // mask's key stride compiled in as 1 ([b, 1, 1, skv] or [b, 1, sq, skv]), for _tcb
-        // (as _tc) as 0 (a mask [b, 1, sq, 1] broadcast over the keys)
+        // (as _tc) as 0 (a mask [b, 1, sq, 1] broadcast over the keys); _tc4: _tc at four warps
         for (v, (name, d, dv, skv, src16, bf, out16)) in variants.into_iter().enumerate() {
             let w = [4, 1, 2][v % 3];
             let mut tags = vec![(None, false, 1, ""), (Some(w), true, 1, "_tc")];
             tags.push((Some(w), false, 1, "_tcs"));
             if matches!(name, "d40_dv40_n77_f16in" | "d32_dv32_n300_f16in") {
                 tags.push((Some(w), true, 0, "_tcb"));
+            }
+            if name == "d64_dv64_n128_f16in" {
+                // BERT-base's (batch 32: four warps)
+                tags.push((Some(4), true, 1, "_tc4"));
             }
             for (tc, vec, mask_key_stride, tag) in tags {
                 let tc = tc.map(|w| {

@@ -83,15 +83,25 @@ pub(crate) fn shape(
 /// The device helpers of the variant for the 16-bit type `ty` ("f16" or "bf16"); the
 /// emulator (`scripts/cuda/emulate/prep.py`) replaces each by name.
 fn helpers(ty: &str) -> String {
-    let mut k = String::new();
+    // exponentials are 2^(x log2(e) - m log2(e)), the exponent in one fma (`L2E`: log2(e))
+    let mut k = String::from("#define L2E 1.4426950408889634f\n");
+    k += "__device__ __forceinline__ float ex2(float x) { float r; asm(\"ex2.approx.f32 %0, %1;\" : \"=f\"(r) : \"f\"(x)); return r; }\n";
     let _ = writeln!(
         k,
         "__device__ __forceinline__ void mma16816(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {{ asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.{ty}.{ty}.f32 {{%0, %1, %2, %3}}, {{%4, %5, %6, %7}}, {{%8, %9}}, {{%0, %1, %2, %3}};\" : \"+f\"(d[0]), \"+f\"(d[1]), \"+f\"(d[2]), \"+f\"(d[3]) : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1)); }}"
     );
+    // the same with zero sums in (the first product of a tile)
+    let _ = writeln!(
+        k,
+        "__device__ __forceinline__ void mma16816z(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {{ asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.{ty}.{ty}.f32 {{%0, %1, %2, %3}}, {{%4, %5, %6, %7}}, {{%8, %9}}, {{%10, %10, %10, %10}};\" : \"=f\"(d[0]), \"=f\"(d[1]), \"=f\"(d[2]), \"=f\"(d[3]) : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1), \"f\"(0.0f)); }}"
+    );
     k += "__device__ __forceinline__ unsigned ld32(const unsigned short* p) { return *reinterpret_cast<const unsigned*>(p); }\n";
     // four 8x8 tiles of 16-bit values, transposed: lanes 8i..8i+7 give tile i's row
     // addresses; lane l gets tile i's (row 2 (l % 4) and the next, column l / 4) in ri
-    k += "__device__ __forceinline__ void ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { unsigned a = (unsigned)__cvta_generic_to_shared(p); asm volatile(\"ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\" : \"=r\"(r0), \"=r\"(r1), \"=r\"(r2), \"=r\"(r3) : \"r\"(a)); }\n";
+    k += "__device__ __forceinline__ void ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { asm volatile(\"ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\" : \"=r\"(r0), \"=r\"(r1), \"=r\"(r2), \"=r\"(r3) : \"l\"(__cvta_generic_to_shared(p))); }\n";
+    // the same untransposed: lane l gets tile i's (row l / 4, columns 2 (l % 4) and the
+    // next) in ri
+    k += "__device__ __forceinline__ void ldsm4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { asm volatile(\"ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\" : \"=r\"(r0), \"=r\"(r1), \"=r\"(r2), \"=r\"(r3) : \"l\"(__cvta_generic_to_shared(p))); }\n";
     // lo and hi rounded to the 16-bit type (to nearest even) in the low and high halves
     // (cvt's first source goes to the upper half)
     let _ = writeln!(
@@ -100,7 +110,7 @@ fn helpers(ty: &str) -> String {
     );
     // 16 bytes global -> shared, asynchronously (sm_80+); a group of them is committed,
     // then waited for with at most 0 or 1 later groups still in flight
-    k += "__device__ __forceinline__ void cp16(unsigned short* dst, const unsigned short* src) { unsigned a = (unsigned)__cvta_generic_to_shared(dst); asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(a), \"l\"(src) : \"memory\"); }\n";
+    k += "__device__ __forceinline__ void cp16(unsigned short* dst, const unsigned short* src) { asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"l\"(__cvta_generic_to_shared(dst)), \"l\"(src) : \"memory\"); }\n";
     k += "__device__ __forceinline__ void cp_commit() { asm volatile(\"cp.async.commit_group;\" ::: \"memory\"); }\n";
     k += "__device__ __forceinline__ void cp_wait0() { asm volatile(\"cp.async.wait_group 0;\" ::: \"memory\"); }\n";
     k += "__device__ __forceinline__ void cp_wait1() { asm volatile(\"cp.async.wait_group 1;\" ::: \"memory\"); }\n";
@@ -314,10 +324,13 @@ pub(super) fn render(
         k,
         "    float m0 = (-SM_INF), m1 = (-SM_INF), l0 = 0.0f, l1 = 0.0f, inv0 = 0.0f, inv1 = 0.0f;\n    float o[{ntv}][4];\n    float sc[{nv}][4];"
     );
-    let _ = writeln!(
-        k,
-        "#pragma unroll\n    for (int u = 0; u < {ntv}; ++u) {{ o[u][0] = 0.0f; o[u][1] = 0.0f; o[u][2] = 0.0f; o[u][3] = 0.0f; }}"
-    );
+    // o's sums start at zero: with one chunk its first product writes them
+    if !single {
+        let _ = writeln!(
+            k,
+            "#pragma unroll\n    for (int u = 0; u < {ntv}; ++u) {{ o[u][0] = 0.0f; o[u][1] = 0.0f; o[u][2] = 0.0f; o[u][3] = 0.0f; }}"
+        );
+    }
     // one chunk of k (and v, transposed) into shared memory: a barrier before (but for the
     // first of one chunk), then k's rows, v's, and a wait for k's and q's (v's cp.async
     // group may still be in flight: `wait_v` waits for it before p v)
@@ -366,21 +379,21 @@ pub(super) fn render(
     let mut scores = String::new();
     let _ = writeln!(
         scores,
-        "#pragma unroll\n        for (int u = 0; u < {nv}; ++u) {{ sc[u][0] = 0.0f; sc[u][1] = 0.0f; sc[u][2] = 0.0f; sc[u][3] = 0.0f; }}"
-    );
-    let _ = writeln!(
-        scores,
-        "#pragma unroll\n        for (int kk = 0; kk < {}; ++kk) {{\n            int c0 = kk * 16 + 2 * t4;",
+        "#pragma unroll\n        for (int kk = 0; kk < {}; ++kk) {{",
         dp / 16
     );
     if staged {
+        scores += "            int c0 = kk * 16 + 2 * t4;\n";
         scores += "            unsigned a0 = ld32(&Qs[ra][c0]), a1 = ld32(&Qs[ra + 8][c0]), a2 = ld32(&Qs[ra][c0 + 8]), a3 = ld32(&Qs[ra + 8][c0 + 8]);\n";
     } else {
         scores += "            unsigned a0 = qa[kk][0], a1 = qa[kk][1], a2 = qa[kk][2], a3 = qa[kk][3];\n";
     }
+    // k's B fragments of tiles u and u + 1 (the tile's keys are rows of Ks) in one
+    // ldmatrix: its tile i is tile u + i / 2's columns kk * 16 + 8 (i % 2) on; with nv odd
+    // the last pair's second tile (within Ks: nv < nt) is loaded and not used
     let _ = writeln!(
         scores,
-        "#pragma unroll\n            for (int u = 0; u < {nv}; ++u) mma16816(sc[u], a0, a1, a2, a3, ld32(&Ks[u * 8 + g][c0]), ld32(&Ks[u * 8 + g][c0 + 8]));\n        }}"
+        "#pragma unroll\n            for (int u = 0; u < {nv}; u += 2) {{\n                unsigned b0, b1, b2, b3;\n                ldsm4(b0, b1, b2, b3, &Ks[(u + (lane >> 4)) * 8 + (lane & 7)][kk * 16 + ((lane >> 3) & 1) * 8]);\n                if (kk == 0) mma16816z(sc[u], a0, a1, a2, a3, b0, b1); else mma16816(sc[u], a0, a1, a2, a3, b0, b1);\n                if (u + 1 < {nv}) {{ if (kk == 0) mma16816z(sc[u + 1], a0, a1, a2, a3, b2, b3); else mma16816(sc[u + 1], a0, a1, a2, a3, b2, b3); }}\n            }}\n        }}"
     );
     for (checked, from, to) in [(false, 0, nf), (true, nf, nv)] {
         let mut b = String::from(if checked { checked_head } else { fast_head });
@@ -408,7 +421,7 @@ pub(super) fn render(
         if single {
             b += "            float p = sc[u][e] * (hr ? inv1 : inv0);\n";
         } else {
-            b += "            float p = __expf(sc[u][e] - (hr ? m1 : m0)) * (hr ? inv1 : inv0);\n";
+            b += "            float p = ex2(__fmaf_rn(sc[u][e], L2E, hr ? nm1 : nm0)) * (hr ? inv1 : inv0);\n";
         }
         if let (Some((f, given)), Some(param)) = (groups.post, &post_param) {
             let read: &dyn Fn(usize) -> String = if checked { &checked_read } else { &fast_read };
@@ -441,9 +454,18 @@ pub(super) fn render(
         ch / 16
     );
     pv += "            unsigned a0 = ph[2 * kk][0], a1 = ph[2 * kk][1], a2 = ph[2 * kk + 1][0], a3 = ph[2 * kk + 1][1];\n";
+    let mma = if single {
+        "if (kk == 0) mma16816z(D_); else mma16816(D_);"
+    } else {
+        "mma16816(D_);"
+    };
+    let (m0, m1) = (
+        mma.replace("D_", "o[w], a0, a1, a2, a3, b0, b1"),
+        mma.replace("D_", "o[w + 1], a0, a1, a2, a3, b2, b3"),
+    );
     let _ = writeln!(
         pv,
-        "#pragma unroll\n            for (int w = 0; w < {ntv}; w += 2) {{\n                unsigned b0, b1, b2, b3;\n                ldsm4t(b0, b1, b2, b3, &Vs[kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8][(w + (lane >> 4)) * 8]);\n                mma16816(o[w], a0, a1, a2, a3, b0, b1);\n                mma16816(o[w + 1], a0, a1, a2, a3, b2, b3);\n            }}\n        }}"
+        "#pragma unroll\n            for (int w = 0; w < {ntv}; w += 2) {{\n                unsigned b0, b1, b2, b3;\n                ldsm4t(b0, b1, b2, b3, &Vs[kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8][(w + (lane >> 4)) * 8]);\n                {m0}\n                {m1}\n            }}\n        }}"
     );
     if single {
         k += "    {\n        const int j0 = 0;\n";
@@ -536,12 +558,13 @@ fn multi_pass_stats(nt: usize) -> (String, String) {
         stats,
         "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ cm0 = fmaxf(cm0, fmaxf(sc[u][0], sc[u][1])); cm1 = fmaxf(cm1, fmaxf(sc[u][2], sc[u][3])); }}"
     );
+    stats += "        const float cn0 = cm0 * -L2E, cn1 = cm1 * -L2E;\n";
     let _ = writeln!(
         stats,
         "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
     );
     stats += "            float x = sc[u][e];\n";
-    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : __expf(x - cm0); else cs1 += x == (-SM_INF) ? 0.0f : __expf(x - cm1);\n";
+    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : ex2(__fmaf_rn(x, L2E, cn0)); else cs1 += x == (-SM_INF) ? 0.0f : ex2(__fmaf_rn(x, L2E, cn1));\n";
     stats += "        } }\n";
     stats +=
         "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - cm0)) + cs0; m0 = cm0;\n";
@@ -556,7 +579,7 @@ fn multi_pass_stats(nt: usize) -> (String, String) {
     combine += "        mo = __shfl_xor_sync(0xffffffffu, m1, off); lo = __shfl_xor_sync(0xffffffffu, l1, off);\n";
     combine += "        mn = fmaxf(m1, mo);\n";
     combine += "        l1 = (m1 == (-SM_INF) ? l1 * 0.0f : l1 * __expf(m1 - mn)) + (mo == (-SM_INF) ? lo * 0.0f : lo * __expf(mo - mn)); m1 = mn;\n";
-    combine += "    }\n    inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
+    combine += "    }\n    inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n    const float nm0 = m0 * -L2E, nm1 = m1 * -L2E;\n";
     (stats, combine)
 }
 
@@ -574,11 +597,12 @@ fn one_pass_stats(nt: usize) -> String {
     );
     single_stats += "        m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 1)); m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 2));\n";
     single_stats += "        m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 1)); m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 2));\n";
+    single_stats += "        const float nm0 = m0 * -L2E, nm1 = m1 * -L2E;\n";
     let _ = writeln!(
         single_stats,
         "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
     );
-    single_stats += "            float ev = __expf(sc[u][e] - (e < 2 ? m0 : m1));\n";
+    single_stats += "            float ev = ex2(__fmaf_rn(sc[u][e], L2E, e < 2 ? nm0 : nm1));\n";
     single_stats += "            sc[u][e] = ev;\n            if (e < 2) l0 += ev; else l1 += ev;\n        } }\n";
     single_stats += "        l0 += __shfl_xor_sync(0xffffffffu, l0, 1); l0 += __shfl_xor_sync(0xffffffffu, l0, 2);\n";
     single_stats += "        l1 += __shfl_xor_sync(0xffffffffu, l1, 1); l1 += __shfl_xor_sync(0xffffffffu, l1, 2);\n";
