@@ -198,6 +198,14 @@ pub(super) fn render(
     let fill = |i: usize, dst: &str, rows: usize, valid: Option<&str>, row0: &str| {
         let (name, len, padded) = [("q", d, dp), ("k", d, dp), ("v", dv, dvp)][i];
         let async_ = i > 0 && cp[i - 1];
+        // the element's (or 8 elements') conditions: a valid row, a column below len
+        let ok = [
+            valid.map(String::from),
+            (len < padded).then(|| format!("c < {len}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
         if !c.vec[i] {
             let e = format!(
                 "{name}p[{name}b + (long long)({row0} + r) * st.{name}[2] + c * st.{name}[3]]"
@@ -207,13 +215,6 @@ pub(super) fn render(
             } else {
                 format!("to_16bit({e}, {bf})")
             };
-            let ok = [
-                valid.map(String::from),
-                (len < padded).then(|| format!("c < {len}")),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>();
             let v = if ok.is_empty() {
                 e
             } else {
@@ -235,13 +236,6 @@ pub(super) fn render(
             )
         };
         let zero = format!("*reinterpret_cast<uint4*>(&{dst}[r][c]) = make_uint4(0u, 0u, 0u, 0u);");
-        let ok = [
-            valid.map(String::from),
-            (len < padded).then(|| format!("c < {len}")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
         let body = if ok.is_empty() {
             load
         } else {
@@ -252,11 +246,10 @@ pub(super) fn render(
             // each thread keeps its column and steps down the rows
             let step = threads / per;
             let guard = if rows.is_multiple_of(step) {
-                ""
+                String::new()
             } else {
-                "if (r < R_) "
+                format!("if (r < {rows}) ")
             };
-            let guard = guard.replace("R_", &rows.to_string());
             format!(
                 "    {{ const int c = (tid % {per}) * 8, r0 = tid / {per}; const auto* src0 = {name}p + {name}b + (long long)({row0} + r0) * st.{name}[2] + c; const long long rs = {step} * st.{name}[2];\n#pragma unroll\n    for (int it = 0; it < {}; ++it) {{ const int r = r0 + it * {step}; const auto* src = src0 + it * rs; {guard}{{ {body} }} }} }}\n",
                 rows.div_ceil(step)
