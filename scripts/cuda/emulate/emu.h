@@ -23,6 +23,8 @@
 struct EmuDim3 { unsigned x = 0; };
 struct alignas(16) uint4 { unsigned x, y, z, w; };
 struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(8) float2 { float x, y; };
+inline float2 make_float2(float x, float y) { return float2{x, y}; }
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 inline thread_local EmuDim3 threadIdx, blockIdx;
 inline EmuDim3 blockDim{128}, gridDim{1};
@@ -112,6 +114,21 @@ inline void emu_ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, c
     for (int i = 0; i < 4; ++i) {
         unsigned short lo = g_ldsm[w][8 * i + 2 * (l % 4)][l / 4], hi = g_ldsm[w][8 * i + 2 * (l % 4) + 1][l / 4];
         r[i] = (unsigned)lo | ((unsigned)hi << 16);
+    }
+    g_warp_bar[w]->arrive_and_wait();
+    r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3];
+}
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16 (untransposed): lanes 8i..8i+7 post tile i's row
+// addresses; lane l takes tile i's elements (row l / 4, columns 2 (l % 4) and the next)
+inline void emu_ldsm4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) {
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    if (reinterpret_cast<uintptr_t>(p) % 16) { std::fprintf(stderr, "ldmatrix row address not 16-byte aligned\n"); std::abort(); }
+    g_ldsm[w][l] = p;
+    g_warp_bar[w]->arrive_and_wait();
+    unsigned r[4];
+    for (int i = 0; i < 4; ++i) {
+        const unsigned short* row = g_ldsm[w][8 * i + l / 4];
+        r[i] = (unsigned)row[2 * (l % 4)] | ((unsigned)row[2 * (l % 4) + 1] << 16);
     }
     g_warp_bar[w]->arrive_and_wait();
     r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3];

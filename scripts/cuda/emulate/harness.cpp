@@ -2,7 +2,8 @@
 // CUDA stubs of emu.h, against a double-precision reference with the kernel's 16-bit
 // roundings of q, k, v and p. Inputs: random q, k, v in the BERT layout ([b, s, h, d] read
 // through [0, 2, 1, 3], output [b, s, h, dv]) or dense with k stored [b, h, d, skv]; a
-// bool mask [b, 1, 1, skv] (or per row [b, 1, sq, skv]) with the last batch fully masked.
+// bool mask [b, 1, 1, skv] (or per row [b, 1, sq, skv], or per row broadcast over the keys
+// [b, 1, sq, 1]) with the last batch fully masked.
 // The FIdx block is filled as fused::leaf_index does. Exit status 0 when every output
 // matches within the output type's rounding and every fully masked row is 0.
 #include "emu.h"
@@ -61,7 +62,7 @@ vector<int> leaf_index(const vector<ll>& out, const vector<vector<ll>>& leaf_sha
 }
 
 int main(int argc, char** argv) {
-    // args: b h sq layout(0 bert [b,s,h,d], 1 dense q/v + k stored [b,h,d,skv] + dense out) maskkind(0 [b,1,1,skv], 1 [b,1,sq,skv]) seed
+    // args: b h sq layout(0 bert [b,s,h,d], 1 dense q/v + k stored [b,h,d,skv] + dense out) maskkind(0 [b,1,1,skv], 1 [b,1,sq,skv], 2 [b,1,sq,1]) seed
     int B = atoi(argv[1]), H = atoi(argv[2]), SQ = atoi(argv[3]), layout = atoi(argv[4]), mk = atoi(argv[5]), seed = atoi(argv[6]);
     const int D = KD, DV = KDV, N = KN;
     std::mt19937 rng(seed);
@@ -86,13 +87,14 @@ int main(int argc, char** argv) {
     for (auto& x : k) x = enc<K_T>(U(rng) * 2.f);
     for (auto& x : v) x = enc<V_T>(U(rng));
     // mask
-    vector<ll> mshape = mk == 0 ? vector<ll>{B, 1, 1, N} : vector<ll>{B, 1, SQ, N};
+    vector<ll> mshape = mk == 0 ? vector<ll>{B, 1, 1, N} : mk == 1 ? vector<ll>{B, 1, SQ, N} : vector<ll>{B, 1, SQ, 1};
     ll mn = 1; for (ll x : mshape) mn *= x;
     vector<unsigned char> mask(mn);
     std::uniform_real_distribution<float> U01(0.f, 1.f);
     for (ll i = 0; i < mn; ++i) { int bb = (int)(i / (mn / B)); mask[i] = (bb == 1) ? 0 : (U01(rng) < 0.25f ? 0 : 1); }
     // batch 0: make sure its first key is kept (and, for a per-row mask, one row fully masked)
     if (mk == 1 && SQ > 3) for (int j = 0; j < N; ++j) mask[(ll)3 * N + j] = 0;  // batch 0, query 3 fully masked
+    if (mk == 2 && SQ > 3) mask[3] = 0;
     float zero = 0.f, ninf = -INFINITY, zero2 = 0.f;
     FIdx fi;
     vector<int> acc = leaf_index({B, H, SQ, N}, {mshape, {1}, {1}, {1}}, fi);
@@ -102,6 +104,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < fi.rank; ++i) std::printf("%d%s", fi.st[0][i], i + 1 < fi.rank ? ", " : "");
     std::printf("] access %d %d %d %d\n", acc[0], acc[1], acc[2], acc[3]);
     if (acc != vector<int>{2, 1, 1, 1}) { std::printf("access differs from the rendered kernel's (Strided, Scalar x3)\n"); return 3; }
+    // the key stride compiled into the tensor-core variant: the mask's last merged stride
+    if (KS0 >= 0 && fi.st[0][fi.rank - 1] != KS0) { std::printf("mask key stride %d, compiled in %d\n", fi.st[0][fi.rank - 1], KS0); return 3; }
 
     float alpha = 1.0f / std::sqrt((float)D);
     vector<OUT_T> y(on);
@@ -137,7 +141,7 @@ int main(int argc, char** argv) {
             for (int t = 0; t < D; ++t)
                 s += as16(q[b * st.q[0] + h * st.q[1] + i * st.q[2] + t * st.q[3]]) * as16(k[b * st.k[0] + h * st.k[1] + j * st.k[2] + t * st.k[3]]);
             s *= alpha;
-            ll mi = mk == 0 ? (ll)b * N + j : ((ll)b * SQ + i) * N + j;
+            ll mi = mk == 0 ? (ll)b * N + j : mk == 1 ? ((ll)b * SQ + i) * N + j : (ll)b * SQ + i;
             sc[j] = mask[mi] ? s : -INFINITY;
             if (mask[mi]) all_masked = false;
         }

@@ -41,21 +41,39 @@ if mma:
     k = k.replace('{ return *reinterpret_cast<const unsigned*>(p); }', '{ unsigned u; std::memcpy(&u, p, 4); return u; }')
     ld = re.search(r'__device__ __forceinline__ void ldsm4t\(.*\n', k)
     k = k.replace(ld.group(0), 'inline void ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { emu_ldsm4t(r0, r1, r2, r3, p); }\n')
+    # cvt.rn.{f16,bf16}x2.f32 -> to_16bit of each half; cp.async -> a synchronous copy
+    # (its commit and wait: nothing; the barriers after them remain)
+    emu = {
+        'pack2': 'inline unsigned pack2(float lo, float hi) { return (unsigned)to_16bit(lo, %d) | ((unsigned)to_16bit(hi, %d) << 16); }\n' % (bfm, bfm),
+        'mma16816z': 'inline void mma16816z(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) { d[0] = d[1] = d[2] = d[3] = 0.0f; emu_mma16816(d, a0, a1, a2, a3, b0, b1, %d); }\n' % bfm,
+        'ldsm4': 'inline void ldsm4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { emu_ldsm4(r0, r1, r2, r3, p); }\n',
+        'ex2': 'inline float ex2(float x) { return exp2f(x); }\n',
+        'cp16': 'inline void cp16(unsigned short* dst, const unsigned short* src) { std::memcpy(dst, src, 16); }\n',
+        'cp_commit': 'inline void cp_commit() {}\n',
+        'cp_wait0': 'inline void cp_wait0() {}\n',
+        'cp_wait1': 'inline void cp_wait1() {}\n',
+    }
+    for name, body in emu.items():
+        m = re.search(r'__device__ __forceinline__ \w+ %s\(.*\n' % name, k)
+        assert m, name
+        k = k.replace(m.group(0), body)
 assert 'asm' not in k
 k, nsh = re.subn(r'__shared__\s+(?:__align__\(\d+\)\s+)?(\w+(?: \w+)?)\s+(\w+)\[([^\]]+)\]\[([^\]]+)\];', r'static Chk2<\1, (\3), (\4)> \2;', k)
-assert nsh == 3, nsh
+assert nsh in (2, 3), nsh
 assert '__shared__' not in k
 open(os.path.join(outdir, 'kernel.inc'), 'w').write(k)
 
 sig = re.search(r'fused_attention\(([^)]*)\)', k).group(1)
 ps = [p.strip() for p in sig.split(',')]
 def ty(p):
-    return p.replace('const', '').replace('*', '').rsplit(' ', 1)[0].strip()
+    return ' '.join(p.replace('const', '').replace('__restrict__', '').replace('*', '').split()[:-1])
 consts = re.search(r'const int D = (\d+), DV = (\d+), n = (\d+)', k)
 rows = int(re.search(r'R = (\d+)', k).group(1))
 threads = int(re.search(r'__launch_bounds__\((\d+)\)', k).group(1))
 bf = int(re.search(r'round16\(float v\) \{ return from16\(to_16bit\(v, (\d)\)', k).group(1))
-nleaf = sum(1 for p in ps if re.match(r'const \w+( \w+)?\* x\d', p))
+nleaf = sum(1 for p in ps if re.match(r'const \w+( \w+)?\*( __restrict__)? x\d', p))
+# the mask's (leaf 0's) compiled-in key stride, -1 where none is compiled in
+ks = re.search(r'const int S0 = (-?\d+);', k)
 cfg = f'''#define OUT_T {ty(ps[0])}
 #define Q_T {ty(ps[1])}
 #define K_T {ty(ps[2])}
@@ -67,6 +85,7 @@ cfg = f'''#define OUT_T {ty(ps[0])}
 #define NLEAF {nleaf}
 #define KR {rows}
 #define KT {threads}
+#define KS0 {ks.group(1) if ks else -1}
 '''
 open(os.path.join(outdir, 'config.h'), 'w').write(cfg)
 print(cfg)

@@ -15,7 +15,8 @@ mkdir -p "$W/kern"
 (cd ../../.. && SMELT_DUMP_ATTENTION="$W/kern" cargo test -q -p smelt-cuda --lib \
     renders_and_compiles_a_bert_attention >/dev/null)
 # variant -> cases "b,h,sq,layout,mask" (layout 1: dense q/v/out, k stored [b,h,d,skv];
-# mask 1: a per-row mask [b,1,sq,skv] with one row fully masked; batch 1 fully masked)
+# mask 1: a per-row mask [b,1,sq,skv] with one row fully masked, mask 2: a per-row mask
+# [b,1,sq,1] broadcast over the keys, one row fully masked; batch 1 fully masked)
 declare -A CASES=(
   [d64_dv64_n128_f32in]="2,3,128,0,0 2,3,128,1,1 2,3,77,0,0 1,2,16,0,0"
   [d64_dv64_n128_f16in]="2,3,128,0,0 2,3,128,1,1 2,3,77,0,1"
@@ -26,14 +27,20 @@ declare -A CASES=(
   [d32_dv32_n300_f16in]="2,3,50,0,0 2,2,300,1,1"
   [d48_dv80_n100_mix]="2,3,100,0,0 2,3,33,1,1"
   [d80_dv24_n33_f32in]="2,3,33,0,0 2,3,17,1,1"
+  [d64_dv96_n128_f16in]="2,3,128,0,0 2,3,45,1,1"
 )
 fail=0
 # each variant also on tensor cores: _tcs with every case, _tc (16-byte loads of q, k
-# and v, contiguous rows) with the layout-0 cases
+# and v, contiguous rows, column pairs stored) with the layout-0 cases; the mask's key
+# stride is compiled in: 1 there, 0 in _tcb (as _tc, mask 2: [b,1,sq,1]); _tc4: _tc at
+# four warps
 for v in "${!CASES[@]}"; do
   CASES[${v}_tcs]=${CASES[$v]}
   CASES[${v}_tc]=$(for c in ${CASES[$v]}; do if [[ $c == *,*,*,0,* ]]; then echo -n "$c "; fi; done)
 done
+CASES[d40_dv40_n77_f16in_tcb]="2,3,77,0,2 2,2,5,0,2"
+CASES[d32_dv32_n300_f16in_tcb]="2,3,50,0,2 2,2,300,0,2"
+CASES[d64_dv64_n128_f16in_tc4]="2,3,128,0,0 2,3,77,0,1"
 for v in "${!CASES[@]}"; do
   d="$W/build/$v"
   python3 prep.py "$W/kern/$v.cu" "$d" >/dev/null

@@ -18,7 +18,7 @@ use crate::cuda::device::Func;
 use crate::cuda::stream::Stream;
 use crate::cuda::tensor::GpuTensor;
 use crate::plan::fuse::{Fusion, Ty};
-use crate::plan::{broadcast_shape, dense_strides, i32_of, MAX_RANK};
+use crate::plan::{broadcast_shape, broadcast_strides, dense_strides, i32_of, MAX_RANK};
 use smelt_core::{DType, Error, Result};
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -81,9 +81,10 @@ fn output_layout(o_dims: [usize; 4], inv: Option<[usize; 4]>) -> (Vec<usize>, [i
     }
 }
 
-/// Compiled kernels by (fusion index, leaf accesses, the compiled-in constants).
+/// Compiled kernels by (fusion index, leaf accesses, the leaves' compiled-in key strides,
+/// the compiled-in constants).
 #[derive(Default)]
-pub(crate) struct Kernels(HashMap<(usize, Vec<Access>, Consts), Func>);
+pub(crate) struct Kernels(HashMap<(usize, Vec<Access>, Vec<i64>, Consts), Func>);
 
 /// What a kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +101,9 @@ pub(super) struct Consts {
     /// q, k, v: rows contiguous and every row start 16-byte aligned (the tensor-core
     /// variant loads them 16 bytes at a time).
     pub vec: [bool; 3],
+    /// The output's columns contiguous, its row starts even and 8-byte aligned, dv even
+    /// (the tensor-core variant stores two adjacent columns at once).
+    pub pair: bool,
 }
 
 /// The kernel's groups: the group before the softmax with the index of its leaf that is
@@ -143,8 +147,12 @@ pub(crate) fn run(
     if d == 0 || dv == 0 || skv == 0 || d > MAX_HEAD || dv > MAX_HEAD {
         return unsupported(format!("heads of {d} and {dv}, {skv} keys"));
     }
+    // 8 elements are 16 bytes or more, so rows 8-element aligned are 16-byte aligned
+    let vec = [(q.t, qd, qs), (k.t, kd, ks), (v.t, vd, vs)].map(|(t, dims, st)| {
+        st[3] == 1 && dims[3] % 8 == 0 && st[..3].iter().all(|&x| x % 8 == 0) && t.ptr() % 16 == 0
+    });
     let tc = (s.dev.capability().0 >= 8 && !crate::exec::env_flag_off("SMELT_ATTENTION_TC"))
-        .then(|| super::fused_attention_tc::shape(b * h, sq, skv, d, dv))
+        .then(|| super::fused_attention_tc::shape(b * h, sq, skv, d, dv, !vec[0]))
         .flatten();
     if tc.is_none() && ROWS * d + CHUNK * (d.max(dv) + 1) + ROWS * skv > SMEM_FLOATS {
         return unsupported(format!("{skv} keys of {d} do not fit in shared memory"));
@@ -204,21 +212,30 @@ pub(crate) fn run(
         bf: bits16 == DType::BF16,
         out16: out16.is_some(),
         tc,
-        // 8 elements are 16 bytes or more, so rows 8-element aligned are 16-byte aligned
-        vec: [(q.t, qd, qs), (k.t, kd, ks), (v.t, vd, vs)].map(|(t, dims, st)| {
-            tc.is_some()
-                && st[3] == 1
-                && dims[3] % 8 == 0
-                && st[..3].iter().all(|&x| x % 8 == 0)
-                && t.ptr() % 16 == 0
-        }),
+        vec: vec.map(|v| v && tc.is_some()),
+        pair: tc.is_some()
+            && os[3] == 1
+            && os[..3].iter().all(|&x| x % 2 == 0)
+            && dv % 2 == 0
+            && y.ptr() % 8 == 0,
     };
-    let func = match kernels.0.get(&(k_idx, access.clone(), consts)) {
+    // the tensor-core variant compiles in each leaf's stride along the keys (the last of
+    // its merged dims when there are several keys; with one, any)
+    let key_stride: Vec<i64> = match tc {
+        Some(_) if skv > 1 => leaves
+            .iter()
+            .map(|x| broadcast_strides(x.shape(), &scores)[3])
+            .collect(),
+        Some(_) => vec![0; leaves.len()],
+        None => Vec::new(),
+    };
+    let key = (k_idx, access, key_stride, consts);
+    let func = match kernels.0.get(&key) {
         Some(&f) => f,
         None => {
-            let src = render(&consts, groups, &types, &access);
+            let src = render(&consts, groups, &types, &key.1, &key.2);
             let f = s.dev.generated(&src, "fused_attention")?;
-            kernels.0.insert((k_idx, access, consts), f);
+            kernels.0.insert(key, f);
             f
         }
     };
@@ -252,10 +269,19 @@ pub(crate) fn run(
 
 /// The kernel source: `fused_attention(OUT* y, const Q* q, const K* k, const V* v,
 /// const T0* x0, .., int B, int H, int SQ, float alpha, AStr st, FIdx s)`; on devices
-/// with tensor cores (`c.tc`), `super::fused_attention_tc`'s.
-fn render(c: &Consts, groups: &Groups, types: &[Ty], access: &[Access]) -> String {
+/// with tensor cores (`c.tc`), `super::fused_attention_tc`'s, with the strided leaves'
+/// strides along the keys `key_stride` compiled in.
+fn render(
+    c: &Consts,
+    groups: &Groups,
+    types: &[Ty],
+    access: &[Access],
+    key_stride: &[i64],
+) -> String {
     if let Some((warps, chunk)) = c.tc {
-        return super::fused_attention_tc::render(c, warps, chunk, groups, types, access);
+        return super::fused_attention_tc::render(
+            c, warps, chunk, groups, types, access, key_stride,
+        );
     }
     let nl = types.len();
     let dm = c.d.max(c.dv);
@@ -406,7 +432,8 @@ pub(super) fn stored(c: &Consts, v: &str) -> String {
     }
 }
 
-/// The kernel's signature up to its opening brace, for blocks of `threads`.
+/// The kernel's signature up to its opening brace, for blocks of `threads` (the output
+/// never overlaps an input, so every pointer is `__restrict__`).
 pub(super) fn signature(c: &Consts, types: &[Ty], threads: usize) -> String {
     let src = |i: usize| {
         if c.src16[i] {
@@ -416,14 +443,14 @@ pub(super) fn signature(c: &Consts, types: &[Ty], threads: usize) -> String {
         }
     };
     let mut k = format!(
-        "extern \"C\" __global__ void __launch_bounds__({threads}) fused_attention({}* y, const {}* qp, const {}* kp, const {}* vp",
+        "extern \"C\" __global__ void __launch_bounds__({threads}) fused_attention({}* __restrict__ y, const {}* __restrict__ qp, const {}* __restrict__ kp, const {}* __restrict__ vp",
         out_type(Ty::F32, c.out16.then_some(DType::F16)),
         src(0),
         src(1),
         src(2)
     );
     for (j, t) in types.iter().enumerate() {
-        let _ = write!(k, ", const {}* x{j}", super::fused::ctype(*t));
+        let _ = write!(k, ", const {}* __restrict__ x{j}", super::fused::ctype(*t));
     }
     k += ", int B, int H, int SQ, float alpha, AStr st, FIdx s) {\n";
     k
@@ -553,8 +580,9 @@ mod tests {
                 out16,
                 tc: None,
                 vec: [false; 3],
+                pair: false,
             };
-            let src = render(&c, &gr, &types, &access);
+            let src = render(&c, &gr, &types, &access, &[]);
             assert!(src.contains("const int D = 64, DV = 64, n = 128"), "{src}");
             assert!(src.contains("float v[4];"), "{src}");
             assert!(src.contains("ob0 + j * s.st[0][s.rank - 1]"), "{src}");
@@ -565,7 +593,7 @@ mod tests {
         // SMELT_DUMP_ATTENTION=<dir>: the variants scripts/cuda/emulate runs on the CPU
         // (d, dv, keys, 16-bit q/k/v, bf16, 16-bit output)
         type Variant = (&'static str, usize, usize, usize, [bool; 3], bool, bool);
-        let variants: [Variant; 9] = [
+        let variants: [Variant; 10] = [
             ("d64_dv64_n128_f32in", 64, 64, 128, [false; 3], false, false),
             ("d64_dv64_n128_f16in", 64, 64, 128, [true; 3], false, true),
             (
@@ -591,18 +619,31 @@ mod tests {
                 true,
             ),
             ("d80_dv24_n33_f32in", 80, 24, 33, [false; 3], false, false),
+            // two chunks of 64 keys (v rows over 64), none checked
+            ("d64_dv96_n128_f16in", 64, 96, 128, [true; 3], false, true),
         ];
-        // each also as the tensor-core variant, with 4, 1 or 2 warps per block
+        // each also as the tensor-core variant, with 4, 1 or 2 warps per block: _tc loads
+        // q, k, v 16 bytes at a time and stores column pairs, _tcs an element at a time; the
+        // mask's key stride compiled in as 1 ([b, 1, 1, skv] or [b, 1, sq, skv]), for _tcb
+        // (as _tc) as 0 (a mask [b, 1, sq, 1] broadcast over the keys); _tc4: _tc at four warps
         for (v, (name, d, dv, skv, src16, bf, out16)) in variants.into_iter().enumerate() {
-            let (_, ch) = super::super::fused_attention_tc::shape(1 << 20, 1, skv, d, dv)
-                .expect("a tensor-core shape");
-            // (tensor cores, 16-byte loads): _tc loads 16 bytes, _tcs an element at a time
             let w = [4, 1, 2][v % 3];
-            for (tc, vec, tag) in [
-                (None, false, ""),
-                (Some((w, ch)), true, "_tc"),
-                (Some((w, ch)), false, "_tcs"),
-            ] {
+            let mut tags = vec![(None, false, 1, ""), (Some(w), true, 1, "_tc")];
+            tags.push((Some(w), false, 1, "_tcs"));
+            if matches!(name, "d40_dv40_n77_f16in" | "d32_dv32_n300_f16in") {
+                tags.push((Some(w), true, 0, "_tcb"));
+            }
+            if name == "d64_dv64_n128_f16in" {
+                // BERT-base's (batch 32: four warps)
+                tags.push((Some(4), true, 1, "_tc4"));
+            }
+            for (tc, vec, mask_key_stride, tag) in tags {
+                let tc = tc.map(|w| {
+                    let (_, ch) =
+                        super::super::fused_attention_tc::shape(1 << 20, 1, skv, d, dv, !vec)
+                            .expect("a tensor-core shape");
+                    (w, ch)
+                });
                 let c = Consts {
                     d,
                     dv,
@@ -612,8 +653,10 @@ mod tests {
                     out16,
                     tc,
                     vec: [vec; 3],
+                    pair: vec,
                 };
-                let src = render(&c, &gr, &types, &access);
+                let key_stride = [mask_key_stride, 0, 0, 0];
+                let src = render(&c, &gr, &types, &access, &key_stride);
                 if let Some(dir) = std::env::var_os("SMELT_DUMP_ATTENTION") {
                     let path = std::path::Path::new(&dir).join(format!("{name}{tag}.cu"));
                     std::fs::write(&path, &src).unwrap_or_else(|e| panic!("{path:?}: {e}"));
