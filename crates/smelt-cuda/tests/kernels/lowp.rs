@@ -321,12 +321,6 @@ fn conv_chain(n: usize, c: usize, hw: usize) {
         println!("no cuDNN: the convs run on im2col + GEMM in f32");
     }
     let stores = |_| smelt_cuda::cudnn_available().then_some(3);
-    run_16bit_against_cpu(
-        &g,
-        "conv chain",
-        &mut rng,
-        (&[8, 64, 56, 56], 1.0),
-        tol,
-        stores,
-    );
+    let what = format!("conv chain [{n}, {c}, {hw}, {hw}]");
+    run_16bit_against_cpu(&g, &what, &mut rng, (&[n, c, hw, hw], 1.0), tol, stores);
 }
