@@ -1,15 +1,22 @@
 //! Conv through cuDNN (1 to 3 spatial dims, any groups, symmetric pads) where the stream
 //! has a cuDNN handle; `Ok(None)` hands the node to the im2col + GEMM / direct kernels.
 //! Precision: tf32 (tensor ops on f32 data) for every conv, fp32 (FMA math) for 3-d ones
-//! only. fp16 / bf16: large convs (at least [`TENSOR_OP_MACS`] multiply-adds, and every
-//! 3-d one) run as tf32, whose operands keep fp16's 10-bit mantissa while x and y stay
-//! f32; the rest use im2col + GEMM on 16-bit operands (faster for small convs).
-//! 16-bit data in cuDNN (x, w and y) measured no faster on ResNet-50 at batch 32 (H200,
-//! 4.76 ms against 4.64 ms for tf32, the conversions included) and rounding every conv
-//! output to 16 bits took the golden OCR models past their fp16 tolerance.
-//! `SMELT_CONV_16BIT=gemm` keeps every 2-d fp16 / bf16 conv on im2col + GEMM.
-//! The bias and a fused ReLU: in cuDNN's fused call where the plan says so (large
-//! outputs, by timing; see `crate::cuda::cudnn`), else a `channel_bias_f32` pass.
+//! only. fp16 / bf16:
+//! - a 2-d conv whose output the store plan keeps in 16 bits (its readers are convs,
+//!   element-wise groups and GEMMs, see `exec/lowp.rs`) runs with 16-bit x, w and y from
+//!   [`DATA_16BIT_MACS`] multiply-adds (`conv_16bit`): a chain of such convs and the groups
+//!   between them never converts (ResNet-50 at batch 32: 2.69 ms, 4.12 ms as tf32 on f32
+//!   data, H200). Converting around each conv instead measured no faster (4.76 ms), hence
+//!   only for chains;
+//! - other large convs (at least [`TENSOR_OP_MACS`] multiply-adds, and every 3-d one) run
+//!   as tf32, whose operands keep fp16's 10-bit mantissa while x and y stay f32;
+//! - the rest use im2col + GEMM on 16-bit operands (faster for small convs).
+//!
+//! A 16-bit x reaching an f32 path is widened first. `SMELT_CONV_16BIT=gemm` keeps every
+//! 2-d fp16 / bf16 conv on im2col + GEMM. The bias and a fused ReLU: in cuDNN's fused call
+//! where the plan says so (f32 data, large outputs, by timing; see `crate::cuda::cudnn`),
+//! else a pass over y (`channel_bias_f32`, or `channel_bias_16x8` / `channel_bias_16` on
+//! 16-bit y, the sum in f32 rounded once).
 
 use super::geom;
 use super::linalg::operand;
@@ -55,7 +62,8 @@ pub(super) fn conv(
     // algorithms measured 2-6x slower than it on ResNet-50 (H200, cuDNN 9.14)
     let macs = (n * m * g.output.iter().product::<usize>()) as f64
         * (ws[1..].iter().product::<usize>()) as f64;
-    if let Some(d) = out16.filter(|_| xs.len() == 4 && macs >= DATA_16BIT_MACS) {
+    if let Some(d) = out16.filter(|_| xs.len() == 4 && macs >= DATA_16BIT_MACS && !gemm_for_16bit())
+    {
         if let Some(y) = conv_16bit(s, dnn, a, x, w, bias, relu, &g, &out, d)? {
             return Ok(Some(y));
         }
