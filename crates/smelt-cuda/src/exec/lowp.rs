@@ -494,7 +494,7 @@ mod tests {
         let d = Dim::Fixed;
         let x = b.placeholder("x", DType::F32, &[d(1), d(4), d(6), d(6)]);
         let pads = Attributes::new().with("pads", Attr::Ints(vec![1, 1, 1, 1]));
-        let mut conv = |b: &mut GraphBuilder, v, i: usize| {
+        let conv = |b: &mut GraphBuilder, v, i: usize| {
             let w = b.constant(
                 &format!("w{i}"),
                 Tensor::from_vec(vec![4, 4, 3, 3], vec![0.1f32; 144]).unwrap(),
