@@ -35,9 +35,10 @@ pub(crate) enum Access {
 /// form, leaves given in 16 bits, output in 16 bits), so a launch does not render and hash
 /// the group's source again.
 #[derive(Default)]
-pub(crate) struct Kernels(
-    std::collections::HashMap<(usize, Vec<Access>, bool, Vec<bool>, bool), Func>,
-);
+pub(crate) struct Kernels(std::collections::HashMap<KernelKey, Func>);
+
+/// (group index, leaf accesses, vector form, leaves in 16 bits, output in 16 bits).
+type KernelKey = (usize, Vec<Access>, bool, Vec<bool>, bool);
 
 /// Runs group `f` (index `k` in its plan, the key into `kernels`) on its leaves (device tensors in `f.leaves` order); returns the
 /// root's output, an f32 result stored as 16-bit `out16` (F16 or BF16) when given. An f32
