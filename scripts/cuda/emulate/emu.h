@@ -101,35 +101,31 @@ inline void emu_mma16816(float* d, unsigned a0, unsigned a1, unsigned a2, unsign
     for (int e = 0; e < 4; ++e) d[e] = out[e];
 }
 
-// ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16: lanes 8i..8i+7 post tile i's row
-// addresses; lane l takes tile i's elements (row 2 (l % 4), column l / 4) and (row
-// 2 (l % 4) + 1, same column) into ri
+// ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16: lanes 8i..8i+7 post tile i's row
+// addresses; untransposed, lane l takes tile i's elements (row l / 4, columns 2 (l % 4) and
+// the next) into ri; transposed, (row 2 (l % 4), column l / 4) and (the next row, same
+// column)
 inline const unsigned short* g_ldsm[4][32];
-inline void emu_ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) {
+inline void emu_ldsm(bool trans, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) {
     int w = threadIdx.x >> 5, l = threadIdx.x & 31;
     if (reinterpret_cast<uintptr_t>(p) % 16) { std::fprintf(stderr, "ldmatrix row address not 16-byte aligned\n"); std::abort(); }
     g_ldsm[w][l] = p;
     g_warp_bar[w]->arrive_and_wait();
     unsigned r[4];
     for (int i = 0; i < 4; ++i) {
-        unsigned short lo = g_ldsm[w][8 * i + 2 * (l % 4)][l / 4], hi = g_ldsm[w][8 * i + 2 * (l % 4) + 1][l / 4];
+        unsigned short lo, hi;
+        if (trans) {
+            lo = g_ldsm[w][8 * i + 2 * (l % 4)][l / 4];
+            hi = g_ldsm[w][8 * i + 2 * (l % 4) + 1][l / 4];
+        } else {
+            const unsigned short* row = g_ldsm[w][8 * i + l / 4];
+            lo = row[2 * (l % 4)];
+            hi = row[2 * (l % 4) + 1];
+        }
         r[i] = (unsigned)lo | ((unsigned)hi << 16);
     }
     g_warp_bar[w]->arrive_and_wait();
     r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3];
 }
-// ldmatrix.sync.aligned.m8n8.x4.shared.b16 (untransposed): lanes 8i..8i+7 post tile i's row
-// addresses; lane l takes tile i's elements (row l / 4, columns 2 (l % 4) and the next)
-inline void emu_ldsm4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) {
-    int w = threadIdx.x >> 5, l = threadIdx.x & 31;
-    if (reinterpret_cast<uintptr_t>(p) % 16) { std::fprintf(stderr, "ldmatrix row address not 16-byte aligned\n"); std::abort(); }
-    g_ldsm[w][l] = p;
-    g_warp_bar[w]->arrive_and_wait();
-    unsigned r[4];
-    for (int i = 0; i < 4; ++i) {
-        const unsigned short* row = g_ldsm[w][8 * i + l / 4];
-        r[i] = (unsigned)row[2 * (l % 4)] | ((unsigned)row[2 * (l % 4) + 1] << 16);
-    }
-    g_warp_bar[w]->arrive_and_wait();
-    r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3];
-}
+inline void emu_ldsm4t(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { emu_ldsm(true, r0, r1, r2, r3, p); }
+inline void emu_ldsm4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const unsigned short* p) { emu_ldsm(false, r0, r1, r2, r3, p); }

@@ -302,11 +302,8 @@ fn render(
     );
     k += "    __shared__ float Qs[R][D];\n    __shared__ float KV[C][DM + 1];\n";
     k += "    __shared__ float Ss[R][n];\n";
-    k += "    int tiles = (SQ + R - 1) / R, tile = blockIdx.x % tiles, bh = blockIdx.x / tiles;\n";
-    k += "    int hh = bh % H, bb = bh / H, q0 = tile * R, tid = threadIdx.x;\n";
+    k += BLOCK_BASES;
     k += "    int warp = tid >> 5, lane = tid & 31;\n";
-    k += "    long long qb = bb * st.q[0] + hh * st.q[1], kb = bb * st.k[0] + hh * st.k[1];\n";
-    k += "    long long vb = bb * st.v[0] + hh * st.v[1], ob = bb * st.o[0] + hh * st.o[1];\n";
     // q rows
     let _ = writeln!(
         k,
@@ -422,6 +419,15 @@ pub(super) fn header(c: &Consts, nl: usize) -> String {
     let _ = writeln!(k, "{bf})); }}");
     k
 }
+
+/// The block's tile of R query rows of one (b, h), `tid`, and the (b, h) offsets of q, k, v
+/// and the output: the first lines of every variant's body.
+pub(super) const BLOCK_BASES: &str =
+    "    int tiles = (SQ + R - 1) / R, tile = blockIdx.x % tiles, bh = blockIdx.x / tiles;
+    int hh = bh % H, bb = bh / H, q0 = tile * R, tid = threadIdx.x;
+    long long qb = bb * st.q[0] + hh * st.q[1], kb = bb * st.k[0] + hh * st.k[1];
+    long long vb = bb * st.v[0] + hh * st.v[1], ob = bb * st.o[0] + hh * st.o[1];
+";
 
 /// The C expression storing f32 `v` as the output's type (16 bits with `c.out16`).
 pub(super) fn stored(c: &Consts, v: &str) -> String {

@@ -33,7 +33,9 @@
 //! c2, c3: (g + 8, 2t..). Two adjacent C tiles of scores are one A fragment of `p`.
 
 use super::fused::{strided_offsets, Access};
-use super::fused_attention::{group_block, header, params, signature, stored, Consts, Groups};
+use super::fused_attention::{
+    group_block, header, params, signature, stored, Consts, Groups, BLOCK_BASES,
+};
 use crate::plan::fuse::{Fusion, Ty};
 use std::fmt::Write;
 
@@ -271,11 +273,8 @@ pub(super) fn render(
     }
     k += "    __shared__ __align__(16) unsigned short Ks[CH][DP + 8];\n";
     k += "    __shared__ __align__(16) unsigned short Vs[CH][DVP + 8];\n";
-    k += "    int tiles = (SQ + R - 1) / R, tile = blockIdx.x % tiles, bh = blockIdx.x / tiles;\n";
-    k += "    int hh = bh % H, bb = bh / H, q0 = tile * R, tid = threadIdx.x;\n";
+    k += BLOCK_BASES;
     k += "    int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;\n";
-    k += "    long long qb = bb * st.q[0] + hh * st.q[1], kb = bb * st.k[0] + hh * st.k[1];\n";
-    k += "    long long vb = bb * st.v[0] + hh * st.v[1], ob = bb * st.o[0] + hh * st.o[1];\n";
     // the thread's two rows and the same clamped into [0, SQ) (a row past SQ reads the
     // last row's q and leaves; its results are never stored), their flat score rows, and
     // the strided leaves' offsets at each row's first key and pointers at the thread's
@@ -547,18 +546,10 @@ fn multi_pass_stats(nt: usize) -> (String, String) {
     // a NaN score makes the sum NaN, as in Softmax)
     let mut stats = String::new();
     stats += "        float cm0 = m0, cm1 = m1, cs0 = 0.0f, cs1 = 0.0f;\n";
-    let _ = writeln!(
-        stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ cm0 = fmaxf(cm0, fmaxf(sc[u][0], sc[u][1])); cm1 = fmaxf(cm1, fmaxf(sc[u][2], sc[u][3])); }}"
-    );
+    stats += &row_max(nt, "cm0", "cm1");
     stats += "        const float cn0 = cm0 * -L2E, cn1 = cm1 * -L2E;\n";
-    let _ = writeln!(
-        stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
-    );
-    stats += "            float x = sc[u][e];\n";
-    stats += "            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : ex2(__fmaf_rn(x, L2E, cn0)); else cs1 += x == (-SM_INF) ? 0.0f : ex2(__fmaf_rn(x, L2E, cn1));\n";
-    stats += "        } }\n";
+    let body = "            float x = sc[u][e];\n            if (e < 2) cs0 += x == (-SM_INF) ? 0.0f : ex2(__fmaf_rn(x, L2E, cn0)); else cs1 += x == (-SM_INF) ? 0.0f : ex2(__fmaf_rn(x, L2E, cn1));\n";
+    tiles(&mut stats, 0, nt, "", body, "");
     stats +=
         "        l0 = (m0 == (-SM_INF) ? l0 * 0.0f : l0 * __expf(m0 - cm0)) + cs0; m0 = cm0;\n";
     stats +=
@@ -576,6 +567,14 @@ fn multi_pass_stats(nt: usize) -> (String, String) {
     (stats, combine)
 }
 
+/// The line folding this thread's scores of its two rows (the first `nt` tiles) into the
+/// running maxima `a` (row g) and `b` (row g + 8).
+fn row_max(nt: usize, a: &str, b: &str) -> String {
+    format!(
+        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ {a} = fmaxf({a}, fmaxf(sc[u][0], sc[u][1])); {b} = fmaxf({b}, fmaxf(sc[u][2], sc[u][3])); }}\n"
+    )
+}
+
 /// One chunk: the lines computing each row's statistics and the exponentials in `sc`
 /// (its first `nt` tiles).
 fn one_pass_stats(nt: usize) -> String {
@@ -583,20 +582,12 @@ fn one_pass_stats(nt: usize) -> String {
     // exponential once (kept in sc) and the row's sum (a -inf score gives 0 below a finite
     // maximum; a fully masked row, maximum -inf, gives NaN exponentials, so NaN
     // probabilities, and a NaN score a NaN sum, as in Softmax)
-    let mut single_stats = String::new();
-    let _ = writeln!(
-        single_stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{ m0 = fmaxf(m0, fmaxf(sc[u][0], sc[u][1])); m1 = fmaxf(m1, fmaxf(sc[u][2], sc[u][3])); }}"
-    );
+    let mut single_stats = row_max(nt, "m0", "m1");
     single_stats += "        m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 1)); m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, 2));\n";
     single_stats += "        m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 1)); m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, 2));\n";
     single_stats += "        const float nm0 = m0 * -L2E, nm1 = m1 * -L2E;\n";
-    let _ = writeln!(
-        single_stats,
-        "#pragma unroll\n        for (int u = 0; u < {nt}; ++u) {{\n#pragma unroll\n        for (int e = 0; e < 4; ++e) {{"
-    );
-    single_stats += "            float ev = ex2(__fmaf_rn(sc[u][e], L2E, e < 2 ? nm0 : nm1));\n";
-    single_stats += "            sc[u][e] = ev;\n            if (e < 2) l0 += ev; else l1 += ev;\n        } }\n";
+    let body = "            float ev = ex2(__fmaf_rn(sc[u][e], L2E, e < 2 ? nm0 : nm1));\n            sc[u][e] = ev;\n            if (e < 2) l0 += ev; else l1 += ev;\n";
+    tiles(&mut single_stats, 0, nt, "", body, "");
     single_stats += "        l0 += __shfl_xor_sync(0xffffffffu, l0, 1); l0 += __shfl_xor_sync(0xffffffffu, l0, 2);\n";
     single_stats += "        l1 += __shfl_xor_sync(0xffffffffu, l1, 1); l1 += __shfl_xor_sync(0xffffffffu, l1, 2);\n";
     single_stats += "        inv0 = 1.0f / l0; inv1 = 1.0f / l1;\n";
