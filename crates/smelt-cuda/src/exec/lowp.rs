@@ -279,6 +279,15 @@ mod tests {
     use crate::precision::Precision;
     use smelt_core::Tensor;
 
+    /// The first outputs of `g`'s `op` nodes, in graph order.
+    fn made_by(g: &Graph, op: &str) -> Vec<usize> {
+        g.nodes
+            .iter()
+            .filter(|n| n.op_type == op)
+            .map(|n| n.outputs[0].unwrap())
+            .collect()
+    }
+
     /// The plan of BERT's attention block at `p` with fusion on.
     fn plan_at(g: &Graph, p: Precision) -> (FusionPlan, LowpPlan) {
         let mut ops: Vec<Option<GpuOp>> =
@@ -379,13 +388,6 @@ mod tests {
         b.output(y2, "y2");
         let g = b.build().unwrap();
         let (_, lowp) = plan_at(&g, Precision::F16);
-        let made_by = |op: &str| -> Vec<usize> {
-            g.nodes
-                .iter()
-                .filter(|n| n.op_type == op)
-                .map(|n| n.outputs[0].unwrap())
-                .collect()
-        };
         // the bias Add (its second input a constant) and the Transpose
         let h_id = g
             .nodes
@@ -395,7 +397,7 @@ mod tests {
             })
             .and_then(|n| n.outputs[0])
             .unwrap();
-        let tr_id = made_by("Transpose")[0];
+        let tr_id = made_by(&g, "Transpose")[0];
         assert!(
             lowp.store[h_id],
             "the folded GEMM's output in 16 bits for the GELU group"
@@ -452,14 +454,7 @@ mod tests {
         let (_, lowp) = plan_at(&g, Precision::F16);
         let y = g.value_id("y").unwrap();
         // the values in graph order: LN outputs and fold outputs (the residual Adds')
-        let made_by = |op: &str| -> Vec<usize> {
-            g.nodes
-                .iter()
-                .filter(|n| n.op_type == op)
-                .map(|n| n.outputs[0].unwrap())
-                .collect()
-        };
-        let ln_out = made_by("LayerNormalization");
+        let ln_out = made_by(&g, "LayerNormalization");
         assert_eq!(ln_out.len(), 3);
         assert!(
             lowp.store[ln_out[0]] && lowp.store[ln_out[1]],
@@ -469,7 +464,7 @@ mod tests {
             !lowp.store[ln_out[2]] && ln_out[2] == y,
             "the output LayerNorm writes f32"
         );
-        let adds = made_by("Add");
+        let adds = made_by(&g, "Add");
         // bias Add, residual Add per fold: the residual Adds' outputs are the folds'
         assert!(
             lowp.store[adds[1]] && lowp.store[adds[3]],
@@ -514,18 +509,7 @@ mod tests {
         b.output(m, "m");
         let g = b.build().unwrap();
         let (_, lowp) = plan_at(&g, Precision::F16);
-        let relu_out: Vec<usize> = g
-            .nodes
-            .iter()
-            .filter(|n| n.op_type == "Relu")
-            .map(|n| n.outputs[0].unwrap())
-            .collect();
-        let conv_out: Vec<usize> = g
-            .nodes
-            .iter()
-            .filter(|n| n.op_type == "Conv")
-            .map(|n| n.outputs[0].unwrap())
-            .collect();
+        let (relu_out, conv_out) = (made_by(&g, "Relu"), made_by(&g, "Conv"));
         let (h, r) = (relu_out[0], relu_out[1]);
         let (y1, y, c3) = (conv_out[1], conv_out[2], conv_out[3]);
         assert!(

@@ -69,13 +69,7 @@ pub(super) fn conv(
         }
     }
     // the f32 paths below take x widened
-    let wide;
-    let x = if x.dtype() == DType::F32 {
-        x
-    } else {
-        wide = super::widen(s, x)?;
-        &wide
-    };
+    let x = &super::as_f32(s, x)?;
     let (data, math) = match s.precision {
         Precision::F32 if xs.len() < 5 => return Ok(None),
         Precision::F32 => (ConvData::F32, ConvMath::Fma),
@@ -108,15 +102,7 @@ pub(super) fn conv(
         None
     };
     let wsp = work.as_ref().map_or(0u64, |t| t.ptr());
-    if let Some(b) = bias {
-        if b.dtype() != DType::F32 || b.len() != m {
-            return Err(Error::shape(format!(
-                "Conv: bias of {} {:?} for {m} output channels",
-                b.dtype(),
-                b.shape()
-            )));
-        }
-    }
+    check_bias(bias, m)?;
     let y = s.alloc(DType::F32, &out)?;
     let yp = y.ptr();
     if let (true, Some(b)) = (plan.fused, bias) {
@@ -151,6 +137,18 @@ pub(super) fn conv(
         )?;
     }
     Ok(Some(y))
+}
+
+/// A conv bias must be f32 with one value per output channel (`m`).
+fn check_bias(bias: Option<&GpuTensor>, m: usize) -> Result<()> {
+    match bias.filter(|b| b.dtype() != DType::F32 || b.len() != m) {
+        Some(b) => Err(Error::shape(format!(
+            "Conv: bias of {} {:?} for {m} output channels",
+            b.dtype(),
+            b.shape()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The cuDNN key of a conv of `x` by `w` giving `out` over window `g`; `None` where cuDNN
@@ -219,13 +217,7 @@ fn conv_16bit(
         return Ok(None);
     };
     let m = out[1];
-    if let Some(b) = bias.filter(|b| b.dtype() != DType::F32 || b.len() != m) {
-        return Err(Error::shape(format!(
-            "Conv: bias of {} {:?} for {m} output channels",
-            b.dtype(),
-            b.shape()
-        )));
-    }
+    check_bias(bias, m)?;
     let y = s.alloc(d, out)?;
     if y.is_empty() {
         return Ok(Some(y));

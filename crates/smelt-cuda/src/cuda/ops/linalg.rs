@@ -271,11 +271,8 @@ pub(super) fn matmul(
         return Ok(y);
     }
     // a 16-bit residual (for the 16-bit output cuBLASLt refused) widened
-    let wide = match residual {
-        Some(r) if r.dtype() != DType::F32 => Some(super::widen(s, r)?),
-        _ => None,
-    };
-    let residual = wide.as_ref().or(residual);
+    let residual = residual.map(|r| super::as_f32(s, r)).transpose()?;
+    let residual = residual.as_ref();
     let rp = residual.map(|r| r.ptr());
     let fused = if p.batch == 1 {
         s.gemm_bias(key(false), oa.ptr, ob.ptr, y.ptr(), c.ptr(), rp, alpha)

@@ -180,6 +180,16 @@ pub fn widen(s: &Stream, x: &GpuTensor) -> Result<GpuTensor> {
     elementwise::cast(s, x, DType::F32)
 }
 
+/// `x` for a kernel that takes f32: itself, or (stored in 16 bits, see `exec/lowp.rs`)
+/// widened.
+fn as_f32(s: &Stream, x: &GpuTensor) -> Result<GpuTensor> {
+    if x.dtype() == DType::F32 {
+        Ok(x.clone())
+    } else {
+        widen(s, x)
+    }
+}
+
 /// Runs `op` on `ins`; returns its first `n_outputs` outputs (at least one).
 pub fn run(
     s: &Stream,

@@ -29,13 +29,7 @@ pub(super) fn conv(
     if let Some(y) = super::conv_dnn::conv(s, a, x, w, bias, a.relu, out16)? {
         return Ok(y);
     }
-    let wide;
-    let x = if x.dtype() == DType::F32 {
-        x
-    } else {
-        wide = super::widen(s, x)?;
-        &wide
-    };
+    let x = &super::as_f32(s, x)?;
     let (p, out) = conv::plan(a, x.shape(), w.shape())?;
     let y = s.alloc(DType::F32, &out)?;
     if y.is_empty() {
@@ -234,9 +228,9 @@ pub enum NormOut {
     Only16(DType),
 }
 
-/// LayerNormalization of `x` (f32, or f16 / bf16 stored so by its producer); with
-/// `n_outputs` > 1 also Mean and InvStdDev (the input's shape with the normalised dims
-/// set to 1), f32. Rows of up to 2048 values, a multiple of 4, run a warp per row
+/// LayerNormalization of `x` (f32, or f16 / bf16 stored so by its producer; `scale` and
+/// `bias` f32, as the callers check); with `n_outputs` > 1 also Mean and InvStdDev (the
+/// input's shape with the normalised dims set to 1), f32. Rows of up to 2048 values, a multiple of 4, run a warp per row
 /// (`layernorm_warpV`); others a block per row, on f32 (a 16-bit `x` is widened first).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn layer_norm(
@@ -250,14 +244,6 @@ pub(super) fn layer_norm(
     out: NormOut,
 ) -> Result<Vec<GpuTensor>> {
     let r = norm::layer_norm(x.shape(), axis, scale.shape(), bias.map(|b| b.shape()))?;
-    for (t, what) in [(Some(scale), "scale"), (bias, "bias")] {
-        if let Some(t) = t.filter(|t| t.dtype() != DType::F32) {
-            return Err(smelt_core::Error::unsupported(
-                "LayerNormalization",
-                format!("{what} is {}, the kernel takes f32", t.dtype()),
-            ));
-        }
-    }
     let xt = match x.dtype() {
         DType::F32 => 0i32,
         DType::F16 => 1,
@@ -329,13 +315,7 @@ pub(super) fn layer_norm(
             )?;
         }
         _ if r.rows > 0 => {
-            let wide;
-            let xf = if xt == 0 {
-                x
-            } else {
-                wide = super::widen(s, x)?;
-                &wide
-            };
+            let xf = super::as_f32(s, x)?;
             // the block-per-row kernel writes f32 always: a scratch output for 16 bits only
             let scratch;
             let yp = match &y {
