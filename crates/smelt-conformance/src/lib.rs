@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod data;
+pub use data::{check_onnx_tests, check_package, ensure_data, package_dir, NODE_CASES, ONNX_TESTS};
+
 /// The suites run, as folders under `onnx/backend/test/data/`.
 pub const SUITES: [&str; 4] = ["node", "pytorch-converted", "pytorch-operator", "simple"];
 
-/// The data root inside the fetched onnx wheel.
+/// The data root inside the fetched onnx wheel (see [`ensure_data`] for the data checked
+/// complete).
 pub fn data_root(repo: &Path) -> PathBuf {
-    let cache = std::env::var_os("SMELT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join(".cache"));
-    cache.join("onnx-tests/onnx/backend/test/data")
+    package_dir(repo, ONNX_TESTS).join("onnx/backend/test/data")
 }
 
 /// A comparison tolerance: |got - want| <= atol + rtol * |want|.
