@@ -36,14 +36,10 @@ fn main() {
         }
     }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root = data_root(&repo);
-    if !root.exists() {
-        eprintln!(
-            "ONNX test data not found at {}; run `python3 scripts/fetch.py onnx-tests`",
-            root.display()
-        );
-        std::process::exit(2);
-    }
+    let root = check_onnx_tests(&package_dir(&repo, ONNX_TESTS)).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
     let suite_refs: Vec<&str> = if suites.is_empty() {
         SUITES.to_vec()
     } else {

@@ -3,7 +3,7 @@
 //! case panics (a panic on any input is a defect).
 
 use smelt_conformance::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn recorded() -> (usize, usize) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RATCHET");
@@ -19,18 +19,16 @@ fn recorded() -> (usize, usize) {
     (get("node "), get("all "))
 }
 
+/// The ONNX test data, complete (fetched on first use; both tests may ask at once, fetch.py's
+/// lock makes the second wait): a run on incomplete data would read as a regression.
+fn data(repo: &Path) -> PathBuf {
+    ensure_data(repo).unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
 fn conformance_does_not_regress() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root = data_root(&repo);
-    if !root.exists() {
-        let st = std::process::Command::new("python3")
-            .arg(repo.join("scripts/fetch.py"))
-            .arg("onnx-tests")
-            .status()
-            .expect("run scripts/fetch.py");
-        assert!(st.success(), "fetching the ONNX test data failed");
-    }
+    let root = data(&repo);
     let results = run_all(&root, &SUITES, "", Via::Onnx, |_| {});
     let panics: Vec<_> = results
         .iter()
@@ -64,15 +62,7 @@ fn conformance_does_not_regress() {
 #[test]
 fn conformance_through_ingot_packages_matches() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root = data_root(&repo);
-    if !root.exists() {
-        let st = std::process::Command::new("python3")
-            .arg(repo.join("scripts/fetch.py"))
-            .arg("onnx-tests")
-            .status()
-            .expect("run scripts/fetch.py");
-        assert!(st.success(), "fetching the ONNX test data failed");
-    }
+    let root = data(&repo);
     let direct = run_all(&root, &SUITES, "", Via::Onnx, |_| {});
     let packaged = run_all(&root, &SUITES, "", Via::Ingot, |_| {});
     let lost: Vec<String> = direct
