@@ -24,6 +24,9 @@ pub struct InfoArgs {
     /// between devices and the available devices, instead of the summary.
     #[arg(long)]
     pub plan: bool,
+    /// With --plan: one line per node instead of one per device and reason.
+    #[arg(long, requires = "plan")]
+    pub nodes: bool,
     /// The compute units the placement may use: all, cpu-only or cpu-and-gpu.
     #[arg(long, default_value = "all", value_name = "UNITS")]
     pub compute_units: ComputeUnits,
@@ -221,6 +224,7 @@ fn print_stats(s: &Stats) {
 
 pub fn main(a: InfoArgs) -> Result<()> {
     let path = a.model.as_path();
+    smelt::format::detect_supported(path)?;
     let size = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
@@ -231,7 +235,7 @@ pub fn main(a: InfoArgs) -> Result<()> {
     let loaded = Model::load(path, config);
     if a.plan {
         let model = loaded.with_context(|| format!("loading {}", path.display()))?;
-        crate::plan::print(path, &model);
+        crate::plan::print(path, &model, a.nodes);
         return Ok(());
     }
     match loaded {
@@ -326,8 +330,9 @@ fn model_report(path: &Path, size: u64, model: &Model) -> Result<()> {
 /// The report of an ONNX model smelt cannot load, read from the ModelProto itself.
 fn onnx_report(path: &Path, load_error: &smelt::Error) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let m = ModelProto::decode(bytes.as_slice())
-        .map_err(|e| anyhow::anyhow!("{}: not a valid ONNX model: {e}", path.display()))?;
+    let m = ModelProto::decode(bytes.as_slice()).map_err(|e| {
+        anyhow::anyhow!("{}: not a valid ONNX model (protobuf: {e})", path.display())
+    })?;
     let g = m
         .graph
         .as_ref()

@@ -14,8 +14,9 @@
 //!   top-1 agreement (exact-match fraction for integer outputs); `--labels` adds accuracy.
 //! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
 //!
-//! Every failure prints `error: ...` and exits with status 1 (2 for bad arguments); a bug that
-//! panics inside smelt is caught and reported the same way.
+//! Every failure prints one line `error: ...` and exits with status 1; a command line that
+//! cannot be parsed (an unknown option, a missing value) exits with status 2, as clap and
+//! other Unix tools do. A bug that panics inside smelt is caught and reported as an error.
 
 mod compare;
 mod compress;
@@ -67,6 +68,34 @@ fn default_sigpipe() {
     }
 }
 
+/// An error's context chain as one line: causes that an outer message already quotes are
+/// left out, and a cause that starts with the path the message ends with ("loading m.onnx"
+/// then "m.onnx: no such file") names it once ("loading m.onnx: no such file").
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        // smelt's errors print their I/O cause themselves, in their own words
+        let c = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => smelt_core::error::io_text(io),
+            None => cause.to_string(),
+        };
+        msg = join_cause(msg, &c);
+    }
+    msg
+}
+
+fn join_cause(msg: String, cause: &str) -> String {
+    if msg.contains(cause) {
+        return msg;
+    }
+    if let Some((head, rest)) = cause.split_once(": ") {
+        if !head.is_empty() && msg.ends_with(head) {
+            return format!("{msg}: {rest}");
+        }
+    }
+    format!("{msg}: {cause}")
+}
+
 fn main() {
     default_sigpipe();
     let cli = Cli::parse();
@@ -84,17 +113,28 @@ fn main() {
     match result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            // The context chain, without causes that an outer message already quotes.
-            let mut msg = e.to_string();
-            for cause in e.chain().skip(1) {
-                let c = cause.to_string();
-                if !msg.contains(&c) {
-                    msg = format!("{msg}: {c}");
-                }
-            }
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", message(&e));
             std::process::exit(1);
         }
         Err(_) => std::process::exit(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_cause;
+
+    #[test]
+    fn a_path_is_named_once() {
+        let j = |m: &str, c: &str| join_cause(m.to_string(), c);
+        assert_eq!(
+            j("loading m.onnx", "m.onnx: no such file"),
+            "loading m.onnx: no such file"
+        );
+        assert_eq!(
+            j("input 'x'", "x.npy: truncated"),
+            "input 'x': x.npy: truncated"
+        );
+        assert_eq!(j("running: boom", "boom"), "running: boom");
     }
 }

@@ -34,18 +34,39 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// A problem with a model file (protobuf, package, external data).
-    #[error("model format: {0}")]
+    /// A malformed file (a model's protobuf, a package, external data, an `.npy`): the
+    /// message names the file and what is wrong with it.
+    #[error("{0}")]
     Format(String),
     /// A graph input given by the caller does not match the graph.
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },
-    #[error("io: {context}: {source}")]
+    /// A failed read or write; `context` names the file ("reading x.npy").
+    #[error("{context}: {}", io_text(.source))]
     Io {
         context: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// An I/O error as the messages of the `smelt` command word it: "no such file" (not the
+/// OS's "No such file or directory (os error 2)"), the OS's text for the rarer ones.
+pub fn io_text(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => "no such file".into(),
+        K::PermissionDenied => "permission denied".into(),
+        K::IsADirectory => "is a folder, not a file".into(),
+        K::UnexpectedEof => "the file ends too early".into(),
+        _ => {
+            let t = e.to_string();
+            match t.find(" (os error ") {
+                Some(i) => t[..i].to_string(),
+                None => t,
+            }
+        }
+    }
 }
 
 impl Error {

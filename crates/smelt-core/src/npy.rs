@@ -20,8 +20,7 @@ const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Reads a `.npy` file into a tensor.
 pub fn read(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
     from_bytes(&bytes).map_err(|e| match e {
         Error::Format(m) => Error::format(format!("{}: {m}", path.display())),
         e => e,

@@ -32,15 +32,17 @@ pub struct Model {
 
 /// Loads a model file; external data resolves relative to its folder.
 pub fn load_path(path: &Path) -> Result<Model> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    load_bytes(&bytes, Some(path.parent().unwrap_or(Path::new("."))))
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    load_bytes(&bytes, Some(path.parent().unwrap_or(Path::new(".")))).map_err(|e| match e {
+        Error::Format(m) => Error::Format(format!("{}: {m}", path.display())),
+        e => e,
+    })
 }
 
 /// Loads a model from bytes. `base_dir` is where external data files live (None: none allowed).
 pub fn load_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<Model> {
     let m = ModelProto::decode(bytes)
-        .map_err(|e| Error::format(format!("not a valid ONNX ModelProto: {e}")))?;
+        .map_err(|e| Error::format(format!("not a valid ONNX model (protobuf: {e})")))?;
     let gp = m
         .graph
         .as_ref()

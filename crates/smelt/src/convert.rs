@@ -63,7 +63,8 @@ pub fn onnx_info(m: &smelt_onnx::Model, path: &Path) -> Info {
 /// Imports a model file (ONNX or `.ingot`) and applies `opts`: the graph and info a package
 /// would hold.
 pub fn import(input: &Path, opts: &ConvertOptions) -> Result<(Graph, Info)> {
-    let (graph, mut info) = if crate::model::is_ingot(input) {
+    let format = crate::format::detect_supported(input)?;
+    let (graph, mut info) = if format == crate::format::ModelFormat::Ingot {
         let p = smelt_ingot::open(input, &Default::default())?;
         (p.graph, p.info)
     } else {

@@ -13,12 +13,14 @@
 
 pub mod compress;
 pub mod convert;
+pub mod format;
 mod gpu;
 pub mod model;
 pub mod placement;
 
 pub use compress::compress_file;
 pub use convert::{convert, ConvertOptions};
+pub use format::ModelFormat;
 pub use model::{is_ingot, Config, Feature, Model, Outputs, State, StateInfo};
 pub use placement::{available_devices, ComputeUnits, Placement};
 pub use smelt_compress as compression;
