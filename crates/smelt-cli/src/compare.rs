@@ -54,9 +54,14 @@ pub struct CompareArgs {
     /// Run model A (the reference) on the CPU only.
     #[arg(long)]
     pub cpu_reference: bool,
+    /// CPU threads of each model (default: one per core, or RAYON_NUM_THREADS).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
 }
 
-/// Running sums over pairs of values (a from the reference, b from the other model).
+/// Running sums over pairs of values (a from the reference, b from the other model). The
+/// sums, the SNR, the cosine and the max abs error cover the pairs finite in both; pairs with
+/// a NaN or an infinity are counted apart, so that no metric is ever reported over them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
     /// sum a^2
@@ -67,12 +72,21 @@ pub struct Stats {
     pub dot: f64,
     /// sum b^2
     pub bb: f64,
-    /// max |a - b| (NaN once any difference is NaN)
+    /// max |a - b| over the finite pairs
     pub max_abs: f64,
     /// pairs seen
     pub n: u64,
+    /// pairs finite in both (the ones the sums cover)
+    pub finite: u64,
     /// pairs exactly equal (NaN equals NaN here)
     pub equal: u64,
+    /// values of a that are NaN or infinite
+    pub nonfinite_a: u64,
+    /// values of b that are NaN or infinite
+    pub nonfinite_b: u64,
+    /// pairs with a non-finite value that are not equal (NaN against a number, inf against
+    /// -inf, ...)
+    pub nonfinite_differ: u64,
 }
 
 impl Stats {
@@ -83,8 +97,7 @@ impl Stats {
         s
     }
 
-    /// Adds the pairs of two equally long slices. A pair equal even when not finite (the same
-    /// infinity, NaN in both) counts as equal and adds nothing to the sums.
+    /// Adds the pairs of two equally long slices.
     pub fn add(&mut self, a: &[f64], b: &[f64]) {
         assert_eq!(a.len(), b.len(), "Stats::add: lengths differ");
         for (&x, &y) in a.iter().zip(b) {
@@ -92,21 +105,26 @@ impl Stats {
             let same = x == y || (x.is_nan() && y.is_nan());
             if same {
                 self.equal += 1;
-                if !x.is_finite() {
-                    continue;
-                }
             }
+            if !x.is_finite() || !y.is_finite() {
+                self.nonfinite_a += u64::from(!x.is_finite());
+                self.nonfinite_b += u64::from(!y.is_finite());
+                self.nonfinite_differ += u64::from(!same);
+                continue;
+            }
+            self.finite += 1;
             let d = x - y;
             self.signal += x * x;
             self.noise += d * d;
             self.dot += x * y;
             self.bb += y * y;
-            if d.is_nan() || self.max_abs.is_nan() {
-                self.max_abs = f64::NAN;
-            } else {
-                self.max_abs = self.max_abs.max(d.abs());
-            }
+            self.max_abs = self.max_abs.max(d.abs());
         }
+    }
+
+    /// Whether any value of either side was NaN or infinite.
+    pub fn has_nonfinite(&self) -> bool {
+        self.nonfinite_a + self.nonfinite_b > 0
     }
 
     /// SNR in dB of B against the reference A.
@@ -184,6 +202,22 @@ pub fn fmt_db(x: f64) -> String {
     } else {
         format!("{x:.2}")
     }
+}
+
+/// What a float output's line says of its NaN and infinite values: how many each model
+/// gave, how many pairs they make differ, and which pairs the metrics before it cover.
+fn nonfinite_note(s: &Stats) -> String {
+    let measured = if s.finite == 0 {
+        "no finite pair to measure".to_string()
+    } else {
+        format!("metrics over the {} finite pairs", s.finite)
+    };
+    format!(
+        "  NaN/inf: A {}, B {}, {} pairs differ ({measured})",
+        fraction(s.nonfinite_a as usize, s.n as usize),
+        fraction(s.nonfinite_b as usize, s.n as usize),
+        s.nonfinite_differ
+    )
 }
 
 /// Whether an output's values are compared by SNR (floats) or by exact match.
@@ -270,12 +304,17 @@ impl Compared {
             head(self.dtype, &self.shape)
         );
         if is_float(self.dtype) {
-            out += &format!(
-                "  snr {} dB  cosine {:.6}  max abs {}",
-                fmt_db(s.snr_db()),
-                s.cosine(),
-                fmt_num(s.max_abs)
-            );
+            if s.finite > 0 {
+                out += &format!(
+                    "  snr {} dB  cosine {:.6}  max abs {}",
+                    fmt_db(s.snr_db()),
+                    s.cosine(),
+                    fmt_num(s.max_abs)
+                );
+            }
+            if s.has_nonfinite() {
+                out += &nonfinite_note(s);
+            }
         } else {
             out += &format!("  exact {}", fraction(s.equal as usize, s.n as usize));
             if self.dtype != DType::String {
@@ -416,6 +455,7 @@ pub fn main(a: CompareArgs) -> Result<()> {
             } else {
                 smelt::ComputeUnits::All
             },
+            threads: a.threads.map(|n| n as usize),
             ..Config::default()
         },
     )?;
@@ -423,9 +463,13 @@ pub fn main(a: CompareArgs) -> Result<()> {
         &a.b,
         Config {
             precision: a.precision,
+            threads: a.threads.map(|n| n as usize),
             ..Config::default()
         },
     )?;
+    for w in crate::run::unused_gpu_options(&mb, smelt::ComputeUnits::All, a.precision, false) {
+        eprintln!("warning: {w}");
+    }
     // The inputs of either model (A's first); each model is fed the ones it declares.
     let features: Vec<&smelt::Feature> = ma
         .inputs()
@@ -654,16 +698,41 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_values() {
+    fn non_finite_values_are_counted_apart() {
         let a = [f64::NAN, f64::INFINITY, 1.0];
         let s = Stats::of(&a, &a);
         assert_eq!(
-            (s.snr_db(), s.cosine(), s.max_abs, s.equal),
-            (f64::INFINITY, 1.0, 0.0, 3)
+            (s.finite, s.equal, s.nonfinite_a, s.nonfinite_b),
+            (1, 3, 2, 2)
         );
-        let s = Stats::of(&[1.0, 2.0], &[f64::NAN, 2.0]);
-        assert!(s.max_abs.is_nan() && s.snr_db().is_nan());
-        assert_eq!(s.equal, 1);
+        assert_eq!(s.nonfinite_differ, 0);
+        let s = Stats::of(&[1.0, 2.0], &[f64::NAN, 2.5]);
+        assert_eq!((s.finite, s.nonfinite_a, s.nonfinite_b), (1, 0, 1));
+        assert_eq!((s.nonfinite_differ, s.max_abs), (1, 0.5));
+    }
+
+    #[test]
+    fn all_nan_outputs_are_never_a_perfect_match() {
+        let nan = Tensor::from_vec(vec![2, 3], vec![f32::NAN; 6]).unwrap();
+        let mut c = Compared::new("emb", &nan, false);
+        c.add(&nan, &nan).unwrap();
+        let l = c.line(3, 8, None).unwrap();
+        assert!(!l.contains("snr") && !l.contains("cosine"), "{l}");
+        assert!(
+            l.contains("NaN/inf: A 6/6 (100.0%), B 6/6 (100.0%), 0 pairs differ (no finite pair to measure)"),
+            "{l}"
+        );
+        // some values finite: the metrics say which pairs they cover
+        let a = Tensor::from_vec(vec![4], vec![1.0f32, 2.0, f32::NAN, 4.0]).unwrap();
+        let b = Tensor::from_vec(vec![4], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let mut c = Compared::new("y", &a, false);
+        c.add(&a, &b).unwrap();
+        let l = c.line(1, 6, None).unwrap();
+        assert!(l.contains("snr inf dB"), "{l}");
+        assert!(
+            l.ends_with("NaN/inf: A 1/4 (25.0%), B 0/4 (0.0%), 1 pairs differ (metrics over the 3 finite pairs)"),
+            "{l}"
+        );
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct ConvertArgs {
     pub describe: Vec<String>,
 }
 
+/// The convert bar: at most 78 columns with the widest sizes ("1023.99 MiB") and ETA
+/// ("59m 59s"), so that it never wraps on an 80-column terminal.
+const BAR_TEMPLATE: &str = "writing weights {bar:28} {binary_bytes}/{binary_total_bytes} ({eta})";
+
 /// Weights smaller than this are written without a progress bar.
 const BAR_MIN_BYTES: u64 = 16 << 20;
 
@@ -81,10 +85,8 @@ impl Bar {
             self.1 = true;
             if total >= BAR_MIN_BYTES && std::io::stderr().is_terminal() {
                 let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-                let style = ProgressStyle::with_template(
-                    "writing weights {bar:40} {binary_bytes}/{binary_total_bytes} ({eta})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+                let style = ProgressStyle::with_template(BAR_TEMPLATE)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
                 pb.set_style(style);
                 self.0 = Some(pb);
             }
@@ -149,6 +151,16 @@ pub fn main(a: ConvertArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::pairs;
+
+    #[test]
+    fn the_bar_fits_80_columns() {
+        let widest = super::BAR_TEMPLATE
+            .replace("{bar:28}", &"#".repeat(28))
+            .replace("{binary_bytes}", "1023.99 MiB")
+            .replace("{binary_total_bytes}", "1023.99 MiB")
+            .replace("{eta}", "59m 59s");
+        assert!(widest.len() < 80, "{} columns: {widest}", widest.len());
+    }
 
     #[test]
     fn pairs_split_at_the_first_equals_and_reject_bad_ones() {

@@ -1,8 +1,9 @@
-//! `smelt info --plan`: the placement a loaded model got. One line per top-level node (its
-//! name, op type, the device chosen as "backend (kind)" and the reason), then the nodes per
-//! device, the number of tensors that cross between devices, and every device this build
-//! can run on (marking those the compute units exclude). Subgraph bodies run where their
-//! If/Loop/Scan node runs.
+//! `smelt info --plan`: the placement a loaded model got. What holds for every node (why no
+//! GPU is used) once, then one line per device and reason with the node count and op types
+//! (with `--nodes`, one line per top-level node: its name, op type, the device chosen as
+//! "backend (kind)" and the reason), then the nodes per device, the number of tensors that
+//! cross between devices, and every device this build can run on (marking those the compute
+//! units exclude). Subgraph bodies run where their If/Loop/Scan node runs.
 
 use smelt::{ComputeUnits, DeviceInfo, Model};
 use std::path::Path;
@@ -21,7 +22,7 @@ pub fn device_label(d: &DeviceInfo) -> String {
     format!("{} ({})", d.backend, d.kind)
 }
 
-pub fn print(path: &Path, model: &Model) {
+pub fn print(path: &Path, model: &Model, every_node: bool) {
     let p = model.placement();
     println!(
         "plan      {}: {} nodes, compute units {}",
@@ -29,25 +30,14 @@ pub fn print(path: &Path, model: &Model) {
         p.nodes.len(),
         units_name(p.compute_units)
     );
+    for n in &p.notes {
+        println!("note      {n}");
+    }
     let device = |i: usize| {
         p.devices
             .get(i)
             .map_or_else(|| "none".to_string(), device_label)
     };
-    let wn = p
-        .nodes
-        .iter()
-        .map(|a| a.node.len())
-        .max()
-        .unwrap_or(0)
-        .clamp(4, 40);
-    let wo = p
-        .nodes
-        .iter()
-        .map(|a| a.op_type.len())
-        .max()
-        .unwrap_or(0)
-        .clamp(2, 24);
     let wd = p
         .devices
         .iter()
@@ -55,18 +45,48 @@ pub fn print(path: &Path, model: &Model) {
         .max()
         .unwrap_or(0)
         .max(6);
-    println!(
-        "  {:<wn$}  {:<wo$}  {:<wd$}  reason",
-        "node", "op", "device"
-    );
-    for a in &p.nodes {
+    if every_node {
+        let wn = p
+            .nodes
+            .iter()
+            .map(|a| a.node.len())
+            .max()
+            .unwrap_or(0)
+            .clamp(4, 40);
+        let wo = p
+            .nodes
+            .iter()
+            .map(|a| a.op_type.len())
+            .max()
+            .unwrap_or(0)
+            .clamp(2, 24);
         println!(
-            "  {:<wn$}  {:<wo$}  {:<wd$}  {}",
-            a.node,
-            a.op_type,
-            device(a.device),
-            a.reason
+            "  {:<wn$}  {:<wo$}  {:<wd$}  reason",
+            "node", "op", "device"
         );
+        for a in &p.nodes {
+            println!(
+                "  {:<wn$}  {:<wo$}  {:<wd$}  {}",
+                a.node,
+                a.op_type,
+                device(a.device),
+                a.reason
+            );
+        }
+    } else {
+        // one row per (device, reason): the node count and the op types it holds
+        println!(
+            "  {:<wd$}  {:>6}  reason; ops (--nodes lists every node)",
+            "device", "nodes"
+        );
+        for (d, reason, members) in p.groups() {
+            println!(
+                "  {:<wd$}  {:>6}  {reason}; {}",
+                device(d),
+                members.len(),
+                op_histogram(members.iter().map(|&k| p.nodes[k].op_type.as_str()), 8)
+            );
+        }
     }
     println!("nodes per device");
     for (d, n) in p.counts() {
@@ -81,5 +101,40 @@ pub fn print(path: &Path, model: &Model) {
             format!("  (excluded by {})", units_name(p.compute_units))
         };
         println!("  {:<wd$}  {}{excluded}", device_label(&d), d.name);
+    }
+}
+
+/// "Conv 120, Add 80, ... (+3 more)": op types by count, most first (ties by name), at most
+/// `max` of them.
+pub fn op_histogram<'a>(ops: impl Iterator<Item = &'a str>, max: usize) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for op in ops {
+        match counts.iter_mut().find(|(o, _)| *o == op) {
+            Some(c) => c.1 += 1,
+            None => counts.push((op, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut s: Vec<String> = counts
+        .iter()
+        .take(max)
+        .map(|(o, n)| format!("{o} {n}"))
+        .collect();
+    if counts.len() > max {
+        s.push(format!("(+{} more)", counts.len() - max));
+    }
+    s.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn histograms_list_the_most_frequent_ops_first() {
+        let ops = ["Add", "Conv", "Relu", "Conv", "Add", "Conv", "Mul"];
+        assert_eq!(
+            super::op_histogram(ops.into_iter(), 2),
+            "Conv 3, Add 2, (+2 more)"
+        );
+        assert_eq!(super::op_histogram(["Mul"].into_iter(), 8), "Mul 1");
     }
 }

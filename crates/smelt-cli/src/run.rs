@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use smelt::{ComputeUnits, Config, DeviceKind, Model};
 use smelt_core::{f16, npy, DType, Data, Dim, Tensor, ValueInfo};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,7 +26,8 @@ pub struct RunArgs {
     /// Seed of --random.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Size of a symbolic dimension for --random: NAME=N (others are 1).
+    /// Size of a symbolic dimension for --random and the states: NAME=N; '?=N' sizes the
+    /// unnamed ones. Dimensions not set are 1, and the run says which.
     #[arg(long = "dim", value_name = "NAME=N")]
     pub dims: Vec<String>,
     /// Where the outputs are saved, one NAME.npy per output.
@@ -61,6 +62,9 @@ pub struct RunArgs {
     /// Do not capture and replay CUDA graphs (also SMELT_NO_CUDA_GRAPH=1).
     #[arg(long)]
     pub no_cuda_graph: bool,
+    /// CPU threads (default: one per core, or RAYON_NUM_THREADS).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
 }
 
 /// The resident-set fields `--stats` prints after load and after the run.
@@ -104,8 +108,72 @@ impl Rng {
     }
 }
 
+/// The `--dim` name of the unnamed (unknown) dimensions.
+pub const UNNAMED: &str = "?";
+
+/// The names `--dim` can size in these declared types: their symbolic dims, and
+/// [`UNNAMED`] where a dim has no name.
+pub(crate) fn dim_names<'a>(infos: impl IntoIterator<Item = &'a ValueInfo>) -> BTreeSet<String> {
+    infos
+        .into_iter()
+        .filter_map(|i| i.shape.as_ref())
+        .flatten()
+        .filter_map(|d| match d {
+            Dim::Fixed(_) => None,
+            Dim::Sym(s) => Some(s.clone()),
+            Dim::Unknown => Some(UNNAMED.to_string()),
+        })
+        .collect()
+}
+
+/// Checks the `--dim` names against the ones the model has (`known`, from [`dim_names`]).
+pub(crate) fn check_dims(dims: &HashMap<String, usize>, known: &BTreeSet<String>) -> Result<()> {
+    let mut given: Vec<&String> = dims.keys().collect();
+    given.sort();
+    for k in given {
+        if !known.contains(k) {
+            let list = if known.is_empty() {
+                "it has none: every dimension is fixed".to_string()
+            } else {
+                format!(
+                    "it has {}",
+                    known
+                        .iter()
+                        .map(|n| format!("'{n}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            bail!(
+                "--dim {k}={}: the model's inputs and states have no dimension '{k}' ({list})",
+                dims[k]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The note printed when dimensions were left at 1: which, and how to set them.
+pub(crate) fn defaulted_note(defaulted: &[String]) -> String {
+    let named: Vec<String> = defaulted
+        .iter()
+        .map(|d| {
+            if d == UNNAMED {
+                "unnamed (?)".into()
+            } else {
+                format!("'{d}'")
+            }
+        })
+        .collect();
+    format!(
+        "dimension(s) {} set to 1: size them with --dim NAME=N (--dim '?=N' for unnamed ones)",
+        named.join(", ")
+    )
+}
+
 /// A random tensor of a declared type: floats uniform in [-1, 1), integers in [0, 10), bools
-/// fair coins. Symbolic dims take their size from `dims` (default 1), unknown dims are 1.
+/// fair coins. Symbolic dims take their size from `dims`, unnamed ones from `dims["?"]`;
+/// either defaults to 1.
 pub fn random_tensor(
     name: &str,
     info: &ValueInfo,
@@ -123,7 +191,7 @@ pub fn random_tensor(
         .map(|d| match d {
             Dim::Fixed(n) => *n,
             Dim::Sym(s) => dims.get(s).copied().unwrap_or(1),
-            Dim::Unknown => 1,
+            Dim::Unknown => dims.get(UNNAMED).copied().unwrap_or(1),
         })
         .collect();
     let n = shape
@@ -306,7 +374,7 @@ fn devices_used(model: &Model) -> String {
         .filter(|(_, n)| *n > 0)
         .collect();
     if counts.iter().all(|(d, _)| d.kind == DeviceKind::Cpu) {
-        "the CPU".into()
+        format!("the CPU ({} threads)", model.threads())
     } else {
         counts
             .iter()
@@ -314,6 +382,43 @@ fn devices_used(model: &Model) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// Warnings for options that a model placed wholly on the CPU does not use: a GPU precision
+/// other than fp32 (the CPU computes in fp32), `--profile` (it times GPU runs), and
+/// `--compute-units cpu-and-gpu` where no GPU is found. Empty when a GPU runs nodes.
+pub(crate) fn unused_gpu_options(
+    model: &Model,
+    units: ComputeUnits,
+    precision: smelt::Precision,
+    profile: bool,
+) -> Vec<String> {
+    let p = model.placement();
+    if p.uses_gpu() {
+        return Vec::new();
+    }
+    let why = if p.notes.is_empty() {
+        "every node runs on the CPU".to_string()
+    } else {
+        format!("every node runs on the CPU ({})", p.notes.join("; "))
+    };
+    let mut w = Vec::new();
+    if units == ComputeUnits::CpuAndGpu {
+        w.push(format!(
+            "--compute-units cpu-and-gpu: no GPU is used: {why}"
+        ));
+    }
+    if precision != smelt::Precision::F32 {
+        w.push(format!(
+            "--precision {precision} has no effect: {why}, which computes in fp32"
+        ));
+    }
+    if profile {
+        w.push(format!(
+            "--profile times GPU runs and has no effect here: {why}; --repeat N times the whole run"
+        ));
+    }
+    w
 }
 
 /// The GPU executor's profile (when recorded), transfers, CUDA graphs and allocator.
@@ -370,11 +475,15 @@ pub fn main(a: RunArgs) -> Result<()> {
         precision: a.precision,
         profile: a.profile,
         cuda_graphs: !a.no_cuda_graph,
+        threads: a.threads.map(|n| n as usize),
         ..Config::default()
     };
     let model =
         Model::load(&a.model, config).with_context(|| format!("loading {}", a.model.display()))?;
     let load_time = t0.elapsed();
+    for w in unused_gpu_options(&model, a.compute_units, a.precision, a.profile) {
+        eprintln!("warning: {w}");
+    }
     if a.stats {
         let st = model.load_stats();
         println!(
@@ -394,6 +503,27 @@ pub fn main(a: RunArgs) -> Result<()> {
     let mut inputs = read_inputs(&a.inputs, &names, &state_inputs)?;
     for (n, t) in &inputs {
         println!("input  {n:<24} {}", summary(t));
+    }
+    // the dims --random and the states size: unknown --dim names are refused
+    let random_infos: Vec<&ValueInfo> = model
+        .inputs()
+        .iter()
+        .filter(|f| a.random && !inputs.iter().any(|(n, _)| *n == f.name))
+        .map(|f| &f.info)
+        .chain(model.states().iter().map(|s| &s.info))
+        .collect();
+    let all_infos = model
+        .inputs()
+        .iter()
+        .map(|f| &f.info)
+        .chain(model.states().iter().map(|s| &s.info));
+    check_dims(&dims, &dim_names(all_infos))?;
+    let defaulted: Vec<String> = dim_names(random_infos)
+        .into_iter()
+        .filter(|d| !dims.contains_key(d))
+        .collect();
+    if !defaulted.is_empty() {
+        eprintln!("note: {}", defaulted_note(&defaulted));
     }
     let mut rng = Rng::new(a.seed);
     let mut missing = Vec::new();

@@ -173,10 +173,13 @@ fn errors_exit_1_with_a_message() {
         let o = smelt(args, &d.0);
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {out}\n{err}");
+        // notes and warnings may come first; the error is the last line, and the only one
+        let last = err.lines().last().unwrap_or("");
         assert!(
-            err.starts_with("error: ") && err.contains(want),
+            last.starts_with("error: ") && last.contains(want),
             "{args:?}: stderr {err:?}"
         );
+        assert_eq!(err.matches("error: ").count(), 1, "{args:?}: {err}");
         assert!(
             !err.contains("panicked") && !err.contains("internal error"),
             "{args:?}: {err}"

@@ -144,13 +144,35 @@ fn convert_then_info_shows_the_metadata_and_plan() {
     );
     for want in [
         "plan      mnist.ingot: 10 nodes, compute units cpu-only",
-        "Conv_1     Conv     cpu (cpu)  cpu kernel",
+        "  cpu (cpu)      10  cpu kernel; Relu 3, Conv 2, Gemm 2, MaxPool 2, Flatten 1\n",
         "nodes per device\n  cpu (cpu)      10  ",
         "transfers 0 ",
         "available devices\n  cpu (cpu)  ",
     ] {
         assert!(plan.contains(want), "missing '{want}' in:\n{plan}");
     }
+    // one row per (device, reason), and a note said once, not per node
+    assert_eq!(plan.matches("cpu kernel").count(), 1, "{plan}");
+    assert!(
+        plan.lines().filter(|l| l.starts_with("note ")).count() <= 2,
+        "{plan}"
+    );
+    let nodes = ok(
+        &[
+            "info",
+            "mnist.ingot",
+            "--plan",
+            "--nodes",
+            "--compute-units",
+            "cpu-only",
+        ],
+        &d.0,
+    );
+    assert!(
+        nodes.contains("Conv_1     Conv     cpu (cpu)  cpu kernel\n"),
+        "{nodes}"
+    );
+    assert_eq!(nodes.matches("cpu kernel").count(), 10, "{nodes}");
 }
 
 /// An .ingot runs like the .onnx it came from; `--stats` reports load and memory.

@@ -29,16 +29,21 @@ pub struct WriteStats {
 /// Progress of a write: (bytes of weights written, total bytes of weights).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-/// Writes a package to `path` atomically (temporary file, then rename).
+/// Writes a package to `path` atomically (temporary file, then rename), with the permissions
+/// a new file gets from the umask.
 pub fn write(path: &Path, graph: &Graph, info: &Info, progress: Progress) -> Result<WriteStats> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let io = |what: &str, e: std::io::Error| Error::io(format!("{what} {}", path.display()), e);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ingot-")
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".ingot-").suffix(".tmp");
+    // A package is an ordinary file: created as 0666 less the umask (as `cp` or a compiler
+    // would), not tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| io("creating a temporary file beside", e))?;
     let stats = {

@@ -2,6 +2,7 @@
 //! [`Model::predict`] (or [`Model::predict_with_state`] for stateful models) from any number
 //! of threads. `Model` is `Send + Sync`; each prediction has its own buffers.
 
+use crate::format::ModelFormat;
 use crate::placement::{self, ComputeUnits, Placement};
 use smelt_core::{Dim, Error, Result, Tensor, ValueInfo};
 use smelt_cuda::Precision;
@@ -31,6 +32,10 @@ pub struct Config {
     /// Capture static-shape GPU runs into CUDA graphs and replay them (also off with
     /// `SMELT_NO_CUDA_GRAPH=1`).
     pub cuda_graphs: bool,
+    /// CPU threads for this model's predictions: `None` uses the process-wide pool (one
+    /// thread per core, or `RAYON_NUM_THREADS`); `Some(n)` gives the model a pool of its own
+    /// of `n` threads (`Some(1)`: single-threaded).
+    pub threads: Option<usize>,
 }
 
 impl Default for Config {
@@ -42,6 +47,7 @@ impl Default for Config {
             precision: Precision::F32,
             profile: false,
             cuda_graphs: true,
+            threads: None,
         }
     }
 }
@@ -152,6 +158,8 @@ pub struct Model {
     outputs: Vec<Feature>,
     states: Vec<StateInfo>,
     load_stats: LoadStats,
+    /// The model's own CPU thread pool (`Config::threads`); `None`: the global one.
+    pool: Option<rayon::ThreadPool>,
 }
 
 /// Whether a file is an `.ingot` package (by its magic bytes).
@@ -164,11 +172,40 @@ pub fn is_ingot(path: &Path) -> bool {
         && magic == smelt_ingot::header::MAGIC
 }
 
+/// The bytes and count of the tensors a graph holds in memory: its initializers and the
+/// tensors in node attributes (Constant values; PP-OCR keeps every weight there), subgraphs
+/// included.
+fn held_tensors(g: &Graph) -> (u64, usize) {
+    use smelt_ir::Attr;
+    let mut bytes: u64 = g.weight_bytes() as u64;
+    let mut count = g.initializers.len();
+    for n in &g.nodes {
+        for a in n.attrs.0.values() {
+            let (b, c) = match a {
+                Attr::Tensor(t) => (t.byte_size() as u64, 1),
+                Attr::Tensors(ts) => (ts.iter().map(|t| t.byte_size() as u64).sum(), ts.len()),
+                Attr::Graph(sub) => held_tensors(sub),
+                Attr::Graphs(subs) => subs
+                    .iter()
+                    .map(|s| held_tensors(s))
+                    .fold((0, 0), |x, y| (x.0 + y.0, x.1 + y.1)),
+                _ => (0, 0),
+            };
+            bytes += b;
+            count += c;
+        }
+    }
+    (bytes, count)
+}
+
 impl Model {
-    /// Loads an `.ingot` package (weights mapped, used in place) or an `.onnx` model.
+    /// Loads an `.ingot` package (weights mapped, used in place) or an `.onnx` model, told
+    /// apart by their first bytes; another format (GGUF, safetensors, ...) is an
+    /// `Error::Unsupported` naming it.
     pub fn load(path: impl AsRef<Path>, config: Config) -> Result<Model> {
         let path = path.as_ref();
-        if is_ingot(path) || path.extension().is_some_and(|e| e == "ingot") {
+        let format = crate::format::detect_supported(path)?;
+        if format == ModelFormat::Ingot || path.extension().is_some_and(|e| e == "ingot") {
             let p = smelt_ingot::open(
                 path,
                 &LoadOptions {
@@ -178,10 +215,11 @@ impl Model {
             Model::new(p.graph, p.info, p.stats, &config)
         } else {
             let m = smelt_onnx::load_path(path)?;
+            let (copied_bytes, copied_tensors) = held_tensors(&m.graph);
             let stats = LoadStats {
                 file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-                copied_bytes: m.graph.weight_bytes() as u64,
-                copied_tensors: m.graph.initializers.len(),
+                copied_bytes,
+                copied_tensors,
                 ..Default::default()
             };
             let info = crate::convert::onnx_info(&m, path);
@@ -248,8 +286,20 @@ impl Model {
                 description: s.description.clone(),
             })
             .collect();
+        let pool = match config.threads {
+            None => None,
+            Some(0) => return Err(Error::invalid("Config::threads must be at least 1")),
+            Some(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("smelt-cpu-{i}"))
+                    .build()
+                    .map_err(|e| Error::invalid(format!("making a pool of {n} threads: {e}")))?,
+            ),
+        };
         let graph = Arc::new(graph);
         Ok(Model {
+            pool,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             gpu: crate::gpu::executor(&graph, &placement, config)?,
             plan: smelt_cpu::Plan::new(Arc::new(lowered)),
@@ -288,6 +338,12 @@ impl Model {
     /// What loading did with the weights (mapped or copied bytes).
     pub fn load_stats(&self) -> &LoadStats {
         &self.load_stats
+    }
+    /// The number of CPU threads a prediction may use.
+    pub fn threads(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
     }
     /// What CPU lowering did (readers of compressed weights fused into tiled kernels).
     pub fn lowering(&self) -> &smelt_cpu::lower::Lowering {
@@ -378,7 +434,11 @@ impl Model {
             }
         };
         let feed = self.feed(inputs, Some(st))?;
-        Ok(self.plan.run_with_memory_plan(feed)?.1)
+        let plan = || self.plan.run_with_memory_plan(feed);
+        Ok(match &self.pool {
+            Some(pool) => pool.install(plan)?.1,
+            None => plan()?.1,
+        })
     }
 
     fn feed(
@@ -405,6 +465,13 @@ impl Model {
     }
 
     fn run(&self, inputs: &[(&str, Tensor)], state: Option<&mut State>) -> Result<Outputs> {
+        match &self.pool {
+            Some(pool) => pool.install(|| self.run_here(inputs, state)),
+            None => self.run_here(inputs, state),
+        }
+    }
+
+    fn run_here(&self, inputs: &[(&str, Tensor)], state: Option<&mut State>) -> Result<Outputs> {
         let feed = self.feed(inputs, state.as_deref())?;
         let outs = match &self.gpu {
             Some(g) => g.run(feed)?,

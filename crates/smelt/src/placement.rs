@@ -73,6 +73,9 @@ pub struct Placement {
     pub nodes: Vec<Assignment>,
     /// Number of tensors that cross between devices (0 with one device).
     pub transfers: usize,
+    /// What holds for every node, said once: why no GPU is used ("no GPU backend in this
+    /// build found a device", "CpuOnly excludes cuda (gpu)").
+    pub notes: Vec<String>,
 }
 
 /// Nodes pinned to the CPU by name or op type: `SMELT_FORCE_CPU=Conv,node_12`.
@@ -125,16 +128,11 @@ pub fn place(graph: &Graph, units: ComputeUnits, backends: &[Arc<dyn Backend>]) 
         }
         let (device, reason) = match chosen {
             Some(i) => {
-                let mut r = if declined.is_empty() {
+                let r = if declined.is_empty() {
                     format!("{} kernel", devices[i].backend)
                 } else {
                     format!("{} kernel; {}", devices[i].backend, declined.join("; "))
                 };
-                if devices.len() == 1 && !excluded.is_empty() {
-                    r.push_str(&format!("; {units:?} excludes {}", excluded.join(", ")));
-                } else if devices.len() == 1 && devices[i].kind == DeviceKind::Cpu {
-                    r.push_str("; no GPU backend in this build found a device");
-                }
                 (i, r)
             }
             // the CPU supports every op the registry can build, so this is unreachable
@@ -163,11 +161,19 @@ pub fn place(graph: &Graph, units: ComputeUnits, backends: &[Arc<dyn Backend>]) 
             }
         }
     }
+    let mut notes = Vec::new();
+    if !excluded.is_empty() {
+        notes.push(format!("{units:?} excludes {}", excluded.join(", ")));
+    }
+    if !backends.iter().any(|b| b.device().kind != DeviceKind::Cpu) {
+        notes.push("no GPU backend in this build found a device".to_string());
+    }
     Placement {
         compute_units: units,
         devices,
         nodes,
         transfers,
+        notes,
     }
 }
 
@@ -184,6 +190,29 @@ impl Placement {
                 )
             })
             .collect()
+    }
+    /// Nodes grouped by device and reason, in order of first appearance: (device index,
+    /// reason, the nodes' indices). A model of 860 nodes on the CPU is one group.
+    pub fn groups(&self) -> Vec<(usize, &str, Vec<usize>)> {
+        let mut groups: Vec<(usize, &str, Vec<usize>)> = Vec::new();
+        for (k, a) in self.nodes.iter().enumerate() {
+            match groups
+                .iter_mut()
+                .find(|(d, r, _)| *d == a.device && *r == a.reason)
+            {
+                Some(g) => g.2.push(k),
+                None => groups.push((a.device, &a.reason, vec![k])),
+            }
+        }
+        groups
+    }
+    /// Whether any node runs on a device other than a CPU.
+    pub fn uses_gpu(&self) -> bool {
+        self.nodes.iter().any(|a| {
+            self.devices
+                .get(a.device)
+                .is_some_and(|d| d.kind != DeviceKind::Cpu)
+        })
     }
     /// Whether every node found a backend.
     pub fn complete(&self) -> bool {
