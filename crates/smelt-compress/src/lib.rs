@@ -64,6 +64,7 @@ pub struct Options {
     pub calibration: Vec<Vec<(String, Tensor)>>,
 }
 
+/// The op types whose weights can be compressed (all of them by default).
 pub const DEFAULT_OPS: [&str; 5] = ["Conv", "ConvTranspose", "MatMul", "Gemm", "Gather"];
 
 impl Options {
@@ -75,6 +76,43 @@ impl Options {
             skip: vec![],
             calibration: vec![],
         }
+    }
+
+    /// Refuses bit widths a mode does not take and op types outside [`DEFAULT_OPS`].
+    pub fn check(&self) -> Result<()> {
+        match self.mode {
+            Mode::Linear { bits, .. } if !(bits == 4 || bits == 8) => {
+                return Err(Error::invalid(format!(
+                    "linear quantization takes 4 or 8 bits, got {bits}"
+                )))
+            }
+            Mode::Palettize { bits, .. } if !(1..=8).contains(&bits) => {
+                return Err(Error::invalid(format!(
+                    "palettization takes 1 to 8 bits, got {bits}"
+                )))
+            }
+            _ => {}
+        }
+        let bad: Vec<&str> = self
+            .ops
+            .iter()
+            .filter(|o| !DEFAULT_OPS.contains(&o.as_str()))
+            .map(|o| o.as_str())
+            .collect();
+        if !bad.is_empty() {
+            return Err(Error::invalid(format!(
+                "--ops {}: compress reads weights of {} only",
+                bad.join(","),
+                DEFAULT_OPS.join(", ")
+            )));
+        }
+        if self.ops.is_empty() {
+            return Err(Error::invalid(format!(
+                "--ops is empty: give some of {}",
+                DEFAULT_OPS.join(", ")
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -103,6 +141,8 @@ pub struct Report {
     pub tensors: Vec<TensorReport>,
     /// Float weights left alone: (name, why).
     pub skipped: Vec<(String, String)>,
+    /// Names in [`Options::skip`] that matched no weight nor a node reading one.
+    pub unused_skip: Vec<String>,
     pub seconds: f64,
 }
 
@@ -371,33 +411,31 @@ fn hoist_constants(g: &mut Graph) {
 }
 
 /// Compresses the weights of `g` chosen by `opts`. `progress` sees (weights done, total).
+/// Choosing no weight at all is an error that says why (no reader of the selected op types,
+/// every weight under the threshold or skipped).
 pub fn compress(
     g: &Graph,
     opts: &Options,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Graph, Report)> {
     let t0 = Instant::now();
-    match opts.mode {
-        Mode::Linear { bits, .. } if !(bits == 4 || bits == 8) => {
-            return Err(Error::invalid(format!(
-                "linear quantization takes 4 or 8 bits, got {bits}"
-            )))
-        }
-        Mode::Palettize { bits, .. } if !(1..=8).contains(&bits) => {
-            return Err(Error::invalid(format!(
-                "palettization takes 1 to 8 bits, got {bits}"
-            )))
-        }
-        _ => {}
-    }
+    opts.check()?;
     let mut hoisted = g.clone();
     hoist_constants(&mut hoisted);
     let g = &hoisted;
-    let (chosen, skipped) = candidates(g, opts);
-    let grams = calibrate::grams(g, &chosen, &opts.calibration)?;
+    let sel = candidates(g, opts);
+    if sel.chosen.is_empty() {
+        return Err(Error::invalid(format!(
+            "no weight was compressed: {}",
+            sel.why_none(opts)
+        )));
+    }
+    let chosen = &sel.chosen;
+    let grams = calibrate::grams(g, chosen, &opts.calibration)?;
     let mut out = g.clone();
     let mut report = Report {
-        skipped,
+        skipped: sel.skipped,
+        unused_skip: sel.unused_skip,
         ..Default::default()
     };
     let mut decode_nodes = Vec::with_capacity(chosen.len());
@@ -477,4 +515,39 @@ pub fn compress(
     smelt_ir::verify(&out)?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok((out, report))
+}
+
+/// Whether `n` is a decode node [`compress`] adds.
+fn is_decode(n: &Node) -> bool {
+    n.domain == "ai.smelt" && matches!(n.op_type.as_str(), "LinearDequantize" | "LutToDense")
+}
+
+/// `compressed` (made by [`compress`] from `original`) with only the weights named in `keep`
+/// compressed: every other weight it compressed is the original value again. What one
+/// weight's compression costs at the outputs is measured on such a graph.
+pub fn keep_only(original: &Graph, compressed: &Graph, keep: &[&str]) -> Result<Graph> {
+    let mut hoisted = original.clone();
+    hoist_constants(&mut hoisted);
+    let mut out = compressed.clone();
+    let mut restore = Vec::new();
+    out.nodes.retain(|n| {
+        let Some(Some(v)) = n.outputs.first().copied() else {
+            return true;
+        };
+        let undo = is_decode(n)
+            && !keep.contains(&compressed.values[v].name.as_str())
+            && hoisted.initializers.contains_key(&v);
+        if undo {
+            restore.push((v, n.inputs.clone()));
+        }
+        !undo
+    });
+    for (v, ins) in restore {
+        for i in ins.into_iter().flatten() {
+            out.initializers.remove(&i);
+        }
+        out.initializers.insert(v, hoisted.initializers[&v].clone());
+    }
+    smelt_ir::verify(&out)?;
+    Ok(out)
 }
