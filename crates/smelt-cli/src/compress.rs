@@ -550,7 +550,8 @@ pub fn main(a: CompressArgs) -> Result<()> {
         opts.calibration = calibration(&graph, dir, batch)?;
         samples.feeds = opts.calibration.iter().take(1).cloned().collect();
         let rows = samples.feeds[0][0].1.shape().first().copied().unwrap_or(1);
-        measured_on = format!("the first {rows} rows of --calibration");
+        let plural = if rows == 1 { "" } else { "s" };
+        measured_on = format!("the first {rows} row{plural} of --calibration");
     } else if a.random {
         let (feed, dims) = random_feed(&graph, &info, &a)?;
         samples.feeds = vec![feed];
