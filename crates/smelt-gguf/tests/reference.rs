@@ -4,9 +4,10 @@
 //! `scripts/gguf/make_test_files.py` writes GGUF files with metadata of every value type and
 //! tensors of every dequantized type, with gguf-py's dequantization of each as `.npy`;
 //! `scripts/gguf/dump_reference.py` writes gguf-py's reading of the SmolLM2 model (metadata,
-//! tensor infos, some tensors dequantized). python3 must be there; `gguf` is pip-installed
-//! at the pinned version when it cannot be imported. Without python3, or when the install
-//! fails, the tests print why and pass, except under CI (`CI` set), where they fail.
+//! tensor infos, some tensors dequantized). python3 must be there; unless it imports the
+//! pinned `gguf`, pip installs that into a folder of the target directory once (not into
+//! the system). Without python3, or when the install fails, the tests print why and pass,
+//! except under CI (`CI` set), where they fail.
 //!
 //! Tolerance: exact. Dequantization is an f16 (or f32) scale widened exactly, times a small
 //! integer, plus or minus an f16 min times a small integer, each product and sum rounded to
@@ -38,24 +39,44 @@ fn skip(reason: &str) {
     eprintln!("SKIP: {reason}");
 }
 
-fn imports_gguf() -> bool {
-    Command::new("python3")
-        .args(["-c", "import gguf, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// Whether python3 imports the pinned gguf, with `path` (if any) on its `PYTHONPATH`.
+fn imports_pinned(path: Option<&Path>) -> bool {
+    let version = GGUF_PY.split("==").nth(1).unwrap();
+    let check = format!(
+        "import gguf, numpy, importlib.metadata as m; assert m.version('gguf') == '{version}'"
+    );
+    let mut c = Command::new("python3");
+    c.args(["-c", &check]);
+    if let Some(p) = path {
+        c.env("PYTHONPATH", p);
+    }
+    c.output().is_ok_and(|o| o.status.success())
 }
 
-/// Makes `import gguf` work, installing the pinned version once if needed.
-fn python() -> Result<(), String> {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+/// What `PYTHONPATH` must hold for the pinned gguf to import: nothing when python3 has it,
+/// else a folder under the target directory that pip installs it into once (the system's
+/// packages are left alone).
+fn python() -> Result<Option<PathBuf>, String> {
+    static READY: OnceLock<Result<Option<PathBuf>, String>> = OnceLock::new();
     READY
         .get_or_init(|| {
             if Command::new("python3").arg("--version").output().is_err() {
-                return Err("python3 not found: gguf-py reference tests not run".into());
+                return Err("python3 not found: the gguf-py reference tests need it".into());
             }
-            if imports_gguf() {
-                return Ok(());
+            if imports_pinned(None) {
+                return Ok(None);
             }
+            let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let dir = tmp.join(GGUF_PY.replace("==", "-"));
+            if imports_pinned(Some(&dir)) {
+                return Ok(Some(dir));
+            }
+            // installed beside, then renamed into place whole (test runs may overlap)
+            let part = tmp.join(format!(
+                "{}.part-{}",
+                GGUF_PY.replace("==", "-"),
+                std::process::id()
+            ));
             let out = Command::new("python3")
                 .args([
                     "-m",
@@ -64,26 +85,33 @@ fn python() -> Result<(), String> {
                     "--quiet",
                     "--disable-pip-version-check",
                 ])
+                .arg("--target")
+                .arg(&part)
                 .arg(GGUF_PY)
                 .output()
                 .map_err(|e| format!("running pip: {e}"))?;
-            if !out.status.success() || !imports_gguf() {
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::rename(&part, &dir);
+            let _ = std::fs::remove_dir_all(&part);
+            if !out.status.success() || !imports_pinned(Some(&dir)) {
                 return Err(format!(
                     "pip install {GGUF_PY} failed: {}",
                     String::from_utf8_lossy(&out.stderr).trim()
                 ));
             }
-            Ok(())
+            Ok(Some(dir))
         })
         .clone()
 }
 
 fn run_script(args: &[&std::ffi::OsStr]) -> Result<(), String> {
-    python()?;
-    let out = Command::new("python3")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
+    let path = python()?;
+    let mut c = Command::new("python3");
+    c.args(args);
+    if let Some(p) = path {
+        c.env("PYTHONPATH", p);
+    }
+    let out = c.output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!(
             "{:?} failed:\n{}",
@@ -94,14 +122,30 @@ fn run_script(args: &[&std::ffi::OsStr]) -> Result<(), String> {
     Ok(())
 }
 
-/// The folder make_test_files.py wrote, made once per test run.
+/// The folder make_test_files.py wrote, made once per version of the script: written
+/// beside, then renamed into place whole, so overlapping test runs never see a partial one.
 fn reference_dir() -> Result<&'static Path, String> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gguf-reference");
-        let _ = std::fs::remove_dir_all(&dir);
         let s = script("make_test_files.py");
-        run_script(&[s.as_os_str(), dir.as_os_str()])?;
+        let text = std::fs::read(&s).map_err(|e| format!("{}: {e}", s.display()))?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(&text, GGUF_PY), &mut h);
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = tmp.join(format!(
+            "gguf-reference-{:016x}",
+            std::hash::Hasher::finish(&h)
+        ));
+        if dir.join("tensors.txt").is_file() {
+            return Ok(dir);
+        }
+        let part = tmp.join(format!("gguf-reference.part-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&part);
+        run_script(&[s.as_os_str(), part.as_os_str()])?;
+        if std::fs::rename(&part, &dir).is_err() {
+            // another run put it in place first
+            let _ = std::fs::remove_dir_all(&part);
+        }
         Ok(dir)
     })
     .as_ref()
@@ -405,7 +449,8 @@ fn smollm2_against_gguf_py() {
     assert_eq!(emb.shape(), [49152, 576]);
     assert!(g.tensor("output.weight").is_none(), "tied embeddings");
 
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gguf-smollm2");
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gguf-smollm2-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let s = script("dump_reference.py");
     if let Err(e) = run_script(&[s.as_os_str(), path.as_os_str(), dir.as_os_str()]) {
@@ -460,4 +505,5 @@ fn smollm2_against_gguf_py() {
         "SmolLM2: compared exactly with gguf-py: {}",
         compared.join(", ")
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
