@@ -32,6 +32,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// The node's op as its concrete type, when it is one: `node.op_as::<Conv>()`.
+    pub fn op_as<T: Op + 'static>(&self) -> Option<&T> {
+        self.op.as_ref().as_any().downcast_ref::<T>()
+    }
+
     /// Checks that an evaluation gave at least every output up to the last one this node
     /// names (trailing optional outputs may be left out); the error names the node.
     pub fn check_output_count(&self, produced: usize) -> Result<()> {

@@ -7,12 +7,14 @@
 
 pub mod attr;
 pub mod backend;
+pub mod edit;
 pub mod graph;
 pub mod op;
 pub mod verify;
 
 pub use attr::{Attr, Attributes};
 pub use backend::{Backend, DeviceInfo, DeviceKind, Support};
+pub use edit::{Editor, NodeId, Slot, Uses};
 pub use graph::{Graph, Node, Value, ValueId};
-pub use op::{EvalCtx, InferCtx, Op, OpCtx, OpFactory, Registry, SubgraphRunner};
+pub use op::{AsAny, EvalCtx, InferCtx, Op, OpCtx, OpFactory, Registry, SubgraphRunner};
 pub use verify::verify;

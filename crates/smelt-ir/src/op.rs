@@ -40,12 +40,46 @@ pub struct InferCtx<'a> {
     pub n_outputs: usize,
 }
 
-pub trait Op: Send + Sync + Debug {
+/// Typed access to an op behind `dyn Op`: `node.op_as::<Conv>()` (see [`crate::Node::op_as`]).
+/// Implemented for every `'static` type, so ops get it without writing anything.
+pub trait AsAny {
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl<T: std::any::Any> AsAny for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+pub trait Op: AsAny + Send + Sync + Debug {
     fn op_type(&self) -> &str;
 
     /// Output types and shapes from input types; `ValueInfo::unknown()` where it cannot tell.
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {
         Ok(vec![ValueInfo::unknown(); ctx.n_outputs])
+    }
+
+    /// Whether the op gives the same outputs for the same inputs, with no effect besides
+    /// them: what constant folding, dead-node removal and common-subexpression elimination
+    /// require. Random ops say no.
+    fn is_pure(&self) -> bool {
+        true
+    }
+
+    /// Outputs known from the input types alone, without their values (`Shape` and `Size`
+    /// of a value whose shape is fixed); constant folding uses it. `None` when they are not.
+    fn value_from_types(&self, _inputs: &[Option<ValueInfo>]) -> Option<Vec<Tensor>> {
+        None
+    }
+
+    /// Whether the node passes input 0 through unchanged as output 0 (Identity; Dropout
+    /// when not training; Cast to the type its input has), given its input types and its
+    /// constant inputs, one entry per input slot (`None`: the slot is absent / the input is
+    /// not a constant). The declutter pass removes such a node when its other outputs are
+    /// unread.
+    fn is_identity(&self, _types: &[Option<ValueInfo>], _consts: &[Option<&Tensor>]) -> bool {
+        false
     }
 
     /// The reference evaluation. `inputs[i]` is `None` for an omitted optional input.

@@ -20,6 +20,13 @@ pub fn register(r: &mut Registry) {
 }
 
 impl Shape {
+    /// The output for an input of these dims.
+    fn of(&self, dims: &[usize]) -> Result<Tensor> {
+        let (a, b) = self.range(dims.len());
+        let v: Vec<i64> = dims[a..b].iter().map(|&d| d as i64).collect();
+        Tensor::from_vec(vec![v.len()], v)
+    }
+
     /// The [start, end) range of dims kept for a rank.
     fn range(&self, rank: usize) -> (usize, usize) {
         let r = rank as i64;
@@ -44,10 +51,11 @@ impl Op for Shape {
             shape: Some(vec![len.unwrap_or(Dim::Unknown)]),
         }])
     }
+    fn value_from_types(&self, inputs: &[Option<ValueInfo>]) -> Option<Vec<Tensor>> {
+        let dims = inputs.first()?.as_ref()?.concrete_shape()?;
+        self.of(&dims).ok().map(|t| vec![t])
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
-        let x = req(&inputs, 0)?;
-        let (a, b) = self.range(x.rank());
-        let v: Vec<i64> = x.shape()[a..b].iter().map(|&d| d as i64).collect();
-        Ok(vec![Tensor::from_vec(vec![v.len()], v)?])
+        Ok(vec![self.of(req(&inputs, 0)?.shape())?])
     }
 }

@@ -18,6 +18,10 @@ impl Op for Size {
         let _ = in_info;
         Ok(vec![ValueInfo::fixed(DType::I64, &[])])
     }
+    fn value_from_types(&self, inputs: &[Option<ValueInfo>]) -> Option<Vec<Tensor>> {
+        let dims = inputs.first()?.as_ref()?.concrete_shape()?;
+        Some(vec![Tensor::scalar(dims.iter().product::<usize>() as i64)])
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         Ok(vec![Tensor::scalar(req(&inputs, 0)?.len() as i64)])
     }

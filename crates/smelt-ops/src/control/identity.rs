@@ -21,6 +21,9 @@ impl Op for Identity {
             .flatten()
             .unwrap_or_default()])
     }
+    fn is_identity(&self, _: &[Option<ValueInfo>], _: &[Option<&Tensor>]) -> bool {
+        true
+    }
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         Ok(vec![take(&mut inputs, 0)?])
     }

@@ -254,6 +254,11 @@ impl Op for Cast {
             .or_else(|| ctx.inputs.get(1).cloned().flatten().and_then(|v| v.dtype));
         Ok(vec![ValueInfo { dtype, shape }])
     }
+    fn is_identity(&self, types: &[Option<ValueInfo>], _: &[Option<&Tensor>]) -> bool {
+        let dtype = |i: usize| types.get(i).cloned().flatten().and_then(|v| v.dtype);
+        let to = self.to.or_else(|| dtype(1));
+        to.is_some() && dtype(0) == to
+    }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let x = req(&inputs, 0)?;
         let to = match self.to {

@@ -42,6 +42,16 @@ pub fn register(r: &mut Registry) {
 }
 
 impl BatchNorm {
+    /// The epsilon added to the variance.
+    pub fn epsilon(&self) -> f32 {
+        self.eps
+    }
+    /// Whether the node normalizes by batch statistics (training) rather than the running
+    /// mean and variance it is given.
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
     fn run<T: FloatIo>(&self, inputs: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
         let x = req(inputs, 0)?;
         ensure!(x.rank() >= 1, "BatchNormalization: X must have rank >= 1");

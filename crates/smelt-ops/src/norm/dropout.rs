@@ -118,6 +118,21 @@ impl Op for Dropout {
         }
         Ok(out)
     }
+    /// Not training (from opset 12: no training_mode input, or a constant false one), the
+    /// output is the input.
+    fn is_identity(&self, types: &[Option<ValueInfo>], consts: &[Option<&Tensor>]) -> bool {
+        if self.opset >= 12 {
+            let absent = matches!(types.get(2), None | Some(None));
+            absent
+                || consts
+                    .get(2)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|t| scalar_f64(t, "training_mode").is_ok_and(|v| v == 0.0))
+        } else {
+            !self.train_attr
+        }
+    }
     fn eval(&self, ctx: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let (ratio, training) = if self.opset >= 12 {
             let r = match opt(&inputs, 1) {

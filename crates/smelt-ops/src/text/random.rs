@@ -116,6 +116,10 @@ pub fn register(r: &mut Registry) {
 }
 
 impl Op for Random {
+    /// Unseeded draws differ on every evaluation: never folded, merged or dropped.
+    fn is_pure(&self) -> bool {
+        self.seed.is_some()
+    }
     fn op_type(&self) -> &str {
         self.name
     }
