@@ -220,6 +220,10 @@ pub enum Via {
     /// The imported graph written as an `.ingot` package and loaded back: every case then
     /// also tests the package's serialization of its ops, attributes and subgraphs.
     Ingot,
+    /// The imported graph rewritten by the portable passes (`smelt_passes::optimize`), as
+    /// `smelt convert` saves it: every case then also tests that the passes keep what the
+    /// graph computes.
+    Passes,
     /// The imported graph on CUDA as `ComputeUnits::All` places it: nodes the CUDA backend
     /// supports on the GPU, the rest on the CPU. An error without a CUDA device.
     Cuda,
@@ -241,7 +245,9 @@ enum Runner<'g> {
 impl<'g> Runner<'g> {
     fn new(graph: &'g smelt_ir::Graph, via: Via) -> Result<Runner<'g>, Outcome> {
         let only = match via {
-            Via::Onnx | Via::Ingot => return Ok(Runner::Cpu(smelt_cpu::Plan::new(graph))),
+            Via::Onnx | Via::Ingot | Via::Passes => {
+                return Ok(Runner::Cpu(smelt_cpu::Plan::new(graph)))
+            }
             Via::CudaPlan => {
                 for n in &graph.nodes {
                     if let smelt_ir::Support::No(why) = smelt_cuda::backend::gpu_support(n, graph) {
@@ -337,6 +343,13 @@ pub fn run_case(dir: &Path, via: Via) -> (Vec<String>, Outcome) {
             Ok(g) => g,
             Err(e) => return (ops, Outcome::Error(format!("through .ingot: {e}"))),
         },
+        Via::Passes => {
+            let mut g = model.graph;
+            if let Err(e) = smelt_passes::optimize(&mut g) {
+                return (ops, Outcome::Error(format!("through the passes: {e}")));
+            }
+            g
+        }
     };
     let plan = match Runner::new(&graph, via) {
         Ok(r) => r,

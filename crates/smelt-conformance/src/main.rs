@@ -1,9 +1,10 @@
-//! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--via-ingot | --cuda |
+//! `cargo run -p smelt-conformance -- [--filter S] [--suite NAME]... [--via-ingot | --via-passes | --cuda |
 //! --cuda-only | --cuda-plan] [--write FILE] [-q]`
 //!
 //! Runs the ONNX backend tests on the CPU backend, prints one line per case and the totals,
 //! and with `--write` saves the Markdown report. `--via-ingot` runs each model after writing
-//! it as an `.ingot` package and loading it back. `--cuda` runs each model as
+//! it as an `.ingot` package and loading it back; `--via-passes` after the portable passes
+//! (`smelt_passes::optimize`). `--cuda` runs each model as
 //! `ComputeUnits::All` places it (CUDA where supported, the CPU for the rest); `--cuda-only`
 //! is the CUDA runner alone (a case with a node off the GPU is unsupported). `--cuda-plan`
 //! needs no GPU: the CPU runs each case, and one with a node CUDA placement would refuse is
@@ -26,11 +27,12 @@ fn main() {
             "--write" => write = args.next().map(PathBuf::from),
             "-q" | "--quiet" => quiet = true,
             "--via-ingot" => via = Via::Ingot,
+            "--via-passes" => via = Via::Passes,
             "--cuda" => via = Via::Cuda,
             "--cuda-only" => via = Via::CudaOnly,
             "--cuda-plan" => via = Via::CudaPlan,
             other => {
-                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--via-ingot | --cuda | --cuda-only | --cuda-plan] [--write FILE] [-q]");
+                eprintln!("unknown argument '{other}'\nusage: conformance [--filter S] [--suite NAME]... [--via-ingot | --via-passes | --cuda | --cuda-only | --cuda-plan] [--write FILE] [-q]");
                 std::process::exit(2);
             }
         }

@@ -1,0 +1,297 @@
+//! Each pass on small graphs built in code: what it rewrites, what it must leave alone, and
+//! outputs equal to the graph's before the pass on random inputs (sizes off any tile width).
+
+use smelt_core::{DType, Dim, Tensor};
+use smelt_ir::{Attr, Attributes, Graph};
+use smelt_ops::GraphBuilder;
+use smelt_passes::{batchnorm, constants, cse, dead, declutter, optimize, run, Pass};
+
+/// splitmix64 values in [-1, 1): seeded, never all zero.
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed ^ 0x5DEE_CE66_D1CE_4E5B;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn builder() -> GraphBuilder {
+    let mut b = GraphBuilder::new("t");
+    b.set_opset("", 17);
+    b
+}
+
+fn ints(v: &[i64]) -> Tensor {
+    Tensor::from_vec(vec![v.len()], v.to_vec()).unwrap()
+}
+
+/// Runs `g` on the CPU.
+fn eval(g: &Graph, inputs: &[(&str, Tensor)]) -> Vec<(String, Tensor)> {
+    let feed = inputs
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect();
+    smelt_cpu::run(g, feed).unwrap()
+}
+
+/// Runs `passes` on a copy of `g` and checks: the graph verifies, the outputs keep their
+/// names, and their values are within `rtol` of the original's on `inputs`.
+fn check(g: &Graph, passes: Vec<Box<dyn Pass>>, inputs: &[(&str, Tensor)], rtol: f32) -> Graph {
+    let mut h = g.clone();
+    run(&mut h, &passes).unwrap();
+    smelt_ir::verify(&h).unwrap();
+    assert_eq!(h.output_names(), g.output_names());
+    let (want, got) = (eval(g, inputs), eval(&h, inputs));
+    for ((wn, w), (gn, t)) in want.iter().zip(&got) {
+        assert_eq!(wn, gn);
+        assert_eq!(w.shape(), t.shape(), "{wn}");
+        let (a, b) = (w.to_f64_vec().unwrap(), t.to_f64_vec().unwrap());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            let tol = rtol as f64 * x.abs().max(1.0);
+            assert!((x - y).abs() <= tol, "{wn}[{i}]: {x} before, {y} after");
+        }
+    }
+    h
+}
+
+fn count(g: &Graph, op: &str) -> usize {
+    g.nodes.iter().filter(|n| n.op_type == op).count()
+}
+
+#[test]
+fn constants_fold_pure_nodes_and_shapes() {
+    let mut b = builder();
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(5), Dim::Fixed(7)]);
+    let c = b
+        .op(
+            "Constant",
+            &[],
+            Attributes::new().with(
+                "value",
+                Attr::Tensor(Tensor::from_vec(vec![7], random(7, 1)).unwrap()),
+            ),
+        )
+        .unwrap();
+    let two = b.constant("two", Tensor::from_vec(vec![7], vec![2.0f32; 7]).unwrap());
+    let c2 = b.mul(c, two).unwrap();
+    let y = b.add(x, c2).unwrap();
+    // Shape(x) of a fixed shape, through Reshape: folded to a constant
+    let s = b.op("Shape", &[x], Attributes::new()).unwrap();
+    let r = b.op("Reshape", &[y, s], Attributes::new()).unwrap();
+    b.output(r, "y");
+    let g = b.build().unwrap();
+    let x = Tensor::from_vec(vec![5, 7], random(35, 2)).unwrap();
+    let h = check(
+        &g,
+        vec![Box::new(constants::FoldConstants)],
+        &[("x", x)],
+        0.0,
+    );
+    assert_eq!(
+        count(&h, "Constant") + count(&h, "Mul") + count(&h, "Shape"),
+        0
+    );
+    assert_eq!((count(&h, "Add"), count(&h, "Reshape")), (1, 1));
+}
+
+#[test]
+fn constants_never_inflate_or_draw() {
+    let mut b = builder();
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(64), Dim::Fixed(129)]);
+    // Expand of one value to 64 x 129 floats (33 KiB): larger than its inputs, kept
+    let one = b.constant("one", Tensor::from_vec(vec![1], vec![0.5f32]).unwrap());
+    let shape = b.constant("shape", ints(&[64, 129]));
+    let big = b.op("Expand", &[one, shape], Attributes::new()).unwrap();
+    let y = b.add(x, big).unwrap();
+    // an unseeded draw is never folded
+    let noise = b
+        .op(
+            "RandomUniform",
+            &[],
+            Attributes::new()
+                .with("shape", Attr::Ints(vec![64, 129]))
+                .with("dtype", Attr::Int(1)),
+        )
+        .unwrap();
+    let z = b.add(x, noise).unwrap();
+    b.output(y, "y");
+    b.output(z, "z");
+    let mut g = b.build().unwrap();
+    constants::FoldConstants.run(&mut g).unwrap();
+    assert_eq!((count(&g, "Expand"), count(&g, "RandomUniform")), (1, 1));
+}
+
+#[test]
+fn declutter_removes_identities_and_reshape_chains() {
+    let mut b = builder();
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(6), Dim::Fixed(33)]);
+    let i = b.op("Identity", &[x], Attributes::new()).unwrap();
+    let c = b
+        .op("Cast", &[i], Attributes::new().with("to", Attr::Int(1)))
+        .unwrap();
+    let d = b.op("Dropout", &[c], Attributes::new()).unwrap();
+    let s1 = b.constant("s1", ints(&[2, 99]));
+    let r1 = b.op("Reshape", &[d, s1], Attributes::new()).unwrap();
+    let s2 = b.constant("s2", ints(&[-1, 11]));
+    let r2 = b.op("Reshape", &[r1, s2], Attributes::new()).unwrap();
+    let y = b.relu(r2).unwrap();
+    // an Identity right before a graph output: the output keeps its name
+    let out = b.op("Identity", &[y], Attributes::new()).unwrap();
+    b.output(out, "out");
+    let g = b.build().unwrap();
+    let x = Tensor::from_vec(vec![6, 33], random(198, 3)).unwrap();
+    let passes: Vec<Box<dyn Pass>> =
+        vec![Box::new(declutter::Declutter), Box::new(dead::DeadNodes)];
+    let h = check(&g, passes, &[("x", x)], 0.0);
+    for op in ["Identity", "Cast", "Dropout"] {
+        assert_eq!(count(&h, op), 0, "{op} left");
+    }
+    assert_eq!(count(&h, "Reshape"), 1);
+    assert_eq!(h.output_names(), ["out"]);
+}
+
+#[test]
+fn a_cast_that_converts_stays() {
+    let mut b = builder();
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(3)]);
+    let c = b
+        .op("Cast", &[x], Attributes::new().with("to", Attr::Int(7)))
+        .unwrap();
+    b.output(c, "y");
+    let mut g = b.build().unwrap();
+    assert_eq!(declutter::Declutter.run(&mut g).unwrap(), 0);
+    assert_eq!(count(&g, "Cast"), 1);
+}
+
+/// Conv (3 -> 17 channels, 3x3, bias or not) then BatchNormalization, the BN's output a
+/// graph output.
+fn conv_bn(with_bias: bool, groups: usize) -> Graph {
+    let (cin, cout) = (3 * groups, 17 * groups);
+    let mut b = builder();
+    let x = b.placeholder(
+        "x",
+        DType::F32,
+        &[
+            Dim::Fixed(2),
+            Dim::Fixed(cin),
+            Dim::Fixed(9),
+            Dim::Fixed(11),
+        ],
+    );
+    let w = b.constant(
+        "w",
+        Tensor::from_vec(vec![cout, 3, 3, 3], random(cout * 27, 4)).unwrap(),
+    );
+    let mut ins = vec![x, w];
+    if with_bias {
+        ins.push(b.constant("b", Tensor::from_vec(vec![cout], random(cout, 5)).unwrap()));
+    }
+    let attrs = Attributes::new()
+        .with("pads", Attr::Ints(vec![1, 1, 1, 1]))
+        .with("group", Attr::Int(groups as i64));
+    let y = b.op("Conv", &ins, attrs).unwrap();
+    let p = |b: &mut GraphBuilder, n: &str, seed, add: f32| {
+        let v: Vec<f32> = random(cout, seed).iter().map(|x| x.abs() + add).collect();
+        b.constant(n, Tensor::from_vec(vec![cout], v).unwrap())
+    };
+    let (scale, shift, mean, var) = (
+        p(&mut b, "scale", 6, 0.5),
+        p(&mut b, "shift", 7, -0.5),
+        p(&mut b, "mean", 8, -0.3),
+        p(&mut b, "var", 9, 0.1),
+    );
+    let z = b
+        .op(
+            "BatchNormalization",
+            &[y, scale, shift, mean, var],
+            Attributes::new().with("epsilon", Attr::Float(1e-3)),
+        )
+        .unwrap();
+    b.output(z, "z");
+    b.build().unwrap()
+}
+
+#[test]
+fn batchnorm_folds_into_the_conv_before_it() {
+    for (bias, groups) in [(true, 1), (false, 1), (true, 2)] {
+        let g = conv_bn(bias, groups);
+        let x = Tensor::from_vec(vec![2, 3 * groups, 9, 11], random(198 * 3 * groups, 10)).unwrap();
+        let h = check(
+            &g,
+            vec![Box::new(batchnorm::FoldBatchNorm)],
+            &[("x", x)],
+            1e-5,
+        );
+        assert_eq!(
+            count(&h, "BatchNormalization"),
+            0,
+            "bias {bias}, groups {groups}"
+        );
+        assert_eq!(count(&h, "Conv"), 1);
+        assert_eq!(h.output_names(), ["z"]);
+    }
+}
+
+#[test]
+fn batchnorm_after_a_shared_conv_output_stays() {
+    // the Conv's output has a second reader: folding would change what it reads
+    let mut g = conv_bn(true, 1);
+    let y = g.nodes[0].outputs[0].unwrap();
+    g.outputs.push(y);
+    assert_eq!(batchnorm::FoldBatchNorm.run(&mut g).unwrap(), 0);
+}
+
+#[test]
+fn cse_computes_equal_nodes_once() {
+    let mut b = builder();
+    let x = b.placeholder("x", DType::F32, &[Dim::Fixed(4), Dim::Fixed(31)]);
+    let a1 = b.sigmoid(x).unwrap();
+    let a2 = b.sigmoid(x).unwrap();
+    let t1 = b.transpose(a1, &[1, 0]).unwrap();
+    let t2 = b.transpose(a2, &[1, 0]).unwrap();
+    let t3 = b.transpose(a2, &[0, 1]).unwrap();
+    let s = b.add(t1, t2).unwrap();
+    b.output(s, "s");
+    b.output(t3, "t");
+    let g = b.build().unwrap();
+    let x = Tensor::from_vec(vec![4, 31], random(124, 11)).unwrap();
+    let passes: Vec<Box<dyn Pass>> = vec![Box::new(cse::CommonSubexpressions)];
+    let h = check(&g, passes, &[("x", x)], 0.0);
+    assert_eq!((count(&h, "Sigmoid"), count(&h, "Transpose")), (1, 2));
+}
+
+#[test]
+fn dead_nodes_go_outputs_stay() {
+    let mut b = builder();
+    let x = b.placeholder("x", DType::F32, &[Dim::Sym("n".into())]);
+    let unused = b.relu(x).unwrap();
+    let _ = b.sigmoid(unused).unwrap();
+    let y = b.tanh(x).unwrap();
+    b.output(y, "y");
+    let mut g = b.build().unwrap();
+    assert_eq!(dead::DeadNodes.run(&mut g).unwrap(), 2);
+    assert_eq!(g.nodes.len(), 1);
+    assert_eq!(g.output_names(), ["y"]);
+}
+
+#[test]
+fn optimize_reports_and_reaches_a_fixed_point() {
+    let g = conv_bn(true, 1);
+    let mut h = g.clone();
+    let r = optimize(&mut h).unwrap();
+    assert_eq!(r.count("batchnorm"), 1);
+    assert_eq!((r.nodes_before, r.nodes_after), (2, 1));
+    assert!(
+        r.to_string()
+            .starts_with("2 -> 1 nodes (constants 0, declutter 0, batchnorm 1"),
+        "{r}"
+    );
+    // a second run changes nothing
+    let again = optimize(&mut h).unwrap();
+    assert!(again.passes.iter().all(|(_, n)| *n == 0), "{again}");
+}
