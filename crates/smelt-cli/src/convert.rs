@@ -42,6 +42,10 @@ pub struct ConvertArgs {
     /// Describe an input or output: NAME=TEXT (repeatable).
     #[arg(long = "describe", value_name = "NAME=TEXT")]
     pub describe: Vec<String>,
+    /// Save the graph as imported, without the portable passes (constant folding,
+    /// declutter, BatchNorm folding, common subexpressions, dead nodes).
+    #[arg(long)]
+    pub keep_graph: bool,
 }
 
 /// The convert bar: at most 78 columns with the widest sizes ("1023.99 MiB") and ETA
@@ -125,17 +129,19 @@ pub fn main(a: ConvertArgs) -> Result<()> {
         metadata: pairs("meta", "KEY=VALUE", &a.meta, false)?,
         states: pairs("state", "IN=OUT", &a.states, true)?,
         descriptions: pairs("describe", "NAME=TEXT", &a.describe, false)?,
+        keep_graph: a.keep_graph,
     };
     if !a.model.exists() {
         bail!("{}: no such file", a.model.display());
     }
     let t0 = Instant::now();
     let mut bar = Bar(None, false);
-    let stats = smelt::convert(&a.model, &output, &opts, &mut |done, total| {
+    let done = smelt::convert(&a.model, &output, &opts, &mut |done, total| {
         bar.update(done, total)
     })
     .with_context(|| format!("converting {} to {}", a.model.display(), output.display()))?;
     drop(bar);
+    let stats = done.write;
     println!(
         "wrote {}: {}, {} tensors mapped ({}), {} inline, in {:.2} s",
         output.display(),
@@ -145,6 +151,10 @@ pub fn main(a: ConvertArgs) -> Result<()> {
         stats.inline_tensors,
         t0.elapsed().as_secs_f64()
     );
+    match &done.passes {
+        Some(r) => println!("passes {r}"),
+        None => println!("passes none (--keep-graph): the graph as imported"),
+    }
     Ok(())
 }
 

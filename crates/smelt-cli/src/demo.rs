@@ -158,7 +158,7 @@ pub fn main(a: DemoArgs) -> Result<()> {
             "converted {} to {} ({:.1} MiB)",
             model_path.display(),
             pkg.display(),
-            st.file_bytes as f64 / (1 << 20) as f64
+            st.write.file_bytes as f64 / (1 << 20) as f64
         );
     }
     let model = smelt::Model::load(&pkg, smelt::Config::default())

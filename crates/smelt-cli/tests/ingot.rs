@@ -107,6 +107,10 @@ fn convert_then_info_shows_the_metadata_and_plan() {
         out.starts_with("wrote mnist.ingot: 1.6 MiB, ") && out.contains("tensors mapped"),
         "{out}"
     );
+    assert!(
+        out.contains("\npasses 10 -> 10 nodes (constants 0, declutter 0, batchnorm 0"),
+        "{out}"
+    );
     assert_eq!(others(&d.0, &["mnist.ingot"]), Vec::<String>::new());
 
     let info = ok(&["info", "mnist.ingot"], &d.0);

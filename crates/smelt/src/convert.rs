@@ -21,6 +21,9 @@ pub struct ConvertOptions {
     pub states: Vec<(String, String)>,
     /// Descriptions of inputs and outputs, by name.
     pub descriptions: Vec<(String, String)>,
+    /// Save the graph as imported: no portable passes (`smelt_passes::optimize`: constant
+    /// folding, declutter, BatchNorm folding, common subexpressions, dead nodes).
+    pub keep_graph: bool,
 }
 
 /// The package info of an imported ONNX model.
@@ -61,10 +64,18 @@ pub fn onnx_info(m: &smelt_onnx::Model, path: &Path) -> Info {
 }
 
 /// Imports a model file (ONNX or `.ingot`) and applies `opts`: the graph and info a package
-/// would hold.
+/// would hold, with the portable passes run unless `opts.keep_graph`.
 pub fn import(input: &Path, opts: &ConvertOptions) -> Result<(Graph, Info)> {
+    import_reporting(input, opts).map(|(g, i, _)| (g, i))
+}
+
+/// [`import`], with what the passes did (`None` with `keep_graph`).
+pub fn import_reporting(
+    input: &Path,
+    opts: &ConvertOptions,
+) -> Result<(Graph, Info, Option<smelt_passes::Report>)> {
     let format = crate::format::detect_supported(input)?;
-    let (graph, mut info) = if format == crate::format::ModelFormat::Ingot {
+    let (mut graph, mut info) = if format == crate::format::ModelFormat::Ingot {
         let p = smelt_ingot::open(input, &Default::default())?;
         (p.graph, p.info)
     } else {
@@ -106,7 +117,20 @@ pub fn import(input: &Path, opts: &ConvertOptions) -> Result<(Graph, Info)> {
         Error::Format(m) => Error::invalid(m),
         e => e,
     })?;
-    Ok((graph, info))
+    let report = if opts.keep_graph {
+        None
+    } else {
+        Some(smelt_passes::optimize(&mut graph)?)
+    };
+    Ok((graph, info, report))
+}
+
+/// What a conversion did: the package written and the passes run.
+#[derive(Clone, Debug)]
+pub struct Converted {
+    pub write: WriteStats,
+    /// `None` with `keep_graph`.
+    pub passes: Option<smelt_passes::Report>,
 }
 
 /// Converts `input` to a package at `output`. The write is atomic: on any error no file is
@@ -116,7 +140,8 @@ pub fn convert(
     output: &Path,
     opts: &ConvertOptions,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<WriteStats> {
-    let (graph, info) = import(input, opts)?;
-    smelt_ingot::write(output, &graph, &info, progress)
+) -> Result<Converted> {
+    let (graph, info, passes) = import_reporting(input, opts)?;
+    let write = smelt_ingot::write(output, &graph, &info, progress)?;
+    Ok(Converted { write, passes })
 }

@@ -54,8 +54,15 @@ fn run_case(name: &str) {
         "  lowering fused {} readers of compressed weights",
         rt.lowering().fused
     );
+    // the graph as `smelt convert` saves it: after the portable passes
+    let mut optimized = model.graph.clone();
+    let report = smelt_passes::optimize(&mut optimized)
+        .unwrap_or_else(|e| panic!("{name}: passes failed: {e}"));
+    println!("  passes: {report}");
+    let passed = smelt_cpu::run(&optimized, inputs.clone())
+        .unwrap_or_else(|e| panic!("{name}: run after the passes failed: {e}"));
     let mut failures = Vec::new();
-    let runs = [("run", &plain), ("Model", &lowered)];
+    let runs = [("run", &plain), ("Model", &lowered), ("passes", &passed)];
     for ((oname, file), (via, outputs)) in c
         .outputs
         .iter()
