@@ -181,6 +181,35 @@ fn run_case(name: &str) {
             }
         }
     }
+    // the package `smelt convert` writes (the graph after the portable passes) on the GPU
+    let pkg = std::env::temp_dir().join(format!(
+        "smelt-golden-cuda-{name}-{}.ingot",
+        std::process::id()
+    ));
+    smelt::convert(&path, &pkg, &Default::default(), &mut |_, _| {})
+        .unwrap_or_else(|e| panic!("{name}: converting: {e}"));
+    let passed = Model::load(
+        &pkg,
+        Config {
+            compute_units: ComputeUnits::All,
+            ..Config::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{name}: loading the package: {e}"));
+    let out = passed
+        .predict(&feed)
+        .unwrap_or_else(|e| panic!("{name}: package on the gpu: {e}"));
+    std::fs::remove_file(&pkg).ok();
+    for (oname, file) in &c.outputs {
+        let want = npy::read(dir.join(name).join(file)).unwrap();
+        match compare(out.get(oname).unwrap(), &want, c.rtol, c.atol) {
+            Ok(e) => println!(
+                "  package after the passes ({} nodes): {oname}: max abs error vs onnxruntime {e:.3e}",
+                passed.graph().nodes.len()
+            ),
+            Err(m) => failures.push(format!("{oname} from the package after the passes: {m}")),
+        }
+    }
     if let Some(s) = gpu.gpu_stats() {
         println!(
             "  gpu: CUDA graphs {} captured, {} replays, {} failed {:?}; device time of the last run {:?} ms",
