@@ -16,6 +16,8 @@
 //! - `batchnorm` ([`batchnorm`]): an inference BatchNormalization folded into the Conv
 //!   before it (weights scaled, bias shifted);
 //! - `cse` ([`cse`]): nodes with the same op, attributes and inputs computed once;
+//! - `fuse` ([`fuse`]): patterns written out in primitives become the op that computes them
+//!   (LayerNormalization, HardSwish, Gelu);
 //! - `dead` ([`dead`]): nodes whose outputs nothing reads are removed, and unread
 //!   initializers dropped.
 
@@ -24,6 +26,7 @@ pub mod constants;
 pub mod cse;
 pub mod dead;
 pub mod declutter;
+pub mod fuse;
 
 use smelt_core::{Error, Result};
 use smelt_ir::Graph;
@@ -83,6 +86,7 @@ pub fn portable() -> Vec<Box<dyn Pass>> {
         Box::new(declutter::Declutter),
         Box::new(batchnorm::FoldBatchNorm),
         Box::new(cse::CommonSubexpressions),
+        Box::new(fuse::Fuse),
         Box::new(dead::DeadNodes),
     ]
 }

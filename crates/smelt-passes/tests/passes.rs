@@ -4,7 +4,7 @@
 use smelt_core::{DType, Dim, Tensor};
 use smelt_ir::{Attr, Attributes, Graph};
 use smelt_ops::GraphBuilder;
-use smelt_passes::{batchnorm, constants, cse, dead, declutter, optimize, run, Pass};
+use smelt_passes::{batchnorm, constants, cse, dead, declutter, fuse, optimize, run, Pass};
 
 /// splitmix64 values in [-1, 1): seeded, never all zero.
 fn random(n: usize, seed: u64) -> Vec<f32> {
@@ -294,4 +294,174 @@ fn optimize_reports_and_reaches_a_fixed_point() {
     // a second run changes nothing
     let again = optimize(&mut h).unwrap();
     assert!(again.passes.iter().all(|(_, n)| *n == 0), "{again}");
+}
+
+fn scalar(b: &mut GraphBuilder, name: &str, v: f32) -> smelt_ops::V {
+    b.constant(name, Tensor::from_vec(vec![1], vec![v]).unwrap())
+}
+
+/// x: f32[3, 7, 33] as a graph input, with random values.
+fn x_3_7_33(b: &mut GraphBuilder) -> smelt_ops::V {
+    b.placeholder(
+        "x",
+        DType::F32,
+        &[Dim::Fixed(3), Dim::Fixed(7), Dim::Fixed(33)],
+    )
+}
+
+fn x_value(seed: u64) -> Tensor {
+    Tensor::from_vec(
+        vec![3, 7, 33],
+        random(3 * 7 * 33, seed).iter().map(|v| v * 4.0).collect(),
+    )
+    .unwrap()
+}
+
+fn fused(g: &Graph) -> Graph {
+    let passes: Vec<Box<dyn Pass>> = vec![Box::new(fuse::Fuse), Box::new(dead::DeadNodes)];
+    check(g, passes, &[("x", x_value(20))], 2e-5)
+}
+
+#[test]
+fn layernorm_written_out_becomes_one_op() {
+    for (scale, bias) in [(true, true), (true, false), (false, false)] {
+        let mut b = builder();
+        let x = x_3_7_33(&mut b);
+        let axes = || Attributes::new().with("axes", Attr::Ints(vec![-1]));
+        let m = b.op("ReduceMean", &[x], axes()).unwrap();
+        let d = b.sub(x, m).unwrap();
+        let two = scalar(&mut b, "two", 2.0);
+        let p = b.op("Pow", &[d, two], Attributes::new()).unwrap();
+        let v = b.op("ReduceMean", &[p], axes()).unwrap();
+        let eps = scalar(&mut b, "eps", 1e-5);
+        let ve = b.add(v, eps).unwrap();
+        let s = b.op("Sqrt", &[ve], Attributes::new()).unwrap();
+        let mut y = b.div(d, s).unwrap();
+        if scale {
+            let g = b.constant("g", Tensor::from_vec(vec![33], random(33, 21)).unwrap());
+            y = b.mul(g, y).unwrap();
+        }
+        if bias {
+            let bb = b.constant("b", Tensor::from_vec(vec![1, 33], random(33, 22)).unwrap());
+            y = b.add(y, bb).unwrap();
+        }
+        b.output(y, "y");
+        let h = fused(&b.build().unwrap());
+        assert_eq!(
+            count(&h, "LayerNormalization"),
+            1,
+            "scale {scale} bias {bias}"
+        );
+        assert_eq!(
+            h.nodes.len(),
+            1,
+            "scale {scale} bias {bias}: {:?}",
+            h.nodes.iter().map(|n| &n.op_type).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            smelt_passes::fuse::made_by(&h.nodes[0].name),
+            Some("layernorm")
+        );
+    }
+}
+
+#[test]
+fn a_mean_over_another_axis_is_not_a_layernorm() {
+    let mut b = builder();
+    let x = x_3_7_33(&mut b);
+    let axes = |a| Attributes::new().with("axes", Attr::Ints(vec![a]));
+    let m = b.op("ReduceMean", &[x], axes(1)).unwrap();
+    let d = b.sub(x, m).unwrap();
+    let two = scalar(&mut b, "two", 2.0);
+    let p = b.op("Pow", &[d, two], Attributes::new()).unwrap();
+    let v = b.op("ReduceMean", &[p], axes(-1)).unwrap();
+    let eps = scalar(&mut b, "eps", 1e-5);
+    let ve = b.add(v, eps).unwrap();
+    let s = b.op("Sqrt", &[ve], Attributes::new()).unwrap();
+    let y = b.div(d, s).unwrap();
+    b.output(y, "y");
+    let h = fused(&b.build().unwrap());
+    assert_eq!(count(&h, "LayerNormalization"), 0);
+}
+
+#[test]
+fn hardswish_written_out_becomes_one_op() {
+    for by_div in [true, false] {
+        let mut b = builder();
+        let x = x_3_7_33(&mut b);
+        let three = scalar(&mut b, "three", 3.0);
+        let a = b.add(three, x).unwrap();
+        let (lo, hi) = (scalar(&mut b, "lo", 0.0), scalar(&mut b, "hi", 6.0));
+        let lo = b.op("Squeeze", &[lo], Attributes::new()).unwrap();
+        let hi = b.op("Squeeze", &[hi], Attributes::new()).unwrap();
+        let c = b.op("Clip", &[a, lo, hi], Attributes::new()).unwrap();
+        let m = b.mul(c, x).unwrap();
+        let y = if by_div {
+            let six = scalar(&mut b, "six", 6.0);
+            b.div(m, six).unwrap()
+        } else {
+            let sixth = scalar(&mut b, "sixth", 1.0 / 6.0);
+            b.mul(sixth, m).unwrap()
+        };
+        b.output(y, "y");
+        let g = b.build().unwrap();
+        // Squeeze of a constant folds first: the bounds must be scalars for Clip
+        let mut g2 = g.clone();
+        constants::FoldConstants.run(&mut g2).unwrap();
+        let h = fused(&g2);
+        assert_eq!(count(&h, "HardSwish"), 1, "by_div {by_div}");
+        assert_eq!(h.nodes.len(), 1);
+    }
+}
+
+#[test]
+fn gelu_written_out_becomes_one_op() {
+    for grouping in 0..3 {
+        let mut b = builder();
+        let x = x_3_7_33(&mut b);
+        let r2 = scalar(&mut b, "sqrt2", std::f32::consts::SQRT_2);
+        let t = b.div(x, r2).unwrap();
+        let erf = b.op("Erf", &[t], Attributes::new()).unwrap();
+        let one = scalar(&mut b, "one", 1.0);
+        let a = b.add(erf, one).unwrap();
+        let half = scalar(&mut b, "half", 0.5);
+        let y = match grouping {
+            0 => {
+                let xa = b.mul(x, a).unwrap();
+                b.mul(xa, half).unwrap()
+            }
+            1 => {
+                let xh = b.mul(x, half).unwrap();
+                b.mul(xh, a).unwrap()
+            }
+            _ => {
+                let ah = b.mul(half, a).unwrap();
+                b.mul(x, ah).unwrap()
+            }
+        };
+        b.output(y, "y");
+        let h = fused(&b.build().unwrap());
+        assert_eq!(count(&h, "Gelu"), 1, "grouping {grouping}");
+        assert_eq!(h.nodes.len(), 1, "grouping {grouping}");
+    }
+}
+
+#[test]
+fn an_inner_value_read_elsewhere_keeps_its_node() {
+    // the GELU's Erf is also a graph output: the fused Gelu is added, the Erf chain stays
+    let mut b = builder();
+    let x = x_3_7_33(&mut b);
+    let r2 = scalar(&mut b, "sqrt2", std::f32::consts::SQRT_2);
+    let t = b.div(x, r2).unwrap();
+    let erf = b.op("Erf", &[t], Attributes::new()).unwrap();
+    let one = scalar(&mut b, "one", 1.0);
+    let a = b.add(erf, one).unwrap();
+    let half = scalar(&mut b, "half", 0.5);
+    let xa = b.mul(x, a).unwrap();
+    let y = b.mul(xa, half).unwrap();
+    b.output(y, "y");
+    b.output(erf, "erf");
+    let h = fused(&b.build().unwrap());
+    assert_eq!((count(&h, "Gelu"), count(&h, "Erf")), (1, 1));
+    assert_eq!(h.output_names(), ["y", "erf"]);
 }
