@@ -4,7 +4,10 @@
 Runs every golden case of tests/golden/cases.txt (real models on real inputs). Each runtime
 runs in its own process: one warm-up run, then RUNS timed runs; we report the median, min and
 max latency, and the process's peak resident memory. smelt runs through
-`target/release/smelt run --repeat` (build it first: `cargo build --release -p smelt-cli`).
+`target/release/smelt run --repeat` (build it first: `cargo build --release -p smelt-cli`),
+twice: on the package `smelt convert --keep-graph` writes (the graph as imported) and on the
+one `smelt convert` writes (after the portable passes: folding, BatchNorm folding, fusions),
+so the passes' effect is measured in the same run as the peer.
 
 Usage: python3 bench/cpu_vs_onnxruntime.py [--threads 2] [--runs 20] [CASE ...]
 Needs: pip install onnxruntime numpy (bench only; the tests never need them).
@@ -52,9 +55,20 @@ def cases():
     return out
 
 
-def run_smelt(c, threads, runs):
+def package(c, name, keep_graph):
+    """The case's model converted to .ingot under bench/.out/ (with or without the passes)."""
+    out = os.path.join(ROOT, "bench", ".out", f"{name}{'.keep' if keep_graph else ''}.ingot")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    args = [os.path.join(ROOT, "target/release/smelt"), "convert", c["path"], "-o", out]
+    if keep_graph:
+        args.append("--keep-graph")
+    subprocess.run(args, capture_output=True, text=True, check=True)
+    return out
+
+
+def run_smelt(c, threads, runs, model=None):
     exe = os.path.join(ROOT, "target/release/smelt")
-    args = [exe, "run", c["path"], "--no-save", "--repeat", str(runs)]
+    args = [exe, "run", model or c["path"], "--no-save", "--repeat", str(runs)]
     for k, v in c["inputs"].items():
         args += ["--input", f"{k}={v}"]
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
@@ -78,12 +92,17 @@ def main():
     all_cases = cases()
     names = a.case or list(all_cases)
     print(f"threads {a.threads}, {a.runs} timed runs after 1 warm-up; latency ms median [min-max]; peak RSS MiB")
-    print(f"{'case':<16} {'smelt':>26} {'onnxruntime':>26} {'smelt/ort':>10} {'RSS smelt':>10} {'RSS ort':>9}")
+    print("smelt as imported: the package of `smelt convert --keep-graph`; smelt passes: of `smelt convert`")
+    print(f"{'case':<16} {'smelt as imported':>24} {'smelt passes':>24} {'onnxruntime':>24} {'imported/ort':>12} "
+          f"{'passes/ort':>10} {'RSS smelt':>10} {'RSS ort':>8}")
     for n in names:
         c = all_cases[n]
-        s, o = run_smelt(c, a.threads, a.runs), run_ort(c, a.threads, a.runs)
+        k = run_smelt(c, a.threads, a.runs, package(c, n, True))
+        s = run_smelt(c, a.threads, a.runs, package(c, n, False))
+        o = run_ort(c, a.threads, a.runs)
         fmt = lambda r: f"{r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]"
-        print(f"{n:<16} {fmt(s):>26} {fmt(o):>26} {s['median'] / o['median']:>10.2f} {s['peak_mib']:>10.1f} {o['peak_mib']:>9.1f}")
+        print(f"{n:<16} {fmt(k):>24} {fmt(s):>24} {fmt(o):>24} {k['median'] / o['median']:>12.2f} "
+              f"{s['median'] / o['median']:>10.2f} {s['peak_mib']:>10.1f} {o['peak_mib']:>8.1f}", flush=True)
 
 
 if __name__ == "__main__":

