@@ -44,7 +44,7 @@ fn repo_root() -> Result<PathBuf> {
 
 /// Fetches the recogniser if it is not in the cache yet.
 fn rec_model(root: &Path) -> Result<PathBuf> {
-    let cache = std::env::var_os("SMELT_CACHE")
+    let cache = smelt_core::settings::var("SMELT_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(".cache"));
     let p = cache.join(REC_MODEL);

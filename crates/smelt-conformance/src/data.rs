@@ -25,7 +25,7 @@ pub const ONNX_TESTS: &str = "onnx-tests";
 /// The cache folder of a fetch.py package: `$SMELT_CACHE/<name>`, or `.cache/<name>` in the
 /// repository.
 pub fn package_dir(repo: &Path, name: &str) -> PathBuf {
-    std::env::var_os("SMELT_CACHE")
+    smelt_core::settings::var("SMELT_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join(".cache"))
         .join(name)

@@ -41,6 +41,10 @@ pub enum Error {
     /// A graph input given by the caller does not match the graph.
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },
+    /// A device or its driver failed (CUDA, cuBLAS, NVRTC, a device allocation): an error
+    /// to report, never a reason to run the node on another device.
+    #[error("{backend}: {msg}")]
+    Device { backend: &'static str, msg: String },
     /// A failed read or write; `context` names the file ("reading x.npy").
     #[error("{context}: {}", io_text(.source))]
     Io {
@@ -87,6 +91,12 @@ impl Error {
             domain: String::new(),
             op_type: op_type.into(),
             detail: detail.into(),
+        }
+    }
+    pub fn device(backend: &'static str, msg: impl Into<String>) -> Self {
+        Error::Device {
+            backend,
+            msg: msg.into(),
         }
     }
     pub fn format(msg: impl Into<String>) -> Self {

@@ -1,9 +1,11 @@
 //! Core types shared by every smelt crate: element types ([`DType`]), host tensors
-//! ([`Tensor`]), symbolic shapes ([`Dim`], [`ValueInfo`]) and the error type ([`Error`]).
+//! ([`Tensor`]), symbolic shapes ([`Dim`], [`ValueInfo`]), the error type ([`Error`]) and the
+//! environment variables smelt reads ([`settings`]).
 
 pub mod dtype;
 pub mod error;
 pub mod npy;
+pub mod settings;
 pub mod shape;
 pub mod tensor;
 

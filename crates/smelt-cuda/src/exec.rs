@@ -696,11 +696,11 @@ fn host_of(inner: &mut Inner, env: &mut [Slot], id: usize) -> Result<Tensor> {
 
 /// Whether a GPU op's error means "run this node on the CPU" rather than a failure: an
 /// unsupported case, or a planning error (the CPU op then gives the reference answer or
-/// the reference error). CUDA failures themselves ("cuda: ...") are errors.
+/// the reference error). Failures of the device itself (`Error::Device`) are errors.
 fn falls_back(e: &Error) -> bool {
     match e {
-        Error::Invalid(m) => !m.starts_with("cuda:"),
-        Error::Shape(_) => true,
+        Error::Device { .. } => false,
+        Error::Invalid(_) | Error::Shape(_) => true,
         e => e.is_unsupported(),
     }
 }

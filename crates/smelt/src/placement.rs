@@ -80,7 +80,7 @@ pub struct Placement {
 
 /// Nodes pinned to the CPU by name or op type: `SMELT_FORCE_CPU=Conv,node_12`.
 fn forced_cpu() -> Vec<String> {
-    std::env::var("SMELT_FORCE_CPU")
+    smelt_core::settings::var("SMELT_FORCE_CPU")
         .map(|v| {
             v.split(',')
                 .map(|s| s.trim().to_string())

@@ -137,8 +137,8 @@ impl Allocator {
                 self.release_cached()?;
                 unsafe { result::malloc_sync(size) }.map_err(|e| {
                     let s = self.stats();
-                    Error::invalid(format!(
-                        "cuda: out of device memory allocating {size} bytes ({} in use by this model): {e:?}",
+                    Error::device("cuda", format!(
+                        "out of device memory allocating {size} bytes ({} in use by this model): {e:?}",
                         s.in_use
                     ))
                 })?

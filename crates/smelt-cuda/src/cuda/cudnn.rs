@@ -40,9 +40,9 @@ type Choice = Option<(sys::cudnnConvolutionFwdAlgo_t, sys::cudnnMathType_t)>;
 /// Whether cuDNN may apply `key`'s epilogue: `SMELT_CUDNN_BIAS_ACT=1` always, `=0` never,
 /// else from [`BIAS_ACT_MIN_Y`] output elements (read when a plan is made).
 fn bias_act(key: &ConvKey) -> bool {
-    match std::env::var("SMELT_CUDNN_BIAS_ACT").as_deref() {
-        Ok("1") => true,
-        Ok("0") => false,
+    match smelt_core::settings::var("SMELT_CUDNN_BIAS_ACT").as_deref() {
+        Some("1") => true,
+        Some("0") => false,
         _ => key.y.iter().map(|&d| d as i64).product::<i64>() >= BIAS_ACT_MIN_Y,
     }
 }
@@ -68,7 +68,7 @@ const PASS_BYTES_PER_S: f64 = 2.5e12;
 pub fn available() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
     *OK.get_or_init(|| {
-        if std::env::var_os("SMELT_NO_CUDNN").is_some() {
+        if smelt_core::settings::is_set("SMELT_NO_CUDNN") {
             return false;
         }
         // SAFETY: only tries to open the library

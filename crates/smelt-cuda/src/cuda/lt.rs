@@ -143,7 +143,7 @@ impl Lt {
                 s.stream.cu_stream() as sys::cudaStream_t,
             )
         }
-        .map_err(|e| Error::invalid(format!("cuda: cublasLtMatmul: {e:?}")))
+        .map_err(|e| Error::device("cuda", format!("cublasLtMatmul: {e:?}")))
     }
 
     fn plan(&self, s: &Stream, k: &LtKey) -> Result<LtPlan> {

@@ -82,7 +82,7 @@ impl Drop for ErrorWord {
 impl Stream {
     /// A new stream on the process's device; `Err` (with the reason) when there is none.
     pub fn new() -> Result<Stream> {
-        let dev = device().map_err(|e| Error::invalid(format!("cuda: no device: {e}")))?;
+        let dev = device().map_err(|e| Error::device("cuda", format!("no device: {e}")))?;
         dev.bind()?;
         let stream = dev
             .ctx
@@ -376,13 +376,16 @@ impl Stream {
     /// Copies a host tensor into an existing device tensor of the same dtype and shape.
     pub(crate) fn upload_into(&self, t: &Tensor, g: &GpuTensor) -> Result<()> {
         if t.dtype() != g.dtype() || t.shape() != g.shape() {
-            return Err(Error::invalid(format!(
-                "cuda: uploading {} {:?} into {} {:?}",
-                t.dtype(),
-                t.shape(),
-                g.dtype(),
-                g.shape()
-            )));
+            return Err(Error::device(
+                "cuda",
+                format!(
+                    "uploading {} {:?} into {} {:?}",
+                    t.dtype(),
+                    t.shape(),
+                    g.dtype(),
+                    g.shape()
+                ),
+            ));
         }
         let bytes = t.le_bytes()?;
         let mut guard = self.pinned.lock().unwrap();

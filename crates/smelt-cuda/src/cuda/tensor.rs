@@ -35,7 +35,7 @@ impl GpuTensor {
             shape,
         };
         if t.byte_size() > t.buf.size() {
-            return Err(Error::invalid("cuda: block smaller than the tensor"));
+            return Err(Error::device("cuda", "block smaller than the tensor"));
         }
         Ok(t)
     }

@@ -4,6 +4,7 @@
 use crate::cuda::alloc::AllocStats;
 use crate::precision::Precision;
 use crate::profile::Profile;
+use smelt_core::settings;
 
 /// What the executor has done since it was made.
 #[derive(Clone, Debug, Default)]
@@ -82,18 +83,19 @@ impl Default for ExecOptions {
             profile: env_flag("SMELT_PROFILE"),
             cuda_graphs: !env_flag("SMELT_NO_CUDA_GRAPH"),
             fuse: !env_flag("SMELT_NO_FUSION"),
-            profile_kernels: std::env::var("SMELT_PROFILE").is_ok_and(|v| v == "kernels"),
+            profile_kernels: settings::var("SMELT_PROFILE").is_some_and(|v| v == "kernels"),
             store_16bit: !env_flag("SMELT_NO_16BIT_STORE"),
         }
     }
 }
 
-/// Whether environment variable `name` is set to anything but "" or "0".
+/// Whether environment variable `name` (declared in `smelt_core::settings`) is set to
+/// anything but "" or "0".
 pub fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+    settings::flag(name)
 }
 
 /// Whether environment variable `name` is set to "0" (what it names, on by default, is off).
 pub fn env_flag_off(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| v == "0")
+    settings::flag_off(name)
 }

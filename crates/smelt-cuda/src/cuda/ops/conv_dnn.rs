@@ -275,5 +275,5 @@ pub(super) const TENSOR_OP_MACS: f64 = (1u64 << 29) as f64;
 /// `SMELT_CONV_16BIT=gemm`: fp16 / bf16 2-d convs on im2col + GEMM whatever their size.
 fn gemm_for_16bit() -> bool {
     static GEMM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *GEMM.get_or_init(|| std::env::var("SMELT_CONV_16BIT").is_ok_and(|v| v == "gemm"))
+    *GEMM.get_or_init(|| smelt_core::settings::var("SMELT_CONV_16BIT").is_some_and(|v| v == "gemm"))
 }

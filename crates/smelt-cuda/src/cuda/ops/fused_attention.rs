@@ -663,7 +663,7 @@ mod tests {
                 };
                 let key_stride = [mask_key_stride, 0, 0, 0];
                 let src = render(&c, &gr, &types, &access, &key_stride);
-                if let Some(dir) = std::env::var_os("SMELT_DUMP_ATTENTION") {
+                if let Some(dir) = smelt_core::settings::var("SMELT_DUMP_ATTENTION") {
                     let path = std::path::Path::new(&dir).join(format!("{name}{tag}.cu"));
                     std::fs::write(&path, &src).unwrap_or_else(|e| panic!("{path:?}: {e}"));
                 }
