@@ -27,7 +27,9 @@ const SOURCES: &[&str] = &[
     include_str!("kernels/loss.cu"),
     include_str!("kernels/grid_sample.cu"),
     include_str!("kernels/sequence.cu"),
-    include_str!("kernels/pool2.cu"),
+    include_str!("kernels/lp_pool.cu"),
+    include_str!("kernels/col2im.cu"),
+    include_str!("kernels/roi_align.cu"),
     include_str!("kernels/signal.cu"),
     include_str!("kernels/quant.cu"),
     include_str!("kernels/half.cu"),
@@ -71,7 +73,7 @@ unsafe impl Sync for Func {}
 
 /// Turns any cudarc error into smelt's error, naming what was being done.
 pub(crate) fn cuda_err(what: &str, e: impl std::fmt::Debug) -> Error {
-    Error::invalid(format!("cuda: {what}: {e:?}"))
+    Error::device("cuda", format!("{what}: {e:?}"))
 }
 
 /// The CUDA device of this process, or why there is none. Probed once.
@@ -81,7 +83,7 @@ pub fn device() -> std::result::Result<Arc<Device>, String> {
 }
 
 fn probe() -> std::result::Result<Arc<Device>, String> {
-    if std::env::var_os("SMELT_NO_CUDA").is_some() {
+    if smelt_core::settings::is_set("SMELT_NO_CUDA") {
         return Err("SMELT_NO_CUDA is set".into());
     }
     // SAFETY: these only try to dlopen the libraries.
@@ -137,7 +139,7 @@ fn probe() -> std::result::Result<Arc<Device>, String> {
 /// `~/.cache/smelt/cuda`, one file per (source, options) hash. None: no such folder (the
 /// kernels are then compiled in every process). `SMELT_KERNEL_CACHE=off` disables it.
 fn ptx_cache_path(src: &str, arch: &str) -> Option<std::path::PathBuf> {
-    let dir = match std::env::var_os("SMELT_KERNEL_CACHE") {
+    let dir = match smelt_core::settings::var("SMELT_KERNEL_CACHE") {
         Some(d) if d == "off" => return None,
         Some(d) => std::path::PathBuf::from(d),
         None => match std::env::var_os("XDG_CACHE_HOME") {
@@ -260,7 +262,7 @@ impl Device {
                 Ok(Module(m))
             })
             .as_ref()
-            .map_err(|e| Error::invalid(format!("cuda: {e}")))
+            .map_err(|e| Error::device("cuda", format!("{e}")))
     }
 
     /// The kernel `name` from the module (compiled on first use), cached.
@@ -290,7 +292,7 @@ impl Device {
             self.capability.0, self.capability.1
         );
         let ptx =
-            compile_generated(src, &arch).map_err(|e| Error::invalid(format!("cuda: {e}")))?;
+            compile_generated(src, &arch).map_err(|e| Error::device("cuda", format!("{e}")))?;
         let text = CString::new(ptx).map_err(|e| Error::invalid(format!("PTX: {e}")))?;
         // SAFETY: text is a NUL-terminated PTX image; the module stays loaded.
         let m = unsafe { cudarc::driver::result::module::load_data(text.as_ptr() as *const _) }

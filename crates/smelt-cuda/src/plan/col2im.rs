@@ -25,7 +25,7 @@ impl Col2ImAttrs {
     }
 }
 
-/// The kernel's parameter block (`C2iParams` in pool2.cu).
+/// The kernel's parameter block (`C2iParams` in col2im.cu).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct C2iParams {

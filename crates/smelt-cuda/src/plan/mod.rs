@@ -9,6 +9,7 @@
 
 pub mod attention;
 pub mod attention_fuse;
+pub mod axis_norm;
 pub mod col2im;
 pub mod conv;
 pub mod einsum;
@@ -22,7 +23,6 @@ pub mod layout;
 pub mod loss;
 pub mod matmul;
 pub mod norm;
-pub mod norm2;
 pub mod op;
 mod op_types;
 pub mod pool;

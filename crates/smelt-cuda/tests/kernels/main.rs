@@ -4,6 +4,7 @@
 
 #![allow(clippy::type_complexity)]
 
+mod attention_loss_rms;
 mod attn_fuse;
 mod common;
 mod dtypes;
@@ -18,7 +19,6 @@ mod linalg;
 mod lowp;
 mod misc;
 mod nn;
-mod nn2;
 mod pool;
 mod select;
 mod seq;

@@ -7,6 +7,8 @@
 //! which the executor answers by running the node on the CPU.
 
 mod attention;
+mod axis_norm;
+mod col2im;
 mod conv_dnn;
 mod elementwise;
 pub(crate) mod fused;
@@ -19,11 +21,10 @@ mod index;
 mod layout;
 mod linalg;
 mod loss;
+mod lp_pool;
 mod misc;
 mod nn;
-mod norm2;
 mod pool;
-mod pool2;
 mod quant;
 mod reduce;
 mod sample;
@@ -226,7 +227,7 @@ pub fn run(
         GpuOp::Loss(a) => return loss::loss(s, a, &ins, n_outputs),
         GpuOp::DynQuant => return quant::dynamic_quantize(s, ins.f32(0)?),
         GpuOp::BatchNormTrain { eps, momentum } => {
-            return norm2::batch_norm_train(s, &ins, *eps, *momentum, n_outputs)
+            return axis_norm::batch_norm_train(s, &ins, *eps, *momentum, n_outputs)
         }
         GpuOp::LinearAttention(a) => {
             return half::via_f32(s, &ins, |i| sequence::linear_attention(s, a, i))
@@ -341,23 +342,25 @@ pub fn run(
         GpuOp::Pad { mode, attrs } => layout::pad(s, &ins, *mode, attrs.as_ref())?,
         GpuOp::GridSample(a) => sample::grid_sample(s, a, ins.f32(0)?, ins.f32(1)?)?,
         GpuOp::GroupNorm { groups, eps } => {
-            norm2::group_norm(s, ins.f32(0)?, ins.f32(1)?, ins.f32(2)?, *groups, *eps)?
+            axis_norm::group_norm(s, ins.f32(0)?, ins.f32(1)?, ins.f32(2)?, *groups, *eps)?
         }
-        GpuOp::LpNorm { axis, p } => norm2::lp_norm(s, ins.f32(0)?, *axis, *p)?,
-        GpuOp::Mvn { axes } => norm2::mvn(s, ins.f32(0)?, axes)?,
+        GpuOp::LpNorm { axis, p } => axis_norm::lp_norm(s, ins.f32(0)?, *axis, *p)?,
+        GpuOp::Mvn { axes } => axis_norm::mvn(s, ins.f32(0)?, axes)?,
         GpuOp::Rotary(a) => sequence::rotary(s, a, &ins)?,
-        GpuOp::LpPool { attrs, p } => pool2::lp_pool(s, attrs, *p, ins.f32(0)?)?,
+        GpuOp::LpPool { attrs, p } => lp_pool::lp_pool(s, attrs, *p, ins.f32(0)?)?,
         GpuOp::Dft(a) => signal::dft(s, a, &ins)?,
         GpuOp::Window(a) => signal::window(s, a, &ins)?,
         GpuOp::AffineGrid { align } => sample::affine_grid(s, *align, &ins)?,
         GpuOp::SoftmaxNd { axis, coerce, kind } => {
             nn::softmax_nd(s, ins.f32(0)?, *axis, *coerce, *kind)?
         }
-        GpuOp::Col2Im(a) => pool2::col2im(s, a, &ins)?,
+        GpuOp::Col2Im(a) => col2im::col2im(s, a, &ins)?,
         GpuOp::Einsum { equation } => signal::einsum(s, equation, &ins)?,
         GpuOp::Quant(a) => quant::quantize(s, a, &ins)?,
         GpuOp::RoiAlign(a) => sample::roi_align(s, a, &ins)?,
-        GpuOp::RmsNorm { axis, eps } => norm2::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?,
+        GpuOp::RmsNorm { axis, eps } => {
+            axis_norm::rms_norm(s, ins.f32(0)?, ins.f32(1)?, *axis, *eps)?
+        }
         GpuOp::Split { .. }
         | GpuOp::LayerNorm { .. }
         | GpuOp::Optimizer(_)

@@ -1,6 +1,10 @@
+//! Normalizations over given axes or channel groups, beside the row normalizations of
+//! `plan::norm`: their shapes and the decompositions their kernels take.
+//!
 //! RMSNormalization (opset 23): `Y = X / sqrt(mean(X^2 over dims axis..) + epsilon) * Scale`,
 //! Scale broadcast to `shape[axis..]` (numpy rules), as the CPU op
-//! (`smelt_ops::norm::layernorm`). f32 only.
+//! (`smelt_ops::norm::layernorm`); Group/InstanceNormalization, LpNormalization and
+//! MeanVarianceNormalization. f32 only.
 
 use super::norm::Rows;
 use super::{axis, broadcast_strides, i32_of, pack_strides, Strides};

@@ -1,9 +1,9 @@
 //! RMSNormalization, Group/InstanceNormalization, LpNormalization and
-//! MeanVarianceNormalization (plans in `plan::norm2`), BatchNormalization in training mode.
+//! MeanVarianceNormalization (plans in `plan::axis_norm`), BatchNormalization in training mode.
 
 use crate::cuda::stream::{args, Stream};
 use crate::cuda::tensor::GpuTensor;
-use crate::plan::{norm2, BLOCK};
+use crate::plan::{axis_norm, BLOCK};
 use smelt_core::{DType, Result};
 
 pub(super) fn rms_norm(
@@ -13,7 +13,7 @@ pub(super) fn rms_norm(
     axis: i64,
     eps: f32,
 ) -> Result<GpuTensor> {
-    let (r, sp) = norm2::rms_norm(x.shape(), axis, scale.shape())?;
+    let (r, sp) = axis_norm::rms_norm(x.shape(), axis, scale.shape())?;
     let y = s.alloc(DType::F32, x.shape())?;
     let (xp, scp, yp) = (x.ptr(), scale.ptr(), y.ptr());
     let (rows, n) = (r.rows as i32, r.n as i32);
@@ -35,7 +35,8 @@ pub(super) fn group_norm(
     groups: Option<usize>,
     eps: f32,
 ) -> Result<GpuTensor> {
-    let (rows, g, cpg, sp, per_ch) = norm2::group_norm(x.shape(), groups, scale.len(), bias.len())?;
+    let (rows, g, cpg, sp, per_ch) =
+        axis_norm::group_norm(x.shape(), groups, scale.len(), bias.len())?;
     let y = s.alloc(DType::F32, x.shape())?;
     if cpg * sp == 0 {
         return Ok(y);
@@ -52,7 +53,7 @@ pub(super) fn group_norm(
 }
 
 pub(super) fn lp_norm(s: &Stream, x: &GpuTensor, axis: i64, p: i64) -> Result<GpuTensor> {
-    let (outer, n, inner) = norm2::lp_norm(x.shape(), axis)?;
+    let (outer, n, inner) = axis_norm::lp_norm(x.shape(), axis)?;
     let y = s.alloc(DType::F32, x.shape())?;
     let (xp, yp) = (x.ptr(), y.ptr());
     let (o, nn, i, pp) = (outer as i32, n as i32, inner as i32, p as i32);
@@ -62,7 +63,7 @@ pub(super) fn lp_norm(s: &Stream, x: &GpuTensor, axis: i64, p: i64) -> Result<Gp
 }
 
 pub(super) fn mvn(s: &Stream, x: &GpuTensor, axes: &[i64]) -> Result<GpuTensor> {
-    let (groups, r, kept, red) = norm2::mvn(x.shape(), axes)?;
+    let (groups, r, kept, red) = axis_norm::mvn(x.shape(), axes)?;
     let y = s.alloc(DType::F32, x.shape())?;
     if r == 0 {
         return Ok(y);
