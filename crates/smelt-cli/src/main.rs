@@ -13,6 +13,7 @@
 //!   same inputs and prints, per output in both, the SNR against A, cosine, max abs error and
 //!   top-1 agreement (exact-match fraction for integer outputs); `--labels` adds accuracy.
 //! - `smelt demo [--image LINE.npy]`: reads a line of printed text with PP-OCRv4.
+//! - `smelt generate MODEL.gguf --prompt TEXT [--chat] [--max-tokens N] ...`: generates text.
 //!
 //! Every failure prints one line `error: ...` and exits with status 1; a command line that
 //! cannot be parsed (an unknown option, a missing value) exits with status 2, as clap and
@@ -22,6 +23,7 @@ mod compare;
 mod compress;
 mod convert;
 mod demo;
+mod generate;
 mod image;
 mod info;
 mod plan;
@@ -56,6 +58,8 @@ enum Cmd {
     Compare(compare::CompareArgs),
     /// Read a line of printed text with the PP-OCRv4 recogniser (fetched on first use).
     Demo(demo::DemoArgs),
+    /// Generate text with a language model (GGUF), streaming tokens as they come.
+    Generate(generate::GenerateArgs),
 }
 
 /// Output piped into a reader that stops early (`smelt info M | head`) ends the process
@@ -109,6 +113,7 @@ fn main() {
         Cmd::Run(a) => run::main(a),
         Cmd::Compare(a) => compare::main(a),
         Cmd::Demo(a) => demo::main(a),
+        Cmd::Generate(a) => generate::main(a),
     });
     match result {
         Ok(Ok(())) => {}
