@@ -33,6 +33,15 @@ pub fn print(path: &Path, model: &Model, every_node: bool) {
     for n in &p.notes {
         println!("note      {n}");
     }
+    // the nodes the fusion pass made, by the rule that made each
+    let rules = p
+        .nodes
+        .iter()
+        .filter_map(|a| smelt::passes::fuse::made_by(&a.node));
+    let fused = op_histogram(rules, 8);
+    if !fused.is_empty() {
+        println!("fused     {fused} (smelt convert's fuse pass; the node names end in the rule)");
+    }
     let device = |i: usize| {
         p.devices
             .get(i)

@@ -233,3 +233,73 @@ fn packages_take_the_umask() {
         assert_eq!(got, mode, "umask {umask}: mode {got:o}");
     }
 }
+
+/// x: f32[2, 5] -> x * clip(x + 3, 0, 6) / 6, HardSwish written out.
+fn hardswish_model() -> Vec<u8> {
+    let scalar = |name: &str, v: f32| TensorProto {
+        dims: vec![],
+        data_type: 1,
+        name: name.into(),
+        float_data: vec![v],
+        ..Default::default()
+    };
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        graph: Some(GraphProto {
+            node: vec![
+                node("Add", &["x", "three"], &["a"]),
+                node("Clip", &["a", "zero", "six"], &["c"]),
+                node("Mul", &["x", "c"], &["m"]),
+                node("Div", &["m", "six"], &["y"]),
+            ],
+            name: "g".into(),
+            initializer: vec![
+                scalar("three", 3.0),
+                scalar("zero", 0.0),
+                scalar("six", 6.0),
+            ],
+            input: vec![vi("x", 1, &["2", "5"])],
+            output: vec![vi("y", 1, &["2", "5"])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn the_plan_names_what_the_passes_fused() {
+    let d = Dir::new("fused");
+    std::fs::write(d.p("hs.onnx"), hardswish_model()).unwrap();
+    let (out, _) = succeeds(&["convert", "hs.onnx"], &d);
+    assert!(out.contains("passes 4 -> 1 nodes ("), "{out}");
+    let (plan, _) = succeeds(&["info", "hs.ingot", "--plan", "--nodes"], &d);
+    assert!(plan.contains("fused     hardswish 1 "), "{plan}");
+    assert!(
+        plan.contains("Div_y.hardswish") || plan.contains(".hardswish  HardSwish"),
+        "{plan}"
+    );
+    // the package computes what the model does
+    let o = smelt(
+        &["compare", "hs.onnx", "hs.ingot", "--random", "--count", "3"],
+        &d.0,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("cosine 1.000000"), "{out}");
+    // --keep-graph keeps the four nodes
+    let (out, _) = succeeds(
+        &["convert", "hs.onnx", "-o", "kept.ingot", "--keep-graph"],
+        &d,
+    );
+    assert!(out.contains("passes none (--keep-graph)"), "{out}");
+    let (plan, _) = succeeds(&["info", "kept.ingot", "--plan"], &d);
+    assert!(
+        plan.contains("kept.ingot: 4 nodes") && !plan.contains("fused "),
+        "{plan}"
+    );
+}

@@ -155,6 +155,7 @@ fn convert_then_info_shows_the_metadata_and_plan() {
     ] {
         assert!(plan.contains(want), "missing '{want}' in:\n{plan}");
     }
+    assert!(!plan.contains("fused "), "{plan}");
     // one row per (device, reason), and a note said once, not per node
     assert_eq!(plan.matches("cpu kernel").count(), 1, "{plan}");
     assert!(

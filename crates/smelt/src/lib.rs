@@ -32,3 +32,4 @@ pub use smelt_ingot::{Info, StateDecl};
 pub use smelt_ir::{DeviceInfo, DeviceKind, Graph};
 pub use smelt_onnx as onnx;
 pub use smelt_ops::{registry, GraphBuilder};
+pub use smelt_passes as passes;
