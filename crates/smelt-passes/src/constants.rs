@@ -19,7 +19,7 @@ pub const SMALL: usize = 4096;
 pub struct FoldConstants;
 
 /// Folding never runs a subgraph (nodes that hold one are not folded).
-struct NoSubgraphs;
+pub(crate) struct NoSubgraphs;
 
 impl SubgraphRunner for NoSubgraphs {
     fn run(&self, g: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {

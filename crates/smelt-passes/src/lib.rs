@@ -20,11 +20,16 @@
 //!   (LayerNormalization, HardSwish, Gelu);
 //! - `dead` ([`dead`]): nodes whose outputs nothing reads are removed, and unread
 //!   initializers dropped.
+//!
+//! Per-device lowering passes, run on the copy of the graph a device executes and never
+//! saved: `decode` ([`decode`]) evaluates compressed-weight decodes once for a device that
+//! would otherwise run them on every prediction.
 
 pub mod batchnorm;
 pub mod constants;
 pub mod cse;
 pub mod dead;
+pub mod decode;
 pub mod declutter;
 pub mod fuse;
 

@@ -239,7 +239,18 @@ impl Model {
         } else {
             (graph.clone(), Default::default())
         };
-        let placement = placement::place(&graph, config.compute_units, &placement::backends());
+        let backends = placement::backends();
+        let mut placement = placement::place(&graph, config.compute_units, &backends);
+        // a GPU runs its own lowered copy of the graph, with compressed weights decoded once
+        // at load (smelt_passes::decode) rather than on the CPU and copied on every run
+        let mut gpu_graph = None;
+        if placement.uses_gpu() && config.fuse_compressed {
+            let mut g = graph.clone();
+            if smelt_passes::Pass::run(&smelt_passes::decode::DecodeWeights, &mut g)? > 0 {
+                placement = placement::place(&g, config.compute_units, &backends);
+                gpu_graph = Some(Arc::new(g));
+            }
+        }
         if !placement.complete() {
             let a = placement.nodes.iter().find(|a| a.device == usize::MAX);
             return Err(Error::invalid(format!(
@@ -298,10 +309,11 @@ impl Model {
             ),
         };
         let graph = Arc::new(graph);
+        let gpu_graph = gpu_graph.unwrap_or_else(|| graph.clone());
         Ok(Model {
             pool,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            gpu: crate::gpu::executor(&graph, &placement, config)?,
+            gpu: crate::gpu::executor(&gpu_graph, &placement, config)?,
             plan: smelt_cpu::Plan::new(Arc::new(lowered)),
             graph,
             lowering,

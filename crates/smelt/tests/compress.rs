@@ -378,3 +378,40 @@ fn weights_held_in_constant_nodes_are_compressed_too() {
     assert!(s > 30.0, "output SNR {s}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The GPU's lowering decodes compressed weights once: every `ai.smelt` decode of a constant
+/// becomes a constant, and the graph computes exactly what the compressed one does (the
+/// same decode, run once instead of per prediction).
+#[test]
+fn decoding_once_for_a_device_keeps_the_outputs() {
+    use smelt::passes::{decode::DecodeWeights, Pass};
+    let c = case("mnist_cnn");
+    let g = smelt::onnx::load_path(&model_path(&c)).unwrap().graph;
+    for mode in [
+        Mode::Palettize {
+            bits: 4,
+            method: Method::KMeans,
+            granularity: Granularity::PerTensor,
+        },
+        Mode::Linear {
+            bits: 8,
+            symmetric: true,
+            granularity: Granularity::PerChannel,
+        },
+    ] {
+        let (compressed, _) =
+            smelt::compression::compress(&g, &Options::new(mode.clone()), &mut |_, _| {}).unwrap();
+        let decodes = |g: &smelt::Graph| g.nodes.iter().filter(|n| n.domain == "ai.smelt").count();
+        assert!(decodes(&compressed) >= 2, "{mode:?}");
+        let mut lowered = compressed.clone();
+        let n = DecodeWeights.run(&mut lowered).unwrap();
+        assert_eq!((n, decodes(&lowered)), (decodes(&compressed), 0), "{mode:?}");
+        let feed = case_inputs(&c);
+        let want = smelt::run(&compressed, feed.clone()).unwrap();
+        let got = smelt::run(&lowered, feed).unwrap();
+        for ((wn, w), (gn, t)) in want.iter().zip(&got) {
+            assert_eq!(wn, gn);
+            assert_eq!(w, t, "{mode:?}: {wn} differs after decoding once");
+        }
+    }
+}
