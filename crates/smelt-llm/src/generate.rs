@@ -233,3 +233,40 @@ impl<'a> Generator<'a> {
         Some(id) == self.llm.tokenizer.eos || self.llm.tokenizer.is_control(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOGITS: [f32; 5] = [0.5, 2.0, 1.9, -1.0, 2.0];
+
+    #[test]
+    fn greedy_takes_the_first_maximum() {
+        assert_eq!(argmax(&LOGITS), 1);
+        assert_eq!(Sampler::new(Sampling::default()).sample(&LOGITS), 1);
+    }
+
+    #[test]
+    fn sampling_is_seeded_and_respects_top_k_and_top_p() {
+        let p = |top_k, top_p, seed| Sampling {
+            temperature: 1.0,
+            top_k,
+            top_p,
+            seed,
+        };
+        let draw = |s: Sampling| {
+            let mut sm = Sampler::new(s);
+            (0..200).map(|_| sm.sample(&LOGITS)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(p(0, 1.0, 7)), draw(p(0, 1.0, 7)));
+        assert_ne!(draw(p(0, 1.0, 7)), draw(p(0, 1.0, 8)));
+        // all five tokens are drawn with no cut; top-k 2 keeps the two largest (1 and 4)
+        let all = draw(p(0, 1.0, 1));
+        assert!((0..5).all(|t| all.contains(&t)), "{all:?}");
+        assert!(draw(p(2, 1.0, 1)).iter().all(|&t| t == 1 || t == 4));
+        // top-p below the largest probability keeps only the first of the sorted tokens
+        assert!(draw(p(0, 0.1, 1)).iter().all(|&t| t == 1));
+        // top-k 1 is greedy
+        assert!(draw(p(1, 1.0, 3)).iter().all(|&t| t == 1));
+    }
+}
