@@ -114,8 +114,13 @@ pub fn detect_supported(path: &Path) -> Result<ModelFormat> {
     if f.is_supported() {
         Ok(f)
     } else {
+        let hint = if f == ModelFormat::Gguf {
+            " (a GGUF language model runs with `smelt generate`)"
+        } else {
+            ""
+        };
         Err(Error::Unsupported(format!(
-            "{} is a {}; smelt reads {SUPPORTED}",
+            "{} is a {}; smelt reads {SUPPORTED}{hint}",
             path.display(),
             f.name()
         )))
