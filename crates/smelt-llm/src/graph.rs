@@ -35,21 +35,27 @@
 //!
 //! GGUF stores a linear weight as `[out, in]` rows (its blocks run along `in`), which is
 //! `Gemm`'s `B` with `transB=1`: the weights are used in their file layout, never transposed,
-//! and a tied output head reads the same embedding tensor as the input `Gather`. In this first
-//! step every weight is dequantized to f32 at import (`smelt_gguf::quant`, bit-exact with
-//! llama.cpp's dequantization); keeping the blocks quantized as compressed-weight encodings
-//! that the CPU kernels read directly is the next step (docs/llm.md).
+//! and a tied output head reads the same embedding tensor as the input `Gather`.
+//!
+//! Weights of the 32-element block types stay quantized ([`Weights::Quantized`], the
+//! default): each is an `ai.smelt::LinearDequantize` node on constant codes and per-block
+//! parameters (see [`quantized`]), which the CPU backend fuses into the `Gemm` / `Gather`
+//! that reads it (`CompressedMatMul`, `CompressedGather`, decoding a tile at a time), and
+//! which decodes bit for bit to smelt-gguf's reference dequantization. The other types
+//! (F16, BF16, the K-quants) are dequantized to f32 at import, as is everything with
+//! [`Weights::F32`].
 //!
 //! Llama GGUF files store Q and K rows permuted for ggml's "normal" RoPE, which rotates
 //! adjacent pairs: hence `interleaved=1`.
 
 use crate::config::{LlamaConfig, RopeScaling};
 use crate::error::Result;
-use smelt_core::{DType, Dim, Tensor};
-use smelt_gguf::GgufFile;
+use smelt_core::{f16, DType, Dim, Tensor};
+use smelt_gguf::{GgmlType, GgufFile};
 use smelt_ingot::{Info, StateDecl};
 use smelt_ir::{Attr, Attributes, Graph};
 use smelt_ops::builder::V;
+use smelt_ops::quant::linear_dequantize::DOMAIN;
 use smelt_ops::GraphBuilder;
 
 /// Choices made when building the graph.
@@ -139,6 +145,170 @@ pub fn rope_tables(
     )
 }
 
+/// How the graph holds the file's weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Weights {
+    /// Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 as `LinearDequantize` on their blocks; the rest f32.
+    #[default]
+    Quantized,
+    /// Every weight dequantized to f32 at import.
+    F32,
+}
+
+/// The parts of a `LinearDequantize` node for a tensor of a 32-element block type, `[rows,
+/// cols]` with blocks along `cols`: codes repacked from ggml's order (low nibbles are the
+/// first 16 elements of a block, high nibbles the last 16; Q5's fifth bits apart) into
+/// smelt's (element order, little-endian bit stream), the f16 scales `d` as the `[rows,
+/// cols / 32]` scale grid and, for Q4_1 / Q5_1, the f16 minimums `m` as the offset grid.
+/// Returns None for other types.
+///
+/// Exactness: ggml computes `(q - 8) * d` (Q4_0), `(q - 16) * d` (Q5_0), `q * d` (Q8_0) and
+/// `q * d + m` (Q4_1, Q5_1) in f32 from f16 `d`, `m` widened exactly. The decode node
+/// computes `(c - 0) * d (+ m)` with `c` the signed code `q - 8` / `q - 16` (4 / 5 bits, two's
+/// complement), the signed byte, or the unsigned `q`: the same f32 operations on the same
+/// values, so the same bits.
+pub struct Quantized {
+    pub shape: Vec<usize>,
+    pub bits: u32,
+    pub signed: bool,
+    pub codes: Tensor,
+    pub scale: Tensor,
+    pub offset: Option<Tensor>,
+}
+
+const QK: usize = 32;
+
+/// See [`Quantized`]. `data` is the tensor's bytes in the file.
+pub fn quantized(ty: GgmlType, dims: &[usize], data: &[u8]) -> Result<Option<Quantized>> {
+    let (bits, signed, has_min, block_bytes) = match ty {
+        GgmlType::Q8_0 => (8, true, false, 34),
+        GgmlType::Q4_0 => (4, true, false, 18),
+        GgmlType::Q4_1 => (4, false, true, 20),
+        GgmlType::Q5_0 => (5, true, false, 22),
+        GgmlType::Q5_1 => (5, false, true, 24),
+        _ => return Ok(None),
+    };
+    let Some(&cols) = dims.last() else {
+        return Ok(None);
+    };
+    let n: usize = dims.iter().product();
+    if cols % QK != 0 || data.len() != n / QK * block_bytes {
+        return Err(crate::Error::Invalid(format!(
+            "{ty} tensor {dims:?}: {} bytes, rows of {cols} are not whole blocks of {QK}",
+            data.len()
+        )));
+    }
+    let blocks = n / QK;
+    let f16_at = |b: &[u8], i: usize| f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]]));
+    let mut scale = Vec::with_capacity(blocks);
+    let mut mins = Vec::with_capacity(if has_min { blocks } else { 0 });
+    let mut q = [0u8; QK];
+    let mut codes = vec![0u8; n * bits as usize / 8];
+    for (bi, b) in data.chunks_exact(block_bytes).enumerate() {
+        scale.push(f16_at(b, 0));
+        if has_min {
+            mins.push(f16_at(b, 2));
+        }
+        let head = if has_min { 4 } else { 2 };
+        match ty {
+            GgmlType::Q8_0 => {
+                codes[bi * QK..(bi + 1) * QK].copy_from_slice(&b[2..34]);
+                continue;
+            }
+            GgmlType::Q4_0 | GgmlType::Q4_1 => {
+                let qs = &b[head..head + 16];
+                for j in 0..16 {
+                    q[j] = qs[j] & 0x0f;
+                    q[j + 16] = qs[j] >> 4;
+                }
+            }
+            _ => {
+                let qh = u32::from_le_bytes([b[head], b[head + 1], b[head + 2], b[head + 3]]);
+                let qs = &b[head + 4..head + 20];
+                for j in 0..16 {
+                    q[j] = qs[j] & 0x0f | (((qh >> j) & 1) << 4) as u8;
+                    q[j + 16] = qs[j] >> 4 | (((qh >> (j + 16)) & 1) << 4) as u8;
+                }
+            }
+        }
+        // symmetric types: the code is q minus the type's zero point, in two's complement
+        let zero: u8 = match ty {
+            GgmlType::Q4_0 => 8,
+            GgmlType::Q5_0 => 16,
+            _ => 0,
+        };
+        let mask = (1u8 << bits) - 1;
+        let out = &mut codes[bi * QK * bits as usize / 8..(bi + 1) * QK * bits as usize / 8];
+        if bits == 4 {
+            for (o, pair) in out.iter_mut().zip(q.chunks_exact(2)) {
+                *o = (pair[0].wrapping_sub(zero) & mask) | (pair[1].wrapping_sub(zero) & mask) << 4;
+            }
+        } else {
+            // 5 bits: 32 codes are 20 bytes, bit stream little-endian
+            let mut acc = 0u64;
+            let mut nbits = 0;
+            let mut k = 0;
+            for &v in &q {
+                acc |= ((v.wrapping_sub(zero) & mask) as u64) << nbits;
+                nbits += 5;
+                while nbits >= 8 {
+                    out[k] = acc as u8;
+                    acc >>= 8;
+                    nbits -= 8;
+                    k += 1;
+                }
+            }
+        }
+    }
+    let mut grid = dims.to_vec();
+    *grid.last_mut().unwrap() = cols / QK;
+    let codes_len = codes.len();
+    Ok(Some(Quantized {
+        shape: dims.to_vec(),
+        bits,
+        signed,
+        codes: Tensor::from_vec(vec![codes_len], codes)?,
+        scale: Tensor::from_vec(grid.clone(), scale)?,
+        offset: if has_min {
+            Some(Tensor::from_vec(grid, mins)?)
+        } else {
+            None
+        },
+    }))
+}
+
+/// A weight as the graph reads it: a `LinearDequantize` node on the blocks when `how` keeps
+/// its type quantized (see [`quantized`]), else an f32 constant.
+fn weight_value(g: &mut GraphBuilder, f: &GgufFile, name: &str, how: Weights) -> Result<V> {
+    let info = f.require_tensor(name)?;
+    let shape: Vec<usize> = info.shape().iter().map(|&d| d as usize).collect();
+    if how == Weights::Quantized {
+        if let Some(q) = quantized(info.ty(), &shape, f.data_of(info)?)? {
+            let codes = g.constant(&format!("{name}.codes"), q.codes);
+            let scale = g.constant(&format!("{name}.scale"), q.scale);
+            let offset = q.offset.map(|o| g.constant(&format!("{name}.offset"), o));
+            let a = attrs(&[
+                (
+                    "shape",
+                    Attr::Ints(q.shape.iter().map(|&d| d as i64).collect()),
+                ),
+                ("bits", Attr::Int(q.bits as i64)),
+                ("signed", Attr::Int(q.signed as i64)),
+            ]);
+            let out = g.add_node(
+                "",
+                DOMAIN,
+                "LinearDequantize",
+                &[Some(codes), Some(scale), None, offset],
+                &[name.to_string()],
+                a,
+            )?;
+            return Ok(out[0].expect("one output"));
+        }
+    }
+    Ok(g.constant(name, weight(f, name)?))
+}
+
 /// A weight dequantized to f32, in the file's outermost-first shape.
 fn weight(f: &GgufFile, name: &str) -> Result<Tensor> {
     let info = f.require_tensor(name)?;
@@ -150,8 +320,19 @@ fn weight(f: &GgufFile, name: &str) -> Result<Tensor> {
 /// Builds the decoder graph of `c` from the tensors of `f`, and the package info declaring
 /// its KV-cache states.
 pub fn build(f: &GgufFile, c: &LlamaConfig, opts: &BuildOptions) -> Result<(Graph, Info)> {
+    build_with(f, c, opts, Weights::default())
+}
+
+/// [`build`] with the weights held as `how` says.
+pub fn build_with(
+    f: &GgufFile,
+    c: &LlamaConfig,
+    opts: &BuildOptions,
+    how: Weights,
+) -> Result<(Graph, Info)> {
     let mut g = GraphBuilder::new(&format!("{}-decoder", c.architecture));
     g.set_opset("", OPSET);
+    g.set_opset(DOMAIN, 1);
     let (h, hkv, d) = (c.heads as i64, c.kv_heads as i64, c.head_dim as i64);
     let cap = opts.max_context;
 
@@ -185,7 +366,7 @@ pub fn build(f: &GgufFile, c: &LlamaConfig, opts: &BuildOptions) -> Result<(Grap
     let cos = g.constant("rope_cos", cos);
     let sin = g.constant("rope_sin", sin);
 
-    let embd = g.constant("token_embd.weight", weight(f, "token_embd.weight")?);
+    let embd = weight_value(&mut g, f, "token_embd.weight", how)?;
     let mut x = g.op("Gather", &[embd, ids], attrs(&[("axis", Attr::Int(0))]))?; // [S, dim]
 
     let shape_q = g.constant("shape_q", ints(&[1, -1, h, d]));
@@ -201,8 +382,7 @@ pub fn build(f: &GgufFile, c: &LlamaConfig, opts: &BuildOptions) -> Result<(Grap
     let mut state_outputs = Vec::new();
     for l in 0..c.layers {
         let w = |g: &mut GraphBuilder, n: &str| -> Result<V> {
-            let name = format!("blk.{l}.{n}.weight");
-            Ok(g.constant(&name, weight(f, &name)?))
+            weight_value(g, f, &format!("blk.{l}.{n}.weight"), how)
         };
         let rope = |g: &mut GraphBuilder, t: V, heads: i64, shape: V| -> Result<V> {
             let t3 = g.op("Reshape", &[t, shape], Attributes::new())?;
@@ -301,7 +481,7 @@ pub fn build(f: &GgufFile, c: &LlamaConfig, opts: &BuildOptions) -> Result<(Grap
     let head = if c.tied_embeddings {
         embd
     } else {
-        g.constant("output.weight", weight(f, "output.weight")?)
+        weight_value(&mut g, f, "output.weight", how)?
     };
     let logits = g.op("Gemm", &[hn, head], gemm_t)?;
     g.output(logits, names::LOGITS);
@@ -311,7 +491,7 @@ pub fn build(f: &GgufFile, c: &LlamaConfig, opts: &BuildOptions) -> Result<(Grap
     let graph = g.build()?;
     let info = Info {
         name: c.architecture.clone(),
-        opsets: vec![(String::new(), OPSET)],
+        opsets: vec![(String::new(), OPSET), (DOMAIN.to_string(), 1)],
         states,
         source: "gguf".into(),
         producer: format!("smelt-llm {}", env!("CARGO_PKG_VERSION")),

@@ -16,8 +16,9 @@
 //! # Ok::<(), smelt_llm::Error>(())
 //! ```
 //!
-//! This is the first step of the importer: weights are dequantized to f32 at load (see
-//! docs/llm.md for the layout, what is done and what is next).
+//! Weights of the 32-element block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) stay quantized in
+//! the graph and the CPU reads them compressed; the others are dequantized to f32 at load
+//! (see docs/llm.md for the layout, what is done and what is next).
 
 pub mod chat;
 pub mod config;
@@ -30,7 +31,7 @@ pub use chat::{ChatTemplate, Message};
 pub use config::LlamaConfig;
 pub use error::{Error, Result};
 pub use generate::{Generator, Sampler, Sampling, Stats};
-pub use graph::BuildOptions;
+pub use graph::{BuildOptions, Weights};
 pub use tokenizer::{Decoder, Tokenizer};
 
 use smelt_gguf::Gguf;
@@ -59,6 +60,11 @@ impl Llm {
     /// Reads a GGUF file and builds its graph; an architecture other than those in
     /// [`config::SUPPORTED`] is [`Error::UnsupportedArchitecture`], before any weight is read.
     pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Llm> {
+        Llm::load_with(path, opts, Weights::default())
+    }
+
+    /// [`Llm::load`] with the weights held as `how` says ([`Weights::F32`]: all dequantized).
+    pub fn load_with(path: impl AsRef<Path>, opts: &LoadOptions, how: Weights) -> Result<Llm> {
         let f = Gguf::open(path)?;
         let config = LlamaConfig::from_gguf(&f)?;
         if opts.build.max_context == 0 {
@@ -69,7 +75,7 @@ impl Llm {
             Some(_) => Some(ChatTemplate::new(f.get_str("tokenizer.chat_template")?)?),
             None => None,
         };
-        let (graph, info) = graph::build(&f, &config, &opts.build)?;
+        let (graph, info) = graph::build_with(&f, &config, &opts.build, how)?;
         let model = smelt::Model::from_graph(graph, info, opts.config.clone())?;
         Ok(Llm {
             model,

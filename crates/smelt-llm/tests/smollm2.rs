@@ -4,7 +4,9 @@
 //! Without the file (no python3, no network) the tests print why and pass, except under CI
 //! (`CI` set), where they fail.
 
+use smelt_llm::graph::quantized;
 use smelt_llm::{BuildOptions, Error, Generator, Llm, LoadOptions, Sampling};
+use smelt_ops::quant::packed::Packed;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -130,4 +132,116 @@ fn unknown_architecture_is_a_clear_error() {
     );
     let msg = e.to_string();
     assert!(msg.contains("mamba9") && msg.contains("llama"), "{msg}");
+}
+
+/// Every tensor of SmolLM2 that the graph keeps quantized decodes, through the
+/// `LinearDequantize` it becomes (its reference evaluation, which the fused CPU kernels
+/// share), to the same bits as smelt-gguf's reference dequantizer.
+#[test]
+fn quantized_weights_decode_bit_exact() {
+    let Some(path) = smollm2() else { return };
+    let f = smelt_gguf::Gguf::open(&path).unwrap();
+    let mut kept = std::collections::BTreeMap::<String, usize>::new();
+    let mut f32_left = std::collections::BTreeMap::<String, usize>::new();
+    let (mut bytes_file, mut bytes_kept) = (0u64, 0usize);
+    for info in f.tensors() {
+        let shape: Vec<usize> = info.shape().iter().map(|&d| d as usize).collect();
+        let q = quantized(info.ty(), &shape, f.data_of(info).unwrap()).unwrap();
+        let Some(q) = q else {
+            *f32_left.entry(info.ty().to_string()).or_default() += 1;
+            continue;
+        };
+        *kept.entry(info.ty().to_string()).or_default() += 1;
+        bytes_file += info.size();
+        let w = match &q.offset {
+            Some(o) => Packed::linear_offset(
+                &q.shape,
+                q.bits,
+                q.signed,
+                q.codes.clone(),
+                &q.scale,
+                None,
+                o,
+            ),
+            None => Packed::linear(&q.shape, q.bits, q.signed, q.codes.clone(), &q.scale, None),
+        }
+        .unwrap();
+        bytes_kept += w.byte_size();
+        let got = w.decode_all();
+        let want = f.dequantize(info.name()).unwrap();
+        assert_eq!(got.len(), want.len());
+        let diff = got
+            .iter()
+            .zip(&want)
+            .position(|(a, b)| a.to_bits() != b.to_bits());
+        assert!(
+            diff.is_none(),
+            "{} ({}): element {diff:?} differs",
+            info.name(),
+            info.ty()
+        );
+    }
+    eprintln!("kept quantized {kept:?} ({bytes_file} bytes in the file, {bytes_kept} decoded params+codes); f32 {f32_left:?}");
+    assert!(kept.values().sum::<usize>() > 0);
+}
+
+/// Synthetic blocks of every mapped type (Q5_0 and Q5_1 are not in the SmolLM2 file):
+/// random bytes with finite f16 scales decode exactly as the reference dequantizer.
+#[test]
+fn every_block_type_decodes_bit_exact() {
+    use smelt_gguf::GgmlType;
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as u8
+    };
+    for ty in [
+        GgmlType::Q8_0,
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+    ] {
+        let (rows, cols) = (3, 96);
+        let bb = ty.type_size() as usize;
+        let mut data = vec![0u8; rows * cols / 32 * bb];
+        for b in data.chunks_exact_mut(bb) {
+            for x in b.iter_mut() {
+                *x = rnd();
+            }
+            // f16 scale and min with a small exponent: finite, varied
+            let heads = if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
+                2
+            } else {
+                1
+            };
+            for h in 0..heads {
+                b[2 * h + 1] = (b[2 * h + 1] & 0x83) | 0x20;
+            }
+        }
+        let q = quantized(ty, &[rows, cols], &data).unwrap().unwrap();
+        let w = match &q.offset {
+            Some(o) => Packed::linear_offset(
+                &q.shape,
+                q.bits,
+                q.signed,
+                q.codes.clone(),
+                &q.scale,
+                None,
+                o,
+            ),
+            None => Packed::linear(&q.shape, q.bits, q.signed, q.codes.clone(), &q.scale, None),
+        }
+        .unwrap();
+        let mut want = vec![0f32; rows * cols];
+        smelt_gguf::quant::dequantize(ty, &data, &mut want).unwrap();
+        let got = w.decode_all();
+        assert_eq!(
+            got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{ty}"
+        );
+    }
 }

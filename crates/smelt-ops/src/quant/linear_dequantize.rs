@@ -3,9 +3,14 @@
 //!
 //! Inputs: `codes` u8[ceil(n*bits/8)] (packed as described in [`super::packed`]), `scale`
 //! float with the weight's rank (its shape is the parameter grid), optional `zero_point`
-//! (integer or float, the scale's shape). Attributes: `shape` (the dense shape), `bits`
-//! (2..=8), `signed` (1: codes are two's complement, the default), `to` (output dtype as an
-//! ONNX code, f32 by default; f16 and bf16 allowed). Output: `(q - zero_point) * scale`.
+//! (integer or float, the scale's shape), optional `offset` (float, the scale's shape).
+//! Attributes: `shape` (the dense shape), `bits` (2..=8), `signed` (1: codes are two's
+//! complement, the default), `to` (output dtype as an ONNX code, f32 by default; f16 and
+//! bf16 allowed). Output: `(q - zero_point) * scale + offset`, in f32 in that order.
+//!
+//! The offset makes blocks of the form `d * q + m` exact (GGUF's Q4_1 and Q5_1: a float
+//! minimum per block), which an integer zero point cannot, and a float one `-m / d` only
+//! approximately.
 //!
 //! The CPU backend fuses this node into the MatMul, Gemm, Conv or Gather that reads it, so a
 //! run decodes tiles, never the whole weight; this evaluation is the reference.
@@ -75,14 +80,26 @@ impl LinearDequantize {
 
     /// The weight this node decodes, from its input tensors.
     pub fn packed(&self, inputs: &[Option<Tensor>]) -> Result<Packed> {
-        Packed::linear(
-            &self.shape,
-            self.bits,
-            self.signed,
-            req(inputs, 0)?.clone(),
-            req(inputs, 1)?,
-            opt(inputs, 2),
-        )
+        let (codes, scale, zero) = (req(inputs, 0)?.clone(), req(inputs, 1)?, opt(inputs, 2));
+        match opt(inputs, 3) {
+            Some(offset) => {
+                ensure!(
+                    offset.dtype().is_float(),
+                    "offset must be float, got {}",
+                    offset.dtype()
+                );
+                Packed::linear_offset(
+                    &self.shape,
+                    self.bits,
+                    self.signed,
+                    codes,
+                    scale,
+                    zero,
+                    offset,
+                )
+            }
+            None => Packed::linear(&self.shape, self.bits, self.signed, codes, scale, zero),
+        }
     }
 }
 
@@ -100,5 +117,70 @@ impl Op for LinearDequantize {
             self.shape.clone(),
             w.decode_all(),
         )?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::packed::pack;
+
+    fn node(shape: &[i64], bits: i64, signed: i64) -> LinearDequantize {
+        let a = Attributes::new()
+            .with("shape", Attr::Ints(shape.to_vec()))
+            .with("bits", Attr::Int(bits))
+            .with("signed", Attr::Int(signed));
+        LinearDequantize::from_attrs(&a).unwrap()
+    }
+
+    fn eval(op: &LinearDequantize, inputs: Vec<Option<Tensor>>) -> Result<Vec<f32>> {
+        let w = op.packed(&inputs)?;
+        Ok(w.decode_all())
+    }
+
+    /// `d * q + m` per block of 4 along the last axis, exactly as f32 computes it.
+    #[test]
+    fn float_offset_per_block() {
+        let q: Vec<u32> = (0..16).map(|i| (i * 7 + 3) % 16).collect();
+        let codes = Tensor::from_vec(vec![8], pack(q.iter().copied(), 4)).unwrap();
+        let d = [0.1f32, -0.37, 1.0e-3, 3.3];
+        let m = [-0.7f32, 0.25, 1.0e-5, -8.1];
+        let scale = Tensor::from_vec(
+            vec![2, 2],
+            d.iter().map(|&v| f16::from_f32(v)).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let offset = Tensor::from_vec(
+            vec![2, 2],
+            m.iter().map(|&v| f16::from_f32(v)).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let op = node(&[2, 8], 4, 0);
+        let got = eval(
+            &op,
+            vec![Some(codes.clone()), Some(scale.clone()), None, Some(offset)],
+        )
+        .unwrap();
+        let want: Vec<f32> = q
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| {
+                let c = i / 4;
+                q as f32 * f16::from_f32(d[c]).to_f32() + f16::from_f32(m[c]).to_f32()
+            })
+            .collect();
+        assert_eq!(
+            got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        // an offset of another shape than the scale, or not float, is an error
+        let bad = Tensor::from_vec(vec![2, 1], vec![0.0f32; 2]).unwrap();
+        assert!(eval(
+            &op,
+            vec![Some(codes.clone()), Some(scale.clone()), None, Some(bad)]
+        )
+        .is_err());
+        let ints = Tensor::from_vec(vec![2, 2], vec![0i32; 4]).unwrap();
+        assert!(eval(&op, vec![Some(codes), Some(scale), None, Some(ints)]).is_err());
     }
 }

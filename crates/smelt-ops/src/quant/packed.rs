@@ -15,7 +15,8 @@
 //! `grid[a] = shape[a] / G`.
 //!
 //! Linear: `w = (q - zero_point[cell]) * scale[cell]`, q read as a signed (two's
-//! complement) or unsigned `bits`-wide integer. Lookup table: `w = lut[cell][q]`, each cell
+//! complement) or unsigned `bits`-wide integer, plus `offset[cell]` when there is one
+//! (`w = q * d + m`, GGUF's Q4_1 / Q5_1, computed in that order in f32 so it is exact). Lookup table: `w = lut[cell][q]`, each cell
 //! holding `2^bits` entries.
 
 use crate::prelude::*;
@@ -26,6 +27,8 @@ pub enum Params {
     Linear {
         scale: Vec<f32>,
         zero: Option<Vec<f32>>,
+        /// Added after the scaling: `(q - zero) * scale + offset`.
+        offset: Option<Vec<f32>>,
         signed: bool,
     },
     /// `cells * 2^bits` entries.
@@ -193,9 +196,34 @@ impl Packed {
         let params = Params::Linear {
             scale: f32_vec(scale, "scale")?,
             zero: zero_point.map(|z| f32_vec(z, "zero point")).transpose()?,
+            offset: None,
             signed,
         };
         Packed::new(shape, bits, codes, scale.shape(), params)
+    }
+
+    /// A linear weight with a float offset added after the scaling (`offset` has the
+    /// scale's shape): `(q - zero_point) * scale + offset`.
+    pub fn linear_offset(
+        shape: &[usize],
+        bits: u32,
+        signed: bool,
+        codes: Tensor,
+        scale: &Tensor,
+        zero_point: Option<&Tensor>,
+        offset: &Tensor,
+    ) -> Result<Packed> {
+        ensure!(
+            offset.shape() == scale.shape(),
+            "offset shape {:?} differs from scale shape {:?}",
+            offset.shape(),
+            scale.shape()
+        );
+        let mut w = Packed::linear(shape, bits, signed, codes, scale, zero_point)?;
+        if let Params::Linear { offset: o, .. } = &mut w.params {
+            *o = Some(f32_vec(offset, "offset")?);
+        }
+        Ok(w)
     }
 
     /// A palettized weight: `lut` has shape `grid ++ [2^bits]`.
@@ -230,7 +258,16 @@ impl Packed {
     /// Bytes of codes and parameters.
     pub fn byte_size(&self) -> usize {
         let p = match &self.params {
-            Params::Linear { scale, zero, .. } => scale.len() + zero.as_ref().map_or(0, Vec::len),
+            Params::Linear {
+                scale,
+                zero,
+                offset,
+                ..
+            } => {
+                scale.len()
+                    + zero.as_ref().map_or(0, Vec::len)
+                    + offset.as_ref().map_or(0, Vec::len)
+            }
             Params::Lut { lut } => lut.len(),
         };
         self.codes.len() + 4 * p
@@ -309,12 +346,27 @@ impl Packed {
         for (ri, row) in out.chunks_mut(last).enumerate() {
             let base = self.row_base(start / last + ri);
             match &self.params {
-                Params::Linear { scale, zero, .. } => {
+                Params::Linear {
+                    scale,
+                    zero,
+                    offset,
+                    ..
+                } => {
                     for (b, chunk) in row.chunks_mut(bl).enumerate() {
                         let s = scale[base + b];
                         let z = zero.as_ref().map_or(0.0, |z| z[base + b]);
-                        for v in chunk {
-                            *v = (*v - z) * s;
+                        match offset {
+                            Some(o) => {
+                                let o = o[base + b];
+                                for v in chunk {
+                                    *v = (*v - z) * s + o;
+                                }
+                            }
+                            None => {
+                                for v in chunk {
+                                    *v = (*v - z) * s;
+                                }
+                            }
                         }
                     }
                 }
