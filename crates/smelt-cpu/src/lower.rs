@@ -40,10 +40,15 @@ pub struct Lowering {
 
 /// The weight a decode node produces, when its inputs are constants and the output is f32.
 fn packed_of(g: &Graph, n: &Node) -> Option<Packed> {
+    // every input given is a constant; an omitted optional input (a zero point left out
+    // before an offset) stays None
     let consts: Vec<Option<Tensor>> = n
         .inputs
         .iter()
-        .map(|i| i.map(|id| g.initializers.get(&id).cloned()))
+        .map(|i| match i {
+            None => Some(None),
+            Some(id) => g.initializers.get(id).cloned().map(Some),
+        })
         .collect::<Option<Vec<_>>>()?;
     match (n.domain.as_str(), n.op_type.as_str()) {
         ("ai.smelt", "LinearDequantize") => {

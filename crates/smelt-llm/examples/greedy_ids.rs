@@ -1,15 +1,17 @@
 //! Greedy token ids and timings for a list of cases, for bench/llm/compare_llamacpp.py.
 //!
-//! `greedy_ids MODEL.gguf CASES.tsv [CONTEXT]`, each line of CASES.tsv:
+//! `greedy_ids MODEL.gguf CASES.tsv [CONTEXT] [quantized|f32]` (the weights as
+//! `smelt_llm::Weights`, quantized by default), each line of CASES.tsv:
 //! `NAME \t KIND \t N \t PAYLOAD` where KIND is `plain` (PAYLOAD is text), `chat` (text
 //! wrapped as a user turn) or `ids` (space-separated token ids), text with `\n`, `\t` and
 //! `\\` escaped. For each case it feeds the prompt, then N greedy tokens (end-of-turn
 //! tokens do not stop it), and prints
-//! `NAME \t PROMPT_IDS \t GENERATED_IDS \t PREFILL_SECONDS \t DECODE_SECONDS`.
-//! Threads: `RAYON_NUM_THREADS`.
+//! `NAME \t PROMPT_IDS \t GENERATED_IDS \t PREFILL_SECONDS \t DECODE_SECONDS`, and last
+//! `memory \t RSS_KB \t PEAK_RSS_KB` (Linux: VmRSS and VmHWM of /proc/self/status, after
+//! the last case; 0 elsewhere). Threads: `RAYON_NUM_THREADS`.
 
 use smelt_llm::generate::argmax;
-use smelt_llm::{BuildOptions, Generator, Llm, LoadOptions, Sampling};
+use smelt_llm::{BuildOptions, Generator, Llm, LoadOptions, Sampling, Weights};
 use std::time::Instant;
 
 fn unescape(s: &str) -> String {
@@ -37,12 +39,32 @@ fn join(ids: &[u32]) -> String {
         .join(" ")
 }
 
+/// A `kB` field of /proc/self/status (0 where there is none).
+fn status_kb(key: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        return Err("usage: greedy_ids MODEL.gguf CASES.tsv [CONTEXT]".into());
+        return Err("usage: greedy_ids MODEL.gguf CASES.tsv [CONTEXT] [quantized|f32]".into());
     }
     let context = args.get(3).map_or(Ok(1024), |c| c.parse())?;
+    let how = match args.get(4).map(String::as_str) {
+        None | Some("quantized") => Weights::Quantized,
+        Some("f32") => Weights::F32,
+        Some(w) => return Err(format!("unknown weights {w:?} (quantized or f32)").into()),
+    };
     let opts = LoadOptions {
         build: BuildOptions {
             max_context: context,
@@ -54,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     };
     let t = Instant::now();
-    let llm = Llm::load(&args[1], &opts)?;
+    let llm = Llm::load_with(&args[1], &opts, how)?;
     eprintln!("loaded in {:.2} s", t.elapsed().as_secs_f64());
     let vocab = llm.config.vocab;
     for line in std::fs::read_to_string(&args[2])?.lines() {
@@ -99,5 +121,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             join(&out)
         );
     }
+    println!("memory\t{}\t{}", status_kb("VmRSS:"), status_kb("VmHWM:"));
     Ok(())
 }

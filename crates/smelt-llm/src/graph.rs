@@ -299,7 +299,10 @@ fn weight_value(g: &mut GraphBuilder, f: &GgufFile, name: &str, how: Weights) ->
                 "",
                 DOMAIN,
                 "LinearDequantize",
-                &[Some(codes), Some(scale), None, offset],
+                &match offset {
+                    Some(o) => vec![Some(codes), Some(scale), None, Some(o)],
+                    None => vec![Some(codes), Some(scale)],
+                },
                 &[name.to_string()],
                 a,
             )?;
