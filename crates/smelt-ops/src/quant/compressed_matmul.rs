@@ -9,15 +9,23 @@
 //!
 //! Blocking: `[K, N]` weights are decoded `kb` rows at a time and accumulated
 //! (`Y += X[:, k0..k1] · W[k0..k1, :]`); `[N, K]` weights `nb` rows at a time, each block
-//! giving columns `n0..n1` of Y. The decoded block stays near [`SCRATCH_ELEMS`] floats, so
-//! memory stays near the compressed size whatever the weight's.
+//! giving columns `n0..n1` of Y, the blocks spread over threads. The decoded block stays
+//! near [`SCRATCH_ELEMS`] floats a thread, so memory stays near the compressed size
+//! whatever the weight's.
 
 use super::packed::Packed;
 use crate::linalg::blas::{row_major, sgemm, transposed};
 use crate::prelude::*;
+use rayon::prelude::*;
 
 /// Target size of one decoded weight block, in f32 elements (256 KiB).
 pub const SCRATCH_ELEMS: usize = 1 << 16;
+
+thread_local! {
+    /// Each thread's decoded block, kept between calls (a fresh one each time would be
+    /// pages mapped, zeroed and unmapped per block).
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 #[derive(Debug)]
 pub struct CompressedMatMul {
@@ -115,24 +123,43 @@ impl CompressedMatMul {
                 beta = 1.0;
             }
         } else {
-            // W [N, K]: each row block is a block of output columns
+            // W [N, K]: each row block is a block of output columns, decoded and multiplied
+            // on its own thread, then added into Y
             let nb = (SCRATCH_ELEMS / k).clamp(1, n);
-            for n0 in (0..n).step_by(nb) {
-                let n1 = (n0 + nb).min(n);
-                self.w.decode_rows(n0, n1, &mut scratch);
-                sgemm(
-                    m,
-                    n1 - n0,
-                    k,
-                    xv,
-                    row_major(k),
-                    &scratch,
-                    transposed(k),
-                    &mut y[n0..],
-                    n,
-                    self.alpha,
-                    beta,
-                );
+            let starts: Vec<usize> = (0..n).step_by(nb).collect();
+            let parts: Vec<Vec<f32>> = starts
+                .par_iter()
+                .map(|&n0| {
+                    let n1 = (n0 + nb).min(n);
+                    // taken, not borrowed: sgemm's own threads may run another block
+                    // on this thread meanwhile
+                    let mut scratch = SCRATCH.take();
+                    self.w.decode_rows(n0, n1, &mut scratch);
+                    let mut part = vec![0.0f32; m * (n1 - n0)];
+                    sgemm(
+                        m,
+                        n1 - n0,
+                        k,
+                        xv,
+                        row_major(k),
+                        &scratch,
+                        transposed(k),
+                        &mut part,
+                        n1 - n0,
+                        self.alpha,
+                        0.0,
+                    );
+                    SCRATCH.set(scratch);
+                    part
+                })
+                .collect();
+            for (&n0, part) in starts.iter().zip(&parts) {
+                let w = part.len() / m;
+                for (yr, pr) in y.chunks_mut(n).zip(part.chunks(w)) {
+                    for (o, &v) in yr[n0..n0 + w].iter_mut().zip(pr) {
+                        *o += v;
+                    }
+                }
             }
         }
         Tensor::from_vec(out_shape, y)
