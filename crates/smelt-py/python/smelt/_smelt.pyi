@@ -2,6 +2,7 @@
 the ``smelt`` package."""
 
 import os
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
@@ -73,7 +74,8 @@ class Model:
     it releases the GIL while the model runs."""
 
     @property
-    def path(self) -> str: ...
+    def path(self) -> Path:
+        """The file the model was loaded from."""
     @property
     def compute_units(self) -> str: ...
     @property
