@@ -14,7 +14,10 @@ llama.cpp comes from llama-cpp-python==0.3.36 (PyPI; it builds llama.cpp from so
     cargo build --release -p smelt-llm --example greedy_ids
     /tmp/llamacpp-venv/bin/python bench/llm/compare_llamacpp.py
 
-smelt runs as `target/release/examples/greedy_ids` (RAYON_NUM_THREADS=2).
+smelt runs as `target/release/examples/greedy_ids` (RAYON_NUM_THREADS=2), twice: with the
+weights kept quantized (the default) and all dequantized to f32 (before issue 19's second
+step); the script checks both give the same greedy ids and prints each one's speed and
+resident memory (VmRSS after the last case, VmHWM the peak).
 """
 import argparse
 import os
@@ -99,14 +102,24 @@ def main():
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as f:
         f.write("\n".join(lines) + "\n")
     env = dict(os.environ, RAYON_NUM_THREADS=str(THREADS))
-    res = subprocess.run([a.smelt, str(path), f.name, "1024"], env=env, check=True,
-                         capture_output=True, text=True)
+    runs = {}  # weights -> (results by case, (rss kB, peak kB))
+    for weights in ("quantized", "f32"):
+        res = subprocess.run([a.smelt, str(path), f.name, "1024", weights], env=env, check=True,
+                             capture_output=True, text=True)
+        out, mem = {}, (0, 0)
+        for line in res.stdout.splitlines():
+            fields = line.split("\t")
+            if fields[0] == "memory":
+                mem = (int(fields[1]), int(fields[2]))
+                continue
+            name, pids, gids, pre, dec = fields
+            out[name] = ([int(x) for x in pids.split()], [int(x) for x in gids.split()],
+                         float(pre), float(dec))
+        runs[weights] = (out, mem)
     os.unlink(f.name)
-    smelt = {}
-    for line in res.stdout.splitlines():
-        name, pids, gids, pre, dec = line.split("\t")
-        smelt[name] = ([int(x) for x in pids.split()], [int(x) for x in gids.split()],
-                       float(pre), float(dec))
+    smelt = runs["quantized"][0]
+    same = [n for n in smelt if smelt[n][:2] == runs["f32"][0][n][:2]]
+    print(f"smelt quantized vs f32 weights: same prompt and generated ids on {len(same)}/{len(smelt)} cases")
 
     agree_prompt = agree_all = 0
     print(f"{'case':8} {'prompt ids':12} {'generated (first difference)':30} text (llama.cpp)")
@@ -129,13 +142,17 @@ def main():
     print(f"prompt ids agree: {agree_prompt}/{len(cases)}; generated ids identical: {agree_all}/{len(cases)}")
 
     if not a.no_bench:
-        _, _, spre, sdec = smelt["bench"]
         _, lpre, ldec = llama_greedy(llm, bench_ids, 128)
         n = len(bench_ids)
-        print(f"\nspeed, {THREADS} threads, prefill {n} tokens, decode 127 tokens after the first:")
-        print(f"  llama.cpp  prefill {n / lpre:8.1f} tok/s   decode {127 / ldec:7.1f} tok/s")
-        print(f"  smelt      prefill {n / spre:8.1f} tok/s   decode {127 / sdec:7.1f} tok/s")
-
+        size = path.stat().st_size / 2**20
+        print(f"\nspeed, {THREADS} threads, prefill {n} tokens, decode 127 tokens after the first;"
+              f" memory after the run (file {size:.0f} MiB):")
+        print(f"  llama.cpp        prefill {n / lpre:8.1f} tok/s   decode {127 / ldec:7.1f} tok/s")
+        for weights in ("f32", "quantized"):
+            out, (rss, peak) = runs[weights]
+            _, _, spre, sdec = out["bench"]
+            print(f"  smelt {weights:10} prefill {n / spre:8.1f} tok/s   decode {127 / sdec:7.1f} tok/s"
+                  f"   RSS {rss / 1024:6.0f} MiB, peak {peak / 1024:6.0f} MiB")
 
 if __name__ == "__main__":
     main()
