@@ -86,6 +86,14 @@ fn tokenizer_matches_llama_cpp() {
 #[test]
 fn greedy_chat_answers_paris() {
     let Some(llm) = model() else { return };
+    // every quantized weight (210 Q4_1 and the Q8_0 embedding, read by the Gather and the
+    // tied head) is read compressed: 212 readers fused, no decode node left
+    let lowering = llm.model.lowering();
+    assert_eq!(
+        (lowering.fused, lowering.removed),
+        (212, 211),
+        "{lowering:?}"
+    );
     let prompt = llm.chat_prompt("What is the capital of France?").unwrap();
     let mut g = Generator::new(llm, Sampling::default()).unwrap();
     let (ids, stats) = g.generate(&prompt, 8, |_| true).unwrap();
