@@ -42,7 +42,11 @@ impl Pass for DecodeWeights {
             let (Some(inputs), outputs) = (inputs, node.outputs.clone()) else {
                 continue;
             };
-            if outputs.iter().flatten().any(|o| e.graph().outputs.contains(o)) {
+            if outputs
+                .iter()
+                .flatten()
+                .any(|o| e.graph().outputs.contains(o))
+            {
                 continue;
             }
             let ctx = EvalCtx {

@@ -29,8 +29,8 @@ pub mod batchnorm;
 pub mod constants;
 pub mod cse;
 pub mod dead;
-pub mod decode;
 pub mod declutter;
+pub mod decode;
 pub mod fuse;
 
 use smelt_core::{Error, Result};

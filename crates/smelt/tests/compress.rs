@@ -405,7 +405,11 @@ fn decoding_once_for_a_device_keeps_the_outputs() {
         assert!(decodes(&compressed) >= 2, "{mode:?}");
         let mut lowered = compressed.clone();
         let n = DecodeWeights.run(&mut lowered).unwrap();
-        assert_eq!((n, decodes(&lowered)), (decodes(&compressed), 0), "{mode:?}");
+        assert_eq!(
+            (n, decodes(&lowered)),
+            (decodes(&compressed), 0),
+            "{mode:?}"
+        );
         let feed = case_inputs(&c);
         let want = smelt::run(&compressed, feed.clone()).unwrap();
         let got = smelt::run(&lowered, feed).unwrap();
