@@ -142,10 +142,22 @@ def _export_torch(
     }
     if dynamic_axes:
         kwargs["dynamic_axes"] = dict(dynamic_axes)
-    # the TorchScript exporter: the dynamo one (the default from torch 2.9) needs onnxscript
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False
-    torch.onnx.export(module, args, str(path), **kwargs)
+    if "dynamo" not in inspect.signature(torch.onnx.export).parameters:
+        torch.onnx.export(module, args, str(path), **kwargs)
+        return
+    # the TorchScript exporter first (the dynamo one, the default from torch 2.9, needs
+    # onnxscript); the dynamo one where the TorchScript one fails or is gone
+    try:
+        torch.onnx.export(module, args, str(path), dynamo=False, **kwargs)
+    except Exception as first:
+        try:
+            import onnxscript  # noqa: F401
+        except ImportError:
+            raise first from None
+        try:
+            torch.onnx.export(module, args, str(path), dynamo=True, **kwargs)
+        except Exception:
+            raise first from None
 
 
 def _pairs(x: Union[None, Mapping[str, str], Iterable[Tuple[str, str]]], what: str) -> List[Tuple[str, str]]:
