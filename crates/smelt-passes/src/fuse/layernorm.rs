@@ -51,8 +51,7 @@ pub fn apply(e: &mut Editor, k: NodeId) -> Result<bool> {
                 Some(len) if len == c => Ok(flat(e, v, what)),
                 _ => Ok(None),
             },
-            None => Ok(Some(constant(
-                e,
+            None => Ok(Some(e.add_constant(
                 &format!("{}.{what}", e.node(div).name),
                 Tensor::from_vec(vec![c], vec![fill; c])?,
             ))),
@@ -150,7 +149,7 @@ fn flat(e: &mut Editor, v: ValueId, what: &str) -> Option<ValueId> {
     }
     let r = t.reshape(vec![t.len()]).ok()?;
     let name = format!("{}.{what}", e.graph().values[v].name);
-    Some(constant(e, &name, r))
+    Some(e.add_constant(&name, r))
 }
 
 /// The fixed length of the last axis of `x`, if known.

@@ -2,7 +2,7 @@
 //! binary node in either order, constant scalars, and the replacement of a pattern's last
 //! node by the fused node.
 
-use smelt_core::{Result, Tensor};
+use smelt_core::Result;
 use smelt_ir::{Attributes, Editor, Node, NodeId, OpCtx, ValueId};
 
 /// The default-domain node of type `op` that makes `v` (as its first output).
@@ -92,9 +92,4 @@ pub fn replace(
     e.remove_node(last);
     e.add_node(node)?;
     Ok(true)
-}
-
-/// A new f32 constant.
-pub fn constant(e: &mut Editor, name: &str, t: Tensor) -> ValueId {
-    e.add_constant(name, t)
 }
