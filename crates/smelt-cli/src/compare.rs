@@ -467,7 +467,7 @@ pub fn main(a: CompareArgs) -> Result<()> {
             ..Config::default()
         },
     )?;
-    for w in crate::run::unused_gpu_options(&mb, smelt::ComputeUnits::All, a.precision, false) {
+    for w in crate::run::unused_gpu_options(&mb, smelt::ComputeUnits::All, a.precision) {
         eprintln!("warning: {w}");
     }
     // The inputs of either model (A's first); each model is fed the ones it declares.

@@ -55,8 +55,9 @@ pub struct RunArgs {
     /// bf16 (fp32 accumulation, f32 outputs; other ops stay f32).
     #[arg(long, default_value = "fp32", value_name = "P")]
     pub precision: smelt::Precision,
-    /// Profile the GPU run (also SMELT_PROFILE=1): device time per op type and the slowest
-    /// nodes, transfers and allocator stats, over all runs. Turns CUDA graphs off.
+    /// Profile the runs (also SMELT_PROFILE=1): time per op type and the slowest nodes over
+    /// all runs but the first (device time on a GPU, with transfers and allocator stats;
+    /// host time on the CPU). Turns CUDA graphs off.
     #[arg(long)]
     pub profile: bool,
     /// Do not capture and replay CUDA graphs (also SMELT_NO_CUDA_GRAPH=1).
@@ -385,13 +386,12 @@ fn devices_used(model: &Model) -> String {
 }
 
 /// Warnings for options that a model placed wholly on the CPU does not use: a GPU precision
-/// other than fp32 (the CPU computes in fp32), `--profile` (it times GPU runs), and
-/// `--compute-units cpu-and-gpu` where no GPU is found. Empty when a GPU runs nodes.
+/// other than fp32 (the CPU computes in fp32) and `--compute-units cpu-and-gpu` where no GPU
+/// is found. Empty when a GPU runs nodes.
 pub(crate) fn unused_gpu_options(
     model: &Model,
     units: ComputeUnits,
     precision: smelt::Precision,
-    profile: bool,
 ) -> Vec<String> {
     let p = model.placement();
     if p.uses_gpu() {
@@ -413,19 +413,11 @@ pub(crate) fn unused_gpu_options(
             "--precision {precision} has no effect: {why}, which computes in fp32"
         ));
     }
-    if profile {
-        w.push(format!(
-            "--profile times GPU runs and has no effect here: {why}; --repeat N times the whole run"
-        ));
-    }
     w
 }
 
-/// The GPU executor's profile (when recorded), transfers, CUDA graphs and allocator.
+/// The GPU executor's transfers, CUDA graphs and allocator.
 fn print_gpu_stats(st: &smelt::GpuStats) {
-    if let Some(p) = &st.profile {
-        print!("{}", p.report(25));
-    }
     println!(
         "gpu       {} runs, precision {}; nodes {} on the GPU, {} on the CPU, {} fallbacks",
         st.runs, st.precision, st.gpu_nodes, st.cpu_nodes, st.cpu_fallbacks
@@ -481,7 +473,7 @@ pub fn main(a: RunArgs) -> Result<()> {
     let model =
         Model::load(&a.model, config).with_context(|| format!("loading {}", a.model.display()))?;
     let load_time = t0.elapsed();
-    for w in unused_gpu_options(&model, a.compute_units, a.precision, a.profile) {
+    for w in unused_gpu_options(&model, a.compute_units, a.precision) {
         eprintln!("warning: {w}");
     }
     if a.stats {
@@ -637,6 +629,9 @@ pub fn main(a: RunArgs) -> Result<()> {
                 }
             }
         }
+    }
+    if let Some(p) = model.profile() {
+        print!("{}", p.report(25));
     }
     if let Some(st) = model.gpu_stats() {
         if a.profile || st.profile.is_some() || a.stats {

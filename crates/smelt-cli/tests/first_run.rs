@@ -172,7 +172,6 @@ fn options_a_cpu_run_ignores_are_warned_about() {
             &["--precision", "fp16"][..],
             "warning: --precision fp16 has no effect",
         ),
-        (&["--profile"], "warning: --profile times GPU runs"),
         (
             &["--compute-units", "gpu"],
             "warning: --compute-units cpu-and-gpu: no GPU is used",
@@ -182,6 +181,28 @@ fn options_a_cpu_run_ignores_are_warned_about() {
         let (_, err) = succeeds(&args, &d);
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+}
+
+#[test]
+fn a_cpu_run_is_profiled_per_node_and_op_type() {
+    let d = Dir::new("profile");
+    std::fs::write(d.p("m.onnx"), model()).unwrap();
+    let (out, err) = succeeds(
+        &[
+            "run",
+            "m.onnx",
+            "--random",
+            "--no-save",
+            "--profile",
+            "--repeat",
+            "3",
+        ],
+        &d,
+    );
+    assert!(!err.contains("warning"), "{err}");
+    assert!(out.contains("profile over 3 run(s)"), "{out}");
+    assert!(out.contains("(CPU: host clock)"), "{out}");
+    assert!(out.contains(" nodes:") && out.contains("Add"), "{out}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 pub mod dtype;
 pub mod error;
 pub mod npy;
+pub mod profile;
 pub mod settings;
 pub mod shape;
 pub mod tensor;

@@ -45,7 +45,7 @@ pub const VARS: &[Var] = &[
     Var {
         name: "SMELT_PROFILE",
         default: "(unset)",
-        what: "1: record device time per node on the GPU (as Config::profile); `kernels`: per launch too",
+        what: "1: record time per node (device time on the GPU, host time on the CPU; as Config::profile); `kernels`: per GPU launch too",
     },
     Var {
         name: "SMELT_NO_CUDA_GRAPH",

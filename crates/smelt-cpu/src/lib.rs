@@ -7,6 +7,7 @@ pub mod lower;
 pub mod memory;
 
 use memory::{Buffer, MemoryPlan};
+use smelt_core::profile::Tally;
 use smelt_core::{Error, Result, Tensor, ValueInfo};
 use smelt_ir::{EvalCtx, Graph, SubgraphRunner};
 use std::ops::Deref;
@@ -55,7 +56,21 @@ impl<G: Deref<Target = Graph>> Plan<G> {
 
     /// Runs the graph on named inputs; returns the outputs in graph order, with their names.
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
-        self.run_scoped(inputs, &|_| None, true, None)
+        self.run_scoped(inputs, &|_| None, true, None, None)
+    }
+
+    /// Runs the graph and adds each node's host time to `tally` (one run of it). A subgraph
+    /// body's time counts in the If / Loop / Scan node that runs it.
+    pub fn run_profiled(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        tally: &mut Tally,
+    ) -> Result<Vec<(String, Tensor)>> {
+        let outs = self.run_scoped(inputs, &|_| None, true, None, Some(tally));
+        if outs.is_ok() {
+            tally.end_run();
+        }
+        outs
     }
 
     /// Runs the graph and also returns the memory plan of its intermediates: each one's real
@@ -65,7 +80,7 @@ impl<G: Deref<Target = Graph>> Plan<G> {
         inputs: Vec<(String, Tensor)>,
     ) -> Result<(Vec<(String, Tensor)>, MemoryPlan)> {
         let mut trace = Vec::new();
-        let outs = self.run_scoped(inputs, &|_| None, true, Some(&mut trace))?;
+        let outs = self.run_scoped(inputs, &|_| None, true, Some(&mut trace), None)?;
         let end = self.graph.nodes.len();
         let last = |id: usize, first: usize| match self.last_use[id] {
             Some(usize::MAX) => end,
@@ -105,7 +120,7 @@ impl<G: Deref<Target = Graph>> Plan<G> {
         inputs: Vec<(String, Tensor)>,
         outer: &(dyn Fn(&str) -> Option<Tensor> + Sync),
     ) -> Result<Vec<(String, Tensor)>> {
-        self.run_scoped(inputs, outer, false, None)
+        self.run_scoped(inputs, outer, false, None, None)
     }
 
     /// `check`: enforce declared input types (off for subgraph bodies, whose loop-carried
@@ -116,6 +131,7 @@ impl<G: Deref<Target = Graph>> Plan<G> {
         outer: &(dyn Fn(&str) -> Option<Tensor> + Sync),
         check: bool,
         mut trace: Option<&mut Vec<Traced>>,
+        mut tally: Option<&mut Tally>,
     ) -> Result<Vec<(String, Tensor)>> {
         let g: &Graph = &self.graph;
         let mut env: Vec<Option<Tensor>> = vec![None; g.values.len()];
@@ -196,10 +212,14 @@ impl<G: Deref<Target = Graph>> Plan<G> {
                 n_outputs: node.outputs.len(),
                 subgraphs: &scope,
             };
+            let start = tally.is_some().then(std::time::Instant::now);
             let outs = node
                 .op
                 .eval(&ctx, ins)
                 .map_err(|e| e.in_node(&node.name, &node.op_type))?;
+            if let (Some(t), Some(s)) = (tally.as_deref_mut(), start) {
+                t.add(n, s.elapsed().as_secs_f64() * 1e3, false);
+            }
             node.check_output_count(outs.len())?;
             for (o, t) in node.outputs.iter().zip(outs) {
                 if let Some(o) = o {

@@ -26,8 +26,9 @@ pub struct Config {
     /// outputs, every other op f32; see `smelt_cuda::Precision`). The CPU always computes
     /// in fp32. Default: `F32`, the exact path.
     pub precision: Precision,
-    /// Record device time per node on the GPU (also `SMELT_PROFILE=1`); read it with
-    /// `Model::gpu_stats().profile`. Turns CUDA graphs off.
+    /// Record each node's time (also `SMELT_PROFILE=1`): device time on the GPU (turns CUDA
+    /// graphs off), host time on the CPU. Read it with [`Model::profile`]. On the CPU,
+    /// profiled predictions of one model run one at a time.
     pub profile: bool,
     /// Capture static-shape GPU runs into CUDA graphs and replay them (also off with
     /// `SMELT_NO_CUDA_GRAPH=1`).
@@ -160,6 +161,8 @@ pub struct Model {
     load_stats: LoadStats,
     /// The model's own CPU thread pool (`Config::threads`); `None`: the global one.
     pool: Option<rayon::ThreadPool>,
+    /// Per-node host times of CPU runs, when profiling (`Config::profile`).
+    cpu_profile: Option<std::sync::Mutex<smelt_core::profile::Tally>>,
 }
 
 /// Whether a file is an `.ingot` package (by its magic bytes).
@@ -310,7 +313,9 @@ impl Model {
         };
         let graph = Arc::new(graph);
         let gpu_graph = gpu_graph.unwrap_or_else(|| graph.clone());
+        let profile = config.profile || smelt_core::settings::flag("SMELT_PROFILE");
         Ok(Model {
+            cpu_profile: profile.then(Default::default),
             pool,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             gpu: crate::gpu::executor(&gpu_graph, &placement, config)?,
@@ -341,6 +346,27 @@ impl Model {
     pub fn metadata(&self) -> &Info {
         &self.info
     }
+    /// The per-node profile of the predictions so far, when profiling is on
+    /// (`Config::profile` or `SMELT_PROFILE`): from the GPU executor when the model runs
+    /// there, else the CPU's host times over its lowered graph (fused nodes under their
+    /// own op type). `None` when profiling is off or nothing has run.
+    pub fn profile(&self) -> Option<smelt_core::profile::Profile> {
+        if let Some(g) = &self.gpu {
+            return g.stats().profile;
+        }
+        let t = self.cpu_profile.as_ref()?;
+        let t = t.lock().unwrap_or_else(|p| p.into_inner());
+        if t.runs() == 0 {
+            return None;
+        }
+        let g = self.plan.graph();
+        Some(t.profile(
+            |n| (g.nodes[n].name.clone(), g.nodes[n].op_type.clone()),
+            Vec::new(),
+            "CPU: host clock",
+        ))
+    }
+
     pub fn placement(&self) -> &Placement {
         &self.placement
     }
@@ -487,7 +513,13 @@ impl Model {
         let feed = self.feed(inputs, state.as_deref())?;
         let outs = match &self.gpu {
             Some(g) => g.run(feed)?,
-            None => self.plan.run(feed)?,
+            None => match &self.cpu_profile {
+                Some(t) => {
+                    let mut t = t.lock().unwrap_or_else(|p| p.into_inner());
+                    self.plan.run_profiled(feed, &mut t)?
+                }
+                None => self.plan.run(feed)?,
+            },
         };
         let mut result = Vec::with_capacity(self.outputs.len());
         let mut new_states: Vec<Option<Tensor>> = vec![None; self.states.len()];
