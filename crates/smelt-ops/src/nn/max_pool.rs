@@ -1,8 +1,10 @@
 //! MaxPool: max over sliding windows. `X: [N, C, D1..Dn] -> Y: [N, C, O1..On]` and optional
 //! `Indices` (int64, flat indices into X, row-major or column-major per `storage_order`
 //! within each plane). kernel_shape, strides, pads, auto_pad, dilations, ceil_mode.
-//! Float dtypes and int8/uint8 (every numeric dtype is accepted).
+//! Float dtypes and int8/uint8 (every numeric dtype is accepted). 2-D f32 pooling without
+//! Indices runs [`max_pool_2d`]; everything else the reference window reduction.
 
+use super::max_pool_2d;
 use super::pool::{infer_pooled, max_pool};
 use super::spatial::{split_nc, Geometry, WindowAttrs};
 use crate::prelude::*;
@@ -62,6 +64,11 @@ impl Op for MaxPool {
         let mut shape = x.shape()[..2].to_vec();
         shape.extend(&g.output);
         let want_idx = ctx.n_outputs > 1;
+        if !want_idx && x.dtype() == DType::F32 && max_pool_2d::applies(&g) {
+            let mut y = vec![0f32; planes * g.output.iter().product::<usize>()];
+            max_pool_2d::max_pool_2d(x.as_slice::<f32>()?, &mut y, &g);
+            return Ok(vec![Tensor::from_vec(shape, y)?]);
+        }
         let (y, idx) = dispatch_numeric!(x.dtype(), T => {
             let (y, idx) = max_pool::<T>(x.as_slice::<T>()?, planes, &g, want_idx, self.storage_order);
             (Tensor::from_vec(shape.clone(), y)?, idx)

@@ -1,5 +1,6 @@
 //! Neural-network ops: convolutions and pooling. Shared pieces: [`spatial`] (window
-//! geometry), [`im2col`] (image <-> column matrices) and [`pool`] (window reductions).
+//! geometry), [`im2col`] (image <-> column matrices), [`pool`] (window reductions) and
+//! [`max_pool_2d`] (MaxPool's 2-D f32 path).
 use smelt_ir::Registry;
 
 pub mod average_pool;
@@ -11,6 +12,7 @@ pub mod global_max_pool;
 pub mod im2col;
 pub mod lp_pool;
 pub mod max_pool;
+pub mod max_pool_2d;
 pub mod max_roi_pool;
 pub mod max_unpool;
 pub mod pool;
