@@ -80,7 +80,7 @@ impl<'a> BlockRows<'a> {
             [n, k] => (n, k),
             _ => return None,
         };
-        if !matches!(w.bits, 4 | 8) || k == 0 || k % QK != 0 || w.grid() != [n, k / QK] {
+        if !matches!(w.bits, 4 | 8) || k == 0 || !k.is_multiple_of(QK) || w.grid() != [n, k / QK] {
             return None;
         }
         let codes = w.code_bytes();
@@ -157,7 +157,7 @@ impl Rows {
     /// `x` (`[m, k]`, k a multiple of [`QK`]) as `kind`. With `Q8`, a block holding a
     /// non-finite value gets scale NaN, so its products are NaN as the f32 ones would be.
     pub fn new(x: &[f32], m: usize, k: usize, nibble_order: bool, kind: Activations) -> Rows {
-        debug_assert!(k % QK == 0 && x.len() == m * k);
+        debug_assert!(k.is_multiple_of(QK) && x.len() == m * k);
         let blocks = k / QK;
         let at = |i: usize| {
             if nibble_order {
