@@ -30,6 +30,12 @@ pub const VARS: &[Var] = &[
         default: "(none)",
         what: "comma-separated node names or op types pinned to the CPU, to hunt a wrong result on a GPU",
     },
+    // CPU kernels
+    Var {
+        name: "SMELT_Q8_ACTIVATIONS",
+        default: "(unset)",
+        what: "1: CPU products of a few rows (decode) with 32-element block weights (GGUF Q4_0/Q4_1/Q8_0) quantize the rows to 8 bits a block, as llama.cpp does, instead of multiplying them in f32",
+    },
     // CUDA: device and kernels
     Var {
         name: "SMELT_NO_CUDA",

@@ -12,7 +12,15 @@
 //! giving columns `n0..n1` of Y, the blocks spread over threads. The decoded block stays
 //! near [`SCRATCH_ELEMS`] floats a thread, so memory stays near the compressed size
 //! whatever the weight's.
+//!
+//! Small batches on blocks: with `trans_b`, at most [`block_gemv::MAX_ROWS`] rows of X and a
+//! weight of 4- or 8-bit codes in blocks of 32 along K (GGUF's Q4_0 / Q4_1 / Q8_0), the
+//! product is taken on the codes ([`block_gemv`]), the weight never decoded to memory: with
+//! X in f32 (the same values as the decoded product, the sums in another order) or, when
+//! `activations` is `Q8` (`SMELT_Q8_ACTIVATIONS=1` when the op is built), with X quantized
+//! to 8 bits a block as llama.cpp does.
 
+use super::block_gemv::{self, Activations, BlockRows};
 use super::packed::Packed;
 use crate::linalg::blas::{row_major, sgemm, transposed};
 use crate::prelude::*;
@@ -33,6 +41,8 @@ pub struct CompressedMatMul {
     pub trans_b: bool,
     pub alpha: f32,
     pub beta: f32,
+    /// How small batches on block weights take X (see the module doc).
+    pub activations: Activations,
 }
 
 impl CompressedMatMul {
@@ -47,6 +57,11 @@ impl CompressedMatMul {
             trans_b,
             alpha,
             beta,
+            activations: if smelt_core::settings::flag("SMELT_Q8_ACTIVATIONS") {
+                Activations::Q8
+            } else {
+                Activations::F32
+            },
         })
     }
 
@@ -100,6 +115,12 @@ impl CompressedMatMul {
             return Tensor::from_vec(out_shape, y);
         }
         let xv = x.as_slice::<f32>()?;
+        if self.trans_b && m <= block_gemv::MAX_ROWS {
+            if let Some(w) = BlockRows::of(&self.w) {
+                block_gemv::matmul(&w, xv, m, self.alpha, &mut y, self.activations)?;
+                return Tensor::from_vec(out_shape, y);
+            }
+        }
         let mut scratch = Vec::new();
         if !self.trans_b {
             // W [K, N]: accumulate over row blocks of K

@@ -1,9 +1,11 @@
 //! Quantization ops: QuantizeLinear / DequantizeLinear (per tensor, per axis, blocked; integer
 //! and low-bit float types), DynamicQuantizeLinear, and the integer / quantized-linear
 //! MatMul and Conv variants; compressed weights (`packed`: the codes and decoder;
-//! `LinearDequantize` and `LutToDense`, and the lowered kernels that decode per tile).
+//! `LinearDequantize` and `LutToDense`, and the lowered kernels that decode per tile or, for
+//! small batches on 32-element blocks, take integer dot products on the codes).
 use smelt_ir::Registry;
 
+pub mod block_gemv;
 pub mod common;
 pub mod compressed_conv;
 pub mod compressed_gather;

@@ -273,7 +273,8 @@ impl Packed {
         self.codes.len() + 4 * p
     }
 
-    fn code_bytes(&self) -> &[u8] {
+    /// The packed code stream (the layout of the module doc).
+    pub fn code_bytes(&self) -> &[u8] {
         match self.codes.dtype() {
             DType::I8 => bytemuck::cast_slice(self.codes.as_slice::<i8>().unwrap_or(&[])),
             _ => self.codes.as_slice::<u8>().unwrap_or(&[]),
