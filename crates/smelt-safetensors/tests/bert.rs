@@ -28,6 +28,12 @@ fn config(act: &str) -> String {
     )
 }
 
+/// Adds a tensor: name, shape, scale of its random values, offset added to them.
+type Put<'a> = &'a mut dyn FnMut(String, &[usize], f32, f32);
+
+/// Rows of i64 ids: input_ids, attention_mask, token_type_ids.
+type Rows = Vec<Vec<i64>>;
+
 /// Deterministic values in [-scale, scale).
 struct Lcg(u64);
 impl Lcg {
@@ -73,7 +79,7 @@ fn weights(prefix: &str) -> BTreeMap<String, (Vec<u64>, Vec<f32>)> {
         0.5,
         0.0,
     );
-    let ln = |put: &mut dyn FnMut(String, &[usize], f32, f32), at: &str| {
+    let ln = |put: Put, at: &str| {
         put(format!("{at}.LayerNorm.weight"), &[D], 0.2, 1.0);
         put(format!("{at}.LayerNorm.bias"), &[D], 0.2, 0.0);
     };
@@ -294,7 +300,7 @@ fn run_and_compare(
     worst
 }
 
-fn inputs() -> (Vec<Vec<i64>>, Vec<Vec<i64>>, Vec<Vec<i64>>) {
+fn inputs() -> (Rows, Rows, Rows) {
     // the second sequence is padded after 3 tokens; the third has no token at all
     let ids = vec![
         vec![1, 17, 42, 8, 2, 49, 0],
