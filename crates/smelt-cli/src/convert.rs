@@ -1,4 +1,4 @@
-//! `smelt convert MODEL.onnx -o MODEL.ingot`: packages a model with its metadata, state
+//! `smelt convert MODEL.onnx -o MODEL.ingot` (or a safetensors checkpoint): packages a model with its metadata, state
 //! declarations and input/output descriptions. The write is atomic: on any error (a bad
 //! `--state`, an unknown `--describe` name, a full disk) no file is left at the output path.
 
@@ -12,7 +12,9 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct ConvertArgs {
-    /// The model to convert: .onnx (or an .ingot to re-package with new metadata).
+    /// The model to convert: .onnx, a Hugging Face checkpoint (a folder with config.json and
+    /// model.safetensors, or its .safetensors file; BERT encoders), or an .ingot to
+    /// re-package with new metadata.
     pub model: PathBuf,
     /// The package to write (default: MODEL with the extension .ingot).
     #[arg(short, long, value_name = "MODEL.ingot")]

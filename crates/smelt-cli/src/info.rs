@@ -224,7 +224,7 @@ fn print_stats(s: &Stats) {
 
 pub fn main(a: InfoArgs) -> Result<()> {
     let path = a.model.as_path();
-    smelt::format::detect_supported(path)?;
+    let format = smelt::format::detect_supported(path)?;
     let size = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
@@ -240,7 +240,7 @@ pub fn main(a: InfoArgs) -> Result<()> {
     }
     match loaded {
         Ok(model) => model_report(path, size, &model),
-        Err(e) if !smelt::is_ingot(path) => onnx_report(path, &e),
+        Err(e) if format == smelt::ModelFormat::Onnx => onnx_report(path, &e),
         Err(e) => Err(e).with_context(|| format!("loading {}", path.display())),
     }
 }
@@ -252,6 +252,8 @@ fn model_report(path: &Path, size: u64, model: &Model) -> Result<()> {
     let ingot = smelt::is_ingot(path);
     let format = if ingot {
         format!("ingot {}.{}", st.format_version.0, st.format_version.1)
+    } else if info.source == "safetensors" {
+        "safetensors".to_string()
     } else {
         "onnx".to_string()
     };

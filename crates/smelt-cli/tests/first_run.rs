@@ -65,21 +65,24 @@ fn other_formats_are_named_not_parsed_as_onnx() {
     let mut st = (json.len() as u64).to_le_bytes().to_vec();
     st.extend_from_slice(json);
     std::fs::write(d.p("m.safetensors"), st).unwrap();
-    for (file, what) in [
-        ("m.gguf", "GGUF file"),
-        ("m.safetensors", "safetensors file"),
-    ] {
-        for cmd in ["convert", "info", "run"] {
-            let err = fails(&[cmd, file], &d);
-            assert!(
-                err.contains(&format!("{file} is a {what}"))
-                    && err.contains("smelt reads ONNX (.onnx) models and .ingot packages"),
-                "{cmd} {file}: {err}"
-            );
-            assert!(!err.contains("wire type"), "{err}");
-        }
-        assert!(!d.p("m.ingot").exists());
+    for cmd in ["convert", "info", "run"] {
+        let err = fails(&[cmd, "m.gguf"], &d);
+        assert!(
+            err.contains("m.gguf is a GGUF file")
+                && err
+                    .contains("smelt reads ONNX (.onnx) models, .ingot packages and Hugging Face"),
+            "{cmd} m.gguf: {err}"
+        );
+        assert!(!err.contains("wire type"), "{err}");
+        // a safetensors file is read as a checkpoint: without its config.json, that is named
+        let err = fails(&[cmd, "m.safetensors"], &d);
+        assert!(
+            err.contains("config.json: no such file (a safetensors checkpoint is imported with"),
+            "{cmd} m.safetensors: {err}"
+        );
+        assert!(!err.contains("wire type"), "{err}");
     }
+    assert!(!d.p("m.ingot").exists());
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Conversion to `.ingot`: import (ONNX, or an existing `.ingot` to re-package), apply the
-//! caller's metadata and state declarations, write atomically.
+//! Conversion to `.ingot`: import (ONNX, a Hugging Face safetensors checkpoint, or an
+//! existing `.ingot` to re-package), apply the caller's metadata and state declarations,
+//! write atomically.
 
 use smelt_core::{Error, Result};
 use smelt_ingot::{Info, StateDecl, WriteStats};
@@ -63,7 +64,8 @@ pub fn onnx_info(m: &smelt_onnx::Model, path: &Path) -> Info {
     }
 }
 
-/// Imports a model file (ONNX or `.ingot`) and applies `opts`: the graph and info a package
+/// Imports a model file (ONNX, `.ingot`, or a safetensors checkpoint: its folder or its
+/// `.safetensors` file with `config.json` beside it) and applies `opts`: the graph and info a package
 /// would hold, with the portable passes run unless `opts.keep_graph`.
 pub fn import(input: &Path, opts: &ConvertOptions) -> Result<(Graph, Info)> {
     import_reporting(input, opts).map(|(g, i, _)| (g, i))
@@ -78,6 +80,8 @@ pub fn import_reporting(
     let (mut graph, mut info) = if format == crate::format::ModelFormat::Ingot {
         let p = smelt_ingot::open(input, &Default::default())?;
         (p.graph, p.info)
+    } else if format == crate::format::ModelFormat::Safetensors {
+        smelt_safetensors::hf::import(input, &Default::default())?
     } else {
         let m = smelt_onnx::load_path(input)?;
         let info = onnx_info(&m, input);

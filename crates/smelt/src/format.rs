@@ -16,7 +16,9 @@ pub enum ModelFormat {
     Onnx,
     /// A GGUF file (llama.cpp's format): magic `GGUF`.
     Gguf,
-    /// A safetensors file: an 8-byte little-endian header length, then a JSON header.
+    /// A safetensors file (an 8-byte little-endian header length, then a JSON header), or a
+    /// Hugging Face checkpoint folder holding `config.json` and `model.safetensors`: read
+    /// with the `config.json` beside it (smelt-safetensors; BERT encoders).
     Safetensors,
     /// A zip archive (a PyTorch `.pt` / `.pth` checkpoint, a Keras file, an `.mlpackage`).
     Zip,
@@ -45,12 +47,16 @@ impl ModelFormat {
 
     /// Whether smelt can load this format.
     pub fn is_supported(self) -> bool {
-        matches!(self, ModelFormat::Ingot | ModelFormat::Onnx)
+        matches!(
+            self,
+            ModelFormat::Ingot | ModelFormat::Onnx | ModelFormat::Safetensors
+        )
     }
 }
 
 /// The formats smelt reads, for messages.
-pub const SUPPORTED: &str = "ONNX (.onnx) models and .ingot packages";
+pub const SUPPORTED: &str = "ONNX (.onnx) models, .ingot packages and Hugging Face \
+     checkpoints (a folder with config.json and model.safetensors; BERT encoders)";
 
 /// The format of the first bytes of a file.
 pub fn sniff(head: &[u8]) -> ModelFormat {
@@ -84,13 +90,18 @@ pub fn sniff(head: &[u8]) -> ModelFormat {
     ModelFormat::Onnx
 }
 
-/// The format of the model file at `path`. A file that cannot be opened is an error naming
-/// the path.
+/// The format of the model file at `path`. A folder is a Hugging Face checkpoint when it
+/// holds `model.safetensors`; a file that cannot be opened, or another folder, is an error
+/// naming the path.
 pub fn detect(path: &Path) -> Result<ModelFormat> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
     if f.metadata().is_ok_and(|m| m.is_dir()) {
+        if path.join("model.safetensors").is_file() {
+            return Ok(ModelFormat::Safetensors);
+        }
         return Err(Error::invalid(format!(
-            "{} is a folder, not a model file",
+            "{} is a folder, not a model file (a Hugging Face checkpoint folder holds \
+             config.json and model.safetensors)",
             path.display()
         )));
     }
@@ -145,5 +156,6 @@ mod tests {
         assert_eq!(sniff(b"\x08\x07\x12\x07pytorch"), ModelFormat::Onnx);
         assert_eq!(sniff(b""), ModelFormat::Onnx);
         assert!(!ModelFormat::Gguf.is_supported() && ModelFormat::Onnx.is_supported());
+        assert!(ModelFormat::Safetensors.is_supported());
     }
 }

@@ -202,9 +202,10 @@ fn held_tensors(g: &Graph) -> (u64, usize) {
 }
 
 impl Model {
-    /// Loads an `.ingot` package (weights mapped, used in place) or an `.onnx` model, told
-    /// apart by their first bytes; another format (GGUF, safetensors, ...) is an
-    /// `Error::Unsupported` naming it.
+    /// Loads an `.ingot` package (weights mapped, used in place), an `.onnx` model or a
+    /// Hugging Face safetensors checkpoint (its folder, or the `.safetensors` file with
+    /// `config.json` beside it; weights copied), told apart by their first bytes; another
+    /// format (GGUF, a PyTorch checkpoint, ...) is an `Error::Unsupported` naming it.
     pub fn load(path: impl AsRef<Path>, config: Config) -> Result<Model> {
         let path = path.as_ref();
         let format = crate::format::detect_supported(path)?;
@@ -216,6 +217,16 @@ impl Model {
                 },
             )?;
             Model::new(p.graph, p.info, p.stats, &config)
+        } else if format == ModelFormat::Safetensors {
+            let (graph, info) =
+                smelt_safetensors::hf::import(path, &smelt_safetensors::hf::Options::default())?;
+            let (copied_bytes, copied_tensors) = held_tensors(&graph);
+            let stats = LoadStats {
+                copied_bytes,
+                copied_tensors,
+                ..Default::default()
+            };
+            Model::new(graph, info, stats, &config)
         } else {
             let m = smelt_onnx::load_path(path)?;
             let (copied_bytes, copied_tensors) = held_tensors(&m.graph);
