@@ -97,7 +97,8 @@ impl FloatFn for ThresholdedRelu {
     }
 }
 
-/// Gelu: `x * Phi(x)`, or the tanh approximation.
+/// Gelu: `x * Phi(x)`, or the tanh approximation. f32 tensors of the erf form run
+/// [`super::fast_f32::gelu`].
 #[derive(Debug, Clone, Copy)]
 pub struct Gelu {
     pub tanh: bool,
@@ -112,6 +113,9 @@ impl FloatFn for Gelu {
         } else {
             half * x * (C::one() + erf(x * k::<C>(std::f64::consts::FRAC_1_SQRT_2)))
         }
+    }
+    fn f32_kernel(&self) -> Option<fn(&mut [f32])> {
+        (!self.tanh).then_some(super::fast_f32::gelu as fn(&mut [f32]))
     }
 }
 

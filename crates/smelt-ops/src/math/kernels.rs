@@ -200,11 +200,23 @@ pub fn k<C: Float>(v: f64) -> C {
 
 /// A scalar function applied in the float compute type (f32 for f32/f16/bf16, f64 for f64).
 pub trait FloatFn: Send + Sync + std::fmt::Debug + 'static {
+    /// The reference: computed in `C` (f64 for f32 tensors).
     fn call<C: Float>(&self, x: C) -> C;
+    /// An f32 slice kernel that computes in f32 within a stated error of [`FloatFn::call`]
+    /// (see `super::fast_f32`), which f32 tensors then run instead.
+    fn f32_kernel(&self) -> Option<fn(&mut [f32])> {
+        None
+    }
 }
 
 /// Applies `f` element-wise to a float tensor, in place when the buffer is not shared.
 pub fn map_float<F: FloatFn>(t: Tensor, f: &F, what: &str) -> Result<Tensor> {
+    if let (DType::F32, Some(k)) = (t.dtype(), f.f32_kernel()) {
+        let shape = t.shape().to_vec();
+        let mut v = t.into_vec::<f32>()?;
+        k(&mut v);
+        return Tensor::from_vec(shape, v);
+    }
     dispatch_float!(t.dtype(), T => map_inplace::<T>(t, |x| T::down(f.call(x.up()))),
         other => Err(Error::dtype(other, what)))
 }

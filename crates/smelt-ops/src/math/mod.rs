@@ -1,6 +1,7 @@
 //! Element-wise math: unary math and activations, broadcasting binary arithmetic, comparisons
 //! and logic, variadic Sum/Mean/Max/Min, Clip, Where, Cast/CastLike. Shared kernels
-//! (broadcasting, in-place reuse, element traits) live in `kernels.rs`.
+//! (broadcasting, in-place reuse, element traits) live in `kernels.rs`; f32 kernels that compute
+//! in f32 within a stated error, dispatched by CPU features, in `fast_f32.rs`.
 use smelt_ir::Registry;
 
 pub mod activation;
@@ -9,6 +10,7 @@ pub mod bitwise;
 pub mod cast;
 pub mod clip;
 pub mod compare;
+pub mod fast_f32;
 pub mod kernels;
 pub mod lowbit;
 pub mod pow;
