@@ -11,6 +11,7 @@ pub mod compressed_matmul;
 pub mod conv_integer;
 pub mod dequantize_linear;
 pub mod dynamic_quantize_linear;
+pub mod int_gemm;
 pub mod linear_dequantize;
 pub mod lowbit;
 pub mod lut_to_dense;
