@@ -3,7 +3,6 @@
 //! output channel; B optional i32 [M]. Conv attributes as in Conv.
 
 use super::common::{int_conv, ConvAttrs};
-use super::conv_integer::centre;
 use super::lowbit::*;
 use crate::prelude::*;
 
@@ -38,8 +37,7 @@ impl Op for QLinearConv {
                 t.dtype()
             );
         }
-        let (xv, wv) = centre(x, opt(&inputs, 2), w, opt(&inputs, 5))?;
-        let (shape, mut acc) = int_conv(&xv, x.shape(), &wv, w.shape(), &self.attrs)?;
+        let (shape, mut acc) = int_conv(x, opt(&inputs, 2), w, opt(&inputs, 5), &self.attrs)?;
         let m = shape[1];
         let sp = numel(&shape[2..]);
         if let Some(b) = opt(&inputs, 8) {
