@@ -271,7 +271,10 @@ pub fn conv_geometry(xs: &[usize], ws: &[usize], c: &ConvAttrs) -> Result<Geomet
     if !c.kernel_shape.is_empty() {
         ensure!(
             c.kernel_shape.len() == nsp
-                && c.kernel_shape.iter().zip(&kshape).all(|(&a, &b)| a == b as i64),
+                && c.kernel_shape
+                    .iter()
+                    .zip(&kshape)
+                    .all(|(&a, &b)| a == b as i64),
             "kernel_shape {:?} != w spatial {kshape:?}",
             c.kernel_shape
         );

@@ -47,10 +47,18 @@ mod tests {
     use crate::prelude::*;
 
     fn i8s(shape: &[usize], v: &[i32]) -> Tensor {
-        Tensor::from_vec(shape.to_vec(), v.iter().map(|&x| x as i8).collect::<Vec<_>>()).unwrap()
+        Tensor::from_vec(
+            shape.to_vec(),
+            v.iter().map(|&x| x as i8).collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
     fn u8s(shape: &[usize], v: &[i32]) -> Tensor {
-        Tensor::from_vec(shape.to_vec(), v.iter().map(|&x| x as u8).collect::<Vec<_>>()).unwrap()
+        Tensor::from_vec(
+            shape.to_vec(),
+            v.iter().map(|&x| x as u8).collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
 
     fn vals(n: usize, seed: u64, lo: i32, span: u64) -> Vec<i32> {
@@ -160,7 +168,14 @@ mod tests {
         let (s, _) = int_conv(&tx, None, &tw, None, &c).unwrap();
         assert_eq!(s, vec![1, 1, 7, 6]);
         let c = ConvAttrs::parse(&Attributes::new()).unwrap();
-        assert!(int_conv(&tx, None, &u8s(&[1, 2, 3, 3], &vals(18, 3, 0, 255)), None, &c).is_err());
+        assert!(int_conv(
+            &tx,
+            None,
+            &u8s(&[1, 2, 3, 3], &vals(18, 3, 0, 255)),
+            None,
+            &c
+        )
+        .is_err());
         assert!(int_conv(&tx, None, &u8s(&[1, 1, 0, 3], &[]), None, &c).is_err());
         // a zero point outside x's type, or of the wrong length, is an error
         let z = Tensor::from_vec(vec![], vec![-3i8]).unwrap();

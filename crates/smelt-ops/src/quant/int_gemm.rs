@@ -77,12 +77,7 @@ impl Isa {
     /// The best kernel this CPU runs (detected once).
     pub fn detect() -> Isa {
         static BEST: OnceLock<Isa> = OnceLock::new();
-        *BEST.get_or_init(|| {
-            Isa::available()
-                .into_iter()
-                .last()
-                .unwrap_or(Isa::Scalar)
-        })
+        *BEST.get_or_init(|| Isa::available().into_iter().last().unwrap_or(Isa::Scalar))
     }
 
     /// Every kernel this CPU runs, the portable one first.
@@ -302,8 +297,7 @@ impl Job<'_> {
         let mut nc = NC.div_ceil(self.nr) * self.nr;
         if par {
             let want = 4 * rayon::current_num_threads();
-            while self.m.div_ceil(mc) * self.n.div_ceil(nc) < want
-                && (mc > self.mr || nc > self.nr)
+            while self.m.div_ceil(mc) * self.n.div_ceil(nc) < want && (mc > self.mr || nc > self.nr)
             {
                 if nc > self.nr && (nc >= mc || mc == self.mr) {
                     nc = (nc / 2).div_ceil(self.nr) * self.nr;
@@ -378,21 +372,28 @@ fn pack_a(a: &QMat, mr: usize, kg: usize, par: bool) -> (Vec<u32>, Vec<i32>) {
     let panel = |(p, (dst, sum)): (usize, (&mut [u32], &mut [i32]))| {
         for (r, s) in sum.iter_mut().enumerate() {
             let row = a.row(p * mr + r);
-            let mut t = 0i32;
-            for g in 0..groups {
-                let mut w = 0u32;
-                for q in 0..kg {
-                    let v = row.get(g * kg + q).map_or(0, |&x| x ^ flip);
-                    t += v as i32;
-                    w |= if kg == 4 {
-                        (v as u32) << (8 * q)
-                    } else {
-                        (v as u32) << (16 * q)
-                    };
+            *s = row
+                .iter()
+                .fold(0i32, |t, &x| t.wrapping_add((x ^ flip) as i32));
+            let full = k / kg;
+            if kg == 4 {
+                let mask = u32::from_ne_bytes([flip; 4]);
+                for (g, q) in row.chunks_exact(4).enumerate() {
+                    dst[g * mr + r] = u32::from_le_bytes([q[0], q[1], q[2], q[3]]) ^ mask;
                 }
-                dst[g * mr + r] = w;
+            } else {
+                for (g, q) in row.chunks_exact(2).enumerate() {
+                    dst[g * mr + r] = (q[0] ^ flip) as u32 | (((q[1] ^ flip) as u32) << 16);
+                }
             }
-            *s = t;
+            // the last, partial group: missing k read as zeros
+            if full < groups {
+                let mut w = 0u32;
+                for (q, &x) in row[full * kg..].iter().enumerate() {
+                    w |= ((x ^ flip) as u32) << (if kg == 4 { 8 } else { 16 } * q);
+                }
+                dst[full * mr + r] = w;
+            }
         }
     };
     if groups == 0 {
@@ -422,20 +423,36 @@ fn pack_b(b: &QMat, nr: usize, kg: usize, par: bool) -> (Vec<u32>, Vec<i32>) {
     let mut words = vec![0u32; n.div_ceil(nr) * groups * nr];
     let mut sums = vec![0i32; n];
     let flip = if b.signed { 0 } else { 0x80u8 };
+    let zeros = vec![0u8; n];
     let panel = |(p, (dst, sum)): (usize, (&mut [u32], &mut [i32]))| {
         let (c0, w) = (p * nr, sum.len());
+        // row k of this panel, flipped; rows past K read as zeros (flipped back below)
+        let row = |r: usize| -> &[u8] {
+            if r < k {
+                &b.row(r)[c0..c0 + w]
+            } else {
+                &zeros[..w]
+            }
+        };
         for g in 0..groups {
-            let d = &mut dst[g * nr..][..nr];
-            for q in 0..kg.min(k - g * kg) {
-                let row = &b.row(g * kg + q)[c0..c0 + w];
-                for ((o, s), &x) in d.iter_mut().zip(sum.iter_mut()).zip(row) {
-                    let v = (x ^ flip) as i8;
-                    *s += v as i32;
-                    *o |= if kg == 4 {
-                        (v as u8 as u32) << (8 * q)
-                    } else {
-                        (v as i16 as u16 as u32) << (16 * q)
-                    };
+            let d = &mut dst[g * nr..][..w];
+            if kg == 4 {
+                let (r0, r1, r2, r3) = (row(4 * g), row(4 * g + 1), row(4 * g + 2), row(4 * g + 3));
+                let pad = |r: usize| if r < k { flip } else { 0 };
+                let f = [pad(4 * g), pad(4 * g + 1), pad(4 * g + 2), pad(4 * g + 3)];
+                for j in 0..w {
+                    let v = [r0[j] ^ f[0], r1[j] ^ f[1], r2[j] ^ f[2], r3[j] ^ f[3]];
+                    let t: i32 = v.iter().map(|&x| x as i8 as i32).sum();
+                    sum[j] = sum[j].wrapping_add(t);
+                    d[j] = u32::from_le_bytes(v);
+                }
+            } else {
+                let (r0, r1) = (row(2 * g), row(2 * g + 1));
+                let f1 = if 2 * g + 1 < k { flip } else { 0 };
+                for j in 0..w {
+                    let (x, y) = ((r0[j] ^ flip) as i8, (r1[j] ^ f1) as i8);
+                    sum[j] = sum[j].wrapping_add(x as i32 + y as i32);
+                    d[j] = (x as i16 as u16 as u32) | ((y as i16 as u16 as u32) << 16);
                 }
             }
         }

@@ -128,7 +128,6 @@ pub fn int_matmul_reference(
     Ok((shape, out))
 }
 
-
 /// Scalar N-D grouped integer convolution, NC[spatial] input, M C/group [kernel] weights, with
 /// zero points already subtracted (`x`, `w` hold centred values). `x_pad` is the value
 /// padding stands for (0 after centring). Returns (output shape, i32 accumulators).
@@ -261,7 +260,6 @@ pub fn int_conv_reference(
     Ok((oshape, out))
 }
 
-
 /// The GEMM-based `int_matmul` / `int_conv` against the scalar definitions above, with each
 /// kernel forced in turn.
 #[cfg(test)]
@@ -287,7 +285,10 @@ mod tests {
     fn t8(shape: &[usize], signed: bool, seed: u64) -> Tensor {
         let b = bytes(numel(shape), seed);
         if signed {
-            Tensor::from_vec(shape.to_vec(), b.iter().map(|&x| x as i8).collect::<Vec<_>>())
+            Tensor::from_vec(
+                shape.to_vec(),
+                b.iter().map(|&x| x as i8).collect::<Vec<_>>(),
+            )
         } else {
             Tensor::from_vec(shape.to_vec(), b)
         }
@@ -317,8 +318,16 @@ mod tests {
                         seed += 1;
                         let a = t8(ash, sa, seed);
                         let b = t8(bsh, sb, seed + 1000);
-                        let m = if ash.len() == 1 { 1 } else { ash[ash.len() - 2] };
-                        let n = if bsh.len() == 1 { 1 } else { bsh[bsh.len() - 1] };
+                        let m = if ash.len() == 1 {
+                            1
+                        } else {
+                            ash[ash.len() - 2]
+                        };
+                        let n = if bsh.len() == 1 {
+                            1
+                        } else {
+                            bsh[bsh.len() - 1]
+                        };
                         let (za, zb) = if per {
                             (t8(&[m], sa, seed + 7), t8(&[n], sb, seed + 9))
                         } else {
@@ -326,7 +335,10 @@ mod tests {
                         };
                         let want = int_matmul_reference(&a, &b, Some(&za), Some(&zb)).unwrap();
                         let got = int_matmul(&a, &b, Some(&za), Some(&zb)).unwrap();
-                        assert_eq!(got, want, "{isa:?} {ash:?} @ {bsh:?} signed {sa} {sb} per {per}");
+                        assert_eq!(
+                            got, want,
+                            "{isa:?} {ash:?} @ {bsh:?} signed {sa} {sb} per {per}"
+                        );
                         if !per {
                             let want = int_matmul_reference(&a, &b, None, None).unwrap();
                             assert_eq!(int_matmul(&a, &b, None, None).unwrap(), want);
@@ -350,7 +362,14 @@ mod tests {
     }
 
     /// (x shape, w shape, group, strides, dilations, pads)
-    type ConvCase = (&'static [usize], &'static [usize], i64, &'static [i64], &'static [i64], &'static [i64]);
+    type ConvCase = (
+        &'static [usize],
+        &'static [usize],
+        i64,
+        &'static [i64],
+        &'static [i64],
+        &'static [i64],
+    );
 
     #[test]
     fn int_conv_matches_reference() {
@@ -358,20 +377,76 @@ mod tests {
             // 1x1, direct (no im2col), N over tile widths
             (&[2, 17, 5, 7], &[33, 17, 1, 1], 1, &[], &[], &[]),
             // 1x1 with stride and pads: im2col
-            (&[1, 16, 9, 9], &[15, 16, 1, 1], 1, &[2, 2], &[], &[1, 0, 0, 1]),
+            (
+                &[1, 16, 9, 9],
+                &[15, 16, 1, 1],
+                1,
+                &[2, 2],
+                &[],
+                &[1, 0, 0, 1],
+            ),
             // 3x3 padded, K = 3 * 9 = 27
-            (&[1, 3, 31, 33], &[16, 3, 3, 3], 1, &[1, 1], &[1, 1], &[1, 1, 1, 1]),
+            (
+                &[1, 3, 31, 33],
+                &[16, 3, 3, 3],
+                1,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1, 1, 1],
+            ),
             // strides and dilations, groups
-            (&[2, 6, 17, 15], &[9, 2, 3, 2], 3, &[2, 1], &[1, 2], &[2, 0, 1, 2]),
+            (
+                &[2, 6, 17, 15],
+                &[9, 2, 3, 2],
+                3,
+                &[2, 1],
+                &[1, 2],
+                &[2, 0, 1, 2],
+            ),
             // depthwise with a channel multiplier of 1 and 2
-            (&[1, 8, 16, 17], &[8, 1, 3, 3], 8, &[1, 1], &[], &[1, 1, 1, 1]),
-            (&[2, 4, 15, 15], &[8, 1, 3, 3], 4, &[2, 2], &[], &[1, 1, 1, 1]),
+            (
+                &[1, 8, 16, 17],
+                &[8, 1, 3, 3],
+                8,
+                &[1, 1],
+                &[],
+                &[1, 1, 1, 1],
+            ),
+            (
+                &[2, 4, 15, 15],
+                &[8, 1, 3, 3],
+                4,
+                &[2, 2],
+                &[],
+                &[1, 1, 1, 1],
+            ),
             // 1-D and 3-D
             (&[1, 5, 65], &[31, 5, 4], 1, &[3], &[2], &[2, 3]),
-            (&[1, 4, 5, 6, 7], &[18, 2, 2, 3, 2], 2, &[1, 2, 1], &[], &[0, 1, 1, 1, 0, 0]),
+            (
+                &[1, 4, 5, 6, 7],
+                &[18, 2, 2, 3, 2],
+                2,
+                &[1, 2, 1],
+                &[],
+                &[0, 1, 1, 1, 0, 0],
+            ),
             // large enough for threaded GEMM blocks and threaded items
-            (&[1, 64, 28, 28], &[64, 64, 3, 3], 1, &[], &[], &[1, 1, 1, 1]),
-            (&[4, 32, 24, 24], &[32, 1, 3, 3], 32, &[], &[], &[1, 1, 1, 1]),
+            (
+                &[1, 64, 28, 28],
+                &[64, 64, 3, 3],
+                1,
+                &[],
+                &[],
+                &[1, 1, 1, 1],
+            ),
+            (
+                &[4, 32, 24, 24],
+                &[32, 1, 3, 3],
+                32,
+                &[],
+                &[],
+                &[1, 1, 1, 1],
+            ),
         ];
         each_isa(|isa| {
             let mut seed = 50;
@@ -388,12 +463,19 @@ mod tests {
                         let x = t8(xs, sx, seed);
                         let w = t8(ws, sw, seed + 100);
                         let xz = t8(&[], sx, seed + 3);
-                        let wz = if per { t8(&[ws[0]], sw, seed + 4) } else { t8(&[], sw, seed + 4) };
+                        let wz = if per {
+                            t8(&[ws[0]], sw, seed + 4)
+                        } else {
+                            t8(&[], sw, seed + 4)
+                        };
                         let (xv, wv) = centre(&x, Some(&xz), &w, Some(&wz)).unwrap();
                         let want = int_conv_reference(&xv, xs, &wv, ws, &c)
                             .unwrap_or_else(|e| panic!("{xs:?} {ws:?}: {e}"));
                         let got = int_conv(&x, Some(&xz), &w, Some(&wz), &c).unwrap();
-                        assert_eq!(got, want, "{isa:?} x {xs:?} w {ws:?} g {g} signed {sx} {sw} per {per}");
+                        assert_eq!(
+                            got, want,
+                            "{isa:?} x {xs:?} w {ws:?} g {g} signed {sx} {sw} per {per}"
+                        );
                     }
                 }
             }

@@ -76,15 +76,17 @@ impl Op for QLinearConv {
             }
             None => 0.0,
         };
-        let v: Vec<i64> = acc
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| {
-                let oc = (i / sp) % m;
-                let mul = xs[0] * ws[if ws.len() == 1 { 0 } else { oc }] / ys[0];
-                (round_half_even(c as f64 * mul as f64 + yz as f64) as i64).clamp(lo, hi)
-            })
-            .collect();
+        // one multiplier per output channel; acc is [N, M, spatial]
+        let mut v: Vec<i64> = Vec::with_capacity(acc.len());
+        for (i, plane) in acc.chunks(sp.max(1)).enumerate() {
+            let oc = i % m;
+            let mul = (xs[0] * ws[if ws.len() == 1 { 0 } else { oc }] / ys[0]) as f64;
+            v.extend(
+                plane
+                    .iter()
+                    .map(|&c| (round_half_even(c as f64 * mul + yz as f64) as i64).clamp(lo, hi)),
+            );
+        }
         Ok(vec![int_tensor(out_dt, shape, v)?])
     }
 }
