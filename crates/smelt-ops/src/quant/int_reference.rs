@@ -21,7 +21,7 @@ pub fn centre(
     if let Some(z) = w_zp {
         let z = to_i32(z)?;
         let m = w.shape().first().copied().unwrap_or(0);
-        let per = if m == 0 { 0 } else { w.len() / m };
+        let per = w.len().checked_div(m).unwrap_or(0);
         if z.len() == 1 {
             wv.iter_mut().for_each(|v| *v -= z[0]);
         } else {
