@@ -1,8 +1,12 @@
 //! Shared by the quantize ops: mapping each element of `x` to its scale / zero-point entry for
-//! per-tensor, per-axis and blocked quantization; integer conv / matmul kernels with i32
-//! accumulation.
+//! per-tensor, per-axis and blocked quantization; integer conv and matmul (shapes, zero
+//! points, broadcasting, im2col) on the integer GEMM of `int_gemm`.
 
+use super::int_gemm::{gemm, QMat};
+use crate::nn::im2col::im2col;
+use crate::nn::spatial::Geometry;
 use crate::prelude::*;
+use rayon::prelude::*;
 
 /// How scale / zero point broadcast over `x`.
 #[derive(Clone, Debug)]
@@ -115,19 +119,39 @@ pub fn to_i32(t: &Tensor) -> Result<Vec<i32>> {
     })
 }
 
-/// Products of at least this many multiply-adds go through the f64 GEMM.
-const GEMM_THRESHOLD: usize = 1 << 15;
+/// An 8-bit tensor's bytes and whether they hold i8 (else u8).
+pub fn bytes8<'a>(t: &'a Tensor, what: &str) -> Result<(&'a [u8], bool)> {
+    match t.dtype() {
+        DType::U8 => Ok((t.as_slice::<u8>()?, false)),
+        DType::I8 => Ok((bytemuck::cast_slice(t.as_slice::<i8>()?), true)),
+        d => Err(Error::dtype(d, what)),
+    }
+}
+
+/// A zero point as i32: absent → `[0]`, else 1 or `len` entries.
+fn zero_point(t: Option<&Tensor>, len: usize, what: &str) -> Result<Vec<i32>> {
+    let Some(t) = t else { return Ok(vec![0]) };
+    let v = to_i32(t)?;
+    ensure!(
+        v.len() == 1 || v.len() == len,
+        "{what} zero point has {} elements, expected 1 or {len}",
+        v.len()
+    );
+    Ok(v)
+}
 
 /// Batched integer matmul with numpy broadcasting of batch dims: a [..., M, K] (1-D a is
-/// [K]), b [..., K, N] (1-D b is [K]); `a_zp` is scalar or per row of a (M entries),
-/// `b_zp` scalar or per column of b (N entries). Returns the output shape and i32 values.
+/// [K]), b [..., K, N] (1-D b is [K]), both u8 / i8; `a_zp` is scalar or per row of a
+/// (M entries), `b_zp` scalar or per column of b (N entries). Returns the output shape and
+/// i32 values. A 2-D (or 1-D) b folds a's batch dims into M: one GEMM call.
 pub fn int_matmul(
     a: &Tensor,
     b: &Tensor,
     a_zp: Option<&Tensor>,
     b_zp: Option<&Tensor>,
 ) -> Result<(Vec<usize>, Vec<i32>)> {
-    let (av, bv) = (to_i32(a)?, to_i32(b)?);
+    let (ad, a_signed) = bytes8(a, "integer matmul A (u8 / i8)")?;
+    let (bd, b_signed) = bytes8(b, "integer matmul B (u8 / i8)")?;
     ensure!(
         a.rank() >= 1 && b.rank() >= 1,
         "matmul inputs must have rank >= 1 (got {:?} and {:?})",
@@ -152,91 +176,36 @@ pub fn int_matmul(
         a.shape(),
         b.shape()
     );
-    let zp = |t: Option<&Tensor>, len: usize, what: &str| -> Result<Vec<i32>> {
-        match t {
-            None => Ok(vec![0; len]),
-            Some(t) => {
-                let v = to_i32(t)?;
-                if v.len() == 1 {
-                    Ok(vec![v[0]; len])
-                } else if v.len() == len {
-                    Ok(v)
-                } else {
-                    bail!(
-                        "{what} zero point has {} elements, expected 1 or {len}",
-                        v.len()
-                    )
-                }
-            }
-        }
-    };
-    let azp = zp(a_zp, m, "a")?;
-    let bzp = zp(b_zp, n, "b")?;
+    let azp = zero_point(a_zp, m, "a")?;
+    let bzp = zero_point(b_zp, n, "b")?;
     let ab = &a_shape[..a_shape.len() - 2];
     let bb = &b_shape[..b_shape.len() - 2];
     let batch = broadcast_shapes(&[ab, bb])?;
     let nbatch = numel(&batch);
-    let sa = broadcast_strides(ab, &batch);
-    let sb = broadcast_strides(bb, &batch);
     let mut out = vec![0i32; nbatch * m * n];
-    if m * n * k >= GEMM_THRESHOLD {
-        // Zero-point-shifted 8-bit operands are exact in f64, and so is every partial sum
-        // (|term| <= 2^18, k < 2^35), so the f64 GEMM gives the exact integer result.
-        let (mut af, mut bf, mut cf) = (vec![0f64; m * k], vec![0f64; k * n], vec![0f64; m * n]);
-        for_each_broadcast(&batch, &[sa, sb], |o, offs| {
-            let ap = &av[offs[0] * m * k..][..m * k];
-            let bp = &bv[offs[1] * k * n..][..k * n];
-            for i in 0..m {
-                for p in 0..k {
-                    af[i * k + p] = (ap[i * k + p] - azp[i]) as f64;
-                }
-            }
-            for p in 0..k {
-                for j in 0..n {
-                    bf[p * n + j] = (bp[p * n + j] - bzp[j]) as f64;
-                }
-            }
-            crate::linalg::blas::dgemm(
-                m,
-                n,
-                k,
-                &af,
-                crate::linalg::blas::row_major(k),
-                &bf,
-                crate::linalg::blas::row_major(n),
-                &mut cf,
-                n,
-                1.0,
-                0.0,
-            );
-            for (o, c) in out[o * m * n..][..m * n].iter_mut().zip(&cf) {
-                *o = *c as i64 as i32;
-            }
-        });
+    if bb.is_empty() {
+        // a [batch * M, K] @ b [K, N]; per-row zero points repeat per batch
+        let rows = nbatch * m;
+        let azp: Vec<i32> = if azp.len() == 1 {
+            azp
+        } else {
+            azp.iter().copied().cycle().take(rows).collect()
+        };
+        let qa = QMat::new(ad, a_signed, rows, k, k)?;
+        let qb = QMat::new(bd, b_signed, k, n, n)?;
+        gemm(qa, &azp, qb, &bzp, &mut out, n)?;
     } else {
-        let mut bcol = vec![0i32; k];
+        let sa = broadcast_strides(ab, &batch);
+        let sb = broadcast_strides(bb, &batch);
+        let mut offsets = Vec::with_capacity(nbatch);
         for_each_broadcast(&batch, &[sa, sb], |o, offs| {
-            let ap = &av[offs[0] * m * k..][..m * k];
-            let bp = &bv[offs[1] * k * n..][..k * n];
-            let op = &mut out[o * m * n..][..m * n];
-            for j in 0..n {
-                for (p, c) in bcol.iter_mut().enumerate() {
-                    *c = bp[p * n + j] - bzp[j];
-                }
-                for i in 0..m {
-                    let row = &ap[i * k..][..k];
-                    let z = azp[i];
-                    let mut acc = 0i32;
-                    for (x, y) in row.iter().zip(&bcol) {
-                        acc = acc.wrapping_add((x - z).wrapping_mul(*y));
-                    }
-                    op[i * n + j] = acc;
-                }
-            }
+            offsets.push((o, offs[0], offs[1]))
         });
-    }
-    if nbatch == 0 {
-        out.clear();
+        for (o, pa, pb) in offsets {
+            let qa = QMat::new(&ad[pa * m * k..], a_signed, m, k, k)?;
+            let qb = QMat::new(&bd[pb * k * n..], b_signed, k, n, n)?;
+            gemm(qa, &azp, qb, &bzp, &mut out[o * m * n..][..m * n], n)?;
+        }
     }
     let mut shape = batch;
     if a.rank() > 1 {
@@ -279,23 +248,15 @@ impl ConvAttrs {
     }
 }
 
-/// N-D grouped integer convolution, NC[spatial] input, M C/group [kernel] weights, with
-/// zero points already subtracted (`x`, `w` hold centred values). `x_pad` is the value
-/// padding stands for (0 after centring). Returns (output shape, i32 accumulators).
-pub fn int_conv(
-    x: &[i32],
-    xs: &[usize],
-    w: &[i32],
-    ws: &[usize],
-    c: &ConvAttrs,
-) -> Result<(Vec<usize>, Vec<i32>)> {
+/// The window geometry of an integer conv of x `[N, C, spatial...]` by w
+/// `[M, C / group, kernel...]`, checking channels, group and attributes.
+pub fn conv_geometry(xs: &[usize], ws: &[usize], c: &ConvAttrs) -> Result<Geometry> {
     ensure!(
         xs.len() >= 3 && ws.len() == xs.len(),
         "conv needs x [N,C,...] and w of the same rank (x {xs:?}, w {ws:?})"
     );
     let nsp = xs.len() - 2;
-    let (n, ci) = (xs[0], xs[1]);
-    let (m, cg) = (ws[0], ws[1]);
+    let (ci, m, cg) = (xs[1], ws[0], ws[1]);
     let g = c.group as usize;
     ensure!(
         ci == cg * g,
@@ -309,150 +270,156 @@ pub fn int_conv(
     );
     if !c.kernel_shape.is_empty() {
         ensure!(
-            c.kernel_shape
-                .iter()
-                .map(|&k| k as usize)
-                .collect::<Vec<_>>()
-                == kshape,
+            c.kernel_shape.len() == nsp
+                && c.kernel_shape
+                    .iter()
+                    .zip(&kshape)
+                    .all(|(&a, &b)| a == b as i64),
             "kernel_shape {:?} != w spatial {kshape:?}",
             c.kernel_shape
         );
     }
-    let get = |v: &[i64], d: i64| -> Result<Vec<usize>> {
+    let get = |v: &[i64]| -> Result<Vec<usize>> {
         if v.is_empty() {
-            return Ok(vec![d as usize; nsp]);
+            return Ok(vec![1; nsp]);
         }
         ensure!(
-            v.len() == nsp && v.iter().all(|&x| x >= 1),
+            v.len() == nsp && v.iter().all(|&x| (1..=i32::MAX as i64).contains(&x)),
             "bad strides / dilations {v:?} for {nsp} spatial dims"
         );
         Ok(v.iter().map(|&x| x as usize).collect())
     };
-    let strides = get(&c.strides, 1)?;
-    let dil = get(&c.dilations, 1)?;
-    let mut pb = vec![0i64; nsp];
-    let mut pe = vec![0i64; nsp];
+    let strides = get(&c.strides)?;
+    let dil = get(&c.dilations)?;
+    let mut pb = vec![0usize; nsp];
+    let mut pe = vec![0usize; nsp];
     let mut osz = vec![0usize; nsp];
     for d in 0..nsp {
-        let isz = xs[2 + d] as i64;
-        let ek = (dil[d] * (kshape[d] - 1) + 1) as i64;
+        let too_big = || Error::shape(format!("conv spatial dim {d} is too large"));
+        let isz = i64::try_from(xs[2 + d]).map_err(|_| too_big())?;
+        let ek = (kshape[d] - 1)
+            .checked_mul(dil[d])
+            .and_then(|x| x.checked_add(1))
+            .and_then(|x| i64::try_from(x).ok())
+            .ok_or_else(too_big)?;
         let s = strides[d] as i64;
-        match c.auto_pad.as_str() {
+        let (b, e) = match c.auto_pad.as_str() {
             "SAME_UPPER" | "SAME_LOWER" => {
                 let o = (isz + s - 1) / s;
-                let total = ((o - 1) * s + ek - isz).max(0);
+                let total = ((o - 1).max(0) * s + ek - isz).max(0);
+                let small = total / 2;
                 if c.auto_pad == "SAME_UPPER" {
-                    pb[d] = total / 2;
+                    (small, total - small)
                 } else {
-                    pb[d] = total - total / 2;
+                    (total - small, small)
                 }
-                pe[d] = total - pb[d];
             }
-            "VALID" => {}
+            "VALID" => (0, 0),
+            _ if c.pads.is_empty() => (0, 0),
             _ => {
-                if !c.pads.is_empty() {
-                    ensure!(
-                        c.pads.len() == 2 * nsp && c.pads.iter().all(|&p| p >= 0),
-                        "bad pads {:?}",
-                        c.pads
-                    );
-                    pb[d] = c.pads[d];
-                    pe[d] = c.pads[d + nsp];
-                }
+                ensure!(
+                    c.pads.len() == 2 * nsp
+                        && c.pads.iter().all(|&p| (0..=i32::MAX as i64).contains(&p)),
+                    "bad pads {:?}",
+                    c.pads
+                );
+                (c.pads[d], c.pads[d + nsp])
             }
-        }
-        let span = isz + pb[d] + pe[d] - ek;
+        };
+        let span = isz + b + e - ek;
         ensure!(
             span >= 0,
             "kernel larger than padded input on spatial dim {d}"
         );
-        osz[d] = (span / s + 1) as usize;
+        (pb[d], pe[d], osz[d]) = (b as usize, e as usize, (span / s + 1) as usize);
     }
-    let mut oshape = vec![n, m];
-    oshape.extend(&osz);
-    let on = numel(&osz);
-    let kn = numel(&kshape);
-    let isp: Vec<usize> = xs[2..].to_vec();
-    let in_sp = numel(&isp);
-    let ist = strides_of(&isp);
-    let kst = strides_of(&kshape);
-    let ost = strides_of(&osz);
+    Ok(Geometry {
+        input: xs[2..].to_vec(),
+        output: osz,
+        kernel: kshape,
+        strides,
+        dilations: dil,
+        pads_begin: pb,
+        pads_end: pe,
+    })
+}
+
+/// N-D grouped integer convolution: x `[N, C, spatial...]` and w `[M, C / group, kernel...]`
+/// (each u8 / i8), `y = conv(x - x_zp, w - w_zp)` with `x_zp` scalar and `w_zp` scalar or per
+/// output channel; padding stands for `x_zp` (zero after centring). Per image and group, one
+/// GEMM `w_g [M / group, C / group * prod(kernel)] @ columns [.., prod(output)]` (the columns
+/// are x itself for an unpadded 1x1 stride-1 kernel, else its im2col). Returns the output
+/// shape `[N, M, output...]` and the i32 accumulators.
+pub fn int_conv(
+    x: &Tensor,
+    x_zp: Option<&Tensor>,
+    w: &Tensor,
+    w_zp: Option<&Tensor>,
+    c: &ConvAttrs,
+) -> Result<(Vec<usize>, Vec<i32>)> {
+    let (xd, x_signed) = bytes8(x, "integer conv x (u8 / i8)")?;
+    let (wd, w_signed) = bytes8(w, "integer conv w (u8 / i8)")?;
+    let (xs, ws) = (x.shape(), w.shape());
+    let geo = conv_geometry(xs, ws, c)?;
+    let (n, ci, m, cg) = (xs[0], xs[1], ws[0], ws[1]);
+    let g = c.group as usize;
     let mg = m / g;
+    let xz = zero_point(x_zp, 1, "x")?[0];
+    let wz = zero_point(w_zp, m, "w")?;
+    let (lo, hi) = if x_signed { (-128, 127) } else { (0, 255) };
+    ensure!(
+        (lo..=hi).contains(&xz),
+        "x zero point {xz} is outside the range of x's type"
+    );
+    let pad = xz as u8;
+    let in_sp = numel(&geo.input);
+    let on = numel(&geo.output);
+    let kdim = cg * numel(&geo.kernel);
+    let mut oshape = vec![n, m];
+    oshape.extend(&geo.output);
     let mut out = vec![0i32; n * m * on];
-    let mut opos = vec![0i64; nsp];
-    for b in 0..n {
-        for oc in 0..m {
-            let gi = oc / mg;
-            for o in 0..on {
-                for d in 0..nsp {
-                    opos[d] = ((o / ost[d]) % osz[d]) as i64 * strides[d] as i64 - pb[d];
-                }
-                let mut acc = 0i32;
-                for cc in 0..cg {
-                    let ch = gi * cg + cc;
-                    let xb = &x[(b * ci + ch) * in_sp..][..in_sp];
-                    let wb = &w[(oc * cg + cc) * kn..][..kn];
-                    'k: for (kk, &wv) in wb.iter().enumerate() {
-                        let mut off = 0usize;
-                        for d in 0..nsp {
-                            let p = opos[d] + (((kk / kst[d]) % kshape[d]) * dil[d]) as i64;
-                            if p < 0 || p >= isp[d] as i64 {
-                                continue 'k;
-                            }
-                            off += p as usize * ist[d];
-                        }
-                        acc = acc.wrapping_add(xb[off].wrapping_mul(wv));
-                    }
-                }
-                out[(b * m + oc) * on + o] = acc;
-            }
+    if out.is_empty() {
+        return Ok((oshape, out));
+    }
+    let direct = geo.kernel.iter().all(|&k| k == 1)
+        && geo.strides.iter().all(|&s| s == 1)
+        && geo.pads_begin.iter().chain(&geo.pads_end).all(|&p| p == 0);
+    // one (image, group) item: its output rows are the chunk `dst` of mg * on values
+    let item = |idx: usize, dst: &mut [i32]| -> Result<()> {
+        let (b, gi) = (idx / g, idx % g);
+        let xg = &xd[(b * ci + gi * cg) * in_sp..][..cg * in_sp];
+        let qw = QMat::new(&wd[gi * mg * kdim..], w_signed, mg, kdim, kdim)?;
+        let za = if wz.len() == 1 {
+            &wz[..]
+        } else {
+            &wz[gi * mg..][..mg]
+        };
+        if direct {
+            let qx = QMat::new(xg, x_signed, cg, on, on)?;
+            gemm(qw, za, qx, &[xz], dst, on)
+        } else {
+            let mut col = vec![0u8; kdim * on];
+            im2col(xg, cg, &geo, pad, &mut col);
+            let qx = QMat::new(&col, x_signed, kdim, on, on)?;
+            gemm(qw, za, qx, &[xz], dst, on)
+        }
+    };
+    let items = n * g;
+    let macs = mg.saturating_mul(kdim).saturating_mul(on);
+    let threads = rayon::current_num_threads();
+    // many small items (grouped / depthwise convs, batches): one item per task; else the
+    // GEMM of each item spreads over the threads itself
+    if threads > 1 && items >= 2 * threads && macs < PAR_ITEM_MACS {
+        out.par_chunks_mut(mg * on)
+            .enumerate()
+            .try_for_each(|(i, dst)| item(i, dst))?;
+    } else {
+        for (i, dst) in out.chunks_mut(mg * on).enumerate() {
+            item(i, dst)?;
         }
     }
     Ok((oshape, out))
 }
 
-fn strides_of(s: &[usize]) -> Vec<usize> {
-    strides(s)
-}
-
-#[cfg(test)]
-mod gemm_path_tests {
-    use super::*;
-
-    /// The f64-GEMM path of `int_matmul` against a direct integer loop, on random u8 x i8
-    /// operands with per-row / per-column zero points, sizes straddling 31/32/33.
-    #[test]
-    fn gemm_path_matches_integer_loop() {
-        let mut state = 0x9E3779B97F4A7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for &(m, k, n) in &[(31, 34, 32), (33, 64, 31), (32, 384, 33), (2, 1024, 17)] {
-            assert!(m * n * k >= GEMM_THRESHOLD);
-            let a: Vec<u8> = (0..m * k).map(|_| next() as u8).collect();
-            let b: Vec<i8> = (0..k * n).map(|_| next() as i8).collect();
-            let azp: Vec<u8> = (0..m).map(|_| next() as u8).collect();
-            let bzp: Vec<i8> = (0..n).map(|_| next() as i8).collect();
-            let ta = Tensor::from_vec(vec![m, k], a.clone()).unwrap();
-            let tb = Tensor::from_vec(vec![k, n], b.clone()).unwrap();
-            let tazp = Tensor::from_vec(vec![m], azp.clone()).unwrap();
-            let tbzp = Tensor::from_vec(vec![n], bzp.clone()).unwrap();
-            let (shape, got) = int_matmul(&ta, &tb, Some(&tazp), Some(&tbzp)).unwrap();
-            assert_eq!(shape, vec![m, n]);
-            for i in 0..m {
-                for j in 0..n {
-                    let want: i32 = (0..k)
-                        .map(|p| {
-                            (a[i * k + p] as i32 - azp[i] as i32)
-                                * (b[p * n + j] as i32 - bzp[j] as i32)
-                        })
-                        .sum();
-                    assert_eq!(got[i * n + j], want, "({m},{k},{n}) at [{i},{j}]");
-                }
-            }
-        }
-    }
-}
+/// Multiply-adds per (image, group) under which a conv runs its items in parallel.
+const PAR_ITEM_MACS: usize = 1 << 22;

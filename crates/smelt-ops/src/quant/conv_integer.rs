@@ -3,7 +3,7 @@
 //! Conv (auto_pad, dilations, group, kernel_shape, pads, strides); padding is zero after
 //! centring.
 
-use super::common::{int_conv, to_i32, ConvAttrs};
+use super::common::{int_conv, ConvAttrs};
 use crate::prelude::*;
 
 #[derive(Debug)]
@@ -17,44 +17,6 @@ pub fn register(r: &mut Registry) {
             attrs: ConvAttrs::parse(ctx.attrs)?,
         }))
     });
-}
-
-/// Subtracts zero points: `x_zp` scalar; `w_zp` scalar or per output channel (w's dim 0).
-pub fn centre(
-    x: &Tensor,
-    x_zp: Option<&Tensor>,
-    w: &Tensor,
-    w_zp: Option<&Tensor>,
-) -> Result<(Vec<i32>, Vec<i32>)> {
-    let mut xv = to_i32(x)?;
-    let mut wv = to_i32(w)?;
-    if let Some(z) = x_zp {
-        let z = to_i32(z)?;
-        ensure!(
-            z.len() == 1,
-            "x zero point must be a scalar, has {} elements",
-            z.len()
-        );
-        xv.iter_mut().for_each(|v| *v -= z[0]);
-    }
-    if let Some(z) = w_zp {
-        let z = to_i32(z)?;
-        let m = w.shape().first().copied().unwrap_or(0);
-        let per = if m == 0 { 0 } else { w.len() / m };
-        if z.len() == 1 {
-            wv.iter_mut().for_each(|v| *v -= z[0]);
-        } else {
-            ensure!(
-                z.len() == m,
-                "w zero point has {} elements, expected 1 or {m}",
-                z.len()
-            );
-            for (i, v) in wv.iter_mut().enumerate() {
-                *v -= z[i / per];
-            }
-        }
-    }
-    Ok((xv, wv))
 }
 
 impl Op for ConvInteger {
@@ -74,8 +36,7 @@ impl Op for ConvInteger {
                 t.dtype()
             );
         }
-        let (xv, wv) = centre(x, opt(&inputs, 2), w, opt(&inputs, 3))?;
-        let (shape, v) = int_conv(&xv, x.shape(), &wv, w.shape(), &self.attrs)?;
+        let (shape, v) = int_conv(x, opt(&inputs, 2), w, opt(&inputs, 3), &self.attrs)?;
         Ok(vec![Tensor::from_vec(shape, v)?])
     }
 }
@@ -83,7 +44,22 @@ impl Op for ConvInteger {
 #[cfg(test)]
 mod tests {
     use super::super::common::*;
-    use smelt_ir::{Attr, Attributes};
+    use crate::prelude::*;
+
+    fn i8s(shape: &[usize], v: &[i32]) -> Tensor {
+        Tensor::from_vec(
+            shape.to_vec(),
+            v.iter().map(|&x| x as i8).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+    fn u8s(shape: &[usize], v: &[i32]) -> Tensor {
+        Tensor::from_vec(
+            shape.to_vec(),
+            v.iter().map(|&x| x as u8).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
 
     fn vals(n: usize, seed: u64, lo: i32, span: u64) -> Vec<i32> {
         let mut s = seed;
@@ -173,7 +149,7 @@ mod tests {
                 )
                 .with("pads", Attr::Ints(pads.to_vec()));
             let c = ConvAttrs::parse(&attrs).unwrap();
-            let got = int_conv(&x, &xs, &w, &ws, &c).unwrap();
+            let got = int_conv(&i8s(&xs, &x), None, &i8s(&ws, &w), None, &c).unwrap();
             assert_eq!(got, naive(&x, xs, &w, ws, g, st, dil, pads));
         }
     }
@@ -188,11 +164,25 @@ mod tests {
             &Attributes::new().with("auto_pad", Attr::String("SAME_UPPER".into())),
         )
         .unwrap();
-        let (s, _) = int_conv(&x, &xs, &w, &ws, &c).unwrap();
+        let (tx, tw) = (u8s(&xs, &x), u8s(&ws, &w));
+        let (s, _) = int_conv(&tx, None, &tw, None, &c).unwrap();
         assert_eq!(s, vec![1, 1, 7, 6]);
         let c = ConvAttrs::parse(&Attributes::new()).unwrap();
-        assert!(int_conv(&x, &xs, &w, &[1, 2, 3, 3], &c).is_err());
-        assert!(int_conv(&x, &xs, &w[..0], &[1, 1, 0, 3], &c).is_err());
+        assert!(int_conv(
+            &tx,
+            None,
+            &u8s(&[1, 2, 3, 3], &vals(18, 3, 0, 255)),
+            None,
+            &c
+        )
+        .is_err());
+        assert!(int_conv(&tx, None, &u8s(&[1, 1, 0, 3], &[]), None, &c).is_err());
+        // a zero point outside x's type, or of the wrong length, is an error
+        let z = Tensor::from_vec(vec![], vec![-3i8]).unwrap();
+        assert!(int_conv(&tx, Some(&z), &tw, None, &c).is_err());
+        let z2 = Tensor::from_vec(vec![2], vec![1u8, 2]).unwrap();
+        assert!(int_conv(&tx, None, &tw, Some(&z2), &c).is_err());
+        assert!(int_conv(&tx, Some(&z2), &tw, None, &c).is_err());
         assert!(ConvAttrs::parse(&Attributes::new().with("group", Attr::Int(0))).is_err());
     }
 }

@@ -184,22 +184,12 @@ pub fn f32_to_lowfloat(d: DType, x: f32, saturate: bool) -> u8 {
 
 /// Round half to even (numpy `rint`).
 pub fn round_half_even(x: f64) -> f64 {
-    let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 {
-        2.0 * (x / 2.0).round()
-    } else {
-        r
-    }
+    x.round_ties_even()
 }
 
 /// Same for f32.
 pub fn rint32(x: f32) -> f32 {
-    let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 {
-        2.0 * (x / 2.0).round()
-    } else {
-        r
-    }
+    x.round_ties_even()
 }
 
 /// Any numeric, low-bit int or low-bit float tensor as f32 values.

@@ -13,6 +13,9 @@ pub mod compressed_matmul;
 pub mod conv_integer;
 pub mod dequantize_linear;
 pub mod dynamic_quantize_linear;
+pub mod int_gemm;
+#[cfg(test)]
+pub mod int_reference;
 pub mod linear_dequantize;
 pub mod lowbit;
 pub mod lut_to_dense;

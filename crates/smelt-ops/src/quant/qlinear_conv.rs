@@ -3,7 +3,6 @@
 //! output channel; B optional i32 [M]. Conv attributes as in Conv.
 
 use super::common::{int_conv, ConvAttrs};
-use super::conv_integer::centre;
 use super::lowbit::*;
 use crate::prelude::*;
 
@@ -38,8 +37,7 @@ impl Op for QLinearConv {
                 t.dtype()
             );
         }
-        let (xv, wv) = centre(x, opt(&inputs, 2), w, opt(&inputs, 5))?;
-        let (shape, mut acc) = int_conv(&xv, x.shape(), &wv, w.shape(), &self.attrs)?;
+        let (shape, mut acc) = int_conv(x, opt(&inputs, 2), w, opt(&inputs, 5), &self.attrs)?;
         let m = shape[1];
         let sp = numel(&shape[2..]);
         if let Some(b) = opt(&inputs, 8) {
@@ -78,15 +76,17 @@ impl Op for QLinearConv {
             }
             None => 0.0,
         };
-        let v: Vec<i64> = acc
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| {
-                let oc = (i / sp) % m;
-                let mul = xs[0] * ws[if ws.len() == 1 { 0 } else { oc }] / ys[0];
-                (round_half_even(c as f64 * mul as f64 + yz as f64) as i64).clamp(lo, hi)
-            })
-            .collect();
+        // one multiplier per output channel; acc is [N, M, spatial]
+        let mut v: Vec<i64> = Vec::with_capacity(acc.len());
+        for (i, plane) in acc.chunks(sp.max(1)).enumerate() {
+            let oc = i % m;
+            let mul = (xs[0] * ws[if ws.len() == 1 { 0 } else { oc }] / ys[0]) as f64;
+            v.extend(
+                plane
+                    .iter()
+                    .map(|&c| (round_half_even(c as f64 * mul + yz as f64) as i64).clamp(lo, hi)),
+            );
+        }
         Ok(vec![int_tensor(out_dt, shape, v)?])
     }
 }
