@@ -3,8 +3,10 @@
 //! `Y: [N, M, O1..On]`. kernel_shape defaults to W's spatial dims.
 //!
 //! Per image and group, `Y_g = W_g · im2col(X_g)` with the shared GEMM kernel; 1x1 kernels
-//! with unit strides and no padding multiply `X_g` directly. Groups run in parallel when each
-//! group's product is small (depthwise convs). f16/bf16 compute in f32.
+//! with unit strides and no padding multiply `X_g` directly. A batch of at least as many
+//! images as threads runs an image per task; otherwise groups run in parallel when each
+//! group's product is small (depthwise convs), and the GEMM itself is threaded. f16/bf16
+//! compute in f32.
 
 use super::im2col::im2col;
 use super::spatial::{split_nc, Geometry, WindowAttrs};
@@ -229,6 +231,19 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
             }
         };
     let group_work = mg * oprod * kk;
+    // As many images as threads: one image per task, each single-threaded inside (no
+    // synchronisation within the GEMMs; the images' columns stay in each thread's cache).
+    if n > 1 && n >= rayon::current_num_threads() && group_work * group >= 1 << 14 {
+        y.par_chunks_mut(m * oprod).enumerate().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |bufs, (img, yi)| {
+                for (gi, yg) in yi.chunks_mut(mg * oprod).enumerate() {
+                    run_group(img, gi, yg, bufs, false);
+                }
+            },
+        );
+        return y;
+    }
     for (img, yi) in y.chunks_mut(m * oprod).enumerate() {
         if group > 1 && group_work < (1 << 18) {
             yi.par_chunks_mut(mg * oprod).enumerate().for_each_init(
@@ -454,6 +469,19 @@ mod tests {
             usize,
         );
         let cases: Vec<Case> = vec![
+            // a batch of more images than threads: one image per task
+            (
+                vec![9, 10],
+                vec![3, 3],
+                vec![1, 1],
+                vec![1, 1],
+                vec![1, 1, 1, 1],
+                AutoPad::NotSet,
+                5,
+                8,
+                8,
+                2,
+            ),
             (
                 vec![33],
                 vec![3],
