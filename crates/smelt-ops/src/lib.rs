@@ -8,6 +8,7 @@
 //! [`registry`] returns every op; [`GraphBuilder`] builds graphs through it.
 
 pub mod builder;
+pub mod isa;
 pub mod prelude;
 pub mod util;
 

@@ -1,6 +1,5 @@
 //! f32 element-wise kernels that run in f32 (the reference functions compute in f64), over
-//! slices, compiled for the widest vector ISA the CPU has (AVX-512, AVX2+FMA, chosen at run
-//! time; the portable build elsewhere). Each states its measured error against the f64
+//! slices, compiled for the widest vector ISA the CPU has ([`crate::isa`]). Each states its measured error against the f64
 //! reference; the tests hold them to it.
 //!
 //! - [`erf`]: `x * P(x²) / Q(x²)` on `[-4, 4]` (degrees 12 / 8, a rational least-squares fit
@@ -41,61 +40,22 @@ pub fn erf1(x: f32) -> f32 {
     (x * p / q).clamp(-1.0, 1.0)
 }
 
-#[inline(always)]
-fn erf_body(v: &mut [f32]) {
-    for x in v {
-        *x = erf1(*x);
-    }
-}
-
-#[inline(always)]
-fn gelu_body(v: &mut [f32]) {
-    for x in v {
-        *x = 0.5 * *x * (1.0 + erf1(*x * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
-/// Defines `pub fn $name(v: &mut [f32])`: `$body` compiled three times (AVX-512, AVX2+FMA,
-/// portable) and the widest the CPU supports called.
-macro_rules! dispatched {
-    ($(#[$doc:meta])* $name:ident, $body:ident) => {
-        $(#[$doc])*
-        pub fn $name(v: &mut [f32]) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                unsafe fn wide(v: &mut [f32]) {
-                    $body(v)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2(v: &mut [f32]) {
-                    $body(v)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F, the only feature `wide` is built for.
-                    return unsafe { wide(v) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU supports AVX2 and FMA, the features `avx2` is built for.
-                    return unsafe { avx2(v) };
-                }
-            }
-            $body(v)
-        }
-    };
-}
-
-dispatched!(
+crate::multiversion!(
     /// erf of every element, in place.
-    erf,
-    erf_body
+    pub fn erf(v: &mut [f32]) {
+        for x in v {
+            *x = erf1(*x);
+        }
+    }
 );
-dispatched!(
+
+crate::multiversion!(
     /// Gelu (the erf form) of every element, in place.
-    gelu,
-    gelu_body
+    pub fn gelu(v: &mut [f32]) {
+        for x in v {
+            *x = 0.5 * *x * (1.0 + erf1(*x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
 );
 
 #[cfg(test)]
@@ -106,7 +66,18 @@ mod tests {
     /// Points spread over [-6, 6] plus the edges and specials.
     fn grid() -> Vec<f32> {
         let mut v: Vec<f32> = (0..240_001).map(|i| -6.0 + i as f32 * 5e-5).collect();
-        v.extend([0.0, -0.0, 1e-30, -1e-30, 4.0, -4.0, 100.0, -100.0, f32::MAX, f32::MIN]);
+        v.extend([
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            4.0,
+            -4.0,
+            100.0,
+            -100.0,
+            f32::MAX,
+            f32::MIN,
+        ]);
         v
     }
 
@@ -122,13 +93,10 @@ mod tests {
             assert!(y.abs() <= 1.0, "erf({x}) = {y}");
         }
         assert!(worst <= ERF_MAX_ABS_ERROR as f64, "max error {worst:e}");
-        // the portable body gives the same values as the dispatched one
-        let mut z = xs.clone();
-        erf_body(&mut z);
-        assert_eq!(
-            z.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
+        // the scalar function gives the same values as the dispatched slice kernel
+        for (&x, &y) in xs.iter().zip(&y) {
+            assert_eq!(erf1(x).to_bits(), y.to_bits(), "erf({x})");
+        }
         let mut nan = [f32::NAN];
         erf(&mut nan);
         assert!(nan[0].is_nan());
@@ -143,8 +111,12 @@ mod tests {
             let xd = x as f64;
             let want = 0.5 * xd * (1.0 + erf_f64(xd / std::f64::consts::SQRT_2));
             // the erf error scaled by x/2, plus f32 rounding of the product
-            let tol = 0.5 * xd.abs() * ERF_MAX_ABS_ERROR as f64 + 2.0 * f32::EPSILON as f64 * want.abs();
-            assert!((y as f64 - want).abs() <= tol, "gelu({x}) = {y}, want {want}");
+            let tol =
+                0.5 * xd.abs() * ERF_MAX_ABS_ERROR as f64 + 2.0 * f32::EPSILON as f64 * want.abs();
+            assert!(
+                (y as f64 - want).abs() <= tol,
+                "gelu({x}) = {y}, want {want}"
+            );
         }
     }
 }

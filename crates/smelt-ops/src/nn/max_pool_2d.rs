@@ -6,7 +6,8 @@
 //! Per output row, the valid input rows of its window are reduced into one row first (a
 //! vectorizable element-wise max over `kh` rows), then each output column takes the max over
 //! its clipped column range of that row: `kh * W + OW * kw` comparisons per output row
-//! instead of `OW * kh * kw` gathered loads. Planes run in parallel when the tensor is large.
+//! instead of `OW * kh * kw` gathered loads, compiled per vector ISA ([`crate::isa`]).
+//! Planes run in parallel when the tensor is large.
 
 use super::spatial::Geometry;
 use rayon::prelude::*;
@@ -32,27 +33,37 @@ fn span(g: &Geometry, d: usize, o: usize) -> (usize, usize) {
 /// greater, or when it is NaN and `a` is not (so a NaN, once met, stays).
 #[inline(always)]
 fn max_nan(a: f32, b: f32) -> f32 {
-    if b > a || (b.is_nan() && !a.is_nan()) {
+    // non-short-circuit operators keep this a select, so loops over it vectorize
+    #[allow(clippy::eq_op)]
+    let take = (b > a) | ((b != b) & (a == a));
+    if take {
         b
     } else {
         a
     }
 }
 
-/// Pools every `[H, W]` plane of `x` into `y` (`[P, OH, OW]`, every element written).
-pub fn max_pool_2d(x: &[f32], y: &mut [f32], g: &Geometry) {
-    debug_assert!(applies(g));
-    let (ih, iw) = (g.input[0], g.input[1]);
-    let (oh, ow) = (g.output[0], g.output[1]);
-    let (in_plane, out_plane) = (ih * iw, oh * ow);
-    if out_plane == 0 {
-        return;
-    }
-    let rows: Vec<(usize, usize)> = (0..oh).map(|o| span(g, 0, o)).collect();
-    let cols: Vec<(usize, usize)> = (0..ow).map(|o| span(g, 1, o)).collect();
-    let plane = |xp: &[f32], yp: &mut [f32], acc: &mut Vec<f32>| {
+/// A geometry's row and column windows, resolved once per call.
+struct Windows2d {
+    /// Per output row / column: its clipped input range.
+    rows: Vec<(usize, usize)>,
+    cols: Vec<(usize, usize)>,
+    /// Output columns `inner.0..inner.1` have their whole window inside the input.
+    inner: (usize, usize),
+    kw: usize,
+    sx: usize,
+    px: usize,
+    iw: usize,
+    ow: usize,
+}
+
+crate::multiversion!(
+    /// One `[H, W]` plane `xp` into `yp` (`[OH, OW]`); `acc` is scratch.
+    fn pool_plane(w: &Windows2d, xp: &[f32], yp: &mut [f32], acc: &mut Vec<f32>) {
+        let (iw, ow, kw, sx, px) = (w.iw, w.ow, w.kw, w.sx, w.px);
+        let (lo, hi) = w.inner;
         acc.resize(iw, 0.0);
-        for (yr, &(r0, r1)) in yp.chunks_mut(ow).zip(&rows) {
+        for (yr, &(r0, r1)) in yp.chunks_mut(ow).zip(&w.rows) {
             if r0 == r1 {
                 yr.fill(0.0);
                 continue;
@@ -63,22 +74,63 @@ pub fn max_pool_2d(x: &[f32], y: &mut [f32], g: &Geometry) {
                     *a = max_nan(*a, v);
                 }
             }
-            for (yv, &(c0, c1)) in yr.iter_mut().zip(&cols) {
-                *yv = match acc[c0..c1].split_first() {
+            for o in (0..lo).chain(hi..ow) {
+                yr[o] = match acc[w.cols[o].0..w.cols[o].1].split_first() {
                     None => 0.0,
                     Some((&first, rest)) => rest.iter().fold(first, |m, &v| max_nan(m, v)),
                 };
             }
+            let inner = &mut yr[lo..hi];
+            if kw == 2 && sx == 2 {
+                // the common 2x2 / stride 2 window: pairs
+                let src = &acc[lo * 2 - px..hi * 2 - px];
+                for (yv, p) in inner.iter_mut().zip(src.chunks_exact(2)) {
+                    *yv = max_nan(p[0], p[1]);
+                }
+            } else {
+                for (o, yv) in inner.iter_mut().enumerate() {
+                    let base = (lo + o) * sx - px;
+                    let win = &acc[base..base + kw];
+                    *yv = win[1..].iter().fold(win[0], |m, &v| max_nan(m, v));
+                }
+            }
         }
+    }
+);
+
+/// Pools every `[H, W]` plane of `x` into `y` (`[P, OH, OW]`, every element written).
+pub fn max_pool_2d(x: &[f32], y: &mut [f32], g: &Geometry) {
+    debug_assert!(applies(g));
+    let (ih, iw) = (g.input[0], g.input[1]);
+    let (oh, ow) = (g.output[0], g.output[1]);
+    let (in_plane, out_plane) = (ih * iw, oh * ow);
+    if out_plane == 0 {
+        return;
+    }
+    let (kw, sx, px) = (g.kernel[1], g.strides[1], g.pads_begin[1]);
+    let lo = px.div_ceil(sx).min(ow);
+    let hi = (0..ow)
+        .rev()
+        .find(|&o| o * sx + kw <= iw + px)
+        .map_or(lo, |o| (o + 1).max(lo));
+    let w = Windows2d {
+        rows: (0..oh).map(|o| span(g, 0, o)).collect(),
+        cols: (0..ow).map(|o| span(g, 1, o)).collect(),
+        inner: (lo, hi),
+        kw,
+        sx,
+        px,
+        iw,
+        ow,
     };
     if x.len() >= PAR_MIN && y.len() > out_plane {
         y.par_chunks_mut(out_plane)
             .zip(x.par_chunks(in_plane))
-            .for_each_init(Vec::new, |acc, (yp, xp)| plane(xp, yp, acc));
+            .for_each_init(Vec::new, |acc, (yp, xp)| pool_plane(&w, xp, yp, acc));
     } else {
         let mut acc = Vec::new();
         for (yp, xp) in y.chunks_mut(out_plane).zip(x.chunks(in_plane)) {
-            plane(xp, yp, &mut acc);
+            pool_plane(&w, xp, yp, &mut acc);
         }
     }
 }
