@@ -4,13 +4,14 @@
 Runs every golden case of tests/golden/cases.txt (real models on real inputs). Each runtime
 runs in its own process: one warm-up run, then RUNS timed runs; we report the median, min and
 max latency, and the process's peak resident memory. smelt runs through
-`target/release/smelt run --repeat` (build it first: `cargo build --release -p smelt-cli`),
-twice: on the package `smelt convert --keep-graph` writes (the graph as imported) and on the
-one `smelt convert` writes (after the portable passes: folding, BatchNorm folding, fusions),
-so the passes' effect is measured in the same run as the peer.
+`target/release/smelt run --repeat` (build it first: `cargo build --release -p smelt-cli`) on
+the package `smelt convert` writes (after the portable passes: folding, BatchNorm folding,
+fusions), and with --imported also on the one `smelt convert --keep-graph` writes (the graph
+as imported), so the passes' effect is measured in the same run as the peers.
 
-Usage: python3 bench/cpu_vs_onnxruntime.py [--threads 2] [--runs 20] [CASE ...]
-Needs: pip install onnxruntime numpy (bench only; the tests never need them).
+Usage: python3 bench/cpu_vs_onnxruntime.py [--threads 1,2] [--runs 20] [--imported] [CASE ...]
+Needs: pip install onnxruntime numpy (bench only; the tests never need them). tract
+(`cargo install tract-cli`) is run too when it is on PATH or named by $TRACT.
 """
 import argparse, json, os, re, subprocess, sys
 
@@ -83,26 +84,77 @@ def run_ort(c, threads, runs):
     return json.loads(out.strip().splitlines()[-1])
 
 
+TRACT_CHILD = r"""
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stdout.write(r.stdout + r.stderr)
+print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "RC", r.returncode)
+"""
+
+
+def tract_exe():
+    """The tract CLI (crates.io `tract-cli`): $TRACT, or `tract` on PATH, or None."""
+    import shutil
+    return os.environ.get("TRACT") or shutil.which("tract")
+
+
+def run_tract(c, threads, runs, exe):
+    """tract's own bench loop on the case's model and inputs (an .npz bundle of them).
+    tract runs one thread whatever `threads` is; the column says so."""
+    import numpy as np
+    bundle = os.path.join(ROOT, "bench", ".out", f"{os.path.basename(os.path.dirname(list(c['inputs'].values())[0]))}.inputs.npz")
+    os.makedirs(os.path.dirname(bundle), exist_ok=True)
+    np.savez(bundle, **{k: np.load(v) for k, v in c["inputs"].items()})
+    args = [exe, c["path"], "--input-facts-from-bundle", bundle, "-O", "bench",
+            "--warmup-loops", "1", "--max-loops", str(runs)]
+    out = subprocess.run([sys.executable, "-c", TRACT_CHILD] + args, capture_output=True, text=True).stdout
+    m = re.search(r"([\d.]+) ms/i", out) or re.search(r"([\d.]+)\s*ms", out)
+    rss = re.search(r"MAXRSS_KIB (\d+) RC (\d+)", out)
+    if not m or rss is None or rss[2] != "0":
+        return {"error": out.strip().splitlines()[-3:] if out.strip() else ["no output"]}
+    ms = float(m[1])
+    # tract's bench prints the mean of its loop, not each run: no spread to report
+    return {"median": ms, "min": ms, "max": ms, "peak_mib": int(rss[1]) / 1024}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", default="2", help="comma-separated thread counts, e.g. 1,2")
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--imported", action="store_true",
+                    help="also time the graph as imported (`smelt convert --keep-graph`)")
+    ap.add_argument("--no-tract", action="store_true", help="skip tract even when it is installed")
     ap.add_argument("case", nargs="*")
     a = ap.parse_args()
     all_cases = cases()
     names = a.case or list(all_cases)
-    print(f"threads {a.threads}, {a.runs} timed runs after 1 warm-up; latency ms median [min-max]; peak RSS MiB")
-    print("smelt as imported: the package of `smelt convert --keep-graph`; smelt passes: of `smelt convert`")
-    print(f"{'case':<16} {'smelt as imported':>24} {'smelt passes':>24} {'onnxruntime':>24} {'imported/ort':>12} "
-          f"{'passes/ort':>10} {'RSS smelt':>10} {'RSS ort':>8}")
-    for n in names:
-        c = all_cases[n]
-        k = run_smelt(c, a.threads, a.runs, package(c, n, True))
-        s = run_smelt(c, a.threads, a.runs, package(c, n, False))
-        o = run_ort(c, a.threads, a.runs)
-        fmt = lambda r: f"{r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]"
-        print(f"{n:<16} {fmt(k):>24} {fmt(s):>24} {fmt(o):>24} {k['median'] / o['median']:>12.2f} "
-              f"{s['median'] / o['median']:>10.2f} {s['peak_mib']:>10.1f} {o['peak_mib']:>8.1f}", flush=True)
+    tract = None if a.no_tract else tract_exe()
+    fmt = lambda r: f"{r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]" if "median" in r else "error"
+    print(f"{a.runs} timed runs after 1 warm-up; latency ms median [min-max]; peak RSS MiB; load average "
+          f"{os.getloadavg()[0]:.2f} at the start")
+    print(f"tract: {tract or 'not found (set TRACT or put tract on PATH)'}; tract runs on one thread and "
+          "reports the mean of its loop")
+    for threads in [int(t) for t in a.threads.split(",")]:
+        print(f"\n## {threads} thread(s)")
+        head = f"| case | smelt | onnxruntime | tract | smelt/ort | smelt/tract | RSS smelt | RSS ort | RSS tract |"
+        if a.imported:
+            head = "| case | smelt as imported " + head[len("| case "):]
+        print(head)
+        print("|" + "---|" * (head.count("|") - 1))
+        for n in names:
+            c = all_cases[n]
+            k = run_smelt(c, threads, a.runs, package(c, n, True)) if a.imported else None
+            s = run_smelt(c, threads, a.runs, package(c, n, False))
+            o = run_ort(c, threads, a.runs)
+            t = run_tract(c, threads, a.runs, tract) if tract else {}
+            ratio = lambda x: f"{s['median'] / x['median']:.2f}" if "median" in x else "-"
+            rss = lambda x: f"{x['peak_mib']:.1f}" if "peak_mib" in x else "-"
+            row = f"| {n} | " + (f"{fmt(k)} | " if k else "")
+            row += (f"{fmt(s)} | {fmt(o)} | {fmt(t) if t else '-'} | {ratio(o)} | {ratio(t)} | "
+                    f"{rss(s)} | {rss(o)} | {rss(t)} |")
+            print(row, flush=True)
+            if t and "error" in t:
+                print(f"<!-- tract failed on {n}: {' / '.join(t['error'])} -->", flush=True)
 
 
 if __name__ == "__main__":
