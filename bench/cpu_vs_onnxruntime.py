@@ -99,19 +99,21 @@ def tract_exe():
 
 
 def run_tract(c, threads, runs, exe):
-    """tract's own bench loop on the case's model and inputs (an .npz bundle of them).
-    tract runs one thread whatever `threads` is; the column says so."""
+    """tract's own bench loop (`tract MODEL --threads N ... -O bench`) on the case's model and
+    inputs (an .npz bundle of them)."""
     import numpy as np
     bundle = os.path.join(ROOT, "bench", ".out", f"{os.path.basename(os.path.dirname(list(c['inputs'].values())[0]))}.inputs.npz")
     os.makedirs(os.path.dirname(bundle), exist_ok=True)
     np.savez(bundle, **{k: np.load(v) for k, v in c["inputs"].items()})
-    args = [exe, c["path"], "--input-facts-from-bundle", bundle, "-O", "bench",
-            "--warmup-loops", "1", "--max-loops", str(runs)]
+    args = [exe, c["path"], "--threads", str(threads), "--input-facts-from-bundle", bundle, "-O",
+            "bench", "--input-from-npz", bundle, "--warmup-loops", "1", "--max-loops", str(runs)]
     out = subprocess.run([sys.executable, "-c", TRACT_CHILD] + args, capture_output=True, text=True).stdout
     m = re.search(r"([\d.]+) ms/i", out) or re.search(r"([\d.]+)\s*ms", out)
     rss = re.search(r"MAXRSS_KIB (\d+) RC (\d+)", out)
     if not m or rss is None or rss[2] != "0":
-        return {"error": out.strip().splitlines()[-3:] if out.strip() else ["no output"]}
+        # tract's own error chain: the lines after "Caused by:" up to its backtrace
+        lines = [l.strip() for l in out.split("Caused by:", 1)[-1].split("Stack backtrace")[0].splitlines()]
+        return {"error": [l for l in lines if l][:4] or ["no output"]}
     ms = float(m[1])
     # tract's bench prints the mean of its loop, not each run: no spread to report
     return {"median": ms, "min": ms, "max": ms, "peak_mib": int(rss[1]) / 1024}
@@ -132,8 +134,8 @@ def main():
     fmt = lambda r: f"{r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]" if "median" in r else "error"
     print(f"{a.runs} timed runs after 1 warm-up; latency ms median [min-max]; peak RSS MiB; load average "
           f"{os.getloadavg()[0]:.2f} at the start")
-    print(f"tract: {tract or 'not found (set TRACT or put tract on PATH)'}; tract runs on one thread and "
-          "reports the mean of its loop")
+    print(f"tract: {tract or 'not found (set TRACT or put tract on PATH)'}; tract reports the mean of "
+          "its loop (no spread)")
     for threads in [int(t) for t in a.threads.split(",")]:
         print(f"\n## {threads} thread(s)")
         head = f"| case | smelt | onnxruntime | tract | smelt/ort | smelt/tract | RSS smelt | RSS ort | RSS tract |"
