@@ -472,6 +472,12 @@ impl Packed {
             let base = self.row_base(row);
             let row0 = row * last;
             let row_end = end.min(row0 + last);
+            if bl == 1 {
+                // a cell per element along the row (per-column scales): one pass
+                let o = &mut out[e - start..row_end - start];
+                self.decode_cells(bytes, base + (e - row0), e, o);
+                e = row_end;
+            }
             while e < row_end {
                 let b = (e - row0) / bl;
                 let run_end = row_end.min(row0 + (b + 1) * bl);
@@ -503,6 +509,48 @@ impl Packed {
                 let k = 1usize << self.bits;
                 let t = &lut[cell * k..(cell + 1) * k];
                 lut_to(bytes, self.bits, e0, out, t);
+            }
+        }
+    }
+
+    /// Elements `e0..e0 + out.len()`, element i in parameter cell `cell0 + i`.
+    #[inline(always)]
+    fn decode_cells(&self, bytes: &[u8], cell0: usize, e0: usize, out: &mut [f32]) {
+        let n = out.len();
+        let cells = cell0..cell0 + n;
+        match &self.params {
+            Params::Linear {
+                scale,
+                zero,
+                offset,
+                signed,
+            } => {
+                codes_to(bytes, self.bits, *signed, e0, out, |q| q);
+                let s = &scale[cells.clone()];
+                match zero {
+                    Some(z) => {
+                        for ((v, &z), &s) in out.iter_mut().zip(&z[cells.clone()]).zip(s) {
+                            *v = (*v - z) * s;
+                        }
+                    }
+                    None => {
+                        for (v, &s) in out.iter_mut().zip(s) {
+                            *v = (*v - 0.0) * s;
+                        }
+                    }
+                }
+                if let Some(o) = offset {
+                    for (v, &o) in out.iter_mut().zip(&o[cells]) {
+                        *v += o;
+                    }
+                }
+            }
+            Params::Lut { lut } => {
+                codes_to(bytes, self.bits, false, e0, out, |q| q);
+                let k = 1usize << self.bits;
+                for (i, v) in out.iter_mut().enumerate() {
+                    *v = lut[(cell0 + i) * k + *v as usize];
+                }
             }
         }
     }
