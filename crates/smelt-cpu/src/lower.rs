@@ -19,7 +19,8 @@
 //!
 //! [`lower_dense`] instead decodes each such weight once, here, into an f32 constant (the
 //! decode node and its Cast dropped): the run then costs what the f32 model costs, and the
-//! weight takes f32 memory.
+//! weight takes f32 memory. A weight read only by Gathers (an embedding table) stays
+//! compressed there too: a Gather decodes only the rows it reads.
 
 use smelt_core::{DType, Result, Tensor};
 use smelt_ir::{Attributes, Graph, Node, Op, ValueId};
@@ -259,7 +260,11 @@ fn lower_with(g: &Graph, dense: bool) -> Result<(Graph, Lowering)> {
             },
             None => continue,
         };
-        if dense {
+        // a table only gathered from stays compressed: Gather decodes just the rows it reads
+        let gathered = links.readers[wv]
+            .iter()
+            .all(|&ri| g.nodes[ri].op_type == "Gather" && g.nodes[ri].domain.is_empty());
+        if dense && !gathered {
             let t = Tensor::from_vec(packed.shape.clone(), packed.decode_all())?;
             out.initializers.insert(wv, t);
             drop.insert(di);
