@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// kernel that reads it (the reference path, to compare speed, memory or results).
     #[arg(long)]
     pub no_fuse: bool,
+    /// Decode each compressed weight once at load into an f32 constant on the CPU (also
+    /// SMELT_DECODE_AT_LOAD=1): runs cost what the f32 model's do, weights take f32 memory.
+    #[arg(long)]
+    pub decode_at_load: bool,
     /// Print the load time, the mapped and copied weight bytes, the resident memory
     /// (VmRSS, RssAnon, RssFile) after load and after the run, and the peak (VmHWM).
     #[arg(long)]
@@ -464,6 +468,7 @@ pub fn main(a: RunArgs) -> Result<()> {
     let config = Config {
         compute_units: a.compute_units,
         fuse_compressed: !a.no_fuse,
+        decode_at_load: a.decode_at_load,
         precision: a.precision,
         profile: a.profile,
         cuda_graphs: !a.no_cuda_graph,

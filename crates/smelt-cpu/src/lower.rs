@@ -16,6 +16,11 @@
 //! Those kernels decode a tile at a time, so the float weight never exists whole. A decode
 //! node with any other reader stays and runs as before (for those readers only). The lowered
 //! graph is built at load time and never saved.
+//!
+//! [`lower_dense`] instead decodes each such weight once, here, into an f32 constant (the
+//! decode node and its Cast dropped): the run then costs what the f32 model costs, and the
+//! weight takes f32 memory. A weight read only by Gathers (an embedding table) stays
+//! compressed there too: a Gather decodes only the rows it reads.
 
 use smelt_core::{DType, Result, Tensor};
 use smelt_ir::{Attributes, Graph, Node, Op, ValueId};
@@ -34,8 +39,10 @@ use std::sync::Arc;
 pub struct Lowering {
     /// Readers turned into kernels on compressed weights.
     pub fused: usize,
-    /// Decode nodes removed (every reader fused).
+    /// Decode nodes removed (every reader fused, or decoded at load).
     pub removed: usize,
+    /// Weights decoded to f32 constants at load ([`lower_dense`]).
+    pub decoded: usize,
 }
 
 /// The weight a decode node produces, when its inputs are constants and the output is f32.
@@ -220,8 +227,19 @@ impl Links {
     }
 }
 
-/// Lowers `g` for the CPU (see the module doc). Returns the graph to run and what changed.
+/// Lowers `g` for the CPU (see the module doc), compressed weights kept compressed. Returns
+/// the graph to run and what changed.
 pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
+    lower_with(g, false)
+}
+
+/// Lowers `g` for the CPU with every constant compressed weight decoded once, now, into an
+/// f32 constant (see the module doc).
+pub fn lower_dense(g: &Graph) -> Result<(Graph, Lowering)> {
+    lower_with(g, true)
+}
+
+fn lower_with(g: &Graph, dense: bool) -> Result<(Graph, Lowering)> {
     let mut out = g.clone();
     let mut stats = Lowering::default();
     let captured = captured(g);
@@ -242,6 +260,19 @@ pub fn lower(g: &Graph) -> Result<(Graph, Lowering)> {
             },
             None => continue,
         };
+        // a table only gathered from stays compressed: Gather decodes just the rows it reads
+        let gathered = links.readers[wv]
+            .iter()
+            .all(|&ri| g.nodes[ri].op_type == "Gather" && g.nodes[ri].domain.is_empty());
+        if dense && !gathered {
+            let t = Tensor::from_vec(packed.shape.clone(), packed.decode_all())?;
+            out.initializers.insert(wv, t);
+            drop.insert(di);
+            drop.extend(also);
+            stats.decoded += 1;
+            stats.removed += 1;
+            continue;
+        }
         let w = Arc::new(packed);
         let mut kept_reader = false;
         for &ri in &links.readers[wv] {

@@ -22,6 +22,10 @@ pub struct Config {
     /// Gemm, Conv or Gather that reads them (see `smelt_cpu::lower`). Off: decode each
     /// weight whole on every run (the reference path).
     pub fuse_compressed: bool,
+    /// With `fuse_compressed`: decode each compressed weight once at load into an f32
+    /// constant on the CPU (also `SMELT_DECODE_AT_LOAD=1`). Runs cost what the f32 model's
+    /// do; the weights take f32 memory. Off: they stay compressed, decoded per tile.
+    pub decode_at_load: bool,
     /// Operand precision of MatMul, Gemm and Conv on a GPU (fp32 accumulation, f32
     /// outputs, every other op f32; see `smelt_cuda::Precision`). The CPU always computes
     /// in fp32. Default: `F32`, the exact path.
@@ -45,6 +49,7 @@ impl Default for Config {
             compute_units: ComputeUnits::All,
             verify_weights: true,
             fuse_compressed: true,
+            decode_at_load: false,
             precision: Precision::F32,
             profile: false,
             cuda_graphs: true,
@@ -248,7 +253,10 @@ impl Model {
 
     fn new(graph: Graph, info: Info, load_stats: LoadStats, config: &Config) -> Result<Model> {
         smelt_ingot::read::check_states(&info, &graph)?;
-        let (lowered, lowering) = if config.fuse_compressed {
+        let dense = config.decode_at_load || smelt_core::settings::flag("SMELT_DECODE_AT_LOAD");
+        let (lowered, lowering) = if config.fuse_compressed && dense {
+            smelt_cpu::lower::lower_dense(&graph)?
+        } else if config.fuse_compressed {
             smelt_cpu::lower::lower(&graph)?
         } else {
             (graph.clone(), Default::default())

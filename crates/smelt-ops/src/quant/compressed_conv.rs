@@ -3,6 +3,9 @@
 //! decoded rows, then the scratch is reused). A lowered kernel built by the CPU backend from
 //! a Conv fed by `LinearDequantize` / `LutToDense` on constants; never saved.
 //!
+//! With more than one image (N > 1), the images would each decode every block: the weight
+//! is then decoded whole once per run instead (one layer's f32 weight held for the run).
+//!
 //! Inputs: X `[N, C, D..]` f32, optional bias `[M]`. Attributes: the Conv node's.
 
 use super::compressed_matmul::SCRATCH_ELEMS;
@@ -33,12 +36,15 @@ impl Op for CompressedConv {
         "CompressedConv"
     }
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
-        let y = self.conv.run_f32_with(
-            req(&inputs, 0)?,
-            &self.w.shape,
-            &Rows(&self.w),
-            opt(&inputs, 1),
-        )?;
+        let x = req(&inputs, 0)?;
+        let y = if x.shape().first().is_some_and(|&n| n > 1) {
+            let w = self.w.decode_all();
+            self.conv
+                .run_f32_with(x, &self.w.shape, &w[..], opt(&inputs, 1))?
+        } else {
+            self.conv
+                .run_f32_with(x, &self.w.shape, &Rows(&self.w), opt(&inputs, 1))?
+        };
         Ok(vec![y])
     }
 }

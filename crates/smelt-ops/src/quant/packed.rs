@@ -43,9 +43,11 @@ pub struct Packed {
     pub bits: u32,
     codes: Tensor,
     grid: Vec<usize>,
-    /// `shape[d] / grid[d]`.
-    block: Vec<usize>,
-    gstrides: Vec<usize>,
+    /// The weight's dims merged where the grid allows (see [`merge_dims`]): the decoder's
+    /// view, with `mblock[d] = mshape[d] / grid` and the cell strides of that merged grid.
+    mshape: Vec<usize>,
+    mblock: Vec<usize>,
+    mgstrides: Vec<usize>,
     pub params: Params,
 }
 
@@ -98,6 +100,137 @@ fn f32_vec(t: &Tensor, what: &str) -> Result<Vec<f32>> {
     }
 }
 
+/// `(shape, grid)` with neighbouring dims merged where the cell of every element is kept:
+/// dims of size 1 dropped, a dim with one cell folded into the dim before it (that dim's
+/// blocks grow), and two dims with a cell per element folded into one. Per-channel
+/// `[M, C, kh, kw]` becomes `[M, C*kh*kw]` with grid `[M, 1]`; per-tensor becomes `[n]`.
+/// Every dim of the result is at least 1 and divisible by its grid. An empty weight
+/// (`n = 0`) gives `[1]`, `[1]`; it never decodes.
+fn merge_dims(shape: &[usize], grid: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let mut dims: Vec<(usize, usize)> = Vec::new();
+    if shape.contains(&0) {
+        return (vec![1], vec![1]);
+    }
+    for (&s, &g) in shape.iter().zip(grid) {
+        if s == 1 {
+            continue;
+        }
+        match dims.last_mut() {
+            Some(d) if g == 1 => d.0 *= s,
+            Some(d) if d.0 == d.1 && s == g => *d = (d.0 * s, d.1 * g),
+            _ => dims.push((s, g)),
+        }
+    }
+    if dims.is_empty() {
+        dims.push((1, 1));
+    }
+    dims.into_iter().unzip()
+}
+
+/// Decodes the linear codes of elements `e0..e0 + out.len()` of stream `bytes` (`bits`
+/// wide, two's complement when `signed`): `out[i] = f(q_i as f32)`.
+#[inline(always)]
+fn codes_to(
+    bytes: &[u8],
+    bits: u32,
+    signed: bool,
+    e0: usize,
+    out: &mut [f32],
+    f: impl Fn(f32) -> f32 + Copy,
+) {
+    match (bits, signed) {
+        (8, true) => {
+            for (o, &c) in out.iter_mut().zip(&bytes[e0..]) {
+                *o = f(c as i8 as f32);
+            }
+        }
+        (8, false) => {
+            for (o, &c) in out.iter_mut().zip(&bytes[e0..]) {
+                *o = f(c as f32);
+            }
+        }
+        (4, true) => sub_byte::<4>(bytes, e0, out, |c| f(((c << 4) as i8 >> 4) as f32)),
+        (4, false) => sub_byte::<4>(bytes, e0, out, |c| f(c as f32)),
+        (2, true) => sub_byte::<2>(bytes, e0, out, |c| f(((c << 6) as i8 >> 6) as f32)),
+        (2, false) => sub_byte::<2>(bytes, e0, out, |c| f(c as f32)),
+        (bits, _) => {
+            let half = 1i32 << (bits - 1);
+            let sign = if signed { 2 * half } else { 0 };
+            any_width(bytes, bits, e0, out, |c| {
+                let c = c as i32;
+                f((c - (sign & -((c >= half) as i32))) as f32)
+            })
+        }
+    }
+}
+
+/// Decodes lookup-table codes of elements `e0..e0 + out.len()`: `out[i] = t[q_i]`, with
+/// `t` the cell's `2^bits` entries.
+#[inline(always)]
+fn lut_to(bytes: &[u8], bits: u32, e0: usize, out: &mut [f32], t: &[f32]) {
+    match bits {
+        8 => {
+            let t: &[f32; 256] = t.try_into().expect("a lookup table of 256 entries");
+            for (o, &c) in out.iter_mut().zip(&bytes[e0..]) {
+                *o = t[c as usize];
+            }
+        }
+        4 => {
+            let t: &[f32; 16] = t.try_into().expect("a lookup table of 16 entries");
+            sub_byte::<4>(bytes, e0, out, |c| t[(c & 15) as usize])
+        }
+        2 => {
+            let t: &[f32; 4] = t.try_into().expect("a lookup table of 4 entries");
+            sub_byte::<2>(bytes, e0, out, |c| t[(c & 3) as usize])
+        }
+        1 => {
+            let t: &[f32; 2] = t.try_into().expect("a lookup table of 2 entries");
+            sub_byte::<1>(bytes, e0, out, |c| t[(c & 1) as usize])
+        }
+        bits => any_width(bytes, bits, e0, out, |c| t[c as usize & (t.len() - 1)]),
+    }
+}
+
+/// Codes of `B` bits (B = 1, 2 or 4: `8 / B` a byte, the first in the low bits) of elements
+/// `e0..e0 + out.len()`, each mapped by `f` (given the code in the low B bits).
+#[inline(always)]
+fn sub_byte<const B: usize>(bytes: &[u8], e0: usize, out: &mut [f32], f: impl Fn(u8) -> f32) {
+    let per = 8 / B;
+    let mask = ((1u32 << B) - 1) as u8;
+    let code = |e: usize| (bytes[e / per] >> ((e % per) * B)) & mask;
+    // elements before the first byte boundary
+    let head = ((per - e0 % per) % per).min(out.len());
+    for (i, o) in out[..head].iter_mut().enumerate() {
+        *o = f(code(e0 + i));
+    }
+    let e1 = e0 + head;
+    let whole = (out.len() - head) / per;
+    let src = &bytes[e1 / per..e1 / per + whole];
+    let (body, tail) = out[head..].split_at_mut(whole * per);
+    for (o, &b) in body.chunks_exact_mut(per).zip(src) {
+        for (j, v) in o.iter_mut().enumerate() {
+            *v = f((b >> (j * B)) & mask);
+        }
+    }
+    let e2 = e1 + whole * per;
+    for (i, o) in tail.iter_mut().enumerate() {
+        *o = f(code(e2 + i));
+    }
+}
+
+/// Codes of any width `bits` in 1..=8, read from the bit stream one at a time.
+#[inline(always)]
+fn any_width(bytes: &[u8], bits: u32, e0: usize, out: &mut [f32], f: impl Fn(u32) -> f32) {
+    let mask = (1u32 << bits) - 1;
+    let mut pos = e0 * bits as usize;
+    for o in out.iter_mut() {
+        let i = pos / 8;
+        let w = bytes[i] as u32 | (*bytes.get(i + 1).unwrap_or(&0) as u32) << 8;
+        *o = f((w >> (pos % 8)) & mask);
+        pos += bits as usize;
+    }
+}
+
 impl Packed {
     fn new(
         shape: &[usize],
@@ -129,14 +262,14 @@ impl Packed {
             "parameter grid {grid:?} must have the weight's rank {} ({shape:?})",
             shape.len()
         );
-        let mut block = Vec::with_capacity(grid.len());
         for (&s, &g) in shape.iter().zip(grid) {
             ensure!(
                 g >= 1 && s % g == 0 || s == 0 && g <= 1,
                 "parameter grid {grid:?} does not divide the weight shape {shape:?}"
             );
-            block.push(if g == 0 { 1 } else { (s / g).max(1) });
         }
+        let (mshape, mgrid) = merge_dims(shape, grid);
+        let mblock = mshape.iter().zip(&mgrid).map(|(&s, &g)| s / g).collect();
         let cells: usize = grid.iter().product();
         match &params {
             Params::Linear { scale, zero, .. } => {
@@ -165,8 +298,9 @@ impl Packed {
             bits,
             codes,
             grid: grid.to_vec(),
-            block,
-            gstrides: strides(grid),
+            mshape,
+            mblock,
+            mgstrides: strides(&mgrid),
             params,
         })
     }
@@ -281,173 +415,157 @@ impl Packed {
         }
     }
 
-    /// Writes the raw codes of elements `e0..e0 + out.len()` into `out` as floats (signed
-    /// when the codes are).
-    fn unpack(&self, e0: usize, out: &mut [f32]) {
-        let bytes = self.code_bytes();
-        let signed = matches!(self.params, Params::Linear { signed: true, .. });
-        match (self.bits, signed) {
-            (8, true) => {
-                for (o, &b) in out.iter_mut().zip(&bytes[e0..]) {
-                    *o = b as i8 as f32;
-                }
-            }
-            (8, false) => {
-                for (o, &b) in out.iter_mut().zip(&bytes[e0..]) {
-                    *o = b as f32;
-                }
-            }
-            (4, _) if e0 % 2 == 0 => {
-                // two codes a byte, the first in the low nibble
-                let mut val = [0f32; 16];
-                for (c, v) in val.iter_mut().enumerate() {
-                    *v = if signed && c >= 8 {
-                        c as f32 - 16.0
-                    } else {
-                        c as f32
-                    };
-                }
-                let src = &bytes[e0 / 2..];
-                let half = out.len() / 2;
-                let mut pairs = out.chunks_exact_mut(2);
-                for (o, &b) in (&mut pairs).zip(src) {
-                    o[0] = val[(b & 15) as usize];
-                    o[1] = val[(b >> 4) as usize];
-                }
-                if let [o] = pairs.into_remainder() {
-                    *o = val[(src[half] & 15) as usize];
-                }
-            }
-            (bits, _) => {
-                let mask = (1u32 << bits) - 1;
-                let half = 1i32 << (bits - 1);
-                let mut pos = e0 * bits as usize;
-                for o in out.iter_mut() {
-                    let i = pos / 8;
-                    let w = bytes[i] as u32 | (*bytes.get(i + 1).unwrap_or(&0) as u32) << 8;
-                    let c = ((w >> (pos % 8)) & mask) as i32;
-                    *o = if signed && c >= half {
-                        (c - 2 * half) as f32
-                    } else {
-                        c as f32
-                    };
-                    pos += bits as usize;
-                }
-            }
-        }
-    }
-
-    /// Grid cell of the first element of last-dim row `row` (rows over `shape[..r-1]`).
-    fn row_base(&self, row: usize) -> usize {
-        let r = self.shape.len();
-        let mut rem = row;
-        let mut base = 0;
-        for d in (0..r - 1).rev() {
-            let i = rem % self.shape[d];
-            rem /= self.shape[d];
-            base += (i / self.block[d]) * self.gstrides[d];
-        }
-        base
-    }
-
-    /// Decodes elements `start..start + out.len()` (row-major). `start` and the length
-    /// must be multiples of the last dim (whole last-dim rows): the 2-D view's rows are.
+    /// Decodes elements `start..start + out.len()` (row-major flat indices) into `out`.
+    /// Panics when the range runs past the weight's elements (a caller's bug: every range
+    /// the kernels ask for lies inside the weight).
     pub fn decode(&self, start: usize, out: &mut [f32]) {
-        let last = *self.shape.last().unwrap_or(&1);
-        if out.is_empty() || last == 0 {
-            return;
-        }
         assert!(
-            start % last == 0 && out.len() % last == 0 && start + out.len() <= self.numel(),
-            "decode: range {start}+{} is not whole rows of {last} in {:?}",
+            start
+                .checked_add(out.len())
+                .is_some_and(|e| e <= self.numel()),
+            "decode: range {start}+{} is outside {:?}",
             out.len(),
             self.shape
         );
-        let bl = self.block[self.shape.len() - 1];
-        if self.bits == 4 && bl % 2 == 0 && last % 2 == 0 {
-            if let Params::Linear { .. } = self.params {
-                return self.decode_linear4(start, out, last, bl);
+        if out.is_empty() {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512bw")]
+            unsafe fn wide(w: &Packed, start: usize, out: &mut [f32]) {
+                w.decode_runs(start, out)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2(w: &Packed, start: usize, out: &mut [f32]) {
+                w.decode_runs(start, out)
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                // SAFETY: the CPU supports AVX-512F and AVX-512BW, the features `wide` is
+                // built for.
+                return unsafe { wide(self, start, out) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports AVX2 and FMA, the features `avx2` is built for.
+                return unsafe { avx2(self, start, out) };
             }
         }
-        self.unpack(start, out);
-        for (ri, row) in out.chunks_mut(last).enumerate() {
-            let base = self.row_base(start / last + ri);
-            match &self.params {
-                Params::Linear {
-                    scale,
-                    zero,
-                    offset,
-                    ..
-                } => {
-                    for (b, chunk) in row.chunks_mut(bl).enumerate() {
-                        let s = scale[base + b];
-                        let z = zero.as_ref().map_or(0.0, |z| z[base + b]);
-                        match offset {
-                            Some(o) => {
-                                let o = o[base + b];
-                                for v in chunk {
-                                    *v = (*v - z) * s + o;
-                                }
-                            }
-                            None => {
-                                for v in chunk {
-                                    *v = (*v - z) * s;
-                                }
-                            }
+        self.decode_runs(start, out)
+    }
+
+    /// The body of [`Packed::decode`] (range already checked): the range split into runs of
+    /// elements that share a parameter cell (at most one block of the merged last dim),
+    /// each decoded by a loop without branches per element.
+    #[inline(always)]
+    fn decode_runs(&self, start: usize, out: &mut [f32]) {
+        let r = self.mshape.len();
+        let (last, bl) = (self.mshape[r - 1], self.mblock[r - 1]);
+        let bytes = self.code_bytes();
+        let end = start + out.len();
+        let mut e = start;
+        while e < end {
+            let row = e / last;
+            let base = self.row_base(row);
+            let row0 = row * last;
+            let row_end = end.min(row0 + last);
+            if bl == 1 {
+                // a cell per element along the row (per-column scales): one pass
+                let o = &mut out[e - start..row_end - start];
+                self.decode_cells(bytes, base + (e - row0), e, o);
+                e = row_end;
+            }
+            while e < row_end {
+                let b = (e - row0) / bl;
+                let run_end = row_end.min(row0 + (b + 1) * bl);
+                let o = &mut out[e - start..run_end - start];
+                self.decode_run(bytes, base + b, e, o);
+                e = run_end;
+            }
+        }
+    }
+
+    /// Elements `e0..e0 + out.len()`, all in parameter cell `cell`.
+    #[inline(always)]
+    fn decode_run(&self, bytes: &[u8], cell: usize, e0: usize, out: &mut [f32]) {
+        match &self.params {
+            Params::Linear {
+                scale,
+                zero,
+                offset,
+                signed,
+            } => {
+                let s = scale[cell];
+                let z = zero.as_ref().map_or(0.0, |z| z[cell]);
+                match offset.as_ref().map(|o| o[cell]) {
+                    Some(o) => codes_to(bytes, self.bits, *signed, e0, out, |q| (q - z) * s + o),
+                    None => codes_to(bytes, self.bits, *signed, e0, out, |q| (q - z) * s),
+                }
+            }
+            Params::Lut { lut } => {
+                let k = 1usize << self.bits;
+                let t = &lut[cell * k..(cell + 1) * k];
+                lut_to(bytes, self.bits, e0, out, t);
+            }
+        }
+    }
+
+    /// Elements `e0..e0 + out.len()`, element i in parameter cell `cell0 + i`.
+    #[inline(always)]
+    fn decode_cells(&self, bytes: &[u8], cell0: usize, e0: usize, out: &mut [f32]) {
+        let n = out.len();
+        let cells = cell0..cell0 + n;
+        match &self.params {
+            Params::Linear {
+                scale,
+                zero,
+                offset,
+                signed,
+            } => {
+                codes_to(bytes, self.bits, *signed, e0, out, |q| q);
+                let s = &scale[cells.clone()];
+                match zero {
+                    Some(z) => {
+                        for ((v, &z), &s) in out.iter_mut().zip(&z[cells.clone()]).zip(s) {
+                            *v = (*v - z) * s;
+                        }
+                    }
+                    None => {
+                        for (v, &s) in out.iter_mut().zip(s) {
+                            *v = (*v - 0.0) * s;
                         }
                     }
                 }
-                Params::Lut { lut } => {
-                    let k = 1usize << self.bits;
-                    for (b, chunk) in row.chunks_mut(bl).enumerate() {
-                        let t = &lut[(base + b) * k..(base + b + 1) * k];
-                        for v in chunk {
-                            *v = t[*v as usize];
-                        }
+                if let Some(o) = offset {
+                    for (v, &o) in out.iter_mut().zip(&o[cells]) {
+                        *v += o;
                     }
+                }
+            }
+            Params::Lut { lut } => {
+                codes_to(bytes, self.bits, false, e0, out, |q| q);
+                let k = 1usize << self.bits;
+                for (i, v) in out.iter_mut().enumerate() {
+                    *v = lut[(cell0 + i) * k + *v as usize];
                 }
             }
         }
     }
 
-    /// [`Packed::decode`] of 4-bit linear codes in blocks of an even length along even rows,
-    /// a byte (two codes) at a time: the same operations per element as `decode`.
-    fn decode_linear4(&self, start: usize, out: &mut [f32], last: usize, bl: usize) {
-        let Params::Linear {
-            scale,
-            zero,
-            offset,
-            signed,
-        } = &self.params
-        else {
-            return;
-        };
-        let bytes = &self.code_bytes()[start / 2..];
-        for (ri, (row, rb)) in out.chunks_mut(last).zip(bytes.chunks(last / 2)).enumerate() {
-            let base = self.row_base(start / last + ri);
-            for (b, (chunk, cb)) in row.chunks_mut(bl).zip(rb.chunks(bl / 2)).enumerate() {
-                let s = scale[base + b];
-                let z = zero.as_ref().map_or(0.0, |z| z[base + b]);
-                let o = offset.as_ref().map(|o| o[base + b]);
-                // the code's value: two's complement when signed
-                let sign = if *signed { 16 } else { 0 };
-                let val = |c: u8| (c as i32 - (sign & -((c >> 3) as i32))) as f32;
-                match o {
-                    Some(o) => {
-                        for (p, &byte) in chunk.chunks_exact_mut(2).zip(cb) {
-                            p[0] = (val(byte & 15) - z) * s + o;
-                            p[1] = (val(byte >> 4) - z) * s + o;
-                        }
-                    }
-                    None => {
-                        for (p, &byte) in chunk.chunks_exact_mut(2).zip(cb) {
-                            p[0] = (val(byte & 15) - z) * s;
-                            p[1] = (val(byte >> 4) - z) * s;
-                        }
-                    }
-                }
-            }
+    /// Parameter cell of the first element of merged row `row` (rows over `mshape[..r-1]`).
+    fn row_base(&self, row: usize) -> usize {
+        let r = self.mshape.len();
+        let mut rem = row;
+        let mut base = 0;
+        for d in (0..r - 1).rev() {
+            let i = rem % self.mshape[d];
+            rem /= self.mshape[d];
+            base += (i / self.mblock[d]) * self.mgstrides[d];
         }
+        base
     }
 
     /// Rows `r0..r1` of the 2-D view `[shape[0], rest]`, decoded into `out` (resized).
@@ -506,6 +624,154 @@ mod tests {
         let mut rows = Vec::new();
         w.decode_rows(1, 2, &mut rows);
         assert_eq!(rows, want[6..]);
+    }
+
+    /// Element `e` by the module doc's definition, one element at a time.
+    fn reference(w: &Packed, e: usize) -> f32 {
+        let bytes = w.code_bytes();
+        let bits = w.bits as usize;
+        let mut c = 0u32;
+        for j in 0..bits {
+            let p = e * bits + j;
+            c |= ((bytes[p / 8] >> (p % 8)) as u32 & 1) << j;
+        }
+        let (mut rem, mut cell, mut stride) = (e, 0, 1);
+        for d in (0..w.shape.len()).rev() {
+            let i = rem % w.shape[d];
+            rem /= w.shape[d];
+            cell += i / (w.shape[d] / w.grid[d]) * stride;
+            stride *= w.grid[d];
+        }
+        match &w.params {
+            Params::Linear {
+                scale,
+                zero,
+                offset,
+                signed,
+            } => {
+                let q = if *signed && c >= 1 << (bits - 1) {
+                    c as f32 - (1u32 << bits) as f32
+                } else {
+                    c as f32
+                };
+                let z = zero.as_ref().map_or(0.0, |z| z[cell]);
+                match offset {
+                    Some(o) => (q - z) * scale[cell] + o[cell],
+                    None => (q - z) * scale[cell],
+                }
+            }
+            Params::Lut { lut } => lut[(cell << bits) + c as usize],
+        }
+    }
+
+    /// xorshift64: deterministic test data.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn f32(&mut self) -> f32 {
+            (self.next() % 20001) as f32 / 1000.0 - 10.0
+        }
+    }
+
+    /// Every kernel path against [`reference`]: widths 1..=8, linear signed / unsigned
+    /// with and without zero point and offset, lookup tables; per tensor, per channel on
+    /// either axis, blocks along the last axis, grouped channels; shapes straddling
+    /// blocks and bytes; ranges of whole rows, single elements and odd offsets.
+    #[test]
+    fn decode_matches_the_definition_bit_for_bit() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let shapes: [(&[usize], &[&[usize]]); 6] = [
+            (&[31], &[&[1], &[31]]),
+            (
+                &[33, 64],
+                &[&[1, 1], &[33, 1], &[1, 64], &[33, 2], &[33, 64], &[11, 4]],
+            ),
+            (&[7, 96], &[&[7, 3], &[1, 3], &[7, 1]]),
+            (
+                &[16, 3, 3, 3],
+                &[&[16, 1, 1, 1], &[4, 1, 1, 1], &[1, 1, 1, 1], &[16, 3, 1, 1]],
+            ),
+            (&[8, 5, 1, 1], &[&[8, 1, 1, 1], &[8, 5, 1, 1]]),
+            (&[3, 1, 65], &[&[3, 1, 1], &[1, 1, 65], &[3, 1, 5]]),
+        ];
+        for (shape, grids) in shapes {
+            let n: usize = shape.iter().product();
+            for &grid in grids {
+                let cells: usize = grid.iter().product();
+                for bits in 1..=8u32 {
+                    let codes_v: Vec<u32> = (0..n)
+                        .map(|_| rng.next() as u32 & ((1 << bits) - 1))
+                        .collect();
+                    let pk = pack(codes_v.iter().copied(), bits);
+                    let mut ws = Vec::new();
+                    let lut: Vec<f32> = (0..cells << bits).map(|_| rng.f32()).collect();
+                    let mut lshape = grid.to_vec();
+                    lshape.push(1 << bits);
+                    let lt = Tensor::from_vec(lshape, lut).unwrap();
+                    ws.push(Packed::lut(shape, bits, codes(pk.clone()), &lt).unwrap());
+                    if bits >= 2 {
+                        let t = |v: Vec<f32>| Tensor::from_vec(grid.to_vec(), v).unwrap();
+                        let sc = t((0..cells).map(|_| rng.f32() / 7.0).collect());
+                        let zp = t((0..cells).map(|_| (rng.next() % 16) as f32 - 8.0).collect());
+                        let of = t((0..cells).map(|_| rng.f32()).collect());
+                        for signed in [false, true] {
+                            let c = || codes(pk.clone());
+                            ws.push(Packed::linear(shape, bits, signed, c(), &sc, None).unwrap());
+                            ws.push(
+                                Packed::linear(shape, bits, signed, c(), &sc, Some(&zp)).unwrap(),
+                            );
+                            ws.push(
+                                Packed::linear_offset(
+                                    shape,
+                                    bits,
+                                    signed,
+                                    c(),
+                                    &sc,
+                                    Some(&zp),
+                                    &of,
+                                )
+                                .unwrap(),
+                            );
+                        }
+                    }
+                    for w in &ws {
+                        let want: Vec<u32> = (0..n).map(|e| reference(w, e).to_bits()).collect();
+                        let bitsof = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(
+                            bitsof(&w.decode_all()),
+                            want,
+                            "{shape:?} {grid:?} {bits} {:?}",
+                            w.params
+                        );
+                        // the portable body, whatever the CPU dispatches to
+                        let mut portable = vec![0.0; n];
+                        w.decode_runs(0, &mut portable);
+                        assert_eq!(bitsof(&portable), want);
+                        let mut rng2 = Rng(n as u64 + 1);
+                        for _ in 0..8 {
+                            let a = rng2.next() as usize % n;
+                            let b = a + rng2.next() as usize % (n - a + 1);
+                            let mut out = vec![0.0; b - a];
+                            w.decode(a, &mut out);
+                            assert_eq!(
+                                bitsof(&out),
+                                want[a..b],
+                                "{shape:?} {grid:?} {bits} {a}..{b}"
+                            );
+                        }
+                        let mut rows = Vec::new();
+                        w.decode_rows(1, w.rows().min(3), &mut rows);
+                        let rl = w.row_len();
+                        assert_eq!(bitsof(&rows), want[rl..w.rows().min(3) * rl]);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
