@@ -99,14 +99,17 @@ def tract_exe():
 
 
 def run_tract(c, threads, runs, exe):
-    """tract's own bench loop (`tract MODEL --threads N ... -O bench`) on the case's model and
-    inputs (an .npz bundle of them)."""
+    """tract's own bench loop (`tract MODEL ... -O bench`) on the case's model and inputs (an
+    .npz bundle of them), on one thread whatever `threads` is (see below)."""
     import numpy as np
     bundle = os.path.join(ROOT, "bench", ".out", f"{os.path.basename(os.path.dirname(list(c['inputs'].values())[0]))}.inputs.npz")
     os.makedirs(os.path.dirname(bundle), exist_ok=True)
     np.savez(bundle, **{k: np.load(v) for k, v in c["inputs"].items()})
-    args = [exe, c["path"], "--threads", str(threads), "--input-facts-from-bundle", bundle, "-O",
-            "bench", "--input-from-npz", bundle, "--warmup-loops", "1", "--max-loops", str(runs)]
+    # the crates.io build has no thread pool (`--threads` is an error there): it runs on one
+    # thread; the models' own shape annotations are left to tract's inference from the inputs
+    args = [exe, c["path"], "--onnx-ignore-value-info", "--onnx-ignore-output-shapes",
+            "--input-facts-from-bundle", bundle, "-O", "bench", "--input-from-npz", bundle,
+            "--warmup-loops", "1", "--max-loops", str(runs)]
     out = subprocess.run([sys.executable, "-c", TRACT_CHILD] + args, capture_output=True, text=True).stdout
     m = re.search(r"([\d.]+) ms/i", out) or re.search(r"([\d.]+)\s*ms", out)
     rss = re.search(r"MAXRSS_KIB (\d+) RC (\d+)", out)
@@ -135,7 +138,7 @@ def main():
     print(f"{a.runs} timed runs after 1 warm-up; latency ms median [min-max]; peak RSS MiB; load average "
           f"{os.getloadavg()[0]:.2f} at the start")
     print(f"tract: {tract or 'not found (set TRACT or put tract on PATH)'}; tract reports the mean of "
-          "its loop (no spread)")
+          "its loop (no spread) and runs on one thread (the crates.io build has no thread pool)")
     for threads in [int(t) for t in a.threads.split(",")]:
         print(f"\n## {threads} thread(s)")
         head = f"| case | smelt | onnxruntime | tract | smelt/ort | smelt/tract | RSS smelt | RSS ort | RSS tract |"
