@@ -66,7 +66,7 @@ pub fn main(a: GenerateArgs) -> Result<()> {
     let llm =
         Llm::load(&a.model, &opts).with_context(|| format!("loading {}", a.model.display()))?;
     eprintln!(
-        "note: {} ({} layers, width {}), weights dequantized to f32, loaded in {:.2} s, {} threads",
+        "note: {} ({} layers, width {}), Q8_0/Q4_x/Q5_x weights kept quantized (others in f32), loaded in {:.2} s, {} threads",
         a.model.display(),
         llm.config.layers,
         llm.config.dim,
