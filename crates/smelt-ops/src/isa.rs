@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 /// The instruction sets kernels are compiled for, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512F (x86-64).
+    /// x86-64-v4's AVX-512: F, BW, CD, DQ and VL.
     Avx512,
     /// AVX2 with FMA (x86-64).
     Avx2Fma,
@@ -23,7 +23,12 @@ impl Isa {
         *ISA.get_or_init(|| {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512cd")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                {
                     return Isa::Avx512;
                 }
                 if std::arch::is_x86_feature_detected!("avx2")
@@ -49,7 +54,7 @@ macro_rules! multiversion {
             fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f")]
+                #[target_feature(enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl")]
                 unsafe fn wide($($arg: $ty),*) {
                     body($($arg),*)
                 }
@@ -58,7 +63,7 @@ macro_rules! multiversion {
                     body($($arg),*)
                 }
                 match $crate::isa::Isa::detect() {
-                    // SAFETY: detect() found AVX-512F, the only feature `wide` is built for.
+                    // SAFETY: detect() found every feature `wide` is built for.
                     $crate::isa::Isa::Avx512 => return unsafe { wide($($arg),*) },
                     // SAFETY: detect() found AVX2 and FMA, the features `avx2` is built for.
                     $crate::isa::Isa::Avx2Fma => return unsafe { avx2($($arg),*) },

@@ -430,31 +430,7 @@ impl Packed {
         if out.is_empty() {
             return;
         }
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,avx512bw")]
-            unsafe fn wide(w: &Packed, start: usize, out: &mut [f32]) {
-                w.decode_runs(start, out)
-            }
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2(w: &Packed, start: usize, out: &mut [f32]) {
-                w.decode_runs(start, out)
-            }
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-            {
-                // SAFETY: the CPU supports AVX-512F and AVX-512BW, the features `wide` is
-                // built for.
-                return unsafe { wide(self, start, out) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU supports AVX2 and FMA, the features `avx2` is built for.
-                return unsafe { avx2(self, start, out) };
-            }
-        }
-        self.decode_runs(start, out)
+        decode_per_isa(self, start, out)
     }
 
     /// The body of [`Packed::decode`] (range already checked): the range split into runs of
@@ -582,6 +558,13 @@ impl Packed {
         v
     }
 }
+
+crate::multiversion!(
+    /// [`Packed::decode`]'s body compiled per instruction set ([`crate::isa`]).
+    fn decode_per_isa(w: &Packed, start: usize, out: &mut [f32]) {
+        w.decode_runs(start, out)
+    }
+);
 
 #[cfg(test)]
 mod tests {
