@@ -10,6 +10,8 @@
 pub mod builder;
 pub mod isa;
 pub mod prelude;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod util;
 
 pub mod array;

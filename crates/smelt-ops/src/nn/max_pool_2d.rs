@@ -140,18 +140,7 @@ mod tests {
     use super::super::pool::max_pool;
     use super::*;
 
-    /// A deterministic pseudo-random stream in [-1, 1).
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use crate::testing::signed as noise;
 
     fn geometry(input: [usize; 2], k: usize, s: usize, pb: usize, pe: usize) -> Geometry {
         let out = |i: usize| (i + pb + pe).saturating_sub(k) / s + 1;

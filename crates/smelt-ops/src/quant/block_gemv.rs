@@ -601,18 +601,7 @@ mod tests {
     use super::*;
     use crate::quant::packed::pack;
 
-    /// Deterministic pseudo-random values in [0, 1).
-    fn uniform(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32
-            })
-            .collect()
-    }
+    use crate::testing::uniform;
 
     /// The block types of the kernels: (bits, signed, zero point, offset).
     const KINDS: [(u32, bool, bool, bool); 6] = [
