@@ -98,11 +98,11 @@ def tract_exe():
     return os.environ.get("TRACT") or shutil.which("tract")
 
 
-def run_tract(c, threads, runs, exe):
+def run_tract(name, c, runs, exe):
     """tract's own bench loop (`tract MODEL ... -O bench`) on the case's model and inputs (an
-    .npz bundle of them), on one thread whatever `threads` is (see below)."""
+    .npz bundle of them), on one thread (see below)."""
     import numpy as np
-    bundle = os.path.join(ROOT, "bench", ".out", f"{os.path.basename(os.path.dirname(list(c['inputs'].values())[0]))}.inputs.npz")
+    bundle = os.path.join(ROOT, "bench", ".out", f"{name}.inputs.npz")
     os.makedirs(os.path.dirname(bundle), exist_ok=True)
     np.savez(bundle, **{k: np.load(v) for k, v in c["inputs"].items()})
     # the crates.io build has no thread pool (`--threads` is an error there): it runs on one
@@ -151,7 +151,7 @@ def main():
             k = run_smelt(c, threads, a.runs, package(c, n, True)) if a.imported else None
             s = run_smelt(c, threads, a.runs, package(c, n, False))
             o = run_ort(c, threads, a.runs)
-            t = run_tract(c, threads, a.runs, tract) if tract else {}
+            t = run_tract(n, c, a.runs, tract) if tract else {}
             ratio = lambda x: f"{s['median'] / x['median']:.2f}" if "median" in x else "-"
             rss = lambda x: f"{x['peak_mib']:.1f}" if "peak_mib" in x else "-"
             row = f"| {n} | " + (f"{fmt(k)} | " if k else "")

@@ -24,8 +24,9 @@
 //!   [`Q8_TOLERANCE`]; near ties of the logits can go the other way (as they do in
 //!   llama.cpp against f32 weights).
 //!
-//! Kernels: AVX-512 VNNI (`vpdpbusd` on 256-bit vectors; Q8 only), AVX2 + FMA (`x86.rs`), picked at run
-//! time, and a portable scalar one. Threads: rayon over chunks of output columns.
+//! Kernels: AVX-512 VNNI (`vpdpbusd` on 256-bit vectors; Q8 only) and AVX2 + FMA in
+//! `x86.rs`, picked at run time, and a portable scalar one. Threads: rayon over chunks of
+//! output columns.
 
 use super::packed::{Packed, Params};
 use crate::prelude::*;
