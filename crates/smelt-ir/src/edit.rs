@@ -328,6 +328,8 @@ impl<'g> Editor<'g> {
 }
 
 /// Nodes in topological order, stable: among the nodes ready to run, the earliest first.
+/// A node is ready when its inputs and the values its subgraphs capture from this graph are
+/// defined.
 fn topo_sort(g: &Graph, nodes: Vec<Node>) -> Result<Vec<Node>> {
     let n = g.values.len();
     let mut defined = vec![false; n];
@@ -354,15 +356,28 @@ fn topo_sort(g: &Graph, nodes: Vec<Node>) -> Result<Vec<Node>> {
             }
         }
     }
+    // what each node waits for: its inputs, and the captures of its subgraphs that this
+    // graph's nodes produce
+    let needs: Vec<Vec<ValueId>> = nodes
+        .iter()
+        .map(|node| {
+            let mut v: Vec<ValueId> = node.inputs.iter().flatten().copied().collect();
+            v.extend(
+                captured_names(node)
+                    .iter()
+                    .filter_map(|name| g.value_id(name))
+                    .filter(|&c| produced[c]),
+            );
+            v
+        })
+        .collect();
     let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(slots.len());
     let mut progress = true;
     while progress {
         progress = false;
-        for s in slots.iter_mut() {
-            let ready = s
-                .as_ref()
-                .is_some_and(|node| node.inputs.iter().flatten().all(|v| defined[*v]));
+        for (s, need) in slots.iter_mut().zip(&needs) {
+            let ready = s.is_some() && need.iter().all(|v| defined[*v]);
             if ready {
                 let node = s.take().expect("ready node");
                 for v in node.outputs.iter().flatten() {
@@ -482,5 +497,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("redefine 'a'"), "{err}");
+    }
+
+    #[test]
+    fn a_node_whose_subgraph_captures_a_value_runs_after_its_producer() {
+        // x -> n0 -> a; 'cap' reads only x but its subgraph captures 'b', which n1 makes
+        // from a. Re-adding n0 at the end must not move 'cap' before n1.
+        let mut g = chain();
+        let (x, a, b) = (
+            g.value_id("x").unwrap(),
+            g.value_id("a").unwrap(),
+            g.value_id("b").unwrap(),
+        );
+        let mut sub = Graph::new("sub");
+        let inner = sub.add_value("b", ValueInfo::fixed(DType::F32, &[2]));
+        sub.captures.push(inner);
+        sub.outputs.push(inner);
+        let z = g.add_value("z", ValueInfo::fixed(DType::F32, &[2]));
+        let mut cap = node("cap", &[x], &[z]);
+        cap.attrs = Attributes::new().with("body", crate::Attr::Graph(Arc::new(sub)));
+        g.nodes.insert(1, cap);
+        g.outputs.push(z);
+        let mut e = Editor::new(&mut g);
+        assert_eq!(e.uses().captured_by(b), &[1]);
+        e.remove_node(0);
+        e.add_node(node("n0b", &[x], &[a])).unwrap();
+        e.finish().unwrap();
+        let at = |name: &str| g.nodes.iter().position(|n| n.name == name).unwrap();
+        assert!(
+            at("cap") > at("n1"),
+            "{:?}",
+            g.nodes.iter().map(|n| &n.name).collect::<Vec<_>>()
+        );
     }
 }
