@@ -9,7 +9,9 @@ the package `smelt convert` writes (after the portable passes: folding, BatchNor
 fusions), and with --imported also on the one `smelt convert --keep-graph` writes (the graph
 as imported), so the passes' effect is measured in the same run as the peers.
 
-Usage: python3 bench/cpu_vs_onnxruntime.py [--threads 1,2] [--runs 20] [--imported] [CASE ...]
+Usage: python3 bench/cpu_vs_onnxruntime.py [--threads 1,2] [--runs 20] [--imported] [--unfused]
+       [CASE ...]
+(--unfused: also smelt without the CPU's lowering fusions, SMELT_NO_FUSE=1, same package.)
 Needs: pip install onnxruntime numpy (bench only; the tests never need them). tract
 (`cargo install tract-cli`) is run too when it is on PATH or named by $TRACT.
 """
@@ -67,12 +69,14 @@ def package(c, name, keep_graph):
     return out
 
 
-def run_smelt(c, threads, runs, model=None):
+def run_smelt(c, threads, runs, model=None, fuse_ops=True):
     exe = os.path.join(ROOT, "target/release/smelt")
     args = [exe, "run", model or c["path"], "--no-save", "--repeat", str(runs)]
     for k, v in c["inputs"].items():
         args += ["--input", f"{k}={v}"]
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    if not fuse_ops:
+        env["SMELT_NO_FUSE"] = "1"
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
     m = re.search(r"median ([\d.]+) ms, min ([\d.]+) ms, max ([\d.]+) ms; peak RSS ([\d.]+) MiB", out)
     return {"median": float(m[1]), "min": float(m[2]), "max": float(m[3]), "peak_mib": float(m[4])}
@@ -128,6 +132,8 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--imported", action="store_true",
                     help="also time the graph as imported (`smelt convert --keep-graph`)")
+    ap.add_argument("--unfused", action="store_true",
+                    help="also time smelt without the CPU's lowering fusions (SMELT_NO_FUSE=1)")
     ap.add_argument("--no-tract", action="store_true", help="skip tract even when it is installed")
     ap.add_argument("case", nargs="*")
     a = ap.parse_args()
@@ -142,6 +148,8 @@ def main():
     for threads in [int(t) for t in a.threads.split(",")]:
         print(f"\n## {threads} thread(s)")
         head = f"| case | smelt | onnxruntime | tract | smelt/ort | smelt/tract | RSS smelt | RSS ort | RSS tract |"
+        if a.unfused:
+            head = "| case | smelt unfused " + head[len("| case "):]
         if a.imported:
             head = "| case | smelt as imported " + head[len("| case "):]
         print(head)
@@ -149,12 +157,13 @@ def main():
         for n in names:
             c = all_cases[n]
             k = run_smelt(c, threads, a.runs, package(c, n, True)) if a.imported else None
+            u = run_smelt(c, threads, a.runs, package(c, n, False), fuse_ops=False) if a.unfused else None
             s = run_smelt(c, threads, a.runs, package(c, n, False))
             o = run_ort(c, threads, a.runs)
             t = run_tract(n, c, a.runs, tract) if tract else {}
             ratio = lambda x: f"{s['median'] / x['median']:.2f}" if "median" in x else "-"
             rss = lambda x: f"{x['peak_mib']:.1f}" if "peak_mib" in x else "-"
-            row = f"| {n} | " + (f"{fmt(k)} | " if k else "")
+            row = f"| {n} | " + (f"{fmt(k)} | " if k else "") + (f"{fmt(u)} | " if u else "")
             row += (f"{fmt(s)} | {fmt(o)} | {fmt(t) if t else '-'} | {ratio(o)} | {ratio(t)} | "
                     f"{rss(s)} | {rss(o)} | {rss(t)} |")
             print(row, flush=True)

@@ -42,6 +42,7 @@ pub fn print(path: &Path, model: &Model, every_node: bool) {
     if !fused.is_empty() {
         println!("fused     {fused} (smelt convert's fuse pass; the node names end in the rule)");
     }
+    print_cpu_lowering(model.lowering(), every_node);
     let device = |i: usize| {
         p.devices
             .get(i)
@@ -110,6 +111,42 @@ pub fn print(path: &Path, model: &Model, every_node: bool) {
             format!("  (excluded by {})", units_name(p.compute_units))
         };
         println!("  {:<wd$}  {}{excluded}", device_label(&d), d.name);
+    }
+}
+
+/// The CPU's lowered graph: the fused nodes by pattern, and the candidates refused with
+/// the reason (all of them with `--nodes`, else the first few).
+fn print_cpu_lowering(l: &smelt::cpu_lower::Lowering, every_node: bool) {
+    if l.fused > 0 {
+        println!(
+            "cpu lower {} reader(s) of compressed weights decode them per tile ({} decode node(s) removed)",
+            l.fused, l.removed
+        );
+    }
+    let fused = l
+        .conv_epilogues
+        .iter()
+        .filter_map(|c| c.outcome.as_deref().ok());
+    let fused = op_histogram(fused, 8);
+    if !fused.is_empty() {
+        println!(
+            "cpu lower FusedConv: {fused} (rule conv_epilogue; node names end in .conv_epilogue)"
+        );
+    }
+    let refused: Vec<_> = l
+        .conv_epilogues
+        .iter()
+        .filter_map(|c| c.outcome.as_ref().err().map(|why| (&c.conv, why)))
+        .collect();
+    let shown = if every_node { refused.len() } else { 3 };
+    for (conv, why) in refused.iter().take(shown) {
+        println!("cpu lower refused {conv}: {why}");
+    }
+    if refused.len() > shown {
+        println!(
+            "cpu lower refused {} more (--nodes lists them)",
+            refused.len() - shown
+        );
     }
 }
 

@@ -51,6 +51,11 @@ pub struct RunArgs {
     /// SMELT_DECODE_AT_LOAD=1): runs cost what the f32 model's do, weights take f32 memory.
     #[arg(long)]
     pub decode_at_load: bool,
+    /// Run every node as its own op, without the CPU's lowering fusions (a Conv with the
+    /// residual Add and activation after it as one FusedConv; also SMELT_NO_FUSE=1), to
+    /// compare speed or results.
+    #[arg(long)]
+    pub no_fuse_ops: bool,
     /// Print the load time, the mapped and copied weight bytes, the resident memory
     /// (VmRSS, RssAnon, RssFile) after load and after the run, and the peak (VmHWM).
     #[arg(long)]
@@ -469,6 +474,7 @@ pub fn main(a: RunArgs) -> Result<()> {
         compute_units: a.compute_units,
         fuse_compressed: !a.no_fuse,
         decode_at_load: a.decode_at_load,
+        fuse_ops: !a.no_fuse_ops,
         precision: a.precision,
         profile: a.profile,
         cuda_graphs: !a.no_cuda_graph,

@@ -19,7 +19,7 @@ pub mod select;
 use palettize::Method;
 use select::{candidates, Layout};
 use smelt_core::{DType, Error, Result, Tensor};
-use smelt_ir::{Attr, Attributes, Graph, Node, OpCtx};
+use smelt_ir::{Attr, Attributes, Graph, NoSubgraphs, Node, OpCtx};
 use smelt_ops::quant::packed::pack;
 use std::sync::Arc;
 use std::time::Instant;
@@ -372,13 +372,6 @@ pub fn decode(enc: &Encoded) -> Result<Vec<f32>> {
     Ok(smelt_ops::math::cast::cast(&out[0], DType::F32, false)?
         .as_slice::<f32>()?
         .to_vec())
-}
-
-struct NoSubgraphs;
-impl smelt_ir::SubgraphRunner for NoSubgraphs {
-    fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
-        Err(Error::invalid("a decode node has no subgraphs"))
-    }
 }
 
 fn granularity(m: Mode) -> Granularity {

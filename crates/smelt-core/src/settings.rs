@@ -37,6 +37,11 @@ pub const VARS: &[Var] = &[
         what: "1: CPU products of a few rows (decode) with 32-element block weights (GGUF Q4_0/Q4_1/Q8_0) quantize the rows to 8 bits a block, as llama.cpp does, instead of multiplying them in f32",
     },
     Var {
+        name: "SMELT_NO_FUSE",
+        default: "(unset)",
+        what: "1: the CPU runs every node as its own op, without the lowering fusions (a Conv with its residual Add and activation as one ai.smelt::FusedConv; as Config::fuse_ops = false), to compare speed or results",
+    },
+    Var {
         name: "SMELT_DECODE_AT_LOAD",
         default: "(unset)",
         what: "1: decode compressed weights once at load into f32 constants on the CPU (as Config::decode_at_load): runs as fast as the f32 model, weights take f32 memory",

@@ -31,12 +31,16 @@ use smelt_ops::quant::compressed_matmul::CompressedMatMul;
 use smelt_ops::quant::linear_dequantize::LinearDequantize;
 use smelt_ops::quant::lut_to_dense::LutToDense;
 use smelt_ops::quant::packed::Packed;
+use smelt_passes::lower::conv_epilogue::{candidates, Candidate};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 /// What lowering did, for `smelt info` and tests.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Lowering {
+    /// The Convs the `conv_epilogue` fusion looked at, and what it made of each
+    /// ([`fuse_ops`]).
+    pub conv_epilogues: Vec<Candidate>,
     /// Readers turned into kernels on compressed weights.
     pub fused: usize,
     /// Decode nodes removed (every reader fused, or decoded at load).
@@ -225,6 +229,15 @@ impl Links {
         }
         Links { producer, readers }
     }
+}
+
+/// Runs the lowering fusions the CPU takes (`smelt_passes::lower::cpu`: a Conv with the
+/// residual Add and activation after it -> `ai.smelt::FusedConv`) on `g`; returns what the
+/// Conv fusion decided for each candidate.
+pub fn fuse_ops(g: &mut Graph) -> Result<Vec<Candidate>> {
+    let seen = candidates(g);
+    smelt_passes::run(g, &smelt_passes::lower::cpu())?;
+    Ok(seen)
 }
 
 /// Lowers `g` for the CPU (see the module doc), compressed weights kept compressed. Returns

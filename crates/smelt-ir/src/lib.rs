@@ -16,5 +16,7 @@ pub use attr::{Attr, Attributes};
 pub use backend::{Backend, DeviceInfo, DeviceKind, Support};
 pub use edit::{Editor, NodeId, Slot, Uses};
 pub use graph::{Graph, Node, Value, ValueId};
-pub use op::{AsAny, EvalCtx, InferCtx, Op, OpCtx, OpFactory, Registry, SubgraphRunner};
+pub use op::{
+    AsAny, EvalCtx, F32Map, InferCtx, NoSubgraphs, Op, OpCtx, OpFactory, Registry, SubgraphRunner,
+};
 pub use verify::verify;

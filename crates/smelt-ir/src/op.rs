@@ -25,6 +25,19 @@ pub trait SubgraphRunner: Sync {
     fn run(&self, graph: &Graph, inputs: Vec<Tensor>) -> Result<Vec<Tensor>>;
 }
 
+/// The runner for evaluations outside an executor (constant folding, fused ops' parts,
+/// tests), which hold no subgraphs: running one is an error naming it.
+pub struct NoSubgraphs;
+
+impl SubgraphRunner for NoSubgraphs {
+    fn run(&self, graph: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        Err(Error::invalid(format!(
+            "this evaluation runs no subgraphs (asked to run '{}')",
+            graph.name
+        )))
+    }
+}
+
 /// What an op sees while evaluating.
 pub struct EvalCtx<'a> {
     /// How many outputs the node declares (trailing optional outputs may be omitted).
@@ -52,8 +65,20 @@ impl<T: std::any::Any> AsAny for T {
     }
 }
 
+/// An element-wise f32 map applied in place (see [`Op::f32_map`]).
+pub type F32Map = std::sync::Arc<dyn Fn(&mut [f32]) + Send + Sync>;
+
 pub trait Op: AsAny + Send + Sync + Debug {
     fn op_type(&self) -> &str;
+
+    /// The op as an in-place map over f32 elements, when it is one: one input, one output
+    /// of the same shape, each output element a function of the input element at the same
+    /// place alone (Relu, Sigmoid, HardSwish, ...), computing what `eval` computes for f32
+    /// (within the op's stated error where it has a fast kernel). Fused kernels apply it to
+    /// blocks of their output while they are in cache. `None` for every other op.
+    fn f32_map(&self) -> Option<F32Map> {
+        None
+    }
 
     /// Output types and shapes from input types; `ValueInfo::unknown()` where it cannot tell.
     fn infer(&self, ctx: &InferCtx) -> Result<Vec<ValueInfo>> {

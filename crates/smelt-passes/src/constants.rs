@@ -10,25 +10,13 @@
 //! evaluating anything ([`smelt_ir::Op::value_from_types`]).
 
 use crate::Pass;
-use smelt_core::{Error, Result, Tensor};
-use smelt_ir::{Attr, Editor, EvalCtx, Graph, SubgraphRunner};
+use smelt_core::{Result, Tensor};
+use smelt_ir::{Attr, Editor, EvalCtx, Graph, NoSubgraphs};
 
 /// Outputs up to this many bytes may be folded even when larger than the inputs.
 pub const SMALL: usize = 4096;
 
 pub struct FoldConstants;
-
-/// Folding never runs a subgraph (nodes that hold one are not folded).
-pub(crate) struct NoSubgraphs;
-
-impl SubgraphRunner for NoSubgraphs {
-    fn run(&self, g: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
-        Err(Error::invalid(format!(
-            "constant folding does not run subgraphs ('{}')",
-            g.name
-        )))
-    }
-}
 
 impl Pass for FoldConstants {
     fn name(&self) -> &'static str {

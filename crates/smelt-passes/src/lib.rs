@@ -15,23 +15,27 @@
 //!   removed, a Reshape of a Reshape reads the first one's input;
 //! - `batchnorm` ([`batchnorm`]): an inference BatchNormalization folded into the Conv
 //!   before it (weights scaled, bias shifted);
+//! - `conv_affine` ([`conv_affine`]): a Mul, Div, Add or Sub by a per-channel constant
+//!   after a Conv folded into its weights and bias (a BatchNorm written out);
 //! - `cse` ([`cse`]): nodes with the same op, attributes and inputs computed once;
 //! - `fuse` ([`fuse`]): patterns written out in primitives become the op that computes them
 //!   (LayerNormalization, HardSwish, Gelu);
 //! - `dead` ([`dead`]): nodes whose outputs nothing reads are removed, and unread
 //!   initializers dropped.
 //!
-//! Per-device lowering passes, run on the copy of the graph a device executes and never
-//! saved: `decode` ([`decode`]) evaluates compressed-weight decodes once for a device that
-//! would otherwise run them on every prediction.
+//! Per-device lowering passes ([`lower`]), run on the copy of the graph a device executes
+//! and never saved: `decode` evaluates compressed-weight decodes once for a device that
+//! would otherwise run them on every prediction; `conv_epilogue` fuses a Conv with the
+//! residual Add and activation after it into `ai.smelt::FusedConv`.
 
 pub mod batchnorm;
 pub mod constants;
+pub mod conv_affine;
 pub mod cse;
 pub mod dead;
 pub mod declutter;
-pub mod decode;
 pub mod fuse;
+pub mod lower;
 
 use smelt_core::{Error, Result};
 use smelt_ir::Graph;
@@ -90,6 +94,7 @@ pub fn portable() -> Vec<Box<dyn Pass>> {
         Box::new(constants::FoldConstants),
         Box::new(declutter::Declutter),
         Box::new(batchnorm::FoldBatchNorm),
+        Box::new(conv_affine::FoldConvAffine),
         Box::new(cse::CommonSubexpressions),
         Box::new(fuse::Fuse),
         Box::new(dead::DeadNodes),

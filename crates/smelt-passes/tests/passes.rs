@@ -1,67 +1,13 @@
 //! Each pass on small graphs built in code: what it rewrites, what it must leave alone, and
 //! outputs equal to the graph's before the pass on random inputs (sizes off any tile width).
 
+mod common;
+
+use common::{builder, check, count, ints, random};
 use smelt_core::{DType, Dim, Tensor};
 use smelt_ir::{Attr, Attributes, Graph};
 use smelt_ops::GraphBuilder;
-use smelt_passes::{batchnorm, constants, cse, dead, declutter, fuse, optimize, run, Pass};
-
-/// splitmix64 values in [-1, 1): seeded, never all zero.
-fn random(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed ^ 0x5DEE_CE66_D1CE_4E5B;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-fn builder() -> GraphBuilder {
-    let mut b = GraphBuilder::new("t");
-    b.set_opset("", 17);
-    b
-}
-
-fn ints(v: &[i64]) -> Tensor {
-    Tensor::from_vec(vec![v.len()], v.to_vec()).unwrap()
-}
-
-/// Runs `g` on the CPU.
-fn eval(g: &Graph, inputs: &[(&str, Tensor)]) -> Vec<(String, Tensor)> {
-    let feed = inputs
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.clone()))
-        .collect();
-    smelt_cpu::run(g, feed).unwrap()
-}
-
-/// Runs `passes` on a copy of `g` and checks: the graph verifies, the outputs keep their
-/// names, and their values are within `rtol` of the original's on `inputs`.
-fn check(g: &Graph, passes: Vec<Box<dyn Pass>>, inputs: &[(&str, Tensor)], rtol: f32) -> Graph {
-    let mut h = g.clone();
-    run(&mut h, &passes).unwrap();
-    smelt_ir::verify(&h).unwrap();
-    assert_eq!(h.output_names(), g.output_names());
-    let (want, got) = (eval(g, inputs), eval(&h, inputs));
-    for ((wn, w), (gn, t)) in want.iter().zip(&got) {
-        assert_eq!(wn, gn);
-        assert_eq!(w.shape(), t.shape(), "{wn}");
-        let (a, b) = (w.to_f64_vec().unwrap(), t.to_f64_vec().unwrap());
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            let tol = rtol as f64 * x.abs().max(1.0);
-            assert!((x - y).abs() <= tol, "{wn}[{i}]: {x} before, {y} after");
-        }
-    }
-    h
-}
-
-fn count(g: &Graph, op: &str) -> usize {
-    g.nodes.iter().filter(|n| n.op_type == op).count()
-}
+use smelt_passes::{batchnorm, constants, conv_affine, cse, dead, declutter, fuse, optimize, Pass};
 
 #[test]
 fn constants_fold_pure_nodes_and_shapes() {
@@ -244,6 +190,85 @@ fn batchnorm_after_a_shared_conv_output_stays() {
     let y = g.nodes[0].outputs[0].unwrap();
     g.outputs.push(y);
     assert_eq!(batchnorm::FoldBatchNorm.run(&mut g).unwrap(), 0);
+}
+
+/// Conv (3 -> 17 channels, 3x3, with or without a bias) then `ops`: each a binary op with a
+/// constant of `shape` (the Conv on the left unless `swap`).
+fn conv_then(bias: bool, ops: &[(&str, Vec<usize>, bool)]) -> Graph {
+    let mut b = builder();
+    let x = b.placeholder(
+        "x",
+        DType::F32,
+        &[Dim::Fixed(2), Dim::Fixed(3), Dim::Fixed(9), Dim::Fixed(11)],
+    );
+    let w = b.constant(
+        "w",
+        Tensor::from_vec(vec![17, 3, 3, 3], random(17 * 27, 4)).unwrap(),
+    );
+    let mut ins = vec![x, w];
+    if bias {
+        ins.push(b.constant("b", Tensor::from_vec(vec![17], random(17, 5)).unwrap()));
+    }
+    let attrs = Attributes::new().with("pads", Attr::Ints(vec![1, 1, 1, 1]));
+    let mut y = b.op("Conv", &ins, attrs).unwrap();
+    for (i, (op, shape, swap)) in ops.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        // away from zero, so a Div stays well conditioned
+        let v: Vec<f32> = random(n, 30 + i as u64)
+            .iter()
+            .map(|x| x + 2.0 * x.signum())
+            .collect();
+        let c = b.constant(
+            &format!("c{i}"),
+            Tensor::from_vec(shape.clone(), v).unwrap(),
+        );
+        let ins = if *swap { [c, y] } else { [y, c] };
+        y = b.op(op, &ins, Attributes::new()).unwrap();
+    }
+    b.output(y, "z");
+    b.build().unwrap()
+}
+
+#[test]
+fn per_channel_arithmetic_after_a_conv_folds_into_it() {
+    let x = Tensor::from_vec(vec![2, 3, 9, 11], random(2 * 3 * 99, 10)).unwrap();
+    let cases: Vec<Vec<(&str, Vec<usize>, bool)>> = vec![
+        vec![
+            ("Mul", vec![1, 17, 1, 1], false),
+            ("Add", vec![17, 1, 1], false),
+        ],
+        vec![("Mul", vec![1], true), ("Sub", vec![1, 17, 1, 1], false)],
+        vec![
+            ("Div", vec![17, 1, 1], false),
+            ("Add", vec![1, 17, 1, 1], true),
+        ],
+    ];
+    for bias in [true, false] {
+        for ops in &cases {
+            let g = conv_then(bias, ops);
+            let h = check(
+                &g,
+                vec![Box::new(conv_affine::FoldConvAffine)],
+                &[("x", x.clone())],
+                1e-5,
+            );
+            assert_eq!(h.nodes.len(), 1, "bias {bias}, {ops:?}");
+            assert_eq!(h.output_names(), ["z"]);
+        }
+    }
+    // not per-channel (a spatial broadcast), or the Conv on the right of a Sub: kept
+    for ops in [
+        vec![("Mul", vec![1, 1, 1, 11], false)],
+        vec![("Sub", vec![17, 1, 1], true)],
+        vec![("Add", vec![1, 1, 17, 1, 1], false)],
+    ] {
+        let mut g = conv_then(true, &ops);
+        assert_eq!(
+            conv_affine::FoldConvAffine.run(&mut g).unwrap(),
+            0,
+            "{ops:?}"
+        );
+    }
 }
 
 #[test]

@@ -25,7 +25,7 @@ pub use model::{is_ingot, Config, Feature, Model, Outputs, State, StateInfo};
 pub use placement::{available_devices, ComputeUnits, Placement};
 pub use smelt_compress as compression;
 pub use smelt_core::{DType, Dim, Error, Result, Tensor, ValueInfo};
-pub use smelt_cpu::{run, Plan};
+pub use smelt_cpu::{lower as cpu_lower, run, Plan};
 pub use smelt_cuda::{ExecStats as GpuStats, Precision, Profile};
 pub use smelt_ingot as ingot;
 pub use smelt_ingot::{Info, StateDecl};

@@ -26,6 +26,10 @@ pub struct Config {
     /// constant on the CPU (also `SMELT_DECODE_AT_LOAD=1`). Runs cost what the f32 model's
     /// do; the weights take f32 memory. Off: they stay compressed, decoded per tile.
     pub decode_at_load: bool,
+    /// Run the CPU's lowering fusions (a Conv with the residual Add and activation after
+    /// it as one `ai.smelt::FusedConv`, see `smelt_passes::lower`). Off (also
+    /// `SMELT_NO_FUSE=1`): every node runs as its own op, to compare speed or results.
+    pub fuse_ops: bool,
     /// Operand precision of MatMul, Gemm and Conv on a GPU (fp32 accumulation, f32
     /// outputs, every other op f32; see `smelt_cuda::Precision`). The CPU always computes
     /// in fp32. Default: `F32`, the exact path.
@@ -50,6 +54,7 @@ impl Default for Config {
             verify_weights: true,
             fuse_compressed: true,
             decode_at_load: false,
+            fuse_ops: true,
             precision: Precision::F32,
             profile: false,
             cuda_graphs: true,
@@ -254,21 +259,24 @@ impl Model {
     fn new(graph: Graph, info: Info, load_stats: LoadStats, config: &Config) -> Result<Model> {
         smelt_ingot::read::check_states(&info, &graph)?;
         let dense = config.decode_at_load || smelt_core::settings::flag("SMELT_DECODE_AT_LOAD");
-        let (lowered, lowering) = if config.fuse_compressed && dense {
+        let (mut lowered, mut lowering) = if config.fuse_compressed && dense {
             smelt_cpu::lower::lower_dense(&graph)?
         } else if config.fuse_compressed {
             smelt_cpu::lower::lower(&graph)?
         } else {
             (graph.clone(), Default::default())
         };
+        if config.fuse_ops && !smelt_core::settings::flag("SMELT_NO_FUSE") {
+            lowering.conv_epilogues = smelt_cpu::lower::fuse_ops(&mut lowered)?;
+        }
         let backends = placement::backends();
         let mut placement = placement::place(&graph, config.compute_units, &backends);
         // a GPU runs its own lowered copy of the graph, with compressed weights decoded once
-        // at load (smelt_passes::decode) rather than on the CPU and copied on every run
+        // at load (smelt_passes::lower::decode) rather than on the CPU and copied on every run
         let mut gpu_graph = None;
         if placement.uses_gpu() && config.fuse_compressed {
             let mut g = graph.clone();
-            if smelt_passes::Pass::run(&smelt_passes::decode::DecodeWeights, &mut g)? > 0 {
+            if smelt_passes::Pass::run(&smelt_passes::lower::decode::DecodeWeights, &mut g)? > 0 {
                 placement = placement::place(&g, config.compute_units, &backends);
                 gpu_graph = Some(Arc::new(g));
             }

@@ -384,7 +384,7 @@ fn weights_held_in_constant_nodes_are_compressed_too() {
 /// same decode, run once instead of per prediction).
 #[test]
 fn decoding_once_for_a_device_keeps_the_outputs() {
-    use smelt::passes::{decode::DecodeWeights, Pass};
+    use smelt::passes::{lower::decode::DecodeWeights, Pass};
     let c = case("mnist_cnn");
     let g = smelt::onnx::load_path(&model_path(&c)).unwrap().graph;
     for mode in [

@@ -137,6 +137,15 @@ impl Op for Relu {
         }, other => Err(Error::dtype(other, "Relu")))?;
         Ok(vec![y])
     }
+    fn f32_map(&self) -> Option<smelt_ir::F32Map> {
+        Some(Arc::new(|s: &mut [f32]| {
+            for v in s {
+                // a select, not a branch (signs are unpredictable); NaN and -0 stay as
+                // they are, as in eval
+                *v = if *v < 0.0 { 0.0 } else { *v };
+            }
+        }))
+    }
 }
 
 /// Shrink: `x < -lambd ? x + bias : x > lambd ? x - bias : 0`, any numeric type.

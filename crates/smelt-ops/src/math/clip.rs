@@ -62,6 +62,18 @@ impl Op for Clip {
         };
         Ok(vec![y])
     }
+    /// An element-wise map only when the bounds are attributes (opset < 11).
+    fn f32_map(&self) -> Option<smelt_ir::F32Map> {
+        let (lo, hi) = self.attr_bounds?;
+        let (l, h) = (lo as f32, hi as f32);
+        Some(Arc::new(move |s: &mut [f32]| {
+            for v in s {
+                // as `clip`: NaN stays NaN, lo > hi gives hi
+                let x = if *v < l { l } else { *v };
+                *v = if x > h { h } else { x };
+            }
+        }))
+    }
 }
 
 pub fn register(r: &mut Registry) {

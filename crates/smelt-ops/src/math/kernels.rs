@@ -199,7 +199,7 @@ pub fn k<C: Float>(v: f64) -> C {
 }
 
 /// A scalar function applied in the float compute type (f32 for f32/f16/bf16, f64 for f64).
-pub trait FloatFn: Send + Sync + std::fmt::Debug + 'static {
+pub trait FloatFn: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// The reference: computed in `C` (f64 for f32 tensors).
     fn call<C: Float>(&self, x: C) -> C;
     /// An f32 slice kernel that computes in f32 within a stated error of [`FloatFn::call`]

@@ -23,6 +23,19 @@ impl<F: FloatFn> Op for FloatUnary<F> {
     fn eval(&self, _: &EvalCtx, mut inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         Ok(vec![map_float(take(&mut inputs, 0)?, &self.f, self.name)?])
     }
+    /// What `eval` runs on an f32 tensor: the fast kernel where there is one, else the
+    /// reference computed in f32.
+    fn f32_map(&self) -> Option<smelt_ir::F32Map> {
+        let f = self.f.clone();
+        Some(match f.f32_kernel() {
+            Some(k) => Arc::new(k),
+            None => Arc::new(move |s: &mut [f32]| {
+                for x in s {
+                    *x = f.call(*x);
+                }
+            }),
+        })
+    }
 }
 
 macro_rules! float_fns {

@@ -35,13 +35,15 @@ impl Conv {
     }
 
     /// f32 convolution of `x` with a weight of shape `w_shape` read through `w` (a
-    /// compressed weight decodes blocks of output channels as the kernel asks).
+    /// compressed weight decodes blocks of output channels as the kernel asks), each block
+    /// of the output passed through `epilogue` when given.
     pub fn run_f32_with(
         &self,
         x: &Tensor,
         w_shape: &[usize],
         w: &(impl WeightRows<f32> + ?Sized),
         b: Option<&Tensor>,
+        epilogue: Option<&Epilogue<'_, f32>>,
     ) -> Result<Tensor> {
         ensure!(
             x.dtype() == DType::F32,
@@ -63,9 +65,28 @@ impl Conv {
         };
         let mut shape = vec![n, m];
         shape.extend(&g.output);
-        let y = conv_raw(x.as_slice::<f32>()?, n, c, m, &g, w, bias, self.group);
+        let y = conv_raw(
+            x.as_slice::<f32>()?,
+            n,
+            c,
+            m,
+            &g,
+            w,
+            bias,
+            self.group,
+            epilogue,
+        );
         Tensor::from_vec(shape, y)
     }
+}
+
+/// [`conv_geometry`] with `conv`'s attributes.
+pub fn conv_geometry_of(
+    conv: &Conv,
+    x: &[usize],
+    w: &[usize],
+) -> Result<(usize, usize, usize, Geometry)> {
+    conv_geometry(&conv.window, conv.group, x, w)
 }
 
 /// Checks shapes and resolves the geometry: returns (N, C, M, geometry).
@@ -160,7 +181,37 @@ impl<T: Copy + Sync> WeightRows<T> for Vec<T> {
     }
 }
 
-/// The convolution on raw slices; returns Y's elements (`[N, M, output...]`).
+/// A fused convolution's epilogue: `f(offset, block)` rewrites a block of Y's elements in
+/// place (`offset`: the block's first element in Y, `[N, M, output...]` row-major), called
+/// once per block as soon as the block is final, while it is in cache. Every element of Y
+/// is passed exactly once.
+pub type Epilogue<'a, T> = dyn Fn(usize, &mut [T]) + Sync + 'a;
+
+/// Runs `epilogue` over `y` (starting at element `offset` of Y), in parallel chunks when
+/// `par` and the block is large enough for threads to pay.
+fn finish_block<T: Send>(
+    epilogue: Option<&Epilogue<'_, T>>,
+    offset: usize,
+    y: &mut [T],
+    par: bool,
+) {
+    const PAR_MIN: usize = 1 << 15;
+    let Some(f) = epilogue else { return };
+    if par && y.len() >= 2 * PAR_MIN {
+        let chunk = y
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(PAR_MIN);
+        y.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(offset + i * chunk, c));
+    } else {
+        f(offset, y);
+    }
+}
+
+/// The convolution on raw slices; returns Y's elements (`[N, M, output...]`), each block
+/// passed through `epilogue` when given.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>(
     x: &[T],
@@ -171,6 +222,7 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
     w: &(impl WeightRows<T> + ?Sized),
     bias: Option<&[T]>,
     group: usize,
+    epilogue: Option<&Epilogue<'_, T>>,
 ) -> Vec<T> {
     let iprod: usize = g.input.iter().product();
     let oprod: usize = g.output.iter().product();
@@ -198,11 +250,13 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
                 }
             }
             let xg = &x[(img * c + gi * cg) * iprod..(img * c + (gi + 1) * cg) * iprod];
+            let base = (img * m + gi * mg) * oprod;
             if depthwise {
                 if bias.is_none() {
                     yg.fill(T::zero());
                 }
                 depthwise_2d(xg, w.rows(gi, gi + 1, kk, scratch), g, yg);
+                finish_block(epilogue, base, yg, false);
                 return;
             }
             let cols: &[T] = if pointwise {
@@ -228,6 +282,8 @@ pub fn conv_raw<T: GemmScalar + std::ops::Mul<Output = T> + std::ops::AddAssign>
                     beta,
                     par,
                 );
+                let yb = &mut yg[r0 * oprod..r1 * oprod];
+                finish_block(epilogue, base + r0 * oprod, yb, par);
             }
         };
     let group_work = mg * oprod * kk;
@@ -304,6 +360,7 @@ impl Conv {
                     &f(w.as_slice::<$t>()?)[..],
                     bias.as_deref(),
                     self.group,
+                    None,
                 );
                 Tensor::from_vec(
                     shape,
@@ -323,6 +380,7 @@ impl Conv {
                     w.as_slice::<f32>()?,
                     b.map(|b| b.as_slice::<f32>()).transpose()?,
                     self.group,
+                    None,
                 ),
             ),
             DType::F64 => Tensor::from_vec(
@@ -336,6 +394,7 @@ impl Conv {
                     w.as_slice::<f64>()?,
                     b.map(|b| b.as_slice::<f64>()).transpose()?,
                     self.group,
+                    None,
                 ),
             ),
             DType::F16 => via_f32!(f16),
@@ -647,7 +706,7 @@ mod tests {
             let b = rand_vec(m, i as u64 * 3 + 3);
             let bias = (i % 2 == 0).then_some(b.as_slice());
             let want = naive(&x, n, c, m, &g, &w, bias, group);
-            let got = conv_raw(&x, n, c, m, &g, &w, bias, group);
+            let got = conv_raw(&x, n, c, m, &g, &w, bias, group, None);
             assert_eq!(got.len(), want.len());
             for (j, (a, e)) in got.iter().zip(&want).enumerate() {
                 assert!(
@@ -657,7 +716,7 @@ mod tests {
             }
             let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
             let b32 = bias.map(f);
-            let got = conv_raw(&f(&x), n, c, m, &g, &f(&w), b32.as_deref(), group);
+            let got = conv_raw(&f(&x), n, c, m, &g, &f(&w), b32.as_deref(), group, None);
             for (j, (a, e)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (*a as f64 - e).abs() < CONV_F32_TOL,
@@ -741,7 +800,7 @@ mod tests {
                 im2col_t += t0.elapsed().as_secs_f64();
             }
             for _ in 0..reps {
-                let y = conv_raw(&x, 1, c, m, &g, &w, Some(&b), 1);
+                let y = conv_raw(&x, 1, c, m, &g, &w, Some(&b), 1, None);
                 assert_eq!(y.len(), m * g.output.iter().product::<usize>());
                 flops += 2.0 * (m * c * k * k * g.output.iter().product::<usize>()) as f64;
             }
@@ -775,7 +834,7 @@ mod tests {
                 .collect();
             let w: Vec<f32> = rand_vec(c * 9, 2).into_iter().map(|v| v as f32).collect();
             let start = std::time::Instant::now();
-            let y = conv_raw(&x, 1, c, c, &g, &w, None, c);
+            let y = conv_raw(&x, 1, c, c, &g, &w, None, c, None);
             println!(
                 "depthwise c={c} {size}x{size}: {:.1} ms",
                 start.elapsed().as_secs_f64() * 1e3

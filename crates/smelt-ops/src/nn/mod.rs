@@ -6,6 +6,7 @@ use smelt_ir::Registry;
 pub mod average_pool;
 pub mod conv;
 pub mod conv_transpose;
+pub mod fused_conv;
 pub mod global_average_pool;
 pub mod global_lp_pool;
 pub mod global_max_pool;
@@ -22,6 +23,7 @@ pub fn register_all(r: &mut Registry) {
     average_pool::register(r);
     conv::register(r);
     conv_transpose::register(r);
+    fused_conv::register(r);
     global_average_pool::register(r);
     global_lp_pool::register(r);
     global_max_pool::register(r);

@@ -40,10 +40,10 @@ impl Op for CompressedConv {
         let y = if x.shape().first().is_some_and(|&n| n > 1) {
             let w = self.w.decode_all();
             self.conv
-                .run_f32_with(x, &self.w.shape, &w[..], opt(&inputs, 1))?
+                .run_f32_with(x, &self.w.shape, &w[..], opt(&inputs, 1), None)?
         } else {
             self.conv
-                .run_f32_with(x, &self.w.shape, &Rows(&self.w), opt(&inputs, 1))?
+                .run_f32_with(x, &self.w.shape, &Rows(&self.w), opt(&inputs, 1), None)?
         };
         Ok(vec![y])
     }

@@ -17,14 +17,7 @@ pub fn register_all(r: &mut Registry) {
 #[cfg(test)]
 pub(crate) mod tests {
     use crate::prelude::*;
-    use smelt_ir::SubgraphRunner;
-
-    struct NoSubgraphs;
-    impl SubgraphRunner for NoSubgraphs {
-        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
-            bail!("no subgraphs here")
-        }
-    }
+    use smelt_ir::NoSubgraphs;
 
     /// Builds `op` from the crate registry and evaluates it once.
     pub(crate) fn eval(

@@ -497,14 +497,7 @@ where
 #[cfg(test)]
 pub mod testing {
     use crate::prelude::*;
-    use smelt_ir::SubgraphRunner;
-
-    struct NoSubgraphs;
-    impl SubgraphRunner for NoSubgraphs {
-        fn run(&self, _: &Graph, _: Vec<Tensor>) -> Result<Vec<Tensor>> {
-            bail!("no subgraphs here")
-        }
-    }
+    use smelt_ir::NoSubgraphs;
 
     pub fn eval(
         op_type: &str,

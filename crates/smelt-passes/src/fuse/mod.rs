@@ -18,7 +18,7 @@
 pub mod gelu;
 pub mod hardswish;
 pub mod layernorm;
-mod pattern;
+pub(crate) mod pattern;
 
 use crate::Pass;
 use smelt_core::Result;

@@ -62,6 +62,19 @@ pub fn replace(
     inputs: &[Option<ValueId>],
     attrs: Attributes,
 ) -> Result<bool> {
+    replace_in(e, last, rule, "", op_type, inputs, attrs)
+}
+
+/// [`replace`] with a node of `domain` (opset 1 for a domain other than the default).
+pub fn replace_in(
+    e: &mut Editor,
+    last: NodeId,
+    rule: &str,
+    domain: &str,
+    op_type: &str,
+    inputs: &[Option<ValueId>],
+    attrs: Attributes,
+) -> Result<bool> {
     let Some(out) = e.output(last, 0) else {
         return Ok(false);
     };
@@ -70,7 +83,7 @@ pub fn replace(
         return Ok(false);
     }
     let name = format!("{}.{rule}", old.name);
-    let opset = old.opset;
+    let opset = if domain.is_empty() { old.opset } else { 1 };
     let ctx = OpCtx {
         attrs: &attrs,
         opset,
@@ -78,11 +91,11 @@ pub fn replace(
         n_outputs: 1,
         node_name: &name,
     };
-    let op = smelt_ops::registry().build("", op_type, &ctx)?;
+    let op = smelt_ops::registry().build(domain, op_type, &ctx)?;
     let node = Node {
         name,
         op_type: op_type.to_string(),
-        domain: String::new(),
+        domain: domain.to_string(),
         attrs,
         inputs: inputs.to_vec(),
         outputs: vec![Some(out)],

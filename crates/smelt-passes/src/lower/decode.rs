@@ -8,10 +8,9 @@
 //!
 //! The portable graph is left alone: run this on the copy a device executes.
 
-use crate::constants::NoSubgraphs;
 use crate::Pass;
 use smelt_core::Result;
-use smelt_ir::{Editor, EvalCtx, Graph};
+use smelt_ir::{Editor, EvalCtx, Graph, NoSubgraphs};
 
 /// The domain of smelt's own ops (compressed-weight decodes).
 pub const SMELT_DOMAIN: &str = "ai.smelt";
