@@ -1,6 +1,7 @@
 //! `smelt info MODEL(.onnx|.ingot) [--plan] [--compute-units UNITS]`: what a model is made of.
 //!
-//! Both formats load through `smelt::Model::load`, so the report shows what the runtime sees:
+//! Both formats load through `smelt::Model::load` (an `.onnx` without the passes that loading
+//! runs by default, so the report describes the file), so the report shows what the runtime sees:
 //! package metadata, inputs, outputs, states, mapped and copied weight bytes, parameter count
 //! and op histogram. An `.onnx` model that smelt cannot load (an op not implemented yet) is
 //! still described, from its ModelProto, with the missing ops listed. `--plan` prints, instead
@@ -228,8 +229,11 @@ pub fn main(a: InfoArgs) -> Result<()> {
     let size = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
+    // the report describes the file as it is; the plan, what runs (after the passes that
+    // loading an .onnx runs)
     let config = Config {
         compute_units: a.compute_units,
+        optimize: a.plan,
         ..Config::default()
     };
     let loaded = Model::load(path, config);

@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// compare speed or results.
     #[arg(long)]
     pub no_fuse_ops: bool,
+    /// Run an .onnx or safetensors model as imported, without the portable passes that
+    /// loading runs by default (what `smelt convert --keep-graph` saves)
+    #[arg(long)]
+    pub keep_graph: bool,
     /// Print the load time, the mapped and copied weight bytes, the resident memory
     /// (VmRSS, RssAnon, RssFile) after load and after the run, and the peak (VmHWM).
     #[arg(long)]
@@ -475,6 +479,7 @@ pub fn main(a: RunArgs) -> Result<()> {
         fuse_compressed: !a.no_fuse,
         decode_at_load: a.decode_at_load,
         fuse_ops: !a.no_fuse_ops,
+        optimize: !a.keep_graph,
         precision: a.precision,
         profile: a.profile,
         cuda_graphs: !a.no_cuda_graph,

@@ -30,6 +30,11 @@ pub struct Config {
     /// it as one `ai.smelt::FusedConv`, see `smelt_passes::lower`). Off (also
     /// `SMELT_NO_FUSE=1`): every node runs as its own op, to compare speed or results.
     pub fuse_ops: bool,
+    /// Run the portable passes (`smelt_passes::optimize`: constant folding, BatchNorm
+    /// folding, fusions, ...) when loading a model that is not a package (ONNX,
+    /// safetensors), as `smelt convert` does before it saves one. An `.ingot` is run as it
+    /// was saved. Off: the graph runs as imported.
+    pub optimize: bool,
     /// Operand precision of MatMul, Gemm and Conv on a GPU (fp32 accumulation, f32
     /// outputs, every other op f32; see `smelt_cuda::Precision`). The CPU always computes
     /// in fp32. Default: `F32`, the exact path.
@@ -55,6 +60,7 @@ impl Default for Config {
             fuse_compressed: true,
             decode_at_load: false,
             fuse_ops: true,
+            optimize: true,
             precision: Precision::F32,
             profile: false,
             cuda_graphs: true,
@@ -228,8 +234,11 @@ impl Model {
             )?;
             Model::new(p.graph, p.info, p.stats, &config)
         } else if format == ModelFormat::Safetensors {
-            let (graph, info) =
+            let (mut graph, info) =
                 smelt_safetensors::hf::import(path, &smelt_safetensors::hf::Options::default())?;
+            if config.optimize {
+                smelt_passes::optimize(&mut graph)?;
+            }
             let (copied_bytes, copied_tensors) = held_tensors(&graph);
             let stats = LoadStats {
                 copied_bytes,
@@ -238,7 +247,10 @@ impl Model {
             };
             Model::new(graph, info, stats, &config)
         } else {
-            let m = smelt_onnx::load_path(path)?;
+            let mut m = smelt_onnx::load_path(path)?;
+            if config.optimize {
+                smelt_passes::optimize(&mut m.graph)?;
+            }
             let (copied_bytes, copied_tensors) = held_tensors(&m.graph);
             let stats = LoadStats {
                 file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),

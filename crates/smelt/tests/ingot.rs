@@ -37,12 +37,17 @@ fn round_trip(name: &str) {
 
 fn round_trip_model(name: &str, onnx: &Path, inputs: Vec<(String, Tensor)>) {
     let onnx = onnx.to_path_buf();
-    // the .onnx through the same runtime path (both lowered alike for the CPU)
+    // the .onnx through the same runtime path (both lowered alike for the CPU), as
+    // imported like the package below
     let feed: Vec<(&str, Tensor)> = inputs
         .iter()
         .map(|(n, t)| (n.as_str(), t.clone()))
         .collect();
-    let want: Vec<(String, Tensor)> = Model::load(&onnx, Config::default())
+    let as_imported = Config {
+        optimize: false,
+        ..Config::default()
+    };
+    let want: Vec<(String, Tensor)> = Model::load(&onnx, as_imported)
         .unwrap()
         .predict(&feed)
         .unwrap()
