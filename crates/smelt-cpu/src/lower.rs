@@ -11,6 +11,7 @@
 //! | MatMul, W 2-D | B | `CompressedMatMul` (`[K, N]` weight) |
 //! | Gemm, transA = 0, C absent or `[N]` / `[1, N]` | B | `CompressedMatMul` (either layout) |
 //! | Conv | W | `CompressedConv` |
+//! | ai.smelt FusedConv | W | `CompressedConv` with the FusedConv's epilogue |
 //! | Gather, axis 0 | data | `CompressedGather` |
 //!
 //! Those kernels decode a tile at a time, so the float weight never exists whole. A decode
@@ -25,6 +26,7 @@
 use smelt_core::{DType, Result, Tensor};
 use smelt_ir::{Attributes, Graph, Node, Op, ValueId};
 use smelt_ops::nn::conv::Conv;
+use smelt_ops::nn::fused_conv::{self, ConvEpilogue};
 use smelt_ops::quant::compressed_conv::CompressedConv;
 use smelt_ops::quant::compressed_gather::CompressedGather;
 use smelt_ops::quant::compressed_matmul::CompressedMatMul;
@@ -189,9 +191,23 @@ fn fused_reader(g: &Graph, r: &Node, slot: usize, w: &Arc<Packed>) -> Option<Fus
             let op = CompressedConv {
                 conv: Conv::from_attrs(a).ok()?,
                 w: w.clone(),
+                epilogue: ConvEpilogue::default(),
             };
             let b = r.inputs.get(2).copied().flatten();
             Some((Arc::new(op), "CompressedConv", vec![r.inputs[0], b]))
+        }
+        (fused_conv::DOMAIN, fused_conv::OP_TYPE, 1) => {
+            let op = CompressedConv {
+                conv: Conv::from_attrs(a).ok()?,
+                w: w.clone(),
+                epilogue: ConvEpilogue::from_attrs(a).ok()?,
+            };
+            let input = |s: usize| r.inputs.get(s).copied().flatten();
+            Some((
+                Arc::new(op),
+                "CompressedConv",
+                vec![r.inputs[0], input(2), input(3)],
+            ))
         }
         ("", "Gather", 0) if int("axis", 0)? == 0 => {
             let op = CompressedGather { w: w.clone() };
@@ -233,7 +249,8 @@ impl Links {
 
 /// Runs the lowering fusions the CPU takes (`smelt_passes::lower::cpu`: a Conv with the
 /// residual Add and activation after it -> `ai.smelt::FusedConv`) on `g`; returns what the
-/// Conv fusion decided for each candidate.
+/// Conv fusion decided for each candidate. Run before [`lower`], which then reads a
+/// FusedConv's compressed weight in place.
 pub fn fuse_ops(g: &mut Graph) -> Result<Vec<Candidate>> {
     let seen = candidates(g);
     smelt_passes::run(g, &smelt_passes::lower::cpu())?;

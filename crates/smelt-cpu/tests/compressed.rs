@@ -258,6 +258,64 @@ fn conv_on_compressed_weights_matches_reference() {
 }
 
 #[test]
+fn fused_conv_on_compressed_weights_keeps_its_epilogue() {
+    // Conv (compressed W) + Add(residual input) + HardSwish, fused then lowered: one
+    // CompressedConv applying the residual and the activation, against the graph run as
+    // built; one image (decoded per tile) and two (decoded whole)
+    let mut r = Rng(11);
+    let (c, m, h, wd) = (5, 12, 9, 7);
+    for n in [1, 2] {
+        let mut b = GraphBuilder::new("fused");
+        let x = b.placeholder("x", DType::F32, &fixed(&[n, c, h, wd]));
+        let res = b.placeholder("r", DType::F32, &fixed(&[n, m, h, wd]));
+        let w = weight(
+            &mut b,
+            &mut r,
+            "w",
+            &[m, c, 3, 3],
+            &[m, 1, 1, 1],
+            Scheme::Linear(8, true, false),
+        );
+        let bias = b.constant("b", Tensor::from_vec(vec![m], r.vec(m)).unwrap());
+        let attrs = Attributes::new().with("pads", Attr::Ints(vec![1; 4]));
+        let y = b.op("Conv", &[x, w, bias], attrs).unwrap();
+        let y = b.op("Add", &[y, res], Attributes::new()).unwrap();
+        let y = b.op("HardSwish", &[y], Attributes::new()).unwrap();
+        b.output(y, "y");
+        let g = b.build().unwrap();
+        let inputs = vec![
+            (
+                "x".to_string(),
+                Tensor::from_vec(vec![n, c, h, wd], r.vec(n * c * h * wd)).unwrap(),
+            ),
+            (
+                "r".to_string(),
+                Tensor::from_vec(vec![n, m, h, wd], r.vec(n * m * h * wd)).unwrap(),
+            ),
+        ];
+        let reference = Plan::new(&g).run(inputs.clone()).unwrap();
+        let mut fused = g.clone();
+        let seen = smelt_cpu::lower::fuse_ops(&mut fused).unwrap();
+        assert_eq!(seen[0].outcome, Ok("Conv+Add+HardSwish".to_string()));
+        let (lg, stats) = lower(&fused).unwrap();
+        assert_eq!(stats.fused, 1);
+        let ops: Vec<&str> = lg.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["CompressedConv"], "n {n}");
+        let got = Plan::new(&lg).run(inputs).unwrap();
+        let (want, got) = (
+            reference[0].1.as_slice::<f32>().unwrap(),
+            got[0].1.as_slice::<f32>().unwrap(),
+        );
+        let scale = 1.0 + want.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        let err = want
+            .iter()
+            .zip(got)
+            .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+        assert!(err <= TOL * scale, "n {n}: max error {err}");
+    }
+}
+
+#[test]
 fn gather_on_compressed_table_matches_reference() {
     let mut r = Rng(4);
     for (v, d) in [(1, 1), (50, 33), (100, 64)] {

@@ -271,16 +271,22 @@ impl Model {
     fn new(graph: Graph, info: Info, load_stats: LoadStats, config: &Config) -> Result<Model> {
         smelt_ingot::read::check_states(&info, &graph)?;
         let dense = config.decode_at_load || smelt_core::settings::flag("SMELT_DECODE_AT_LOAD");
-        let (mut lowered, mut lowering) = if config.fuse_compressed && dense {
-            smelt_cpu::lower::lower_dense(&graph)?
-        } else if config.fuse_compressed {
-            smelt_cpu::lower::lower(&graph)?
+        // the CPU's copy: fused ops first, then compressed weights read in place by the
+        // (fused) ops that read them
+        let mut cpu_graph = graph.clone();
+        let conv_epilogues = if config.fuse_ops && !smelt_core::settings::flag("SMELT_NO_FUSE") {
+            smelt_cpu::lower::fuse_ops(&mut cpu_graph)?
         } else {
-            (graph.clone(), Default::default())
+            Vec::new()
         };
-        if config.fuse_ops && !smelt_core::settings::flag("SMELT_NO_FUSE") {
-            lowering.conv_epilogues = smelt_cpu::lower::fuse_ops(&mut lowered)?;
-        }
+        let (lowered, mut lowering) = if config.fuse_compressed && dense {
+            smelt_cpu::lower::lower_dense(&cpu_graph)?
+        } else if config.fuse_compressed {
+            smelt_cpu::lower::lower(&cpu_graph)?
+        } else {
+            (cpu_graph, Default::default())
+        };
+        lowering.conv_epilogues = conv_epilogues;
         let backends = placement::backends();
         let mut placement = placement::place(&graph, config.compute_units, &backends);
         // a GPU runs its own lowered copy of the graph, with compressed weights decoded once

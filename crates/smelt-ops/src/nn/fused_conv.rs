@@ -16,9 +16,9 @@
 //! each block of Y inside the convolution, as soon as the block is final (see
 //! [`super::conv::Epilogue`]): no intermediate tensor, one pass over Y in cache.
 
-use super::conv::Conv;
+use super::conv::{Conv, Epilogue};
 use crate::prelude::*;
-use smelt_ir::{F32Map, NoSubgraphs};
+use smelt_ir::NoSubgraphs;
 
 /// The domain and op type the lowering pass writes.
 pub const DOMAIN: &str = "ai.smelt";
@@ -29,12 +29,15 @@ pub const ACT_PREFIX: &str = "act.";
 #[derive(Debug)]
 pub struct FusedConv {
     conv: Conv,
-    activation: Option<Activation>,
+    epilogue: ConvEpilogue,
 }
 
-#[derive(Debug)]
-struct Activation {
-    op: Box<dyn Op>,
+/// What follows the convolution in a fused one: `+ Z` (when the node has the input) and the
+/// activation. Also used by the compressed-weight convolution the CPU lowers a FusedConv
+/// on a compressed weight to.
+#[derive(Debug, Default)]
+pub struct ConvEpilogue {
+    activation: Option<Box<dyn Op>>,
 }
 
 pub fn register(r: &mut Registry) {
@@ -43,55 +46,71 @@ pub fn register(r: &mut Registry) {
     });
 }
 
-impl FusedConv {
-    pub fn from_attrs(a: &Attributes) -> Result<FusedConv> {
-        let conv = Conv::from_attrs(a)?;
-        let activation = match a.string("activation")? {
-            None => None,
-            Some(op_type) => {
-                let mut attrs = Attributes::new();
-                for (name, v) in &a.0 {
-                    if let Some(inner) = name.strip_prefix(ACT_PREFIX) {
-                        attrs = attrs.with(inner, v.clone());
-                    }
-                }
-                let opset = a.int_or("activation_opset", 1)?;
-                let ctx = OpCtx {
-                    attrs: &attrs,
-                    opset,
-                    n_inputs: 1,
-                    n_outputs: 1,
-                    node_name: OP_TYPE,
-                };
-                let op = crate::registry()
-                    .build("", &op_type, &ctx)
-                    .map_err(|e| Error::invalid(format!("FusedConv: activation: {e}")))?;
-                ensure!(
-                    op.f32_map().is_some(),
-                    "FusedConv: activation '{op_type}' (opset {opset}) is not an element-wise map"
-                );
-                Some(Activation { op })
-            }
+fn step_ctx() -> EvalCtx<'static> {
+    EvalCtx {
+        n_outputs: 1,
+        subgraphs: &NoSubgraphs,
+    }
+}
+
+fn one(mut v: Vec<Tensor>) -> Result<Tensor> {
+    ensure!(!v.is_empty(), "FusedConv: a step gave no output");
+    Ok(v.swap_remove(0))
+}
+
+impl ConvEpilogue {
+    /// The activation named by a fused node's attributes (see the module doc), if any.
+    pub fn from_attrs(a: &Attributes) -> Result<ConvEpilogue> {
+        let Some(op_type) = a.string("activation")? else {
+            return Ok(ConvEpilogue::default());
         };
-        Ok(FusedConv { conv, activation })
+        let mut attrs = Attributes::new();
+        for (name, v) in &a.0 {
+            if let Some(inner) = name.strip_prefix(ACT_PREFIX) {
+                attrs = attrs.with(inner, v.clone());
+            }
+        }
+        let opset = a.int_or("activation_opset", 1)?;
+        let ctx = OpCtx {
+            attrs: &attrs,
+            opset,
+            n_inputs: 1,
+            n_outputs: 1,
+            node_name: OP_TYPE,
+        };
+        let op = crate::registry()
+            .build("", &op_type, &ctx)
+            .map_err(|e| Error::invalid(format!("FusedConv: activation: {e}")))?;
+        ensure!(
+            op.f32_map().is_some(),
+            "FusedConv: activation '{op_type}' (opset {opset}) is not an element-wise map"
+        );
+        Ok(ConvEpilogue {
+            activation: Some(op),
+        })
     }
 
-    /// The activation's element-wise f32 map, when there is an activation.
-    fn act_map(&self) -> Option<F32Map> {
-        self.activation.as_ref().and_then(|a| a.op.f32_map())
-    }
-
-    /// The fast case: every block of Y gets `+ Z` and the activation inside the conv.
-    fn run_fused(
+    /// Runs a convolution whose output has shape `y_shape` and applies the epilogue:
+    /// `conv(Some(f))` applies `f` to each block inside the kernel when Z is absent or an
+    /// f32 tensor of Y's shape; otherwise `conv(None)` runs and the epilogue follows as
+    /// its decomposition.
+    pub fn run(
         &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: Option<&Tensor>,
+        y_shape: &[usize],
         z: Option<&Tensor>,
+        conv: impl FnOnce(Option<&Epilogue<'_, f32>>) -> Result<Tensor>,
     ) -> Result<Tensor> {
-        let map = self.act_map();
+        let map = self.activation.as_ref().and_then(|a| a.f32_map());
+        let z_fits = z.is_none_or(|z| z.dtype() == DType::F32 && z.shape() == y_shape);
+        if !z_fits || (self.activation.is_some() && map.is_none()) {
+            let y = conv(None)?;
+            return self.finish(y, z.cloned());
+        }
+        if z.is_none() && map.is_none() {
+            return conv(None);
+        }
         let z = z.map(|z| z.as_slice::<f32>()).transpose()?;
-        let epilogue = move |offset: usize, y: &mut [f32]| {
+        let f = move |offset: usize, y: &mut [f32]| {
             if let Some(z) = z {
                 let n = y.len();
                 for (v, r) in y.iter_mut().zip(&z[offset..offset + n]) {
@@ -102,24 +121,12 @@ impl FusedConv {
                 f(y);
             }
         };
-        self.conv
-            .run_f32_with(x, w.shape(), w.as_slice::<f32>()?, b, Some(&epilogue))
+        conv(Some(&f))
     }
 
-    /// The decomposition: Conv, Add, activation, each by its own op.
-    fn run_decomposed(&self, inputs: Vec<Option<Tensor>>) -> Result<Tensor> {
-        let ctx = EvalCtx {
-            n_outputs: 1,
-            subgraphs: &NoSubgraphs,
-        };
-        let mut it = inputs.into_iter();
-        let (x, w, b, z) = (
-            it.next().flatten(),
-            it.next().flatten(),
-            it.next().flatten(),
-            it.next().flatten(),
-        );
-        let mut y = one(self.conv.eval(&ctx, vec![x, w, b])?)?;
+    /// The epilogue as its decomposition: Add (with broadcasting), then the activation.
+    pub fn finish(&self, mut y: Tensor, z: Option<Tensor>) -> Result<Tensor> {
+        let ctx = step_ctx();
         if let Some(z) = z {
             let add = crate::registry().build(
                 "",
@@ -135,15 +142,32 @@ impl FusedConv {
             y = one(add.eval(&ctx, vec![Some(y), Some(z)])?)?;
         }
         if let Some(a) = &self.activation {
-            y = one(a.op.eval(&ctx, vec![Some(y)])?)?;
+            y = one(a.eval(&ctx, vec![Some(y)])?)?;
         }
         Ok(y)
     }
 }
 
-fn one(mut v: Vec<Tensor>) -> Result<Tensor> {
-    ensure!(!v.is_empty(), "FusedConv: a step gave no output");
-    Ok(v.swap_remove(0))
+impl FusedConv {
+    pub fn from_attrs(a: &Attributes) -> Result<FusedConv> {
+        Ok(FusedConv {
+            conv: Conv::from_attrs(a)?,
+            epilogue: ConvEpilogue::from_attrs(a)?,
+        })
+    }
+
+    /// The decomposition: Conv, Add, activation, each by its own op.
+    fn run_decomposed(&self, inputs: Vec<Option<Tensor>>) -> Result<Tensor> {
+        let mut it = inputs.into_iter();
+        let (x, w, b, z) = (
+            it.next().flatten(),
+            it.next().flatten(),
+            it.next().flatten(),
+            it.next().flatten(),
+        );
+        let y = one(self.conv.eval(&step_ctx(), vec![x, w, b])?)?;
+        self.epilogue.finish(y, z)
+    }
 }
 
 impl Op for FusedConv {
@@ -162,22 +186,21 @@ impl Op for FusedConv {
     fn eval(&self, _: &EvalCtx, inputs: Vec<Option<Tensor>>) -> Result<Vec<Tensor>> {
         let (x, w) = (req(&inputs, 0)?, req(&inputs, 1)?);
         let (b, z) = (opt(&inputs, 2), opt(&inputs, 3));
-        let f32s = [Some(x), Some(w), b, z]
+        let f32s = [Some(x), Some(w), b]
             .iter()
             .flatten()
             .all(|t| t.dtype() == DType::F32);
-        let act_ok = self.activation.is_none() || self.act_map().is_some();
-        if f32s && act_ok {
-            // Z must have exactly Y's shape for the blocks to line up; otherwise (a broadcast)
-            // the decomposition runs
-            let (_, _, m, g) = super::conv::conv_geometry_of(&self.conv, x.shape(), w.shape())?;
-            let mut y_shape = vec![x.shape()[0], m];
-            y_shape.extend(&g.output);
-            if z.is_none_or(|z| z.shape() == y_shape.as_slice()) {
-                return Ok(vec![self.run_fused(x, w, b, z)?]);
-            }
+        if !f32s {
+            return Ok(vec![self.run_decomposed(inputs)?]);
         }
-        Ok(vec![self.run_decomposed(inputs)?])
+        let (_, _, m, g) = super::conv::conv_geometry_of(&self.conv, x.shape(), w.shape())?;
+        let mut y_shape = vec![x.shape()[0], m];
+        y_shape.extend(&g.output);
+        let y = self.epilogue.run(&y_shape, z, |e| {
+            self.conv
+                .run_f32_with(x, w.shape(), w.as_slice::<f32>()?, b, e)
+        })?;
+        Ok(vec![y])
     }
 }
 
