@@ -16,29 +16,54 @@ pub enum Isa {
     Portable,
 }
 
+/// The CPU features kernels choose by, detected once per process: the one place the CPU is
+/// asked (kernels with their own variants, such as the int8 GEMM, pick from these).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Features {
+    pub avx2: bool,
+    pub fma: bool,
+    /// x86-64-v4's AVX-512 set: F, BW, CD, DQ and VL.
+    pub avx512: bool,
+    /// AVX-512 VNNI (`vpdpbusd`), with F.
+    pub avx512_vnni: bool,
+}
+
+impl Features {
+    pub fn get() -> Features {
+        static F: OnceLock<Features> = OnceLock::new();
+        *F.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                let f = has!("avx512f");
+                Features {
+                    avx2: has!("avx2"),
+                    fma: has!("fma"),
+                    avx512: f
+                        && has!("avx512bw")
+                        && has!("avx512cd")
+                        && has!("avx512dq")
+                        && has!("avx512vl"),
+                    avx512_vnni: f && has!("avx512vnni"),
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Features::default()
+        })
+    }
+}
+
 impl Isa {
     /// The best instruction set this CPU supports (detected on first use).
     pub fn detect() -> Isa {
-        static ISA: OnceLock<Isa> = OnceLock::new();
-        *ISA.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512cd")
-                    && std::arch::is_x86_feature_detected!("avx512dq")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                {
-                    return Isa::Avx512;
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    return Isa::Avx2Fma;
-                }
-            }
+        let f = Features::get();
+        if f.avx512 {
+            Isa::Avx512
+        } else if f.avx2 && f.fma {
+            Isa::Avx2Fma
+        } else {
             Isa::Portable
-        })
+        }
     }
 }
 

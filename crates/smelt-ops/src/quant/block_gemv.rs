@@ -213,20 +213,14 @@ pub enum Isa {
 impl Isa {
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512vnni")
-                && is_x86_feature_detected!("avx512vl")
-                && is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-            {
-                return Isa::Avx512Vnni;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
-            }
+        let f = crate::isa::Features::get();
+        if f.avx512_vnni && f.avx512 && f.avx2 && f.fma {
+            Isa::Avx512Vnni
+        } else if f.avx2 && f.fma {
+            Isa::Avx2
+        } else {
+            Isa::Scalar
         }
-        Isa::Scalar
     }
 
     /// Whether this CPU runs the kernel.

@@ -82,16 +82,13 @@ impl Isa {
 
     /// Every kernel this CPU runs, the portable one first.
     pub fn available() -> Vec<Isa> {
-        #[allow(unused_mut)]
+        let f = crate::isa::Features::get();
         let mut v = vec![Isa::Scalar];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") {
-                v.push(Isa::Avx2);
-            }
-            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni") {
-                v.push(Isa::Avx512Vnni);
-            }
+        if f.avx2 {
+            v.push(Isa::Avx2);
+        }
+        if f.avx512_vnni {
+            v.push(Isa::Avx512Vnni);
         }
         v
     }
@@ -519,7 +516,7 @@ mod x86 {
             a.len() >= groups * AVX2_MR
                 && b.len() >= groups * AVX2_NR
                 && tile.len() >= AVX2_MR * AVX2_NR
-                && is_x86_feature_detected!("avx2")
+                && crate::isa::Features::get().avx2
         );
         // SAFETY: the CPU has AVX2 and the slices hold what the kernel reads and writes
         // (both checked above).
@@ -557,8 +554,7 @@ mod x86 {
             a.len() >= groups * VNNI_MR
                 && b.len() >= groups * VNNI_NR
                 && tile.len() >= VNNI_MR * VNNI_NR
-                && is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512vnni")
+                && crate::isa::Features::get().avx512_vnni
         );
         // SAFETY: the CPU has AVX-512F and VNNI and the slices hold what the kernel reads
         // and writes (both checked above).
